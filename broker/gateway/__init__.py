@@ -1,0 +1,1 @@
+"""A TWS-socket-protocol paper gateway serving the simulated venue over loopback."""

@@ -1,0 +1,1 @@
+"""The Interactive Brokers adapter: the only package that imports ib_async."""

@@ -1,0 +1,1 @@
+"""The simulated venue: seeded quotes, fills, latency and chaos modes, behind the broker port."""

@@ -1,0 +1,26 @@
+"""The frozen, extra-forbidding model base every contract derives from."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+STRICT_FROZEN = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class Frozen(BaseModel):
+    """Immutable model that rejects unknown fields."""
+
+    model_config = STRICT_FROZEN
+
+
+Identifier = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,47}$")
+]
+"""Ids that travel to the broker inside orderRef: short, no spaces, no slashes."""
+
+Symbol = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9. /-]{0,20}$")]
+PositiveDecimal = Annotated[Decimal, Field(gt=0)]
+NonNegativeDecimal = Annotated[Decimal, Field(ge=0)]

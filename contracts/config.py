@@ -1,0 +1,259 @@
+"""The TOML config: its models (defaults are the risk constitution), loading and writing."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+from enum import StrEnum
+from typing import Any
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from contracts.enums import ChaosMode, Mode
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class BrokerConfig(_Section):
+    kind: str = Field(default="gateway", pattern=r"^(sim|gateway|ibkr)$")
+    host: str = "127.0.0.1"
+    port: int = Field(default=0, ge=0, le=65535)
+    client_id: int = Field(default=1, ge=0)
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    seed: int = 7
+    chaos: ChaosMode = ChaosMode.INSTANT
+
+
+class RiskConfig(_Section):
+    max_risk_per_trade: Decimal = Field(default=Decimal("15"), gt=0)
+    max_stop_ticks: int = Field(default=12, gt=0)
+    require_stop: bool = True
+    max_trades_per_day: int = Field(default=2, ge=0)
+    daily_loss_limit: Decimal = Field(default=Decimal("30"), gt=0)
+    max_consecutive_losses: int = Field(default=2, gt=0)
+    max_order_quantity: Decimal = Field(default=Decimal("500"), gt=0)
+    max_notional: Decimal = Field(default=Decimal("25000"), gt=0)
+    price_collar_pct: Decimal = Field(default=Decimal("2.0"), gt=0)
+    quote_max_age_s: float = Field(default=10.0, gt=0)
+    max_position: Decimal = Field(default=Decimal("500"), gt=0)
+    duplicate_window_s: float = Field(default=10.0, ge=0)
+    max_orders_per_second: int = Field(default=45, gt=0, le=50)
+
+
+class TokenConfig(_Section):
+    expiry_s: float = Field(default=300.0, gt=0)
+
+
+class LifecycleConfig(_Section):
+    stall_timeout_s: float = Field(default=60.0, gt=0)
+
+
+class StaleConfig(_Section):
+    ttl_normal_min: float = Field(default=30.0, gt=0)
+    ttl_high_volatility_min: float = Field(default=15.0, gt=0)
+    ttl_near_news_min: float = Field(default=10.0, gt=0)
+    temporary_kill_min: float = Field(default=5.0, gt=0)
+    threshold_min: float = Field(default=15.0, gt=0)
+    """Data freshness shown in the console turns red past this age."""
+
+
+class KillConfig(_Section):
+    rollback_pnl_pct: Decimal = Decimal("-5")
+    rollback_drawdown_pct: Decimal = Field(default=Decimal("15"), gt=0)
+    max_pacing_violations_per_hour: int = Field(default=10, ge=0)
+    max_connection_failures_per_hour: int = Field(default=3, ge=0)
+
+
+class ReconcileConfig(_Section):
+    interval_s: float = Field(default=300.0, gt=0)
+    max_per_minute: int = Field(default=12, gt=0)
+
+
+class IntakeConfig(_Section):
+    socket_path: str = ""
+    """Empty means `<data_dir>/intake.sock`."""
+    plugins: list[str] = Field(default_factory=list)
+    """Strategy plugins as 'module:callable'."""
+    demo: bool = True
+    """Run the demo intent source in sim/gateway mode."""
+
+
+class KeysConfig(_Section):
+    approve: str = "a"
+    reject: str = "r"
+    kill: str = "K"
+    flatten: str = "F"
+    reconcile: str = "R"
+    gates: str = "g"
+    audit: str = "l"
+    help: str = "question_mark"
+    quit: str = "q"
+
+    @model_validator(mode="after")
+    def _distinct(self) -> KeysConfig:
+        seen: dict[str, str] = {}
+        for action, key in self.model_dump().items():
+            if key in seen:
+                raise ValueError(f"key {key!r} is bound to both {seen[key]} and {action}")
+            seen[key] = action
+        return self
+
+
+class ConsoleConfig(_Section):
+    keys: KeysConfig = KeysConfig()
+
+
+class CapitalTier(_Section):
+    from_week: int = Field(ge=1)
+    fraction: Decimal = Field(gt=0, le=1)
+
+
+class ScaleConfig(_Section):
+    go_live_date: str = ""
+    """ISO date the strategy went live; empty means not live yet."""
+    tiers: list[CapitalTier] = Field(
+        default_factory=lambda: [
+            CapitalTier(from_week=1, fraction=Decimal("0.10")),
+            CapitalTier(from_week=2, fraction=Decimal("0.30")),
+            CapitalTier(from_week=4, fraction=Decimal("1.0")),
+        ]
+    )
+    """Capital fraction in force from each week after the go-live date."""
+    max_position_fraction_of_tier: Decimal = Decimal("0.25")
+    capital: Decimal = Field(default=Decimal("100000"), gt=0)
+
+
+class Config(_Section):
+    mode: Mode = Mode.SIM
+    account: str = ""
+    """Expected account id; live mode refuses any other."""
+    data_dir: str = ""
+    """Empty means $XDG_DATA_HOME/deskgate (or ~/.local/share/deskgate)."""
+    broker: BrokerConfig = BrokerConfig()
+    risk: RiskConfig = RiskConfig()
+    tokens: TokenConfig = TokenConfig()
+    lifecycle: LifecycleConfig = LifecycleConfig()
+    stale: StaleConfig = StaleConfig()
+    kill: KillConfig = KillConfig()
+    reconcile: ReconcileConfig = ReconcileConfig()
+    intake: IntakeConfig = IntakeConfig()
+    console: ConsoleConfig = ConsoleConfig()
+    scale: ScaleConfig = ScaleConfig()
+
+    def resolved_data_dir(self) -> Path:
+        if self.data_dir:
+            return Path(self.data_dir).expanduser()
+        base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+        return Path(base) / "deskgate"
+
+
+class ConfigError(Exception):
+    """A config file is unreadable or invalid; the message is one line for the trader."""
+
+
+def load_config(path: Path | None) -> Config:
+    """Load and validate a TOML config; a missing path gives the defaults."""
+    if path is None:
+        return Config()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from None
+    return parse_config(text, source=str(path))
+
+
+def parse_config(text: str, source: str = "<config>") -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = [str(p) for p in err["loc"] if not isinstance(p, int)]
+        key = ".".join(loc) or "(top level)"
+        line = _line_of(text, loc)
+        where = f" (line {line})" if line else ""
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        more = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+        raise ConfigError(f"{source}: {key}{where}: {msg}{more}") from None
+
+
+_TABLE = re.compile(r"^\s*\[+\s*([^\]]+?)\s*\]+")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_\-\"']+)\s*=")
+
+
+def _line_of(text: str, loc: list[str]) -> int | None:
+    """Best-effort: the line where the key at `loc` is set."""
+    if not loc:
+        return None
+    *tables, key = loc
+    want_table = ".".join(tables)
+    table = ""
+    table_line = None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if m := _TABLE.match(raw):
+            table = m.group(1).replace(" ", "")
+            if table == ".".join(loc):
+                table_line = number
+            continue
+        m = _KEY.match(raw)
+        if m and table == want_table and m.group(1).strip("\"'") == key:
+            return number
+    return table_line
+
+
+_HEADER = """\
+# deskgate configuration.
+# Every key is optional; the values below are the defaults (the risk constitution).
+# mode: "sim" (simulated venue), "paper" (IB paper account) or "live".
+# Live trading needs mode = "live", DESKGATE_LIVE_CONFIRM=<account id> in the environment,
+# and the trader typing the account id at start-up.
+#
+# [broker]     kind: sim | gateway | ibkr; port 0 with gateway = embedded gateway on a free port.
+#              Paper ports: 4002 (IB Gateway) / 7497 (TWS). Live: 4001 / 7496.
+# [risk]       money in account currency; max_stop_ticks is the widest allowed stop.
+# [tokens]     approval tokens expire after expiry_s seconds (monotonic clock).
+# [lifecycle]  an order with no broker ack after stall_timeout_s becomes STALLED.
+# [stale]      intents older than their TTL (minutes, by regime) are refused: STATE_CONFLICT.
+# [kill]       automatic kill-switch / rollback triggers.
+# [reconcile]  periodic reconciliation with the broker (never more than max_per_minute).
+# [intake]     local socket for JSON-lines intents; plugins as "module:callable".
+# [console.keys] remap any key (Textual key names, e.g. "question_mark").
+# [scale]      capital tiers from the go-live date.
+
+"""
+
+
+def default_config_text() -> str:
+    """The commented default config written by `deskgate init`."""
+    return _HEADER + tomli_w.dumps(_tomlable(Config().model_dump()))
+
+
+def _tomlable(value: Any) -> Any:
+    """Decimals as TOML numbers, enums as strings, no None."""
+    if isinstance(value, dict):
+        return {k: _tomlable(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_tomlable(v) for v in value]
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, StrEnum):
+        return value.value
+    return value
+
+
+def write_default_config(path: Path, *, overwrite: bool = False) -> None:
+    if path.exists() and not overwrite:
+        raise ConfigError(f"{path}: already exists (not overwritten)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(default_config_text(), encoding="utf-8")

@@ -1,0 +1,132 @@
+"""What a strategy proposes: the instrument, the order it wants, and the evidence behind it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import Decimal
+from typing import Any
+
+from pydantic import AwareDatetime, Field, model_validator
+
+from contracts.base import Frozen, Identifier, NonNegativeDecimal, PositiveDecimal, Symbol
+from contracts.enums import OrderType, Regime, Side, TimeInForce
+
+
+class Instrument(Frozen):
+    """A tradable contract, described the way both the engine and IB need it."""
+
+    symbol: Symbol
+    sec_type: str = Field(default="STK", pattern=r"^(STK|FUT|OPT|CASH|IND|CFD)$")
+    exchange: str = "SMART"
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    primary_exchange: str = ""
+    tick_size: PositiveDecimal = Decimal("0.01")
+    multiplier: PositiveDecimal = Decimal("1")
+
+
+class CheckResult(Frozen):
+    """One red check a strategy ran before proposing (e.g. 'spread ok', 'no halt')."""
+
+    name: str = Field(min_length=1, max_length=64)
+    passed: bool
+    detail: str = ""
+
+
+class PositionSizing(Frozen):
+    """How the quantity was derived, so the trader can redo the arithmetic."""
+
+    account_equity: NonNegativeDecimal
+    risk_fraction: NonNegativeDecimal
+    risk_budget: NonNegativeDecimal
+    per_share_risk: NonNegativeDecimal
+    computed_quantity: NonNegativeDecimal
+    formula: str = "risk_budget / per_share_risk"
+
+
+class Evidence(Frozen):
+    """Why the strategy wants this trade; hashed and bound into the approval token."""
+
+    setup_quality: float = Field(ge=0, le=100)
+    quality_breakdown: dict[str, float] = Field(default_factory=dict)
+    htf_alignment: bool
+    ltf_alignment: bool
+    risk_parameters: dict[str, Decimal] = Field(default_factory=dict)
+    red_checks: tuple[CheckResult, ...] = ()
+    state_freshness_s: float = Field(ge=0, default=0.0)
+    sizing: PositionSizing | None = None
+    active_kill_flags: tuple[str, ...] = ()
+    notes: str = Field(default="", max_length=2000)
+
+
+class OrderParams(Frozen):
+    """The exact order an approval covers; any change needs a new approval."""
+
+    instrument: Instrument
+    side: Side
+    quantity: PositiveDecimal
+    order_type: OrderType
+    limit_price: PositiveDecimal | None = None
+    stop_price: PositiveDecimal | None = None
+    stop_loss: PositiveDecimal | None = None
+    take_profit: PositiveDecimal | None = None
+    tif: TimeInForce = TimeInForce.DAY
+
+    @model_validator(mode="after")
+    def _prices_fit_type(self) -> OrderParams:
+        needs_limit = self.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
+        needs_stop = self.order_type in (OrderType.STOP, OrderType.STOP_LIMIT)
+        if needs_limit and self.limit_price is None:
+            raise ValueError(f"limit_price is required for a {self.order_type} order")
+        if not needs_limit and self.limit_price is not None:
+            raise ValueError(f"limit_price is not allowed on a {self.order_type} order")
+        if needs_stop and self.stop_price is None:
+            raise ValueError(f"stop_price is required for a {self.order_type} order")
+        if not needs_stop and self.stop_price is not None:
+            raise ValueError(f"stop_price is not allowed on a {self.order_type} order")
+        ref = self.limit_price or self.stop_price
+        if ref is not None and self.stop_loss is not None:
+            wrong_side = self.stop_loss >= ref if self.side is Side.BUY else self.stop_loss <= ref
+            if wrong_side:
+                raise ValueError("stop_loss is on the wrong side of the entry price")
+        if ref is not None and self.take_profit is not None:
+            wrong_side = (
+                self.take_profit <= ref if self.side is Side.BUY else self.take_profit >= ref
+            )
+            if wrong_side:
+                raise ValueError("take_profit is on the wrong side of the entry price")
+        return self
+
+    def digest(self) -> str:
+        """A stable hash of the order's parameters."""
+        return canonical_hash(self.model_dump(mode="json"))
+
+
+class Intent(Frozen):
+    """A proposed trade. It becomes an order only through an approval token."""
+
+    intent_id: Identifier
+    strategy: str = Field(min_length=1, max_length=64)
+    order: OrderParams
+    state_hash: str = Field(min_length=1, max_length=128)
+    state_ts: AwareDatetime
+    regime: Regime = Regime.NORMAL
+    evidence: Evidence
+    reduces_risk: bool = False
+
+    def evidence_hash(self) -> str:
+        """Hash of everything the trader saw: evidence, state anchor and regime."""
+        return canonical_hash(
+            {
+                "evidence": self.evidence.model_dump(mode="json"),
+                "state_hash": self.state_hash,
+                "state_ts": self.state_ts.isoformat(),
+                "regime": self.regime.value,
+            }
+        )
+
+
+def canonical_hash(payload: Any) -> str:
+    """SHA-256 over canonical JSON (sorted keys, no spaces)."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()

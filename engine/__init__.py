@@ -1,0 +1,1 @@
+"""The trading domain: lifecycle, approvals, risk, kill switch, reconciliation, audit."""
