@@ -1,0 +1,304 @@
+"""Engine events: immutable facts, each appended to the audit log as a bead before it applies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+from uuid import uuid4
+
+from pydantic import AwareDatetime, Field, TypeAdapter
+
+from contracts.base import Frozen
+from contracts.broker import OrderRequest
+from contracts.enums import (
+    AlertLevel,
+    DenialReason,
+    LifecycleState,
+    OrderLeg,
+    Side,
+    TokenRejection,
+    TradingState,
+    Trigger,
+)
+from contracts.intent import Intent
+
+
+def new_event_id() -> str:
+    return uuid4().hex
+
+
+class EngineEvent(Frozen):
+    """Base: every event has an id, the time it happened and the time the engine saw it."""
+
+    event_id: str = Field(default_factory=new_event_id)
+    ts_event: AwareDatetime
+    ts_init: AwareDatetime
+
+
+class Denial(Frozen):
+    """One risk check's refusal, with the numbers behind it."""
+
+    reason: DenialReason
+    detail: str
+
+
+class CheckOutcome(Frozen):
+    """One pre-trade check's result, passed or not, for the evidence panel."""
+
+    name: str
+    passed: bool
+    detail: str
+    reason: DenialReason | None = None
+
+
+# --- intake and approval -------------------------------------------------------------
+
+
+class IntentReceived(EngineEvent):
+    kind: Literal["INTENT"] = "INTENT"
+    intent: Intent
+    source: str
+
+
+class RiskChecked(EngineEvent):
+    """The pre-trade checks ran (at proposal or at submit); denied if any failed."""
+
+    kind: Literal["RISK_CHECK"] = "RISK_CHECK"
+    intent_id: str
+    stage: Literal["proposal", "approval", "submit"]
+    checks: tuple[CheckOutcome, ...]
+
+    @property
+    def denials(self) -> tuple[CheckOutcome, ...]:
+        return tuple(c for c in self.checks if not c.passed)
+
+
+class TokenIssued(EngineEvent):
+    """A token was issued. The token itself never enters the log: only its id (a hash)."""
+
+    kind: Literal["TOKEN_ISSUED"] = "TOKEN_ISSUED"
+    intent_id: str
+    token_id: str
+    evidence_hash: str
+    params_hash: str
+    expires_at: AwareDatetime
+
+
+class TokenUsed(EngineEvent):
+    kind: Literal["TOKEN_USED"] = "TOKEN_USED"
+    intent_id: str
+    token_id: str
+
+
+class TokenExpired(EngineEvent):
+    kind: Literal["TOKEN_EXPIRED"] = "TOKEN_EXPIRED"
+    intent_id: str
+    token_id: str
+    reason: TokenRejection = TokenRejection.EXPIRED
+
+
+class TokenRejected(EngineEvent):
+    kind: Literal["TOKEN_REJECTED"] = "TOKEN_REJECTED"
+    intent_id: str
+    token_id: str | None
+    reason: TokenRejection
+
+
+class TraderRejected(EngineEvent):
+    kind: Literal["TRADER_REJECTED"] = "TRADER_REJECTED"
+    intent_id: str
+    reason: str = ""
+
+
+# --- the order path --------------------------------------------------------------------
+
+
+class OrderSubmitting(EngineEvent):
+    """Write-ahead record, fully synced before the order leaves."""
+
+    kind: Literal["SUBMITTING"] = "SUBMITTING"
+    intent_id: str
+    request: OrderRequest
+    token_id: str | None
+    exempt: str | None = None
+    """Why no token was needed ("flatten"); None on the normal path."""
+
+
+class SubmitFailed(EngineEvent):
+    kind: Literal["SUBMIT_FAILED"] = "SUBMIT_FAILED"
+    intent_id: str
+    order_ref: str
+    reason: str
+
+
+class OrderAcknowledged(EngineEvent):
+    kind: Literal["ACK"] = "ACK"
+    intent_id: str
+    order_ref: str
+    perm_id: int
+    broker_order_id: int
+
+
+class FillRecorded(EngineEvent):
+    kind: Literal["FILL"] = "FILL"
+    intent_id: str
+    order_ref: str
+    leg: OrderLeg
+    exec_id: str
+    perm_id: int
+    symbol: str
+    side: Side
+    quantity: Decimal
+    price: Decimal
+    cum_quantity: Decimal
+    remaining: Decimal
+
+
+class CommissionRecorded(EngineEvent):
+    kind: Literal["COMMISSION"] = "COMMISSION"
+    exec_id: str
+    commission: Decimal
+    realized_pnl: Decimal | None = None
+
+
+class OrderRejectedByBroker(EngineEvent):
+    kind: Literal["BROKER_REJECT"] = "BROKER_REJECT"
+    intent_id: str
+    order_ref: str
+    code: int
+    reason: str
+
+
+class CancelRequested(EngineEvent):
+    kind: Literal["CANCEL_REQUESTED"] = "CANCEL_REQUESTED"
+    intent_id: str | None
+    order_ref: str | None
+    """None means a global cancel."""
+    reason: str
+
+
+class OrderCancelConfirmed(EngineEvent):
+    kind: Literal["CANCELLED"] = "CANCELLED"
+    intent_id: str
+    order_ref: str
+    filled: Decimal = Decimal(0)
+    reason: str = ""
+
+
+class OrderStalled(EngineEvent):
+    kind: Literal["STALLED"] = "STALLED"
+    intent_id: str
+    waited_s: float
+
+
+class PositionBead(EngineEvent):
+    """A lifecycle transition (every transition writes one)."""
+
+    kind: Literal["POSITION"] = "POSITION"
+    intent_id: str
+    from_state: LifecycleState | None
+    to_state: LifecycleState
+    trigger: Trigger | None
+    requested: Decimal
+    filled: Decimal
+
+    @property
+    def ratio(self) -> Decimal:
+        return self.filled / self.requested if self.requested else Decimal(0)
+
+
+class TransitionRefused(EngineEvent):
+    kind: Literal["INVALID_TRANSITION"] = "INVALID_TRANSITION"
+    intent_id: str
+    state: LifecycleState
+    trigger: Trigger
+    detail: str = ""
+
+
+# --- kill switch, alerts ---------------------------------------------------------------
+
+
+class TradingStateChanged(EngineEvent):
+    kind: Literal["TRADING_STATE"] = "TRADING_STATE"
+    previous: TradingState
+    current: TradingState
+    reason: str
+    actor: str
+
+
+class KillFlagRaised(EngineEvent):
+    kind: Literal["KILL_FLAG"] = "KILL_FLAG"
+    flag: str
+    reason: str
+    expires_at: AwareDatetime | None = None
+
+
+class KillFlagCleared(EngineEvent):
+    kind: Literal["KILL_FLAG_CLEARED"] = "KILL_FLAG_CLEARED"
+    flag: str
+    reason: str
+
+
+class KillConfirmation(EngineEvent):
+    """Whether the broker has confirmed no working orders after a kill."""
+
+    kind: Literal["KILL_CONFIRMATION"] = "KILL_CONFIRMATION"
+    confirmed: bool
+    working_orders: int
+
+
+class AlertRaised(EngineEvent):
+    kind: Literal["ALERT"] = "ALERT"
+    level: AlertLevel
+    code: str
+    message: str
+    intent_id: str | None = None
+
+
+class EngineStarted(EngineEvent):
+    kind: Literal["ENGINE_STARTED"] = "ENGINE_STARTED"
+    mode: str
+    broker: str
+    voided_tokens: int = 0
+
+
+AuditedEvent = Annotated[
+    IntentReceived
+    | RiskChecked
+    | TokenIssued
+    | TokenUsed
+    | TokenExpired
+    | TokenRejected
+    | TraderRejected
+    | OrderSubmitting
+    | SubmitFailed
+    | OrderAcknowledged
+    | FillRecorded
+    | CommissionRecorded
+    | OrderRejectedByBroker
+    | CancelRequested
+    | OrderCancelConfirmed
+    | OrderStalled
+    | PositionBead
+    | TransitionRefused
+    | TradingStateChanged
+    | KillFlagRaised
+    | KillFlagCleared
+    | KillConfirmation
+    | AlertRaised
+    | EngineStarted,
+    Field(discriminator="kind"),
+]
+
+AUDITED_EVENT: TypeAdapter[AuditedEvent] = TypeAdapter(AuditedEvent)
+
+
+def parse_event(payload: str | bytes) -> AuditedEvent:
+    """Rebuild an event from its bead payload (JSON)."""
+    return AUDITED_EVENT.validate_json(payload)
+
+
+def utc_pair(now: datetime) -> dict[str, datetime]:
+    """ts_event and ts_init for an event the engine itself originates now."""
+    return {"ts_event": now, "ts_init": now}
