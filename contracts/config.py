@@ -6,8 +6,8 @@ import os
 import re
 import tomllib
 from decimal import Decimal
-from pathlib import Path
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import tomli_w

@@ -1,0 +1,217 @@
+"""The engine's in-memory state: a projection built only by applying audited events."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from contracts.enums import LifecycleState, OrderLeg, TradingState
+from contracts.events import (
+    AlertRaised,
+    AuditedEvent,
+    CommissionRecorded,
+    FillRecorded,
+    IntentReceived,
+    KillConfirmation,
+    KillFlagCleared,
+    KillFlagRaised,
+    OrderAcknowledged,
+    OrderSubmitting,
+    PositionBead,
+    RiskChecked,
+    TokenIssued,
+    TradingStateChanged,
+)
+from contracts.intent import Intent
+
+ZERO = Decimal(0)
+
+
+@dataclass
+class OrderRecord:
+    """One intent's journey: state, broker ids, fills per leg, latency marks."""
+
+    intent: Intent
+    source: str
+    state: LifecycleState
+    state_since: datetime
+    received_at: datetime
+    token_id: str | None = None
+    order_ref: str | None = None
+    perm_id: int | None = None
+    broker_order_id: int | None = None
+    submitted_at: datetime | None = None
+    acked_at: datetime | None = None
+    first_fill_at: datetime | None = None
+    filled: dict[OrderLeg, Decimal] = field(default_factory=dict)
+    fill_notional: dict[OrderLeg, Decimal] = field(default_factory=dict)
+    last_checks: RiskChecked | None = None
+    exempt: str | None = None
+
+    @property
+    def requested(self) -> Decimal:
+        return self.intent.order.quantity
+
+    @property
+    def entry_filled(self) -> Decimal:
+        return self.filled.get(OrderLeg.ENTRY, ZERO) + self.filled.get(OrderLeg.FLATTEN, ZERO)
+
+    @property
+    def exit_filled(self) -> Decimal:
+        return self.filled.get(OrderLeg.STOP_LOSS, ZERO) + self.filled.get(
+            OrderLeg.TAKE_PROFIT, ZERO
+        )
+
+    def avg_price(self, leg: OrderLeg) -> Decimal | None:
+        qty = self.filled.get(leg, ZERO)
+        return self.fill_notional.get(leg, ZERO) / qty if qty else None
+
+    @property
+    def has_exits(self) -> bool:
+        o = self.intent.order
+        return o.stop_loss is not None or o.take_profit is not None
+
+
+@dataclass
+class PositionState:
+    quantity: Decimal = ZERO
+    avg_price: Decimal = ZERO
+    realized: Decimal = ZERO
+    round_trip_pnl: Decimal = ZERO
+    multiplier: Decimal = Decimal(1)
+
+
+@dataclass
+class Book:
+    """Everything the engine knows, rebuilt from the audit log on restart."""
+
+    records: dict[str, OrderRecord] = field(default_factory=dict)
+    by_ref: dict[str, str] = field(default_factory=dict)
+    positions: dict[str, PositionState] = field(default_factory=dict)
+    trading_state: TradingState = TradingState.ACTIVE
+    kill_flags: dict[str, KillFlagRaised] = field(default_factory=dict)
+    kill_confirmed: bool | None = None
+    seen_exec_ids: set[str] = field(default_factory=set)
+    exec_pnl: dict[str, Decimal] = field(default_factory=dict)
+    alerts: deque[AlertRaised] = field(default_factory=lambda: deque(maxlen=200))
+    trading_day: date | None = None
+    trades_today: int = 0
+    realized_today: Decimal = ZERO
+    consecutive_losses: int = 0
+    issued_tokens: dict[str, TokenIssued] = field(default_factory=dict)
+
+    def apply(self, event: AuditedEvent) -> None:
+        """Fold one event into the state. Must be deterministic: replay rebuilds the same."""
+        self._roll_day(event.ts_event.date())
+        match event:
+            case IntentReceived():
+                self.records[event.intent.intent_id] = OrderRecord(
+                    intent=event.intent,
+                    source=event.source,
+                    state=LifecycleState.PROPOSED,
+                    state_since=event.ts_event,
+                    received_at=event.ts_event,
+                )
+            case PositionBead():
+                rec = self.records[event.intent_id]
+                rec.state = event.to_state
+                rec.state_since = event.ts_event
+            case RiskChecked():
+                self.records[event.intent_id].last_checks = event
+            case TokenIssued():
+                self.records[event.intent_id].token_id = event.token_id
+                self.issued_tokens[event.token_id] = event
+            case OrderSubmitting():
+                rec = self.records[event.intent_id]
+                rec.order_ref = event.request.order_ref
+                rec.submitted_at = event.ts_event
+                rec.exempt = event.exempt
+                self.by_ref[event.request.order_ref] = event.intent_id
+                if event.exempt is None:
+                    self.trades_today += 1
+            case OrderAcknowledged():
+                rec = self.records[event.intent_id]
+                rec.perm_id = event.perm_id
+                rec.broker_order_id = event.broker_order_id
+                if rec.acked_at is None:
+                    rec.acked_at = event.ts_event
+            case FillRecorded():
+                self._apply_fill(event)
+            case CommissionRecorded():
+                self.realized_today -= event.commission
+            case TradingStateChanged():
+                self.trading_state = event.current
+                if event.current is not TradingState.HALTED:
+                    self.kill_confirmed = None
+            case KillFlagRaised():
+                self.kill_flags[event.flag] = event
+            case KillFlagCleared():
+                self.kill_flags.pop(event.flag, None)
+            case KillConfirmation():
+                self.kill_confirmed = event.confirmed
+            case AlertRaised():
+                self.alerts.append(event)
+            case _:
+                pass
+
+    def _roll_day(self, day: date) -> None:
+        if self.trading_day != day:
+            self.trading_day = day
+            self.trades_today = 0
+            self.realized_today = ZERO
+
+    def _apply_fill(self, fill: FillRecorded) -> None:
+        if fill.exec_id in self.seen_exec_ids:
+            return
+        self.seen_exec_ids.add(fill.exec_id)
+        rec = self.records[fill.intent_id]
+        rec.filled[fill.leg] = rec.filled.get(fill.leg, ZERO) + fill.quantity
+        rec.fill_notional[fill.leg] = (
+            rec.fill_notional.get(fill.leg, ZERO) + fill.quantity * fill.price
+        )
+        if rec.first_fill_at is None:
+            rec.first_fill_at = fill.ts_event
+        mult = rec.intent.order.instrument.multiplier
+        pos = self.positions.setdefault(fill.symbol, PositionState(multiplier=mult))
+        signed = fill.side.sign * fill.quantity
+        realized = _apply_to_position(pos, signed, fill.price)
+        self.exec_pnl[fill.exec_id] = realized
+        self.realized_today += realized
+        if pos.quantity == 0 and realized != 0:
+            if pos.round_trip_pnl < 0:
+                self.consecutive_losses += 1
+            else:
+                self.consecutive_losses = 0
+            pos.round_trip_pnl = ZERO
+
+    def record_for_ref(self, order_ref: str) -> OrderRecord | None:
+        intent_id = self.by_ref.get(order_ref)
+        return self.records.get(intent_id) if intent_id else None
+
+    def working(self) -> list[OrderRecord]:
+        return [r for r in self.records.values() if r.state.is_working]
+
+
+def _apply_to_position(pos: PositionState, signed_qty: Decimal, price: Decimal) -> Decimal:
+    """Update quantity/average price; return the P&L realized by this fill."""
+    realized = ZERO
+    q = pos.quantity
+    if q == 0 or (q > 0) == (signed_qty > 0):
+        new_q = q + signed_qty
+        pos.avg_price = (pos.avg_price * abs(q) + price * abs(signed_qty)) / abs(new_q)
+        pos.quantity = new_q
+        return realized
+    closing = min(abs(signed_qty), abs(q))
+    direction = Decimal(1) if q > 0 else Decimal(-1)
+    realized = (price - pos.avg_price) * closing * direction * pos.multiplier
+    pos.realized += realized
+    pos.round_trip_pnl += realized
+    new_q = q + signed_qty
+    if new_q == 0:
+        pos.avg_price = ZERO
+    elif (new_q > 0) != (q > 0):
+        pos.avg_price = price  # flipped through zero: the remainder opened at this price
+    pos.quantity = new_q
+    return realized
