@@ -305,11 +305,9 @@ class Engine:
         mono = self.clock.monotonic()
         now = self.clock.now()
         for token_id, intent_id in self.tokens.expire_due(mono):
-            self._pending_tokens.pop(intent_id, None)
-            self._emit(TokenExpired(**self._now_pair(), intent_id=intent_id, token_id=token_id))
             rec = self.book.records.get(intent_id)
-            if rec and rec.state is LifecycleState.PROPOSED:
-                self._transition(rec, Trigger.TOKEN_EXPIRED)
+            if rec is not None:
+                self._expire(rec, token_id)
         stall = self.config.lifecycle.stall_timeout_s
         for intent_id, since in list(self._submitted_mono.items()):
             rec = self.book.records.get(intent_id)
@@ -331,6 +329,14 @@ class Engine:
         for flag, raised in list(self.book.kill_flags.items()):
             if raised.expires_at is not None and now >= raised.expires_at:
                 self._emit(KillFlagCleared(**self._now_pair(), flag=flag, reason="expired"))
+
+    def _expire(self, rec: OrderRecord, token_id: str) -> None:
+        """The intent's token lapsed: record it, and the intent expires unapproved."""
+        iid = rec.intent.intent_id
+        self._pending_tokens.pop(iid, None)
+        self._emit(TokenExpired(**self._now_pair(), intent_id=iid, token_id=token_id))
+        if rec.state is LifecycleState.PROPOSED:
+            self._transition(rec, Trigger.TOKEN_EXPIRED)
 
     # --- intake ------------------------------------------------------------------------------
 
@@ -515,6 +521,13 @@ class Engine:
                     reason=redemption.rejection,
                 )
             )
+            if (
+                redemption.rejection is TokenRejection.EXPIRED
+                and redemption.token_id is not None
+                and rec.state is LifecycleState.PROPOSED
+                and rec.token_id == redemption.token_id
+            ):
+                self._expire(rec, redemption.token_id)
             return CommandResult(
                 False, f"token refused: {redemption.rejection}", str(redemption.rejection)
             )

@@ -1,0 +1,288 @@
+"""Shared test helpers: a hand-written fake broker, intent factories, eventually()."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from contracts.broker import (
+    AccountSnapshot,
+    BrokerConnected,
+    BrokerEvent,
+    BrokerExecution,
+    BrokerOrder,
+    BrokerPosition,
+    OrderAccepted,
+    OrderCancelled,
+    OrderFilled,
+    OrderRejected,
+    OrderRequest,
+    Quote,
+    QuoteUpdated,
+)
+from contracts.config import Config
+from contracts.enums import BrokerOrderStatus, OrderType, Regime, Side
+from contracts.intent import CheckResult, Evidence, Instrument, Intent, OrderParams, PositionSizing
+from engine.clock import Clock, ManualClock
+from engine.engine import Engine
+from engine.ports import BrokerUnavailable, EventSink
+
+AAPL = Instrument(symbol="AAPL")
+
+
+async def eventually(
+    predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.01
+) -> None:
+    """Wait until predicate() is truthy, or fail after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(interval)
+
+
+class FakeBroker:
+    """An in-memory broker the test drives by hand: it records requests, tests push events."""
+
+    name = "fake"
+
+    def __init__(self, clock: Clock, *, auto_ack: bool = True, account: str = "DU1234567") -> None:
+        self.clock = clock
+        self.auto_ack = auto_ack
+        self.account_id = account
+        self.sink: EventSink = lambda e: None
+        self._connected = False
+        self.submits: list[OrderRequest] = []
+        self.cancels: list[str] = []
+        self.cancel_all_calls = 0
+        self.working: dict[str, BrokerOrder] = {}
+        self.fills: list[BrokerExecution] = []
+        self.fail_submit: str | None = None
+        self._ids = itertools.count(1)
+        self._exec = itertools.count(1)
+        self.subscribed: list[str] = []
+
+    # port
+    def set_event_sink(self, sink: EventSink) -> None:
+        self.sink = sink
+
+    async def connect(self) -> None:
+        self._connected = True
+        self.sink(BrokerConnected(ts=self.clock.now(), account_id=self.account_id, is_paper=True))
+
+    async def disconnect(self) -> None:
+        self._connected = False
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    async def submit(self, order: OrderRequest) -> None:
+        if not self._connected:
+            raise BrokerUnavailable("not connected")
+        if self.fail_submit:
+            raise BrokerUnavailable(self.fail_submit)
+        self.submits.append(order)
+        oid = next(self._ids)
+        self.working[order.order_ref] = BrokerOrder(
+            order_ref=order.order_ref,
+            broker_order_id=oid,
+            perm_id=1000 + oid,
+            instrument=order.instrument,
+            side=order.side,
+            quantity=order.quantity,
+            filled=Decimal(0),
+            remaining=order.quantity,
+            order_type=order.order_type,
+            limit_price=order.limit_price,
+            stop_price=order.stop_price,
+            status=BrokerOrderStatus.WORKING,
+        )
+        if self.auto_ack:
+            self.ack(order.order_ref)
+
+    async def cancel(self, order_ref: str) -> None:
+        self.cancels.append(order_ref)
+        self.confirm_cancel(order_ref)
+
+    async def cancel_all(self) -> None:
+        self.cancel_all_calls += 1
+        for ref in list(self.working):
+            self.confirm_cancel(ref)
+
+    async def open_orders(self) -> list[BrokerOrder]:
+        if not self._connected:
+            raise BrokerUnavailable("not connected")
+        return list(self.working.values())
+
+    async def executions(self) -> list[BrokerExecution]:
+        return list(self.fills)
+
+    async def positions(self) -> list[BrokerPosition]:
+        return []
+
+    async def account(self) -> AccountSnapshot:
+        return AccountSnapshot(account_id=self.account_id, is_paper=True, ts=self.clock.now())
+
+    async def subscribe_quotes(self, instrument: Instrument) -> None:
+        self.subscribed.append(instrument.symbol)
+
+    # driving it
+    def order(self, ref: str) -> BrokerOrder:
+        return self.working[ref]
+
+    def ack(self, ref: str) -> None:
+        o = self.working[ref]
+        self.sink(
+            OrderAccepted(
+                ts=self.clock.now(),
+                order_ref=ref,
+                broker_order_id=o.broker_order_id,
+                perm_id=o.perm_id,
+            )
+        )
+
+    def fill(self, ref: str, qty: Decimal | int, price: Decimal | str) -> None:
+        o = self.working[ref]
+        qty, px = Decimal(qty), Decimal(price)
+        filled = o.filled + qty
+        remaining = o.quantity - filled
+        exec_id = f"E{next(self._exec):05d}"
+        self.fills.append(
+            BrokerExecution(
+                exec_id=exec_id,
+                order_ref=ref,
+                perm_id=o.perm_id,
+                symbol=o.instrument.symbol,
+                side=o.side,
+                quantity=qty,
+                price=px,
+                cum_quantity=filled,
+                time=self.clock.now(),
+            )
+        )
+        status = BrokerOrderStatus.FILLED if remaining == 0 else BrokerOrderStatus.WORKING
+        self.working[ref] = o.model_copy(
+            update={"filled": filled, "remaining": remaining, "status": status}
+        )
+        if remaining == 0:
+            del self.working[ref]
+        self.sink(
+            OrderFilled(
+                ts=self.clock.now(),
+                order_ref=ref,
+                perm_id=o.perm_id,
+                exec_id=exec_id,
+                side=o.side,
+                quantity=qty,
+                price=px,
+                cum_quantity=filled,
+                remaining=remaining,
+            )
+        )
+
+    def reject(self, ref: str, code: int = 201, reason: str = "insufficient margin") -> None:
+        self.working.pop(ref, None)
+        self.sink(OrderRejected(ts=self.clock.now(), order_ref=ref, code=code, reason=reason))
+
+    def confirm_cancel(self, ref: str) -> None:
+        o = self.working.pop(ref, None)
+        if o is None:
+            return
+        self.sink(
+            OrderCancelled(ts=self.clock.now(), order_ref=ref, perm_id=o.perm_id, filled=o.filled)
+        )
+
+    def quote(self, symbol: str, bid: str, ask: str, ts: datetime | None = None) -> None:
+        self.sink(
+            QuoteUpdated(
+                ts=self.clock.now(),
+                quote=Quote(
+                    symbol=symbol,
+                    bid=Decimal(bid),
+                    ask=Decimal(ask),
+                    last=(Decimal(bid) + Decimal(ask)) / 2,
+                    ts=ts or self.clock.now(),
+                ),
+            )
+        )
+
+    def push(self, event: BrokerEvent) -> None:
+        self.sink(event)
+
+
+_intent_ids = itertools.count(1)
+
+
+def make_intent(
+    clock: Clock,
+    *,
+    intent_id: str | None = None,
+    side: Side = Side.BUY,
+    quantity: int | str = 10,
+    order_type: OrderType = OrderType.LIMIT,
+    limit: str | None = "100.00",
+    stop_loss: str | None = "99.90",
+    take_profit: str | None = None,
+    state_age_min: float = 0.0,
+    regime: Regime = Regime.NORMAL,
+    symbol: str = "AAPL",
+    reduces_risk: bool = False,
+) -> Intent:
+    """A well-formed intent: 10 AAPL @ 100.00, stop 10 ticks away ($1.00 at risk)."""
+    return Intent(
+        intent_id=intent_id or f"it-{next(_intent_ids)}",
+        strategy="test",
+        order=OrderParams(
+            instrument=Instrument(symbol=symbol),
+            side=side,
+            quantity=Decimal(quantity),
+            order_type=order_type,
+            limit_price=Decimal(limit) if limit and order_type is not OrderType.MARKET else None,
+            stop_loss=Decimal(stop_loss) if stop_loss else None,
+            take_profit=Decimal(take_profit) if take_profit else None,
+        ),
+        state_hash="abc123",
+        state_ts=clock.now() - timedelta(minutes=state_age_min),
+        regime=regime,
+        evidence=Evidence(
+            setup_quality=72.5,
+            quality_breakdown={"trend": 30.0, "volume": 22.5, "structure": 20.0},
+            htf_alignment=True,
+            ltf_alignment=True,
+            risk_parameters={"stop_ticks": Decimal(10)},
+            red_checks=(CheckResult(name="spread", passed=True, detail="1 tick"),),
+            state_freshness_s=state_age_min * 60,
+            sizing=PositionSizing(
+                account_equity=Decimal(100000),
+                risk_fraction=Decimal("0.0001"),
+                risk_budget=Decimal(10),
+                per_share_risk=Decimal("0.10"),
+                computed_quantity=Decimal(100),
+            ),
+        ),
+        reduces_risk=reduces_risk,
+    )
+
+
+def config_with(**risk: Any) -> Config:
+    """Defaults, with risk overrides (e.g. max_trades_per_day=1000)."""
+    base = Config()
+    return base.model_copy(update={"risk": base.risk.model_copy(update=risk)})
+
+
+async def started_engine(
+    tmp_path: Path, config: Config | None = None, clock: ManualClock | None = None
+) -> tuple[Engine, FakeBroker, ManualClock]:
+    clock = clock or ManualClock()
+    broker = FakeBroker(clock)
+    engine = Engine(config or config_with(), broker, data_dir=tmp_path, clock=clock)
+    await engine.start()
+    broker.quote("AAPL", "99.99", "100.01")
+    return engine, broker, clock
