@@ -1,0 +1,411 @@
+"""The deskgate Textual app: engine events in through a worker, trader commands out."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from console.keymap import ACTIONS, PANEL_KEYS, bindings_for, keymap_from_config
+from console.messages import (
+    QUOTE_ONLY_REASONS,
+    CommandDone,
+    EngineChanged,
+    EngineStarted,
+    EngineStartFailed,
+    PendingSelected,
+)
+from console.screens.main import MainScreen
+from console.screens.modals import ConfirmScreen, KillConfirmScreen, LiveAccountScreen, ReasonScreen
+from console.screens.views import AuditScreen, GatesScreen, HelpScreen, StateScreen
+from console.state import ConsoleState, approve_blocker, find_pending
+from contracts.config import Config
+from contracts.enums import Mode, TradingState
+from engine.bus import Subscription
+from engine.clock import Clock
+from engine.engine import Engine
+from engine.results import CommandResult
+from engine.view import EngineSnapshot, PendingApproval
+
+MAIN_ACTIONS = frozenset(spec.action for spec in ACTIONS if spec.scope == "main")
+STOP_TIMEOUT_S = 5.0
+QUOTE_THROTTLE_S = 0.1
+"""After a burst of price-only changes, wait this long before the next frame."""
+
+
+def bus_reason(item: Any) -> str:
+    """A short name for a bus item: `StateChanged.reason`, an event's `kind`, or its type."""
+    for attr in ("reason", "kind"):
+        value = getattr(item, attr, None)
+        if isinstance(value, str):
+            return value
+    return type(item).__name__
+
+
+class DeskgateApp(App[None]):
+    """The trading console. The composition root (console/cli.py) builds engine and broker."""
+
+    CSS_PATH = "deskgate.tcss"
+    TITLE = "deskgate"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS: ClassVar[list[BindingType]] = bindings_for()
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        config: Config,
+        clock: Clock | None = None,
+        live_account_check: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.engine = engine
+        self.config = config
+        self.clock: Clock = clock or engine.clock
+        self.live_account_check = live_account_check
+        self.keymap = keymap_from_config(config.console.keys)
+        self.set_keymap(self.keymap)
+        self.snapshot: EngineSnapshot | None = None
+        self.phase = "connecting…"
+        self.started = False
+        self.selected_intent_id: str | None = None
+        self.blocker: str | None = "engine not started yet"
+        self._inflight: set[str] = set()
+        self._subscription: Subscription | None = None
+        self._stopping = False
+        self._main = MainScreen(config, self.key_display("approve"))
+
+    # --- keys ---------------------------------------------------------------------------
+
+    def key_display(self, action_id: str) -> str:
+        key = self.keymap[action_id].split(",")[0]
+        return self.get_key_display(Binding(key, action_id))
+
+    @property
+    def kill_keys(self) -> tuple[str, ...]:
+        return tuple(k.strip() for k in self.keymap["kill"].split(","))
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def get_default_screen(self) -> Screen[Any]:
+        return self._main
+
+    def on_mount(self) -> None:
+        self._set_mode_class(self.config.mode)
+        self._subscription = self.engine.bus.subscribe()
+        self._drain_bus(self._subscription)
+        self.set_interval(1.0, self._tick, name="countdown")
+        if self.live_account_check:
+            self.phase = "waiting for live account confirmation"
+            self.push_screen(
+                LiveAccountScreen(self.live_account_check, kill_keys=self.kill_keys),
+                callback=self._live_confirmed,
+            )
+        else:
+            self._start_engine()
+        self._render_state()
+
+    def _live_confirmed(self, ok: bool | None) -> None:
+        if ok:
+            self._start_engine()
+        else:
+            self.exit(return_code=2, message="Live start refused: account id not confirmed.")
+
+    def _set_mode_class(self, mode: Mode) -> None:
+        for m in Mode:
+            self.set_class(m is mode, f"-mode-{m.value}")
+
+    @work(exclusive=True, group="engine-start", exit_on_error=False)
+    async def _start_engine(self) -> None:
+        self.phase = "connecting…"
+        self._render_state()
+        try:
+            await self.engine.start()
+        except Exception as exc:
+            self.post_message(EngineStartFailed(f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(EngineStarted())
+
+    @work(exclusive=True, group="bus", exit_on_error=False)
+    async def _drain_bus(self, subscription: Subscription) -> None:
+        """Turn bus items into coalesced `EngineChanged` messages; throttle price bursts."""
+        while True:
+            reasons = {bus_reason(await subscription.get())}
+            while not subscription.queue.empty():
+                reasons.add(bus_reason(subscription.queue.get_nowait()))
+            self.post_message(EngineChanged(frozenset(reasons)))
+            if reasons <= QUOTE_ONLY_REASONS:
+                await asyncio.sleep(QUOTE_THROTTLE_S)
+
+    @on(EngineStarted)
+    def _engine_started(self) -> None:
+        self.started = True
+        self.phase = ""
+        self._refresh_from_engine()
+
+    @on(EngineStartFailed)
+    def _engine_start_failed(self, message: EngineStartFailed) -> None:
+        self.phase = f"start failed: {message.error}"
+        self.notify(message.error, title="Engine did not start", severity="error", timeout=10)
+        self._refresh_from_engine()
+
+    @on(EngineChanged)
+    def _engine_changed(self) -> None:
+        self._refresh_from_engine()
+
+    def _refresh_from_engine(self) -> None:
+        try:
+            self.snapshot = self.engine.snapshot()
+        except Exception:
+            if self.started:
+                raise
+            self.snapshot = None  # not started yet: nothing to show
+        if self.snapshot is not None:
+            self._set_mode_class(self.snapshot.mode)
+        self._render_state()
+
+    def _tick(self) -> None:
+        """Once a second: countdowns, time in state, clock, approve availability."""
+        self._render_state()
+
+    # --- state down --------------------------------------------------------------------
+
+    @property
+    def selected(self) -> PendingApproval | None:
+        return find_pending(self.snapshot, self.selected_intent_id)
+
+    def _compute_blocker(self, now_mono: float) -> str | None:
+        pending = self.selected
+        verdict: CommandResult | None = None
+        if pending is not None and self.snapshot is not None and self.started:
+            try:
+                verdict = self.engine.can_approve(pending.intent.intent_id)
+            except Exception as exc:
+                verdict = CommandResult(False, f"cannot check: {exc}")
+        busy = pending is not None and f"approve:{pending.intent.intent_id}" in self._inflight
+        return approve_blocker(self.snapshot, pending, now_mono, verdict, busy=busy)
+
+    def console_state(self) -> ConsoleState:
+        now_mono = self.clock.monotonic()
+        if self.selected is None and self.snapshot is not None and self.snapshot.pending:
+            self.selected_intent_id = self.snapshot.pending[0].intent.intent_id
+        blocker = self._compute_blocker(now_mono)
+        if blocker != self.blocker:
+            self.blocker = blocker
+            self.refresh_bindings()
+        return ConsoleState(
+            snapshot=self.snapshot,
+            now=self.clock.now(),
+            now_mono=now_mono,
+            phase=self.phase,
+            selected=self.selected,
+            blocker=blocker,
+        )
+
+    def _render_state(self) -> None:
+        if not self._main.is_mounted:
+            return
+        state = self.console_state()
+        self._main.show_state(state)
+        for screen in self.screen_stack:
+            if isinstance(screen, StateScreen) and screen.is_mounted:
+                screen.show_state(state)
+
+    @on(PendingSelected)
+    def _pending_selected(self, message: PendingSelected) -> None:
+        if message.intent_id is not None and message.intent_id != self.selected_intent_id:
+            self.selected_intent_id = message.intent_id
+            self._render_state()
+
+    # --- availability ------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in MAIN_ACTIONS and self.screen is not self._main:
+            return False
+        if action == "approve":
+            return True if self.blocker is None else None
+        if action == "reject":
+            return True if self.selected is not None else None
+        if action == "rearm":  # shown only when there is something to re-arm
+            return self.snapshot is not None and (
+                self.snapshot.trading_state is not TradingState.ACTIVE)
+        if action in ("flatten", "reconcile"):
+            return True if self.started else None
+        return True
+
+    # --- commands ----------------------------------------------------------------------
+
+    def _command(
+        self, name: str, key: str, call: Callable[[], Awaitable[CommandResult]]
+    ) -> Worker[None] | None:
+        """Run an engine command in a worker; one at a time per `key`; result → CommandDone."""
+        if key in self._inflight:
+            self.notify(f"{name} already in progress", severity="warning", timeout=2)
+            return None
+        self._inflight.add(key)
+
+        async def run() -> None:
+            try:
+                result = await call()
+            finally:
+                self._inflight.discard(key)
+            self.post_message(CommandDone(name, result))
+
+        return self.run_worker(run(), name=f"cmd:{name}", group="commands", exit_on_error=False)
+
+    @on(CommandDone)
+    def _command_done(self, message: CommandDone) -> None:
+        result = message.result
+        self._main.show_result(message.command, result.ok, result.message)
+        self.notify(
+            result.message or ("ok" if result.ok else "failed"),
+            title=message.command,
+            severity="information" if result.ok else "error",
+            timeout=4 if result.ok else 8,
+        )
+        self._refresh_from_engine()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if event.state is WorkerState.ERROR and worker.name.startswith("cmd:"):
+            command = worker.name.removeprefix("cmd:")
+            error = f"{type(worker.error).__name__}: {worker.error}"
+            self._main.show_result(command, False, error)
+            self.notify(error, title=f"{command} failed", severity="error", timeout=10)
+            self._refresh_from_engine()
+        elif event.state is WorkerState.ERROR and worker.group == "bus":
+            self.notify(f"engine feed stopped: {worker.error}", severity="error", timeout=30)
+
+    def action_approve(self) -> None:
+        pending = self.selected
+        self._render_state()  # re-check availability right now, not as of the last tick
+        if pending is None or self.blocker is not None:
+            self.bell()
+            return
+        intent_id, token = pending.intent.intent_id, pending.token
+        self._command("approve", f"approve:{intent_id}", lambda: self.engine.approve(intent_id,
+                                                                                     token))
+        self._render_state()
+
+    def action_reject(self) -> None:
+        pending = self.selected
+        if pending is None:
+            self.bell()
+            return
+        intent_id = pending.intent.intent_id
+
+        def done(reason: str | None) -> None:
+            if reason is not None:
+                self._command("reject", f"reject:{intent_id}",
+                              lambda: self.engine.reject(intent_id, reason))
+
+        self.push_screen(
+            ReasonScreen(f"Reject {intent_id}", "Why? (optional, goes to the audit log)",
+                         required=False, kill_keys=self.kill_keys),
+            callback=done,
+        )
+
+    def action_kill(self) -> None:
+        """Kill switch: first press asks, the kill key (or y) again confirms."""
+        if isinstance(self.screen, KillConfirmScreen):
+            self.screen.dismiss(True)
+            return
+        working = sum(1 for o in self.snapshot.orders if o.state.is_working) if (
+            self.snapshot) else 0
+
+        def done(confirmed: bool | None) -> None:
+            if confirmed:
+                self._command("kill", "kill",
+                              lambda: self.engine.kill("kill switch (console)", actor="trader"))
+
+        self.push_screen(KillConfirmScreen(self.key_display("kill"), working), callback=done)
+
+    def action_flatten(self) -> None:
+        count = len(self.snapshot.positions) if self.snapshot else 0
+
+        def done(confirmed: bool | None) -> None:
+            if confirmed:
+                self._command("flatten", "flatten",
+                              lambda: self.engine.flatten("flatten (console)", actor="trader"))
+
+        self.push_screen(
+            ConfirmScreen("FLATTEN", f"Close all {count} position(s) at market?", danger=True),
+            callback=done,
+        )
+
+    def action_reconcile(self) -> None:
+        self._command("reconcile", "reconcile", self.engine.reconcile_now)
+
+    def action_rearm(self) -> None:
+        def done(reason: str | None) -> None:
+            if reason:
+                self._command("rearm", "rearm",
+                              lambda: self.engine.rearm(reason, actor="trader"))
+
+        self.push_screen(
+            ReasonScreen("RE-ARM TRADING", "Trading is halted. Type why it is safe to resume:",
+                         required=True, kill_keys=self.kill_keys, danger=True),
+            callback=done,
+        )
+
+    def _toggle_view(self, kind: type[StateScreen]) -> None:
+        if isinstance(self.screen, kind):
+            self.pop_screen()
+            return
+        while isinstance(self.screen, StateScreen):
+            self.pop_screen()
+        self.push_screen(kind(stale_threshold_s=self.config.stale.threshold_min * 60))
+        self.call_after_refresh(self._render_state)
+
+    def action_gates(self) -> None:
+        self._toggle_view(GatesScreen)
+
+    def action_audit(self) -> None:
+        self._toggle_view(AuditScreen)
+
+    def action_help(self) -> None:
+        rows = [(self.key_display(spec.id), spec.label, spec.help) for spec in ACTIONS]
+        self.push_screen(HelpScreen(rows, list(PANEL_KEYS)))
+
+    async def action_quit(self) -> None:
+        working = sum(1 for o in self.snapshot.orders if o.state.is_working) if (
+            self.snapshot) else 0
+        if not working:
+            await self.shutdown()
+            return
+
+        async def done(confirmed: bool | None) -> None:
+            if confirmed:
+                await self.shutdown()
+
+        self.push_screen(
+            ConfirmScreen(
+                "QUIT",
+                f"{working} order(s) are working at the broker and STAY working after you quit."
+                " Quit anyway?",
+                danger=True,
+            ),
+            callback=done,
+        )
+
+    async def shutdown(self) -> None:
+        """Stop the feed and the engine (bounded wait), then exit."""
+        if self._stopping:
+            return
+        self._stopping = True
+        self.workers.cancel_group(self, "bus")
+        if self._subscription is not None:
+            self._subscription.close()
+        if self.started:
+            try:
+                await asyncio.wait_for(self.engine.stop(), STOP_TIMEOUT_S)
+            except Exception as exc:  # leaving anyway; the trader sees why
+                self.exit(message=f"engine stop: {type(exc).__name__}: {exc}")
+                return
+        self.exit()

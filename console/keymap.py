@@ -1,0 +1,81 @@
+"""Keys as data: the action registry and the bindings built from `config.console.keys`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding, BindingType
+
+from contracts.config import KeysConfig
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """One trader action: its id (a `KeysConfig` field), action string and help text."""
+
+    id: str
+    action: str
+    label: str
+    help: str
+    default_key: str
+    scope: str
+    """"app" (works on every screen; `priority` ones even in modals) or "main"."""
+    priority: bool = False
+    show: bool = True
+
+
+ACTIONS: tuple[ActionSpec, ...] = (
+    ActionSpec("approve", "approve", "Approve", "Approve the selected pending trade", "a", "main"),
+    ActionSpec("reject", "reject", "Reject", "Reject the selected trade (optional reason)", "r",
+               "main"),
+    ActionSpec("kill", "kill", "KILL", "Kill switch: cancel everything and HALT (works "
+               "everywhere, one confirming key)", "K", "app", priority=True),
+    ActionSpec("flatten", "flatten", "Flatten", "Close every position at market (confirm)", "F",
+               "main"),
+    ActionSpec("reconcile", "reconcile", "Reconcile", "Reconcile with the broker now", "R",
+               "main"),
+    ActionSpec("rearm", "rearm", "Re-arm", "Re-arm trading after HALTED (typed reason)", "E",
+               "main"),
+    ActionSpec("gates", "gates", "Gates", "Go-live gates screen", "g", "app", show=False),
+    ActionSpec("audit", "audit", "Audit", "Audit log screen", "l", "app", show=False),
+    ActionSpec("help", "help", "Help", "This help", "question_mark", "app"),
+    ActionSpec("quit", "quit", "Quit", "Quit (confirms while orders are working)", "q", "app"),
+)
+"""Every remappable action; `id` matches a `KeysConfig` field where one exists."""
+
+ACTIONS_BY_ID = {spec.id: spec for spec in ACTIONS}
+
+PANEL_KEYS: tuple[tuple[str, str], ...] = (
+    ("1-7", "Show panel 1-7 (tabs on small terminals)"),
+    ("[ / ]", "Previous / next panel"),
+    ("up / down", "Move in the focused list (the approval queue selects the trade)"),
+    ("tab", "Move focus between lists"),
+    ("escape", "Close a screen or dialog"),
+)
+
+
+def bindings_for(scope: str | None = None) -> list[BindingType]:
+    """Textual bindings (default keys, with ids) for the actions of one scope (or all)."""
+    return [
+        Binding(
+            spec.default_key,
+            spec.action,
+            spec.label,
+            id=spec.id,
+            priority=spec.priority,
+            show=spec.show,
+        )
+        for spec in ACTIONS
+        if scope is None or spec.scope == scope
+    ]
+
+
+def keymap_from_config(keys: KeysConfig) -> dict[str, str]:
+    """The Textual keymap (binding id -> key) from the trader's config."""
+    configured = keys.model_dump()
+    return {spec.id: str(configured.get(spec.id, spec.default_key)) for spec in ACTIONS}
+
+
+def key_for(keys: KeysConfig, action_id: str) -> str:
+    """The key bound to an action under this config."""
+    return keymap_from_config(keys)[action_id]

@@ -1,0 +1,1 @@
+"""Console screens: the main screen, full-screen views and confirmation modals."""

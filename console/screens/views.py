@@ -1,0 +1,96 @@
+"""Full-screen views: go-live gates, the audit log, and help with every binding."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer, Static
+
+from console.state import ConsoleState
+from console.widgets.gates import GatesPanel, gates_from
+from console.widgets.status_bar import StatusBar
+from console.widgets.tables import AuditTable
+
+
+class StateScreen(Screen[None]):
+    """A full-screen view with the status bar on top; fed `ConsoleState` by the app."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "Back")]
+
+    def __init__(self, *, stale_threshold_s: float) -> None:
+        super().__init__()
+        self.stale_threshold_s = stale_threshold_s
+
+    def compose_status(self) -> ComposeResult:
+        yield StatusBar(stale_threshold_s=self.stale_threshold_s, id="status")
+
+    def show_state(self, state: ConsoleState) -> None:
+        self.query_one(StatusBar).show(state.snapshot, state.now, state.phase)
+
+
+class GatesScreen(StateScreen):
+    def compose(self) -> ComposeResult:
+        yield from self.compose_status()
+        with VerticalScroll(id="gates-view", classes="view"):
+            yield GatesPanel(id="gates-full")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#gates-view").border_title = "Go-live gates"
+
+    def show_state(self, state: ConsoleState) -> None:
+        super().show_state(state)
+        self.query_one(GatesPanel).show(gates_from(state.snapshot))
+
+
+class AuditScreen(StateScreen):
+    def compose(self) -> ComposeResult:
+        yield from self.compose_status()
+        yield AuditTable(id="audit-full")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        table = self.query_one(AuditTable)
+        table.border_title = "Audit log (newest first)"
+        table.focus()
+
+    def show_state(self, state: ConsoleState) -> None:
+        super().show_state(state)
+        if state.snapshot is not None:
+            self.query_one(AuditTable).show(state.snapshot.audit_tail)
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every binding, with the keys as configured."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,question_mark", "app.pop_screen", "Close")
+    ]
+
+    def __init__(self, rows: list[tuple[str, str, str]], extra: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.rows = rows
+        self.extra = extra
+
+    def compose(self) -> ComposeResult:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold #ffaf00", no_wrap=True, justify="right")
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column()
+        for key, label, text in self.rows:
+            table.add_row(key, label, text)
+        table.add_row("", "", "")
+        for key, text in self.extra:
+            table.add_row(key, "", Text(text, style="dim"))
+        with VerticalScroll(id="help-dialog"):
+            yield Static(table)
+            yield Static(Text("Keys are remappable in config: [console.keys]", style="dim"))
+
+    def on_mount(self) -> None:
+        self.query_one("#help-dialog").border_title = "deskgate keys"

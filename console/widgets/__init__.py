@@ -1,0 +1,1 @@
+"""Console widgets: each takes plain attributes (from `EngineSnapshot`) and renders them."""

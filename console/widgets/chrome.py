@@ -1,0 +1,87 @@
+"""Screen chrome: the panel tab bar and the one-line message / alert bar."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import RenderResult
+from textual.widget import Widget
+
+from console.widgets.tables import LEVEL_STYLE, alert_text
+from contracts.enums import AlertLevel
+from contracts.events import AlertRaised
+
+
+class PanelTabs(Widget):
+    """`1 Approvals  2 Positions ...` with the active panel highlighted and badges for counts."""
+
+    DEFAULT_CSS = """
+    PanelTabs { height: 1; width: 1fr; background: $boost; }
+    """
+
+    def __init__(self, labels: list[str], short: list[str], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.labels = labels
+        self.short = short
+        self.active = 0
+        self.shown: list[int] = list(range(len(labels)))
+        self.badges: dict[int, tuple[str, str]] = {}
+
+    def show(self, active: int, visible: list[int], badges: dict[int, tuple[str, str]]) -> None:
+        self.active, self.shown, self.badges = active, visible, badges
+        self.refresh()
+
+    def render(self) -> RenderResult:
+        line = self._line(self.labels)
+        if line.cell_len > self.size.width:
+            line = self._line(self.short)
+        return line
+
+    def _line(self, labels: list[str]) -> Text:
+        line = Text(no_wrap=True, overflow="ellipsis")
+        for index in self.shown:
+            style = "bold reverse" if index == self.active else ""
+            line.append(f" {index + 1} {labels[index]}", style=style)
+            badge = self.badges.get(index)
+            if badge:
+                line.append(f" {badge[0]}", style=f"{badge[1]} {style}".strip())
+            line.append(" ", style=style)
+            line.append(" ")
+        return line
+
+
+class MessageLine(Widget):
+    """The latest alert or command result, in one line, coloured by severity."""
+
+    DEFAULT_CSS = """
+    MessageLine { height: 1; width: 1fr; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.text = Text("deskgate ready", style="dim")
+        self._last_alert_id: str | None = None
+
+    def show_alert(self, alert: AlertRaised | None) -> None:
+        """Show the newest alert if it is new since the last call."""
+        if alert is None or alert.event_id == self._last_alert_id:
+            return
+        self._last_alert_id = alert.event_id
+        text = alert_text(alert)
+        if alert.level is AlertLevel.CRITICAL:
+            text.stylize(LEVEL_STYLE[alert.level], 0, 9)
+        self.text = text
+        self.refresh()
+
+    def show_result(self, command: str, ok: bool, message: str) -> None:
+        self.text = Text.assemble(
+            (f" {command} ", "bold black on #5fd75f" if ok else "bold white on #d70000"),
+            " ",
+            message,
+        )
+        self.refresh()
+
+    def render(self) -> RenderResult:
+        text = self.text.copy()
+        text.no_wrap = True
+        text.overflow = "ellipsis"
+        return text

@@ -1,0 +1,373 @@
+"""A hand-written fake of the `Engine` facade that serves scripted `EngineSnapshot`s."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from datetime import timedelta
+from decimal import Decimal
+
+from contracts.broker import AccountSnapshot
+from contracts.config import Config
+from contracts.enums import (
+    AlertLevel,
+    DenialReason,
+    LifecycleState,
+    Mode,
+    OrderType,
+    Regime,
+    Side,
+    TradingState,
+)
+from contracts.events import AlertRaised, CheckOutcome
+from contracts.intent import (
+    CheckResult,
+    Evidence,
+    Instrument,
+    Intent,
+    OrderParams,
+    PositionSizing,
+)
+from engine.bus import EventBus, StateChanged
+from engine.clock import ManualClock
+from engine.results import CommandResult, ProposalResult
+from engine.view import (
+    BeadView,
+    ConnectionView,
+    EngineSnapshot,
+    KillFlagView,
+    LatencyView,
+    OrderView,
+    PendingApproval,
+    PositionView,
+)
+
+D = Decimal
+
+STANDARD_CHECKS: tuple[tuple[str, str], ...] = (
+    ("max risk per trade", "risk 15.00 <= 15.00"),
+    ("stop distance", "10 ticks <= 12"),
+    ("trades per day", "0 of 2 used"),
+    ("daily loss", "0.00 of 30.00"),
+    ("consecutive losses", "0 of 2"),
+    ("price collar", "0.1% from last"),
+    ("quote fresh", "quote 1s old"),
+)
+
+
+def passing_checks() -> tuple[CheckOutcome, ...]:
+    return tuple(CheckOutcome(name=n, passed=True, detail=d) for n, d in STANDARD_CHECKS)
+
+
+def make_intent(
+    intent_id: str = "demo-001",
+    *,
+    clock: ManualClock,
+    symbol: str = "AAPL",
+    side: Side = Side.BUY,
+    quantity: str = "50",
+    limit: str = "187.20",
+    stop_loss: str = "187.10",
+    take_profit: str = "187.40",
+    quality: float = 82.0,
+    state_age_s: float = 42.0,
+    strategy: str = "orb-v2",
+    red_checks: tuple[CheckResult, ...] | None = None,
+    kill_flags: tuple[str, ...] = (),
+) -> Intent:
+    """A fixed, realistic intent whose evidence timestamps come from `clock`."""
+    entry, stop = D(limit), D(stop_loss)
+    per_share = abs(entry - stop)
+    return Intent(
+        intent_id=intent_id,
+        strategy=strategy,
+        order=OrderParams(
+            instrument=Instrument(symbol=symbol),
+            side=side,
+            quantity=D(quantity),
+            order_type=OrderType.LIMIT,
+            limit_price=entry,
+            stop_loss=stop,
+            take_profit=D(take_profit),
+        ),
+        state_hash="s" * 16,
+        state_ts=clock.now() - timedelta(seconds=state_age_s),
+        regime=Regime.NORMAL,
+        evidence=Evidence(
+            setup_quality=quality,
+            quality_breakdown={"trend": 30.0, "volume": 25.0, "structure": 27.0},
+            htf_alignment=True,
+            ltf_alignment=True,
+            risk_parameters={"risk_usd": D("15"), "stop_ticks": D("10")},
+            red_checks=red_checks
+            if red_checks is not None
+            else (
+                CheckResult(name="spread ok", passed=True, detail="1 tick"),
+                CheckResult(name="no halt", passed=True),
+                CheckResult(name="no news 15m", passed=True),
+            ),
+            state_freshness_s=state_age_s,
+            sizing=PositionSizing(
+                account_equity=D("100000"),
+                risk_fraction=(D(quantity) * per_share / D("100000")).normalize(),
+                risk_budget=D(quantity) * per_share,
+                per_share_risk=per_share,
+                computed_quantity=D(quantity),
+            ),
+            active_kill_flags=kill_flags,
+        ),
+    )
+
+
+class FakeEngine:
+    """Same public surface as `engine.engine.Engine`; state is set by the test, commands
+    mutate it the way the real engine would, and every change is published on `bus`."""
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        clock: ManualClock | None = None,
+        mode: Mode = Mode.SIM,
+        auto_fill: bool = False,
+        fill_delay: float = 0.0,
+        command_delay: float = 0.0,
+        start_delay: float = 0.0,
+    ) -> None:
+        self.config = config or Config(mode=mode)
+        self.clock = clock or ManualClock()
+        self.bus = EventBus()
+        self.mode = mode
+        self.auto_fill = auto_fill
+        self.fill_delay = fill_delay
+        self.command_delay = command_delay
+        self.start_delay = start_delay
+        self.started = False
+        self.stopped = False
+        self.calls: list[tuple[str, ...]] = []
+        self.trading_state = TradingState.ACTIVE
+        self.kill_confirmed: bool | None = None
+        self.kill_flags: tuple[KillFlagView, ...] = ()
+        self.connection = ConnectionView(
+            broker="sim",
+            connected=True,
+            account_id="DU0000001",
+            is_paper=True,
+            farms={"usfarm": True, "ushmds": True},
+            last_quote_at=self.clock.now() - timedelta(seconds=2),
+        )
+        self.pending: list[PendingApproval] = []
+        self.orders: list[OrderView] = []
+        self.positions: list[PositionView] = []
+        self.alerts: list[AlertRaised] = []
+        self.latency = LatencyView()
+        self.audit: list[BeadView] = []
+        self.trades_today = 0
+        self.realized_pnl_today = D(0)
+        self.consecutive_losses = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # --- scripting helpers -------------------------------------------------------------
+
+    def add_pending(
+        self,
+        intent: Intent,
+        *,
+        expires_in: float | None = None,
+        checks: tuple[CheckOutcome, ...] | None = None,
+        publish: bool = True,
+    ) -> PendingApproval:
+        expiry = self.config.tokens.expiry_s if expires_in is None else expires_in
+        pending = PendingApproval(
+            intent=intent,
+            token=f"tok-{intent.intent_id}",
+            token_id=f"tid-{intent.intent_id}",
+            issued_at=self.clock.now(),
+            expires_at=self.clock.now() + timedelta(seconds=expiry),
+            expires_monotonic=self.clock.monotonic() + expiry,
+            checks=checks if checks is not None else passing_checks(),
+            evidence_hash=intent.evidence_hash(),
+        )
+        self.pending.append(pending)
+        self.bead("INTENT", intent.intent_id, f"{intent.strategy} proposed {intent.order.side} "
+                  f"{intent.order.quantity} {intent.order.instrument.symbol}")
+        if publish:
+            self.publish("pending")
+        return pending
+
+    def add_order(self, intent_id: str, state: LifecycleState, *, age_s: float = 0.0,
+                  symbol: str = "AAPL", requested: str = "50", filled: str = "0",
+                  limit: str = "187.20", side: Side = Side.BUY) -> OrderView:
+        order = OrderView(
+            intent_id=intent_id,
+            symbol=symbol,
+            side=side,
+            order_type=OrderType.LIMIT,
+            requested=D(requested),
+            filled=D(filled),
+            state=state,
+            state_since=self.clock.now() - timedelta(seconds=age_s),
+            limit_price=D(limit),
+        )
+        self.orders.append(order)
+        return order
+
+    def alert(self, level: AlertLevel, code: str, message: str, *, age_s: float = 0.0) -> None:
+        ts = self.clock.now() - timedelta(seconds=age_s)
+        self.alerts.append(AlertRaised(
+            event_id=f"alert-{len(self.alerts) + 1}", ts_event=ts, ts_init=ts, level=level,
+            code=code, message=message))
+
+    def bead(self, kind: str, intent_id: str | None, summary: str) -> None:
+        self.audit.append(BeadView(seq=len(self.audit) + 1, ts=self.clock.now(), kind=kind,
+                                   intent_id=intent_id, summary=summary))
+
+    def publish(self, reason: str) -> None:
+        self.bus.publish(StateChanged(reason))
+
+    def find_pending(self, intent_id: str) -> PendingApproval | None:
+        return next((p for p in self.pending if p.intent.intent_id == intent_id), None)
+
+    # --- the Engine surface ------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.calls.append(("start",))
+        if self.start_delay:
+            await asyncio.sleep(self.start_delay)
+        self.started = True
+        self.publish("started")
+
+    async def stop(self) -> None:
+        self.calls.append(("stop",))
+        self.stopped = True
+        for task in list(self._tasks):
+            task.cancel()
+
+    def snapshot(self) -> EngineSnapshot:
+        if not self.started:
+            raise RuntimeError("engine not started")
+        return EngineSnapshot(
+            mode=self.mode,
+            trading_state=self.trading_state,
+            kill_confirmed=self.kill_confirmed,
+            kill_flags=self.kill_flags,
+            connection=self.connection,
+            account=AccountSnapshot(account_id=self.connection.account_id, is_paper=True,
+                                    net_liquidation=D("100000"), ts=self.clock.now()),
+            pending=tuple(self.pending),
+            orders=tuple(self.orders),
+            positions=tuple(self.positions),
+            alerts=tuple(self.alerts),
+            latency=self.latency,
+            audit_tail=tuple(self.audit[-50:]),
+            trades_today=self.trades_today,
+            realized_pnl_today=self.realized_pnl_today,
+            consecutive_losses=self.consecutive_losses,
+            taken_at=self.clock.now(),
+            monotonic_at=self.clock.monotonic(),
+        )
+
+    async def propose(self, intent: Intent, source: str = "api") -> ProposalResult:
+        self.calls.append(("propose", intent.intent_id))
+        self.add_pending(intent)
+        return ProposalResult(True, intent.intent_id, "waiting for approval")
+
+    def can_approve(self, intent_id: str) -> CommandResult:
+        pending = self.find_pending(intent_id)
+        if pending is None:
+            return CommandResult(False, "no such pending intent", "UNKNOWN_TOKEN")
+        if self.trading_state is TradingState.HALTED:
+            return CommandResult(False, "trading halted", DenialReason.HALTED.value)
+        if not self.connection.connected:
+            return CommandResult(False, "broker disconnected", DenialReason.DISCONNECTED.value)
+        if pending.seconds_left(self.clock.monotonic()) <= 0:
+            return CommandResult(False, "token expired", "EXPIRED")
+        denied = [c for c in pending.checks if not c.passed]
+        if denied:
+            return CommandResult(False, f"risk: {denied[0].detail}",
+                                 (denied[0].reason or DenialReason.STATE_CONFLICT).value)
+        return CommandResult(True, "ok")
+
+    async def approve(self, intent_id: str, token: str) -> CommandResult:
+        self.calls.append(("approve", intent_id, token))
+        if self.command_delay:
+            await asyncio.sleep(self.command_delay)
+        verdict = self.can_approve(intent_id)
+        if not verdict.ok:
+            return verdict
+        pending = self.find_pending(intent_id)
+        assert pending is not None
+        if token != pending.token:
+            return CommandResult(False, "token does not match", "WRONG_INTENT")
+        self.pending.remove(pending)
+        order = pending.intent.order
+        self.add_order(intent_id, LifecycleState.SUBMITTED, symbol=order.instrument.symbol,
+                       requested=str(order.quantity), limit=str(order.limit_price),
+                       side=order.side)
+        self.bead("SUBMITTING", intent_id, f"{order.side} {order.quantity} "
+                  f"{order.instrument.symbol}")
+        self.trades_today += 1
+        self.publish("approved")
+        if self.auto_fill:
+            task = asyncio.get_running_loop().create_task(self._fill_later(intent_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return CommandResult(True, f"{intent_id} submitted")
+
+    async def _fill_later(self, intent_id: str) -> None:
+        await asyncio.sleep(self.fill_delay)
+        order = next(o for o in self.orders if o.intent_id == intent_id)
+        filled = replace(order, state=LifecycleState.FILLED, filled=order.requested,
+                         state_since=self.clock.now(), avg_fill_price=order.limit_price)
+        self.orders[self.orders.index(order)] = filled
+        self.positions.append(PositionView(
+            symbol=order.symbol, quantity=order.requested * order.side.sign,
+            avg_price=order.limit_price or D(0), last=order.limit_price,
+            unrealized_pnl=D(0), realized_pnl=D(0), fill_ratio=D(1)))
+        self.bead("FILL", intent_id, f"filled {order.requested} @ {order.limit_price}")
+        self.publish("fill")
+
+    async def reject(self, intent_id: str, reason: str = "") -> CommandResult:
+        self.calls.append(("reject", intent_id, reason))
+        pending = self.find_pending(intent_id)
+        if pending is None:
+            return CommandResult(False, "no such pending intent")
+        self.pending.remove(pending)
+        self.bead("TRADER_REJECTED", intent_id, reason or "rejected")
+        self.publish("rejected")
+        return CommandResult(True, f"{intent_id} rejected")
+
+    async def kill(self, reason: str, actor: str = "trader") -> CommandResult:
+        self.calls.append(("kill", reason, actor))
+        if self.command_delay:
+            await asyncio.sleep(self.command_delay)
+        self.trading_state = TradingState.HALTED
+        self.kill_confirmed = False
+        self.publish("halted")
+        for index, order in enumerate(self.orders):
+            if order.state.is_working:
+                self.orders[index] = replace(order, state=LifecycleState.CANCELLED,
+                                             state_since=self.clock.now())
+        self.kill_confirmed = True
+        self.bead("TRADING_STATE", None, f"HALTED by {actor}: {reason}")
+        self.publish("kill-confirmed")
+        return CommandResult(True, "HALTED; all orders cancelled (broker-confirmed)")
+
+    async def rearm(self, reason: str, actor: str = "trader") -> CommandResult:
+        self.calls.append(("rearm", reason, actor))
+        self.trading_state = TradingState.ACTIVE
+        self.kill_confirmed = None
+        self.publish("rearmed")
+        return CommandResult(True, "trading re-armed: ACTIVE")
+
+    async def flatten(self, reason: str, actor: str = "trader") -> CommandResult:
+        self.calls.append(("flatten", reason, actor))
+        self.positions = [replace(p, quantity=D(0)) for p in self.positions]
+        self.publish("flatten")
+        return CommandResult(True, "flatten orders sent")
+
+    async def reconcile_now(self) -> CommandResult:
+        self.calls.append(("reconcile",))
+        if self.command_delay:
+            await asyncio.sleep(self.command_delay)
+        return CommandResult(True, "reconciled: no drift")
