@@ -1,0 +1,135 @@
+"""Per-account cash, positions, realized P&L, commissions and margin arithmetic (Decimal)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from contracts.enums import Side
+
+CENT = Decimal("0.01")
+PER_SHARE = Decimal("0.005")
+MIN_COMMISSION = Decimal("1.00")
+MAX_COMMISSION_RATE = Decimal("0.01")
+INIT_MARGIN_RATE = Decimal("0.25")
+MAINT_MARGIN_RATE = Decimal("0.20")
+LEVERAGE = Decimal(4)
+
+
+def commission_for(quantity: Decimal, price: Decimal) -> Decimal:
+    """IBKR fixed pricing: $0.005/share, at least $1.00, at most 1% of the trade value."""
+    fee = max(MIN_COMMISSION, quantity * PER_SHARE)
+    fee = min(fee, quantity * price * MAX_COMMISSION_RATE)
+    return fee.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+@dataclass
+class SimPosition:
+    """Signed quantity and average cost of one symbol in one account."""
+
+    account: str
+    symbol: str
+    quantity: Decimal = Decimal(0)
+    avg_cost: Decimal = Decimal(0)
+    realized_pnl: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
+class AccountState:
+    """An account's numbers at one moment, marked to the given prices."""
+
+    account: str
+    currency: str
+    cash: Decimal
+    net_liquidation: Decimal
+    gross_position_value: Decimal
+    init_margin: Decimal
+    maint_margin: Decimal
+    available_funds: Decimal
+    excess_liquidity: Decimal
+    buying_power: Decimal
+    cushion: Decimal
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    commissions: Decimal
+
+
+@dataclass
+class Ledger:
+    """One account's books."""
+
+    account: str
+    starting_cash: Decimal
+    currency: str = "USD"
+    cash: Decimal = Decimal(0)
+    realized_pnl: Decimal = Decimal(0)
+    commissions: Decimal = Decimal(0)
+    positions: dict[str, SimPosition] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.cash = self.starting_cash
+
+    def position(self, symbol: str) -> SimPosition:
+        return self.positions.setdefault(symbol, SimPosition(self.account, symbol))
+
+    def apply_fill(
+        self, symbol: str, side: Side, quantity: Decimal, price: Decimal, commission: Decimal
+    ) -> Decimal | None:
+        """Book one fill; returns realized P&L (gross of commission) or None if it only opened."""
+        pos = self.position(symbol)
+        signed = quantity * side.sign
+        self.cash -= signed * price + commission
+        self.commissions += commission
+        realized: Decimal | None = None
+        if pos.quantity == 0 or (pos.quantity > 0) == (signed > 0):
+            total = pos.quantity + signed
+            pos.avg_cost = (pos.avg_cost * abs(pos.quantity) + price * quantity) / abs(total)
+            pos.quantity = total
+        else:
+            closing = min(quantity, abs(pos.quantity))
+            direction = Decimal(1) if pos.quantity > 0 else Decimal(-1)
+            realized = (price - pos.avg_cost) * closing * direction
+            pos.realized_pnl += realized
+            self.realized_pnl += realized
+            pos.quantity += signed
+            if pos.quantity == 0:
+                pos.avg_cost = Decimal(0)
+            elif (pos.quantity > 0) != (direction > 0):
+                pos.avg_cost = price
+        return realized
+
+    def state(self, marks: Mapping[str, Decimal]) -> AccountState:
+        """Mark every position to `marks` (symbol -> price) and derive the margin numbers."""
+        market_value = Decimal(0)
+        gross = Decimal(0)
+        unrealized = Decimal(0)
+        for pos in self.positions.values():
+            if pos.quantity == 0:
+                continue
+            mark = marks.get(pos.symbol, pos.avg_cost)
+            market_value += pos.quantity * mark
+            gross += abs(pos.quantity) * mark
+            unrealized += (mark - pos.avg_cost) * pos.quantity
+        nav = self.cash + market_value
+        init = (gross * INIT_MARGIN_RATE).quantize(CENT)
+        maint = (gross * MAINT_MARGIN_RATE).quantize(CENT)
+        available = nav - init
+        excess = nav - maint
+        cushion = (excess / nav).quantize(Decimal("0.0001")) if nav > 0 else Decimal(0)
+        return AccountState(
+            account=self.account,
+            currency=self.currency,
+            cash=self.cash,
+            net_liquidation=nav,
+            gross_position_value=gross,
+            init_margin=init,
+            maint_margin=maint,
+            available_funds=available,
+            excess_liquidity=excess,
+            buying_power=max(Decimal(0), available * LEVERAGE),
+            cushion=cushion,
+            realized_pnl=self.realized_pnl,
+            unrealized_pnl=unrealized,
+            commissions=self.commissions,
+        )

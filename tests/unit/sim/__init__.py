@@ -1,0 +1,1 @@
+"""Unit tests for the simulated venue and the in-process sim broker."""
