@@ -260,6 +260,7 @@ class Engine:
             await self._recover_after_connect()
         for rec in list(self.book.records.values()):
             if rec.state is LifecycleState.PROPOSED:
+                await self._ensure_quote(rec.intent)
                 await self._offer_for_approval(rec, stage="proposal")
         if self.book.trading_state is TradingState.HALTED and not self.book.kill_confirmed:
             self._start_kill_confirmation(resend=True)

@@ -132,6 +132,7 @@ class FakeBroker:
 
     async def subscribe_quotes(self, instrument: Instrument) -> None:
         self.subscribed.append(instrument.symbol)
+        self.quote(instrument.symbol, "99.99", "100.01")
 
     # driving it
     def order(self, ref: str) -> BrokerOrder:

@@ -1,0 +1,86 @@
+"""Console test fixtures: frozen clocks, the fake engine, a polling helper, and `snap_compare`
+writing SVGs to the repository's top-level `snapshots/` folder."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_textual_snapshot
+from pytest_textual_snapshot import SVGImageExtension
+from syrupy import SnapshotAssertion
+from syrupy.location import PyTestLocation
+
+from engine.clock import ManualClock
+from tests.console.fakes import FakeEngine
+
+SNAPSHOTS_DIR = Path(__file__).resolve().parents[2] / "snapshots"
+
+
+class TopLevelSVGExtension(SVGImageExtension):
+    """pytest-textual-snapshot's SVG extension, storing under `<repo>/snapshots/<test file>/`."""
+
+    @classmethod
+    def dirname(cls, *, test_location: PyTestLocation) -> str:
+        return str(SNAPSHOTS_DIR / test_location.basename)
+
+
+class _UseTopLevel:
+    """Hands the plugin's `compare` our extension instead of its own."""
+
+    def __init__(self, snapshot: SnapshotAssertion) -> None:
+        self._snapshot = snapshot
+
+    def use_extension(self, _extension: object) -> SnapshotAssertion:
+        return self._snapshot.use_extension(TopLevelSVGExtension)
+
+
+@pytest.fixture
+def snap_compare(snapshot: SnapshotAssertion, request: pytest.FixtureRequest) -> Any:
+    """Like the plugin's `snap_compare` (same report, same arguments), kept in `snapshots/`."""
+    plugin_fixture = pytest_textual_snapshot.snap_compare.__wrapped__  # type: ignore[attr-defined]
+    return plugin_fixture(_UseTopLevel(snapshot), request)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def fake_engine(clock: ManualClock) -> FakeEngine:
+    return FakeEngine(clock=clock)
+
+
+async def wait_for(pilot: Any, predicate: Callable[[], Any], timeout: float = 5.0) -> None:
+    """Let the app run until `predicate()` is truthy (fails after `timeout` seconds)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await pilot.pause(0.02)
+
+
+def plain(renderable: Any, width: int = 120) -> str:
+    """Render a Rich renderable to plain text (what the trader reads)."""
+    from rich.console import Console
+
+    console = Console(width=width, record=True, color_system=None, file=open("/dev/null", "w"))
+    console.print(renderable)
+    return console.export_text()
+
+
+def evidence_text(app: Any) -> str:
+    from textual.widgets import Static
+
+    return plain(app.screen.query_one("#evidence-body", Static).content)
+
+
+def status_text(app: Any) -> str:
+    from console.widgets.status_bar import StatusBar
+
+    return plain(app.screen.query_one(StatusBar).render(), width=400)

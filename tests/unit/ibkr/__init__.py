@@ -1,0 +1,1 @@
+"""Unit tests of the ibkr adapter pure parts: mapping tables, conversion, pacing, safety."""
