@@ -20,6 +20,7 @@ from console.messages import (
     EngineStarted,
     EngineStartFailed,
     PendingSelected,
+    StateWanted,
 )
 from console.screens.main import MainScreen
 from console.screens.modals import ConfirmScreen, KillConfirmScreen, LiveAccountScreen, ReasonScreen
@@ -217,6 +218,10 @@ class DeskgateApp(App[None]):
             if isinstance(screen, StateScreen) and screen.is_mounted:
                 screen.show_state(state)
 
+    @on(StateWanted)
+    def _state_wanted(self) -> None:
+        self._render_state()
+
     @on(PendingSelected)
     def _pending_selected(self, message: PendingSelected) -> None:
         if message.intent_id is not None and message.intent_id != self.selected_intent_id:
@@ -361,7 +366,6 @@ class DeskgateApp(App[None]):
         while isinstance(self.screen, StateScreen):
             self.pop_screen()
         self.push_screen(kind(stale_threshold_s=self.config.stale.threshold_min * 60))
-        self.call_after_refresh(self._render_state)
 
     def action_gates(self) -> None:
         self._toggle_view(GatesScreen)

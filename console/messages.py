@@ -47,3 +47,8 @@ class PendingSelected(Message):
     """The trader moved the cursor in the approval queue."""
 
     intent_id: str | None
+
+
+@dataclass
+class StateWanted(Message):
+    """A screen mounted and wants the current `ConsoleState` now, not at the next tick."""

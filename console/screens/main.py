@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Static
 
-from console.messages import PendingSelected
+from console.messages import PendingSelected, StateWanted
 from console.state import ConsoleState
 from console.widgets.approvals import ApprovalQueue
 from console.widgets.chrome import MessageLine, PanelTabs
@@ -92,6 +92,7 @@ class MainScreen(Screen[None]):
             self.query_one(f"#p-{key}").border_title = f"{index + 1} {label}"
         self._apply_layout(self.app.size.width, self.app.size.height)
         self.query_one(ApprovalQueue).focus()
+        self.app.post_message(StateWanted())
 
     # --- layout -------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
 
+from console.messages import StateWanted
 from console.state import ConsoleState
 from console.widgets.gates import GatesPanel, gates_from
 from console.widgets.status_bar import StatusBar
@@ -26,6 +27,9 @@ class StateScreen(Screen[None]):
     def __init__(self, *, stale_threshold_s: float) -> None:
         super().__init__()
         self.stale_threshold_s = stale_threshold_s
+
+    def on_mount(self) -> None:
+        self.app.post_message(StateWanted())
 
     def compose_status(self) -> ComposeResult:
         yield StatusBar(stale_threshold_s=self.stale_threshold_s, id="status")
@@ -42,6 +46,7 @@ class GatesScreen(StateScreen):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
+        super().on_mount()
         self.query_one("#gates-view").border_title = "Go-live gates"
 
     def show_state(self, state: ConsoleState) -> None:
@@ -56,6 +61,7 @@ class AuditScreen(StateScreen):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
+        super().on_mount()
         table = self.query_one(AuditTable)
         table.border_title = "Audit log (newest first)"
         table.focus()

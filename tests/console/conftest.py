@@ -4,6 +4,7 @@ writing SVGs to the repository's top-level `snapshots/` folder."""
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,7 @@ def plain(renderable: Any, width: int = 120) -> str:
     """Render a Rich renderable to plain text (what the trader reads)."""
     from rich.console import Console
 
-    console = Console(width=width, record=True, color_system=None, file=open("/dev/null", "w"))
+    console = Console(width=width, record=True, color_system=None, file=io.StringIO())
     console.print(renderable)
     return console.export_text()
 

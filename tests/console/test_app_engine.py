@@ -1,0 +1,110 @@
+"""Pilot flows against the REAL engine and the simulated venue (no fakes)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from broker.sim import ManualScheduler, SimBroker, SimVenue
+from console.app import DeskgateApp
+from console.screens.modals import KillConfirmScreen
+from console.widgets.tables import OrdersTable, PositionsTable
+from contracts.config import Config
+from contracts.enums import ChaosMode, LifecycleState, TradingState
+from engine.clock import ManualClock
+from engine.engine import Engine
+from tests.console.conftest import status_text, wait_for
+from tests.support import make_intent
+
+
+class Desk:
+    """The real engine on a seeded sim venue whose scheduler shares the test's frozen clock."""
+
+    def __init__(self, tmp_path: Path, clock: ManualClock) -> None:
+        self.clock = clock
+        self.scheduler = ManualScheduler(clock.now())
+        self.venue = SimVenue(seed=7, chaos=ChaosMode.INSTANT, scheduler=self.scheduler)
+        self.broker = SimBroker(self.venue, account="DU1234567")
+        base = Config()
+        self.config = base.model_copy(
+            update={"risk": base.risk.model_copy(update={"max_trades_per_day": 100})}
+        )
+        self.engine = Engine(self.config, self.broker, data_dir=tmp_path, clock=clock)
+        self.app = DeskgateApp(self.engine, config=self.config, clock=clock)
+
+    def advance(self, seconds: float = 1.0) -> None:
+        self.clock.advance(seconds)
+        self.scheduler.advance(seconds)
+
+
+@pytest.fixture
+def desk(tmp_path: Path, clock: ManualClock) -> Desk:
+    return Desk(tmp_path, clock)
+
+
+async def test_approve_reaches_the_venue_fills_and_shows_the_position(desk: Desk) -> None:
+    app = desk.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.started and app.snapshot is not None)
+        ask = desk.venue.quote("AAPL").ask
+        intent = make_intent(desk.clock, intent_id="ui-buy-1", limit=str(ask + Decimal("0.02")),
+                             stop_loss=str(ask - Decimal("0.08")))
+        result = await desk.engine.propose(intent, source="test")
+        assert result.accepted, result.message
+        await wait_for(pilot, lambda: app.selected is not None and app.blocker is None)
+        assert app.selected is not None and app.selected.intent.intent_id == "ui-buy-1"
+
+        await pilot.press("a")
+        await wait_for(pilot, lambda: any(o.order_ref.startswith("dg:ui-buy-1")
+                                          for o in desk.venue.orders()))
+        await wait_for(pilot, lambda: app.snapshot is not None and any(
+            o.intent_id == "ui-buy-1" and o.filled == o.requested for o in app.snapshot.orders))
+        assert [e for e in desk.venue.executions() if e.order_ref == "dg:ui-buy-1:ENTRY"]
+
+        positions = app.screen.query_one(PositionsTable)
+        await wait_for(pilot, lambda: positions.row_count == 1)
+        row = positions.get_row_at(0)
+        assert str(row[0]) == "AAPL" and str(row[1]) == "10"
+        orders = app.screen.query_one(OrdersTable)
+        assert any("ui-buy-1" in str(orders.get_row_at(i)[-1]) for i in range(orders.row_count))
+        assert app.snapshot is not None and not app.snapshot.pending
+
+
+async def test_kill_with_ten_working_orders_cancels_all_and_is_broker_confirmed(
+    desk: Desk,
+) -> None:
+    app = desk.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.started and app.snapshot is not None)
+        bid = desk.venue.quote("AAPL").bid
+        for i in range(10):
+            limit = bid - Decimal("1.00") - Decimal(i) / 100  # resting, not marketable
+            intent = make_intent(desk.clock, intent_id=f"rest-{i}", quantity=10 + i,
+                                 limit=str(limit), stop_loss=str(limit - Decimal("0.10")))
+            assert (await desk.engine.propose(intent, source="test")).accepted
+        for pending in desk.engine.snapshot().pending:
+            assert (await desk.engine.approve(pending.intent.intent_id, pending.token)).ok
+        await wait_for(pilot, lambda: app.snapshot is not None and sum(
+            o.state.is_working for o in app.snapshot.orders) == 10)
+        entries = [o for o in desk.venue.orders(open_only=True) if o.order_ref.endswith("ENTRY")]
+        assert len(entries) == 10  # (+ their held bracket stops)
+
+        await pilot.press("K")
+        assert isinstance(app.screen, KillConfirmScreen)
+        await pilot.press("y")
+
+        def confirmed() -> bool:
+            desk.advance(0.5)
+            snap = app.snapshot
+            return snap is not None and snap.kill_confirmed is True
+
+        await wait_for(pilot, confirmed, timeout=10)
+        snap = app.snapshot
+        assert snap is not None
+        assert snap.trading_state is TradingState.HALTED
+        assert desk.venue.orders(open_only=True) == []
+        assert all(o.state is LifecycleState.CANCELLED for o in snap.orders)
+        assert "HALTED" in status_text(app) and "broker-confirmed" in status_text(app)
+        assert app.check_action("approve", ()) is None
