@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 from collections import deque
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -76,12 +77,13 @@ from contracts.events import (
     TradingStateChanged,
     TransitionRefused,
 )
-from contracts.intent import Evidence, Intent, OrderParams
+from contracts.intent import Evidence, Instrument, Intent, OrderParams
 from engine.audit import AuditStore, AuditUnavailable
 from engine.book import Book, OrderRecord
 from engine.bus import EventBus, StateChanged
 from engine.clock import Clock, SystemClock
 from engine.fsm import InvalidTransition, next_state
+from engine.intake import IntakeServer, StrategyPlugin
 from engine.ports import BrokerPort, BrokerUnavailable
 from engine.results import CommandResult, ProposalResult
 from engine.risk import RiskContext, pre_trade_checks, reduces_position
@@ -121,6 +123,8 @@ class Engine:
         data_dir: Path | None = None,
         clock: Clock | None = None,
         store: AuditStore | None = None,
+        intake_socket: Path | None = None,
+        sources: Sequence[StrategyPlugin] = (),
     ) -> None:
         self.config = config
         self.broker = broker
@@ -153,6 +157,8 @@ class Engine:
         self._kill_task: asyncio.Task[None] | None = None
         self._started = False
         self._replaying = False
+        self._intake = IntakeServer(intake_socket, self.propose) if intake_socket else None
+        self._sources = list(sources)
         broker.set_event_sink(self._on_broker_event)
 
     # --- events: audit first, then apply, then tell subscribers ----------------------------
@@ -260,13 +266,31 @@ class Engine:
             await self._recover_after_connect()
         for rec in list(self.book.records.values()):
             if rec.state is LifecycleState.PROPOSED:
-                await self._ensure_quote(rec.intent)
+                await self.watch_quote(rec.intent.order.instrument)
                 await self._offer_for_approval(rec, stage="proposal")
         if self.book.trading_state is TradingState.HALTED and not self.book.kill_confirmed:
             self._start_kill_confirmation(resend=True)
+        if self._intake is not None:
+            try:
+                await self._intake.start()
+            except OSError as exc:
+                self._alert(AlertLevel.WARNING, "INTAKE_SOCKET", f"intake socket not open: {exc}")
+        for source in self._sources:
+            self._tasks.append(loop.create_task(self._run_source(source), name="intent-source"))
         self.bus.publish(StateChanged("started"))
 
+    async def _run_source(self, source: StrategyPlugin) -> None:
+        try:
+            await source(self.propose, self)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("intent source failed")
+            self._alert(AlertLevel.WARNING, "SOURCE_FAILED", f"intent source stopped: {exc}")
+
     async def stop(self) -> None:
+        if self._intake is not None:
+            await self._intake.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -364,7 +388,7 @@ class Engine:
                 filled=Decimal(0),
             )
         )
-        await self._ensure_quote(intent)
+        await self.watch_quote(intent.order.instrument)
         return await self._offer_for_approval(rec, stage="proposal")
 
     async def _offer_for_approval(self, rec: OrderRecord, stage: str) -> ProposalResult:
@@ -455,21 +479,22 @@ class Engine:
             recent_identical_s=recent,
         )
 
-    async def _ensure_quote(self, intent: Intent, wait_s: float = 2.0) -> None:
-        symbol = intent.order.instrument.symbol
+    async def watch_quote(self, instrument: Instrument, wait_s: float = 2.0) -> Quote | None:
+        """Subscribe to an instrument's quotes (once) and wait briefly for the first one."""
+        symbol = instrument.symbol
         if symbol not in self._subscribed and self._connected:
             self._subscribed.add(symbol)
             try:
-                await self.broker.subscribe_quotes(intent.order.instrument)
+                await self.broker.subscribe_quotes(instrument)
             except BrokerUnavailable as exc:
                 self._subscribed.discard(symbol)
                 self._alert(AlertLevel.WARNING, "NO_MARKET_DATA", f"{symbol}: {exc}")
-                return
-        if symbol in self._quotes or not self._connected:
-            return
-        waiter = self._quote_waiters.setdefault(symbol, asyncio.Event())
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(waiter.wait(), wait_s)
+                return None
+        if symbol not in self._quotes and self._connected:
+            waiter = self._quote_waiters.setdefault(symbol, asyncio.Event())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiter.wait(), wait_s)
+        return self._quotes.get(symbol)
 
     # --- approval and the order path -----------------------------------------------------------
 
