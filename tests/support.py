@@ -31,6 +31,7 @@ from contracts.intent import CheckResult, Evidence, Instrument, Intent, OrderPar
 from engine.clock import Clock, ManualClock
 from engine.engine import Engine
 from engine.ports import BrokerUnavailable, EventSink
+from engine.results import CommandResult
 
 AAPL = Instrument(symbol="AAPL")
 
@@ -287,3 +288,8 @@ async def started_engine(
     await engine.start()
     broker.quote("AAPL", "99.99", "100.01")
     return engine, broker, clock
+
+
+async def approve_pending(engine: Engine, intent_id: str) -> CommandResult:
+    """Approve with the token the engine offered for the intent (as the console does)."""
+    return await engine.approve(intent_id, engine.pending_token(intent_id) or "")

@@ -13,7 +13,7 @@ import pytest
 from contracts.enums import AlertLevel, LifecycleState
 from contracts.events import AlertRaised
 from engine.audit import AuditStore, AuditUnavailable
-from tests.support import make_intent, started_engine
+from tests.support import approve_pending, make_intent, started_engine
 
 NOW = datetime(2026, 11, 23, 14, 30, tzinfo=UTC)
 
@@ -104,7 +104,9 @@ async def test_locked_database_means_no_order_is_sent(tmp_path: Path) -> None:
     blocker = sqlite3.connect(str(tmp_path / "audit.sqlite"))
     blocker.execute("BEGIN EXCLUSIVE")
     try:
-        result = await engine.approve(intent.intent_id, engine.pending_token(intent.intent_id) or "")
+        result = await engine.approve(
+            intent.intent_id, engine.pending_token(intent.intent_id) or ""
+        )
     finally:
         blocker.rollback()
         blocker.close()
@@ -135,7 +137,7 @@ async def test_full_disk_means_no_order_is_sent(tmp_path: Path) -> None:
     # ...and the order path, whose write-ahead batch is larger than any free space.
     for n in range(20):
         engine._alert(AlertLevel.INFO, "PAD", "x" * 900 + str(n))
-    result = await engine.approve(intent.intent_id, engine.pending_token(intent.intent_id) or "")
+    result = await approve_pending(engine, intent.intent_id)
     assert not result.ok and result.code == "AUDIT_UNAVAILABLE"
     assert broker.submits == []
     await engine.stop()
@@ -173,6 +175,6 @@ async def test_write_ahead_record_is_committed_before_the_broker_sees_the_order(
     broker.submit = spying_submit  # type: ignore[method-assign]
     intent = make_intent(clock)
     await engine.propose(intent)
-    assert (await engine.approve(intent.intent_id, engine.pending_token(intent.intent_id) or "")).ok
+    assert (await approve_pending(engine, intent.intent_id)).ok
     assert seen_at_submit == [(f"dg:{intent.intent_id}:ENTRY",)]
     await engine.stop()

@@ -65,7 +65,12 @@ def test_threads_racing_for_one_token_one_wins_1000_times() -> None:
         wins: list[bool] = []
         barrier = threading.Barrier(4)
 
-        def race(token: str = token, n: int = n) -> None:
+        def race(
+            token: str = token,
+            n: int = n,
+            wins: list[bool] = wins,
+            barrier: threading.Barrier = barrier,
+        ) -> None:
             barrier.wait()
             wins.append(book.redeem(token, f"i{n}", "ev", "pa", 1.0).ok)
 

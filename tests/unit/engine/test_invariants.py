@@ -10,21 +10,20 @@ from contracts.enums import (
     DenialReason,
     LifecycleState,
     Regime,
+    Side,
     TokenRejection,
     TradingState,
     Trigger,
 )
+from engine.clock import SystemClock
 from engine.engine import Engine
 from engine.throttle import OutboundThrottle
-from engine.clock import SystemClock
-from tests.support import config_with, make_intent, started_engine
+from tests.support import approve_pending, config_with, make_intent, started_engine
 
 
 def kinds(engine: Engine, intent_id: str | None = None) -> list[str]:
     engine.store.flush()
-    return [
-        r.kind for r in engine.store.rows() if intent_id is None or r.intent_id == intent_id
-    ]
+    return [r.kind for r in engine.store.rows() if intent_id is None or r.intent_id == intent_id]
 
 
 async def proposed(engine: Engine, clock, **kw):  # type: ignore[no-untyped-def]
@@ -155,7 +154,7 @@ async def test_order_after_kill_is_refused_before_the_broker(tmp_path: Path) -> 
     assert engine.book.trading_state is TradingState.HALTED
     token = engine.pending_token(pending.intent_id)
     assert token is None  # pending approvals are void on kill
-    late, result = await proposed(engine, clock, quantity=3)
+    _late, result = await proposed(engine, clock, quantity=3)
     assert not result.accepted
     assert DenialReason.HALTED in {d.reason for d in result.denials}
     assert broker.submits == []
@@ -201,11 +200,10 @@ async def test_exits_bypass_the_stale_gate(tmp_path: Path) -> None:
     config = config_with(max_trades_per_day=10)
     engine, broker, clock = await started_engine(tmp_path, config)
     entry, _ = await proposed(engine, clock)
-    assert (await engine.approve(entry.intent_id, engine.pending_token(entry.intent_id) or "")).ok
+    assert (await approve_pending(engine, entry.intent_id)).ok
     broker.fill(f"dg:{entry.intent_id}:ENTRY", 10, "100.00")
-    from contracts.enums import Side
 
-    exit_, result = await proposed(
+    _, result = await proposed(
         engine, clock, side=Side.SELL, stop_loss=None, limit="100.00", state_age_min=45
     )
     assert result.accepted, result.message
@@ -218,7 +216,7 @@ async def test_submitted_without_ack_for_60s_becomes_stalled_with_an_alert(
     engine, broker, clock = await started_engine(tmp_path)
     broker.auto_ack = False
     intent, _ = await proposed(engine, clock)
-    assert (await engine.approve(intent.intent_id, engine.pending_token(intent.intent_id) or "")).ok
+    assert (await approve_pending(engine, intent.intent_id)).ok
     clock.advance(59)
     engine.tick()
     assert engine.book.records[intent.intent_id].state is LifecycleState.SUBMITTED
@@ -240,7 +238,7 @@ async def test_late_fill_after_stalled_fills_it(tmp_path: Path) -> None:
     engine, broker, clock = await started_engine(tmp_path, config_with(require_stop=False))
     broker.auto_ack = False
     intent, _ = await proposed(engine, clock, stop_loss=None)
-    await engine.approve(intent.intent_id, engine.pending_token(intent.intent_id) or "")
+    await approve_pending(engine, intent.intent_id)
     clock.advance(61)
     engine.tick()
     assert engine.book.records[intent.intent_id].state is LifecycleState.STALLED
@@ -261,7 +259,7 @@ async def test_forced_invalid_transition_is_refused_and_recorded(tmp_path: Path)
 async def test_every_transition_and_token_change_writes_a_bead(tmp_path: Path) -> None:
     engine, broker, clock = await started_engine(tmp_path)
     intent, _ = await proposed(engine, clock)
-    await engine.approve(intent.intent_id, engine.pending_token(intent.intent_id) or "")
+    await approve_pending(engine, intent.intent_id)
     ref = f"dg:{intent.intent_id}:ENTRY"
     broker.fill(ref, 4, "100.00")
     broker.fill(ref, 6, "100.00")
@@ -275,7 +273,13 @@ async def test_every_transition_and_token_change_writes_a_bead(tmp_path: Path) -
 
     path = [json.loads(b.payload)["to_state"] for b in beads]
     assert path == [
-        "PROPOSED", "APPROVED", "SUBMITTED", "SUBMITTED", "SUBMITTED", "FILLED", "MANAGED"
+        "PROPOSED",
+        "APPROVED",
+        "SUBMITTED",
+        "SUBMITTED",
+        "SUBMITTED",
+        "FILLED",
+        "MANAGED",
     ]
     rec = engine.book.records[intent.intent_id]
     assert rec.entry_filled == 10 and rec.state is LifecycleState.MANAGED
@@ -285,7 +289,7 @@ async def test_every_transition_and_token_change_writes_a_bead(tmp_path: Path) -
 async def test_partial_fill_tracks_requested_filled_and_ratio(tmp_path: Path) -> None:
     engine, broker, clock = await started_engine(tmp_path)
     intent, _ = await proposed(engine, clock)
-    await engine.approve(intent.intent_id, engine.pending_token(intent.intent_id) or "")
+    await approve_pending(engine, intent.intent_id)
     broker.fill(f"dg:{intent.intent_id}:ENTRY", 5, "100.00")
     view = next(o for o in engine.snapshot().orders if o.intent_id == intent.intent_id)
     assert (view.requested, view.filled, view.ratio) == (10, 5, Decimal("0.5"))

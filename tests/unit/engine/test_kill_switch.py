@@ -7,7 +7,7 @@ from pathlib import Path
 
 from contracts.broker import BrokerDisconnected
 from contracts.enums import LifecycleState, Side, TradingState
-from tests.support import config_with, eventually, make_intent, started_engine
+from tests.support import approve_pending, config_with, eventually, make_intent, started_engine
 
 
 async def working_orders(engine, clock, n: int) -> list[str]:  # type: ignore[no-untyped-def]
@@ -15,7 +15,7 @@ async def working_orders(engine, clock, n: int) -> list[str]:  # type: ignore[no
     for i in range(n):
         intent = make_intent(clock, quantity=1 + i)
         assert (await engine.propose(intent)).accepted
-        assert (await engine.approve(intent.intent_id, engine.pending_token(intent.intent_id) or "")).ok
+        assert (await approve_pending(engine, intent.intent_id)).ok
         ids.append(intent.intent_id)
     return ids
 
@@ -69,12 +69,12 @@ async def test_daily_loss_cap_trips_the_kill_switch(tmp_path: Path) -> None:
     config = config_with(max_trades_per_day=10, max_risk_per_trade=Decimal(100))
     engine.config = config
     assert (await engine.propose(entry)).accepted
-    await engine.approve(entry.intent_id, engine.pending_token(entry.intent_id) or "")
+    await approve_pending(engine, entry.intent_id)
     broker.fill(f"dg:{entry.intent_id}:ENTRY", 100, "100.00")
     exit_ = make_intent(clock, side=Side.SELL, quantity=100, stop_loss=None, limit="99.69")
     broker.quote("AAPL", "99.68", "99.70")
     assert (await engine.propose(exit_)).accepted
-    await engine.approve(exit_.intent_id, engine.pending_token(exit_.intent_id) or "")
+    await approve_pending(engine, exit_.intent_id)
     broker.fill(f"dg:{exit_.intent_id}:ENTRY", 100, "99.69")  # -$31 realized
     await eventually(lambda: engine.book.trading_state is TradingState.HALTED)
     await engine.stop()
@@ -84,7 +84,7 @@ async def test_flatten_sends_only_risk_reducing_orders_even_when_halted(tmp_path
     engine, broker, clock = await started_engine(tmp_path)
     entry = make_intent(clock)
     await engine.propose(entry)
-    await engine.approve(entry.intent_id, engine.pending_token(entry.intent_id) or "")
+    await approve_pending(engine, entry.intent_id)
     broker.fill(f"dg:{entry.intent_id}:ENTRY", 10, "100.00")
     await engine.kill("stop")
     result = await engine.flatten("close out")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from contracts.enums import LifecycleState, TokenRejection, TradingState
 from engine.engine import Engine
-from tests.support import FakeBroker, config_with, make_intent, started_engine
+from tests.support import FakeBroker, approve_pending, config_with, make_intent, started_engine
 
 
 async def test_state_is_rebuilt_and_old_tokens_are_void(tmp_path: Path) -> None:
@@ -15,7 +15,7 @@ async def test_state_is_rebuilt_and_old_tokens_are_void(tmp_path: Path) -> None:
     filled = make_intent(clock)
     pending = make_intent(clock, quantity=3)
     await engine.propose(filled)
-    await engine.approve(filled.intent_id, engine.pending_token(filled.intent_id) or "")
+    await approve_pending(engine, filled.intent_id)
     broker.fill(f"dg:{filled.intent_id}:ENTRY", 10, "100.00")
     await engine.propose(pending)
     old_token = engine.pending_token(pending.intent_id)
@@ -37,14 +37,16 @@ async def test_state_is_rebuilt_and_old_tokens_are_void(tmp_path: Path) -> None:
     )
     assert broker2.submits == []  # nothing is resent on restart
     again.store.flush()
-    assert any(r.kind == "TOKEN_EXPIRED" and r.intent_id == pending.intent_id for r in again.store.rows())
+    assert any(
+        r.kind == "TOKEN_EXPIRED" and r.intent_id == pending.intent_id for r in again.store.rows()
+    )
     assert again.store.verify().ok
     await again.stop()
 
 
 async def test_pending_intent_gets_a_fresh_token_after_restart(tmp_path: Path) -> None:
     config = config_with(max_trades_per_day=10)
-    engine, broker, clock = await started_engine(tmp_path, config)
+    engine, _broker, clock = await started_engine(tmp_path, config)
     pending = make_intent(clock)
     await engine.propose(pending)
     old = engine.pending_token(pending.intent_id)
@@ -65,7 +67,7 @@ async def test_order_sent_before_a_crash_is_matched_not_resent(tmp_path: Path) -
     intent = make_intent(clock)
     await engine.propose(intent)
     broker.auto_ack = False
-    await engine.approve(intent.intent_id, engine.pending_token(intent.intent_id) or "")
+    await approve_pending(engine, intent.intent_id)
     engine.store.flush()
     # crash: no stop(); a new engine and the same broker state
     broker2 = FakeBroker(clock)
