@@ -1,0 +1,145 @@
+"""Scriptable fault injection for the gateway: drops, connectivity codes, delays, races.
+
+Every method acts at once (drops, broadcasts, forced fills) or arms a one-shot fault that the
+next matching request consumes (delayed ack, rejection, partial, fill-on-cancel, failed modify).
+
+| method                      | what the client sees                                              |
+| --------------------------- | ----------------------------------------------------------------- |
+| drop_connections            | socket closed abruptly (ib_async: disconnectedEvent)              |
+| connectivity_lost           | error 1100 (reqId -1)                                             |
+| connectivity_restored       | error 1101 (data lost) or 1102 (data maintained)                  |
+| farm_status                 | 2104/2106/2158 OK or 2103/2105/2157 broken                        |
+| delay_next_acks             | the next orders stay PendingSubmit for `seconds`, then proceed    |
+| reject_next_orders          | the next orders get error 201 with the given reason               |
+| partial_fill_next_orders    | the next orders fill partially first, the rest on the next quote  |
+| fill_on_next_cancel         | PendingCancel, then a fill, then error 10148 (fill beat the cancel)|
+| fail_next_modify            | the next modify gets error 105 (or `code`); the order stays live  |
+| fill_order                  | a fill now, even if the owning client is disconnected             |
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from broker.gateway import messages as msg
+from broker.gateway.ids import Code
+from broker.sim.chaos import Outcome, ScriptedOutcome
+from broker.sim.events import Execution, VenueError
+
+if TYPE_CHECKING:
+    from broker.gateway.server import GatewayServer
+
+MARGIN_REASON = (
+    "Order rejected - reason:YOUR ORDER IS NOT ACCEPTED. IN ORDER TO OBTAIN THE DESIRED "
+    "POSITION YOUR EQUITY WITH LOAN VALUE [0.00 USD] MUST EXCEED THE INITIAL MARGIN"
+)
+FARMS_OK: tuple[tuple[int, str], ...] = (
+    (Code.MD_FARM_OK, "Market data farm connection is OK:usfarm"),
+    (Code.HMDS_FARM_OK, "HMDS data farm connection is OK:ushmds"),
+    (Code.SECDEF_FARM_OK, "Sec-def data farm connection is OK:secdefil"),
+)
+FARMS_BROKEN: tuple[tuple[int, str], ...] = (
+    (2103, "Market data farm connection is broken:usfarm"),
+    (2105, "HMDS data farm connection is broken:ushmds"),
+    (2157, "Sec-def data farm connection is broken:secdefil"),
+)
+
+
+class FaultInjector:
+    """The gateway's fault API for tests and chaos runs (see the module table)."""
+
+    def __init__(self, server: GatewayServer) -> None:
+        self._server = server
+        self._fill_on_cancel = 0
+        self._modify_failures: list[tuple[int, str]] = []
+
+    # --- immediate --------------------------------------------------------------------------
+
+    def drop_connections(self, client_id: int | None = None) -> int:
+        """Abort client sockets (all, or one client id); returns how many were dropped."""
+        dropped = 0
+        for session in list(self._server.sessions):
+            if client_id is None or session.client_id == client_id:
+                session.abort()
+                dropped += 1
+        return dropped
+
+    def connectivity_lost(self) -> None:
+        self._broadcast(
+            Code.CONNECTIVITY_LOST,
+            "Connectivity between IB and Trader Workstation has been lost.",
+        )
+
+    def connectivity_restored(self, data_lost: bool = False) -> None:
+        if data_lost:
+            self._broadcast(
+                Code.RESTORED_DATA_LOST,
+                "Connectivity between IB and Trader Workstation has been restored - data lost.",
+            )
+        else:
+            self._broadcast(
+                Code.RESTORED_DATA_KEPT,
+                "Connectivity between IB and Trader Workstation has been restored - data "
+                "maintained.",
+            )
+
+    def farm_status(self, ok: bool) -> None:
+        for code, text in FARMS_OK if ok else FARMS_BROKEN:
+            self._broadcast(code, text)
+
+    def fill_order(
+        self,
+        client_id: int,
+        order_id: int,
+        quantity: Decimal | None = None,
+        price: Decimal | None = None,
+    ) -> Execution:
+        """Fill a live order now, whether or not its client is connected."""
+        perm_id = self._server.order_keys.get((client_id, order_id))
+        if perm_id is None:
+            raise VenueError(Code.CANCEL_NOT_FOUND, f"no order {order_id} for client {client_id}")
+        return self._server.venue.force_fill(perm_id, quantity, price)
+
+    # --- one-shot, armed for the next matching request ----------------------------------------
+
+    def delay_next_acks(self, seconds: float, count: int = 1) -> None:
+        self._script(ScriptedOutcome(Outcome.DELAY, delay=seconds), count)
+
+    def reject_next_orders(self, count: int = 1, reason: str = MARGIN_REASON) -> None:
+        self._script(ScriptedOutcome(Outcome.REJECT, reason=reason), count)
+
+    def partial_fill_next_orders(self, count: int = 1) -> None:
+        self._script(ScriptedOutcome(Outcome.PARTIAL), count)
+
+    def fill_on_next_cancel(self, count: int = 1) -> None:
+        self._fill_on_cancel += count
+
+    def fail_next_modify(
+        self,
+        code: int = Code.MODIFY_MISMATCH,
+        message: str = "Order being modified does not match original order.",
+        count: int = 1,
+    ) -> None:
+        self._modify_failures.extend([(code, message)] * count)
+
+    # --- consumed by sessions -------------------------------------------------------------
+
+    def take_fill_on_cancel(self) -> bool:
+        if self._fill_on_cancel > 0:
+            self._fill_on_cancel -= 1
+            return True
+        return False
+
+    def take_modify_failure(self) -> tuple[int, str] | None:
+        return self._modify_failures.pop(0) if self._modify_failures else None
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _script(self, outcome: ScriptedOutcome, count: int) -> None:
+        self._server.venue.script(*([outcome] * count))
+
+    def _broadcast(self, code: int, text: str) -> None:
+        for session in list(self._server.sessions):
+            if session.ready:
+                session.send(msg.error(-1, code, text))

@@ -1,0 +1,88 @@
+"""Message ids of the TWS protocol: requests the gateway reads and messages it writes."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class In(IntEnum):
+    """Client -> server request ids."""
+
+    REQ_MKT_DATA = 1
+    CANCEL_MKT_DATA = 2
+    PLACE_ORDER = 3
+    CANCEL_ORDER = 4
+    REQ_OPEN_ORDERS = 5
+    REQ_ACCOUNT_UPDATES = 6
+    REQ_EXECUTIONS = 7
+    REQ_IDS = 8
+    REQ_CONTRACT_DETAILS = 9
+    REQ_AUTO_OPEN_ORDERS = 15
+    REQ_ALL_OPEN_ORDERS = 16
+    REQ_MANAGED_ACCTS = 17
+    REQ_CURRENT_TIME = 49
+    REQ_GLOBAL_CANCEL = 58
+    REQ_MARKET_DATA_TYPE = 59
+    REQ_POSITIONS = 61
+    REQ_ACCOUNT_SUMMARY = 62
+    CANCEL_ACCOUNT_SUMMARY = 63
+    CANCEL_POSITIONS = 64
+    START_API = 71
+    REQ_ACCOUNT_UPDATES_MULTI = 76
+    CANCEL_ACCOUNT_UPDATES_MULTI = 77
+    REQ_COMPLETED_ORDERS = 99
+
+
+class Out(IntEnum):
+    """Server -> client message ids."""
+
+    TICK_PRICE = 1
+    TICK_SIZE = 2
+    ORDER_STATUS = 3
+    ERR_MSG = 4
+    OPEN_ORDER = 5
+    ACCT_VALUE = 6
+    PORTFOLIO_VALUE = 7
+    ACCT_UPDATE_TIME = 8
+    NEXT_VALID_ID = 9
+    CONTRACT_DATA = 10
+    EXECUTION_DATA = 11
+    MANAGED_ACCTS = 15
+    CURRENT_TIME = 49
+    CONTRACT_DATA_END = 52
+    OPEN_ORDER_END = 53
+    ACCT_DOWNLOAD_END = 54
+    EXECUTION_DATA_END = 55
+    TICK_SNAPSHOT_END = 57
+    MARKET_DATA_TYPE = 58
+    COMMISSION_REPORT = 59
+    POSITION_DATA = 61
+    POSITION_END = 62
+    ACCOUNT_SUMMARY = 63
+    ACCOUNT_SUMMARY_END = 64
+    ACCOUNT_UPDATE_MULTI = 73
+    ACCOUNT_UPDATE_MULTI_END = 74
+    COMPLETED_ORDER = 101
+    COMPLETED_ORDERS_END = 102
+
+
+class Code(IntEnum):
+    """Error/notice codes the gateway sends (message id 4)."""
+
+    MAX_RATE = 100
+    DUPLICATE_ORDER_ID = 103
+    MODIFY_FILLED = 104
+    MODIFY_MISMATCH = 105
+    NO_SECURITY = 200
+    REJECTED = 201
+    CANCELLED = 202
+    VALIDATION = 321
+    CLIENT_ID_IN_USE = 326
+    CONNECTIVITY_LOST = 1100
+    RESTORED_DATA_LOST = 1101
+    RESTORED_DATA_KEPT = 1102
+    MD_FARM_OK = 2104
+    HMDS_FARM_OK = 2106
+    SECDEF_FARM_OK = 2158
+    CANCEL_NOT_FOUND = 10147
+    CANCEL_NOT_ALLOWED = 10148
