@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
 
 from console.keymap import ACTIONS, PANEL_KEYS, bindings_for, keymap_from_config
@@ -202,6 +202,7 @@ class DeskgateApp(App[None]):
             self.refresh_bindings()
         return ConsoleState(
             snapshot=self.snapshot,
+            mode=self.snapshot.mode if self.snapshot is not None else self.config.mode,
             now=self.clock.now(),
             now_mono=now_mono,
             phase=self.phase,
@@ -233,6 +234,8 @@ class DeskgateApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in MAIN_ACTIONS and self.screen is not self._main:
             return False
+        if isinstance(self.screen, ModalScreen) and action != "kill":
+            return False  # only the kill switch reaches past a dialog
         if action == "approve":
             return True if self.blocker is None else None
         if action == "reject":

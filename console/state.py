@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from contracts.enums import TradingState
+from contracts.enums import Mode, TradingState
 from engine.results import CommandResult
 from engine.view import EngineSnapshot, PendingApproval
 
@@ -15,6 +15,8 @@ class ConsoleState:
     """Everything a screen needs for one frame (attributes down)."""
 
     snapshot: EngineSnapshot | None
+    mode: Mode
+    """The engine's mode, or the configured one before the first snapshot."""
     now: datetime
     now_mono: float
     phase: str

@@ -145,12 +145,13 @@ class MainScreen(Screen[None]):
     def show_state(self, state: ConsoleState) -> None:
         self.state = state
         snap = state.snapshot
-        self.query_one(StatusBar).show(snap, state.now, state.phase)
+        self.query_one(StatusBar).show(snap, state.now, state.phase, state.mode)
         queue = self.query_one(ApprovalQueue)
         pending = snap.pending if snap is not None else ()
         queue.show(pending, state.now_mono)
         queue.display = bool(pending)
         self.query_one("#queue-empty").display = not pending
+        self.query_one(EvidencePanel).display = bool(pending)
         self.query_one(EvidencePanel).show(
             EvidenceView(
                 pending=state.selected,
@@ -181,18 +182,18 @@ class MainScreen(Screen[None]):
         snap = self.state.snapshot if self.state is not None else None
         if snap is not None:
             if snap.pending:
-                badges[0] = (f"({len(snap.pending)})", "bold #ffaf00")
+                badges[0] = (str(len(snap.pending)), "bold black on #ffaf00")
             stalled = sum(1 for o in snap.orders if o.state is LifecycleState.STALLED)
             working = sum(1 for o in snap.orders if o.state.is_working)
             if stalled:
-                badges[2] = (f"({stalled} STALLED)", "bold white on #d70000")
+                badges[2] = (f"{stalled} STALLED", "bold white on #d70000")
             elif working:
-                badges[2] = (f"({working})", "bold")
+                badges[2] = (str(working), "bold")
             if snap.positions:
-                badges[1] = (f"({len(snap.positions)})", "bold")
+                badges[1] = (str(len(snap.positions)), "bold")
             serious = sum(1 for a in snap.alerts if a.level is not AlertLevel.INFO)
             if serious:
-                badges[5] = (f"({serious}!)", "bold #ffaf00")
+                badges[5] = (f"{serious}!", "bold black on #ffaf00")
         self.query_one(PanelTabs).show(self._tab_active(), self._visible_tabs(), badges)
 
     # --- messages up -------------------------------------------------------------------

@@ -35,7 +35,7 @@ class StateScreen(Screen[None]):
         yield StatusBar(stale_threshold_s=self.stale_threshold_s, id="status")
 
     def show_state(self, state: ConsoleState) -> None:
-        self.query_one(StatusBar).show(state.snapshot, state.now, state.phase)
+        self.query_one(StatusBar).show(state.snapshot, state.now, state.phase, state.mode)
 
 
 class GatesScreen(StateScreen):

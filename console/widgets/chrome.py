@@ -38,14 +38,16 @@ class PanelTabs(Widget):
 
     def _line(self, labels: list[str]) -> Text:
         line = Text(no_wrap=True, overflow="ellipsis")
-        for index in self.shown:
-            style = "bold reverse" if index == self.active else ""
-            line.append(f" {index + 1} {labels[index]}", style=style)
+        for position, index in enumerate(self.shown):
+            if position:
+                line.append("│", style="dim")
+            active = index == self.active
+            line.append(f" {index + 1} {labels[index]}", style="bold reverse" if active else "")
             badge = self.badges.get(index)
             if badge:
-                line.append(f" {badge[0]}", style=f"{badge[1]} {style}".strip())
-            line.append(" ", style=style)
-            line.append(" ")
+                line.append(" ", style="reverse" if active else "")
+                line.append(badge[0], style=badge[1])
+            line.append(" ", style="reverse" if active else "")
         return line
 
 

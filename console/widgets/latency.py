@@ -10,6 +10,7 @@ from textual_plotext import PlotextPlot
 from console import format as fmt
 from engine.view import LatencyView
 
+HIST_BINS = 12
 STAGES: tuple[tuple[str, str], ...] = (
     ("intent_to_submit", "intent→submit"),
     ("submit_to_ack", "submit→ack"),
@@ -22,7 +23,7 @@ def summary(samples: tuple[float, ...]) -> str:
     if not samples:
         return "no samples yet"
     p50, p95, p99 = (fmt.percentile(samples, p) for p in (50, 95, 99))
-    return f"p50 {fmt.ms(p50)} p95 {fmt.ms(p95)} p99 {fmt.ms(p99)} ms n={len(samples)}"
+    return f"p50 {fmt.ms(p50)} · p95 {fmt.ms(p95)} · p99 {fmt.ms(p99)} ms · n={len(samples)}"
 
 
 class StageHistogram(Vertical):
@@ -31,7 +32,7 @@ class StageHistogram(Vertical):
     DEFAULT_CSS = """
     StageHistogram { width: 1fr; height: 1fr; }
     StageHistogram > .stage-title { height: 1; text-style: bold; }
-    StageHistogram > .stage-summary { height: 1; color: $text-muted; }
+    StageHistogram > .stage-summary { height: auto; color: $text-muted; }
     StageHistogram > PlotextPlot { height: 1fr; min-height: 4; }
     """
 
@@ -57,7 +58,7 @@ class StageHistogram(Vertical):
         plt.clear_figure()
         plt.xlabel("ms")
         if samples:
-            plt.hist(list(samples), bins=min(20, max(5, len(samples) // 3)))
+            plt.hist(list(samples), bins=HIST_BINS)
         plot.refresh()
 
 

@@ -48,12 +48,13 @@ class StatusBar(Widget):
         """What the engine is doing before the first snapshot (connecting, failed...)."""
         self.mode: Mode = Mode.SIM
 
-    def show(self, snapshot: EngineSnapshot | None, now: datetime, phase: str = "") -> None:
+    def show(
+        self, snapshot: EngineSnapshot | None, now: datetime, phase: str, mode: Mode
+    ) -> None:
         self.snapshot = snapshot
         self.now = now
         self.phase = phase
-        if snapshot is not None:
-            self.mode = snapshot.mode
+        self.mode = snapshot.mode if snapshot is not None else mode
         self.refresh()
 
     def parts(self) -> list[_Part]:

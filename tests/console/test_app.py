@@ -134,8 +134,10 @@ async def test_kill_needs_exactly_one_confirming_key(clock: ManualClock) -> None
         assert not any(c[0] == "kill" for c in engine.calls)
         await pilot.press("K")
         await wait_for(pilot, lambda: any(c[0] == "kill" for c in engine.calls))
-        await wait_for(pilot, lambda: app.snapshot is not None
-                       and app.snapshot.trading_state is TradingState.HALTED)
+        await wait_for(
+            pilot,
+            lambda: app.snapshot is not None and app.snapshot.trading_state is TradingState.HALTED,
+        )
         assert "HALTED" in status_text(app)
         assert "broker-confirmed" in status_text(app)
         assert app.blocker is not None and "HALTED" in app.blocker

@@ -49,18 +49,31 @@ async def test_approve_reaches_the_venue_fills_and_shows_the_position(desk: Desk
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.started and app.snapshot is not None)
         ask = desk.venue.quote("AAPL").ask
-        intent = make_intent(desk.clock, intent_id="ui-buy-1", limit=str(ask + Decimal("0.02")),
-                             stop_loss=str(ask - Decimal("0.08")))
+        intent = make_intent(
+            desk.clock,
+            intent_id="ui-buy-1",
+            limit=str(ask + Decimal("0.02")),
+            stop_loss=str(ask - Decimal("0.08")),
+        )
         result = await desk.engine.propose(intent, source="test")
         assert result.accepted, result.message
         await wait_for(pilot, lambda: app.selected is not None and app.blocker is None)
         assert app.selected is not None and app.selected.intent.intent_id == "ui-buy-1"
 
         await pilot.press("a")
-        await wait_for(pilot, lambda: any(o.order_ref.startswith("dg:ui-buy-1")
-                                          for o in desk.venue.orders()))
-        await wait_for(pilot, lambda: app.snapshot is not None and any(
-            o.intent_id == "ui-buy-1" and o.filled == o.requested for o in app.snapshot.orders))
+        await wait_for(
+            pilot, lambda: any(o.order_ref.startswith("dg:ui-buy-1") for o in desk.venue.orders())
+        )
+        await wait_for(
+            pilot,
+            lambda: (
+                app.snapshot is not None
+                and any(
+                    o.intent_id == "ui-buy-1" and o.filled == o.requested
+                    for o in app.snapshot.orders
+                )
+            ),
+        )
         assert [e for e in desk.venue.executions() if e.order_ref == "dg:ui-buy-1:ENTRY"]
 
         positions = app.screen.query_one(PositionsTable)
@@ -81,13 +94,23 @@ async def test_kill_with_ten_working_orders_cancels_all_and_is_broker_confirmed(
         bid = desk.venue.quote("AAPL").bid
         for i in range(10):
             limit = bid - Decimal("1.00") - Decimal(i) / 100  # resting, not marketable
-            intent = make_intent(desk.clock, intent_id=f"rest-{i}", quantity=10 + i,
-                                 limit=str(limit), stop_loss=str(limit - Decimal("0.10")))
+            intent = make_intent(
+                desk.clock,
+                intent_id=f"rest-{i}",
+                quantity=10 + i,
+                limit=str(limit),
+                stop_loss=str(limit - Decimal("0.10")),
+            )
             assert (await desk.engine.propose(intent, source="test")).accepted
         for pending in desk.engine.snapshot().pending:
             assert (await desk.engine.approve(pending.intent.intent_id, pending.token)).ok
-        await wait_for(pilot, lambda: app.snapshot is not None and sum(
-            o.state.is_working for o in app.snapshot.orders) == 10)
+        await wait_for(
+            pilot,
+            lambda: (
+                app.snapshot is not None
+                and sum(o.state.is_working for o in app.snapshot.orders) == 10
+            ),
+        )
         entries = [o for o in desk.venue.orders(open_only=True) if o.order_ref.endswith("ENTRY")]
         assert len(entries) == 10  # (+ their held bracket stops)
 

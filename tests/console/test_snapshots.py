@@ -1,0 +1,151 @@
+"""Snapshot tests: frozen clock, scripted engine state; SVGs live in `<repo>/snapshots/`.
+
+Update only after looking at the picture: `pytest tests/console/test_snapshots.py
+--snapshot-update`, then convert each SVG to PNG (`rsvg-convert`) and review it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from console.app import DeskgateApp
+from console.widgets.gates import GateVerdict
+from engine.clock import ManualClock
+from engine.view import EngineSnapshot
+from tests.console import scenarios
+from tests.console.conftest import wait_for
+from tests.console.fakes import FakeEngine
+
+WIDE = (120, 40)
+BIG = (180, 50)
+SMALL = (80, 24)
+
+
+def app_for(engine: FakeEngine) -> DeskgateApp:
+    engine.started = False
+    return DeskgateApp(engine, config=engine.config, clock=engine.clock)  # type: ignore[arg-type]
+
+
+async def ready(pilot: Any) -> None:
+    app = pilot.app
+    await wait_for(pilot, lambda: app.started and app.snapshot is not None)
+    await pilot.pause()
+
+
+def test_main_screen_with_pending_trade(snap_compare: Any) -> None:
+    assert snap_compare(
+        app_for(scenarios.with_pending(ManualClock())), terminal_size=WIDE, run_before=ready
+    )
+
+
+def test_evidence_detail_risk_denied_all_panels(snap_compare: Any) -> None:
+    assert snap_compare(
+        app_for(scenarios.risk_denied(ManualClock())), terminal_size=BIG, run_before=ready
+    )
+
+
+def test_halted(snap_compare: Any) -> None:
+    assert snap_compare(
+        app_for(scenarios.halted(ManualClock())), terminal_size=WIDE, run_before=ready
+    )
+
+
+def test_small_terminal_80x24(snap_compare: Any) -> None:
+    assert snap_compare(
+        app_for(scenarios.with_pending(ManualClock())), terminal_size=SMALL, run_before=ready
+    )
+
+
+def test_drift_alert(snap_compare: Any) -> None:
+    assert snap_compare(
+        app_for(scenarios.drift(ManualClock())), terminal_size=SMALL, run_before=ready, press=["6"]
+    )
+
+
+def test_stalled_order(snap_compare: Any) -> None:
+    assert snap_compare(
+        app_for(scenarios.stalled(ManualClock())),
+        terminal_size=SMALL,
+        run_before=ready,
+        press=["3"],
+    )
+
+
+def test_help(snap_compare: Any) -> None:
+    assert snap_compare(
+        app_for(scenarios.with_pending(ManualClock())),
+        terminal_size=WIDE,
+        run_before=ready,
+        press=["question_mark"],
+    )
+
+
+def test_kill_confirm(snap_compare: Any) -> None:
+    assert snap_compare(
+        app_for(scenarios.with_pending(ManualClock())),
+        terminal_size=SMALL,
+        run_before=ready,
+        press=["K"],
+    )
+
+
+def test_gates_not_evaluated(snap_compare: Any) -> None:
+    assert snap_compare(
+        app_for(scenarios.with_pending(ManualClock())),
+        terminal_size=SMALL,
+        run_before=ready,
+        press=["g"],
+    )
+
+
+@dataclass(frozen=True)
+class SnapshotWithGates(EngineSnapshot):
+    """What the engine will hand over once a later issue computes go-live gates."""
+
+    gates: tuple[GateVerdict, ...] = ()
+
+
+class GatedEngine(FakeEngine):
+    def snapshot(self) -> EngineSnapshot:
+        base = super().snapshot()
+        return SnapshotWithGates(
+            **vars(base),
+            gates=(
+                GateVerdict(1, "30 paper trading days", "PASS", "34 days"),
+                GateVerdict(2, "Win rate >= 45% over 50 trades", "PASS", "52% of 61"),
+                GateVerdict(3, "Max drawdown < 10%", "PASS", "6.1%"),
+                GateVerdict(4, "p99 submit->ack < 250 ms", "FAIL", "p99 312 ms"),
+                GateVerdict(5, "Zero unresolved drift", "PENDING", "reconcile due 14:35"),
+            ),
+        )
+
+
+def test_gates_screen_with_verdicts(snap_compare: Any) -> None:
+    clock = ManualClock()
+    engine = scenarios.base(GatedEngine(clock=clock))
+    assert snap_compare(app_for(engine), terminal_size=WIDE, run_before=ready, press=["g"])
+
+
+def test_live_mode_account_modal(snap_compare: Any) -> None:
+    from contracts.config import Config
+    from contracts.enums import Mode
+
+    clock = ManualClock()
+    engine = scenarios.base(
+        FakeEngine(clock=clock, mode=Mode.LIVE, config=Config(mode=Mode.LIVE, account="U7654321"))
+    )
+    engine.started = False
+    app = DeskgateApp(
+        engine,
+        config=engine.config,
+        clock=clock,  # type: ignore[arg-type]
+        live_account_check="U7654321",
+    )
+
+    async def before(pilot: Any) -> None:
+        await pilot.pause()
+        await pilot.press(*"U1", "enter")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SMALL, run_before=before)
