@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from pydantic import AwareDatetime, Field, model_validator
@@ -97,9 +98,13 @@ class OrderParams(Frozen):
                 raise ValueError("take_profit is on the wrong side of the entry price")
         return self
 
-    def digest(self) -> str:
-        """A stable hash of the order's parameters."""
+    @cached_property
+    def cached_digest(self) -> str:
         return canonical_hash(self.model_dump(mode="json"))
+
+    def digest(self) -> str:
+        """A stable hash of the order's parameters (computed once)."""
+        return self.cached_digest
 
 
 class Intent(Frozen):
@@ -115,7 +120,11 @@ class Intent(Frozen):
     reduces_risk: bool = False
 
     def evidence_hash(self) -> str:
-        """Hash of everything the trader saw: evidence, state anchor and regime."""
+        """Hash of everything the trader saw: evidence, state anchor and regime (once)."""
+        return self.cached_evidence_hash
+
+    @cached_property
+    def cached_evidence_hash(self) -> str:
         return canonical_hash(
             {
                 "evidence": self.evidence.model_dump(mode="json"),

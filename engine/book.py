@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from contracts.enums import LifecycleState, OrderLeg, TradingState
+from contracts.enums import LifecycleState, OrderLeg, Side, TradingState
 from contracts.events import (
     AlertRaised,
     AuditedEvent,
@@ -27,6 +27,13 @@ from contracts.events import (
 from contracts.intent import Intent
 
 ZERO = Decimal(0)
+ENTRY_OPEN_STATES = frozenset(
+    {LifecycleState.APPROVED, LifecycleState.SUBMITTED, LifecycleState.STALLED}
+)
+FINAL_STATES = frozenset(
+    {LifecycleState.CLOSED, LifecycleState.REJECTED, LifecycleState.EXPIRED}
+)
+"""States no edge leaves (CANCELLED is not final: a fill can still race a cancel)."""
 
 
 @dataclass
@@ -101,23 +108,32 @@ class Book:
     realized_today: Decimal = ZERO
     consecutive_losses: int = 0
     issued_tokens: dict[str, TokenIssued] = field(default_factory=dict)
+    open_entry_qty: dict[str, Decimal] = field(default_factory=dict)
+    """Unfilled entry quantity of each approved or working record, by intent."""
+    working_qty: dict[tuple[str, Side], Decimal] = field(default_factory=dict)
+    """Sum of open_entry_qty per (symbol, side): what position limits count."""
+    live: dict[str, OrderRecord] = field(default_factory=dict)
+    """Records not yet in a final state, by intent."""
 
     def apply(self, event: AuditedEvent) -> None:
         """Fold one event into the state. Must be deterministic: replay rebuilds the same."""
         self._roll_day(event.ts_event.date())
         match event:
             case IntentReceived():
-                self.records[event.intent.intent_id] = OrderRecord(
+                rec = OrderRecord(
                     intent=event.intent,
                     source=event.source,
                     state=LifecycleState.PROPOSED,
                     state_since=event.ts_event,
                     received_at=event.ts_event,
                 )
+                self.records[event.intent.intent_id] = rec
+                self.live[event.intent.intent_id] = rec
             case PositionBead():
                 rec = self.records[event.intent_id]
                 rec.state = event.to_state
                 rec.state_since = event.ts_event
+                self._index(rec)
             case RiskChecked():
                 self.records[event.intent_id].last_checks = event
             case TokenIssued():
@@ -156,6 +172,29 @@ class Book:
             case _:
                 pass
 
+    def _recount(self, rec: OrderRecord) -> None:
+        """Keep working_qty in step with the record's unfilled, still-open entry quantity."""
+        iid = rec.intent.intent_id
+        new = (
+            max(ZERO, rec.requested - rec.entry_filled)
+            if rec.state in ENTRY_OPEN_STATES
+            else ZERO
+        )
+        old = self.open_entry_qty.pop(iid, ZERO)
+        if new:
+            self.open_entry_qty[iid] = new
+        if new != old:
+            key = (rec.intent.order.instrument.symbol, rec.intent.order.side)
+            self.working_qty[key] = self.working_qty.get(key, ZERO) + new - old
+
+    def _index(self, rec: OrderRecord) -> None:
+        iid = rec.intent.intent_id
+        self._recount(rec)
+        if rec.state in FINAL_STATES:
+            self.live.pop(iid, None)
+        else:
+            self.live[iid] = rec
+
     def _roll_day(self, day: date) -> None:
         if self.trading_day != day:
             self.trading_day = day
@@ -173,6 +212,7 @@ class Book:
         )
         if rec.first_fill_at is None:
             rec.first_fill_at = fill.ts_event
+        self._recount(rec)
         mult = rec.intent.order.instrument.multiplier
         pos = self.positions.setdefault(fill.symbol, PositionState(multiplier=mult))
         signed = fill.side.sign * fill.quantity
@@ -191,7 +231,7 @@ class Book:
         return self.records.get(intent_id) if intent_id else None
 
     def working(self) -> list[OrderRecord]:
-        return [r for r in self.records.values() if r.state.is_working]
+        return [r for r in self.live.values() if r.state.is_working]
 
 
 def _apply_to_position(pos: PositionState, signed_qty: Decimal, price: Decimal) -> Decimal:

@@ -450,15 +450,9 @@ class Engine:
         symbol = intent.order.instrument.symbol
         pos = self.book.positions.get(symbol)
         position = pos.quantity if pos else Decimal(0)
-        working = Decimal(0)
-        for rec in self.book.records.values():
-            o = rec.intent.order
-            if (
-                (rec.state.is_working or rec.state is LifecycleState.APPROVED)
-                and o.instrument.symbol == symbol
-                and o.side is intent.order.side
-            ) and rec.intent.intent_id != intent.intent_id:
-                working += max(Decimal(0), rec.requested - rec.entry_filled)
+        side = intent.order.side
+        working = self.book.working_qty.get((symbol, side), Decimal(0))
+        working -= self.book.open_entry_qty.get(intent.intent_id, Decimal(0))
         mono = self.clock.monotonic()
         digest = intent.order.digest()
         window = self.config.risk.duplicate_window_s
