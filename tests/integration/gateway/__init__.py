@@ -1,0 +1,1 @@
+"""Integration tests: the real ib_async client against the TWS-protocol paper gateway."""
