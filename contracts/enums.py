@@ -166,3 +166,27 @@ class AlertLevel(StrEnum):
     INFO = "INFO"
     WARNING = "WARNING"
     CRITICAL = "CRITICAL"
+
+
+class DriftType(StrEnum):
+    POSITION_SIZE = "POSITION_SIZE"
+    ORDER_MISSING_AT_BROKER = "ORDER_MISSING_AT_BROKER"
+    FOREIGN_ORDER = "FOREIGN_ORDER"
+    FILL_MISMATCH = "FILL_MISMATCH"
+    STATUS_MISMATCH = "STATUS_MISMATCH"
+    PNL_MISMATCH = "PNL_MISMATCH"
+
+
+class DriftSeverity(StrEnum):
+    LOW = "LOW"
+    HIGH = "HIGH"
+    CRITICAL = "CRITICAL"
+
+
+class DriftResolution(StrEnum):
+    ENGINE_CORRECTED = "ENGINE_CORRECTED"
+    """The engine was wrong: it adopts the broker's state."""
+    BROKER_CORRECTED = "BROKER_CORRECTED"
+    """The trader fixed the broker side; the next reconciliation must agree."""
+    ACKNOWLEDGED = "ACKNOWLEDGED"
+    """A known, accepted difference: not raised again while it stays the same."""

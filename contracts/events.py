@@ -14,6 +14,9 @@ from contracts.broker import OrderRequest
 from contracts.enums import (
     AlertLevel,
     DenialReason,
+    DriftResolution,
+    DriftSeverity,
+    DriftType,
     LifecycleState,
     OrderLeg,
     Side,
@@ -256,6 +259,48 @@ class AlertRaised(EngineEvent):
     intent_id: str | None = None
 
 
+# --- reconciliation ----------------------------------------------------------------------
+
+
+class DriftDetected(EngineEvent):
+    """The engine and the broker disagree. Nothing is corrected automatically."""
+
+    kind: Literal["RECONCILIATION_DRIFT"] = "RECONCILIATION_DRIFT"
+    drift_id: str
+    drift_type: DriftType
+    subject: str
+    """What the drift is about: a symbol or an orderRef."""
+    engine_state: dict[str, str]
+    broker_state: dict[str, str]
+    severity: DriftSeverity
+
+
+class DriftResolved(EngineEvent):
+    kind: Literal["RECONCILIATION_RESOLUTION"] = "RECONCILIATION_RESOLUTION"
+    drift_id: str
+    resolution: DriftResolution
+    note: str
+    actor: str
+
+
+class PositionCorrected(EngineEvent):
+    """The trader told the engine to adopt the broker's position (ENGINE_CORRECTED)."""
+
+    kind: Literal["POSITION_CORRECTED"] = "POSITION_CORRECTED"
+    symbol: str
+    quantity: Decimal
+    avg_price: Decimal
+    drift_id: str
+
+
+class ReconciliationRun(EngineEvent):
+    kind: Literal["RECONCILED"] = "RECONCILED"
+    reason: str
+    drifts: int
+    positions: int
+    open_orders: int
+
+
 class EngineStarted(EngineEvent):
     kind: Literal["ENGINE_STARTED"] = "ENGINE_STARTED"
     mode: str
@@ -287,6 +332,10 @@ AuditedEvent = Annotated[
     | KillFlagCleared
     | KillConfirmation
     | AlertRaised
+    | DriftDetected
+    | DriftResolved
+    | PositionCorrected
+    | ReconciliationRun
     | EngineStarted,
     Field(discriminator="kind"),
 ]

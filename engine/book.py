@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from contracts.enums import LifecycleState, OrderLeg, Side, TradingState
+from contracts.enums import DriftResolution, LifecycleState, OrderLeg, Side, TradingState
 from contracts.events import (
     AlertRaised,
     AuditedEvent,
     CommissionRecorded,
+    DriftDetected,
+    DriftResolved,
     FillRecorded,
     IntentReceived,
     KillConfirmation,
@@ -20,6 +22,7 @@ from contracts.events import (
     OrderAcknowledged,
     OrderSubmitting,
     PositionBead,
+    PositionCorrected,
     RiskChecked,
     TokenIssued,
     TradingStateChanged,
@@ -30,9 +33,7 @@ ZERO = Decimal(0)
 ENTRY_OPEN_STATES = frozenset(
     {LifecycleState.APPROVED, LifecycleState.SUBMITTED, LifecycleState.STALLED}
 )
-FINAL_STATES = frozenset(
-    {LifecycleState.CLOSED, LifecycleState.REJECTED, LifecycleState.EXPIRED}
-)
+FINAL_STATES = frozenset({LifecycleState.CLOSED, LifecycleState.REJECTED, LifecycleState.EXPIRED})
 """States no edge leaves (CANCELLED is not final: a fill can still race a cancel)."""
 
 
@@ -98,6 +99,7 @@ class Book:
     by_ref: dict[str, str] = field(default_factory=dict)
     positions: dict[str, PositionState] = field(default_factory=dict)
     trading_state: TradingState = TradingState.ACTIVE
+    trading_state_actor: str = ""
     kill_flags: dict[str, KillFlagRaised] = field(default_factory=dict)
     kill_confirmed: bool | None = None
     seen_exec_ids: set[str] = field(default_factory=set)
@@ -106,8 +108,14 @@ class Book:
     trading_day: date | None = None
     trades_today: int = 0
     realized_today: Decimal = ZERO
+    """Realized P&L today, net of commissions."""
+    commissions_today: Decimal = ZERO
     consecutive_losses: int = 0
     issued_tokens: dict[str, TokenIssued] = field(default_factory=dict)
+    drifts: dict[str, DriftDetected] = field(default_factory=dict)
+    """Unresolved reconciliation drifts, by drift id."""
+    accepted_drifts: set[tuple[str, str, str, str]] = field(default_factory=set)
+    """Fingerprints of ACKNOWLEDGED drifts: not raised again while unchanged."""
     open_entry_qty: dict[str, Decimal] = field(default_factory=dict)
     """Unfilled entry quantity of each approved or working record, by intent."""
     working_qty: dict[tuple[str, Side], Decimal] = field(default_factory=dict)
@@ -157,8 +165,10 @@ class Book:
                 self._apply_fill(event)
             case CommissionRecorded():
                 self.realized_today -= event.commission
+                self.commissions_today += event.commission
             case TradingStateChanged():
                 self.trading_state = event.current
+                self.trading_state_actor = event.actor
                 if event.current is not TradingState.HALTED:
                     self.kill_confirmed = None
             case KillFlagRaised():
@@ -169,6 +179,16 @@ class Book:
                 self.kill_confirmed = event.confirmed
             case AlertRaised():
                 self.alerts.append(event)
+            case DriftDetected():
+                self.drifts[event.drift_id] = event
+            case DriftResolved():
+                drift = self.drifts.pop(event.drift_id, None)
+                if drift is not None and event.resolution is DriftResolution.ACKNOWLEDGED:
+                    self.accepted_drifts.add(drift_fingerprint(drift))
+            case PositionCorrected():
+                pos = self.positions.setdefault(event.symbol, PositionState())
+                pos.quantity = event.quantity
+                pos.avg_price = event.avg_price
             case _:
                 pass
 
@@ -176,9 +196,7 @@ class Book:
         """Keep working_qty in step with the record's unfilled, still-open entry quantity."""
         iid = rec.intent.intent_id
         new = (
-            max(ZERO, rec.requested - rec.entry_filled)
-            if rec.state in ENTRY_OPEN_STATES
-            else ZERO
+            max(ZERO, rec.requested - rec.entry_filled) if rec.state in ENTRY_OPEN_STATES else ZERO
         )
         old = self.open_entry_qty.pop(iid, ZERO)
         if new:
@@ -200,6 +218,7 @@ class Book:
             self.trading_day = day
             self.trades_today = 0
             self.realized_today = ZERO
+            self.commissions_today = ZERO
 
     def _apply_fill(self, fill: FillRecorded) -> None:
         if fill.exec_id in self.seen_exec_ids:
@@ -255,3 +274,13 @@ def _apply_to_position(pos: PositionState, signed_qty: Decimal, price: Decimal) 
         pos.avg_price = price  # flipped through zero: the remainder opened at this price
     pos.quantity = new_q
     return realized
+
+
+def drift_fingerprint(drift: DriftDetected) -> tuple[str, str, str, str]:
+    """Type, subject and both sides' values: equal fingerprints are the same drift."""
+    return (
+        drift.drift_type.value,
+        drift.subject,
+        repr(sorted(drift.engine_state.items())),
+        repr(sorted(drift.broker_state.items())),
+    )

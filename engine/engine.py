@@ -7,7 +7,7 @@ import contextlib
 import json
 import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -41,6 +41,9 @@ from contracts.config import Config
 from contracts.enums import (
     AlertLevel,
     DenialReason,
+    DriftResolution,
+    DriftSeverity,
+    DriftType,
     LifecycleState,
     Mode,
     OrderLeg,
@@ -55,6 +58,8 @@ from contracts.events import (
     AuditedEvent,
     CancelRequested,
     CommissionRecorded,
+    DriftDetected,
+    DriftResolved,
     EngineStarted,
     FillRecorded,
     IntentReceived,
@@ -67,6 +72,8 @@ from contracts.events import (
     OrderStalled,
     OrderSubmitting,
     PositionBead,
+    PositionCorrected,
+    ReconciliationRun,
     RiskChecked,
     SubmitFailed,
     TokenExpired,
@@ -76,6 +83,7 @@ from contracts.events import (
     TraderRejected,
     TradingStateChanged,
     TransitionRefused,
+    new_event_id,
 )
 from contracts.intent import Evidence, Instrument, Intent, OrderParams
 from engine.audit import AuditStore, AuditUnavailable
@@ -85,6 +93,7 @@ from engine.clock import Clock, SystemClock
 from engine.fsm import InvalidTransition, next_state
 from engine.intake import IntakeServer, StrategyPlugin
 from engine.ports import BrokerPort, BrokerUnavailable
+from engine.reconcile import Difference, compare
 from engine.results import CommandResult, ProposalResult
 from engine.risk import RiskContext, pre_trade_checks, reduces_position
 from engine.throttle import OutboundThrottle
@@ -155,6 +164,10 @@ class Engine:
         self._connection_failures: deque[float] = deque()
         self._tasks: list[asyncio.Task[Any]] = []
         self._kill_task: asyncio.Task[None] | None = None
+        self._reconcile_runs: deque[float] = deque()
+        self._reconcile_timer: asyncio.TimerHandle | None = None
+        self._reconcile_lock = asyncio.Lock()
+        self._background: set[asyncio.Task[Any]] = set()
         self._started = False
         self._replaying = False
         self._intake = IntakeServer(intake_socket, self.propose) if intake_socket else None
@@ -211,6 +224,12 @@ class Engine:
             )
         )
         return True
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        """Run a coroutine in the background, keeping a reference until it finishes."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def force_transition(self, intent_id: str, trigger: Trigger) -> bool:
         """Apply a trigger by hand (tests, chaos suite): invalid ones are refused and recorded."""
@@ -270,6 +289,9 @@ class Engine:
                 await self._offer_for_approval(rec, stage="proposal")
         if self.book.trading_state is TradingState.HALTED and not self.book.kill_confirmed:
             self._start_kill_confirmation(resend=True)
+        if self._connected:
+            await self.reconcile("start-up")
+        self._tasks.append(loop.create_task(self._periodic_reconcile(), name="reconcile"))
         if self._intake is not None:
             try:
                 await self._intake.start()
@@ -291,6 +313,8 @@ class Engine:
     async def stop(self) -> None:
         if self._intake is not None:
             await self._intake.stop()
+        if self._reconcile_timer is not None:
+            self._reconcile_timer.cancel()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -798,11 +822,160 @@ class Engine:
         )
 
     async def reconcile_now(self) -> CommandResult:
-        """Compare with the broker now (full reconciliation arrives with issue #5)."""
+        """Compare with the broker now (the trader's `R`)."""
+        return await self.reconcile("manual")
+
+    # --- reconciliation ------------------------------------------------------------------------
+
+    async def _periodic_reconcile(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.reconcile.interval_s)
+            if self._connected:
+                await self.reconcile("periodic")
+
+    def request_reconcile(self, reason: str, delay_s: float = 1.0) -> None:
+        """Reconcile soon (coalesced): after fills, rejects and cancels the broker settles first."""
+        if self._reconcile_timer is not None or not self._started:
+            return
+        loop = asyncio.get_running_loop()
+
+        def fire() -> None:
+            self._reconcile_timer = None
+            self._spawn(self.reconcile(reason), "reconcile-soon")
+
+        self._reconcile_timer = loop.call_later(delay_s, fire)
+
+    async def reconcile(self, reason: str) -> CommandResult:
+        """Compare positions, fills and order status with the broker; raise drift, fix nothing."""
         if not self._connected:
-            return CommandResult(False, "broker disconnected", "DISCONNECTED")
-        await self._recover_after_connect()
-        return CommandResult(True, "reconciled with the broker")
+            return CommandResult(False, "broker disconnected: cannot reconcile", "DISCONNECTED")
+        mono = self.clock.monotonic()
+        runs = self._reconcile_runs
+        while runs and mono - runs[0] >= 60:
+            runs.popleft()
+        if len(runs) >= self.config.reconcile.max_per_minute:
+            self.request_reconcile(reason, delay_s=max(0.1, 60 - (mono - runs[0])))
+            return CommandResult(False, "reconciliation rate limit: deferred", "RATE_LIMITED")
+        runs.append(mono)
+        async with self._reconcile_lock:
+            try:
+                positions = await self.broker.positions()
+                open_orders = await self.broker.open_orders()
+                account = await self.broker.account()
+            except BrokerUnavailable as exc:
+                return CommandResult(False, f"reconciliation failed: {exc}", "BROKER_UNAVAILABLE")
+            differences = compare(self.book, positions, open_orders, account)
+            raised = self._raise_drifts(differences)
+            self._emit(
+                ReconciliationRun(
+                    **self._now_pair(),
+                    reason=reason,
+                    drifts=len(differences),
+                    positions=len(positions),
+                    open_orders=len(open_orders),
+                )
+            )
+        self._update_reducing_for_drift()
+        self.bus.publish(StateChanged("reconciled"))
+        if raised:
+            return CommandResult(True, f"reconciled: {raised} new drift(s)", "DRIFT")
+        if self.book.drifts:
+            return CommandResult(True, f"reconciled: {len(self.book.drifts)} unresolved drift(s)")
+        return CommandResult(True, "reconciled: engine and broker agree")
+
+    def _raise_drifts(self, differences: list[Difference]) -> int:
+        open_keys = {(d.drift_type.value, d.subject) for d in self.book.drifts.values()}
+        raised = 0
+        for diff in differences:
+            if diff.fingerprint in self.book.accepted_drifts or diff.key in open_keys:
+                continue
+            drift = DriftDetected(
+                **self._now_pair(),
+                drift_id=new_event_id()[:12],
+                drift_type=diff.drift_type,
+                subject=diff.subject,
+                engine_state=diff.engine_state,
+                broker_state=diff.broker_state,
+                severity=diff.severity,
+            )
+            self._emit(drift)
+            open_keys.add(diff.key)
+            raised += 1
+            self._alert(
+                AlertLevel.CRITICAL
+                if diff.severity is DriftSeverity.CRITICAL
+                else AlertLevel.WARNING,
+                "DRIFT",
+                f"{diff.drift_type} {diff.subject}: engine {_kv(diff.engine_state)}"
+                f" / broker {_kv(diff.broker_state)}",
+            )
+        return raised
+
+    def _update_reducing_for_drift(self) -> None:
+        state = self.book.trading_state
+        if self.book.drifts and state is TradingState.ACTIVE:
+            self._set_trading_state(TradingState.REDUCING, "unresolved drift", "reconciliation")
+        elif (
+            not self.book.drifts
+            and state is TradingState.REDUCING
+            and self.book.trading_state_actor == "reconciliation"
+        ):
+            self._set_trading_state(TradingState.ACTIVE, "all drifts resolved", "reconciliation")
+
+    async def resolve_drift(
+        self, drift_id: str, resolution: DriftResolution, note: str, actor: str = "trader"
+    ) -> CommandResult:
+        """The trader's decision on a drift; ENGINE_CORRECTED makes the engine adopt the broker."""
+        drift = self.book.drifts.get(drift_id)
+        if drift is None:
+            return CommandResult(False, f"no unresolved drift {drift_id}", "UNKNOWN_DRIFT")
+        note = note.strip()
+        if not note:
+            return CommandResult(False, "a resolution needs a note", "NOTE_REQUIRED")
+        if resolution is DriftResolution.ENGINE_CORRECTED:
+            await self._adopt_broker_view(drift)
+        self._emit(
+            DriftResolved(
+                **self._now_pair(), drift_id=drift_id, resolution=resolution, note=note, actor=actor
+            )
+        )
+        self._update_reducing_for_drift()
+        if resolution is DriftResolution.BROKER_CORRECTED:
+            self.request_reconcile("after broker correction", delay_s=0.5)
+        return CommandResult(True, f"drift {drift_id} {resolution}")
+
+    async def _adopt_broker_view(self, drift: DriftDetected) -> None:
+        if drift.drift_type is DriftType.POSITION_SIZE:
+            with contextlib.suppress(BrokerUnavailable):
+                for pos in await self.broker.positions():
+                    if pos.instrument.symbol == drift.subject:
+                        break
+                else:
+                    pos = None
+                self._emit(
+                    PositionCorrected(
+                        **self._now_pair(),
+                        symbol=drift.subject,
+                        quantity=pos.quantity if pos else Decimal(0),
+                        avg_price=pos.avg_cost if pos else Decimal(0),
+                        drift_id=drift.drift_id,
+                    )
+                )
+        elif drift.drift_type is DriftType.FILL_MISMATCH:
+            await self._recover_after_connect()
+        elif drift.drift_type is DriftType.ORDER_MISSING_AT_BROKER:
+            rec = self.book.record_for_ref(drift.subject)
+            if rec is not None and rec.state in (LifecycleState.SUBMITTED, LifecycleState.STALLED):
+                self._emit(
+                    OrderCancelConfirmed(
+                        **self._now_pair(),
+                        intent_id=rec.intent.intent_id,
+                        order_ref=drift.subject,
+                        filled=rec.entry_filled,
+                        reason=f"engine corrected (drift {drift.drift_id})",
+                    )
+                )
+                self._transition(rec, Trigger.CANCEL_CONFIRMED)
 
     # --- broker events ---------------------------------------------------------------------------
 
@@ -826,6 +999,7 @@ class Engine:
                 self._on_accepted(event)
             case OrderFilled():
                 self._on_fill(event)
+                self.request_reconcile("fill")
             case CommissionReported():
                 self._emit(
                     CommissionRecorded(
@@ -839,8 +1013,10 @@ class Engine:
                 self._check_automatic_triggers()
             case OrderCancelled():
                 self._on_cancelled(event)
+                self.request_reconcile("cancel")
             case OrderRejected():
                 self._on_rejected(event)
+                self.request_reconcile("reject")
             case CancelRejected() | ModifyRejected():
                 self._alert(
                     AlertLevel.WARNING,
@@ -873,7 +1049,7 @@ class Engine:
                 if not event.connected:
                     self._note_connection_failure()
                 else:
-                    asyncio.get_running_loop().create_task(self._recover_after_connect())
+                    self._spawn(self._recover_after_connect(), "resync")
             case DataFarmStatus():
                 self._farms[event.farm] = event.ok
                 self.bus.publish(StateChanged("farm"))
@@ -1081,6 +1257,8 @@ class Engine:
                 self._transition(rec, Trigger.CANCEL_CONFIRMED)
         if self.book.trading_state is TradingState.HALTED and not self.book.kill_confirmed:
             self._start_kill_confirmation(resend=True)
+        if self._started:
+            self.request_reconcile("reconnect", delay_s=0.0)
         self.bus.publish(StateChanged("resync"))
 
     # --- automatic kill triggers ---------------------------------------------------------------
@@ -1108,7 +1286,7 @@ class Engine:
             elif len(self._connection_failures) > kill.max_connection_failures_per_hour:
                 reason = f"{len(self._connection_failures)} connection failures in an hour"
         if reason:
-            asyncio.get_running_loop().create_task(self.kill(reason, actor="auto"))
+            self._spawn(self.kill(reason, actor="auto"), "auto-kill")
 
     # --- observation -----------------------------------------------------------------------------
 
@@ -1219,6 +1397,7 @@ class Engine:
             consecutive_losses=self.book.consecutive_losses,
             taken_at=now,
             monotonic_at=mono,
+            drifts=tuple(self.book.drifts.values()),
         )
 
     def _fill_ratio(self, symbol: str) -> Decimal | None:
@@ -1233,6 +1412,10 @@ class Engine:
     @property
     def connected(self) -> bool:
         return self._connected
+
+
+def _kv(state: dict[str, str]) -> str:
+    return " ".join(f"{k}={v}" for k, v in state.items())
 
 
 def _summary(payload: str) -> str:

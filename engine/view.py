@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from contracts.broker import AccountSnapshot
 from contracts.enums import LifecycleState, Mode, OrderType, Side, TradingState
-from contracts.events import AlertRaised, CheckOutcome
+from contracts.events import AlertRaised, CheckOutcome, DriftDetected
 from contracts.intent import Intent
 
 
@@ -122,3 +122,5 @@ class EngineSnapshot:
     consecutive_losses: int
     taken_at: datetime
     monotonic_at: float
+    drifts: tuple[DriftDetected, ...] = ()
+    """Unresolved reconciliation drifts, oldest first."""

@@ -68,6 +68,8 @@ class FakeBroker:
         self._ids = itertools.count(1)
         self._exec = itertools.count(1)
         self.subscribed: list[str] = []
+        self.position_book: dict[str, Decimal] = {}
+        """Net position per symbol from fills; tests may tamper with it to create drift."""
 
     # port
     def set_event_sink(self, sink: EventSink) -> None:
@@ -126,7 +128,16 @@ class FakeBroker:
         return list(self.fills)
 
     async def positions(self) -> list[BrokerPosition]:
-        return []
+        return [
+            BrokerPosition(
+                account=self.account_id,
+                instrument=Instrument(symbol=symbol),
+                quantity=qty,
+                avg_cost=Decimal(0),
+            )
+            for symbol, qty in self.position_book.items()
+            if qty
+        ]
 
     async def account(self) -> AccountSnapshot:
         return AccountSnapshot(account_id=self.account_id, is_paper=True, ts=self.clock.now())
@@ -175,6 +186,8 @@ class FakeBroker:
         )
         if remaining == 0:
             del self.working[ref]
+        symbol = o.instrument.symbol
+        self.position_book[symbol] = self.position_book.get(symbol, Decimal(0)) + o.side.sign * qty
         self.sink(
             OrderFilled(
                 ts=self.clock.now(),
