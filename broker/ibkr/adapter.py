@@ -16,7 +16,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from ib_async import IB, AccountValue, CommissionReport, ExecutionFilter, Fill, Position, Trade
+from ib_async import (
+    IB,
+    AccountValue,
+    CommissionReport,
+    Contract,
+    ExecutionFilter,
+    Fill,
+    Position,
+    Trade,
+)
 from ib_async import Ticker as IbTicker
 
 from broker.ibkr import convert, mapping
@@ -146,9 +155,12 @@ class IbkrBroker:
         self._account_id: str | None = None
         self._account = AccountBook("")
         self._account_dirty = False
+        self._account_streaming = False
+        """The first full account download of the session is in: stream changes from now."""
         self._positions: dict[int, BrokerPosition] = {}
         self._quote_subs: dict[tuple[str, str, str, str], Instrument] = {}
         self._tickers: dict[int, tuple[IbTicker, str]] = {}
+        self._con_ids: dict[tuple[str, str, str, str], int] = {}
         self._submitting: set[str] = set()
         self._global_cancel_pending = False
 
@@ -344,7 +356,7 @@ class IbkrBroker:
 
     async def subscribe_quotes(self, instrument: Instrument) -> None:
         """Stream QuoteUpdated for `instrument` (kept across reconnects)."""
-        key = (instrument.symbol, instrument.sec_type, instrument.exchange, instrument.currency)
+        key = _instrument_key(instrument)
         if key in self._quote_subs:
             return
         self._quote_subs[key] = instrument
@@ -448,6 +460,7 @@ class IbkrBroker:
 
     def _on_disconnected(self) -> None:
         self._ready = False
+        self._account_streaming = False
         self._tickers.clear()
         for task in (self._restore_task, self._confirm_task):
             if task is not None and not task.done():
@@ -530,6 +543,7 @@ class IbkrBroker:
     async def _request_account_updates(self) -> None:
         account = self._account_id or ""
         await self._request(lambda: self._ib.reqAccountUpdatesAsync(account))
+        self._account_streaming = True
         self._account_dirty = self._account.has_values
         self._flush_account()
 
@@ -565,11 +579,34 @@ class IbkrBroker:
         log.info("cancel sent for %s%s", record.order_ref, " (re-sent)" if force else "")
 
     async def _start_quote(self, instrument: Instrument) -> None:
+        """reqMktData; ib_async keys tickers by conId, so the contract is qualified first."""
+        contract = await self._qualified(instrument)
+        if contract is None:
+            return
         await self._pacer.acquire(1)
         if not self._ib.isConnected():
             return
-        ticker = self._ib.reqMktData(convert.instrument_to_contract(instrument), "", False, False)
+        ticker = self._ib.reqMktData(contract, "", False, False)
         self._tickers[id(ticker)] = (ticker, instrument.symbol)
+
+    async def _qualified(self, instrument: Instrument) -> Contract | None:
+        key = _instrument_key(instrument)
+        con_id = self._con_ids.get(key)
+        contract = convert.instrument_to_contract(instrument)
+        if con_id:
+            contract.conId = con_id
+            return contract
+        try:
+            details = await self._request(lambda: self._ib.reqContractDetailsAsync(contract))
+        except BrokerUnavailable as exc:
+            log.warning("quotes for %s not subscribed: %s", instrument.symbol, exc)
+            return None
+        found = [d.contract for d in details if d.contract is not None and d.contract.conId]
+        if len(found) != 1:
+            self._notice(0, f"quotes: {instrument.symbol} matches {len(found)} contracts")
+            return None
+        self._con_ids[key] = contract.conId = found[0].conId
+        return contract
 
     # --- order state ---------------------------------------------------------------------
 
@@ -923,10 +960,12 @@ class IbkrBroker:
         elif category is ErrorCategory.CANCELLED:
             self._cancelled(record, message)
         elif category is ErrorCategory.CANCEL_REJECTED:
-            if record.terminal:
-                self._notice(code, message, record.order_ref)
-                return
-            self._schedule_confirm(record)  # CancelRejected once the broker's state is known
+            if record.status is BrokerOrderStatus.FILLED:
+                self._cancel_rejected(record, code, message)  # the fill beat the cancel
+            elif record.terminal:
+                self._notice(code, message, record.order_ref)  # already cancelled/rejected
+            else:
+                self._schedule_confirm(record)  # CancelRejected once the state is known
         elif category is ErrorCategory.MODIFY_REJECTED:
             self._emit(
                 ModifyRejected(
@@ -959,7 +998,7 @@ class IbkrBroker:
             self._account_dirty = True
 
     def _flush_account(self) -> None:
-        if self._account_dirty and self._account.has_values:
+        if self._account_dirty and self._account_streaming and self._account.has_values:
             self._account_dirty = False
             self._emit(
                 AccountUpdated(
@@ -1034,6 +1073,10 @@ class IbkrBroker:
             self._sink(event)
         except Exception:
             log.exception("event sink failed on %s", type(event).__name__)
+
+
+def _instrument_key(instrument: Instrument) -> tuple[str, str, str, str]:
+    return (instrument.symbol, instrument.sec_type, instrument.exchange, instrument.currency)
 
 
 def _open_status(trade: Trade) -> BrokerOrderStatus:

@@ -14,6 +14,8 @@ MAX_MESSAGES_PER_SECOND = 45
 """Never pace faster than this: ib_async starts queueing (and drops the queue on disconnect)
 above 45 requests/s, and TWS answers error 100 above 50."""
 
+WINDOW_GUARD_S = 0.1
+
 
 class Pacer:
     """A sliding-window rate limiter for every message the adapter sends.
@@ -29,7 +31,9 @@ class Pacer:
         """A pacer of `rate` messages per second; refuses more than 45."""
         if not 0 < rate <= MAX_MESSAGES_PER_SECOND:
             raise ValueError(f"pacing must be 1..{MAX_MESSAGES_PER_SECOND} messages per second")
-        return cls(rate, 1.0)
+        # the guard absorbs scheduling and network jitter: the receiver must never count
+        # more than `rate` messages in any one second
+        return cls(rate, 1.0 + WINDOW_GUARD_S)
 
     def __init__(
         self,
@@ -109,6 +113,9 @@ class ReconnectPolicy:
     `client_id_in_use_delay_s`: the old session usually needs that long to be dropped by TWS.
     """
 
+    initial_delay_s: float = 0.5
+    """Before the first attempt after a drop: lets TWS notice the old socket is gone (an
+    immediate reconnect tends to meet our own ghost session and get 326)."""
     base_delay_s: float = 1.0
     max_delay_s: float = 30.0
     max_attempts_per_minute: int = 6
@@ -122,7 +129,9 @@ class ReconnectPolicy:
     def next_delay(self, failures: int, now: float, *, client_id_in_use: bool = False) -> float:
         """Seconds to wait before the next attempt, given consecutive failures so far."""
         delay = (
-            0.0 if failures == 0 else min(self.base_delay_s * 2 ** (failures - 1), self.max_delay_s)
+            self.initial_delay_s
+            if failures == 0
+            else min(self.base_delay_s * 2 ** (failures - 1), self.max_delay_s)
         )
         if client_id_in_use:
             delay = max(delay, self.client_id_in_use_delay_s)

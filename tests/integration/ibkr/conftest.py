@@ -49,10 +49,14 @@ class FastSleep:
     def __init__(self, clock: ManualClock) -> None:
         self.clock = clock
         self.delays: list[float] = []
+        self.gate = asyncio.Event()
+        """Clear it to hold the reconnect loop in its next sleep (set it to let it go)."""
+        self.gate.set()
 
     async def __call__(self, seconds: float) -> None:
         self.delays.append(seconds)
         self.clock.advance(seconds)
+        await self.gate.wait()
         await asyncio.sleep(0.01)
 
 

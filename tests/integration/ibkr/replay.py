@@ -153,8 +153,8 @@ class ReplayServer:
                 for frame in self._answer(key, fields):
                     writer.write(frame)
                 await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            pass  # the client went away, or the server is shutting down
         finally:
             if writer in self._writers:
                 self._writers.remove(writer)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from decimal import Decimal
 
@@ -175,8 +176,8 @@ async def test_drop_blocks_orders_then_reconnects_with_a_full_resync(
         await eventually(lambda: recorder.of(BrokerDisconnected), what="disconnect event")
         with pytest.raises(BrokerUnavailable):
             await broker.submit(_order())
-        await eventually(lambda: len(sleep.delays) >= 2, what="failed attempts")
-        assert sleep.delays[:2] == [1.0, 2.0]  # backoff
+        await eventually(lambda: len(sleep.delays) >= 3, what="failed attempts")
+        assert sleep.delays[:3] == [0.5, 1.0, 2.0]  # backoff
         replay.refuse = False
         await eventually(lambda: len(recorder.of(BrokerConnected)) == 2, what="reconnect")
         assert broker.connected
@@ -231,5 +232,29 @@ async def test_connectivity_lost_blocks_orders_until_restored_and_resynced(
         # ib_async itself re-requests the account summary (62_1) on 1102
         assert [r.key for r in replay.received[before:] if r.key != "62_1"] == SYNC_KEYS
         assert broker.connected
+    finally:
+        await broker.disconnect()
+
+
+@pytest.mark.slow
+async def test_a_burst_of_200_submits_is_paced_below_tws_limit(replay: ReplayServer) -> None:
+    broker = _broker(replay, max_messages_per_second=45)
+    await broker.connect()
+    try:
+        started = len(replay.received)
+        await asyncio.wait_for(
+            asyncio.gather(*(broker.submit(_order(f"dg:burst{i}:ENTRY")) for i in range(200))),
+            timeout=15,
+        )
+        await eventually(
+            lambda: sum(1 for r in replay.received[started:] if r.key.startswith("3_")) == 200,
+            timeout=5,
+            what="200 placeOrder frames",
+        )
+        times = [r.at for r in replay.received[started:]]
+        busiest = max(sum(1 for u in times if t <= u < t + 1.0) for t in times)
+        assert busiest <= 45, f"{busiest} messages in one second"
+        ids = [int(r.fields[1]) for r in replay.received[started:] if r.key.startswith("3_")]
+        assert len(set(ids)) == 200  # every order its own id
     finally:
         await broker.disconnect()

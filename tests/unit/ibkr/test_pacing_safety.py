@@ -74,7 +74,7 @@ def test_pacer_refuses_more_than_45_per_second(rate: int) -> None:
 
 def test_backoff_doubles_to_a_cap() -> None:
     policy = ReconnectPolicy(base_delay_s=1, max_delay_s=30)
-    assert [policy.next_delay(n, now=0) for n in range(8)] == [0, 1, 2, 4, 8, 16, 30, 30]
+    assert [policy.next_delay(n, now=0) for n in range(8)] == [0.5, 1, 2, 4, 8, 16, 30, 30]
 
 
 def test_client_id_in_use_waits_long() -> None:
