@@ -86,6 +86,7 @@ from contracts.events import (
     new_event_id,
 )
 from contracts.intent import Evidence, Instrument, Intent, OrderParams
+from engine import crashpoints
 from engine.audit import AuditStore, AuditUnavailable
 from engine.book import Book, OrderRecord
 from engine.bus import EventBus, StateChanged
@@ -400,6 +401,7 @@ class Engine:
             )
         except AuditUnavailable as exc:
             return ProposalResult(False, iid, f"not recorded, audit store unavailable: {exc}")
+        crashpoints.hit("intent_recorded")
         rec = self.book.records[iid]
         self._emit(
             PositionBead(
@@ -653,6 +655,7 @@ class Engine:
             self._submitted_mono.pop(iid, None)
             self._alert(AlertLevel.CRITICAL, "SUBMIT_FAILED", f"{iid}: {exc}", iid)
             return CommandResult(False, f"broker refused to send: {exc}", "SUBMIT_FAILED")
+        crashpoints.hit("order_sent")
         return CommandResult(True, f"{iid} sent ({request.order_ref})")
 
     async def reject(self, intent_id: str, reason: str = "") -> CommandResult:
@@ -1103,6 +1106,7 @@ class Engine:
         self._sample("submit_to_ack", rec.submitted_at, rec.acked_at)
         if rec.state in (LifecycleState.SUBMITTED, LifecycleState.STALLED):
             self._transition(rec, Trigger.ACK)
+        crashpoints.hit("after_ack")
 
     def _on_fill(self, event: OrderFilled) -> None:
         if event.exec_id in self.book.seen_exec_ids:
@@ -1112,6 +1116,7 @@ class Engine:
             return
         rec, leg = found
         iid = rec.intent.intent_id
+        crashpoints.hit("before_fill_recorded")
         self._emit(
             FillRecorded(
                 ts_event=event.ts,
@@ -1138,6 +1143,8 @@ class Engine:
                 self._sample("ack_to_fill", rec.acked_at, rec.first_fill_at)
             complete = rec.entry_filled >= rec.requested
             self._transition(rec, Trigger.FILL if complete else Trigger.PARTIAL_FILL)
+            self.store.flush()
+            crashpoints.hit("after_fill" if complete else "after_partial_fill")
             if complete and leg is OrderLeg.FLATTEN:
                 self._transition(rec, Trigger.EXIT_FILLED)
             elif complete and rec.has_exits and rec.state is LifecycleState.FILLED:
