@@ -113,6 +113,8 @@ class IbkrBroker:
         max_messages_per_second: outbound pacing, at most 45.
         market_data_type: 1 live, 2 frozen, 3 delayed, 4 delayed-frozen.
         known_exec_ids: executions the engine has already applied (never re-delivered).
+        heartbeat_s: ask TWS for the time this often; no answer within the same span means
+            a dead link (half-open socket): drop it and reconnect. None disables it.
     """
 
     name = "ibkr"
@@ -133,6 +135,7 @@ class IbkrBroker:
         max_messages_per_second: int = 40,
         market_data_type: int = 1,
         known_exec_ids: Iterable[str] = (),
+        heartbeat_s: float | None = 10.0,
     ) -> None:
         self.host = host
         self.port = port
@@ -146,6 +149,10 @@ class IbkrBroker:
         self._policy = reconnect or ReconnectPolicy()
         self._pacer = Pacer.per_second(max_messages_per_second)
         self._market_data_type = market_data_type
+        self._heartbeat_s = heartbeat_s
+        self.heartbeats_answered = 0
+        """Diagnostics: heartbeats TWS answered, and the last round trip in seconds."""
+        self.heartbeat_rtt_s: float | None = None
         if self._live_confirmed:
             redact_account_in_logs(self._live_confirmed)
 
@@ -175,6 +182,8 @@ class IbkrBroker:
         self._reconnect_task: asyncio.Task[None] | None = None
         self._restore_task: asyncio.Task[None] | None = None
         self._confirm_task: asyncio.Task[None] | None = None
+        self._heartbeat_task: asyncio.Task[None] | None = None
+        self._down_reason: str | None = None
         self._confirm_refs: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -226,7 +235,12 @@ class IbkrBroker:
     async def disconnect(self) -> None:
         """Close the session and stop reconnecting; idempotent."""
         self._closing = True
-        for task in (self._reconnect_task, self._restore_task, self._confirm_task):
+        for task in (
+            self._reconnect_task,
+            self._restore_task,
+            self._confirm_task,
+            self._heartbeat_task,
+        ):
             if task is not None and not task.done():
                 task.cancel()
                 with contextlib.suppress(BaseException):
@@ -363,6 +377,18 @@ class IbkrBroker:
         if self._ib.isConnected():
             await self._start_quote(instrument)
 
+    async def quiesce(self) -> None:
+        """Wait until no order confirmation or connectivity resync is in flight."""
+        while True:
+            busy = [
+                t
+                for t in (self._confirm_task, self._restore_task)
+                if t is not None and not t.done()
+            ]
+            if not busy:
+                return
+            await asyncio.wait(busy)
+
     def mark_executions_seen(self, exec_ids: Iterable[str]) -> None:
         """Executions the engine already applied; they are never delivered again."""
         self._book.mark_seen(exec_ids)
@@ -405,6 +431,9 @@ class IbkrBroker:
             raise BrokerUnavailable("connection lost during the initial sync")
         self._ready = True
         self._session_up = True
+        self._down_reason = None
+        if self._heartbeat_s:
+            self._heartbeat_task = asyncio.ensure_future(self._heartbeat_loop(self._heartbeat_s))
         label = account if is_paper_account(account) else mask_account(account)
         log.info(
             "connected to %s:%d as client %d, account %s",
@@ -462,12 +491,13 @@ class IbkrBroker:
         self._ready = False
         self._account_streaming = False
         self._tickers.clear()
-        for task in (self._restore_task, self._confirm_task):
+        for task in (self._restore_task, self._confirm_task, self._heartbeat_task):
             if task is not None and not task.done():
                 task.cancel()
         if not self._session_up:
             return  # a failed attempt: its caller handles it
-        self._report_down("disconnect requested" if self._closing else "connection to TWS lost")
+        reason = self._down_reason or "connection to TWS lost"
+        self._report_down("disconnect requested" if self._closing else reason)
         if not self._closing and (self._reconnect_task is None or self._reconnect_task.done()):
             self._reconnect_task = asyncio.ensure_future(self._reconnect_loop())
 
@@ -504,6 +534,26 @@ class IbkrBroker:
                 failures += 1
                 client_id_in_use = False
                 log.warning("reconnect attempt %d failed: %s", failures, exc)
+
+    async def _heartbeat_loop(self, every_s: float) -> None:
+        """Detect a silent TWS (half-open socket): no answer to reqCurrentTime means down."""
+        while self._session_up and self._ib.isConnected():
+            await asyncio.sleep(every_s)
+            if not self._ib.isConnected():
+                return
+            await self._pacer.acquire(1)
+            sent = self._clock.monotonic()
+            try:
+                await asyncio.wait_for(self._ib.reqCurrentTimeAsync(), every_s)
+                self.heartbeats_answered += 1
+                self.heartbeat_rtt_s = self._clock.monotonic() - sent
+            except TimeoutError:
+                log.error("TWS did not answer the heartbeat within %.1fs: reconnecting", every_s)
+                self._down_reason = "TWS stopped answering (heartbeat timeout)"
+                self._ib.disconnect()
+                return
+            except ConnectionError:
+                return
 
     async def _restore(self, data_lost: bool) -> None:
         """After 1101/1102: resync before orders flow again, then say the link is back."""

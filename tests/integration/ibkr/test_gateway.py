@@ -11,12 +11,13 @@ import pytest
 
 from broker.gateway.server import GatewayServer
 from broker.gateway.testing import running_gateway
-from broker.ibkr import ClientIdInUse, IbkrBroker, ReconnectPolicy
+from broker.ibkr import ClientIdInUse, IbkrBroker, ReconnectPolicy, probe
 from contracts.broker import (
     BrokerConnected,
     BrokerDisconnected,
     CancelRejected,
     CommissionReported,
+    ConnectivityChanged,
     ModifyRejected,
     OrderAccepted,
     OrderCancelled,
@@ -153,7 +154,7 @@ async def test_validation_rejection_of_a_bad_price(rig: Rig) -> None:
     await eventually(lambda: rig.events.of(OrderRejected), what="rejection")
     (rejected,) = rig.events.of(OrderRejected)
     assert rejected.order_ref == ref and rejected.code == 110
-    await asyncio.sleep(0.1)  # the confirming re-fetch must not add anything
+    await rig.broker.quiesce()  # the confirming re-fetch must not add anything
     assert not rig.cancelled(ref)
 
 
@@ -236,8 +237,9 @@ async def test_fill_during_a_disconnect_is_recovered_after_reconnect(rig: Rig) -
 
     # another resync does not deliver the same execution again
     rig.gateway.faults.connectivity_restored(data_lost=False)
-    await asyncio.sleep(0.2)
-    await eventually(lambda: rig.broker.connected, what="resynced")
+    await eventually(lambda: rig.events.of(ConnectivityChanged), what="1102 handled")
+    await rig.broker.quiesce()
+    assert rig.broker.connected
     assert len(rig.fills(ref)) == 1
 
 
@@ -279,7 +281,7 @@ async def test_failed_modify_leaves_the_order_working(rig: Rig) -> None:
     trade.order.lmtPrice = 151.0
     rig.broker._ib.placeOrder(trade.contract, trade.order)
     await eventually(lambda: rig.events.of(ModifyRejected), what="modify rejected")
-    await asyncio.sleep(0.2)  # let the confirming re-fetch run
+    await rig.broker.quiesce()  # let the confirming re-fetch run
     assert not rig.cancelled(ref)  # ib_async said "Cancelled" locally; the broker did not
     (working,) = await rig.broker.open_orders()
     assert working.order_ref == ref
@@ -327,3 +329,109 @@ async def test_reconnect_meets_326_and_backs_off(rig: Rig) -> None:
     await eventually(lambda: len(rig.events.of(BrokerConnected)) == 2, timeout=10, what="back")
     after_326 = rig.sleep.delays[1:-1] or rig.sleep.delays[1:]
     assert all(d >= ReconnectPolicy().client_id_in_use_delay_s for d in after_326)
+
+
+async def test_cancel_all_while_disconnected_is_sent_after_the_resync(rig: Rig) -> None:
+    refs = [order_ref_for(f"cad{i}") for i in range(3)]
+    for ref in refs:
+        await rig.broker.submit(limit(ref))
+    await eventually(lambda: all(rig.accepted(r) for r in refs), what="acks")
+    rig.sleep.gate.clear()
+    rig.gateway.faults.drop_connections()
+    await eventually(lambda: rig.events.of(BrokerDisconnected), what="disconnect")
+    await rig.broker.cancel_all()  # the kill switch pressed while away: kept
+    rig.sleep.gate.set()
+    await eventually(lambda: all(rig.cancelled(r) for r in refs), what="cancels after reconnect")
+    assert await rig.broker.open_orders() == []
+
+
+async def test_connectivity_lost_and_restored_with_data_lost(rig: Rig) -> None:
+    await rig.broker.subscribe_quotes(AAPL)
+    rig.gateway.venue.step("AAPL")
+    await eventually(lambda: rig.events.of(QuoteUpdated), what="a quote")
+    rig.gateway.faults.connectivity_lost()
+    await eventually(lambda: not rig.broker.connected, what="orders blocked")
+    with pytest.raises(BrokerUnavailable):
+        await rig.broker.submit(limit(order_ref_for("cl1")))
+    rig.gateway.faults.connectivity_restored(data_lost=True)
+    await eventually(lambda: rig.broker.connected, what="restored after resync")
+    before = len(rig.events.of(QuoteUpdated))
+    rig.gateway.venue.step("AAPL")
+    await eventually(lambda: len(rig.events.of(QuoteUpdated)) > before, what="quotes again")
+    await rig.broker.submit(limit(order_ref_for("cl2")))
+    await eventually(lambda: rig.accepted(order_ref_for("cl2")), what="orders flow again")
+
+
+async def test_a_restart_adopts_working_orders_and_never_resubmits(rig: Rig) -> None:
+    working, done = order_ref_for("rs1"), order_ref_for("rs2")
+    await rig.broker.submit(limit(working))
+    await rig.broker.submit(market(done, qty=5))
+    await eventually(lambda: rig.accepted(working) and rig.fills(done), what="ack and fill")
+    (seen_fill,) = rig.fills(done)
+    await rig.broker.disconnect()
+
+    # a new process: same client id, the engine already applied the earlier fill
+    events = Recorder()
+    again = IbkrBroker(
+        "127.0.0.1",
+        rig.gateway.port,
+        CLIENT_ID,
+        connect_timeout_s=5,
+        known_exec_ids=[seen_fill.exec_id],
+    )
+    again.set_event_sink(events)
+    await again.connect()
+    try:
+        assert not events.of(OrderFilled)  # nothing re-delivered
+        assert [o.order_ref for o in await again.open_orders()] == [working]
+        with pytest.raises(ValueError, match="already placed"):
+            await again.submit(limit(working))
+        await again.cancel(working)
+        await eventually(lambda: events.of(OrderCancelled), what="cancel of the adopted order")
+        assert await again.open_orders() == []
+    finally:
+        await again.disconnect()
+
+
+async def test_a_restart_recovers_fills_the_engine_has_not_seen(rig: Rig) -> None:
+    ref = order_ref_for("rs3")
+    await rig.broker.submit(market(ref, qty=7))
+    await eventually(lambda: rig.fills(ref), what="fill")
+    await rig.broker.disconnect()
+    events = Recorder()
+    again = IbkrBroker("127.0.0.1", rig.gateway.port, CLIENT_ID, connect_timeout_s=5)
+    again.set_event_sink(events)
+    await again.connect()
+    try:
+        (fill,) = events.of(OrderFilled)
+        assert (fill.order_ref, fill.exec_id, fill.quantity) == (
+            ref,
+            rig.fills(ref)[0].exec_id,
+            Decimal(7),
+        )
+    finally:
+        await again.disconnect()
+
+
+async def test_probe_against_the_gateway(rig: Rig) -> None:
+    result = await probe("127.0.0.1", rig.gateway.port, client_id=99, timeout_s=5)
+    assert result.account.account_id == rig.gateway.account
+    assert result.account.is_paper
+    assert result.account.net_liquidation is not None
+
+
+async def test_heartbeat_answered_keeps_the_session() -> None:
+    async with running_gateway() as gateway:
+        events = Recorder()
+        broker = IbkrBroker(
+            "127.0.0.1", gateway.port, CLIENT_ID, connect_timeout_s=5, heartbeat_s=0.05
+        )
+        broker.set_event_sink(events)
+        await broker.connect()
+        try:
+            await eventually(lambda: broker.heartbeats_answered >= 3, what="three heartbeats")
+            assert broker.heartbeat_rtt_s is not None
+            assert broker.connected
+            assert not events.of(BrokerDisconnected)
+        finally:
+            await broker.disconnect()

@@ -28,6 +28,7 @@ SYNC_KEYS = ["5_1", "7_3", "99_0", "61_1", "6_2"]
 
 
 def _broker(server: ReplayServer, **kwargs: object) -> IbkrBroker:
+    kwargs.setdefault("heartbeat_s", None)  # the capture has no answer to reqCurrentTime
     return IbkrBroker("127.0.0.1", server.port, client_id=7, connect_timeout_s=5, **kwargs)  # type: ignore[arg-type]
 
 
@@ -256,5 +257,22 @@ async def test_a_burst_of_200_submits_is_paced_below_tws_limit(replay: ReplaySer
         assert busiest <= 45, f"{busiest} messages in one second"
         ids = [int(r.fields[1]) for r in replay.received[started:] if r.key.startswith("3_")]
         assert len(set(ids)) == 200  # every order its own id
+    finally:
+        await broker.disconnect()
+
+
+async def test_a_silent_tws_is_detected_by_the_heartbeat(
+    replay: ReplayServer, recorder: Recorder
+) -> None:
+    clock = ManualClock()
+    broker = _broker(replay, heartbeat_s=0.2, clock=clock, sleep=FastSleep(clock))
+    broker.set_event_sink(recorder)
+    await broker.connect()
+    try:
+        # the replay never answers reqCurrentTime (49): like a half-open socket
+        await eventually(lambda: recorder.of(BrokerDisconnected), what="heartbeat timeout")
+        assert "heartbeat" in recorder.of(BrokerDisconnected)[0].reason
+        assert "49_1" in replay.keys_received()
+        await eventually(lambda: len(recorder.of(BrokerConnected)) == 2, what="reconnect")
     finally:
         await broker.disconnect()
