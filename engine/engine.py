@@ -643,6 +643,20 @@ class Engine:
         self._recent_orders.append((rec.intent.order.digest(), self.clock.monotonic()))
         self._sample("intent_to_submit", rec.received_at, rec.submitted_at)
         await self.throttle.acquire()
+        if self.book.trading_state is TradingState.HALTED and exempt is None:
+            # The kill switch was thrown while this order waited for a send slot: it stays home.
+            self._emit(
+                SubmitFailed(
+                    **self._now_pair(),
+                    intent_id=iid,
+                    order_ref=request.order_ref,
+                    reason="kill switch thrown while queued: not sent",
+                )
+            )
+            self._transition(rec, Trigger.SUBMIT_FAILED)
+            self._submitted_mono.pop(iid, None)
+            self._alert(AlertLevel.WARNING, "NOT_SENT", f"{iid}: halted while queued", iid)
+            return CommandResult(False, "HALTED while queued: order not sent", "HALTED")
         try:
             await self.broker.submit(request)
         except BrokerUnavailable as exc:
@@ -725,7 +739,7 @@ class Engine:
                             **self._now_pair(), intent_id=None, order_ref=None, reason="kill"
                         )
                     )
-                    await self.throttle.acquire()
+                    await self.throttle.acquire(urgent=True)
                     await self.broker.cancel_all()
                     sent, resend = True, False
                 open_orders = await self.broker.open_orders()
@@ -771,7 +785,7 @@ class Engine:
         self._emit(
             CancelRequested(**self._now_pair(), intent_id=None, order_ref=None, reason="flatten")
         )
-        await self.throttle.acquire()
+        await self.throttle.acquire(urgent=True)
         with contextlib.suppress(BrokerUnavailable):
             await self.broker.cancel_all()
         sent = 0
