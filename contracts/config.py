@@ -68,6 +68,10 @@ class KillConfig(_Section):
     rollback_drawdown_pct: Decimal = Field(default=Decimal("15"), gt=0)
     max_pacing_violations_per_hour: int = Field(default=10, ge=0)
     max_connection_failures_per_hour: int = Field(default=3, ge=0)
+    rollback_psr_min: float = Field(default=0.20, ge=0, le=1)
+    """Roll back when the probabilistic Sharpe ratio of the session's returns falls below."""
+    psr_min_samples: int = Field(default=30, ge=3)
+    """Returns needed before the PSR trigger applies (fewer say nothing)."""
 
 
 class ReconcileConfig(_Section):
@@ -129,6 +133,23 @@ class ScaleConfig(_Section):
     capital: Decimal = Field(default=Decimal("100000"), gt=0)
 
 
+class GoLiveConfig(_Section):
+    required_permissions: list[str] = Field(default_factory=lambda: ["stocks"])
+    """Asset classes the account must be permitted to trade: stocks, options, futures."""
+    signoff_roles: list[str] = Field(
+        default_factory=lambda: ["risk_officer", "cto", "lead_trader"]
+    )
+    min_coverage_pct: float = Field(default=80.0, ge=0, le=100)
+    max_latency_delta_pct: float = Field(default=50.0, gt=0)
+    min_fill_rate_pct: float = Field(default=98.0, ge=0, le=100)
+    max_pacing_violations: int = Field(default=0, ge=0)
+    min_sharpe_vs_backtest: float = Field(default=0.5, ge=0)
+    max_rollback_s: float = Field(default=30.0, gt=0)
+    rollback_nav_tolerance_pct: float = Field(default=1.0, gt=0)
+    min_promotion_sessions: int = Field(default=20, ge=1)
+    min_promotion_regimes: int = Field(default=2, ge=1)
+
+
 class Config(_Section):
     mode: Mode = Mode.SIM
     account: str = ""
@@ -145,6 +166,7 @@ class Config(_Section):
     intake: IntakeConfig = IntakeConfig()
     console: ConsoleConfig = ConsoleConfig()
     scale: ScaleConfig = ScaleConfig()
+    golive: GoLiveConfig = GoLiveConfig()
 
     def resolved_data_dir(self) -> Path:
         if self.data_dir:
@@ -230,6 +252,7 @@ _HEADER = """\
 # [intake]     local socket for JSON-lines intents; plugins as "module:callable".
 # [console.keys] remap any key (Textual key names, e.g. "question_mark").
 # [scale]      capital tiers from the go-live date.
+# [golive]     go-live gate thresholds, required account permissions and sign-off roles.
 
 """
 

@@ -308,6 +308,91 @@ class EngineStarted(EngineEvent):
     voided_tokens: int = 0
 
 
+# --- go-live: sign-offs, paper policy, rollback, promotion, live override -------------------
+
+
+class SignOffRecorded(EngineEvent):
+    """A named person in a go-live role signed off (recorded by `deskgate signoff`)."""
+
+    kind: Literal["SIGNOFF"] = "SIGNOFF"
+    role: str
+    name: str
+    note: str = ""
+
+
+class AutoApprovePolicySet(EngineEvent):
+    """A paper session approves its own intents, through the same token path, under this policy."""
+
+    kind: Literal["AUTO_APPROVE_POLICY"] = "AUTO_APPROVE_POLICY"
+    policy: str
+    mode: str
+    symbols: tuple[str, ...]
+    max_trades: int
+    risk_overrides: dict[str, str]
+    """The session's risk limits that differ from the configured ones, and their values."""
+    reason: str
+
+
+class RollbackStarted(EngineEvent):
+    kind: Literal["ROLLBACK_STARTED"] = "ROLLBACK_STARTED"
+    reason: str
+    actor: str
+    automatic: bool = False
+    nav_at_session_start: Decimal | None = None
+
+
+class RollbackCompleted(EngineEvent):
+    """The rollback's outcome: verified means flat, no open orders and NAV within tolerance."""
+
+    kind: Literal["ROLLBACK_COMPLETED"] = "ROLLBACK_COMPLETED"
+    reason: str
+    actor: str
+    verified: bool
+    duration_s: float
+    flat: bool
+    open_orders: int
+    positions: dict[str, Decimal]
+    nav_start: Decimal | None = None
+    nav_end: Decimal | None = None
+    nav_change_pct: Decimal | None = None
+    problems: tuple[str, ...] = ()
+
+
+class PromotionRequested(EngineEvent):
+    kind: Literal["PROMOTION_REQUESTED"] = "PROMOTION_REQUESTED"
+    strategy: str
+    from_stage: str
+    to_stage: str
+    requester: str
+    evidence: dict[str, str]
+    """The evidence bundle's summary numbers (sessions, regimes, drawdown, Sharpe, ...)."""
+
+
+class PromotionApproved(EngineEvent):
+    kind: Literal["PROMOTION_APPROVED"] = "PROMOTION_APPROVED"
+    strategy: str
+    to_stage: str
+    approver: str
+    tier: str
+
+
+class PromotionRefused(EngineEvent):
+    kind: Literal["PROMOTION_REFUSED"] = "PROMOTION_REFUSED"
+    strategy: str
+    to_stage: str
+    actor: str
+    reasons: tuple[str, ...]
+
+
+class LiveOverride(EngineEvent):
+    """The trader started live mode although gate 8 did not pass, with a typed reason."""
+
+    kind: Literal["LIVE_OVERRIDE"] = "LIVE_OVERRIDE"
+    actor: str
+    reason: str
+    open_gates: tuple[str, ...]
+
+
 AuditedEvent = Annotated[
     IntentReceived
     | RiskChecked
@@ -336,7 +421,15 @@ AuditedEvent = Annotated[
     | DriftResolved
     | PositionCorrected
     | ReconciliationRun
-    | EngineStarted,
+    | EngineStarted
+    | SignOffRecorded
+    | AutoApprovePolicySet
+    | RollbackStarted
+    | RollbackCompleted
+    | PromotionRequested
+    | PromotionApproved
+    | PromotionRefused
+    | LiveOverride,
     Field(discriminator="kind"),
 ]
 
