@@ -56,6 +56,7 @@ from contracts.enums import (
 from contracts.events import (
     AlertRaised,
     AuditedEvent,
+    AutoApprovePolicySet,
     CancelRequested,
     CommissionRecorded,
     DriftDetected,
@@ -73,8 +74,13 @@ from contracts.events import (
     OrderSubmitting,
     PositionBead,
     PositionCorrected,
+    PromotionApproved,
+    PromotionRefused,
+    PromotionRequested,
     ReconciliationRun,
     RiskChecked,
+    RollbackCompleted,
+    RollbackStarted,
     SubmitFailed,
     TokenExpired,
     TokenIssued,
@@ -92,11 +98,21 @@ from engine.book import Book, OrderRecord
 from engine.bus import EventBus, StateChanged
 from engine.clock import Clock, SystemClock
 from engine.fsm import InvalidTransition, next_state
+from engine.gates import GateResult
 from engine.intake import IntakeServer, StrategyPlugin
 from engine.ports import BrokerPort, BrokerUnavailable
+from engine.promotion import (
+    EvidenceBundle,
+    PromotionContext,
+    Stage,
+    missing_evidence,
+    refusal_reasons,
+)
 from engine.reconcile import Difference, compare
 from engine.results import CommandResult, ProposalResult
-from engine.risk import RiskContext, pre_trade_checks, reduces_position
+from engine.risk import RiskContext, pre_trade_checks, reduces_position, reference_price
+from engine.rollback import NavTracker, rollback_reason, verify_rollback
+from engine.scale import TierStatus, position_cap, tier_for
 from engine.throttle import OutboundThrottle
 from engine.tokens import TokenBook
 from engine.view import (
@@ -169,6 +185,11 @@ class Engine:
         self._reconcile_timer: asyncio.TimerHandle | None = None
         self._reconcile_lock = asyncio.Lock()
         self._background: set[asyncio.Task[Any]] = set()
+        self._nav = NavTracker()
+        self._rollback_task: asyncio.Task[CommandResult] | None = None
+        self._gates: tuple[GateResult, ...] | None = None
+        self._promotion_requests: dict[str, PromotionRequested] = {}
+        self._stages: dict[str, Stage] = {}
         self._started = False
         self._replaying = False
         self._intake = IntakeServer(intake_socket, self.propose) if intake_socket else None
@@ -312,6 +333,10 @@ class Engine:
             self._alert(AlertLevel.WARNING, "SOURCE_FAILED", f"intent source stopped: {exc}")
 
     async def stop(self) -> None:
+        if self._rollback_task is not None and not self._rollback_task.done():
+            self._rollback_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._rollback_task
         if self._intake is not None:
             await self._intake.stop()
         if self._reconcile_timer is not None:
@@ -497,7 +522,24 @@ class Engine:
             kill_flags=tuple(self.book.kill_flags),
             connected=self._connected,
             recent_identical_s=recent,
+            max_position_override=self._tier_cap(intent),
         )
+
+    def _tier_cap(self, intent: Intent) -> Decimal | None:
+        """The scale-up tier's position cap in units for this intent (None: no tier in force)."""
+        tier = self.scale_tier()
+        if tier is None:
+            return None
+        o = intent.order
+        price = reference_price(intent, self._quotes.get(o.instrument.symbol))
+        return position_cap(tier, price, o.instrument.multiplier)
+
+    def scale_tier(self) -> TierStatus | None:
+        """The capital tier in force today (from `scale.go_live_date`); None when not live."""
+        try:
+            return tier_for(self.config.scale, self.clock.now().date())
+        except ValueError:
+            return None
 
     async def watch_quote(self, instrument: Instrument, wait_s: float = 2.0) -> Quote | None:
         """Subscribe to an instrument's quotes (once) and wait briefly for the first one."""
@@ -1073,6 +1115,7 @@ class Engine:
             case AccountUpdated():
                 self._account = event.account
                 self._account_id = event.account.account_id
+                self._nav.update(event.account.net_liquidation)
                 self._check_automatic_triggers()
                 self.bus.publish(StateChanged("account"))
             case PositionUpdated():
@@ -1302,12 +1345,204 @@ class Engine:
             for hits in (self._pacing_hits, self._connection_failures):
                 while hits and mono - hits[0] > 3600:
                     hits.popleft()
-            if len(self._pacing_hits) > kill.max_pacing_violations_per_hour:
-                reason = f"{len(self._pacing_hits)} pacing violations in an hour"
-            elif len(self._connection_failures) > kill.max_connection_failures_per_hour:
-                reason = f"{len(self._connection_failures)} connection failures in an hour"
+            rollback = rollback_reason(
+                self._nav, len(self._pacing_hits), len(self._connection_failures), kill
+            )
+            if rollback and self._rollback_task is None:
+                self._rollback_task = asyncio.get_running_loop().create_task(
+                    self.rollback(rollback, actor="auto", automatic=True), name="auto-rollback"
+                )
         if reason:
             self._spawn(self.kill(reason, actor="auto"), "auto-kill")
+
+    # --- rollback --------------------------------------------------------------------------------
+
+    async def rollback(
+        self,
+        reason: str,
+        actor: str = "trader",
+        *,
+        automatic: bool = False,
+        timeout_s: float = 60.0,
+    ) -> CommandResult:
+        """Kill, cancel everything, flatten, then verify flat / no orders / NAV near the start.
+
+        Records RollbackStarted and RollbackCompleted (with the duration and the numbers).
+        """
+        reason = reason.strip()
+        if not reason:
+            return CommandResult(False, "a rollback needs a reason", "REASON_REQUIRED")
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = started + timeout_s
+        self._emit(
+            RollbackStarted(
+                **self._now_pair(),
+                reason=reason,
+                actor=actor,
+                automatic=automatic,
+                nav_at_session_start=self._nav.start,
+            ),
+            durable=True,
+        )
+        await self.kill(f"rollback: {reason}", actor)
+        if self._kill_task is not None:
+            await asyncio.wait({self._kill_task}, timeout=max(0.0, deadline - loop.time()))
+        if any(p.quantity for p in self.book.positions.values()):
+            await self.flatten(f"rollback: {reason}", actor)
+        positions: dict[str, Decimal] = {}
+        open_orders = -1
+        nav_end: Decimal | None = None
+        while True:
+            try:
+                held = await self.broker.positions()
+                live = await self.broker.open_orders()
+                account = await self.broker.account()
+            except BrokerUnavailable:
+                held, live, account = [], [], None
+            else:
+                positions = {p.instrument.symbol: p.quantity for p in held if p.quantity}
+                open_orders = sum(
+                    o.status.value in ("WORKING", "PENDING_CANCEL", "PENDING_SUBMIT") for o in live
+                )
+                nav_end = account.net_liquidation if account else None
+                if not positions and open_orders == 0:
+                    break
+            if loop.time() >= deadline:
+                break
+            await asyncio.sleep(0.1)
+        check = verify_rollback(
+            positions,
+            max(open_orders, 0),
+            self._nav.start,
+            nav_end,
+            Decimal(str(self.config.golive.rollback_nav_tolerance_pct)),
+        )
+        problems = check.problems if open_orders >= 0 else ("broker unreachable", *check.problems)
+        verified = check.verified and open_orders >= 0
+        duration = loop.time() - started
+        self._emit(
+            RollbackCompleted(
+                **self._now_pair(),
+                reason=reason,
+                actor=actor,
+                verified=verified,
+                duration_s=duration,
+                flat=check.flat,
+                open_orders=max(open_orders, 0),
+                positions=positions,
+                nav_start=self._nav.start,
+                nav_end=nav_end,
+                nav_change_pct=check.nav_change_pct,
+                problems=problems,
+            ),
+            durable=True,
+        )
+        level = AlertLevel.INFO if verified else AlertLevel.CRITICAL
+        verdict = "verified" if verified else "NOT verified: " + "; ".join(problems)
+        self._alert(level, "ROLLBACK", f"rollback {verdict} in {duration:.1f}s")
+        return CommandResult(verified, f"rollback {verdict} in {duration:.1f}s", "" if verified
+                             else "UNVERIFIED")  # fmt: skip
+
+    @property
+    def session_nav(self) -> NavTracker:
+        """NAV at session start, peak and now (for rollback reports)."""
+        return self._nav
+
+    # --- go-live: gates, paper auto-approval, promotion ---------------------------------------
+
+    def publish_gates(self, results: Sequence[GateResult]) -> None:
+        """Store go-live gate results (evaluated by the composition root) for `snapshot().gates`."""
+        self._gates = tuple(results)
+        self.bus.publish(StateChanged("gates"))
+
+    @property
+    def gate_results(self) -> tuple[GateResult, ...] | None:
+        return self._gates
+
+    def record_auto_approve_policy(self, policy: AutoApprovePolicySet) -> CommandResult:
+        """Record (durably) the policy a paper session approves under; refused in live mode."""
+        if self.config.mode is Mode.LIVE or not self._is_paper:
+            return CommandResult(False, "auto-approval is for paper sessions only", "LIVE")
+        self._emit(policy, durable=True)
+        return CommandResult(True, f"auto-approve policy {policy.policy} recorded")
+
+    def strategy_stage(self, strategy: str) -> Stage:
+        return self._stages.get(strategy, Stage.SHADOW)
+
+    def request_promotion(
+        self,
+        bundle: EvidenceBundle,
+        requester: str,
+        to_stage: Stage = Stage.LIVE,
+    ) -> CommandResult:
+        """Ask to promote a strategy; incomplete evidence is refused with what is missing."""
+        golive = self.config.golive
+        missing = missing_evidence(
+            bundle, golive.min_promotion_sessions, golive.min_promotion_regimes
+        )
+        if missing or not requester.strip():
+            reasons = missing or ("requester not named",)
+            self._emit(
+                PromotionRefused(
+                    **self._now_pair(),
+                    strategy=bundle.strategy,
+                    to_stage=to_stage.value,
+                    actor=requester,
+                    reasons=reasons,
+                )
+            )
+            return CommandResult(False, "evidence incomplete: " + "; ".join(reasons), "EVIDENCE")
+        event = PromotionRequested(
+            **self._now_pair(),
+            strategy=bundle.strategy,
+            from_stage=self.strategy_stage(bundle.strategy).value,
+            to_stage=to_stage.value,
+            requester=requester.strip(),
+            evidence=bundle.summary(),
+        )
+        self._emit(event, durable=True)
+        self._promotion_requests[bundle.strategy] = event
+        return CommandResult(True, f"promotion of {bundle.strategy} requested")
+
+    def approve_promotion(
+        self, strategy: str, approver: str, tier: str, to_stage: Stage = Stage.LIVE
+    ) -> CommandResult:
+        """Approve a pending promotion; vetoed by kill flags, HALTED, drift, or a wrong approver."""
+        request = self._promotion_requests.get(strategy)
+        ctx = PromotionContext(
+            stage=self.strategy_stage(strategy),
+            kill_flags=tuple(self.book.kill_flags),
+            halted=self.book.trading_state is TradingState.HALTED,
+            unresolved_drifts=len(self.book.drifts),
+            requested_by=request.requester if request else None,
+            evidence_missing=(),
+        )
+        reasons = refusal_reasons(ctx, to_stage, approver, tier)
+        if reasons:
+            self._emit(
+                PromotionRefused(
+                    **self._now_pair(),
+                    strategy=strategy,
+                    to_stage=to_stage.value,
+                    actor=approver,
+                    reasons=reasons,
+                )
+            )
+            return CommandResult(False, "promotion refused: " + "; ".join(reasons), "REFUSED")
+        self._emit(
+            PromotionApproved(
+                **self._now_pair(),
+                strategy=strategy,
+                to_stage=to_stage.value,
+                approver=approver.strip(),
+                tier=tier,
+            ),
+            durable=True,
+        )
+        self._promotion_requests.pop(strategy, None)
+        self._stages[strategy] = to_stage
+        return CommandResult(True, f"{strategy} promoted to {to_stage}")
 
     # --- observation -----------------------------------------------------------------------------
 
@@ -1419,6 +1654,8 @@ class Engine:
             taken_at=now,
             monotonic_at=mono,
             drifts=tuple(self.book.drifts.values()),
+            gates=self._gates,
+            scale_tier=self.scale_tier(),
         )
 
     def _fill_ratio(self, symbol: str) -> Decimal | None:

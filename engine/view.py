@@ -10,6 +10,8 @@ from contracts.broker import AccountSnapshot
 from contracts.enums import LifecycleState, Mode, OrderType, Side, TradingState
 from contracts.events import AlertRaised, CheckOutcome, DriftDetected
 from contracts.intent import Intent
+from engine.gates import GateResult
+from engine.scale import TierStatus
 
 
 @dataclass(frozen=True)
@@ -124,3 +126,7 @@ class EngineSnapshot:
     monotonic_at: float
     drifts: tuple[DriftDetected, ...] = ()
     """Unresolved reconciliation drifts, oldest first."""
+    gates: tuple[GateResult, ...] | None = None
+    """Go-live gate results (number, name, verdict, detail, numbers); None if not evaluated."""
+    scale_tier: TierStatus | None = None
+    """The scale-up capital tier in force (None when no go-live date is configured)."""

@@ -1,0 +1,544 @@
+"""Go-live gates: pure functions of recorded evidence, each PASS / PENDING / FAIL with numbers.
+
+Evidence is gathered elsewhere (console/golive.py reads reports, probe files and audit stores);
+here it is only judged. Missing evidence is PENDING with what is missing named, never a PASS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from contracts.config import GoLiveConfig
+
+
+class Verdict(StrEnum):
+    PASS = "PASS"
+    PENDING = "PENDING"
+    FAIL = "FAIL"
+
+
+class Decision(StrEnum):
+    GO_LIVE_APPROVED = "GO_LIVE_APPROVED"
+    CONDITIONAL = "CONDITIONAL"
+    REJECTED = "REJECTED"
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """One gate's verdict, a one-line detail, and the numbers behind it."""
+
+    number: int
+    name: str
+    verdict: Verdict
+    detail: str
+    numbers: tuple[tuple[str, str], ...] = ()
+    missing: tuple[str, ...] = ()
+    """What evidence or requirement is still open (PENDING), or what failed (FAIL)."""
+    action: str = ""
+
+
+# --- evidence ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CoverageEvidence:
+    percent: float
+    source: str
+
+
+@dataclass(frozen=True)
+class FixturesEvidence:
+    required: tuple[str, ...]
+    missing: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ArchitectureEvidence:
+    files_checked: int
+    violations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class InterfaceEvidence:
+    operations: tuple[str, ...]
+    unmapped_operations: tuple[str, ...]
+    error_codes: tuple[int, ...]
+    unmapped_error_codes: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class StageRun:
+    tests: int
+    failures: int = 0
+    errors: int = 0
+    skipped: int = 0
+
+    @property
+    def passed(self) -> int:
+        return self.tests - self.failures - self.errors - self.skipped
+
+
+@dataclass(frozen=True)
+class TestEvidence:
+    source: str
+    stages: Mapping[str, StageRun]
+    """Results per test stage (unit, integration, console, chaos, crash) from a JUnit report."""
+    stage_files: Mapping[str, int] = field(default_factory=dict)
+    """Test files found on disk per stage."""
+
+
+@dataclass(frozen=True)
+class AccountEvidence:
+    """What `deskgate probe` recorded (ACCOUNT_CONFIG.json)."""
+
+    connected: bool
+    source: str
+    timestamp: datetime | None = None
+    error: str = ""
+    account_id: str = ""
+    account_type: str = ""
+    """PAPER or LIVE, from the account."""
+    expected_type: str = ""
+    """PAPER or LIVE, from the config's mode."""
+    nav: Decimal | None = None
+    cash: Decimal | None = None
+    buying_power: Decimal | None = None
+    cushion: Decimal | None = None
+    permissions: Mapping[str, bool | None] = field(default_factory=dict)
+    """stocks / options / futures: True, False, or None when the API does not say."""
+
+
+@dataclass(frozen=True)
+class PaperEvidence:
+    """What a paper validation session recorded (PAPER_TRADING_METRICS.csv)."""
+
+    source: str
+    duration_s: float
+    trades: int
+    fill_rate_pct: float | None
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    latency_p99_ms: float | None
+    pacing_violations: int
+    disconnects: int
+    sharpe_paper: float | None
+    sharpe_backtest: float | None
+    latency_delta_pct: float | None
+
+
+@dataclass(frozen=True)
+class SignOff:
+    role: str
+    name: str
+    ts: datetime
+
+
+@dataclass(frozen=True)
+class RollbackEvidence:
+    verified: bool
+    duration_s: float
+    ts: datetime
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class KillEvidence:
+    confirmed: bool
+    ts: datetime
+
+
+@dataclass(frozen=True)
+class GateEvidence:
+    """Everything the gates judge; None means not recorded yet."""
+
+    coverage: CoverageEvidence | None = None
+    fixtures: FixturesEvidence | None = None
+    architecture: ArchitectureEvidence | None = None
+    interface: InterfaceEvidence | None = None
+    tests: TestEvidence | None = None
+    account: AccountEvidence | None = None
+    paper: PaperEvidence | None = None
+    signoffs: tuple[SignOff, ...] = ()
+    rollback: RollbackEvidence | None = None
+    kill: KillEvidence | None = None
+
+
+STAGES = ("integration", "console", "chaos", "crash")
+"""Stage test suites gate 5 wants to exist and run (unit tests are gate 4)."""
+
+ACTIONS = {
+    1: "raise coverage / restore the fixtures, then re-measure: deskgate gates --measure",
+    2: "remove the forbidden imports listed (contracts <- engine <- broker/console)",
+    3: "implement the listed port operations / map the listed error codes in broker/ibkr",
+    4: "fix the failing unit tests, then re-run: deskgate gates --measure",
+    5: "write or fix the stage tests listed, then re-run: deskgate gates --measure",
+    6: "fix the account or config mismatch named, then run: deskgate probe",
+    7: "find the cause in PAPER_TRADING_LOG.json, fix it, and run another: deskgate paper",
+    8: "complete the open requirements listed",
+}
+
+
+def _fmt(value: float | Decimal | None, unit: str = "", digits: int = 2) -> str:
+    if value is None:
+        return "n/a"
+    return f"{float(value):.{digits}f}{unit}"
+
+
+def _result(
+    number: int,
+    name: str,
+    fails: Sequence[str],
+    missing: Sequence[str],
+    numbers: Sequence[tuple[str, str]],
+    ok_detail: str,
+) -> GateResult:
+    if fails:
+        return GateResult(
+            number, name, Verdict.FAIL, "; ".join(fails), tuple(numbers), tuple(fails),
+            ACTIONS[number],
+        )  # fmt: skip
+    if missing:
+        return GateResult(
+            number, name, Verdict.PENDING, "missing: " + "; ".join(missing), tuple(numbers),
+            tuple(missing), "record the missing evidence",
+        )  # fmt: skip
+    return GateResult(number, name, Verdict.PASS, ok_detail, tuple(numbers))
+
+
+# --- the gates -----------------------------------------------------------------------------
+
+
+def gate_artifacts(ev: GateEvidence, cfg: GoLiveConfig) -> GateResult:
+    fails: list[str] = []
+    missing: list[str] = []
+    numbers: list[tuple[str, str]] = []
+    if ev.coverage is None:
+        missing.append("coverage report (deskgate gates --measure, or --coverage PATH)")
+    else:
+        numbers.append(("coverage", _fmt(ev.coverage.percent, "%", 1)))
+        if ev.coverage.percent < cfg.min_coverage_pct:
+            fails.append(f"coverage {ev.coverage.percent:.1f}% < {cfg.min_coverage_pct:g}%")
+    if ev.fixtures is None:
+        missing.append("fixture check")
+    else:
+        numbers.append(
+            ("fixtures", f"{len(ev.fixtures.required) - len(ev.fixtures.missing)}"
+                         f"/{len(ev.fixtures.required)}")
+        )  # fmt: skip
+        fails.extend(f"fixture missing: {m}" for m in ev.fixtures.missing)
+    cov = ev.coverage.percent if ev.coverage else 0.0
+    return _result(
+        1, "artifacts", fails, missing, numbers, f"coverage {cov:.1f}%, fixtures present"
+    )
+
+
+def gate_architecture(ev: GateEvidence, cfg: GoLiveConfig) -> GateResult:
+    a = ev.architecture
+    if a is None:
+        return _result(2, "architecture", [], ["import-direction scan"], [], "")
+    numbers = [("files", str(a.files_checked)), ("violations", str(len(a.violations)))]
+    fails = list(a.violations)
+    missing = [] if a.files_checked else ["no source files scanned"]
+    return _result(
+        2, "architecture", fails, missing, numbers,
+        f"{a.files_checked} files, import direction holds",
+    )  # fmt: skip
+
+
+def gate_interface(ev: GateEvidence, cfg: GoLiveConfig) -> GateResult:
+    i = ev.interface
+    if i is None:
+        return _result(3, "interface", [], ["broker interface scan"], [], "")
+    numbers = [
+        ("operations", f"{len(i.operations) - len(i.unmapped_operations)}/{len(i.operations)}"),
+        ("error codes", f"{len(i.error_codes) - len(i.unmapped_error_codes)}"
+                        f"/{len(i.error_codes)}"),
+    ]  # fmt: skip
+    fails = [f"operation not implemented: {op}" for op in i.unmapped_operations]
+    fails += [f"error code not mapped: {code}" for code in i.unmapped_error_codes]
+    missing = [] if i.operations and i.error_codes else ["no operations or codes found"]
+    return _result(
+        3, "interface", fails, missing, numbers,
+        f"{len(i.operations)} operations, {len(i.error_codes)} error codes mapped",
+    )  # fmt: skip
+
+
+def gate_implementation(ev: GateEvidence, cfg: GoLiveConfig) -> GateResult:
+    t = ev.tests
+    run = t.stages.get("unit") if t else None
+    if run is None or run.tests == 0:
+        return _result(
+            4, "implementation", [], ["unit test results (deskgate gates --measure / --junit)"],
+            [], "",
+        )  # fmt: skip
+    numbers = [
+        ("unit tests", str(run.tests)),
+        ("failed", str(run.failures + run.errors)),
+        ("skipped", str(run.skipped)),
+    ]
+    fails = [] if run.failures + run.errors == 0 else [
+        f"{run.failures + run.errors} of {run.tests} unit tests failed"
+    ]  # fmt: skip
+    return _result(4, "implementation", fails, [], numbers, f"{run.passed} unit tests pass")
+
+
+def gate_stage_tests(ev: GateEvidence, cfg: GoLiveConfig) -> GateResult:
+    t = ev.tests
+    fails: list[str] = []
+    missing: list[str] = []
+    numbers: list[tuple[str, str]] = []
+    for stage in STAGES:
+        files = t.stage_files.get(stage) if t else None
+        run = t.stages.get(stage) if t else None
+        if files is not None and files == 0:
+            fails.append(f"no {stage} tests (tests/{stage}/)")
+            continue
+        if run is None or run.tests == 0:
+            missing.append(f"{stage} test results")
+            continue
+        numbers.append((stage, f"{run.passed}/{run.tests}"))
+        if run.failures + run.errors:
+            fails.append(f"{run.failures + run.errors} {stage} tests failed")
+    if t is None:
+        missing = ["stage test results (deskgate gates --measure / --junit)"]
+    return _result(5, "stage tests", fails, missing, numbers, "every stage has tests and they pass")
+
+
+def gate_account(ev: GateEvidence, cfg: GoLiveConfig) -> GateResult:
+    a = ev.account
+    if a is None:
+        return _result(6, "account", [], ["account probe (deskgate probe)"], [], "")
+    if not a.connected:
+        return _result(6, "account", [f"probe could not connect: {a.error}"], [], [], "")
+    numbers = [
+        ("account", a.account_id or "n/a"),
+        ("type", a.account_type or "n/a"),
+        ("NAV", _fmt(a.nav)),
+        ("buying power", _fmt(a.buying_power)),
+        ("cushion", _fmt(a.cushion, digits=3)),
+        ("permissions", ", ".join(f"{k}={_yes(v)}" for k, v in sorted(a.permissions.items()))),
+    ]
+    fails: list[str] = []
+    missing: list[str] = []
+    if not a.account_id or a.nav is None:
+        fails.append("no account metadata came back (account id / NAV)")
+    if a.buying_power is None or a.buying_power <= 0:
+        fails.append(f"buying power {_fmt(a.buying_power)} is not > 0")
+    if a.expected_type and a.account_type != a.expected_type:
+        fails.append(f"account type {a.account_type or 'unknown'} != config {a.expected_type}")
+    for perm in cfg.required_permissions:
+        have = a.permissions.get(perm)
+        if have is False:
+            fails.append(f"permission {perm}: config requires it, the account lacks it")
+        elif have is None:
+            missing.append(f"permission {perm}: not revealed by the API")
+    return _result(
+        6, "account", fails, missing, numbers,
+        f"{a.account_id} {a.account_type}, buying power {_fmt(a.buying_power)}, "
+        f"permissions match ({', '.join(cfg.required_permissions)})",
+    )  # fmt: skip
+
+
+def _yes(value: bool | None) -> str:
+    return "unknown" if value is None else ("yes" if value else "no")
+
+
+def gate_paper(ev: GateEvidence, cfg: GoLiveConfig) -> GateResult:
+    p = ev.paper
+    if p is None:
+        return _result(7, "paper performance", [], ["paper session (deskgate paper)"], [], "")
+    numbers = [
+        ("trades", str(p.trades)),
+        ("fill rate", _fmt(p.fill_rate_pct, "%", 1)),
+        ("p50/p95/p99", f"{_fmt(p.latency_p50_ms, digits=1)}/{_fmt(p.latency_p95_ms, digits=1)}"
+                        f"/{_fmt(p.latency_p99_ms, digits=1)} ms"),
+        ("latency delta", _fmt(p.latency_delta_pct, "%", 1)),
+        ("pacing violations", str(p.pacing_violations)),
+        ("Sharpe paper/backtest", f"{_fmt(p.sharpe_paper, digits=3)}"
+                                  f"/{_fmt(p.sharpe_backtest, digits=3)}"),
+    ]  # fmt: skip
+    fails: list[str] = []
+    missing: list[str] = []
+    if p.trades == 0:
+        fails.append("no trades in the paper session")
+    if p.latency_delta_pct is None:
+        missing.append("latency baseline on the simulated venue")
+    elif p.latency_delta_pct >= cfg.max_latency_delta_pct:
+        fails.append(f"latency delta {p.latency_delta_pct:.1f}% >= {cfg.max_latency_delta_pct:g}%")
+    if p.pacing_violations > cfg.max_pacing_violations:
+        fails.append(f"{p.pacing_violations} pacing violations (max {cfg.max_pacing_violations})")
+    if p.fill_rate_pct is None:
+        missing.append("fill rate (no orders submitted)")
+    elif p.fill_rate_pct <= cfg.min_fill_rate_pct:
+        fails.append(f"fill rate {p.fill_rate_pct:.1f}% not > {cfg.min_fill_rate_pct:g}%")
+    if p.sharpe_paper is None or p.sharpe_backtest is None:
+        missing.append(
+            "Sharpe " + ("paper" if p.sharpe_paper is None else "backtest")
+            + " (needs at least 2 closed round trips with varying returns)"
+        )  # fmt: skip
+    elif p.sharpe_backtest <= 0:
+        fails.append(f"backtest Sharpe {p.sharpe_backtest:.3f} <= 0: no edge for paper to confirm")
+    elif p.sharpe_paper < cfg.min_sharpe_vs_backtest * p.sharpe_backtest:
+        fails.append(
+            f"paper Sharpe {p.sharpe_paper:.3f} < {cfg.min_sharpe_vs_backtest:g} x backtest "
+            f"{p.sharpe_backtest:.3f}"
+        )
+    return _result(
+        7, "paper performance", fails, missing, numbers,
+        f"{p.trades} trades, fill {_fmt(p.fill_rate_pct, '%', 1)}, "
+        f"latency delta {_fmt(p.latency_delta_pct, '%', 1)}, no pacing violations",
+    )  # fmt: skip
+
+
+def gate_final(ev: GateEvidence, cfg: GoLiveConfig, previous: Sequence[GateResult]) -> GateResult:
+    fails: list[str] = []
+    missing: list[str] = []
+    for g in previous:
+        if g.verdict is Verdict.FAIL:
+            fails.append(f"gate {g.number} {g.name} failed")
+        elif g.verdict is Verdict.PENDING:
+            missing.append(f"gate {g.number} {g.name} pending")
+    signed = {s.role: s for s in ev.signoffs}
+    for role in cfg.signoff_roles:
+        if role not in signed:
+            missing.append(f"sign-off: {role} (deskgate signoff --role {role} --name ...)")
+    r = ev.rollback
+    if r is None:
+        missing.append("rollback verified (deskgate rollback --reason ...)")
+    elif not r.verified:
+        fails.append("last rollback not verified: " + "; ".join(r.problems or ("unverified",)))
+    elif r.duration_s > cfg.max_rollback_s:
+        fails.append(f"rollback took {r.duration_s:.1f}s (target < {cfg.max_rollback_s:g}s)")
+    k = ev.kill
+    if k is None:
+        missing.append("kill switch verified (a kill confirmed by the broker)")
+    elif not k.confirmed:
+        fails.append("kill switch never confirmed by the broker")
+    numbers = [
+        ("gates passed", f"{sum(g.verdict is Verdict.PASS for g in previous)}/{len(previous)}"),
+        ("sign-offs", ", ".join(f"{s.role}={s.name}" for s in ev.signoffs) or "none"),
+        ("rollback", "n/a" if r is None else f"{'verified' if r.verified else 'FAILED'} "
+                                             f"in {r.duration_s:.1f}s"),
+        ("kill", "n/a" if k is None else ("confirmed" if k.confirmed else "unconfirmed")),
+    ]  # fmt: skip
+    return _result(
+        8, "go-live", fails, missing, numbers,
+        "all gates pass, sign-offs recorded, rollback and kill switch verified",
+    )  # fmt: skip
+
+
+def evaluate(evidence: GateEvidence, cfg: GoLiveConfig | None = None) -> tuple[GateResult, ...]:
+    """All eight gates, in order."""
+    cfg = cfg or GoLiveConfig()
+    first = [
+        gate_artifacts(evidence, cfg),
+        gate_architecture(evidence, cfg),
+        gate_interface(evidence, cfg),
+        gate_implementation(evidence, cfg),
+        gate_stage_tests(evidence, cfg),
+        gate_account(evidence, cfg),
+        gate_paper(evidence, cfg),
+    ]
+    return (*first, gate_final(evidence, cfg, first))
+
+
+@dataclass(frozen=True)
+class GoLiveDecision:
+    decision: Decision
+    open_requirements: tuple[str, ...]
+    failing: tuple[GateResult, ...]
+
+
+def decide(results: Sequence[GateResult]) -> GoLiveDecision:
+    """APPROVED when all pass; REJECTED when any fails; otherwise CONDITIONAL."""
+    failing = tuple(g for g in results if g.verdict is Verdict.FAIL)
+    open_reqs = tuple(
+        f"gate {g.number} {g.name}: {m}"
+        for g in results
+        if g.verdict is Verdict.PENDING and g.number != 8
+        for m in g.missing
+    ) + tuple(
+        f"gate 8 go-live: {m}"
+        for g in results
+        if g.number == 8 and g.verdict is not Verdict.PASS
+        for m in g.missing
+        if not m.startswith("gate ")
+    )
+    if failing:
+        return GoLiveDecision(Decision.REJECTED, open_reqs, failing)
+    if all(g.verdict is Verdict.PASS for g in results) and results:
+        return GoLiveDecision(Decision.GO_LIVE_APPROVED, (), ())
+    return GoLiveDecision(Decision.CONDITIONAL, open_reqs, ())
+
+
+def render_table(results: Sequence[GateResult]) -> str:
+    """A plain-text table for the terminal."""
+    lines = [f"{'#':>2}  {'gate':<18} {'verdict':<8} detail"]
+    for g in results:
+        lines.append(f"{g.number:>2}  {g.name:<18} {g.verdict.value:<8} {g.detail}")
+        for key, value in g.numbers:
+            lines.append(f"{'':>4}{'':<18} {'':<8}   {key}: {value}")
+    return "\n".join(lines)
+
+
+def render_markdown(
+    results: Sequence[GateResult], decision: GoLiveDecision, generated_at: datetime
+) -> str:
+    """GO_LIVE_DECISION.md: the decision, why, and every gate with its numbers."""
+    out = [
+        "# Go-live decision",
+        "",
+        f"**Decision: {decision.decision.value}**",
+        "",
+        f"Generated {generated_at.isoformat(timespec='seconds')} by `deskgate gates` from "
+        "recorded evidence (reports, probe file, paper metrics, audit beads).",
+        "",
+    ]
+    if decision.failing:
+        out += ["## Failing gates", ""]
+        for g in decision.failing:
+            out.append(f"* Gate {g.number} ({g.name}): {g.detail}")
+            out.append(f"  * Action: {g.action}")
+        out.append("")
+    if decision.open_requirements:
+        out += ["## Open requirements", ""]
+        out += [f"* {req}" for req in decision.open_requirements]
+        out.append("")
+    out += ["## Gates", "", "| # | gate | verdict | detail |", "| --- | --- | --- | --- |"]
+    for g in results:
+        detail = g.detail.replace("|", "\\|")
+        out.append(f"| {g.number} | {g.name} | {g.verdict.value} | {detail} |")
+    out += ["", "## Numbers", ""]
+    for g in results:
+        if g.numbers:
+            out.append(f"* Gate {g.number} ({g.name}): "
+                       + "; ".join(f"{k} {v}" for k, v in g.numbers))  # fmt: skip
+    out.append("")
+    return "\n".join(out)
+
+
+# --- permissions as far as the API reveals them ------------------------------------------------
+
+PERMISSION_CLASSES = ("stocks", "options", "futures")
+
+
+def permissions_from_tags(tags: Mapping[str, str]) -> dict[str, bool | None]:
+    """stocks / options / futures from IB's TradingType-* and SegmentTitle-* account tags.
+
+    IB reports e.g. TradingType-S = "STKNOPT" (stocks and options) and a SegmentTitle-C for a
+    commodities (futures) segment. Without any TradingType tag the API says nothing: None.
+    """
+    trading = {k: v.upper() for k, v in tags.items() if k.startswith("TradingType-")}
+    if not trading:
+        return dict.fromkeys(PERMISSION_CLASSES)
+    values = " ".join(trading.values())
+    futures = (
+        "FUT" in values
+        or "TradingType-C" in trading
+        or any(k.startswith("SegmentTitle-C") for k in tags)
+    )
+    return {"stocks": "STK" in values, "options": "OPT" in values, "futures": futures}

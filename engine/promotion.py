@@ -1,0 +1,123 @@
+"""Promotion rules: a strategy moves SHADOW -> LIVE only on complete evidence and a T2 approval."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+from engine.metrics import sharpe
+
+APPROVAL_TIER = "T2"
+"""Promotion needs a second-tier approval: a different person from the one who asked."""
+
+
+class Stage(StrEnum):
+    SHADOW = "SHADOW"
+    LIVE = "LIVE"
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """One shadow session of a strategy: what it would have done, and how often it was overruled."""
+
+    day: date
+    regime: str
+    pnl: Decimal
+    max_drawdown_pct: Decimal | None
+    sharpe: float | None
+    would_have_killed: int
+    """How many times the kill switch would have tripped."""
+    decisions: int
+    overrides: int
+    """Decisions where the trader overrode the strategy."""
+
+
+@dataclass(frozen=True)
+class EvidenceBundle:
+    strategy: str
+    sessions: tuple[SessionRecord, ...]
+
+    @property
+    def regimes(self) -> frozenset[str]:
+        return frozenset(s.regime for s in self.sessions)
+
+    def summary(self) -> dict[str, str]:
+        """The numbers a promotion request records."""
+        s = self.sessions
+        decisions = sum(x.decisions for x in s)
+        drawdowns = [x.max_drawdown_pct for x in s if x.max_drawdown_pct is not None]
+        daily = [float(x.pnl) for x in s]
+        overall = sharpe(daily)
+        return {
+            "sessions": str(len(s)),
+            "regimes": ",".join(sorted(self.regimes)),
+            "max_drawdown_pct": str(max(drawdowns)) if drawdowns else "",
+            "worst_day": str(min((x.pnl for x in s), default="")),
+            "sharpe": "" if overall is None else f"{overall:.4f}",
+            "would_have_killed": str(sum(x.would_have_killed for x in s)),
+            "override_rate": f"{sum(x.overrides for x in s) / decisions:.4f}" if decisions else "",
+        }
+
+
+def missing_evidence(
+    bundle: EvidenceBundle, min_sessions: int = 20, min_regimes: int = 2
+) -> tuple[str, ...]:
+    """What the bundle lacks for a promotion; empty when complete."""
+    s = bundle.sessions
+    out: list[str] = []
+    if len(s) < min_sessions:
+        out.append(f"sessions: {len(s)} of {min_sessions}")
+    if len(bundle.regimes) < min_regimes:
+        seen = ", ".join(sorted(bundle.regimes)) or "none"
+        out.append(f"regimes: {len(bundle.regimes)} of {min_regimes} ({seen})")
+    if s and any(x.max_drawdown_pct is None for x in s):
+        n = sum(x.max_drawdown_pct is None for x in s)
+        out.append(f"max drawdown not recorded for {n} session(s)")
+    if s and any(x.sharpe is None for x in s):
+        out.append(f"Sharpe not recorded for {sum(x.sharpe is None for x in s)} session(s)")
+    if s and sum(x.decisions for x in s) == 0:
+        out.append("override rate: no decisions recorded")
+    if not s:
+        out.append("worst day: no sessions")
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class PromotionContext:
+    """The engine's state that can veto a promotion, gathered at one instant."""
+
+    stage: Stage
+    kill_flags: tuple[str, ...]
+    halted: bool
+    unresolved_drifts: int
+    requested_by: str | None
+    """Who asked for the promotion now pending (None: no request)."""
+    evidence_missing: tuple[str, ...]
+
+
+def refusal_reasons(
+    ctx: PromotionContext, to_stage: Stage, approver: str, tier: str
+) -> tuple[str, ...]:
+    """Why a promotion approval must be refused; empty means it may go ahead."""
+    out: list[str] = []
+    if to_stage is not Stage.LIVE or ctx.stage is not Stage.SHADOW:
+        out.append(f"only SHADOW -> LIVE is a promotion (strategy is {ctx.stage})")
+    if ctx.requested_by is None:
+        out.append("no promotion request with an evidence bundle is pending")
+    if ctx.kill_flags:
+        out.append(f"kill flag active: {', '.join(ctx.kill_flags)}")
+    if ctx.halted:
+        out.append("trading is HALTED")
+    if ctx.unresolved_drifts:
+        out.append(f"{ctx.unresolved_drifts} unresolved reconciliation drift(s)")
+    if ctx.evidence_missing:
+        out.append("incomplete evidence: " + "; ".join(ctx.evidence_missing))
+    if tier != APPROVAL_TIER:
+        out.append(f"approval tier {tier or 'none'}: a promotion needs {APPROVAL_TIER}")
+    if not approver.strip():
+        out.append("approver not named")
+    elif ctx.requested_by is not None and approver.strip() == ctx.requested_by:
+        out.append("the requester cannot approve their own promotion")
+    return tuple(out)
