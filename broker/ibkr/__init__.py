@@ -1,4 +1,17 @@
-"""The Interactive Brokers adapter: the only package that imports ib_async."""
+"""The Interactive Brokers adapter: the only package that imports ib_async.
+
+| module        | what lives there                                                      |
+| ------------- | --------------------------------------------------------------------- |
+| adapter       | `IbkrBroker` (the BrokerPort): session, resync, orders, event handlers |
+| connection    | connectAsync raced against 326 / early close; account-id log redaction |
+| mapping       | pure tables: IB status / error code / side / account tag -> contracts  |
+| convert       | Instrument/OrderRequest -> ib_async Contract/Order (brackets); back    |
+| orders        | the adapter's own order records keyed by permId, exec-id dedupe        |
+| account       | account value rows folded into an AccountSnapshot                      |
+| pacing        | outbound pacer (≤ 45 msg/s, cancels first) and reconnect backoff       |
+| safety        | live-port and account checks (paper DU only unless live confirmed)     |
+| probe         | read-only connect: account snapshot, type and permissions              |
+"""
 
 from broker.ibkr.adapter import IbkrBroker
 from broker.ibkr.connection import ClientIdInUse

@@ -413,6 +413,12 @@ class IbkrBroker:
         except BrokerRefused:
             self._ib.disconnect()
             raise
+        if self._account_id is not None and account != self._account_id and len(self._book):
+            self._ib.disconnect()
+            raise BrokerRefused(
+                f"the login now shows account {mask_account(account)} instead of "
+                f"{mask_account(self._account_id)}; refusing to mix their orders"
+            )
         if account != self._account_id:
             self._account = AccountBook(account)
             self._positions.clear()
@@ -564,6 +570,7 @@ class IbkrBroker:
             if data_lost:
                 for ticker, _ in list(self._tickers.values()):
                     if ticker.contract is not None:
+                        await self._pacer.acquire(1)
                         self._ib.cancelMktData(ticker.contract)
             await self._after_resync(resubscribe=data_lost)
         except (BrokerUnavailable, ConnectionError) as exc:
