@@ -104,6 +104,8 @@ class Book:
     kill_confirmed: bool | None = None
     seen_exec_ids: set[str] = field(default_factory=set)
     exec_pnl: dict[str, Decimal] = field(default_factory=dict)
+    commissioned: set[str] = field(default_factory=set)
+    """Exec ids whose commission is booked (a resync after a restart reports them again)."""
     alerts: deque[AlertRaised] = field(default_factory=lambda: deque(maxlen=200))
     trading_day: date | None = None
     trades_today: int = 0
@@ -164,6 +166,9 @@ class Book:
             case FillRecorded():
                 self._apply_fill(event)
             case CommissionRecorded():
+                if event.exec_id in self.commissioned:
+                    return
+                self.commissioned.add(event.exec_id)
                 self.realized_today -= event.commission
                 self.commissions_today += event.commission
             case TradingStateChanged():

@@ -285,6 +285,7 @@ class Engine:
                 )
                 voided += 1
         self.book.issued_tokens.clear()
+        self._resolve_write_ahead()
         self._emit(
             EngineStarted(
                 **self._now_pair(),
@@ -1060,6 +1061,8 @@ class Engine:
                 self._on_fill(event)
                 self.request_reconcile("fill")
             case CommissionReported():
+                if event.exec_id in self.book.commissioned:
+                    return  # re-reported by a resync: booked once
                 self._emit(
                     CommissionRecorded(
                         ts_event=event.ts,
@@ -1282,15 +1285,11 @@ class Engine:
                 )
             )
         at_broker = {o.order_ref: o for o in open_orders}
+        self._resolve_write_ahead()
         for rec in list(self.book.records.values()):
             if rec.order_ref is None:
-                if rec.state is LifecycleState.APPROVED:
-                    # Approved but the write-ahead never committed: nothing left; close it out.
-                    self._transition(rec, Trigger.SUBMIT_FAILED)
                 continue
             broker_order = at_broker.get(rec.order_ref)
-            if rec.state is LifecycleState.APPROVED:
-                self._transition(rec, Trigger.SUBMIT)
             if broker_order is not None:
                 if rec.acked_at is None:
                     self._on_accepted(
@@ -1324,6 +1323,22 @@ class Engine:
         if self._started:
             self.request_reconcile("reconnect", delay_s=0.0)
         self.bus.publish(StateChanged("resync"))
+
+    def _resolve_write_ahead(self) -> None:
+        """Settle intents a crash left APPROVED, from the audit store alone.
+
+        Runs before the broker connects: the adapter delivers recovered acks and fills during
+        `connect()`, and they must find the record SUBMITTED, not APPROVED.
+        """
+        for rec in list(self.book.live.values()):
+            if rec.state is not LifecycleState.APPROVED:
+                continue
+            if rec.order_ref is None:
+                # Approved but the write-ahead never committed: nothing left; close it out.
+                self._transition(rec, Trigger.SUBMIT_FAILED)
+            else:
+                # The write-ahead committed: the order may have left. Broker truth decides.
+                self._transition(rec, Trigger.SUBMIT)
 
     # --- automatic kill triggers ---------------------------------------------------------------
 
