@@ -184,6 +184,8 @@ class Engine:
         self._reconcile_runs: deque[float] = deque()
         self._reconcile_timer: asyncio.TimerHandle | None = None
         self._reconcile_lock = asyncio.Lock()
+        self._order_events = 0
+        """Order acks, fills, cancels and rejects applied: a reconciliation spanning one retries."""
         self._background: set[asyncio.Task[Any]] = set()
         self._nav = NavTracker()
         self._rollback_task: asyncio.Task[CommandResult] | None = None
@@ -918,12 +920,18 @@ class Engine:
             return CommandResult(False, "reconciliation rate limit: deferred", "RATE_LIMITED")
         runs.append(mono)
         async with self._reconcile_lock:
+            seen = self._order_events
             try:
                 positions = await self.broker.positions()
                 open_orders = await self.broker.open_orders()
                 account = await self.broker.account()
             except BrokerUnavailable as exc:
                 return CommandResult(False, f"reconciliation failed: {exc}", "BROKER_UNAVAILABLE")
+            if self._order_events != seen:
+                # A fill or order update landed while the broker's answers were in flight: its
+                # snapshot and the book are from different moments. Compare again shortly.
+                self.request_reconcile(reason, delay_s=0.2)
+                return CommandResult(False, "order events arrived mid-comparison: retrying", "RETRY")
             differences = compare(self.book, positions, open_orders, account)
             raised = self._raise_drifts(differences)
             self._emit(
@@ -1048,6 +1056,8 @@ class Engine:
             log.exception("broker event %s could not be applied", event.kind)
 
     def _dispatch(self, event: BrokerEvent) -> None:
+        if isinstance(event, OrderAccepted | OrderFilled | OrderCancelled | OrderRejected):
+            self._order_events += 1
         match event:
             case QuoteUpdated():
                 self._quotes[event.quote.symbol] = event.quote
