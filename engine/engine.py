@@ -931,7 +931,7 @@ class Engine:
                 # A fill or order update landed while the broker's answers were in flight: its
                 # snapshot and the book are from different moments. Compare again shortly.
                 self.request_reconcile(reason, delay_s=0.2)
-                return CommandResult(False, "order events arrived mid-comparison: retrying", "RETRY")
+                return CommandResult(False, "order events arrived mid-comparison", "RETRY")
             differences = compare(self.book, positions, open_orders, account)
             raised = self._raise_drifts(differences)
             self._emit(

@@ -26,7 +26,7 @@ class SnapshotThenFill(FakeBroker):
 async def test_fill_during_the_comparison_retries_instead_of_raising_drift(
     tmp_path: Path,
 ) -> None:
-    engine, plain, clock = await started_engine(tmp_path)
+    engine, _, clock = await started_engine(tmp_path)
     await engine.stop()
     broker = SnapshotThenFill(clock)
     engine = Engine(engine.config, broker, data_dir=tmp_path, clock=clock)
