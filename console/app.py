@@ -119,6 +119,7 @@ class DeskgateApp(App[None]):
             self.exit(return_code=2, message="Live start refused: account id not confirmed.")
 
     def _set_mode_class(self, mode: Mode) -> None:
+        """`-mode-sim|paper|live` on the app: the status bar's colour (CSS)."""
         for m in Mode:
             self.set_class(m is mode, f"-mode-{m.value}")
 
@@ -242,7 +243,8 @@ class DeskgateApp(App[None]):
             return True if self.selected is not None else None
         if action == "rearm":  # shown only when there is something to re-arm
             return self.snapshot is not None and (
-                self.snapshot.trading_state is not TradingState.ACTIVE)
+                self.snapshot.trading_state is not TradingState.ACTIVE
+            )
         if action in ("flatten", "reconcile"):
             return True if self.started else None
         return True
@@ -297,8 +299,9 @@ class DeskgateApp(App[None]):
             self.bell()
             return
         intent_id, token = pending.intent.intent_id, pending.token
-        self._command("approve", f"approve:{intent_id}", lambda: self.engine.approve(intent_id,
-                                                                                     token))
+        self._command(
+            "approve", f"approve:{intent_id}", lambda: self.engine.approve(intent_id, token)
+        )
         self._render_state()
 
     def action_reject(self) -> None:
@@ -310,12 +313,17 @@ class DeskgateApp(App[None]):
 
         def done(reason: str | None) -> None:
             if reason is not None:
-                self._command("reject", f"reject:{intent_id}",
-                              lambda: self.engine.reject(intent_id, reason))
+                self._command(
+                    "reject", f"reject:{intent_id}", lambda: self.engine.reject(intent_id, reason)
+                )
 
         self.push_screen(
-            ReasonScreen(f"Reject {intent_id}", "Why? (optional, goes to the audit log)",
-                         required=False, kill_keys=self.kill_keys),
+            ReasonScreen(
+                f"Reject {intent_id}",
+                "Why? (optional, goes to the audit log)",
+                required=False,
+                kill_keys=self.kill_keys,
+            ),
             callback=done,
         )
 
@@ -324,13 +332,17 @@ class DeskgateApp(App[None]):
         if isinstance(self.screen, KillConfirmScreen):
             self.screen.dismiss(True)
             return
-        working = sum(1 for o in self.snapshot.orders if o.state.is_working) if (
-            self.snapshot) else 0
+        working = (
+            sum(1 for o in self.snapshot.orders if o.state.is_working) if (self.snapshot) else 0
+        )
 
         def done(confirmed: bool | None) -> None:
             if confirmed:
-                self._command("kill", "kill",
-                              lambda: self.engine.kill("kill switch (console)", actor="trader"))
+                self._command(
+                    "kill",
+                    "kill",
+                    lambda: self.engine.kill("kill switch (console)", actor="trader"),
+                )
 
         self.push_screen(KillConfirmScreen(self.key_display("kill"), working), callback=done)
 
@@ -339,8 +351,11 @@ class DeskgateApp(App[None]):
 
         def done(confirmed: bool | None) -> None:
             if confirmed:
-                self._command("flatten", "flatten",
-                              lambda: self.engine.flatten("flatten (console)", actor="trader"))
+                self._command(
+                    "flatten",
+                    "flatten",
+                    lambda: self.engine.flatten("flatten (console)", actor="trader"),
+                )
 
         self.push_screen(
             ConfirmScreen("FLATTEN", f"Close all {count} position(s) at market?", danger=True),
@@ -353,12 +368,16 @@ class DeskgateApp(App[None]):
     def action_rearm(self) -> None:
         def done(reason: str | None) -> None:
             if reason:
-                self._command("rearm", "rearm",
-                              lambda: self.engine.rearm(reason, actor="trader"))
+                self._command("rearm", "rearm", lambda: self.engine.rearm(reason, actor="trader"))
 
         self.push_screen(
-            ReasonScreen("RE-ARM TRADING", "Trading is halted. Type why it is safe to resume:",
-                         required=True, kill_keys=self.kill_keys, danger=True),
+            ReasonScreen(
+                "RE-ARM TRADING",
+                "Trading is halted. Type why it is safe to resume:",
+                required=True,
+                kill_keys=self.kill_keys,
+                danger=True,
+            ),
             callback=done,
         )
 
@@ -381,8 +400,9 @@ class DeskgateApp(App[None]):
         self.push_screen(HelpScreen(rows, list(PANEL_KEYS)))
 
     async def action_quit(self) -> None:
-        working = sum(1 for o in self.snapshot.orders if o.state.is_working) if (
-            self.snapshot) else 0
+        working = (
+            sum(1 for o in self.snapshot.orders if o.state.is_working) if (self.snapshot) else 0
+        )
         if not working:
             await self.shutdown()
             return

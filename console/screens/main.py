@@ -18,7 +18,7 @@ from console.state import ConsoleState
 from console.widgets.approvals import ApprovalQueue
 from console.widgets.chrome import MessageLine, PanelTabs
 from console.widgets.evidence import EvidencePanel, EvidenceView
-from console.widgets.gates import GatesPanel, gates_from
+from console.widgets.gates import GatesPanel, gates_from, tier_label
 from console.widgets.latency import LatencyPanel
 from console.widgets.status_bar import StatusBar
 from console.widgets.tables import AlertsTable, AuditTable, OrdersTable, PositionsTable
@@ -169,7 +169,7 @@ class MainScreen(Screen[None]):
         self.query_one(PositionsTable).show(snap.positions)
         self.query_one(OrdersTable).show(snap.orders, state.now)
         self.query_one(LatencyPanel).show(snap.latency)
-        self.query_one(GatesPanel).show(gates_from(snap))
+        self.query_one(GatesPanel).show(gates_from(snap), tier_label(snap))
         self.query_one(AlertsTable).show(snap.alerts)
         self.query_one(AuditTable).show(snap.audit_tail)
         self._refresh_tabs()

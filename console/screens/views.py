@@ -14,7 +14,7 @@ from textual.widgets import Footer, Static
 
 from console.messages import StateWanted
 from console.state import ConsoleState
-from console.widgets.gates import GatesPanel, gates_from
+from console.widgets.gates import GatesPanel, gates_from, tier_label
 from console.widgets.status_bar import StatusBar
 from console.widgets.tables import AuditTable
 
@@ -42,7 +42,7 @@ class GatesScreen(StateScreen):
     def compose(self) -> ComposeResult:
         yield from self.compose_status()
         with VerticalScroll(id="gates-view", classes="view"):
-            yield GatesPanel(id="gates-full")
+            yield GatesPanel(notes=True, id="gates-full")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -51,7 +51,7 @@ class GatesScreen(StateScreen):
 
     def show_state(self, state: ConsoleState) -> None:
         super().show_state(state)
-        self.query_one(GatesPanel).show(gates_from(state.snapshot))
+        self.query_one(GatesPanel).show(gates_from(state.snapshot), tier_label(state.snapshot))
 
 
 class AuditScreen(StateScreen):

@@ -33,6 +33,7 @@ class ApprovalQueue(DataTable[Text | str]):
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
         self.pending: tuple[PendingApproval, ...] = ()
         self.now_mono = 0.0
+        self._shown_countdowns: dict[str, Text] = {}
 
     def on_mount(self) -> None:
         self.add_column("exp", key="exp", width=7)
@@ -56,6 +57,7 @@ class ApprovalQueue(DataTable[Text | str]):
             return
         keep = self.selected_intent_id
         self.pending = pending
+        self._shown_countdowns = {p.intent.intent_id: countdown_text(p, now_mono) for p in pending}
         self.clear()
         for p in pending:
             risk = Text("ok", style="green") if p.risk_ok else Text("DENY", style="bold red")
@@ -73,7 +75,11 @@ class ApprovalQueue(DataTable[Text | str]):
             self.move_cursor(row=0, animate=False)
 
     def tick(self, now_mono: float) -> None:
-        """Refresh the countdown column."""
+        """Refresh the countdown cells that changed."""
         self.now_mono = now_mono
         for p in self.pending:
-            self.update_cell(p.intent.intent_id, "exp", countdown_text(p, now_mono))
+            key = p.intent.intent_id
+            text = countdown_text(p, now_mono)
+            if self._shown_countdowns.get(key) != text:
+                self._shown_countdowns[key] = text
+                self.update_cell(key, "exp", text)

@@ -27,6 +27,8 @@ class PanelTabs(Widget):
         self.badges: dict[int, tuple[str, str]] = {}
 
     def show(self, active: int, visible: list[int], badges: dict[int, tuple[str, str]]) -> None:
+        if (active, visible, badges) == (self.active, self.shown, self.badges):
+            return
         self.active, self.shown, self.badges = active, visible, badges
         self.refresh()
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from rich.console import Group, RenderableType
+from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -54,20 +54,44 @@ class EvidenceView:
     kill_flags: tuple[KillFlagView, ...] = ()
 
 
-def render_evidence(view: EvidenceView, stale: StaleConfig) -> RenderableType:
+@dataclass(frozen=True)
+class EvidenceParts:
+    """The panel in four parts: two one-line parts that tick every second (no re-layout),
+    the body that changes only with the trade, and the approve verdict."""
+
+    head: Text
+    freshness: RenderableType
+    body: RenderableType
+    verdict: Text
+
+
+LABEL_WIDTH = 11
+
+
+def _label_grid() -> Table:
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(style="bold #87afd7", no_wrap=True, width=LABEL_WIDTH)
+    grid.add_column(ratio=1)
+    return grid
+
+
+def render_evidence(view: EvidenceView, stale: StaleConfig) -> EvidenceParts:
     """The panel's content as Rich renderables (pure; tested directly)."""
     pending = view.pending
     if pending is None:
-        return Text("No pending trade. Intents from strategies appear in the queue above.",
-                    style="dim")
+        return EvidenceParts(
+            Text("No pending trade selected.", style="dim"), Text(""), Text(""), _verdict(view)
+        )
     intent = pending.intent
     order = intent.order
     ev = intent.evidence
     entry = order.limit_price or order.stop_price
 
-    head = Text()
-    head.append(f" {order.side.value} ", style="bold white on #005f00" if order.side.value ==
-                "BUY" else "bold white on #870000")
+    head = Text(no_wrap=True, overflow="ellipsis")
+    head.append(
+        f" {order.side.value} ",
+        style="bold white on #005f00" if order.side.value == "BUY" else "bold white on #870000",
+    )
     head.append(f" {fmt.qty(order.quantity)} {order.instrument.symbol} ", style="bold")
     head.append(f"{order.order_type.value}")
     if entry is not None:
@@ -75,39 +99,53 @@ def render_evidence(view: EvidenceView, stale: StaleConfig) -> RenderableType:
     head.append(f" {order.tif.value}  ")
     head.append("token ")
     left = pending.seconds_left(view.now_mono)
-    head.append(fmt.countdown(left), style="bold red" if left <= 0 else (
-        "bold #ffaf00" if left < 60 else "bold"))
+    head.append(
+        fmt.countdown(left),
+        style="bold red" if left <= 0 else ("bold #ffaf00" if left < 60 else "bold"),
+    )
 
-    grid = Table.grid(padding=(0, 1))
-    grid.add_column(style="bold #87afd7", no_wrap=True)
-    grid.add_column(ratio=1)
-    grid.add_row("Intent", Text(f"{intent.intent_id} · {intent.strategy} · {intent.regime.value}"
-                                f"{' · reduces risk' if intent.reduces_risk else ''}"))
-    grid.add_row("Stop/target", _stop_target(order.stop_loss, order.take_profit, entry,
-                                              order.instrument.tick_size))
+    fresh = _label_grid()
+    fresh.add_row("Freshness", _freshness(view, stale))
+
+    grid = _label_grid()
+    grid.add_row(
+        "Intent",
+        Text(
+            f"{intent.intent_id} · {intent.strategy} · {intent.regime.value}"
+            f"{' · reduces risk' if intent.reduces_risk else ''}"
+        ),
+    )
+    grid.add_row(
+        "Stop/target",
+        _stop_target(order.stop_loss, order.take_profit, entry, order.instrument.tick_size),
+    )
     quality = Text(f"{ev.setup_quality:.0f}/100 ") + quality_bar(ev.setup_quality)
     if ev.quality_breakdown:
-        quality.append("  " + " · ".join(f"{k} {v:g}" for k, v in ev.quality_breakdown.items()),
-                       style="dim")
+        quality.append(
+            "  " + " · ".join(f"{k} {v:g}" for k, v in ev.quality_breakdown.items()), style="dim"
+        )
     grid.add_row("Quality", quality)
-    grid.add_row("Alignment", Text("HTF ") + mark(ev.htf_alignment) + Text("  LTF ")
-                 + mark(ev.ltf_alignment))
-    grid.add_row("Freshness", _freshness(view, stale))
+    grid.add_row(
+        "Alignment", Text("HTF ") + mark(ev.htf_alignment) + Text("  LTF ") + mark(ev.ltf_alignment)
+    )
     grid.add_row("Sizing", _sizing(pending))
     if ev.risk_parameters:
-        grid.add_row("Risk params", Text(" · ".join(f"{k} {fmt.qty(v)}"
-                                                    for k, v in ev.risk_parameters.items())))
+        grid.add_row(
+            "Risk params",
+            Text(" · ".join(f"{k} {fmt.qty(v)}" for k, v in ev.risk_parameters.items())),
+        )
     grid.add_row("Red checks", _checks([(c.name, c.passed, c.detail) for c in ev.red_checks]))
     grid.add_row("Kill flags", _kill_flags(ev.active_kill_flags, view.kill_flags))
     grid.add_row("Risk checks", _checks([(c.name, c.passed, c.detail) for c in pending.checks]))
     if ev.notes:
         grid.add_row("Notes", Text(ev.notes, style="italic"))
 
-    return Group(head, grid, _verdict(view))
+    return EvidenceParts(head, fresh, grid, _verdict(view))
 
 
-def _stop_target(stop: Decimal | None, target: Decimal | None, entry: Decimal | None,
-                 tick: Decimal) -> Text:
+def _stop_target(
+    stop: Decimal | None, target: Decimal | None, entry: Decimal | None, tick: Decimal
+) -> Text:
     text = Text()
     if stop is None:
         text.append("NO STOP", style="bold red")
@@ -132,6 +170,8 @@ def _freshness(view: EvidenceView, stale: StaleConfig) -> Text:
     ttl = ttl_seconds(stale, intent.regime)
     fresh = age_s <= ttl
     text = mark(fresh) + Text(f" {fmt.age(age_s)} old / TTL {fmt.duration(ttl)}")
+    text.no_wrap = True
+    text.overflow = "ellipsis"
     if not fresh:
         text.append(" STALE", style="bold red")
     return text
@@ -194,31 +234,59 @@ def _kill_flags(strategy_flags: tuple[str, ...], engine_flags: tuple[KillFlagVie
 
 def _verdict(view: EvidenceView) -> Text:
     if view.blocker is None:
-        return Text.assemble((f" [{view.approve_key}] APPROVE ", "bold black on #5fd75f"),
-                             "  ready")
-    return Text.assemble((" APPROVE UNAVAILABLE ", "bold white on #870000"),
-                         " ", (view.blocker, "bold"))
+        return Text.assemble(
+            (f" [{view.approve_key}] APPROVE ", "bold black on #5fd75f"), "  ready"
+        )
+    return Text.assemble(
+        (" APPROVE UNAVAILABLE ", "bold white on #870000"), " ", (view.blocker, "bold")
+    )
 
 
 class EvidencePanel(VerticalScroll):
-    """Scrollable evidence for the selected pending trade."""
+    """Scrollable evidence for the selected pending trade.
+
+    The countdown and the freshness age tick every second; they live in one-line widgets
+    updated without a re-layout, so a tick never re-lays out the screen."""
 
     DEFAULT_CSS = """
     EvidencePanel { height: 1fr; }
     EvidencePanel > Static { width: 1fr; }
+    EvidencePanel > #evidence-head, EvidencePanel > #evidence-fresh { height: 1; }
     """
 
     def __init__(self, *, stale: StaleConfig, id: str | None = None) -> None:
-        super().__init__(id=id)
+        super().__init__(id=id, can_focus=True)
         self.stale = stale
         self.view: EvidenceView | None = None
+        self._head = Static("", id="evidence-head")
+        self._fresh = Static("", id="evidence-fresh")
         self._body = Static("", id="evidence-body")
+        self._verdict = Static("", id="evidence-verdict")
+        self._body_key: object = None
+        self._verdict_key: object = None
 
     def compose(self) -> ComposeResult:
+        yield self._head
+        yield self._fresh
         yield self._body
+        yield self._verdict
 
     def show(self, view: EvidenceView) -> None:
         if view == self.view:
             return
         self.view = view
-        self._body.update(render_evidence(view, self.stale))
+        parts = render_evidence(view, self.stale)
+        self._head.update(parts.head, layout=False)
+        self._fresh.update(parts.freshness, layout=False)
+        body_key = (view.pending, view.kill_flags)
+        if body_key != self._body_key:
+            self._body_key = body_key
+            self._body.update(parts.body)
+        verdict_key = (view.blocker, view.approve_key)
+        if verdict_key != self._verdict_key:
+            self._verdict_key = verdict_key
+            self._verdict.update(parts.verdict)
+
+    def text(self) -> list[object]:
+        """The current content, top to bottom (for tests and screen readers)."""
+        return [w.content for w in (self._head, self._fresh, self._body, self._verdict)]

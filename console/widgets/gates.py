@@ -25,6 +25,8 @@ class GateVerdict:
     verdict: str
     """PASS, FAIL, PENDING (anything else is shown as is)."""
     detail: str = ""
+    notes: tuple[str, ...] = ()
+    """Failures, missing evidence and the action to take (shown on the gates screen)."""
 
 
 def gates_from(source: Any) -> tuple[GateVerdict, ...] | None:
@@ -42,18 +44,25 @@ def _one(item: Any) -> GateVerdict:
         number, name, verdict, *rest = item
         return GateVerdict(int(number), str(name), str(verdict), str(rest[0]) if rest else "")
     verdict = getattr(item, "verdict", getattr(item, "status", "?"))
+    notes = [f"✗ {f}" for f in getattr(item, "failures", ())]
+    notes += [f"… missing: {m}" for m in getattr(item, "missing", ())]
+    if getattr(item, "action", ""):
+        notes.append(f"→ {item.action}")
     return GateVerdict(
         int(getattr(item, "number", 0)),
         str(getattr(item, "name", "?")),
         str(getattr(verdict, "value", verdict)),
         str(getattr(item, "detail", "")),
+        tuple(notes),
     )
 
 
-def render_gates(gates: Iterable[GateVerdict] | None) -> Table | Text:
+def render_gates(gates: Iterable[GateVerdict] | None, *, notes: bool = False) -> Table | Text:
+    """Gate verdicts as a table; `notes` adds failures / missing evidence / actions."""
     if gates is None:
-        return Text("Gates not evaluated.\nThe engine has not computed go-live gates yet.",
-                    style="dim")
+        return Text(
+            "Gates not evaluated.\nThe engine has not computed go-live gates yet.", style="dim"
+        )
     gates = list(gates)
     if not gates:
         return Text("Gates not evaluated (no gates defined).", style="dim")
@@ -70,6 +79,11 @@ def render_gates(gates: Iterable[GateVerdict] | None) -> Table | Text:
             gate.name,
             Text(gate.detail, style="dim"),
         )
+        if notes:
+            for note in gate.notes:
+                table.add_row(
+                    "", "", "", Text(note, style="#ffaf00" if note.startswith("✗") else "dim")
+                )
     passed = sum(1 for g in gates if g.verdict.upper() == "PASS")
     footer = Table.grid()
     footer.add_row(table)
@@ -84,14 +98,29 @@ class GatesPanel(Static):
     GatesPanel { height: auto; width: 1fr; }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, notes: bool = False, id: str | None = None) -> None:
         super().__init__(render_gates(None), id=id)
+        self.notes = notes
         self.gates: tuple[GateVerdict, ...] | None = None
+        self.tier = ""
         self._shown = False
 
-    def show(self, gates: tuple[GateVerdict, ...] | None) -> None:
-        if self._shown and gates == self.gates:
+    def show(self, gates: tuple[GateVerdict, ...] | None, tier: str = "") -> None:
+        if self._shown and (gates, tier) == (self.gates, self.tier):
             return
         self._shown = True
-        self.gates = gates
-        self.update(render_gates(gates))
+        self.gates, self.tier = gates, tier
+        content = render_gates(gates, notes=self.notes)
+        if tier:
+            grid = Table.grid()
+            grid.add_row(content)
+            grid.add_row(Text(f"Scale-up: {tier}", style="bold #87afd7"))
+            self.update(grid)
+        else:
+            self.update(content)
+
+
+def tier_label(source: Any) -> str:
+    """The scale-up tier in force, if the engine reports one."""
+    tier = getattr(source, "scale_tier", None)
+    return str(getattr(tier, "label", "")) if tier is not None else ""

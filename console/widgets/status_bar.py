@@ -48,13 +48,11 @@ class StatusBar(Widget):
         """What the engine is doing before the first snapshot (connecting, failed...)."""
         self.mode: Mode = Mode.SIM
 
-    def show(
-        self, snapshot: EngineSnapshot | None, now: datetime, phase: str, mode: Mode
-    ) -> None:
-        self.snapshot = snapshot
-        self.now = now
-        self.phase = phase
-        self.mode = snapshot.mode if snapshot is not None else mode
+    def show(self, snapshot: EngineSnapshot | None, now: datetime, phase: str, mode: Mode) -> None:
+        mode = snapshot.mode if snapshot is not None else mode
+        if (snapshot, now, phase, mode) == (self.snapshot, self.now, self.phase, self.mode):
+            return
+        self.snapshot, self.now, self.phase, self.mode = snapshot, now, phase, mode
         self.refresh()
 
     def parts(self) -> list[_Part]:

@@ -114,7 +114,14 @@ def order_sort_key(order: OrderView) -> tuple[int, float]:
     return (rank, -order.state_since.timestamp())
 
 
+MAX_FINISHED_ORDERS = 50
+"""Finished orders kept on screen (newest first); the audit screen has the rest."""
+
+
 class OrdersTable(SnapshotTable):
+    """Live orders first (STALLED on top) with a ticking time in state; finished ones show
+    when they finished, so a busy day does not re-render hundreds of rows every second."""
+
     COLUMNS = (
         ("State", "state"),
         ("In state", "since"),
@@ -127,30 +134,35 @@ class OrdersTable(SnapshotTable):
     )
 
     def show(self, orders: tuple[OrderView, ...], now: datetime) -> None:
-        rows = []
-        for o in sorted(orders, key=order_sort_key):
-            state = Text(f" {o.state.value} ", style=STATE_STYLE[o.state])
-            if o.unknown:
-                state.append(" ?", style="bold #ffaf00")
-            since = fmt.since(now, o.state_since) or 0.0
-            since_style = "bold red" if o.state is LifecycleState.STALLED else (
-                "dim" if o.state.is_terminal else "")
-            rows.append(
-                (
-                    o.intent_id,
-                    (
-                        state,
-                        right(fmt.age(since), since_style),
-                        Text(o.symbol, style="dim" if o.state.is_terminal else "bold"),
-                        Text(o.side.value, style="green" if o.side.value == "BUY" else "red"),
-                        o.order_type.value,
-                        right(fmt.price(o.limit_price or o.stop_price or o.avg_fill_price)),
-                        right(f"{fmt.qty(o.filled)}/{fmt.qty(o.requested)} {fmt.pct(o.ratio)}"),
-                        Text(o.intent_id, style="dim"),
-                    ),
-                )
-            )
-        self.set_rows(rows)
+        ordered = sorted(orders, key=order_sort_key)
+        live = [o for o in ordered if not o.state.is_terminal]
+        finished = [o for o in ordered if o.state.is_terminal][:MAX_FINISHED_ORDERS]
+        self.set_rows([self._row(o, now) for o in (*live, *finished)])
+
+    @staticmethod
+    def _row(o: OrderView, now: datetime) -> tuple[str, tuple[Cell, ...]]:
+        state = Text(f" {o.state.value} ", style=STATE_STYLE[o.state])
+        if o.unknown:
+            state.append(" ?", style="bold #ffaf00")
+        if o.state.is_terminal:
+            since = right(o.state_since.strftime("%H:%M:%S"), "dim")
+        else:
+            seconds = fmt.since(now, o.state_since) or 0.0
+            stalled = o.state is LifecycleState.STALLED
+            since = right(fmt.age(seconds), "bold red" if stalled else "")
+        return (
+            o.intent_id,
+            (
+                state,
+                since,
+                Text(o.symbol, style="dim" if o.state.is_terminal else "bold"),
+                Text(o.side.value, style="green" if o.side.value == "BUY" else "red"),
+                o.order_type.value,
+                right(fmt.price(o.limit_price or o.stop_price or o.avg_fill_price)),
+                right(f"{fmt.qty(o.filled)}/{fmt.qty(o.requested)} {fmt.pct(o.ratio)}"),
+                Text(o.intent_id, style="dim"),
+            ),
+        )
 
 
 LEVEL_STYLE = {
@@ -182,8 +194,7 @@ class AlertsTable(SnapshotTable):
                     (
                         Text(a.ts_event.strftime("%H:%M:%S"), style="dim"),
                         Text(f" {a.level.value} ", style=LEVEL_STYLE[a.level]),
-                        Text(a.code, style="bold #ffaf00" if "DRIFT" in a.code.upper()
-                             else "bold"),
+                        Text(a.code, style="bold #ffaf00" if "DRIFT" in a.code.upper() else "bold"),
                         a.message,
                     ),
                 )
@@ -193,8 +204,13 @@ class AlertsTable(SnapshotTable):
 
 
 class AuditTable(SnapshotTable):
-    COLUMNS = (("Seq", "seq"), ("Time", "time"), ("Kind", "kind"), ("Intent", "intent"),
-               ("Summary", "summary"))
+    COLUMNS = (
+        ("Seq", "seq"),
+        ("Time", "time"),
+        ("Kind", "kind"),
+        ("Intent", "intent"),
+        ("Summary", "summary"),
+    )
 
     def show(self, beads: tuple[BeadView, ...]) -> None:
         self.set_rows(

@@ -76,9 +76,9 @@ def plain(renderable: Any, width: int = 120) -> str:
 
 
 def evidence_text(app: Any) -> str:
-    from textual.widgets import Static
+    from console.widgets.evidence import EvidencePanel
 
-    return plain(app.screen.query_one("#evidence-body", Static).content)
+    return "".join(plain(part) for part in app.screen.query_one(EvidencePanel).text())
 
 
 def status_text(app: Any) -> str:

@@ -21,8 +21,12 @@ def main() -> None:
     engine.auto_fill = True
     engine.fill_delay = 1.5
     app_clock = clock if args.frozen else _Ticking(clock)
-    app = DeskgateApp(engine, config=engine.config, clock=app_clock,  # type: ignore[arg-type]
-                      live_account_check=args.live)
+    app = DeskgateApp(
+        engine,
+        config=engine.config,
+        clock=app_clock,  # type: ignore[arg-type]
+        live_account_check=args.live,
+    )
     app.run()
 
 

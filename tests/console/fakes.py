@@ -189,15 +189,28 @@ class FakeEngine:
             evidence_hash=intent.evidence_hash(),
         )
         self.pending.append(pending)
-        self.bead("INTENT", intent.intent_id, f"{intent.strategy} proposed {intent.order.side} "
-                  f"{intent.order.quantity} {intent.order.instrument.symbol}")
+        self.bead(
+            "INTENT",
+            intent.intent_id,
+            f"{intent.strategy} proposed {intent.order.side} "
+            f"{intent.order.quantity} {intent.order.instrument.symbol}",
+        )
         if publish:
             self.publish("pending")
         return pending
 
-    def add_order(self, intent_id: str, state: LifecycleState, *, age_s: float = 0.0,
-                  symbol: str = "AAPL", requested: str = "50", filled: str = "0",
-                  limit: str = "187.20", side: Side = Side.BUY) -> OrderView:
+    def add_order(
+        self,
+        intent_id: str,
+        state: LifecycleState,
+        *,
+        age_s: float = 0.0,
+        symbol: str = "AAPL",
+        requested: str = "50",
+        filled: str = "0",
+        limit: str = "187.20",
+        side: Side = Side.BUY,
+    ) -> OrderView:
         order = OrderView(
             intent_id=intent_id,
             symbol=symbol,
@@ -214,13 +227,27 @@ class FakeEngine:
 
     def alert(self, level: AlertLevel, code: str, message: str, *, age_s: float = 0.0) -> None:
         ts = self.clock.now() - timedelta(seconds=age_s)
-        self.alerts.append(AlertRaised(
-            event_id=f"alert-{len(self.alerts) + 1}", ts_event=ts, ts_init=ts, level=level,
-            code=code, message=message))
+        self.alerts.append(
+            AlertRaised(
+                event_id=f"alert-{len(self.alerts) + 1}",
+                ts_event=ts,
+                ts_init=ts,
+                level=level,
+                code=code,
+                message=message,
+            )
+        )
 
     def bead(self, kind: str, intent_id: str | None, summary: str) -> None:
-        self.audit.append(BeadView(seq=len(self.audit) + 1, ts=self.clock.now(), kind=kind,
-                                   intent_id=intent_id, summary=summary))
+        self.audit.append(
+            BeadView(
+                seq=len(self.audit) + 1,
+                ts=self.clock.now(),
+                kind=kind,
+                intent_id=intent_id,
+                summary=summary,
+            )
+        )
 
     def publish(self, reason: str) -> None:
         self.bus.publish(StateChanged(reason))
@@ -252,8 +279,12 @@ class FakeEngine:
             kill_confirmed=self.kill_confirmed,
             kill_flags=self.kill_flags,
             connection=self.connection,
-            account=AccountSnapshot(account_id=self.connection.account_id, is_paper=True,
-                                    net_liquidation=D("100000"), ts=self.clock.now()),
+            account=AccountSnapshot(
+                account_id=self.connection.account_id,
+                is_paper=True,
+                net_liquidation=D("100000"),
+                ts=self.clock.now(),
+            ),
             pending=tuple(self.pending),
             orders=tuple(self.orders),
             positions=tuple(self.positions),
@@ -284,8 +315,11 @@ class FakeEngine:
             return CommandResult(False, "token expired", "EXPIRED")
         denied = [c for c in pending.checks if not c.passed]
         if denied:
-            return CommandResult(False, f"risk: {denied[0].detail}",
-                                 (denied[0].reason or DenialReason.STATE_CONFLICT).value)
+            return CommandResult(
+                False,
+                f"risk: {denied[0].detail}",
+                (denied[0].reason or DenialReason.STATE_CONFLICT).value,
+            )
         return CommandResult(True, "ok")
 
     async def approve(self, intent_id: str, token: str) -> CommandResult:
@@ -301,11 +335,17 @@ class FakeEngine:
             return CommandResult(False, "token does not match", "WRONG_INTENT")
         self.pending.remove(pending)
         order = pending.intent.order
-        self.add_order(intent_id, LifecycleState.SUBMITTED, symbol=order.instrument.symbol,
-                       requested=str(order.quantity), limit=str(order.limit_price),
-                       side=order.side)
-        self.bead("SUBMITTING", intent_id, f"{order.side} {order.quantity} "
-                  f"{order.instrument.symbol}")
+        self.add_order(
+            intent_id,
+            LifecycleState.SUBMITTED,
+            symbol=order.instrument.symbol,
+            requested=str(order.quantity),
+            limit=str(order.limit_price),
+            side=order.side,
+        )
+        self.bead(
+            "SUBMITTING", intent_id, f"{order.side} {order.quantity} {order.instrument.symbol}"
+        )
         self.trades_today += 1
         self.publish("approved")
         if self.auto_fill:
@@ -317,13 +357,25 @@ class FakeEngine:
     async def _fill_later(self, intent_id: str) -> None:
         await asyncio.sleep(self.fill_delay)
         order = next(o for o in self.orders if o.intent_id == intent_id)
-        filled = replace(order, state=LifecycleState.FILLED, filled=order.requested,
-                         state_since=self.clock.now(), avg_fill_price=order.limit_price)
+        filled = replace(
+            order,
+            state=LifecycleState.FILLED,
+            filled=order.requested,
+            state_since=self.clock.now(),
+            avg_fill_price=order.limit_price,
+        )
         self.orders[self.orders.index(order)] = filled
-        self.positions.append(PositionView(
-            symbol=order.symbol, quantity=order.requested * order.side.sign,
-            avg_price=order.limit_price or D(0), last=order.limit_price,
-            unrealized_pnl=D(0), realized_pnl=D(0), fill_ratio=D(1)))
+        self.positions.append(
+            PositionView(
+                symbol=order.symbol,
+                quantity=order.requested * order.side.sign,
+                avg_price=order.limit_price or D(0),
+                last=order.limit_price,
+                unrealized_pnl=D(0),
+                realized_pnl=D(0),
+                fill_ratio=D(1),
+            )
+        )
         self.bead("FILL", intent_id, f"filled {order.requested} @ {order.limit_price}")
         self.publish("fill")
 
@@ -346,8 +398,9 @@ class FakeEngine:
         self.publish("halted")
         for index, order in enumerate(self.orders):
             if order.state.is_working:
-                self.orders[index] = replace(order, state=LifecycleState.CANCELLED,
-                                             state_since=self.clock.now())
+                self.orders[index] = replace(
+                    order, state=LifecycleState.CANCELLED, state_since=self.clock.now()
+                )
         self.kill_confirmed = True
         self.bead("TRADING_STATE", None, f"HALTED by {actor}: {reason}")
         self.publish("kill-confirmed")

@@ -24,20 +24,48 @@ def base(engine: FakeEngine) -> FakeEngine:
     """A trading day in progress: one position, a filled and a working order, history."""
     engine.started = True
     engine.positions = [
-        PositionView(symbol="MSFT", quantity=D("30"), avg_price=D("412.10"), last=D("412.55"),
-                     unrealized_pnl=D("13.50"), realized_pnl=D("0"), fill_ratio=D("1")),
+        PositionView(
+            symbol="MSFT",
+            quantity=D("30"),
+            avg_price=D("412.10"),
+            last=D("412.55"),
+            unrealized_pnl=D("13.50"),
+            realized_pnl=D("0"),
+            fill_ratio=D("1"),
+        ),
     ]
-    engine.add_order("orb-msft-01", LifecycleState.MANAGED, age_s=1260, symbol="MSFT",
-                     requested="30", filled="30", limit="412.10")
-    engine.add_order("vwap-nvda-02", LifecycleState.SUBMITTED, age_s=14, symbol="NVDA",
-                     requested="20", filled="0", limit="131.05", side=Side.SELL)
-    engine.add_order("orb-tsla-00", LifecycleState.CLOSED, age_s=3400, symbol="TSLA",
-                     requested="10", filled="10", limit="242.00")
+    engine.add_order(
+        "orb-msft-01",
+        LifecycleState.MANAGED,
+        age_s=1260,
+        symbol="MSFT",
+        requested="30",
+        filled="30",
+        limit="412.10",
+    )
+    engine.add_order(
+        "vwap-nvda-02",
+        LifecycleState.SUBMITTED,
+        age_s=14,
+        symbol="NVDA",
+        requested="20",
+        filled="0",
+        limit="131.05",
+        side=Side.SELL,
+    )
+    engine.add_order(
+        "orb-tsla-00",
+        LifecycleState.CLOSED,
+        age_s=3400,
+        symbol="TSLA",
+        requested="10",
+        filled="10",
+        limit="242.00",
+    )
     engine.latency = LATENCY
     engine.trades_today = 1
     engine.realized_pnl_today = D("-4.20")
-    engine.alert(AlertLevel.INFO, "RECONCILED", "positions and orders match the broker",
-                 age_s=300)
+    engine.alert(AlertLevel.INFO, "RECONCILED", "positions and orders match the broker", age_s=300)
     engine.bead("ENGINE_STARTED", None, "sim broker, mode sim")
     engine.bead("FILL", "orb-msft-01", "filled 30 MSFT @ 412.10")
     return engine
@@ -49,10 +77,21 @@ def with_pending(clock: ManualClock | None = None, **kwargs: object) -> FakeEngi
     engine = base(FakeEngine(clock=clock, **kwargs))  # type: ignore[arg-type]
     engine.add_pending(make_intent("orb-aapl-03", clock=clock), expires_in=272, publish=False)
     engine.add_pending(
-        make_intent("pullback-amd-04", clock=clock, symbol="AMD", side=Side.SELL, quantity="75",
-                    limit="158.40", stop_loss="158.60", take_profit="157.90", quality=64,
-                    strategy="pullback"),
-        expires_in=41, publish=False)
+        make_intent(
+            "pullback-amd-04",
+            clock=clock,
+            symbol="AMD",
+            side=Side.SELL,
+            quantity="75",
+            limit="158.40",
+            stop_loss="158.60",
+            take_profit="157.90",
+            quality=64,
+            strategy="pullback",
+        ),
+        expires_in=41,
+        publish=False,
+    )
     return engine
 
 
@@ -60,12 +99,17 @@ def risk_denied(clock: ManualClock | None = None) -> FakeEngine:
     clock = clock or ManualClock()
     engine = base(FakeEngine(clock=clock))
     checks = (
-        CheckOutcome(name="max risk per trade", passed=False, detail="risk 22.50 > 15.00",
-                     reason=DenialReason.MAX_RISK_PER_TRADE),
+        CheckOutcome(
+            name="max risk per trade",
+            passed=False,
+            detail="risk 22.50 > 15.00",
+            reason=DenialReason.MAX_RISK_PER_TRADE,
+        ),
         *passing_checks()[1:],
     )
-    engine.add_pending(make_intent("big-aapl-05", clock=clock, quantity="150"), checks=checks,
-                       publish=False)
+    engine.add_pending(
+        make_intent("big-aapl-05", clock=clock, quantity="150"), checks=checks, publish=False
+    )
     return engine
 
 
@@ -81,35 +125,62 @@ def halted(clock: ManualClock | None = None) -> FakeEngine:
     engine = with_pending(clock)
     engine.trading_state = TradingState.HALTED
     engine.kill_confirmed = True
-    engine.kill_flags = (KillFlagView(flag="KILL_SWITCH", reason="trader pressed K",
-                                      expires_at=None),)
+    engine.kill_flags = (
+        KillFlagView(flag="KILL_SWITCH", reason="trader pressed K", expires_at=None),
+    )
     engine.orders = [o for o in engine.orders if o.intent_id != "vwap-nvda-02"]
-    engine.add_order("vwap-nvda-02", LifecycleState.CANCELLED, age_s=3, symbol="NVDA",
-                     requested="20", limit="131.05", side=Side.SELL)
-    engine.alert(AlertLevel.CRITICAL, "KILL", "kill switch: HALTED by trader; 1 order cancelled, "
-                 "broker confirms none working")
+    engine.add_order(
+        "vwap-nvda-02",
+        LifecycleState.CANCELLED,
+        age_s=3,
+        symbol="NVDA",
+        requested="20",
+        limit="131.05",
+        side=Side.SELL,
+    )
+    engine.alert(
+        AlertLevel.CRITICAL,
+        "KILL",
+        "kill switch: HALTED by trader; 1 order cancelled, broker confirms none working",
+    )
     return engine
 
 
 def stalled(clock: ManualClock | None = None) -> FakeEngine:
     clock = clock or ManualClock()
     engine = base(FakeEngine(clock=clock))
-    engine.add_order("brk-meta-07", LifecycleState.STALLED, age_s=95, symbol="META",
-                     requested="12", limit="588.30")
-    engine.alert(AlertLevel.WARNING, "STALLED", "brk-meta-07: no broker ack after 60s",
-                 age_s=35)
+    engine.add_order(
+        "brk-meta-07",
+        LifecycleState.STALLED,
+        age_s=95,
+        symbol="META",
+        requested="12",
+        limit="588.30",
+    )
+    engine.alert(AlertLevel.WARNING, "STALLED", "brk-meta-07: no broker ack after 60s", age_s=35)
     return engine
 
 
 def drift(clock: ManualClock | None = None) -> FakeEngine:
     clock = clock or ManualClock()
     engine = base(FakeEngine(clock=clock))
-    engine.add_pending(make_intent("orb-aapl-03", clock=clock, red_checks=(
-        CheckResult(name="spread ok", passed=True, detail="1 tick"),
-        CheckResult(name="no news 15m", passed=False, detail="CPI in 9 min"),
-    )), expires_in=200, publish=False)
-    engine.alert(AlertLevel.CRITICAL, "POSITION_DRIFT",
-                 "MSFT: broker 40, engine 30 (+10) - reconcile or resolve")
+    engine.add_pending(
+        make_intent(
+            "orb-aapl-03",
+            clock=clock,
+            red_checks=(
+                CheckResult(name="spread ok", passed=True, detail="1 tick"),
+                CheckResult(name="no news 15m", passed=False, detail="CPI in 9 min"),
+            ),
+        ),
+        expires_in=200,
+        publish=False,
+    )
+    engine.alert(
+        AlertLevel.CRITICAL,
+        "POSITION_DRIFT",
+        "MSFT: broker 40, engine 30 (+10) - reconcile or resolve",
+    )
     return engine
 
 

@@ -6,12 +6,12 @@ Update only after looking at the picture: `pytest tests/console/test_snapshots.p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
 from console.app import DeskgateApp
-from console.widgets.gates import GateVerdict
 from engine.clock import ManualClock
+from engine.gates import GateResult, Verdict
 from engine.view import EngineSnapshot
 from tests.console import scenarios
 from tests.console.conftest import wait_for
@@ -99,26 +99,19 @@ def test_gates_not_evaluated(snap_compare: Any) -> None:
     )
 
 
-@dataclass(frozen=True)
-class SnapshotWithGates(EngineSnapshot):
-    """What the engine will hand over once a later issue computes go-live gates."""
-
-    gates: tuple[GateVerdict, ...] = ()
-
-
 class GatedEngine(FakeEngine):
+    """Hands over go-live gate results the way the engine's snapshot carries them."""
+
     def snapshot(self) -> EngineSnapshot:
-        base = super().snapshot()
-        return SnapshotWithGates(
-            **vars(base),
-            gates=(
-                GateVerdict(1, "30 paper trading days", "PASS", "34 days"),
-                GateVerdict(2, "Win rate >= 45% over 50 trades", "PASS", "52% of 61"),
-                GateVerdict(3, "Max drawdown < 10%", "PASS", "6.1%"),
-                GateVerdict(4, "p99 submit->ack < 250 ms", "FAIL", "p99 312 ms"),
-                GateVerdict(5, "Zero unresolved drift", "PENDING", "reconcile due 14:35"),
-            ),
-        )
+        return replace(super().snapshot(), gates=(
+            GateResult(1, "30 paper trading days", Verdict.PASS, "34 days"),
+            GateResult(2, "Win rate >= 45% over 50 trades", Verdict.PASS, "52% of 61"),
+            GateResult(3, "Max drawdown < 10%", Verdict.PASS, "6.1%"),
+            GateResult(4, "p99 submit->ack < 250 ms", Verdict.FAIL, "p99 312 ms",
+                       failures=("p99 312 ms over 61 orders",), action="investigate gateway"),
+            GateResult(5, "Zero unresolved drift", Verdict.PENDING, "reconcile due 14:35",
+                       missing=("end-of-day reconciliation",)),
+        ))
 
 
 def test_gates_screen_with_verdicts(snap_compare: Any) -> None:
