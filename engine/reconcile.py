@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from contracts.broker import AccountSnapshot, BrokerOrder, BrokerPosition, parse_order_ref
 from contracts.enums import BrokerOrderStatus, DriftSeverity, DriftType, LifecycleState, OrderLeg
-from engine.book import Book
+from engine.book import Book, OrderRecord
 
 OPEN_AT_BROKER = frozenset(
     {BrokerOrderStatus.PENDING_SUBMIT, BrokerOrderStatus.WORKING, BrokerOrderStatus.PENDING_CANCEL}
@@ -157,7 +157,7 @@ def _orders(book: Book, open_orders: list[BrokerOrder]) -> list[Difference]:
                         DriftSeverity.HIGH,
                     )
                 )
-        elif rec.state is not LifecycleState.MANAGED:
+        elif not _exits_may_work(rec):
             out.append(
                 Difference(
                     DriftType.STATUS_MISMATCH,
@@ -185,6 +185,15 @@ def _orders(book: Book, open_orders: list[BrokerOrder]) -> list[Difference]:
                 )
             )
     return out
+
+
+def _exits_may_work(rec: OrderRecord) -> bool:
+    """Bracket exits live at the broker from submission: held while the entry works,
+    active once it filled, and kept (shrunk to the filled part) when a partial entry was
+    cancelled."""
+    if rec.state in (LifecycleState.SUBMITTED, LifecycleState.STALLED, LifecycleState.MANAGED):
+        return True
+    return rec.state is LifecycleState.CANCELLED and rec.entry_filled > 0
 
 
 def _ratio(filled: Decimal, requested: Decimal) -> str:

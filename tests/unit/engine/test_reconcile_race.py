@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from contracts.broker import BrokerPosition
+from contracts.enums import Side
 from engine.engine import Engine
 from tests.support import FakeBroker, approve_pending, eventually, make_intent, started_engine
 
@@ -44,4 +45,26 @@ async def test_fill_during_the_comparison_retries_instead_of_raising_drift(
     await eventually(lambda: any(r.kind == "RECONCILED" for r in engine.store.tail(5)), timeout=3)
     assert engine.book.drifts == {}
     assert engine.book.positions["AAPL"].quantity == 10
+    await engine.stop()
+
+
+async def test_bracket_exits_held_at_the_broker_while_the_entry_works_are_not_drift(
+    tmp_path: Path,
+) -> None:
+    engine, broker, clock = await started_engine(tmp_path)
+    intent = make_intent(clock, limit="99.00", stop_loss="98.90")  # rests below the market
+    await engine.propose(intent)
+    assert (await approve_pending(engine, intent.intent_id)).ok
+    entry = broker.working[f"dg:{intent.intent_id}:ENTRY"]
+    stop_ref = f"dg:{intent.intent_id}:SL"
+    broker.working[stop_ref] = entry.model_copy(  # the bracket stop, held at the broker
+        update={"order_ref": stop_ref, "perm_id": entry.perm_id + 1, "side": Side.SELL}
+    )
+    result = await engine.reconcile("manual")
+    assert result.ok and engine.book.drifts == {}, result.message
+    # once the entry is cancelled unfilled, a live stop is a real mismatch
+    broker.confirm_cancel(f"dg:{intent.intent_id}:ENTRY")
+    clock.advance(1)
+    await engine.reconcile("again")
+    assert [d.subject for d in engine.book.drifts.values()] == [stop_ref]
     await engine.stop()
