@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from console import commands_live, gates_cli, golive, paper
 from contracts.config import Config, ConfigError, load_config, write_default_config
 from contracts.enums import ChaosMode
 from engine.audit import AuditUnavailable, open_read_only
@@ -65,6 +66,10 @@ def cmd_console(args: argparse.Namespace) -> int:
         session = build_session(config, data_dir=data_dir, demo=False if args.no_demo else None)
     except (StartupRefused, IntakeError, AuditUnavailable) as exc:
         return _fail(str(exc))
+    gates, refused = golive.live_start_check(config, args.override_gates, "trader")
+    if refused:
+        return _fail(refused)
+    session.engine.publish_gates(gates)
     app = DeskgateApp(session.engine, config=config, live_account_check=session.live_account)
 
     async def run() -> None:
@@ -216,6 +221,11 @@ def _console_options(p: argparse.ArgumentParser) -> None:
         "--chaos", type=_chaos, help="simulated venue behaviour: INSTANT, REALISTIC, ADVERSARIAL"
     )
     p.add_argument("--no-demo", action="store_true", help="no demo intent source")
+    p.add_argument(
+        "--override-gates",
+        metavar="REASON",
+        help="start live mode although gate 8 does not pass (the typed reason is audited)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -259,6 +269,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chaos", type=_chaos, default="INSTANT")
     p.add_argument("--account", default="DU1234567")
     p.set_defaults(func=cmd_gateway)
+
+    gates_cli.register(sub)
+    commands_live.register(sub)
+    paper.register(sub)
     return parser
 
 

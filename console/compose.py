@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -78,6 +79,7 @@ def build_session(
     clock: Clock | None = None,
     demo: bool | None = None,
     quote_rate: float = QUOTE_RATE,
+    sources: Sequence[StrategyPlugin] = (),
 ) -> Session:
     """Wire broker + engine for `config.broker.kind` (sim, gateway, ibkr)."""
     live_account = live_confirmation(config)
@@ -105,7 +107,8 @@ def build_session(
         )
         account = config.account or f"ibkr-{config.broker.port}"
     store = AuditStore(audit_path(config, directory, embedded, account))
-    sources: list[StrategyPlugin] = [load_plugin(spec) for spec in config.intake.plugins]
+    plugins = [load_plugin(spec) for spec in config.intake.plugins]
+    sources = [*plugins, *sources]
     if (demo if demo is not None else config.intake.demo) and embedded:
         sources.append(demo_source)  # type: ignore[arg-type]
     socket = (
@@ -144,7 +147,6 @@ def _embedded_gateway_broker(
     config: Config, starters: list[Any], closers: list[Any], rate: float
 ) -> BrokerPort:
     from broker.gateway.server import GatewayServer
-
     from broker.ibkr.adapter import IbkrBroker
     from broker.sim.scheduler import AsyncioScheduler
     from broker.sim.streamer import QuoteStreamer

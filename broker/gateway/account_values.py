@@ -58,6 +58,8 @@ def account_values(state: AccountState) -> list[AccountValue]:
         ("StockMarketValue", money(state.gross_position_value), "BASE"),
         ("TotalCashBalance", money(state.cash), "BASE"),
         ("TotalCashValue", money(state.cash), ccy),
+        # What the account may trade, as TWS reports it (stocks and options; no futures segment).
+        ("TradingType-S", "STKNOPT", ""),
         ("UnrealizedPnL", money(state.unrealized_pnl), "BASE"),
     ]
 
