@@ -26,16 +26,25 @@ class ActionSpec:
 
 ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("approve", "approve", "Approve", "Approve the selected pending trade", "a", "main"),
-    ActionSpec("reject", "reject", "Reject", "Reject the selected trade (optional reason)", "r",
-               "main"),
-    ActionSpec("kill", "kill", "KILL", "Kill switch: cancel everything and HALT (works "
-               "everywhere, one confirming key)", "K", "app", priority=True),
-    ActionSpec("flatten", "flatten", "Flatten", "Close every position at market (confirm)", "F",
-               "main"),
-    ActionSpec("reconcile", "reconcile", "Reconcile", "Reconcile with the broker now", "R",
-               "main"),
-    ActionSpec("rearm", "rearm", "Re-arm", "Re-arm trading after HALTED (typed reason)", "E",
-               "main"),
+    ActionSpec(
+        "reject", "reject", "Reject", "Reject the selected trade (optional reason)", "r", "main"
+    ),
+    ActionSpec(
+        "kill",
+        "kill",
+        "KILL",
+        "Kill switch: cancel everything and HALT (works everywhere, one confirming key)",
+        "K",
+        "app",
+        priority=True,
+    ),
+    ActionSpec(
+        "flatten", "flatten", "Flatten", "Close every position at market (confirm)", "F", "main"
+    ),
+    ActionSpec("reconcile", "reconcile", "Reconcile", "Reconcile with the broker now", "R", "main"),
+    ActionSpec(
+        "rearm", "rearm", "Re-arm", "Re-arm trading after HALTED (typed reason)", "E", "main"
+    ),
     ActionSpec("gates", "gates", "Gates", "Go-live gates screen", "g", "app", show=False),
     ActionSpec("audit", "audit", "Audit", "Audit log screen", "l", "app", show=False),
     ActionSpec("help", "help", "Help", "This help", "question_mark", "app"),

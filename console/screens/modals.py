@@ -54,8 +54,11 @@ class KillConfirmScreen(ConfirmScreen):
     """The kill switch's one confirming keystroke: `y` or the kill key again."""
 
     def __init__(self, kill_key: str, working: int) -> None:
-        orders = f"{working} working order{'s' if working != 1 else ''}" if working else (
-            "no working orders")
+        orders = (
+            f"{working} working order{'s' if working != 1 else ''}"
+            if working
+            else ("no working orders")
+        )
         super().__init__(
             "KILL SWITCH",
             f"Cancel every order at the broker ({orders}) and HALT trading?",
@@ -127,8 +130,7 @@ class LiveAccountScreen(ModalScreen[bool]):
                 "This console will send REAL orders. Type the live account id to start.",
                 id="dialog-body",
             )
-            yield KillAwareInput(kill_keys=self.kill_keys, placeholder="account id",
-                                 id="account")
+            yield KillAwareInput(kill_keys=self.kill_keys, placeholder="account id", id="account")
             yield Static("", id="dialog-error")
             yield Static("enter = start live · escape = exit", id="dialog-hint")
 

@@ -30,13 +30,24 @@ def busy_engine(orders: int) -> FakeEngine:
     engine = scenarios.base(FakeEngine(clock=clock))
     for i in range(20):
         engine.add_pending(make_intent(f"p-{i}", clock=clock), expires_in=60 + i, publish=False)
-    states = [LifecycleState.SUBMITTED, LifecycleState.MANAGED, LifecycleState.CLOSED,
-              LifecycleState.STALLED, LifecycleState.CANCELLED]
+    states = [
+        LifecycleState.SUBMITTED,
+        LifecycleState.MANAGED,
+        LifecycleState.CLOSED,
+        LifecycleState.STALLED,
+        LifecycleState.CANCELLED,
+    ]
     for i in range(orders):
-        engine.add_order(f"o-{i}", states[i % len(states)], age_s=i, requested=str(10 + i % 50),
-                         side=Side.BUY if i % 2 else Side.SELL)
-    engine.latency = LatencyView(*(tuple(float((i * k) % 97) for i in range(1000))
-                                   for k in (3, 7, 11)))
+        engine.add_order(
+            f"o-{i}",
+            states[i % len(states)],
+            age_s=i,
+            requested=str(10 + i % 50),
+            side=Side.BUY if i % 2 else Side.SELL,
+        )
+    engine.latency = LatencyView(
+        *(tuple(float((i * k) % 97) for i in range(1000)) for k in (3, 7, 11))
+    )
     return engine
 
 
@@ -64,8 +75,10 @@ async def frame_cost(orders: int, frames: int) -> None:
             app._render_state()
             costs.append((time.perf_counter() - t0) * 1000)
             await pilot.pause()
-        print(f"frame (200x60, {orders} orders, 20+ pending): p50 {pct(costs, 50):.2f} ms "
-              f"p95 {pct(costs, 95):.2f} ms max {max(costs):.2f} ms over {frames}")
+        print(
+            f"frame (200x60, {orders} orders, 20+ pending): p50 {pct(costs, 50):.2f} ms "
+            f"p95 {pct(costs, 95):.2f} ms max {max(costs):.2f} ms over {frames}"
+        )
 
 
 async def quote_storm(quotes: int, seconds: float) -> None:
@@ -107,10 +120,12 @@ async def quote_storm(quotes: int, seconds: float) -> None:
         await pilot.pause(0.3)
         frames = sum(isinstance(m, EngineChanged) for m in messages) - before
         sent = int(seconds * 100) * (quotes // 100)
-        print(f"quote storm: {sent} bus items in {elapsed:.1f}s -> {frames} frames "
-              f"({frames / elapsed:.1f}/s); K -> kill dialog p50 "
-              f"{statistics.median(latencies):.1f} ms p95 {pct(latencies, 95):.1f} ms "
-              f"max {max(latencies):.1f} ms ({len(latencies)} keys)")
+        print(
+            f"quote storm: {sent} bus items in {elapsed:.1f}s -> {frames} frames "
+            f"({frames / elapsed:.1f}/s); K -> kill dialog p50 "
+            f"{statistics.median(latencies):.1f} ms p95 {pct(latencies, 95):.1f} ms "
+            f"max {max(latencies):.1f} ms ({len(latencies)} keys)"
+        )
 
 
 def main() -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from console.app import DeskgateApp
 from console.messages import EngineChanged
 from console.screens.main import MainScreen
 from console.screens.modals import KillConfirmScreen, LiveAccountScreen, ReasonScreen
+from console.screens.views import AuditScreen, GatesScreen
 from console.widgets.tables import OrdersTable
 from contracts.config import Config, ConsoleConfig, KeysConfig
 from contracts.enums import LifecycleState, TradingState
@@ -318,3 +320,54 @@ async def test_stalled_order_stands_out(clock: ManualClock) -> None:
         assert "STALLED" in str(app.screen.query_one("#tabs").render())
         await pilot.pause()
         assert engine.orders[-1].state is LifecycleState.STALLED
+
+
+async def test_kill_works_from_the_gates_and_audit_screens(clock: ManualClock) -> None:
+    engine = scenarios.with_pending(clock)
+    app = app_for(engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(pilot, app)
+        await pilot.press("g")
+        assert isinstance(app.screen, GatesScreen)
+        await pilot.press("a")  # approve is a main-screen action only
+        await pilot.pause()
+        assert not any(c[0] == "approve" for c in engine.calls)
+        await pilot.press("l")
+        assert isinstance(app.screen, AuditScreen)
+        await pilot.press("K", "K")
+        await wait_for(pilot, lambda: any(c[0] == "kill" for c in engine.calls))
+        await wait_for(pilot, lambda: "HALTED" in status_text(app))
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_engine_start_failure_is_shown_and_the_console_keeps_running(
+    clock: ManualClock,
+) -> None:
+    class Failing(FakeEngine):
+        async def start(self) -> None:
+            raise ConnectionRefusedError("gateway 127.0.0.1:4002 refused")
+
+    engine = Failing(clock=clock)
+    app = DeskgateApp(engine, config=engine.config)  # type: ignore[arg-type]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.phase.startswith("start failed"))
+        assert "refused" in status_text(app)
+        assert app.check_action("approve", ()) is None
+        await pilot.press("K")
+        assert isinstance(app.screen, KillConfirmScreen)  # the kill switch is still there
+
+
+async def test_disconnect_makes_approve_unavailable_and_marks_orders_unknown(
+    clock: ManualClock,
+) -> None:
+    engine = scenarios.with_pending(clock)
+    app = app_for(engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(pilot, app)
+        assert app.blocker is None
+        engine.connection = replace(engine.connection, connected=False)
+        engine.publish("disconnected")
+        await wait_for(pilot, lambda: app.blocker == "broker disconnected")
+        assert "DISCONNECTED" in status_text(app)
+        assert app.check_action("approve", ()) is None

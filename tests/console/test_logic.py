@@ -62,8 +62,9 @@ def test_approve_blocked_with_the_reason(snap_and_pending, clock, change, expect
     elif change == "expired":
         now = pending.expires_monotonic + 1
     elif change == "denied":
-        pending = replace(pending, checks=(CheckOutcome(name="max risk", passed=False,
-                                                        detail="22 > 15"),))
+        pending = replace(
+            pending, checks=(CheckOutcome(name="max risk", passed=False, detail="22 > 15"),)
+        )
     elif change == "engine":
         verdict = CommandResult(False, "engine says no")
     elif change == "none":
@@ -128,16 +129,23 @@ def test_gates_from_tuples_and_objects() -> None:
         gates = ((1, "paper days", "PASS", "34"), Gate())
 
     gates = gates_from(Source())
-    assert gates == (GateVerdict(1, "paper days", "PASS", "34"),
-                     GateVerdict(2, "drawdown", "FAIL", "12%"))
+    assert gates == (
+        GateVerdict(1, "paper days", "PASS", "34"),
+        GateVerdict(2, "drawdown", "FAIL", "12%"),
+    )
     text = plain(render_gates(gates))
     assert "PASS" in text and "FAIL" in text and "1/2 gates pass" in text
 
 
 @pytest.mark.parametrize(
     ("size", "layout"),
-    [((80, 24), "-compact"), ((100, 40), "-compact"), ((120, 40), "-split"),
-     ((200, 60), "-tiled"), ((200, 30), "-split")],
+    [
+        ((80, 24), "-compact"),
+        ((100, 40), "-compact"),
+        ((120, 40), "-split"),
+        ((200, 60), "-tiled"),
+        ((200, 30), "-split"),
+    ],
 )
 def test_layout_by_terminal_size(size: tuple[int, int], layout: str) -> None:
     assert layout_for(*size) == layout

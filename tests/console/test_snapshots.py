@@ -103,15 +103,29 @@ class GatedEngine(FakeEngine):
     """Hands over go-live gate results the way the engine's snapshot carries them."""
 
     def snapshot(self) -> EngineSnapshot:
-        return replace(super().snapshot(), gates=(
-            GateResult(1, "30 paper trading days", Verdict.PASS, "34 days"),
-            GateResult(2, "Win rate >= 45% over 50 trades", Verdict.PASS, "52% of 61"),
-            GateResult(3, "Max drawdown < 10%", Verdict.PASS, "6.1%"),
-            GateResult(4, "p99 submit->ack < 250 ms", Verdict.FAIL, "p99 312 ms",
-                       failures=("p99 312 ms over 61 orders",), action="investigate gateway"),
-            GateResult(5, "Zero unresolved drift", Verdict.PENDING, "reconcile due 14:35",
-                       missing=("end-of-day reconciliation",)),
-        ))
+        return replace(
+            super().snapshot(),
+            gates=(
+                GateResult(1, "30 paper trading days", Verdict.PASS, "34 days"),
+                GateResult(2, "Win rate >= 45% over 50 trades", Verdict.PASS, "52% of 61"),
+                GateResult(3, "Max drawdown < 10%", Verdict.PASS, "6.1%"),
+                GateResult(
+                    4,
+                    "p99 submit->ack < 250 ms",
+                    Verdict.FAIL,
+                    "p99 312 ms",
+                    failures=("p99 312 ms over 61 orders",),
+                    action="investigate gateway",
+                ),
+                GateResult(
+                    5,
+                    "Zero unresolved drift",
+                    Verdict.PENDING,
+                    "reconcile due 14:35",
+                    missing=("end-of-day reconciliation",),
+                ),
+            ),
+        )
 
 
 def test_gates_screen_with_verdicts(snap_compare: Any) -> None:
