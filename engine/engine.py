@@ -1297,6 +1297,15 @@ class Engine:
         at_broker = {o.order_ref: o for o in open_orders}
         self._resolve_write_ahead()
         for rec in list(self.book.records.values()):
+            iid = rec.intent.intent_id
+            if rec.state is LifecycleState.FILLED and rec.has_exits:
+                exits = (
+                    order_ref_for(iid, OrderLeg.STOP_LOSS),
+                    order_ref_for(iid, OrderLeg.TAKE_PROFIT),
+                )
+                if any(ref in at_broker for ref in exits):
+                    # Crashed between the fill and marking its bracket exits working.
+                    self._transition(rec, Trigger.EXITS_WORKING)
             if rec.order_ref is None:
                 continue
             broker_order = at_broker.get(rec.order_ref)

@@ -5,8 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from contracts.broker import BrokerExecution, CommissionReported, OrderFilled
 from contracts.enums import LifecycleState, Side
+from engine import crashpoints
 from engine.clock import ManualClock
 from engine.engine import Engine
 from tests.support import FakeBroker, approve_pending, config_with, make_intent, started_engine
@@ -94,4 +97,46 @@ async def test_commission_is_counted_once_across_restarts(tmp_path: Path) -> Non
     await again.start()
     assert again.book.commissions_today == 1
     assert again.book.realized_today == -1
+    await again.stop()
+
+
+class Crash(BaseException):
+    """The process dies here (SIGKILL): nothing after this point runs or reaches the disk."""
+
+
+async def test_crash_between_fill_and_exits_working_is_managed_after_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, broker, clock = await started_engine(tmp_path)
+    for task in engine._tasks:
+        task.cancel()
+    intent = make_intent(clock)  # with a bracket stop
+    await engine.propose(intent)
+    assert (await approve_pending(engine, intent.intent_id)).ok
+    ref = f"dg:{intent.intent_id}:ENTRY"
+    entry = broker.working[ref]
+
+    def die_after_fill(name: str) -> None:
+        if name == "after_fill":
+            raise Crash
+
+    monkeypatch.setattr(crashpoints, "hit", die_after_fill)
+    with pytest.raises(Crash):
+        broker.fill(ref, 10, "100.00")
+    engine.store._pending.clear()  # the batch after the flush never reached the disk
+    monkeypatch.undo()
+
+    broker2 = FakeBroker(clock)
+    stop_ref = f"dg:{intent.intent_id}:SL"
+    broker2.working[stop_ref] = entry.model_copy(  # the bracket stop, live at the broker
+        update={"order_ref": stop_ref, "perm_id": entry.perm_id + 1, "side": Side.SELL}
+    )
+    broker2.fills = list(broker.fills)
+    broker2.position_book = dict(broker.position_book)
+    again = Engine(config_with(), broker2, data_dir=tmp_path, clock=clock)
+    await again.start()
+    rec = again.book.records[intent.intent_id]
+    assert rec.state is LifecycleState.MANAGED, rec.state
+    assert again.book.drifts == {}
+    assert broker2.submits == []
     await again.stop()
