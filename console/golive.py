@@ -42,7 +42,7 @@ from engine.gates import (
     RollbackEvidence,
     SignOff,
     StageRun,
-    TestEvidence,
+    SuiteEvidence,
     Verdict,
     evaluate,
 )
@@ -196,7 +196,7 @@ def _capture_codes() -> set[int]:
 # --- gates 4, 5: test runs ------------------------------------------------------------------
 
 
-def read_junit(path: Path, repo: Path = REPO) -> TestEvidence | None:
+def read_junit(path: Path, repo: Path = REPO) -> SuiteEvidence | None:
     """Test counts per stage (tests/<stage>/...) from a pytest JUnit XML report."""
     if not path.exists():
         return None
@@ -218,7 +218,7 @@ def read_junit(path: Path, repo: Path = REPO) -> TestEvidence | None:
     files = {
         stage: len(list((repo / "tests" / stage).rglob("test_*.py"))) for stage in ("unit", *STAGES)
     }
-    return TestEvidence(str(path), stages, files)
+    return SuiteEvidence(str(path), stages, files)
 
 
 # --- gate 6: the account probe --------------------------------------------------------------

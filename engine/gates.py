@@ -37,7 +37,9 @@ class GateResult:
     detail: str
     numbers: tuple[tuple[str, str], ...] = ()
     missing: tuple[str, ...] = ()
-    """What evidence or requirement is still open (PENDING), or what failed (FAIL)."""
+    """Evidence or requirements still open."""
+    failures: tuple[str, ...] = ()
+    """What failed (the verdict is FAIL when there is any)."""
     action: str = ""
 
 
@@ -83,7 +85,7 @@ class StageRun:
 
 
 @dataclass(frozen=True)
-class TestEvidence:
+class SuiteEvidence:
     source: str
     stages: Mapping[str, StageRun]
     """Results per test stage (unit, integration, console, chaos, crash) from a JUnit report."""
@@ -159,7 +161,7 @@ class GateEvidence:
     fixtures: FixturesEvidence | None = None
     architecture: ArchitectureEvidence | None = None
     interface: InterfaceEvidence | None = None
-    tests: TestEvidence | None = None
+    tests: SuiteEvidence | None = None
     account: AccountEvidence | None = None
     paper: PaperEvidence | None = None
     signoffs: tuple[SignOff, ...] = ()
@@ -197,16 +199,15 @@ def _result(
     ok_detail: str,
 ) -> GateResult:
     if fails:
-        return GateResult(
-            number, name, Verdict.FAIL, "; ".join(fails), tuple(numbers), tuple(fails),
-            ACTIONS[number],
-        )  # fmt: skip
-    if missing:
-        return GateResult(
-            number, name, Verdict.PENDING, "missing: " + "; ".join(missing), tuple(numbers),
-            tuple(missing), "record the missing evidence",
-        )  # fmt: skip
-    return GateResult(number, name, Verdict.PASS, ok_detail, tuple(numbers))
+        verdict, detail, action = Verdict.FAIL, "; ".join(fails), ACTIONS[number]
+    elif missing:
+        verdict, detail = Verdict.PENDING, "missing: " + "; ".join(missing)
+        action = "record the missing evidence"
+    else:
+        verdict, detail, action = Verdict.PASS, ok_detail, ""
+    return GateResult(
+        number, name, verdict, detail, tuple(numbers), tuple(missing), tuple(fails), action
+    )
 
 
 # --- the gates -----------------------------------------------------------------------------
@@ -459,14 +460,8 @@ def decide(results: Sequence[GateResult]) -> GoLiveDecision:
     open_reqs = tuple(
         f"gate {g.number} {g.name}: {m}"
         for g in results
-        if g.verdict is Verdict.PENDING and g.number != 8
         for m in g.missing
-    ) + tuple(
-        f"gate 8 go-live: {m}"
-        for g in results
-        if g.number == 8 and g.verdict is not Verdict.PASS
-        for m in g.missing
-        if not m.startswith("gate ")
+        if not (g.number == 8 and m.startswith("gate "))
     )
     if failing:
         return GoLiveDecision(Decision.REJECTED, open_reqs, failing)
