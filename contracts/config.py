@@ -94,6 +94,8 @@ class KeysConfig(_Section):
     kill: str = "K"
     flatten: str = "F"
     reconcile: str = "R"
+    rearm: str = "E"
+    drift: str = "D"
     gates: str = "g"
     audit: str = "l"
     help: str = "question_mark"
