@@ -170,6 +170,8 @@ class IbkrBroker:
         self._con_ids: dict[tuple[str, str, str, str], int] = {}
         self._submitting: set[str] = set()
         self._global_cancel_pending = False
+        self._global_cancels = 0
+        """cancel_all calls so far: a submit queued across one is dropped, not sent."""
 
         self._session_up = False
         """A session was established and its loss not yet reported."""
@@ -265,9 +267,13 @@ class IbkrBroker:
             raise ValueError(f"order_ref {ref!r} was already placed; never resubmitted")
         legs_needed = convert.legs_needed(order)
         self._submitting.add(ref)
+        cancels_before = self._global_cancels
         try:
             await self._pacer.acquire(legs_needed)
             self._require_connected()
+            if self._global_cancels != cancels_before:
+                # cancel_all came while this order waited for a send slot: it never leaves.
+                raise BrokerUnavailable("global cancel requested while queued: order not sent")
             assert self._account_id is not None
             ids = [self._ib.client.getReqId() for _ in range(legs_needed)]
             legs = convert.request_to_orders(order, ids, self._account_id)
@@ -308,6 +314,7 @@ class IbkrBroker:
         for record in self._book.live():
             record.cancel_pending = True
         self._global_cancel_pending = True
+        self._global_cancels += 1
         if not self._can_send():
             log.warning("cancel_all while disconnected: kept, sent after the resync")
             return
