@@ -273,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     gates_cli.register(sub)
     commands_live.register(sub)
     paper.register(sub)
+    __import__("console.chaos", fromlist=["register"]).register(sub)  # deskgate chaos
     return parser
 
 
