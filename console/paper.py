@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from contracts.config import Config, GoLiveConfig
-from contracts.enums import AlertLevel, LifecycleState, Mode, OrderType, Regime, Side
+from contracts.enums import AlertLevel, LifecycleState, Mode, OrderType, Regime, Side, TradingState
 from contracts.events import (
     AlertRaised,
     AuditedEvent,
@@ -36,6 +36,7 @@ from contracts.events import (
     OrderAcknowledged,
     OrderSubmitting,
     PositionBead,
+    RollbackStarted,
 )
 from contracts.intent import Evidence, Instrument, Intent, OrderParams
 from engine.engine import Engine
@@ -164,6 +165,9 @@ class PaperStrategy:
         stamp = now.strftime("%Y%m%d%H%M%S")
         for i in range(target):
             if loop.time() - start >= self.plan.duration_s:
+                break
+            if engine.book.trading_state is TradingState.HALTED:
+                self.error = f"trading HALTED by {engine.book.trading_state_actor or '?'}"
                 break
             symbol = self.plan.symbols[i % len(self.plan.symbols)]
             intent = await self._intent(engine, f"{self.label}-{stamp}-{i:04d}", symbol, rng)
@@ -418,16 +422,17 @@ def compute_metrics(
     return rows
 
 
-def alert_counts(events: Iterable[AuditedEvent]) -> tuple[int, int]:
-    """(pacing violations, disconnects) from the session's alert beads."""
-    pacing = disconnects = 0
+def alert_counts(events: Iterable[AuditedEvent]) -> tuple[int, int, int]:
+    """(pacing violations, disconnects, automatic rollbacks) from the session's beads."""
+    pacing = disconnects = auto = 0
     for e in events:
+        auto += isinstance(e, RollbackStarted) and e.automatic
         if isinstance(e, AlertRaised):
             pacing += e.code == "PACING"
             disconnects += e.code == "DISCONNECTED" or (
                 e.code == "CONNECTIVITY" and e.level is AlertLevel.CRITICAL
             )
-    return pacing, disconnects
+    return pacing, disconnects, auto
 
 
 def write_metrics(path: Path, rows: Sequence[MetricRow]) -> None:
@@ -532,8 +537,11 @@ async def run_paper(
             logs.append(list(s.engine.store.events()))
         log = trade_log(logs[0])
         base_log = trade_log(logs[1]) if baseline else None
-        pacing, disconnects = alert_counts(logs[0])
+        pacing, disconnects, auto = alert_counts(logs[0])
         metrics = compute_metrics(log, base_log, duration, pacing, disconnects, config.golive)
+        metrics.insert(
+            2, MetricRow("automatic_rollbacks", str(auto), "count", "FAIL" if auto else "PASS")
+        )
     finally:
         for s in sessions:
             await s.close()
