@@ -184,6 +184,11 @@ class AuditStore:
         self._pending.clear()
 
     @property
+    def head_seq(self) -> int:
+        """The seq of the newest bead, flushed or not."""
+        return self._seq
+
+    @property
     def pending(self) -> int:
         return len(self._pending)
 

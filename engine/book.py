@@ -118,6 +118,8 @@ class Book:
     """Unresolved reconciliation drifts, by drift id."""
     accepted_drifts: set[tuple[str, str, str, str]] = field(default_factory=set)
     """Fingerprints of ACKNOWLEDGED drifts: not raised again while unchanged."""
+    entry_fill_ratio: dict[str, Decimal] = field(default_factory=dict)
+    """Filled/requested of the latest entry that filled, per symbol."""
     open_entry_qty: dict[str, Decimal] = field(default_factory=dict)
     """Unfilled entry quantity of each approved or working record, by intent."""
     working_qty: dict[tuple[str, Side], Decimal] = field(default_factory=dict)
@@ -236,6 +238,8 @@ class Book:
         )
         if rec.first_fill_at is None:
             rec.first_fill_at = fill.ts_event
+        if fill.leg in (OrderLeg.ENTRY, OrderLeg.FLATTEN) and rec.requested:
+            self.entry_fill_ratio[fill.symbol] = rec.entry_filled / rec.requested
         self._recount(rec)
         mult = rec.intent.order.instrument.multiplier
         pos = self.positions.setdefault(fill.symbol, PositionState(multiplier=mult))

@@ -187,11 +187,14 @@ class Engine:
         self._order_events = 0
         """Order acks, fills, cancels and rejects applied: a reconciliation spanning one retries."""
         self._background: set[asyncio.Task[Any]] = set()
+        self._tail_cache: tuple[int, tuple[BeadView, ...]] = (-1, ())
         self._nav = NavTracker()
         self._rollback_task: asyncio.Task[CommandResult] | None = None
         self._gates: tuple[GateResult, ...] | None = None
         self._promotion_requests: dict[str, PromotionRequested] = {}
         self._stages: dict[str, Stage] = {}
+        self.last_rollback: RollbackCompleted | None = None
+        """The most recent rollback's outcome (for the incident report)."""
         self._started = False
         self._replaying = False
         self._intake = IntakeServer(intake_socket, self.propose) if intake_socket else None
@@ -1455,23 +1458,21 @@ class Engine:
         problems = check.problems if open_orders >= 0 else ("broker unreachable", *check.problems)
         verified = check.verified and open_orders >= 0
         duration = loop.time() - started
-        self._emit(
-            RollbackCompleted(
-                **self._now_pair(),
-                reason=reason,
-                actor=actor,
-                verified=verified,
-                duration_s=duration,
-                flat=check.flat,
-                open_orders=max(open_orders, 0),
-                positions=positions,
-                nav_start=self._nav.start,
-                nav_end=nav_end,
-                nav_change_pct=check.nav_change_pct,
-                problems=problems,
-            ),
-            durable=True,
+        self.last_rollback = RollbackCompleted(
+            **self._now_pair(),
+            reason=reason,
+            actor=actor,
+            verified=verified,
+            duration_s=duration,
+            flat=check.flat,
+            open_orders=max(open_orders, 0),
+            positions=positions,
+            nav_start=self._nav.start,
+            nav_end=nav_end,
+            nav_change_pct=check.nav_change_pct,
+            problems=problems,
         )
+        self._emit(self.last_rollback, durable=True)
         level = AlertLevel.INFO if verified else AlertLevel.CRITICAL
         verdict = "verified" if verified else "NOT verified: " + "; ".join(problems)
         self._alert(level, "ROLLBACK", f"rollback {verdict} in {duration:.1f}s")
@@ -1646,14 +1647,11 @@ class Engine:
                 if last is not None and pos.quantity
                 else Decimal(0)
             )
-            ratio = self._fill_ratio(symbol)
+            ratio = self.book.entry_fill_ratio.get(symbol)
             positions.append(
                 PositionView(symbol, pos.quantity, pos.avg_price, last, unreal, pos.realized, ratio)
             )
-        tail = [
-            BeadView(r.seq, datetime.fromisoformat(r.ts), r.kind, r.intent_id, _summary(r.payload))
-            for r in self.store.tail(30)
-        ]
+        tail = self._audit_tail()
         last_quote = max((q.ts for q in self._quotes.values()), default=None)
         return EngineSnapshot(
             mode=self.config.mode,
@@ -1692,11 +1690,19 @@ class Engine:
             scale_tier=self.scale_tier(),
         )
 
-    def _fill_ratio(self, symbol: str) -> Decimal | None:
-        for rec in reversed(list(self.book.records.values())):
-            if rec.intent.order.instrument.symbol == symbol and rec.entry_filled:
-                return rec.entry_filled / rec.requested
-        return None
+    def _audit_tail(self) -> tuple[BeadView, ...]:
+        """The newest beads for the console; re-read only when a bead was appended."""
+        head = self.store.head_seq
+        if self._tail_cache[0] != head:
+            rows = self.store.tail(30)
+            views = tuple(
+                BeadView(
+                    r.seq, datetime.fromisoformat(r.ts), r.kind, r.intent_id, _summary(r.payload)
+                )
+                for r in rows
+            )
+            self._tail_cache = (head, views)
+        return self._tail_cache[1]
 
     def quote(self, symbol: str) -> Quote | None:
         return self._quotes.get(symbol)

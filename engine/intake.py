@@ -49,10 +49,15 @@ def parse_intent(text: str | bytes) -> Intent:
 def describe_validation_error(exc: ValidationError) -> str:
     errors = exc.errors()
     first = errors[0]
-    where = ".".join(str(p) for p in first["loc"]) or "intent"
-    msg = "unknown field" if first["type"] == "extra_forbidden" else first["msg"]
+    where = ".".join(printable(str(p)) for p in first["loc"]) or "intent"
+    msg = "unknown field" if first["type"] == "extra_forbidden" else printable(first["msg"])
     more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
     return f"{where}: {msg}{more}"
+
+
+def printable(text: str) -> str:
+    """Control characters escaped: a field name like "\\n" must not break the one-line error."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def parse_intents(text: str) -> list[Intent]:
