@@ -34,6 +34,10 @@ from engine.ports import BrokerUnavailable, EventSink
 from engine.results import CommandResult
 
 AAPL = Instrument(symbol="AAPL")
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+"""The steering repo's shared/ folder, which CI checks out beside the project."""
+TWS_CAPTURE = SHARED / "fixtures" / "tws-v176-capture" / "request_response.json"
 
 
 async def eventually(

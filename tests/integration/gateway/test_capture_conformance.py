@@ -11,16 +11,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from pathlib import Path
 
 import pytest
 
 from broker.gateway import GatewayServer, running_gateway
 from broker.gateway.codec import decode_fields, encode_message, frame, read_frame, split_frames
+from tests.support import TWS_CAPTURE
 
-CAPTURE = (
-    Path(__file__).parents[3].parent / "shared/fixtures/tws-v176-capture/request_response.json"
-)
+CAPTURE = TWS_CAPTURE
 ACCOUNT = "DU5509097"
 SUMMARY_TAGS = (
     "AccountType,NetLiquidation,TotalCashValue,SettledCash,AccruedCash,BuyingPower,"

@@ -17,7 +17,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-CAPTURE = Path("/work/shared/fixtures/tws-v176-capture/request_response.json")
+from tests.support import TWS_CAPTURE
+
+CAPTURE = TWS_CAPTURE
 CAPTURE_ACCOUNT = "DU5509097"
 
 # requests whose answers carry the client's reqId in field 2
