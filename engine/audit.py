@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -129,6 +130,11 @@ class AuditStore:
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            if not os.access(path.parent, os.W_OK):
+                raise AuditUnavailable(
+                    f"data dir {path.parent} is read-only: deskgate refuses to trade without "
+                    "a writable audit store (intents and the write-ahead log live there)"
+                )
             conn = sqlite3.connect(
                 str(path), isolation_level=None, check_same_thread=False, timeout=0
             )
@@ -212,6 +218,10 @@ class AuditStore:
                 conn.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
+            if "readonly" in str(exc):
+                raise AuditUnavailable(
+                    f"audit store refused the write: data dir {self.path.parent} is read-only"
+                ) from exc
             raise AuditUnavailable(f"audit store refused the write: {exc}") from exc
 
     def _write_side_tables(self, row: BeadRow, event: AuditedEvent) -> None:
