@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -25,20 +26,20 @@ EXIT = {Decision.GO_LIVE_APPROVED: 0, Decision.CONDITIONAL: 1, Decision.REJECTED
 
 def measure(evidence_dir: Path) -> int:
     """Run the whole test suite with coverage; write coverage.json and junit.xml."""
+    evidence_dir = evidence_dir.resolve()
     evidence_dir.mkdir(parents=True, exist_ok=True)
     cmd = [
         sys.executable,
         "-m",
         "pytest",
         "-q",
-        "-p",
-        "no:randomly",
         *(f"--cov={pkg}" for pkg in ("contracts", "engine", "broker", "console")),
         f"--cov-report=json:{evidence_dir / COVERAGE_FILE}",
         f"--junitxml={evidence_dir / JUNIT_FILE}",
     ]
     print("measuring: " + " ".join(cmd[2:]), file=sys.stderr)
-    return subprocess.run(cmd, cwd=REPO, check=False).returncode
+    env = {**os.environ, "COVERAGE_FILE": str(evidence_dir / ".coverage")}
+    return subprocess.run(cmd, cwd=REPO, check=False, env=env).returncode
 
 
 def cmd_gates(args: argparse.Namespace) -> int:
