@@ -29,6 +29,7 @@ from broker.gateway.server import GatewayServer
 from broker.gateway.testing import running_gateway
 from broker.ibkr.adapter import IbkrBroker
 from broker.ibkr.safety import BrokerRefused
+from broker.sim.events import VenueOrderEvent
 from broker.sim.orders import OrderSpec, SimOrder
 from contracts.broker import BrokerEvent, OrderFilled, order_ref_for
 from contracts.config import Config
@@ -543,7 +544,17 @@ async def kill_with_queue(r: Rig) -> tuple[str, str]:
     intents = [await r.propose(quantity=1, offset=Decimal(n) / 100) for n in range(200)]
     approvals = [asyncio.ensure_future(r.approve(i.intent_id)) for i in intents]
     await r.until(lambda: len(r.venue_orders()) >= 20, what="the first queued orders")
-    placed_at_kill = len(r.venue_orders())
+    global_cancel: list[int] = []  # perm ids the venue knew when the global cancel arrived
+
+    def on_venue(event: object) -> None:
+        if (
+            not global_cancel
+            and isinstance(event, VenueOrderEvent)
+            and event.reason == "global cancel"
+        ):
+            global_cancel.append(max(o.perm_id for o in r.venue_orders()))
+
+    unsubscribe = r.gateway.venue.subscribe(on_venue)
     started = time.monotonic()
     await r.engine.kill("chaos: kill with 200 queued")
     cancelled = await r.until(
@@ -552,9 +563,11 @@ async def kill_with_queue(r: Rig) -> tuple[str, str]:
     await r.until(lambda: r.engine.book.kill_confirmed is True, limit_s=10, what="confirmation")
     took = time.monotonic() - started
     results = await asyncio.gather(*approvals)
+    unsubscribe()
     held = sum(1 for x in results if x.code == "HALTED")
-    late = len(r.venue_orders()) - placed_at_kill
-    expect(late <= 2, f"{late} orders reached the venue after the kill")
+    expect(global_cancel, "the venue never saw the global cancel")
+    late = [o.order_ref for o in r.venue_orders() if o.perm_id > global_cancel[0]]
+    expect(not late, f"{len(late)} orders reached the venue after the global cancel: {late}")
     expect(not any(o.is_open for o in r.venue_orders()), "orders still live after the kill")
     return "kill with 200 approvals queued behind the throttle: cancel first, queue held", (
         f"all cancelled in {cancelled:.2f} s (confirmed {took:.1f} s), "
