@@ -16,18 +16,22 @@ from console.keymap import ACTIONS, PANEL_KEYS, bindings_for, keymap_from_config
 from console.messages import (
     QUOTE_ONLY_REASONS,
     CommandDone,
+    DriftResolveWanted,
     EngineChanged,
     EngineStarted,
     EngineStartFailed,
     PendingSelected,
     StateWanted,
 )
+from console.screens.drift import DriftScreen
 from console.screens.main import MainScreen
 from console.screens.modals import ConfirmScreen, KillConfirmScreen, LiveAccountScreen, ReasonScreen
 from console.screens.views import AuditScreen, GatesScreen, HelpScreen, StateScreen
 from console.state import ConsoleState, approve_blocker, find_pending
+from console.widgets.drift import RESOLUTIONS, side_text
 from contracts.config import Config
-from contracts.enums import Mode, TradingState
+from contracts.enums import DriftResolution, Mode, TradingState
+from contracts.events import DriftDetected
 from engine.bus import Subscription
 from engine.clock import Clock
 from engine.engine import Engine
@@ -35,6 +39,8 @@ from engine.results import CommandResult
 from engine.view import EngineSnapshot, PendingApproval
 
 MAIN_ACTIONS = frozenset(spec.action for spec in ACTIONS if spec.scope == "main")
+RESOLVE_DRIFT = "resolve drift"
+RESOLUTION_MEANING = {res: text[:1].upper() + text[1:] for _, res, _, text in RESOLUTIONS}
 STOP_TIMEOUT_S = 5.0
 QUOTE_THROTTLE_S = 0.1
 """After a burst of price-only changes, wait this long before the next frame."""
@@ -80,7 +86,7 @@ class DeskgateApp(App[None]):
         self._inflight: set[str] = set()
         self._subscription: Subscription | None = None
         self._stopping = False
-        self._main = MainScreen(config, self.key_display("approve"))
+        self._main = MainScreen(config, self.key_display("approve"), self.key_display("drift"))
 
     # --- keys ---------------------------------------------------------------------------
 
@@ -242,8 +248,10 @@ class DeskgateApp(App[None]):
         if action == "reject":
             return True if self.selected is not None else None
         if action == "rearm":  # shown only when there is something to re-arm
-            return self.snapshot is not None and (
-                self.snapshot.trading_state is not TradingState.ACTIVE
+            return (
+                self.snapshot is not None
+                and self.snapshot.trading_state is not TradingState.ACTIVE
+                and not self.snapshot.drifts  # drift is lifted by resolving it (D), not re-arm
             )
         if action in ("flatten", "reconcile"):
             return True if self.started else None
@@ -273,6 +281,8 @@ class DeskgateApp(App[None]):
     def _command_done(self, message: CommandDone) -> None:
         result = message.result
         self._main.show_result(message.command, result.ok, result.message)
+        if message.command == RESOLVE_DRIFT:
+            self._show_drift_result(result.ok, result.message)
         self.notify(
             result.message or ("ok" if result.ok else "failed"),
             title=message.command,
@@ -287,6 +297,8 @@ class DeskgateApp(App[None]):
             command = worker.name.removeprefix("cmd:")
             error = f"{type(worker.error).__name__}: {worker.error}"
             self._main.show_result(command, False, error)
+            if command == RESOLVE_DRIFT:
+                self._show_drift_result(False, error)
             self.notify(error, title=f"{command} failed", severity="error", timeout=10)
             self._refresh_from_engine()
         elif event.state is WorkerState.ERROR and worker.group == "bus":
@@ -380,6 +392,47 @@ class DeskgateApp(App[None]):
             ),
             callback=done,
         )
+
+    def action_drift(self) -> None:
+        self._toggle_view(DriftScreen)
+
+    @on(DriftResolveWanted)
+    def _drift_resolve_wanted(self, message: DriftResolveWanted) -> None:
+        """Ask for the (required) note, then resolve in a worker; escape leaves it unresolved."""
+        drift, resolution = message.drift, message.resolution
+
+        def done(note: str | None) -> None:
+            if note:
+                self._resolve_drift(drift, resolution, note)
+
+        self.push_screen(
+            ReasonScreen(
+                f"{resolution.value} - drift {drift.drift_id}",
+                f"{drift.drift_type.value} {drift.subject} ({drift.severity.value})\n"
+                f"  engine: {side_text(drift.engine_state)}\n"
+                f"  broker: {side_text(drift.broker_state)}\n\n"
+                f"{RESOLUTION_MEANING[resolution]}.\n"
+                "Type a note for the audit log (required):",
+                required=True,
+                kill_keys=self.kill_keys,
+                danger=True,
+                noun="note",
+            ),
+            callback=done,
+        )
+
+    def _resolve_drift(self, drift: DriftDetected, resolution: DriftResolution, note: str) -> None:
+        drift_id = drift.drift_id
+        self._command(
+            RESOLVE_DRIFT,
+            f"drift:{drift_id}",
+            lambda: self.engine.resolve_drift(drift_id, resolution, note, actor="trader"),
+        )
+
+    def _show_drift_result(self, ok: bool, message: str) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, DriftScreen) and screen.is_mounted:
+                screen.show_result(ok, message)
 
     def _toggle_view(self, kind: type[StateScreen]) -> None:
         if isinstance(self.screen, kind):

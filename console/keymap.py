@@ -45,6 +45,15 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec(
         "rearm", "rearm", "Re-arm", "Re-arm trading after HALTED (typed reason)", "E", "main"
     ),
+    ActionSpec(
+        "drift",
+        "drift",
+        "Drift",
+        "Review unresolved broker drift and resolve it (typed note)",
+        "D",
+        "app",
+        show=False,  # the drift banner shows the key while there is drift to resolve
+    ),
     ActionSpec("gates", "gates", "Gates", "Go-live gates screen", "g", "app", show=False),
     ActionSpec("audit", "audit", "Audit", "Audit log screen", "l", "app", show=False),
     ActionSpec("help", "help", "Help", "This help", "question_mark", "app"),
@@ -60,6 +69,7 @@ PANEL_KEYS: tuple[tuple[str, str], ...] = (
     ("up / down", "Move in the focused list (the approval queue selects the trade)"),
     ("tab", "Move focus between lists"),
     ("escape", "Close a screen or dialog"),
+    ("e / b / k", "Drift screen: adopt broker / fixed at broker / acknowledge"),
 )
 
 

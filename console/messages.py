@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from contracts.enums import DriftResolution
+from contracts.events import DriftDetected
 from engine.results import CommandResult
 
 QUOTE_ONLY_REASONS = frozenset({"quote", "latency", "account", "quotes"})
@@ -52,3 +54,11 @@ class PendingSelected(Message):
 @dataclass
 class StateWanted(Message):
     """A screen mounted and wants the current `ConsoleState` now, not at the next tick."""
+
+
+@dataclass
+class DriftResolveWanted(Message):
+    """The trader picked a resolution for a drift on the drift screen; a note comes next."""
+
+    drift: DriftDetected
+    resolution: DriftResolution

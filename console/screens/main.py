@@ -1,4 +1,4 @@
-"""The main screen: status, alerts line, approvals + evidence, and the six live panels."""
+"""The main screen: status, drift banner, alerts line, approvals + evidence, the live panels."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from console.messages import PendingSelected, StateWanted
 from console.state import ConsoleState
 from console.widgets.approvals import ApprovalQueue
 from console.widgets.chrome import MessageLine, PanelTabs
+from console.widgets.drift import DriftBanner
 from console.widgets.evidence import EvidencePanel, EvidenceView
 from console.widgets.gates import GatesPanel, gates_from, tier_label
 from console.widgets.latency import LatencyPanel
@@ -55,10 +56,11 @@ class MainScreen(Screen[None]):
         Binding("right_square_bracket", "cycle(1)", "Next panel", show=False),
     ]
 
-    def __init__(self, config: Config, approve_key: str) -> None:
+    def __init__(self, config: Config, approve_key: str, drift_key: str = "D") -> None:
         super().__init__(id="main")
         self.config = config
         self.approve_key = approve_key
+        self.drift_key = drift_key
         self.layout_name = "-compact"
         self.active = 0
         self.side_active = 1
@@ -66,6 +68,7 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield StatusBar(stale_threshold_s=self.config.stale.threshold_min * 60, id="status")
+        yield DriftBanner(self.drift_key, id="drift-banner")
         yield MessageLine(id="message")
         yield PanelTabs([p[1] for p in PANELS], [p[2] for p in PANELS], id="tabs")
         with Container(id="deck"):
@@ -162,6 +165,7 @@ class MainScreen(Screen[None]):
                 kill_flags=snap.kill_flags if snap is not None else (),
             )
         )
+        self.query_one(DriftBanner).show(snap.drifts if snap is not None else ())
         if snap is None:
             self._refresh_tabs()
             return

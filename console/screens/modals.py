@@ -68,7 +68,7 @@ class KillConfirmScreen(ConfirmScreen):
 
 
 class ReasonScreen(ModalScreen[str | None]):
-    """Type a reason and press enter; escape cancels (None)."""
+    """Type a reason (or a note) and press enter; escape cancels (None)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
@@ -80,12 +80,14 @@ class ReasonScreen(ModalScreen[str | None]):
         required: bool,
         kill_keys: Iterable[str] = (),
         danger: bool = False,
+        noun: str = "reason",
     ) -> None:
         super().__init__(classes="-danger" if danger else "")
         self.title_text = title
         self.prompt = prompt
         self.required = required
         self.kill_keys = tuple(kill_keys)
+        self.noun = noun
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -93,7 +95,7 @@ class ReasonScreen(ModalScreen[str | None]):
             yield Static(self.prompt, id="dialog-body")
             yield KillAwareInput(
                 kill_keys=self.kill_keys,
-                placeholder="reason" + ("" if self.required else " (optional)"),
+                placeholder=self.noun + ("" if self.required else " (optional)"),
                 id="reason",
             )
             yield Static("", id="dialog-error")
@@ -103,7 +105,7 @@ class ReasonScreen(ModalScreen[str | None]):
     def _submitted(self, event: Input.Submitted) -> None:
         reason = event.value.strip()
         if self.required and not reason:
-            self.query_one("#dialog-error", Static).update("A reason is required.")
+            self.query_one("#dialog-error", Static).update(f"A {self.noun} is required.")
             return
         self.dismiss(reason)
 

@@ -23,6 +23,7 @@ STATE_BADGE = {
     TradingState.REDUCING: (" REDUCING ", "bold black on #ffd700"),
     TradingState.HALTED: (" ■ HALTED ", "bold white on #d70000"),
 }
+DRIFT_STYLE = "bold white on #d70000"
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ class StatusBar(Widget):
                 style="bold white on #5f0000" if not snap.kill_confirmed else "white on #5f0000",
             )
         parts.append(_Part(state, 0))
+        if snap.drifts:
+            parts.append(_Part(Text(f" {len(snap.drifts)} DRIFT ", style=DRIFT_STYLE), 0))
         conn = snap.connection
         if conn.connected:
             parts.append(_Part(Text(f"● {conn.broker}", style="bold green"), 1))

@@ -12,6 +12,9 @@ from contracts.config import Config
 from contracts.enums import (
     AlertLevel,
     DenialReason,
+    DriftResolution,
+    DriftSeverity,
+    DriftType,
     LifecycleState,
     Mode,
     OrderType,
@@ -19,7 +22,7 @@ from contracts.enums import (
     Side,
     TradingState,
 )
-from contracts.events import AlertRaised, CheckOutcome
+from contracts.events import AlertRaised, CheckOutcome, DriftDetected
 from contracts.intent import (
     CheckResult,
     Evidence,
@@ -162,6 +165,7 @@ class FakeEngine:
         self.alerts: list[AlertRaised] = []
         self.latency = LatencyView()
         self.audit: list[BeadView] = []
+        self.drifts: list[DriftDetected] = []
         self.trades_today = 0
         self.realized_pnl_today = D(0)
         self.consecutive_losses = 0
@@ -238,6 +242,47 @@ class FakeEngine:
             )
         )
 
+    def add_drift(
+        self,
+        drift_id: str,
+        drift_type: DriftType,
+        subject: str,
+        engine_state: dict[str, str],
+        broker_state: dict[str, str],
+        *,
+        severity: DriftSeverity = DriftSeverity.HIGH,
+        age_s: float = 0.0,
+        publish: bool = True,
+    ) -> DriftDetected:
+        """An unresolved drift the way reconciliation raises it: bead, alert, REDUCING."""
+        ts = self.clock.now() - timedelta(seconds=age_s)
+        drift = DriftDetected(
+            event_id=f"ev-{drift_id}",
+            ts_event=ts,
+            ts_init=ts,
+            drift_id=drift_id,
+            drift_type=drift_type,
+            subject=subject,
+            engine_state=engine_state,
+            broker_state=broker_state,
+            severity=severity,
+        )
+        self.drifts.append(drift)
+        self.bead("RECONCILIATION_DRIFT", None, f"{drift_type} {subject}")
+        kv = " ".join(f"{k}={v}" for k, v in engine_state.items())
+        bkv = " ".join(f"{k}={v}" for k, v in broker_state.items())
+        self.alert(
+            AlertLevel.CRITICAL if severity is DriftSeverity.CRITICAL else AlertLevel.WARNING,
+            "DRIFT",
+            f"{drift_type} {subject}: engine {kv} / broker {bkv}",
+            age_s=age_s,
+        )
+        if self.trading_state is TradingState.ACTIVE:
+            self.trading_state = TradingState.REDUCING
+        if publish:
+            self.publish("reconciled")
+        return drift
+
     def bead(self, kind: str, intent_id: str | None, summary: str) -> None:
         self.audit.append(
             BeadView(
@@ -291,6 +336,7 @@ class FakeEngine:
             alerts=tuple(self.alerts),
             latency=self.latency,
             audit_tail=tuple(self.audit[-50:]),
+            drifts=tuple(self.drifts),
             trades_today=self.trades_today,
             realized_pnl_today=self.realized_pnl_today,
             consecutive_losses=self.consecutive_losses,
@@ -424,3 +470,21 @@ class FakeEngine:
         if self.command_delay:
             await asyncio.sleep(self.command_delay)
         return CommandResult(True, "reconciled: no drift")
+
+    async def resolve_drift(
+        self, drift_id: str, resolution: DriftResolution, note: str, actor: str = "trader"
+    ) -> CommandResult:
+        self.calls.append(("resolve_drift", drift_id, resolution.value, note, actor))
+        if self.command_delay:
+            await asyncio.sleep(self.command_delay)
+        drift = next((d for d in self.drifts if d.drift_id == drift_id), None)
+        if drift is None:
+            return CommandResult(False, f"no unresolved drift {drift_id}", "UNKNOWN_DRIFT")
+        if not note.strip():
+            return CommandResult(False, "a resolution needs a note", "NOTE_REQUIRED")
+        self.drifts.remove(drift)
+        self.bead("RECONCILIATION_RESOLUTION", None, f"{drift_id} {resolution}: {note}")
+        if not self.drifts and self.trading_state is TradingState.REDUCING:
+            self.trading_state = TradingState.ACTIVE
+        self.publish("drift-resolved")
+        return CommandResult(True, f"drift {drift_id} {resolution}")

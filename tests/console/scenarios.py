@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from contracts.enums import AlertLevel, DenialReason, LifecycleState, Side, TradingState
+from contracts.enums import (
+    AlertLevel,
+    DenialReason,
+    DriftSeverity,
+    DriftType,
+    LifecycleState,
+    Side,
+    TradingState,
+)
 from contracts.events import CheckOutcome
 from contracts.intent import CheckResult
 from engine.clock import ManualClock
@@ -162,6 +170,7 @@ def stalled(clock: ManualClock | None = None) -> FakeEngine:
 
 
 def drift(clock: ManualClock | None = None) -> FakeEngine:
+    """Two unresolved drifts (a wrong broker position, an order typed in TWS): REDUCING."""
     clock = clock or ManualClock()
     engine = base(FakeEngine(clock=clock))
     engine.add_pending(
@@ -176,10 +185,25 @@ def drift(clock: ManualClock | None = None) -> FakeEngine:
         expires_in=200,
         publish=False,
     )
-    engine.alert(
-        AlertLevel.CRITICAL,
-        "POSITION_DRIFT",
-        "MSFT: broker 40, engine 30 (+10) - reconcile or resolve",
+    engine.add_drift(
+        "d7c1a2b3e4f5",
+        DriftType.FOREIGN_ORDER,
+        "perm:555",
+        {"known": "no"},
+        {"status": "WORKING", "side": "BUY", "quantity": "5", "filled": "0", "symbol": "NVDA"},
+        severity=DriftSeverity.HIGH,
+        age_s=40,
+        publish=False,
+    )
+    engine.add_drift(
+        "a9f0e1d2c3b4",
+        DriftType.POSITION_SIZE,
+        "MSFT",
+        {"quantity": "30", "fill_ratio": "30/30"},
+        {"quantity": "40"},
+        severity=DriftSeverity.CRITICAL,
+        age_s=12,
+        publish=False,
     )
     return engine
 

@@ -9,14 +9,16 @@ import pytest
 
 from broker.sim import ManualScheduler, SimBroker, SimVenue
 from console.app import DeskgateApp
-from console.screens.modals import KillConfirmScreen
+from console.screens.drift import DriftScreen
+from console.screens.modals import KillConfirmScreen, ReasonScreen
+from console.widgets.drift import DriftBanner, DriftTable
 from console.widgets.tables import OrdersTable, PositionsTable
 from contracts.config import Config
-from contracts.enums import ChaosMode, LifecycleState, TradingState
+from contracts.enums import ChaosMode, DriftType, LifecycleState, TradingState
 from engine.clock import ManualClock
 from engine.engine import Engine
 from tests.console.conftest import status_text, wait_for
-from tests.support import make_intent
+from tests.support import FakeBroker, approve_pending, config_with, make_intent
 
 
 class Desk:
@@ -131,3 +133,50 @@ async def test_kill_with_ten_working_orders_cancels_all_and_is_broker_confirmed(
         assert all(o.state is LifecycleState.CANCELLED for o in snap.orders)
         assert "HALTED" in status_text(app) and "broker-confirmed" in status_text(app)
         assert app.check_action("approve", ()) is None
+
+
+async def test_wrong_broker_position_is_drift_resolved_engine_corrected(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    broker = FakeBroker(clock)
+    config = config_with(max_trades_per_day=5)
+    engine = Engine(config, broker, data_dir=tmp_path, clock=clock)
+    app = DeskgateApp(engine, config=config, clock=clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.started and app.snapshot is not None)
+        broker.quote("AAPL", "99.99", "100.01")
+        intent = make_intent(clock, intent_id="drift-buy-1", quantity=10)
+        assert (await engine.propose(intent, source="test")).accepted
+        assert (await approve_pending(engine, intent.intent_id)).ok
+        broker.fill("dg:drift-buy-1:ENTRY", 10, "100.00")
+        await wait_for(pilot, lambda: app.snapshot is not None and bool(app.snapshot.positions))
+        broker.position_book["AAPL"] = Decimal(7)  # 3 shares sold by hand in TWS
+
+        await pilot.press("R")  # reconcile from the console
+        await wait_for(pilot, lambda: "1 DRIFT" in status_text(app), timeout=5)
+        assert "REDUCING" in status_text(app)
+        assert app.screen.query_one(DriftBanner).display
+        (drift,) = engine.snapshot().drifts
+        assert drift.drift_type is DriftType.POSITION_SIZE and drift.subject == "AAPL"
+
+        await pilot.press("D")
+        assert isinstance(app.screen, DriftScreen)
+        table = app.screen.query_one(DriftTable)
+        await wait_for(pilot, lambda: table.row_count == 1)
+        row = " ".join(str(cell) for cell in table.get_row_at(0))
+        assert "POSITION_SIZE" in row and "qty 10" in row and "qty 7" in row
+        await pilot.press("e")
+        assert isinstance(app.screen, ReasonScreen)
+        await pilot.press(*"3 sold in TWS by hand", "enter")
+
+        await wait_for(pilot, lambda: app.snapshot is not None and not app.snapshot.drifts)
+        assert app.snapshot is not None
+        assert app.snapshot.trading_state is TradingState.ACTIVE
+        await wait_for(pilot, lambda: "ACTIVE" in status_text(app))
+        assert "DRIFT" not in status_text(app)
+        assert engine.book.positions["AAPL"].quantity == 7  # the engine adopted the broker
+        engine.store.flush()
+        resolutions = [r for r in engine.store.rows() if r.kind == "RECONCILIATION_RESOLUTION"]
+        assert len(resolutions) == 1
+        assert "ENGINE_CORRECTED" in resolutions[0].payload
+        assert "3 sold in TWS by hand" in resolutions[0].payload

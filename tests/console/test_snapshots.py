@@ -63,6 +63,22 @@ def test_drift_alert(snap_compare: Any) -> None:
     )
 
 
+def test_drift_screen(snap_compare: Any) -> None:
+    """Two unresolved drifts: a wrong broker position and an order typed in TWS."""
+    assert snap_compare(
+        app_for(scenarios.drift(ManualClock())), terminal_size=WIDE, run_before=ready, press=["D"]
+    )
+
+
+def test_drift_screen_80x24(snap_compare: Any) -> None:
+    assert snap_compare(
+        app_for(scenarios.drift(ManualClock())),
+        terminal_size=SMALL,
+        run_before=ready,
+        press=["D", "down"],
+    )
+
+
 def test_stalled_order(snap_compare: Any) -> None:
     assert snap_compare(
         app_for(scenarios.stalled(ManualClock())),
