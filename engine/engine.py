@@ -815,12 +815,23 @@ class Engine:
             return CommandResult(False, "re-arm needs a reason", "REASON_REQUIRED")
         if self.book.trading_state is TradingState.ACTIVE:
             return CommandResult(False, "already ACTIVE", "STATE")
+        drifts = len(self.book.drifts)
+        if drifts and self.book.trading_state is TradingState.REDUCING:
+            return CommandResult(
+                False, f"{drifts} unresolved drift(s): resolve them to lift REDUCING", "DRIFT"
+            )
         if self._kill_task and not self._kill_task.done():
             self._kill_task.cancel()
+        # Unresolved drift keeps the engine REDUCING even after a kill is lifted.
+        target, actor_of_state = (
+            (TradingState.REDUCING, "reconciliation") if drifts else (TradingState.ACTIVE, actor)
+        )
         try:
-            self._set_trading_state(TradingState.ACTIVE, reason, actor)
+            self._set_trading_state(target, reason, actor_of_state)
         except AuditUnavailable as exc:
             return CommandResult(False, f"re-arm not recorded: {exc}", "AUDIT_UNAVAILABLE")
+        if drifts:
+            return CommandResult(True, f"re-armed to REDUCING: {drifts} unresolved drift(s)")
         return CommandResult(True, f"ACTIVE again: {reason}")
 
     async def flatten(self, reason: str, actor: str = "trader") -> CommandResult:

@@ -147,3 +147,21 @@ async def test_drift_after_a_fill_is_raised_within_five_seconds(tmp_path: Path) 
     broker.fill(f"dg:{intent.intent_id}:ENTRY", 10, "100.00")
     await eventually(lambda: engine.book.drifts, timeout=5.0)
     await engine.stop()
+
+
+async def test_rearm_cannot_lift_reducing_while_drift_is_unresolved(tmp_path: Path) -> None:
+    engine, broker, clock = await started_engine(tmp_path)
+    await filled_position(engine, broker, clock)
+    broker.position_book["AAPL"] = Decimal(4)
+    await engine.reconcile("test")
+    assert engine.book.trading_state is TradingState.REDUCING
+    refused = await engine.rearm("I want to trade", "bob")
+    assert not refused.ok and refused.code == "DRIFT"
+    assert engine.book.trading_state is TradingState.REDUCING
+    await engine.kill("stop")
+    back = await engine.rearm("kill reviewed", "bob")
+    assert back.ok and engine.book.trading_state is TradingState.REDUCING
+    (drift,) = engine.book.drifts.values()
+    await engine.resolve_drift(drift.drift_id, DriftResolution.ACKNOWLEDGED, "known")
+    assert engine.book.trading_state is TradingState.ACTIVE
+    await engine.stop()
