@@ -149,6 +149,7 @@ class DenialReason(StrEnum):
     DISCONNECTED = "DISCONNECTED"
     AUDIT_UNAVAILABLE = "AUDIT_UNAVAILABLE"
     SCALE_TIER = "SCALE_TIER"
+    STRATEGY_NOT_LIVE = "STRATEGY_NOT_LIVE"
 
 
 class TokenRejection(StrEnum):

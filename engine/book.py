@@ -23,6 +23,8 @@ from contracts.events import (
     OrderSubmitting,
     PositionBead,
     PositionCorrected,
+    PromotionApproved,
+    PromotionRequested,
     RiskChecked,
     TokenIssued,
     TradingStateChanged,
@@ -118,6 +120,9 @@ class Book:
     """Unresolved reconciliation drifts, by drift id."""
     accepted_drifts: set[tuple[str, str, str, str]] = field(default_factory=set)
     """Fingerprints of ACKNOWLEDGED drifts: not raised again while unchanged."""
+    strategy_stages: dict[str, str] = field(default_factory=dict)
+    """Strategy -> stage (SHADOW unless a PROMOTION_APPROVED says otherwise)."""
+    promotion_requests: dict[str, PromotionRequested] = field(default_factory=dict)
     entry_fill_ratio: dict[str, Decimal] = field(default_factory=dict)
     """Filled/requested of the latest entry that filled, per symbol."""
     open_entry_qty: dict[str, Decimal] = field(default_factory=dict)
@@ -192,6 +197,11 @@ class Book:
                 drift = self.drifts.pop(event.drift_id, None)
                 if drift is not None and event.resolution is DriftResolution.ACKNOWLEDGED:
                     self.accepted_drifts.add(drift_fingerprint(drift))
+            case PromotionRequested():
+                self.promotion_requests[event.strategy] = event
+            case PromotionApproved():
+                self.strategy_stages[event.strategy] = event.to_stage
+                self.promotion_requests.pop(event.strategy, None)
             case PositionCorrected():
                 pos = self.positions.setdefault(event.symbol, PositionState())
                 pos.quantity = event.quantity

@@ -191,8 +191,6 @@ class Engine:
         self._nav = NavTracker()
         self._rollback_task: asyncio.Task[CommandResult] | None = None
         self._gates: tuple[GateResult, ...] | None = None
-        self._promotion_requests: dict[str, PromotionRequested] = {}
-        self._stages: dict[str, Stage] = {}
         self.last_rollback: RollbackCompleted | None = None
         """The most recent rollback's outcome (for the incident report)."""
         self._started = False
@@ -528,6 +526,11 @@ class Engine:
             kill_flags=tuple(self.book.kill_flags),
             connected=self._connected,
             recent_identical_s=recent,
+            strategy_live=(
+                self.strategy_stage(intent.strategy) is Stage.LIVE
+                if self.config.mode is Mode.LIVE
+                else None
+            ),
             max_position_override=self._tier_cap(intent),
         )
 
@@ -1514,7 +1517,8 @@ class Engine:
         return CommandResult(True, f"auto-approve policy {policy.policy} recorded")
 
     def strategy_stage(self, strategy: str) -> Stage:
-        return self._stages.get(strategy, Stage.SHADOW)
+        """SHADOW unless an approved promotion (an audit bead) made it LIVE."""
+        return Stage(self.book.strategy_stages.get(strategy, Stage.SHADOW.value))
 
     def request_promotion(
         self,
@@ -1548,14 +1552,13 @@ class Engine:
             evidence=bundle.summary(),
         )
         self._emit(event, durable=True)
-        self._promotion_requests[bundle.strategy] = event
         return CommandResult(True, f"promotion of {bundle.strategy} requested")
 
     def approve_promotion(
         self, strategy: str, approver: str, tier: str, to_stage: Stage = Stage.LIVE
     ) -> CommandResult:
         """Approve a pending promotion; vetoed by kill flags, HALTED, drift, or a wrong approver."""
-        request = self._promotion_requests.get(strategy)
+        request = self.book.promotion_requests.get(strategy)
         ctx = PromotionContext(
             stage=self.strategy_stage(strategy),
             kill_flags=tuple(self.book.kill_flags),
@@ -1586,8 +1589,6 @@ class Engine:
             ),
             durable=True,
         )
-        self._promotion_requests.pop(strategy, None)
-        self._stages[strategy] = to_stage
         return CommandResult(True, f"{strategy} promoted to {to_stage}")
 
     # --- observation -----------------------------------------------------------------------------

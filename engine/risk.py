@@ -33,6 +33,8 @@ class RiskContext:
     connected: bool
     recent_identical_s: float | None
     """Seconds since an identical order left (None if none did within the window)."""
+    strategy_live: bool | None = None
+    """In live mode: whether the intent's strategy was promoted to LIVE (None otherwise)."""
     max_position_override: Decimal | None = None
     """A tighter position cap from the scale-up tier, if one is in force."""
 
@@ -92,6 +94,13 @@ def pre_trade_checks(
         "connected" if ctx.connected else "broker disconnected",
         R.DISCONNECTED,
     )
+    if not reducing and ctx.strategy_live is not None:
+        check(
+            "strategy stage",
+            ctx.strategy_live,
+            f"{intent.strategy} is LIVE" if ctx.strategy_live else f"{intent.strategy} is SHADOW",
+            R.STRATEGY_NOT_LIVE,
+        )
     if not reducing:
         flags = ", ".join(ctx.kill_flags)
         check("kill flags", not ctx.kill_flags, flags or "none active", R.KILL_FLAG)

@@ -75,3 +75,28 @@ async def test_an_active_kill_flag_or_drift_vetoes_the_promotion(tmp_path: Path)
     r = engine.approve_promotion("breakout", "cto", "T2")
     assert "HALTED" in r.message and engine.strategy_stage("breakout") is Stage.SHADOW
     await engine.stop()
+
+
+async def test_a_promotion_survives_a_restart_and_shadow_strategies_cannot_trade_live(
+    tmp_path: Path,
+) -> None:
+    from contracts.enums import DenialReason, Mode
+    from tests.support import FakeBroker, make_intent
+
+    engine, _, clock = await started_engine(tmp_path)
+    assert engine.request_promotion(bundle(), requester="quant").ok
+    assert engine.approve_promotion("breakout", "cto", "T2").ok
+    await engine.stop()
+    live_config = engine.config.model_copy(update={"mode": Mode.LIVE})
+    broker = FakeBroker(clock)
+    again = Engine(live_config, broker, data_dir=tmp_path, clock=clock)
+    await again.start()
+    broker.quote("AAPL", "99.99", "100.01")
+    assert again.strategy_stage("breakout") is Stage.LIVE  # rebuilt from the audit log
+    shadow = make_intent(clock).model_copy(update={"strategy": "untested"})
+    refused = await again.propose(shadow)
+    assert DenialReason.STRATEGY_NOT_LIVE in {d.reason for d in refused.denials}
+    promoted = make_intent(clock).model_copy(update={"strategy": "breakout"})
+    accepted = await again.propose(promoted)
+    assert accepted.accepted, accepted.message
+    await again.stop()

@@ -68,6 +68,7 @@ def test_a_good_intent_passes_every_check() -> None:
         ({}, {"trading_state": TradingState.HALTED}, {}, R.HALTED),
         ({}, {"trading_state": TradingState.REDUCING}, {}, R.REDUCING_ONLY),
         ({}, {"connected": False}, {}, R.DISCONNECTED),
+        ({}, {"strategy_live": False}, {}, R.STRATEGY_NOT_LIVE),
     ],
 )
 def test_each_check_refuses_with_its_reason(intent_kw, ctx_kw, risk_kw, reason) -> None:  # type: ignore[no-untyped-def]
