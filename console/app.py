@@ -36,6 +36,7 @@ from engine.bus import Subscription
 from engine.clock import Clock
 from engine.engine import Engine
 from engine.results import CommandResult
+from engine.rollback import rollback_and_report
 from engine.view import EngineSnapshot, PendingApproval
 
 MAIN_ACTIONS = frozenset(spec.action for spec in ACTIONS if spec.scope == "main")
@@ -253,7 +254,7 @@ class DeskgateApp(App[None]):
                 and self.snapshot.trading_state is not TradingState.ACTIVE
                 and not self.snapshot.drifts  # drift is lifted by resolving it (D), not re-arm
             )
-        if action in ("flatten", "reconcile"):
+        if action in ("flatten", "reconcile", "rollback"):
             return True if self.started else None
         return True
 
@@ -392,6 +393,29 @@ class DeskgateApp(App[None]):
             ),
             callback=done,
         )
+
+    def action_rollback(self) -> None:
+        def done(reason: str | None) -> None:
+            if reason:
+                self._command("rollback", "rollback", lambda: self._rollback(reason))
+
+        self.push_screen(
+            ReasonScreen(
+                "ROLLBACK",
+                "Halt, cancel every order, flatten every position and verify. Type why:",
+                required=True,
+                kill_keys=self.kill_keys,
+                danger=True,
+            ),
+            callback=done,
+        )
+
+    async def _rollback(self, reason: str) -> CommandResult:
+        out_dir = self.config.resolved_data_dir() / "incidents"
+        result, report = await rollback_and_report(self.engine, reason, "trader", out_dir)
+        if report is None:
+            return result
+        return CommandResult(result.ok, f"{result.message} - report {report}", result.code)
 
     def action_drift(self) -> None:
         self._toggle_view(DriftScreen)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -13,10 +12,9 @@ from typing import Any
 
 from contracts.config import Config
 from contracts.enums import Mode
-from contracts.events import RollbackCompleted
-from engine.engine import Engine
 from engine.gates import GateEvidence, gate_account, permissions_from_tags
 from engine.results import CommandResult
+from engine.rollback import rollback_and_report
 
 EMBEDDED_ACCOUNT = "DU1234567"
 
@@ -128,65 +126,6 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 # --- rollback -------------------------------------------------------------------------------
-
-
-def incident_report(done: RollbackCompleted, context: Mapping[str, str]) -> str:
-    """A markdown incident report for one rollback."""
-    lines = [
-        f"# Incident report: rollback {'VERIFIED' if done.verified else 'NOT VERIFIED'}",
-        "",
-        f"* When: {done.ts_event.isoformat(timespec='seconds')}",
-        f"* Reason: {done.reason}",
-        f"* Started by: {done.actor}",
-        f"* Duration: {done.duration_s:.2f} s",
-        f"* Flat: {'yes' if done.flat else 'no'}"
-        + ("" if done.flat else f" ({', '.join(f'{s} {q}' for s, q in done.positions.items())})"),
-        f"* Open orders at the broker after: {done.open_orders}",
-        f"* NAV at session start: {done.nav_start if done.nav_start is not None else 'unknown'}",
-        f"* NAV after: {done.nav_end if done.nav_end is not None else 'unknown'}",
-        "* NAV change: "
-        + (f"{done.nav_change_pct:.3f}%" if done.nav_change_pct is not None else "unknown"),
-    ]
-    lines += [f"* {k}: {v}" for k, v in context.items()]
-    if done.problems:
-        lines += ["", "## Problems", "", *(f"* {p}" for p in done.problems)]
-    lines += [
-        "",
-        "## Steps",
-        "",
-        "1. Kill switch thrown (HALTED): no new entries; global cancel until the broker "
-        "confirmed no working orders.",
-        "2. Positions flattened with risk-reducing market orders (audited flatten exemption).",
-        "3. Verified at the broker: positions, open orders, NAV against the session start.",
-        "",
-        "The audit log holds ROLLBACK_STARTED and ROLLBACK_COMPLETED beads with these numbers.",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-async def rollback_and_report(
-    engine: Engine, reason: str, actor: str, out_dir: Path, *, automatic: bool = False
-) -> tuple[CommandResult, Path | None]:
-    """Run the engine's rollback and write INCIDENT_<time>.md (the console's rollback key)."""
-    result = await engine.rollback(reason, actor, automatic=automatic)
-    done = engine.last_rollback
-    if done is None:
-        return result, None
-    snap = engine.snapshot()
-    context = {
-        "Broker": f"{snap.connection.broker} ({snap.connection.account_id or 'account unknown'})",
-        "Mode": snap.mode.value,
-        "Trading state after": snap.trading_state.value,
-    }
-    return result, write_incident(out_dir, done, context)
-
-
-def write_incident(out_dir: Path, done: RollbackCompleted, context: Mapping[str, str]) -> Path:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"INCIDENT_{done.ts_event.strftime('%Y%m%d-%H%M%S')}.md"
-    path.write_text(incident_report(done, context), encoding="utf-8")
-    return path
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:

@@ -46,6 +46,15 @@ ACTIONS: tuple[ActionSpec, ...] = (
         "rearm", "rearm", "Re-arm", "Re-arm trading after HALTED (typed reason)", "E", "main"
     ),
     ActionSpec(
+        "rollback",
+        "rollback",
+        "Rollback",
+        "Roll back: halt, cancel all, flatten, verify flat and NAV, write an incident report",
+        "X",
+        "main",
+        show=False,
+    ),
+    ActionSpec(
         "drift",
         "drift",
         "Drift",

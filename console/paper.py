@@ -481,8 +481,8 @@ async def run_paper(
     progress: Callable[[str], None] | None = None,
 ) -> PaperResult:
     """Run the session (and its simulated-venue baseline), then write the log and metrics."""
-    from console.commands_live import rollback_and_report
     from console.compose import build_session
+    from engine.rollback import rollback_and_report
 
     pconfig, overrides = paper_config(config, plan)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")

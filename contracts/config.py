@@ -96,6 +96,7 @@ class KeysConfig(_Section):
     reconcile: str = "R"
     rearm: str = "E"
     drift: str = "D"
+    rollback: str = "X"
     gates: str = "g"
     audit: str = "l"
     help: str = "question_mark"

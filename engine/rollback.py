@@ -1,4 +1,4 @@
-"""Rollback arithmetic: NAV tracking, the automatic triggers, and the flat/NAV verification."""
+"""Rollback: NAV tracking, the automatic triggers, the flat/NAV verification, the incident report."""
 
 from __future__ import annotations
 
@@ -6,9 +6,13 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from contracts.config import KillConfig
+from contracts.events import RollbackCompleted
 from engine.metrics import pct_change, probabilistic_sharpe
+from engine.results import CommandResult
 
 NAV_RETURNS = 2000
 
@@ -103,3 +107,66 @@ def verify_rollback(
                 f"NAV moved {change:.3f}% since the session start (max {tolerance_pct}%)"
             )
     return RollbackCheck(not problems, not held, change, tuple(problems))
+
+
+if TYPE_CHECKING:
+    from engine.engine import Engine
+
+
+def incident_report(done: RollbackCompleted, context: Mapping[str, str]) -> str:
+    """A markdown incident report for one rollback."""
+    lines = [
+        f"# Incident report: rollback {'VERIFIED' if done.verified else 'NOT VERIFIED'}",
+        "",
+        f"* When: {done.ts_event.isoformat(timespec='seconds')}",
+        f"* Reason: {done.reason}",
+        f"* Started by: {done.actor}",
+        f"* Duration: {done.duration_s:.2f} s",
+        f"* Flat: {'yes' if done.flat else 'no'}"
+        + ("" if done.flat else f" ({', '.join(f'{s} {q}' for s, q in done.positions.items())})"),
+        f"* Open orders at the broker after: {done.open_orders}",
+        f"* NAV at session start: {done.nav_start if done.nav_start is not None else 'unknown'}",
+        f"* NAV after: {done.nav_end if done.nav_end is not None else 'unknown'}",
+        "* NAV change: "
+        + (f"{done.nav_change_pct:.3f}%" if done.nav_change_pct is not None else "unknown"),
+    ]
+    lines += [f"* {k}: {v}" for k, v in context.items()]
+    if done.problems:
+        lines += ["", "## Problems", "", *(f"* {p}" for p in done.problems)]
+    lines += [
+        "",
+        "## Steps",
+        "",
+        "1. Kill switch thrown (HALTED): no new entries; global cancel until the broker "
+        "confirmed no working orders.",
+        "2. Positions flattened with risk-reducing market orders (audited flatten exemption).",
+        "3. Verified at the broker: positions, open orders, NAV against the session start.",
+        "",
+        "The audit log holds ROLLBACK_STARTED and ROLLBACK_COMPLETED beads with these numbers.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_incident(out_dir: Path, done: RollbackCompleted, context: Mapping[str, str]) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"INCIDENT_{done.ts_event.strftime('%Y%m%d-%H%M%S')}.md"
+    path.write_text(incident_report(done, context), encoding="utf-8")
+    return path
+
+
+async def rollback_and_report(
+    engine: Engine, reason: str, actor: str, out_dir: Path, *, automatic: bool = False
+) -> tuple[CommandResult, Path | None]:
+    """Run the engine's rollback and write INCIDENT_<time>.md (the console's rollback key)."""
+    result = await engine.rollback(reason, actor, automatic=automatic)
+    done = engine.last_rollback
+    if done is None:
+        return result, None
+    snap = engine.snapshot()
+    context = {
+        "Broker": f"{snap.connection.broker} ({snap.connection.account_id or 'account unknown'})",
+        "Mode": snap.mode.value,
+        "Trading state after": snap.trading_state.value,
+    }
+    return result, write_incident(out_dir, done, context)

@@ -199,7 +199,7 @@ async def test_flatten_and_reconcile(clock: ManualClock) -> None:
 
 
 async def test_keys_come_from_config(clock: ManualClock) -> None:
-    keys = KeysConfig(approve="x", reject="z", kill="X")
+    keys = KeysConfig(approve="x", reject="z", kill="X", rollback="B")
     engine = scenarios.with_pending(clock)
     engine.config = Config(console=ConsoleConfig(keys=keys))
     app = app_for(engine)

@@ -180,3 +180,37 @@ async def test_wrong_broker_position_is_drift_resolved_engine_corrected(
         assert len(resolutions) == 1
         assert "ENGINE_CORRECTED" in resolutions[0].payload
         assert "3 sold in TWS by hand" in resolutions[0].payload
+
+
+async def test_rollback_from_the_console_flattens_verifies_and_writes_a_report(
+    desk: Desk, tmp_path: Path
+) -> None:
+    app = desk.app
+    app.config = desk.config.model_copy(update={"data_dir": str(tmp_path / "data")})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.started and app.snapshot is not None)
+        ask = desk.venue.quote("AAPL").ask
+        intent = make_intent(
+            desk.clock,
+            intent_id="ui-rollback-1",
+            limit=str(ask + Decimal("0.02")),
+            stop_loss=str(ask - Decimal("0.08")),
+        )
+        assert (await desk.engine.propose(intent, source="test")).accepted
+        assert (await approve_pending(desk.engine, "ui-rollback-1")).ok
+        await wait_for(pilot, lambda: desk.engine.book.positions["AAPL"].quantity == 10)
+
+        await pilot.press("X")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReasonScreen))
+        await pilot.press("enter")  # an empty reason is refused: still asking
+        assert isinstance(app.screen, ReasonScreen)
+        for key in "drill":
+            await pilot.press(key)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: desk.engine.last_rollback is not None, timeout=15)
+        done = desk.engine.last_rollback
+        assert done is not None and done.flat and done.open_orders == 0
+        assert desk.engine.book.trading_state is TradingState.HALTED
+        assert not [o for o in desk.venue.orders() if o.is_open]
+        reports = list((tmp_path / "data" / "incidents").glob("INCIDENT_*.md"))
+        assert len(reports) == 1 and "Reason: drill" in reports[0].read_text()
