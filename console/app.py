@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
 
@@ -222,10 +224,14 @@ class DeskgateApp(App[None]):
         if not self._main.is_mounted:
             return
         state = self.console_state()
-        self._main.show_state(state)
+        # A screen can be mounted a moment before its children are: skip that frame (it asks
+        # for the state itself once composed, through StateWanted).
+        with contextlib.suppress(NoMatches):
+            self._main.show_state(state)
         for screen in self.screen_stack:
             if isinstance(screen, StateScreen) and screen.is_mounted:
-                screen.show_state(state)
+                with contextlib.suppress(NoMatches):
+                    screen.show_state(state)
 
     @on(StateWanted)
     def _state_wanted(self) -> None:
