@@ -24,6 +24,7 @@ from contracts.enums import (
     Trigger,
 )
 from contracts.events import (
+    CancelRequested,
     EngineStarted,
     IntentReceived,
     KillFlagCleared,
@@ -547,6 +548,31 @@ class Engine(KillSwitchMixin, ReconcilingMixin, BrokerEventsMixin, GoLiveMixin, 
         self._emit(TraderRejected(**self._now_pair(), intent_id=intent_id, reason=reason))
         self._transition(rec, Trigger.TRADER_REJECT)
         return CommandResult(True, f"{intent_id} rejected")
+
+    async def cancel(self, intent_id: str, reason: str = "") -> CommandResult:
+        """Cancel a working entry order (its bracket exits go with it). Never blocked: a cancel
+        only reduces risk, so it is allowed while HALTED; the broker confirms it."""
+        rec = self.book.records.get(intent_id)
+        if rec is None:
+            return CommandResult(False, f"no intent {intent_id}", "UNKNOWN_INTENT")
+        if rec.state not in (LifecycleState.SUBMITTED, LifecycleState.STALLED) or not rec.order_ref:
+            return CommandResult(False, f"{intent_id} is {rec.state}: no working order", "STATE")
+        if not self._connected:
+            return CommandResult(False, "broker disconnected: cancel not sent", "DISCONNECTED")
+        self._emit(
+            CancelRequested(
+                **self._now_pair(),
+                intent_id=intent_id,
+                order_ref=rec.order_ref,
+                reason=reason.strip() or "trader",
+            )
+        )
+        await self.throttle.acquire(urgent=True)
+        try:
+            await self.broker.cancel(rec.order_ref)
+        except BrokerUnavailable as exc:
+            return CommandResult(False, f"cancel not sent: {exc}", "BROKER_UNAVAILABLE")
+        return CommandResult(True, f"cancel sent for {intent_id}; waiting for the broker")
 
     # --- observation -----------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Rollback: NAV tracking, the automatic triggers, the flat/NAV verification, the incident report."""
+"""Rollback: NAV tracking, automatic triggers, flat/NAV verification, the incident report."""
 
 from __future__ import annotations
 

@@ -1,0 +1,177 @@
+"""The whole path, as deskgate runs it: Engine -> IbkrBroker (real ib_async) -> gateway."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from broker.gateway.server import GatewayServer
+from broker.gateway.testing import running_gateway
+from broker.ibkr.adapter import IbkrBroker
+from contracts.broker import BrokerEvent, PacingViolation
+from contracts.enums import LifecycleState, OrderType, TradingState
+from engine.engine import Engine
+from tests.support import approve_pending, config_with, eventually, make_intent
+
+CLIENT_ID = 11
+
+
+@dataclass
+class Desk:
+    gateway: GatewayServer
+    broker: IbkrBroker
+    engine: Engine
+    pacing: list[BrokerEvent]
+
+    def quote(self) -> tuple[Decimal, Decimal]:
+        q = self.gateway.venue.quote("AAPL")
+        self.gateway.venue.set_price("AAPL", q.bid, q.ask)  # re-sent: a fresh tick
+        return q.bid, q.ask
+
+    def at_venue(self, ref: str) -> list[object]:
+        return [o for o in self.gateway.venue.orders() if o.order_ref == ref]
+
+
+@pytest.fixture
+async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
+    async with running_gateway(seed=3) as gateway:
+        broker = IbkrBroker("127.0.0.1", gateway.port, CLIENT_ID, connect_timeout_s=5)
+        config = config_with(max_trades_per_day=1000, max_position=Decimal(100_000))
+        config = config.model_copy(
+            update={"risk": config.risk.model_copy(update={"duplicate_window_s": 0.0})}
+        )
+        engine = Engine(config, broker, data_dir=tmp_path)
+        pacing: list[BrokerEvent] = []
+        sink = broker._sink  # the engine's sink; keep a copy of pacing events for the asserts
+
+        def spy(event: BrokerEvent) -> None:
+            if isinstance(event, PacingViolation):
+                pacing.append(event)
+            assert sink is not None
+            sink(event)
+
+        broker.set_event_sink(spy)
+        await engine.start()
+        desk = Desk(gateway, broker, engine, pacing)
+        await engine.watch_quote(make_intent(engine.clock).order.instrument)
+        yield desk
+        await engine.stop()
+
+
+async def resting_order(desk: Desk, quantity: int = 10) -> str:
+    """A limit buy 50 cents under the bid: acked, working, not filled."""
+    bid, _ = desk.quote()
+    intent = make_intent(
+        desk.engine.clock,
+        quantity=quantity,
+        limit=str(bid - Decimal("0.50")),
+        stop_loss=str(bid - Decimal("0.60")),
+    )
+    result = await desk.engine.propose(intent)
+    assert result.accepted, result.message
+    assert (await approve_pending(desk.engine, intent.intent_id)).ok
+    return intent.intent_id
+
+
+async def test_propose_approve_ack_partial_fill_fill_position(desk: Desk) -> None:
+    _, ask = desk.quote()
+    desk.gateway.faults.partial_fill_next_orders(1)
+    intent = make_intent(
+        desk.engine.clock,
+        quantity=10,
+        limit=str(ask + Decimal("0.02")),
+        stop_loss=str(ask - Decimal("0.08")),
+    )
+    assert (await desk.engine.propose(intent)).accepted
+    assert (await approve_pending(desk.engine, intent.intent_id)).ok
+    rec = desk.engine.book.records[intent.intent_id]
+    await eventually(lambda: rec.acked_at is not None and rec.perm_id)
+    await eventually(lambda: 0 < rec.entry_filled < 10)
+    assert rec.state is LifecycleState.SUBMITTED  # partially filled, still working
+    desk.gateway.venue.step("AAPL")  # the rest fills on the next quote
+    desk.quote()
+    await eventually(lambda: rec.entry_filled == 10)
+    assert rec.state is LifecycleState.MANAGED  # filled, bracket stop working at the broker
+    assert desk.engine.book.positions["AAPL"].quantity == 10
+    positions = {p.instrument.symbol: p.quantity for p in await desk.broker.positions()}
+    assert positions["AAPL"] == 10
+    assert desk.engine.store.verify().ok
+
+
+async def test_broker_rejection_is_final_with_an_alert_and_no_retry(desk: Desk) -> None:
+    desk.gateway.faults.reject_next_orders(1)
+    intent_id = await resting_order(desk)
+    rec = desk.engine.book.records[intent_id]
+    await eventually(lambda: rec.state is LifecycleState.REJECTED)
+    assert any(a.code == "REJECTED" for a in desk.engine.book.alerts)
+    assert len(desk.at_venue(f"dg:{intent_id}:ENTRY")) == 1  # sent once, never retried
+
+
+async def test_cancel_is_confirmed_by_the_broker(desk: Desk) -> None:
+    intent_id = await resting_order(desk)
+    rec = desk.engine.book.records[intent_id]
+    await eventually(lambda: rec.acked_at is not None)
+    result = await desk.engine.cancel(intent_id, "changed my mind")
+    assert result.ok, result.message
+    await eventually(lambda: rec.state is LifecycleState.CANCELLED)
+    assert not [o for o in desk.gateway.venue.orders() if o.is_open]
+
+
+async def test_kill_with_20_working_orders_is_confirmed_by_the_broker(desk: Desk) -> None:
+    ids = [await resting_order(desk, quantity=1 + i % 3) for i in range(20)]
+    await eventually(lambda: sum(o.is_open for o in desk.gateway.venue.orders()) >= 20)
+    await desk.engine.kill("integration: kill with 20 working")
+    await eventually(lambda: desk.engine.book.kill_confirmed is True, timeout=15)
+    assert not [o for o in desk.gateway.venue.orders() if o.is_open]
+    assert await desk.broker.open_orders() == []
+    assert all(desk.engine.book.records[i].state is LifecycleState.CANCELLED for i in ids)
+    assert desk.engine.book.trading_state is TradingState.HALTED
+
+
+async def test_disconnect_mid_order_resyncs_with_no_lost_fill(desk: Desk) -> None:
+    intent_id = await resting_order(desk)
+    rec = desk.engine.book.records[intent_id]
+    await eventually(lambda: rec.acked_at is not None)
+    order_id = rec.broker_order_id
+    assert order_id is not None
+    desk.gateway.faults.drop_connections()
+    await eventually(lambda: not desk.engine.connected)
+    desk.gateway.faults.fill_order(CLIENT_ID, order_id)  # fills while deskgate is away
+    await eventually(lambda: rec.entry_filled == 10, timeout=30)  # recovered on reconnect
+    assert desk.engine.connected
+    assert rec.state in (LifecycleState.FILLED, LifecycleState.MANAGED)
+    assert desk.engine.book.positions["AAPL"].quantity == 10
+
+
+@pytest.mark.slow
+async def test_200_approvals_in_a_burst_draw_no_pacing_violation(desk: Desk) -> None:
+    bid, _ = desk.quote()
+    intents = [
+        make_intent(
+            desk.engine.clock,
+            quantity=1,
+            order_type=OrderType.LIMIT,
+            limit=str(bid - Decimal("1.00") - Decimal(i) / 100),
+            stop_loss=str(bid - Decimal("1.10") - Decimal(i) / 100),
+        )
+        for i in range(200)
+    ]
+    for intent in intents:
+        assert (await desk.engine.propose(intent)).accepted
+    results = []
+    for n, intent in enumerate(intents):
+        if n % 20 == 0:
+            desk.quote()  # the market keeps ticking while 200 orders go out at 45/s
+            iid = intent.intent_id
+            await eventually(lambda iid=iid: desk.engine.can_approve(iid).ok)  # type: ignore[misc]
+        results.append(await approve_pending(desk.engine, intent.intent_id))
+    assert all(r.ok for r in results), [r.message for r in results if not r.ok][:3]
+    await eventually(
+        lambda: all(desk.engine.book.records[i.intent_id].acked_at for i in intents), timeout=30
+    )
+    assert desk.pacing == []
+    assert len({o.order_ref for o in desk.gateway.venue.orders()}) >= 200
