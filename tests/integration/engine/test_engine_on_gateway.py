@@ -167,7 +167,7 @@ async def test_200_approvals_in_a_burst_draw_no_pacing_violation(desk: Desk) -> 
         if n % 20 == 0:
             desk.quote()  # the market keeps ticking while 200 orders go out at 45/s
             iid = intent.intent_id
-            await eventually(lambda iid=iid: desk.engine.can_approve(iid).ok)  # type: ignore[misc]
+            await eventually(lambda iid=iid: desk.engine.can_approve(iid).ok)
         results.append(await approve_pending(desk.engine, intent.intent_id))
     assert all(r.ok for r in results), [r.message for r in results if not r.ok][:3]
     await eventually(
