@@ -1,0 +1,543 @@
+"""Live console benchmarks (issue #3): the REAL engine, the sim venue streaming quotes, the app.
+
+a. approve keystroke -> the order painted in the Orders panel, while the venue streams
+   1,000 quote updates/s (SimBroker + QuoteStreamer + AsyncioScheduler, app under run_test).
+b. start-up time to the first painted frame of `deskgate` under a pseudo-terminal (120x40),
+   for `--broker sim` and for the default embedded-gateway path (until it shows connected).
+c. memory (RSS) while an hour's worth of quote updates (3.6 million at 1,000/s) goes through
+   the venue -> SimBroker -> engine sink -> bus -> console path, as fast as the loop allows.
+
+"On screen" is what a terminal would show: every frame the compositor hands the driver is
+rendered to escape sequences (as the real driver does) and fed to a small virtual terminal;
+the order counts as visible when the Orders panel's region holds a live row with its price.
+
+Run: .venv/bin/python -m tests.bench.bench_console_live [--approvals 60] [--rate 1000]
+     [--startup-runs 5] [--updates 3600000] [--only approve|startup|memory]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import fcntl
+import gc
+import os
+import random
+import re
+import select
+import shutil
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from textual import events
+
+from broker.sim import QuoteStreamer, SimBroker, SimVenue
+from broker.sim.scheduler import AsyncioScheduler
+from console.app import DeskgateApp
+from console.widgets.tables import OrdersTable
+from contracts.broker import BrokerEvent, QuoteUpdated
+from contracts.config import Config
+from contracts.enums import ChaosMode
+from contracts.intent import Instrument
+from engine.clock import SystemClock
+from engine.engine import Engine
+from tests.support import make_intent
+
+WIDTH, HEIGHT = 120, 40
+ACCOUNT = "DU1234567"
+LIVE_STATES = ("APPROVED", "SUBMITTED", "STALLED", "FILLED", "MANAGED")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def pct(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+def bench_config() -> Config:
+    """Defaults, except the limits a long run of resting entries would trip."""
+    base = Config()
+    risk = base.risk.model_copy(
+        update={
+            "max_trades_per_day": 10**6,
+            "max_position": Decimal(10**9),
+            "duplicate_window_s": 0.0,
+            "daily_loss_limit": Decimal(10**9),
+            "max_consecutive_losses": 10**6,
+        }
+    )
+    return base.model_copy(update={"risk": risk})
+
+
+# --- a tiny virtual terminal: enough of VT100 for Textual's output ---------------------------
+
+_TOKEN = re.compile(
+    r"\x1b\[([0-?]*)[ -/]*([@-~])"  # CSI
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"  # OSC
+    r"|\x1bP[^\x1b]*\x1b\\"  # DCS
+    r"|\x1b[@-Z\\-_]"  # other two-byte escapes
+    r"|([^\x1b\r\n]+)"  # printable text
+    r"|(\r)|(\n)"
+)
+
+
+class VirtualTerminal:
+    """Cursor positioning + text only; what a trader would read on a WIDTH x HEIGHT screen."""
+
+    def __init__(self, width: int = WIDTH, height: int = HEIGHT) -> None:
+        self.width, self.height = width, height
+        self.cells = [[" "] * width for _ in range(height)]
+        self.x = self.y = 0
+
+    def feed(self, data: str) -> None:
+        for m in _TOKEN.finditer(data):
+            params, final, text, cr, nl = m.group(1), m.group(2), m.group(3), m.group(4), m.group(5)
+            if final == "H" and params is not None and "?" not in params:
+                parts = [int(p) if p else 1 for p in params.split(";")] if params else [1, 1]
+                self.y = parts[0] - 1
+                self.x = (parts[1] if len(parts) > 1 else 1) - 1
+            elif final == "J" and params in ("2", "3"):
+                self.cells = [[" "] * self.width for _ in range(self.height)]
+            elif text:
+                row = self.cells[self.y] if 0 <= self.y < self.height else None
+                for ch in text:
+                    if row is not None and 0 <= self.x < self.width:
+                        row[self.x] = ch
+                    self.x += 1
+            elif cr:
+                self.x = 0
+            elif nl:
+                self.y += 1
+                self.x = 0
+
+    def line(self, y: int) -> str:
+        return "".join(self.cells[y])
+
+    def region_lines(self, x: int, y: int, width: int, height: int) -> list[str]:
+        return [
+            "".join(self.cells[row][x : x + width])
+            for row in range(y, min(y + height, self.height))
+        ]
+
+
+def hook_frames(app: DeskgateApp, vt: VirtualTerminal, on_frame: Callable[[], None]) -> None:
+    """Render each compositor update as the real driver would, into `vt`; then `on_frame()`."""
+    original = app._display
+
+    def display(screen: Any, renderable: Any) -> None:
+        original(screen, renderable)
+        if renderable is not None and hasattr(renderable, "render_segments"):
+            vt.feed(renderable.render_segments(app.console))
+            on_frame()
+
+    app._display = display  # type: ignore[method-assign]
+
+
+# --- a. approve keystroke -> order on screen under a quote stream ---------------------------
+
+
+@dataclass
+class Probe:
+    """What the frame hook is looking for, and when each sign of it first appeared."""
+
+    price: str = ""
+    intent_id: str = ""
+    row_painted: float | None = None
+    message_painted: float | None = None
+    painted: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+async def approve_latency(approvals: int, rate: float) -> dict[str, str]:
+    config = bench_config()
+    tmp = Path(tempfile.mkdtemp(prefix="dg-bench-"))
+    venue = SimVenue(7, ChaosMode.INSTANT, scheduler=AsyncioScheduler())
+    broker = SimBroker(venue, ACCOUNT)
+    streamer = QuoteStreamer(venue, rate)
+    engine = Engine(config, broker, data_dir=tmp, clock=SystemClock())
+    delivered = {"quotes": 0}
+    sink = broker._sink
+    assert sink is not None
+
+    def counting_sink(event: BrokerEvent) -> None:
+        if isinstance(event, QuoteUpdated):
+            delivered["quotes"] += 1
+        sink(event)
+
+    broker.set_event_sink(counting_sink)
+    app = DeskgateApp(engine, config=config)
+    vt = VirtualTerminal()
+    probe = Probe()
+    table: OrdersTable | None = None
+
+    def on_frame() -> None:
+        if not probe.price:
+            return
+        now = time.perf_counter()
+        if probe.row_painted is None and table is not None:
+            r = table.region
+            lines = vt.region_lines(r.x, r.y, r.width, r.height)
+            if any(probe.price in ln and any(s in ln for s in LIVE_STATES) for ln in lines):
+                probe.row_painted = now
+                probe.painted.set()
+        if probe.message_painted is None and f"{probe.intent_id} sent" in vt.line(1):
+            probe.message_painted = now
+
+    hook_frames(app, vt, on_frame)
+    key = app.keymap["approve"].split(",")[0].strip()
+    rng = random.Random(3)
+    to_row: list[float] = []
+    to_message: list[float] = []
+    to_table: list[float] = []
+    used_prices: set[Decimal] = set()
+    async with app.run_test(size=(WIDTH, HEIGHT)) as pilot:
+        while not (app.started and app.snapshot is not None):
+            await pilot.pause(0.01)
+        for spec in venue.symbols():  # every streamed update reaches the engine and the bus
+            await engine.watch_quote(Instrument(symbol=spec.symbol))
+        await pilot.press("3")  # the Orders panel in the split layout's tabs
+        table = app.screen.query_one(OrdersTable)
+        await pilot.pause(0.2)
+        scrolled_away = 0
+        streamer.start()
+        await asyncio.sleep(1.0)  # let the stream settle
+        start_updates, start_delivered = streamer.updates, delivered["quotes"]
+        started_at = time.perf_counter()
+        for i in range(approvals):
+            bid = venue.quote("AAPL").bid
+            limit = (bid * Decimal("0.985")).quantize(Decimal("0.01"))
+            while limit in used_prices:  # a price no other row shows: the on-screen marker
+                limit -= Decimal("0.01")
+            used_prices.add(limit)
+            intent = make_intent(
+                engine.clock,
+                intent_id=f"lat-{i:04d}",
+                limit=str(limit),
+                stop_loss=str(limit - Decimal("0.10")),
+            )
+            result = await engine.propose(intent, source="bench")
+            assert result.accepted, result.message
+            deadline = time.perf_counter() + 10
+            while not (
+                app.selected is not None
+                and app.selected.intent.intent_id == intent.intent_id
+                and app.blocker is None
+            ):
+                assert time.perf_counter() < deadline, f"never approvable: {app.blocker}"
+                await asyncio.sleep(0.005)
+            if table.scroll_offset.y:
+                # The cursor stays on its row while newer orders are inserted above it, so the
+                # table scrolls the newest rows out of view: put the cursor back on top.
+                scrolled_away += 1
+                table.move_cursor(row=0, animate=False)
+            await asyncio.sleep(rng.uniform(0.05, 0.25))  # the trader reads, then presses
+            probe.price, probe.intent_id = f"{limit:.2f}", intent.intent_id
+            probe.row_painted = probe.message_painted = None
+            probe.painted.clear()
+            t0 = time.perf_counter()
+            app.post_message(events.Key(key, key))  # as the terminal driver delivers it
+            table_at = None
+            while table_at is None:  # the DataTable holds the row (not yet painted)
+                if probe.painted.is_set():
+                    table_at = probe.row_painted
+                    break
+                if any(k == intent.intent_id for k, _ in table._rows):
+                    table_at = time.perf_counter()
+                    break
+                await asyncio.sleep(0.0005)
+            try:
+                await asyncio.wait_for(probe.painted.wait(), 10)
+            except TimeoutError:
+                r = table.region
+                print("\n".join(vt.region_lines(r.x, r.y, r.width, r.height)))
+                print([(k, [str(c) for c in cells]) for k, cells in table._rows[:3]])
+                print(probe, table.region, table.scroll_offset)
+                raise
+            assert probe.row_painted is not None
+            to_row.append((probe.row_painted - t0) * 1000)
+            to_table.append((table_at - t0) * 1000)
+            deadline = time.perf_counter() + 2
+            while probe.message_painted is None and time.perf_counter() < deadline:
+                await asyncio.sleep(0.002)
+            if probe.message_painted is not None:
+                to_message.append((probe.message_painted - t0) * 1000)
+            probe.price = ""
+            if i % 10 == 9:  # keep the book small; cancels are not part of the measurement
+                venue.cancel_all(ACCOUNT)
+                await asyncio.sleep(0.2)
+        elapsed = time.perf_counter() - started_at
+        updates = streamer.updates - start_updates
+        reached = delivered["quotes"] - start_delivered
+        await streamer.stop()
+        dropped = app._subscription.dropped if app._subscription else 0
+    shutil.rmtree(tmp, ignore_errors=True)
+
+    def row(samples: list[float]) -> str:
+        return (
+            f"p50 {pct(samples, 50):6.1f}  p95 {pct(samples, 95):6.1f}  "
+            f"p99 {pct(samples, 99):6.1f}  max {max(samples):6.1f} ms"
+        )
+
+    return {
+        f"approve -> order row painted ({len(to_row)} approvals)": row(to_row),
+        "approve -> row in OrdersTable (not yet painted)": row(to_table),
+        f"approve -> 'sent' message painted ({len(to_message)})": row(to_message)
+        if to_message
+        else "never seen",
+        "venue quote updates produced": f"{updates / elapsed:,.0f}/s over {elapsed:.1f}s "
+        f"(target {rate:,.0f}/s)",
+        "quote updates reaching the engine sink": f"{reached / elapsed:,.0f}/s "
+        f"(bus items dropped by the console queue: {dropped:,})",
+        "newest order scrolled out of the Orders view": f"{scrolled_away} of {approvals} "
+        "approvals (cursor reset to the top before pressing)",
+    }
+
+
+# --- b. start-up time to first frame under a pseudo-terminal ---------------------------------
+
+
+def _spawn_and_time(
+    argv: list[str], env: dict[str, str], connected_marker: str, timeout: float = 30.0
+) -> tuple[float | None, float | None]:
+    """Seconds from spawn to (first status-bar frame, status bar showing `connected_marker`)."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", HEIGHT, WIDTH, 0, 0))
+    vt = VirtualTerminal()
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        argv,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        close_fds=True,
+        start_new_session=True,
+    )
+    os.close(slave)
+    first = connected = None
+    buffer = b""
+    deadline = t0 + timeout
+    try:
+        while time.perf_counter() < deadline and (first is None or connected is None):
+            ready, _, _ = select.select([master], [], [], 0.05)
+            if not ready:
+                if proc.poll() is not None:
+                    break
+                continue
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            now = time.perf_counter()
+            buffer += chunk
+            text = buffer.decode("utf-8", errors="ignore")
+            if text.encode("utf-8") != buffer:  # an incomplete multibyte tail: wait for it
+                continue
+            buffer = b""
+            vt.feed(text)
+            status = vt.line(0)
+            if first is None and re.search(r" (SIM|PAPER|▲ LIVE ▲) ", status):
+                first = now - t0
+            if connected is None and first is not None and connected_marker in status:
+                connected = now - t0
+        os.write(master, b"q")
+        end = time.perf_counter() + 10
+        while proc.poll() is None and time.perf_counter() < end:
+            ready, _, _ = select.select([master], [], [], 0.05)
+            if ready:
+                with contextlib.suppress(OSError):
+                    os.read(master, 65536)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        os.close(master)
+    return first, connected
+
+
+def startup(runs: int) -> dict[str, str]:
+    exe = str(Path(sys.executable).with_name("deskgate"))
+    results: dict[str, str] = {}
+    cases = (
+        ("--broker sim", ["--broker", "sim"], "● sim"),
+        ("default (embedded gateway)", [], "● ibkr"),
+    )
+    for label, extra, marker in cases:
+        firsts: list[float] = []
+        connects: list[float] = []
+        for _ in range(runs):
+            home = Path(tempfile.mkdtemp(prefix="dg-start-"))
+            env = {
+                **os.environ,
+                "HOME": str(home),  # no user config
+                "XDG_DATA_HOME": str(home / "data"),
+                "XDG_CONFIG_HOME": str(home / "config"),
+                "TERM": "xterm-256color",
+                "COLUMNS": str(WIDTH),
+                "LINES": str(HEIGHT),
+            }
+            argv = [exe, *extra, "--no-demo", "--data-dir", str(home / "data")]
+            first, connected = _spawn_and_time(argv, env, marker)
+            shutil.rmtree(home, ignore_errors=True)
+            if first is not None:
+                firsts.append(first * 1000)
+            if connected is not None:
+                connects.append(connected * 1000)
+        results[f"{label}: first frame (status bar)"] = (
+            f"median {statistics.median(firsts):6.0f} ms  "
+            f"min {min(firsts):6.0f}  max {max(firsts):6.0f}  ({len(firsts)}/{runs} runs)"
+            if firsts
+            else "never painted"
+        )
+        results[f"{label}: status bar shows '{marker}'"] = (
+            f"median {statistics.median(connects):6.0f} ms  "
+            f"min {min(connects):6.0f}  max {max(connects):6.0f}  ({len(connects)}/{runs} runs)"
+            if connects
+            else "not observed"
+        )
+    return results
+
+
+# --- c. memory after an hour of quotes ----------------------------------------------------
+
+
+def rss_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+async def memory_hour(total: int, every: int, trace_top: int) -> dict[str, str]:
+    config = bench_config()
+    tmp = Path(tempfile.mkdtemp(prefix="dg-mem-"))
+    venue = SimVenue(7, ChaosMode.INSTANT, scheduler=AsyncioScheduler())
+    broker = SimBroker(venue, ACCOUNT)
+    engine = Engine(config, broker, data_dir=tmp, clock=SystemClock())
+    app = DeskgateApp(engine, config=config)
+    frames = {"n": 0}
+    original = app._display
+
+    def display(screen: Any, renderable: Any) -> None:
+        original(screen, renderable)
+        if renderable is not None:
+            frames["n"] += 1
+
+    app._display = display  # type: ignore[method-assign]
+    samples: list[tuple[int, int, float]] = []
+    names = [s.symbol for s in venue.symbols()]
+    batch = 500
+    snapshot_a: tracemalloc.Snapshot | None = None
+    snapshot_b: tracemalloc.Snapshot | None = None
+
+    async def push(start: int, count: int) -> None:
+        for k in range(start, start + count, batch):
+            for j in range(batch):  # venue -> SimBroker -> engine sink -> bus -> console
+                venue.step(names[(k + j) % len(names)])
+            await asyncio.sleep(0)  # the console drains the bus and paints between batches
+
+    async with app.run_test(size=(WIDTH, HEIGHT)) as pilot:
+        while not (app.started and app.snapshot is not None):
+            await pilot.pause(0.01)
+        for name in names:
+            await engine.watch_quote(Instrument(symbol=name))
+        await pilot.pause(0.5)
+        gc.collect()
+        start = time.perf_counter()
+        samples.append((0, rss_kib(), start))
+        pushed = 0
+        while pushed < total:
+            await push(pushed, every)
+            pushed += every
+            samples.append((pushed, rss_kib(), time.perf_counter()))
+        elapsed = time.perf_counter() - start
+        await pilot.pause(0.3)
+        gc.collect()
+        samples.append((pushed, rss_kib(), time.perf_counter()))
+        queued = app._subscription.queue.qsize() if app._subscription else 0
+        if trace_top:  # after the samples: tracemalloc's own cost stays out of them
+            tracemalloc.start(1)
+            await push(0, every)  # warm the traced allocations
+            gc.collect()
+            snapshot_a = tracemalloc.take_snapshot()
+            await push(0, every)
+            await pilot.pause(0.3)
+            gc.collect()
+            snapshot_b = tracemalloc.take_snapshot()
+            tracemalloc.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
+    print("RSS samples (quote updates pushed -> VmRSS, push rate over the interval):")
+    for (n, kib, at), (n0, _, at0) in zip(samples, [samples[0], *samples], strict=False):
+        rate = (n - n0) / (at - at0) if at > at0 else 0.0
+        print(f"  {n:>9,}  {kib / 1024:8.1f} MiB  {rate:9,.0f} updates/s")
+    tenth = next(kib for n, kib, _ in samples if n >= total // 10)
+    end = samples[-1][1]
+    results = {
+        "quote updates pushed": f"{pushed:,} in {elapsed:.0f}s ({pushed / elapsed:,.0f}/s, "
+        f"{frames['n']:,} frames painted)",
+        "RSS at start / at 10 % / at end": f"{samples[0][1] / 1024:.1f} / {tenth / 1024:.1f} / "
+        f"{end / 1024:.1f} MiB",
+        "growth from first 10 % to end": f"{(end - tenth) / 1024:+.1f} MiB "
+        f"({(end - tenth) / tenth * 100:+.1f} %)",
+        "console bus queue left": str(queued),
+    }
+    if snapshot_a is not None and snapshot_b is not None:
+        print(f"tracemalloc: top allocation growth over {every:,} more updates (after the run):")
+        for stat in snapshot_b.compare_to(snapshot_a, "lineno")[:trace_top]:
+            frame = stat.traceback[0]
+            print(
+                f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks  "
+                f"{Path(frame.filename).name}:{frame.lineno}"
+            )
+    return results
+
+
+def table(title: str, rows: dict[str, str]) -> None:
+    width = max(len(k) for k in rows)
+    print(f"\n== {title} ==")
+    for k, v in rows.items():
+        print(f"  {k:<{width}}  {v}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--approvals", type=int, default=60)
+    parser.add_argument("--rate", type=float, default=1000.0, help="venue quote updates/s")
+    parser.add_argument("--startup-runs", type=int, default=5)
+    parser.add_argument("--updates", type=int, default=3_600_000, help="one hour at 1,000/s")
+    parser.add_argument("--sample-every", type=int, default=100_000)
+    parser.add_argument("--trace-top", type=int, default=8, help="tracemalloc lines (0: off)")
+    parser.add_argument("--only", choices=("approve", "startup", "memory"))
+    args = parser.parse_args()
+    out: list[tuple[str, dict[str, str]]] = []
+    if args.only in (None, "approve"):
+        rows = asyncio.run(approve_latency(args.approvals, args.rate))
+        out.append((f"a. approve keystroke -> screen, venue streaming {args.rate:,.0f}/s", rows))
+        table(*out[-1])
+    if args.only in (None, "startup"):
+        out.append(
+            (f"b. start-up to first frame (pty {WIDTH}x{HEIGHT})", startup(args.startup_runs))
+        )
+        table(*out[-1])
+    if args.only in (None, "memory"):
+        rows = asyncio.run(memory_hour(args.updates, args.sample_every, args.trace_top))
+        out.append((f"c. memory over {args.updates:,} quote updates (app running)", rows))
+        table(*out[-1])
+    print("\n######## summary ########")
+    for title, rows in out:
+        table(title, rows)
+
+
+if __name__ == "__main__":
+    main()

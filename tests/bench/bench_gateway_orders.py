@@ -1,0 +1,389 @@
+"""Order-path benchmarks over the TWS-protocol gateway (issue #4), ONE GatewayServer, loopback.
+
+a. raw ib_async placeOrder -> ack vs the engine's approve -> ack (through IbkrBroker), the same
+   bracket (resting LMT entry + STP child), alternating, paced; plus the engine's fsync'd
+   write-ahead time.
+b. orders/s the engine sustains for >= 10 s without a pacing violation (error 100).
+c. kill -> broker-confirmed zero working orders, with 100 resting orders (median of 5).
+
+The venue is INSTANT; a QuoteStreamer steps it at 20 updates/s (as the default `deskgate`
+run does) so the engine's quotes stay fresh; entries rest 1.5 % under the bid, so they only ack.
+
+Run: .venv/bin/python -m tests.bench.bench_gateway_orders [--orders 200] [--rate 15]
+     [--sustain 10] [--kill-runs 5] [--kill-orders 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import logging
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from ib_async import IB, LimitOrder, Stock, StopOrder, Trade
+
+from broker.gateway.server import GatewayServer
+from broker.gateway.testing import running_gateway
+from broker.ibkr import IbkrBroker
+from broker.sim import QuoteStreamer
+from contracts.broker import BrokerEvent, OrderAccepted, PacingViolation
+from contracts.config import Config
+from contracts.enums import TradingState
+from contracts.intent import Instrument
+from engine.clock import SystemClock
+from engine.engine import Engine
+from tests.support import make_intent
+
+AAPL = Instrument(symbol="AAPL")
+RAW_CLIENT, ENGINE_CLIENT = 21, 22
+QTY = 10
+_ids = itertools.count(1)
+
+
+def pct(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+def dist(samples: list[float]) -> str:
+    return (
+        f"p50 {pct(samples, 50):7.2f}  p95 {pct(samples, 95):7.2f}  "
+        f"p99 {pct(samples, 99):7.2f}  max {max(samples):7.2f} ms  (n={len(samples)})"
+    )
+
+
+def bench_config() -> Config:
+    base = Config()
+    risk = base.risk.model_copy(
+        update={
+            "max_trades_per_day": 10**6,
+            "max_position": Decimal(10**9),
+            "duplicate_window_s": 0.0,
+            "daily_loss_limit": Decimal(10**9),
+            "max_consecutive_losses": 10**6,
+        }
+    )
+    return base.model_copy(update={"risk": risk})
+
+
+class Desk:
+    """The engine on IbkrBroker, its acks timed where they reach the engine."""
+
+    def __init__(self, server: GatewayServer, directory: Path) -> None:
+        self.server = server
+        self.broker = IbkrBroker("127.0.0.1", server.port, ENGINE_CLIENT, connect_timeout_s=10)
+        self.engine = Engine(bench_config(), self.broker, data_dir=directory, clock=SystemClock())
+        self.acked: dict[str, float] = {}
+        self.waiters: dict[str, asyncio.Future[float]] = {}
+        self.pacing_events = 0
+        self.write_ahead: list[float] = []
+        engine_sink = self.engine._on_broker_event
+
+        def sink(event: BrokerEvent) -> None:
+            engine_sink(event)
+            if isinstance(event, PacingViolation):
+                self.pacing_events += 1
+            if isinstance(event, OrderAccepted) and event.order_ref.endswith(":ENTRY"):
+                iid = event.order_ref.split(":")[1]
+                rec = self.engine.book.records.get(iid)
+                if rec is not None and rec.acked_at is not None and iid not in self.acked:
+                    now = time.perf_counter()
+                    self.acked[iid] = now
+                    waiter = self.waiters.pop(iid, None)
+                    if waiter is not None and not waiter.done():
+                        waiter.set_result(now)
+
+        self.broker.set_event_sink(sink)
+        store = self.engine.store
+        durable = store.append_durable
+
+        def timed_durable(event: Any) -> int:
+            t0 = time.perf_counter()
+            try:
+                return durable(event)
+            finally:
+                if type(event).__name__ == "OrderSubmitting":
+                    self.write_ahead.append((time.perf_counter() - t0) * 1000)
+
+        store.append_durable = timed_durable  # type: ignore[method-assign]
+
+    def price(self) -> tuple[Decimal, Decimal]:
+        quote = self.engine.quote("AAPL")
+        assert quote is not None and quote.bid is not None
+        limit = (quote.bid * Decimal("0.985")).quantize(Decimal("0.01"))
+        return limit, limit - Decimal("0.10")
+
+    async def propose(self, prefix: str) -> str:
+        limit, stop = self.price()
+        intent = make_intent(
+            self.engine.clock,
+            intent_id=f"{prefix}-{next(_ids):05d}",
+            quantity=QTY,
+            limit=str(limit),
+            stop_loss=str(stop),
+        )
+        result = await self.engine.propose(intent, source="bench")
+        assert result.accepted, result.message
+        return intent.intent_id
+
+    async def approve(self, iid: str) -> bool:
+        token = self.engine.pending_token(iid) or ""
+        return (await self.engine.approve(iid, token)).ok
+
+    def ack_future(self, iid: str) -> asyncio.Future[float]:
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self.waiters[iid] = future
+        return future
+
+
+class PacingCounter:
+    """Error 100 as the gateway sends it: every over-the-limit verdict of every session."""
+
+    def __init__(self, server: GatewayServer) -> None:
+        self.verdicts = 0
+        for session in server.sessions:
+            original = session._pacing
+
+            def counted(verdict: Any, _original: Callable[[Any], None] = original) -> None:
+                self.verdicts += 1
+                _original(verdict)
+
+            session._pacing = counted  # type: ignore[method-assign]
+
+
+async def clear_venue(server: GatewayServer, desk: Desk) -> None:
+    server.venue.cancel_all()
+    deadline = time.perf_counter() + 10
+    while time.perf_counter() < deadline:
+        if not server.venue.orders(open_only=True) and not desk.engine.book.working():
+            return
+        await asyncio.sleep(0.05)
+
+
+async def side_by_side(
+    server: GatewayServer, desk: Desk, ib: IB, n: int, rate: float
+) -> dict[str, str]:
+    (contract,) = await ib.qualifyContractsAsync(Stock("AAPL", "SMART", "USD"))
+    raw_acks: dict[int, asyncio.Future[float]] = {}
+
+    def on_ack(trade: Trade) -> None:
+        if trade.orderStatus.status in ("Submitted", "PreSubmitted") or trade.order.permId:
+            future = raw_acks.get(trade.order.orderId)
+            if future is not None and not future.done():
+                future.set_result(time.perf_counter())
+
+    ib.orderStatusEvent += on_ack
+    ib.openOrderEvent += on_ack
+    raw: list[float] = []
+    engine: list[float] = []
+    desk.write_ahead.clear()
+    interval = 1.0 / rate
+    loop = asyncio.get_running_loop()
+    for i in range(n):
+        started = time.perf_counter()
+        # raw ib_async: the same bracket the adapter sends (parent LMT, STP child transmits)
+        limit, stop = desk.price()
+        parent = LimitOrder(
+            "BUY", QTY, float(limit), orderRef=f"raw-{i}", transmit=False, tif="DAY"
+        )
+        parent.orderId = ib.client.getReqId()
+        parent.account = server.account
+        child = StopOrder("SELL", QTY, float(stop), parentId=parent.orderId, tif="DAY")
+        child.orderId = ib.client.getReqId()
+        child.account = server.account
+        child.transmit = True
+        future = loop.create_future()
+        raw_acks[parent.orderId] = future
+        t0 = time.perf_counter()
+        ib.placeOrder(contract, parent)
+        ib.placeOrder(contract, child)
+        raw.append((await asyncio.wait_for(future, 10) - t0) * 1000)
+        await asyncio.sleep(max(0.0, interval / 2 - (time.perf_counter() - started)))
+
+        started = time.perf_counter()
+        iid = await desk.propose("ab")  # not timed: the intent waits for the trader
+        ack = desk.ack_future(iid)
+        t0 = time.perf_counter()
+        assert await desk.approve(iid)
+        engine.append((await asyncio.wait_for(ack, 10) - t0) * 1000)
+        await asyncio.sleep(max(0.0, interval / 2 - (time.perf_counter() - started)))
+        if i % 50 == 49:
+            await clear_venue(server, desk)
+    ib.orderStatusEvent -= on_ack
+    ib.openOrderEvent -= on_ack
+    ratio = statistics.median(engine) / statistics.median(raw)
+    excess = statistics.median(engine) - statistics.median(raw)
+    wa = desk.write_ahead
+    return {
+        "raw ib_async placeOrder -> ack": dist(raw),
+        "engine approve -> ack (acked_at set)": dist(engine),
+        "ratio engine / raw (p50, p95)": f"{ratio:.2f}x, {pct(engine, 95) / pct(raw, 95):.2f}x "
+        f"(engine adds {(ratio - 1) * 100:+.0f} % at p50; target < +20 %)",
+        "engine write-ahead (fsync'd OrderSubmitting)": dist(wa) if wa else "not seen",
+        "p50 excess over raw": f"{excess:+.2f} ms, of which write-ahead p50 "
+        f"{statistics.median(wa) if wa else 0.0:.2f} ms",
+    }
+
+
+async def sustained(
+    server: GatewayServer, desk: Desk, seconds: float, workers: int
+) -> dict[str, str]:
+    pacing = PacingCounter(server)
+    events_before = desk.pacing_events
+    sent = 0
+    refused = 0
+    stop_at = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal sent, refused
+        while time.perf_counter() < stop_at:
+            iid = await desk.propose("rate")
+            if await desk.approve(iid):
+                sent += 1
+            else:
+                refused += 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    elapsed = time.perf_counter() - start
+    await asyncio.sleep(1.0)  # late acks / late error 100s
+    acked = sum(1 for iid in desk.acked if iid.startswith("rate-"))
+    rows = {
+        f"orders sent through the engine ({workers} concurrent approvers)": f"{sent} in "
+        f"{elapsed:.1f}s = {sent / elapsed:.1f} orders/s ({sent * 2 / elapsed:.0f} msgs/s, "
+        "bracket = 2 placeOrder)",
+        "orders acked": f"{acked} ({refused} approvals refused)",
+        "error 100 sent by the gateway": str(pacing.verdicts),
+        "PacingViolation events reaching the engine": str(desk.pacing_events - events_before),
+        "engine throttle / adapter pacer limits": f"{desk.engine.throttle.per_second} orders/s / "
+        f"{desk.broker._pacer._max} msgs per {desk.broker._pacer._window:g}s",
+    }
+    await clear_venue(server, desk)
+    return rows
+
+
+async def kill_time(server: GatewayServer, desk: Desk, runs: int, orders: int) -> dict[str, str]:
+    engine = desk.engine
+    to_confirmed: list[float] = []
+    to_venue_empty: list[float] = []
+    for run in range(runs):
+        await clear_venue(server, desk)
+        if engine.book.trading_state is not TradingState.ACTIVE:
+            assert (await engine.rearm(f"bench run {run}", actor="bench")).ok
+        ids = []
+        for _ in range(orders):
+            iid = await desk.propose(f"kill{run}")
+            assert await desk.approve(iid)
+            ids.append(iid)
+        deadline = time.perf_counter() + 30
+        while not all(i in desk.acked for i in ids):
+            if time.perf_counter() > deadline:
+                missing = [i for i in ids if i not in desk.acked]
+                recs = [engine.book.records[i] for i in missing[:5]]
+                print(f"{len(missing)} of {len(ids)} not acked:")
+                for rec in recs:
+                    ref = f"dg:{rec.intent.intent_id}:ENTRY"
+                    venue = [o.status for o in server.venue.orders() if o.order_ref == ref]
+                    print(f"  {rec.intent.intent_id} {rec.state} acked_at={rec.acked_at} {venue}")
+                raise AssertionError("not all resting orders acked")
+            await asyncio.sleep(0.01)
+        working = len(engine.book.working())
+        venue_open = len(server.venue.orders(open_only=True))
+        t0 = time.perf_counter()
+        result = await engine.kill("bench kill", actor="bench")
+        assert result.ok
+        await asyncio.sleep(0)  # the confirmation task starts (kill_confirmed -> False)
+        empty_at = None
+        deadline = time.perf_counter() + 30
+        while True:
+            now = time.perf_counter()
+            if empty_at is None and not server.venue.orders(open_only=True):
+                empty_at = now
+            if engine.book.kill_confirmed is True and empty_at is not None:
+                break
+            assert now < deadline, "kill never confirmed"
+            await asyncio.sleep(0.001)
+        to_confirmed.append((now - t0) * 1000)
+        to_venue_empty.append((empty_at - t0) * 1000)
+        print(
+            f"  kill run {run + 1}: {working} working in the engine, {venue_open} open at the "
+            f"venue (entries + stops) -> venue empty {to_venue_empty[-1]:.0f} ms, "
+            f"kill_confirmed {to_confirmed[-1]:.0f} ms"
+        )
+    return {
+        f"kill -> kill_confirmed + venue empty (median of {runs})": (
+            f"{statistics.median(to_confirmed):7.1f} ms  "
+            f"(min {min(to_confirmed):.1f}, max {max(to_confirmed):.1f})"
+        ),
+        "kill -> venue has no open orders (median)": (
+            f"{statistics.median(to_venue_empty):7.1f} ms"
+        ),
+    }
+
+
+def table(title: str, rows: dict[str, str]) -> None:
+    width = max(len(k) for k in rows)
+    print(f"\n== {title} ==")
+    for k, v in rows.items():
+        print(f"  {k:<{width}}  {v}")
+
+
+async def run(args: argparse.Namespace) -> list[tuple[str, dict[str, str]]]:
+    out: list[tuple[str, dict[str, str]]] = []
+    directory = Path(tempfile.mkdtemp(prefix="dg-gw-"))
+    async with running_gateway(seed=7) as server:
+        streamer = QuoteStreamer(server.venue, rate=20.0)
+        streamer.start()
+        ib = IB()
+        await ib.connectAsync("127.0.0.1", server.port, clientId=RAW_CLIENT, timeout=10)
+        desk = Desk(server, directory)
+        await desk.engine.start()
+        assert await desk.engine.watch_quote(AAPL) is not None, "no quote"
+        try:
+            rows = await side_by_side(server, desk, ib, args.orders, args.rate)
+            out.append((f"a. order -> ack, raw ib_async vs engine ({args.rate:g}/s)", rows))
+            table(*out[-1])
+            ib.disconnect()
+            await clear_venue(server, desk)
+            rows = await sustained(server, desk, args.sustain, args.workers)
+            out.append((f"b. sustained order rate for {args.sustain:g}s", rows))
+            table(*out[-1])
+            print(f"\nc. kill with {args.kill_orders} resting orders:")
+            rows = await kill_time(server, desk, args.kill_runs, args.kill_orders)
+            out.append((f"c. kill -> broker-confirmed zero working ({args.kill_orders})", rows))
+            table(*out[-1])
+        finally:
+            await desk.engine.stop()
+            await streamer.stop()
+            if ib.isConnected():
+                ib.disconnect()
+    shutil.rmtree(directory, ignore_errors=True)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--orders", type=int, default=200, help="orders per path in (a)")
+    parser.add_argument("--rate", type=float, default=15.0, help="(a) orders/s per path")
+    parser.add_argument("--sustain", type=float, default=10.0, help="(b) seconds")
+    parser.add_argument("--workers", type=int, default=4, help="(b) concurrent approvers")
+    parser.add_argument("--kill-runs", type=int, default=5)
+    parser.add_argument("--kill-orders", type=int, default=100)
+    args = parser.parse_args()
+    logging.getLogger("ib_async").setLevel(logging.CRITICAL)  # per-order 202s on the kill
+    out = asyncio.run(run(args))
+    print("\n######## summary ########")
+    for title, rows in out:
+        table(title, rows)
+
+
+if __name__ == "__main__":
+    main()
