@@ -46,6 +46,8 @@ RESOLVE_DRIFT = "resolve drift"
 RESOLUTION_MEANING = {res: text[:1].upper() + text[1:] for _, res, _, text in RESOLUTIONS}
 STOP_TIMEOUT_S = 5.0
 QUOTE_THROTTLE_S = 0.1
+BUS_POLL_S = 0.005
+"""While price frames are held back, how often the bus is checked for anything urgent."""
 """After a burst of price-only changes, wait this long before the next frame."""
 
 
@@ -145,14 +147,31 @@ class DeskgateApp(App[None]):
 
     @work(exclusive=True, group="bus", exit_on_error=False)
     async def _drain_bus(self, subscription: Subscription) -> None:
-        """Turn bus items into coalesced `EngineChanged` messages; throttle price bursts."""
+        """Turn bus items into coalesced `EngineChanged` messages.
+
+        Price-only frames are held to one per QUOTE_THROTTLE_S; anything else (an order, a
+        fill, a kill) ends the hold and is shown within BUS_POLL_S.
+        """
+        loop = asyncio.get_running_loop()
+        queue = subscription.queue
+        reasons: set[str] = set()
         while True:
-            reasons = {bus_reason(await subscription.get())}
-            while not subscription.queue.empty():
-                reasons.add(bus_reason(subscription.queue.get_nowait()))
+            if not reasons:
+                reasons.add(bus_reason(await subscription.get()))
+            while not queue.empty():
+                reasons.add(bus_reason(queue.get_nowait()))
             self.post_message(EngineChanged(frozenset(reasons)))
-            if reasons <= QUOTE_ONLY_REASONS:
-                await asyncio.sleep(QUOTE_THROTTLE_S)
+            price_only = reasons <= QUOTE_ONLY_REASONS
+            reasons = set()
+            if not price_only:
+                continue
+            hold_until = loop.time() + QUOTE_THROTTLE_S
+            while loop.time() < hold_until:
+                await asyncio.sleep(BUS_POLL_S)
+                while not queue.empty():
+                    reasons.add(bus_reason(queue.get_nowait()))
+                if reasons - QUOTE_ONLY_REASONS:
+                    break
 
     @on(EngineStarted)
     def _engine_started(self) -> None:

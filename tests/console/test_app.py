@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
+import pytest
+
 from console.app import DeskgateApp
 from console.messages import EngineChanged
 from console.screens.main import MainScreen
@@ -296,6 +298,28 @@ async def test_bus_bursts_coalesce(clock: ManualClock) -> None:
         await pilot.pause(0.3)
         changed = sum(isinstance(m, EngineChanged) for m in messages) - before
         assert 1 <= changed < 20
+
+
+async def test_an_order_event_is_not_held_behind_price_frames(
+    clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("console.app.QUOTE_THROTTLE_S", 30.0)  # a very long price hold
+    engine = scenarios.with_pending(clock)
+    messages: list[object] = []
+    app = app_for(engine)
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        await started(pilot, app)
+        engine.bus.publish(StateChanged("quote"))
+        await wait_for(
+            pilot,
+            lambda: any(isinstance(m, EngineChanged) and "quote" in m.reasons for m in messages),
+        )
+        engine.bus.publish(StateChanged("fill"))  # arrives while price frames are held
+        await wait_for(
+            pilot,
+            lambda: any(isinstance(m, EngineChanged) and "fill" in m.reasons for m in messages),
+            timeout=3,
+        )
 
 
 async def test_countdown_ticks_live(clock: ManualClock) -> None:
