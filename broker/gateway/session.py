@@ -129,8 +129,10 @@ class ClientSession:
                         continue
                 self._dispatch(fields)
                 await self.writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, ProtocolError) as exc:
+        except asyncio.IncompleteReadError as exc:
             log.debug("session %s ended: %r", self.client_id, exc)
+        except (ConnectionError, ProtocolError) as exc:
+            log.warning("session %s closed: %r", self.client_id, exc)
         finally:
             self.close()
             self.server.detach(self)
@@ -157,6 +159,7 @@ class ClientSession:
         )
         self.send(msg.error(-1, Code.MAX_RATE, text))
         if verdict is Verdict.DISCONNECT:
+            log.warning("client %s disconnected: repeated pacing violations", self.client_id)
             self.close()
 
     def _dispatch(self, fields: list[str]) -> None:
@@ -175,9 +178,14 @@ class ClientSession:
             return
         try:
             handler(fields)
-        except (ProtocolError, IndexError, ValueError) as exc:
+        except (ProtocolError, IndexError, ValueError, ArithmeticError) as exc:
             req_id = int(fields[1]) if msg_id == In.PLACE_ORDER and fields[1:2] else -1
             self.send(msg.error(req_id, Code.VALIDATION, f"{VALIDATION}{exc}"))
+        except Exception as exc:
+            # A bug of ours must not cost the client its session (TWS keeps the connection).
+            log.exception("gateway failed on message %s from client %s", msg_id, self.client_id)
+            req_id = int(fields[1]) if msg_id == In.PLACE_ORDER and fields[1:2] else -1
+            self.send(msg.error(req_id, Code.VALIDATION, f"{VALIDATION}internal error: {exc}"))
 
     # --- connection -------------------------------------------------------------------------
 

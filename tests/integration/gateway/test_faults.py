@@ -112,3 +112,21 @@ async def test_repeated_rate_violations_disconnect() -> None:
             assert errors.codes(-1).count(100) == 2
         finally:
             ib.disconnect()
+
+
+async def test_a_gateway_bug_on_one_request_answers_321_and_keeps_the_session(
+    gateway: GatewayServer, connect: Connect
+) -> None:
+    errors = Errors()
+    ib = await connect(client_id=31, errors=errors)
+    (session,) = [s for s in gateway.sessions if s.client_id == 31]
+
+    def broken(fields: list[str]) -> None:
+        raise KeyError("a bug in the gateway")
+
+    session._handlers[49] = broken  # reqCurrentTime
+    ib.client.reqCurrentTime()
+    await eventually(lambda: 321 in errors.codes(), what="error 321")
+    assert ib.isConnected()
+    summary = await ib.accountSummaryAsync()  # the same session still answers
+    assert any(v.tag == "NetLiquidation" for v in summary)
