@@ -19,7 +19,8 @@ Cell = Text | str
 
 
 class SnapshotTable(DataTable[Cell]):
-    """A DataTable rebuilt from a tuple of rows; the cursor stays on the same key."""
+    """A DataTable rebuilt from a tuple of rows. A cursor on the top row stays on top (the newest
+    row); a cursor the trader moved down stays on the same key."""
 
     COLUMNS: tuple[tuple[str, str], ...] = ()
 
@@ -43,8 +44,8 @@ class SnapshotTable(DataTable[Cell]):
             self._rows = rows
             return
         keep = None
-        if self._rows and 0 <= self.cursor_row < len(self._rows):
-            keep = self._rows[self.cursor_row][0]
+        if self._rows and 0 < self.cursor_row < len(self._rows):
+            keep = self._rows[self.cursor_row][0]  # the trader moved onto this row: follow it
         self._rows = rows
         self.clear()
         for key, cells in rows:
@@ -52,6 +53,10 @@ class SnapshotTable(DataTable[Cell]):
         keys = [key for key, _ in rows]
         if keep in keys:
             self.move_cursor(row=keys.index(keep), animate=False)
+        elif rows:
+            # On the top row the table follows the newest: new rows never scroll out of view.
+            self.move_cursor(row=0, animate=False)
+            self.scroll_home(animate=False)
 
 
 def pnl(value: Decimal) -> Text:
