@@ -129,9 +129,9 @@ class ClientSession:
                         continue
                 self._dispatch(fields)
                 await self.writer.drain()
-        except asyncio.IncompleteReadError as exc:
-            log.debug("session %s ended: %r", self.client_id, exc)
-        except (ConnectionError, ProtocolError) as exc:
+        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+            log.debug("session %s ended: %r", self.client_id, exc)  # the client went away
+        except ProtocolError as exc:
             log.warning("session %s closed: %r", self.client_id, exc)
         finally:
             self.close()
