@@ -93,6 +93,9 @@ class _Settled:
     completed: dict[str, Trade] | None
 
 
+PACING_SETTLE_S = 1.2
+"""After error 100, wait out TWS's one-second pacing window before confirming orders."""
+
 class IbkrBroker:
     """The Interactive Brokers adapter (BrokerPort) on ib_async.
 
@@ -831,6 +834,26 @@ class IbkrBroker:
             )
         )
 
+    def _settle_after_pacing(self, code: int, message: str) -> None:
+        """TWS drops messages over its rate limit, so orders in flight may never have arrived.
+
+        Once the window has passed, confirm every unacknowledged order with the broker: TWS
+        answers a connection's requests in order, so open orders asked for now list every order
+        it received; one it does not list (and did not complete) was dropped, and is reported
+        rejected rather than left waiting for an ack that will never come.
+        """
+        in_flight = [r for r in self._book.live() if not r.accepted and not r.terminal]
+        if not in_flight:
+            return
+
+        def confirm() -> None:
+            for record in in_flight:
+                if not record.accepted and not record.terminal:
+                    record.last_error = record.last_error or (code, f"not placed: {message}")
+                    self._schedule_confirm(record)
+
+        asyncio.get_running_loop().call_later(PACING_SETTLE_S, confirm)
+
     def _schedule_confirm(self, record: OrderRecord) -> None:
         """Re-fetch the broker's view of an order after an error (coalesced)."""
         self._confirm_refs.add(record.order_ref)
@@ -996,6 +1019,7 @@ class IbkrBroker:
             )
         elif category is ErrorCategory.PACING:
             self._emit(PacingViolation(ts=now, message=message))
+            self._settle_after_pacing(code, message)
         elif category is ErrorCategory.NOT_CONNECTED:
             self._notice(code, message)
             if self._session_up:

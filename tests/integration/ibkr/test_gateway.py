@@ -435,3 +435,45 @@ async def test_heartbeat_answered_keeps_the_session() -> None:
             assert not events.of(BrokerDisconnected)
         finally:
             await broker.disconnect()
+
+
+async def test_orders_dropped_by_broker_pacing_are_reported_rejected_not_left_waiting() -> None:
+    from broker.gateway import PacingPolicy
+
+    strict = PacingPolicy(max_per_second=6, max_violations=1000)  # drop, never disconnect
+    async with running_gateway(pacing=strict) as gateway:
+        clock = ManualClock()
+        broker = IbkrBroker("127.0.0.1", gateway.port, CLIENT_ID, connect_timeout_s=5, clock=clock)
+        events = Recorder()
+        broker.set_event_sink(events)
+        await broker.connect()
+        await asyncio.sleep(1.1)  # a fresh pacing window
+        bid = gateway.venue.quote("AAPL").bid
+        refs = [order_ref_for(f"pace-{i}") for i in range(10)]
+        for i, ref in enumerate(refs):
+            await broker.submit(
+                OrderRequest(
+                    order_ref=ref,
+                    instrument=AAPL,
+                    side=Side.BUY,
+                    quantity=Decimal(1),
+                    order_type=OrderType.LIMIT,
+                    limit_price=bid - Decimal("1.00") - Decimal(i) / 100,
+                )
+            )
+
+        def outcome(ref: str) -> str | None:
+            if any(e.order_ref == ref for e in events.of(OrderAccepted)):
+                return "accepted"
+            if any(e.order_ref == ref for e in events.of(OrderRejected)):
+                return "rejected"
+            return None
+
+        await eventually(lambda: all(outcome(r) for r in refs), timeout=15)
+        at_venue = {o.order_ref for o in gateway.venue.orders()}
+        rejected = [r for r in refs if outcome(r) == "rejected"]
+        assert events.of(PacingViolation) and rejected
+        assert all(r not in at_venue for r in rejected)  # dropped: never placed
+        assert all(r in at_venue for r in refs if outcome(r) == "accepted")
+        assert all(e.code == 100 for e in events.of(OrderRejected))
+        await broker.disconnect()
