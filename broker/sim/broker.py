@@ -126,34 +126,25 @@ class SimBroker:
                 stop=order.stop_price,
             )
         )
-        exit_side = order.side.opposite
-        if order.stop_loss is not None:
+        exits = (
+            (OrderLeg.STOP_LOSS, OrderType.STOP, order.stop_loss),
+            (OrderLeg.TAKE_PROFIT, OrderType.LIMIT, order.take_profit),
+        )
+        for leg, order_type, price in exits:
+            if price is None:
+                continue
+            is_stop = order_type is OrderType.STOP
             self.venue.submit(
                 OrderSpec(
                     account=self.account_id,
                     symbol=symbol,
-                    side=exit_side,
+                    side=order.side.opposite,
                     quantity=order.quantity,
-                    order_type=OrderType.STOP,
-                    stop_price=order.stop_loss,
+                    order_type=order_type,
+                    stop_price=price if is_stop else None,
+                    limit_price=None if is_stop else price,
                     tif=order.tif,
-                    order_ref=leg_ref(order.order_ref, OrderLeg.STOP_LOSS),
-                    parent_perm_id=parent.perm_id,
-                    client_id=self.client_id,
-                    order_id=self._order_id(),
-                )
-            )
-        if order.take_profit is not None:
-            self.venue.submit(
-                OrderSpec(
-                    account=self.account_id,
-                    symbol=symbol,
-                    side=exit_side,
-                    quantity=order.quantity,
-                    order_type=OrderType.LIMIT,
-                    limit_price=order.take_profit,
-                    tif=order.tif,
-                    order_ref=leg_ref(order.order_ref, OrderLeg.TAKE_PROFIT),
+                    order_ref=leg_ref(order.order_ref, leg),
                     parent_perm_id=parent.perm_id,
                     client_id=self.client_id,
                     order_id=self._order_id(),
