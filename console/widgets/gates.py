@@ -26,7 +26,8 @@ class GateVerdict:
     """PASS, FAIL, PENDING (anything else is shown as is)."""
     detail: str = ""
     notes: tuple[str, ...] = ()
-    """Failures, missing evidence and the action to take (shown on the gates screen)."""
+    """The numbers behind the verdict, failures, missing evidence and the action to take
+    (shown on the gates screen)."""
 
 
 def gates_from(source: Any) -> tuple[GateVerdict, ...] | None:
@@ -44,7 +45,9 @@ def _one(item: Any) -> GateVerdict:
         number, name, verdict, *rest = item
         return GateVerdict(int(number), str(name), str(verdict), str(rest[0]) if rest else "")
     verdict = getattr(item, "verdict", getattr(item, "status", "?"))
-    notes = [f"✗ {f}" for f in getattr(item, "failures", ())]
+    numbers = getattr(item, "numbers", ())
+    notes = [" · ".join(f"{k} {v}" for k, v in numbers)] if numbers else []
+    notes += [f"✗ {f}" for f in getattr(item, "failures", ())]
     notes += [f"… missing: {m}" for m in getattr(item, "missing", ())]
     if getattr(item, "action", ""):
         notes.append(f"→ {item.action}")
