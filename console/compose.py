@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from contracts.config import Config
-from contracts.enums import ChaosMode, Mode
+from contracts.enums import Mode
 from engine.audit import AuditStore
 from engine.clock import Clock, SystemClock
 from engine.demo import demo_source
@@ -171,12 +171,3 @@ def _embedded_gateway_broker(
     closers.append(streamer.stop)
     closers.append(gateway.stop)
     return broker
-
-
-def chaos_mode(value: str) -> ChaosMode:
-    try:
-        return ChaosMode(value.upper())
-    except ValueError:
-        raise ValueError(
-            f"--chaos must be one of {', '.join(m.value for m in ChaosMode)}"
-        ) from None

@@ -50,7 +50,6 @@ from engine.gates import (
 REPO = Path(__file__).resolve().parent.parent
 ACCOUNT_FILE = "ACCOUNT_CONFIG.json"
 METRICS_FILE = "PAPER_TRADING_METRICS.csv"
-LOG_FILE = "PAPER_TRADING_LOG.json"
 DECISION_FILE = "GO_LIVE_DECISION.md"
 COVERAGE_FILE = "coverage.json"
 JUNIT_FILE = "junit.xml"

@@ -70,7 +70,6 @@ ACTIONS: tuple[ActionSpec, ...] = (
 )
 """Every remappable action; `id` matches a `KeysConfig` field where one exists."""
 
-ACTIONS_BY_ID = {spec.id: spec for spec in ACTIONS}
 
 PANEL_KEYS: tuple[tuple[str, str], ...] = (
     ("1-7", "Show panel 1-7 (tabs on small terminals)"),
@@ -102,8 +101,3 @@ def keymap_from_config(keys: KeysConfig) -> dict[str, str]:
     """The Textual keymap (binding id -> key) from the trader's config."""
     configured = keys.model_dump()
     return {spec.id: str(configured.get(spec.id, spec.default_key)) for spec in ACTIONS}
-
-
-def key_for(keys: KeysConfig, action_id: str) -> str:
-    """The key bound to an action under this config."""
-    return keymap_from_config(keys)[action_id]

@@ -16,9 +16,7 @@ class Frozen(BaseModel):
     model_config = STRICT_FROZEN
 
 
-Identifier = Annotated[
-    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,47}$")
-]
+Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,47}$")]
 """Ids that travel to the broker inside orderRef: short, no spaces, no slashes."""
 
 Symbol = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9. /-]{0,20}$")]

@@ -6,7 +6,6 @@ Adapters translate venue strings and codes into these models; nothing venue-spec
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -272,10 +271,3 @@ BrokerEvent = Annotated[
     | PositionUpdated,
     Field(discriminator="kind"),
 ]
-
-
-def aware(ts: datetime) -> datetime:
-    """Refuse naive datetimes at the boundary."""
-    if ts.tzinfo is None:
-        raise ValueError("naive datetime")
-    return ts

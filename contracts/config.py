@@ -139,9 +139,7 @@ class ScaleConfig(_Section):
 class GoLiveConfig(_Section):
     required_permissions: list[str] = Field(default_factory=lambda: ["stocks"])
     """Asset classes the account must be permitted to trade: stocks, options, futures."""
-    signoff_roles: list[str] = Field(
-        default_factory=lambda: ["risk_officer", "cto", "lead_trader"]
-    )
+    signoff_roles: list[str] = Field(default_factory=lambda: ["risk_officer", "cto", "lead_trader"])
     min_coverage_pct: float = Field(default=80.0, ge=0, le=100)
     max_latency_delta_pct: float = Field(default=50.0, gt=0)
     min_fill_rate_pct: float = Field(default=98.0, ge=0, le=100)

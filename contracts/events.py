@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import uuid4
@@ -37,13 +36,6 @@ class EngineEvent(Frozen):
     event_id: str = Field(default_factory=new_event_id)
     ts_event: AwareDatetime
     ts_init: AwareDatetime
-
-
-class Denial(Frozen):
-    """One risk check's refusal, with the numbers behind it."""
-
-    reason: DenialReason
-    detail: str
 
 
 class CheckOutcome(Frozen):
@@ -439,8 +431,3 @@ AUDITED_EVENT: TypeAdapter[AuditedEvent] = TypeAdapter(AuditedEvent)
 def parse_event(payload: str | bytes) -> AuditedEvent:
     """Rebuild an event from its bead payload (JSON)."""
     return AUDITED_EVENT.validate_json(payload)
-
-
-def utc_pair(now: datetime) -> dict[str, datetime]:
-    """ts_event and ts_init for an event the engine itself originates now."""
-    return {"ts_event": now, "ts_init": now}

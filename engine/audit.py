@@ -15,7 +15,6 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,6 +22,8 @@ import sqlite_utils
 
 from contracts.events import (
     AuditedEvent,
+    DriftDetected,
+    DriftResolved,
     FillRecorded,
     IntentReceived,
     OrderSubmitting,
@@ -115,10 +116,6 @@ _SCHEMA: dict[str, dict[str, Any]] = {
     "drift": {
         "columns": {"drift_id": str, "ts": str, "payload": str, "resolved": int},
         "pk": "drift_id",
-    },
-    "metrics": {
-        "columns": {"id": int, "ts": str, "name": str, "value": float},
-        "pk": "id",
     },
 }
 
@@ -248,21 +245,19 @@ class AuditStore:
                     str(event.price),
                 ),
             )
+        elif isinstance(event, DriftDetected):
+            c.execute(
+                "INSERT OR REPLACE INTO drift VALUES (?, ?, ?, 0)",
+                (event.drift_id, row.ts, row.payload),
+            )
+        elif isinstance(event, DriftResolved):
+            c.execute("UPDATE drift SET resolved = 1 WHERE drift_id = ?", (event.drift_id,))
         elif isinstance(event, TokenIssued | TokenUsed | TokenExpired):
             status = {"TOKEN_ISSUED": "ISSUED", "TOKEN_USED": "USED"}.get(event.kind, "EXPIRED")
             c.execute(
                 "INSERT OR REPLACE INTO tokens VALUES (?, ?, ?, ?)",
                 (event.token_id, event.intent_id, status, row.ts),
             )
-
-    def record_metric(self, name: str, value: float, ts: datetime) -> None:
-        try:
-            self._conn.execute(
-                "INSERT INTO metrics (ts, name, value) VALUES (?, ?, ?)",
-                (ts.isoformat(), name, value),
-            )
-        except sqlite3.Error as exc:
-            raise AuditUnavailable(str(exc)) from exc
 
     # --- reading --------------------------------------------------------------------------
 

@@ -25,7 +25,6 @@ from contracts.events import (
     PositionCorrected,
     PromotionApproved,
     PromotionRequested,
-    RiskChecked,
     TokenIssued,
     TradingStateChanged,
 )
@@ -57,7 +56,6 @@ class OrderRecord:
     first_fill_at: datetime | None = None
     filled: dict[OrderLeg, Decimal] = field(default_factory=dict)
     fill_notional: dict[OrderLeg, Decimal] = field(default_factory=dict)
-    last_checks: RiskChecked | None = None
     exempt: str | None = None
 
     @property
@@ -151,8 +149,6 @@ class Book:
                 rec.state = event.to_state
                 rec.state_since = event.ts_event
                 self._index(rec)
-            case RiskChecked():
-                self.records[event.intent_id].last_checks = event
             case TokenIssued():
                 self.records[event.intent_id].token_id = event.token_id
                 self.issued_tokens[event.token_id] = event

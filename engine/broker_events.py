@@ -248,10 +248,11 @@ class BrokerEventsMixin(EngineCore):
                     )
                 )
                 self._transition(rec, Trigger.CANCEL_CONFIRMED)
-        elif rec.state is LifecycleState.MANAGED and self._all_exits_done(rec):
+        elif rec.state is LifecycleState.MANAGED and self._position_still_open(rec):
             self._transition(rec, Trigger.CANCEL_CONFIRMED)
 
-    def _all_exits_done(self, rec: OrderRecord) -> bool:
+    def _position_still_open(self, rec: OrderRecord) -> bool:
+        """The exits have not closed the whole filled entry yet."""
         return rec.exit_filled < rec.entry_filled
 
     def _on_rejected(self, event: OrderRejected) -> None:

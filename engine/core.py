@@ -135,7 +135,6 @@ class EngineCore:
         self.last_rollback: RollbackCompleted | None = None
         """The most recent rollback's outcome (for the incident report)."""
         self._started = False
-        self._replaying = False
         self._intake = IntakeServer(intake_socket, self.propose) if intake_socket else None
         self._sources = list(sources)
         broker.set_event_sink(self._on_broker_event)

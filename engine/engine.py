@@ -84,10 +84,8 @@ class Engine(KillSwitchMixin, ReconcilingMixin, BrokerEventsMixin, GoLiveMixin, 
         if self._started:
             return
         self._started = True
-        self._replaying = True
         for event in self.store.events():
             self.book.apply(event)
-        self._replaying = False
         voided = 0
         for token_id, issued in list(self.book.issued_tokens.items()):
             rec = self.book.records.get(issued.intent_id)

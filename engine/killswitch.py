@@ -31,7 +31,7 @@ from engine.core import EngineCore
 from engine.ports import BrokerUnavailable
 from engine.results import CommandResult
 from engine.risk import reduces_position
-from engine.rollback import NavTracker, rollback_reason, verify_rollback
+from engine.rollback import rollback_reason, verify_rollback
 
 log = logging.getLogger("deskgate.engine")
 
@@ -318,8 +318,3 @@ class KillSwitchMixin(EngineCore):
         self._alert(level, "ROLLBACK", f"rollback {verdict} in {duration:.1f}s")
         return CommandResult(verified, f"rollback {verdict} in {duration:.1f}s", "" if verified
                              else "UNVERIFIED")  # fmt: skip
-
-    @property
-    def session_nav(self) -> NavTracker:
-        """NAV at session start, peak and now (for rollback reports)."""
-        return self._nav

@@ -77,10 +77,10 @@ def _positions(book: Book, positions: list[BrokerPosition]) -> list[Difference]:
         bq = b.quantity if b else Decimal(0)
         eq = e.quantity if e else Decimal(0)
         if bq != eq:
-            ratio = _fill_ratio(book, symbol)
+            ratio = book.entry_fill_ratio.get(symbol)
             engine_state = {"quantity": str(eq)}
-            if ratio:
-                engine_state["fill_ratio"] = ratio
+            if ratio is not None:
+                engine_state["fill_ratio"] = f"{ratio * 100:.0f}%"
             out.append(
                 Difference(
                     DriftType.POSITION_SIZE,
@@ -103,13 +103,6 @@ def _positions(book: Book, positions: list[BrokerPosition]) -> list[Difference]:
                     )
                 )
     return out
-
-
-def _fill_ratio(book: Book, symbol: str) -> str:
-    for rec in reversed(list(book.live.values())):
-        if rec.intent.order.instrument.symbol == symbol and rec.entry_filled:
-            return f"{rec.entry_filled}/{rec.requested}"
-    return ""
 
 
 def _orders(book: Book, open_orders: list[BrokerOrder]) -> list[Difference]:

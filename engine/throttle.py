@@ -53,7 +53,3 @@ class OutboundThrottle:
             if wait <= 0:
                 return
             await asyncio.sleep(wait)
-
-    def sent_last_second(self) -> int:
-        self._prune(self._clock.monotonic())
-        return len(self._sent)

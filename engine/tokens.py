@@ -124,18 +124,3 @@ class TokenBook:
                     entry.status = TokenStatus.VOID
                     out.append(entry.token_id)
         return out
-
-    def status(self, token_id: str) -> TokenStatus | None:
-        entry = self._by_id.get(token_id)
-        return entry.status if entry else None
-
-    def live_for(self, intent_id: str, monotonic_now: float) -> str | None:
-        """The token id of the intent's usable token, if any."""
-        for entry in self._by_id.values():
-            if (
-                entry.intent_id == intent_id
-                and entry.status is TokenStatus.ISSUED
-                and monotonic_now < entry.expires_monotonic
-            ):
-                return entry.token_id
-        return None

@@ -96,6 +96,7 @@ class _Settled:
 PACING_SETTLE_S = 1.2
 """After error 100, wait out TWS's one-second pacing window before confirming orders."""
 
+
 class IbkrBroker:
     """The Interactive Brokers adapter (BrokerPort) on ib_async.
 
@@ -398,10 +399,6 @@ class IbkrBroker:
             if not busy:
                 return
             await asyncio.wait(busy)
-
-    def mark_executions_seen(self, exec_ids: Iterable[str]) -> None:
-        """Executions the engine already applied; they are never delivered again."""
-        self._book.mark_seen(exec_ids)
 
     # --- session internals ---------------------------------------------------------------
 

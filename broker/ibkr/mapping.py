@@ -264,7 +264,6 @@ def to_price(value: float | Decimal | None) -> Decimal | None:
 
 # --- ports ------------------------------------------------------------------------------------
 
-PAPER_PORTS: Final = frozenset({4002, 7497})
 """IB Gateway paper 4002, TWS paper 7497."""
 LIVE_PORTS: Final = frozenset({4001, 7496})
 """IB Gateway live 4001, TWS live 7496."""

@@ -55,10 +55,6 @@ class Pacer:
     def max_per_window(self) -> int:
         return self._max
 
-    def queued(self) -> int:
-        """Requests waiting for a slot."""
-        return sum(1 for *_, fut in self._waiters if not fut.done())
-
     async def acquire(self, n: int = 1, *, urgent: bool = False) -> None:
         """Wait until `n` messages may be sent now (then send them without awaiting)."""
         if not 0 < n <= self._max:

@@ -53,7 +53,8 @@ async def test_urgent_slot_is_taken_before_queued_normal_ones() -> None:
 
     await throttle.acquire()  # the window is full for a second
     tasks = [asyncio.ensure_future(normal(n)) for n in range(2)]
-    await asyncio.sleep(0.05)
+    for _ in range(3):  # let both normal senders reach their wait
+        await asyncio.sleep(0)
     await asyncio.wait_for(urgent(), 3)
     assert order == ["u"]  # the queued normal ones are still waiting
     for task in tasks:
