@@ -14,6 +14,7 @@ from pydantic import AwareDatetime, Field
 from contracts.base import Frozen, NonNegativeDecimal, PositiveDecimal
 from contracts.enums import BrokerOrderStatus, OrderLeg, OrderType, Side, TimeInForce
 from contracts.intent import Instrument
+from contracts.market import Bar
 
 ORDER_REF_PREFIX = "dg"
 
@@ -252,6 +253,16 @@ class PositionUpdated(_BrokerEvent):
     position: BrokerPosition
 
 
+class BarUpdated(_BrokerEvent):
+    """A live bar (IB reqRealTimeBars: 5 s). `late` is set when it arrived after its successor's
+    open; `gap_before` when bars between the previous one and this one never arrived."""
+
+    kind: Literal["bar"] = "bar"
+    bar: Bar
+    late: bool = False
+    gap_before: bool = False
+
+
 BrokerEvent = Annotated[
     BrokerConnected
     | BrokerDisconnected
@@ -268,6 +279,7 @@ BrokerEvent = Annotated[
     | BrokerNotice
     | QuoteUpdated
     | AccountUpdated
-    | PositionUpdated,
+    | PositionUpdated
+    | BarUpdated,
     Field(discriminator="kind"),
 ]

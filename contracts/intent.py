@@ -24,6 +24,10 @@ class Instrument(Frozen):
     primary_exchange: str = ""
     tick_size: PositiveDecimal = Decimal("0.01")
     multiplier: PositiveDecimal = Decimal("1")
+    con_id: int | None = Field(default=None, gt=0)
+    expiry: str = Field(default="", pattern=r"^([0-9]{6}|[0-9]{8})?$")
+    """Futures: IB lastTradeDateOrContractMonth (YYYYMM or YYYYMMDD); empty for stocks."""
+    trading_class: str = Field(default="", max_length=16)
 
 
 class CheckResult(Frozen):

@@ -15,16 +15,22 @@
 | account             | yes      | account snapshot (NAV, funds, buying power, margin)            |
 | subscribe_quotes    | yes      | stream `QuoteUpdated` for an instrument                        |
 | completed_orders    | optional | today's finished orders (filled/cancelled) for recovery        |
+| contract_details    | optional | broker facts for an instrument (`ContractFacts`, all matches)  |
+| modify              | optional | change price/quantity/stop of a working order, confirmed       |
+| what_if             | optional | margin/commission preview of an order (`MarginPreview`)        |
+| historical_bars     | optional | bars for an instrument (`BarRequest` -> list of `Bar`)         |
+| subscribe_bars      | optional | stream live 5-second bars as `BarUpdated` events               |
 
 Events delivered: BrokerConnected, BrokerDisconnected, ConnectivityChanged, DataFarmStatus,
 OrderAccepted, OrderFilled, CommissionReported, OrderCancelled, OrderRejected,
 CancelRejected, ModifyRejected, PacingViolation, BrokerNotice, QuoteUpdated, AccountUpdated,
-PositionUpdated (all in `contracts.broker`).
+PositionUpdated, BarUpdated (all in `contracts.broker`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 from contracts.broker import (
@@ -36,6 +42,7 @@ from contracts.broker import (
     OrderRequest,
 )
 from contracts.intent import Instrument
+from contracts.market import Bar, BarRequest, ContractFacts, MarginPreview
 
 EventSink = Callable[[BrokerEvent], None]
 
@@ -80,3 +87,36 @@ class SupportsCompletedOrders(Protocol):
     """Optional: brokers that can list today's finished orders."""
 
     async def completed_orders(self) -> list[BrokerOrder]: ...
+
+
+class SupportsContractDetails(Protocol):
+    """Optional: brokers that describe contracts (every real venue does)."""
+
+    async def contract_details(self, instrument: Instrument) -> list[ContractFacts]: ...
+
+
+class SupportsModify(Protocol):
+    """Optional: brokers that modify a working order in place (confirmed by the broker)."""
+
+    async def modify(
+        self,
+        order_ref: str,
+        *,
+        quantity: Decimal | None = None,
+        limit_price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+    ) -> None: ...
+
+
+class SupportsWhatIf(Protocol):
+    """Optional: brokers that preview an order's margin and commission (IB whatIf)."""
+
+    async def what_if(self, order: OrderRequest) -> MarginPreview: ...
+
+
+class SupportsBars(Protocol):
+    """Optional: brokers with historical bars and live 5-second bars."""
+
+    async def historical_bars(self, instrument: Instrument, request: BarRequest) -> list[Bar]: ...
+
+    async def subscribe_bars(self, instrument: Instrument) -> None: ...
