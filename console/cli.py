@@ -9,7 +9,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from console import commands_live, gates_cli, golive, paper
+from console import commands_live, gates_cli, golive
+from console.drills import paper
 from contracts.config import Config, ConfigError, load_config, write_default_config
 from contracts.enums import ChaosMode
 from engine.audit import AuditUnavailable, open_read_only
@@ -273,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     gates_cli.register(sub)
     commands_live.register(sub)
     paper.register(sub)
-    __import__("console.chaos", fromlist=["register"]).register(sub)  # deskgate chaos
+    __import__("console.drills.chaos", fromlist=["register"]).register(sub)  # deskgate chaos
     return parser
 
 

@@ -48,6 +48,7 @@ from contracts.enums import (
 from contracts.intent import CheckResult, Evidence, Instrument, Intent, OrderParams
 from engine.clock import ManualClock
 from engine.engine import Engine
+from engine.orders import order_request_for
 from engine.results import CommandResult
 
 ACCOUNT = "DU1234567"
@@ -115,7 +116,7 @@ class Rig:
         if kind in self.drop:
             self.drop.discard(kind)
             return
-        self.engine._on_broker_event(event)
+        self.engine.handle_broker_event(event)
 
     def new_engine(self) -> None:
         """A fresh adapter + engine on the same data dir (a restart)."""
@@ -333,7 +334,7 @@ async def order_without_token(r: Rig) -> tuple[str, str]:
         codes.append(result.code)
     rec = r.rec(intent.intent_id)
     try:
-        await r.engine._send(rec, r.engine._request_for(intent), token_id=None)
+        await r.engine.order_path.send(rec, order_request_for(intent), token_id=None)
     except PermissionError:
         pass
     else:
@@ -456,7 +457,7 @@ async def same_intent_twice(r: Rig) -> tuple[str, str]:
         r.engine.approve(intent.intent_id, token), r.engine.approve(intent.intent_id, token)
     )
     try:
-        await r.broker.submit(r.engine._request_for(intent))
+        await r.broker.submit(order_request_for(intent))
         raise VectorFailed("the adapter accepted the same orderRef twice")
     except ValueError:
         pass

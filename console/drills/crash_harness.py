@@ -15,7 +15,7 @@ stops. The audit store is then replayed here and compared with the venue:
 * hash chain        `AuditStore.verify()`
 
 Children are forked from a pre-imported fork server, so a crash run costs ~0.1 s.
-Run: `python -m console.crash_harness --per-point 50`.
+Run: `python -m console.drills.crash_harness --per-point 50`.
 """
 
 from __future__ import annotations
@@ -424,7 +424,7 @@ def format_table(results: Sequence[PointResult]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m console.crash_harness", description=__doc__.splitlines()[0]
+        prog="python -m console.drills.crash_harness", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--per-point", type=int, default=50, help="crashes per crash point")
     parser.add_argument(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from broker.sim.orders import OrderSpec
 from broker.sim.venue import SimVenue
-from console.crash_harness import ACCOUNT, check_run, format_table, run_harness
+from console.drills.crash_harness import ACCOUNT, check_run, format_table, run_harness
 from contracts.enums import OrderType, Side
 from engine import crashpoints
 from engine.audit import AuditStore

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from console.commands_live import run_probe
+from console.drills.paper import PaperPlan, run_paper
 from console.golive import EvidencePaths, gate_results, read_account
-from console.paper import PaperPlan, run_paper
 from contracts.config import Config
 from engine.gates import GateEvidence, Verdict, gate_account
 

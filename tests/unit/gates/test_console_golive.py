@@ -6,6 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from console.drills.paper import (
+    MetricRow,
+    PaperPlan,
+    paper_config,
+    parse_duration,
+    parse_trades,
+    write_metrics,
+)
 from console.golive import (
     EvidencePaths,
     evidence_events,
@@ -16,14 +24,6 @@ from console.golive import (
     read_paper_metrics,
     record_signoff,
     scan_architecture,
-)
-from console.paper import (
-    MetricRow,
-    PaperPlan,
-    paper_config,
-    parse_duration,
-    parse_trades,
-    write_metrics,
 )
 from contracts.config import Config
 from contracts.enums import Mode
