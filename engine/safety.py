@@ -54,6 +54,8 @@ class SafetyActions:
         self._clock = clock
         self._config = config
         self.retry_backoff_s: Sequence[float] = AUTO_ROLLBACK_BACKOFF_S
+        self.auto_rollback_timeout_s = 60.0
+        """How long one automatic attempt waits for the broker to report flat and no orders."""
         self.last_rollback: RollbackCompleted | None = None
         """The most recent rollback's outcome (for the incident report)."""
         self.automatic: asyncio.Task[None] | None = None
@@ -245,7 +247,9 @@ class SafetyActions:
         attempts = len(self.retry_backoff_s) + 1
         for attempt in range(1, attempts + 1):
             try:
-                await self.rollback(reason, actor="auto", automatic=True)
+                await self.rollback(
+                    reason, actor="auto", automatic=True, timeout_s=self.auto_rollback_timeout_s
+                )
             except Exception as exc:  # a failed attempt must never end the retries
                 log.exception("automatic rollback attempt %d failed", attempt)
                 problem = f"raised {type(exc).__name__}: {exc}"
