@@ -137,10 +137,13 @@ class ApprovalDesk:
             )
 
     def void_all(self, reason: TokenRejection) -> int:
-        """Void every waiting token (the kill switch); returns how many."""
+        """Void every waiting token (the kill switch); the intents expire unapproved."""
         waiting = list(self._pending)
         for intent_id in waiting:
             self.void(intent_id, reason)
+            rec = self._book.records.get(intent_id)
+            if rec is not None and rec.state is LifecycleState.PROPOSED:
+                self._recorder.transition(rec, Trigger.TOKEN_EXPIRED)
         return len(waiting)
 
     def void_after_restart(self) -> int:
