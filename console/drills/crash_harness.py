@@ -15,7 +15,7 @@ stops. The audit store is then replayed here and compared with the venue:
 * hash chain        `AuditStore.verify()`
 
 Children are forked from a pre-imported fork server, so a crash run costs ~0.1 s.
-Run: `python -m console.drills.crash_harness --per-point 50`.
+Run: `python -m console.drills.crash_harness --per-point 50 --out CRASH_HARNESS.json`.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import multiprocessing
 import os
@@ -370,27 +371,70 @@ async def crash_once(ctx: ForkServerContext, point: str, n: int, run: str, root:
 
 
 async def run_harness(
-    per_point: int, points: Sequence[str] = crashpoints.POINTS, root: Path | None = None
+    per_point: int,
+    points: Sequence[str] = crashpoints.POINTS,
+    root: Path | None = None,
+    *,
+    concurrency: int = 4,
 ) -> list[PointResult]:
-    """Crash `per_point` times at each point; the n-th run of a point crashes at hit n%3+1."""
+    """Crash `per_point` times at each point; the n-th run of a point crashes at hit n%3+1.
+
+    Up to `concurrency` runs go at once, each with its own venue, gateway and data dir.
+    """
     ctx = fork_context()
     own_root = root is None
     base = root or Path(tempfile.mkdtemp(prefix="deskgate-crash-"))
+    slots = asyncio.Semaphore(max(1, concurrency))
+
+    async def one(point: str, i: int) -> RunResult:
+        async with slots:
+            run = f"{point.replace('_', '')}-{i:03d}"
+            return await crash_once(ctx, point, i % INTENTS_PER_RUN + 1, run, base)
+
     results = []
     try:
         for point in points:
             summary = PointResult(point)
             started = time.monotonic()
-            for i in range(per_point):
-                n = i % INTENTS_PER_RUN + 1
-                run = f"{point.replace('_', '')}-{i:03d}"
-                summary.add(await crash_once(ctx, point, n, run, base))
+            for run_result in await asyncio.gather(*(one(point, i) for i in range(per_point))):
+                summary.add(run_result)
             summary.seconds = time.monotonic() - started
             results.append(summary)
     finally:
         if own_root:
             shutil.rmtree(base, ignore_errors=True)
     return results
+
+
+def results_json(results: Sequence[PointResult], started: datetime, seconds: float) -> str:
+    """The harness result as JSON, for the go-live gates (`--out CRASH_HARNESS.json`)."""
+    points = [
+        {
+            "point": r.point,
+            "runs": r.runs,
+            "crashes": r.crashes,
+            "duplicates": r.duplicates,
+            "lost_orders": r.lost_orders,
+            "lost_fills": r.lost_fills,
+            "unresolved": r.unresolved,
+            "integrity_failures": r.integrity_failures,
+            "chain_failures": r.chain_failures,
+            "seconds": round(r.seconds, 2),
+            "ok": r.ok,
+        }
+        for r in results
+    ]
+    return json.dumps(
+        {
+            "started": started.isoformat(timespec="seconds"),
+            "seconds": round(seconds, 1),
+            "per_point": min((r.runs for r in results), default=0),
+            "crashes": sum(r.crashes for r in results),
+            "ok": all(r.ok for r in results),
+            "points": points,
+        },
+        indent=2,
+    )
 
 
 def format_table(results: Sequence[PointResult]) -> str:
@@ -431,12 +475,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--point", action="append", choices=crashpoints.POINTS, help="only these points"
     )
     parser.add_argument("--verbose", action="store_true", help="print every problem found")
+    parser.add_argument("--concurrency", type=int, default=4, help="crash runs at once")
+    parser.add_argument("--out", type=Path, help="also write the result as JSON to this file")
     args = parser.parse_args(argv)
     started = datetime.now(UTC)
-    results = asyncio.run(run_harness(args.per_point, args.point or crashpoints.POINTS))
+    results = asyncio.run(
+        run_harness(args.per_point, args.point or crashpoints.POINTS, concurrency=args.concurrency)
+    )
     print(format_table(results))
-    elapsed = datetime.now(UTC) - started
-    print(f"(run {started:%Y-%m-%d %H:%M} UTC, {elapsed / timedelta(seconds=1):.0f} s)")
+    elapsed = (datetime.now(UTC) - started) / timedelta(seconds=1)
+    print(f"(run {started:%Y-%m-%d %H:%M} UTC, {elapsed:.0f} s)")
+    if args.out is not None:
+        args.out.write_text(results_json(results, started, elapsed) + "\n", encoding="utf-8")
+        print(f"result written to {args.out}")
     problems = [p for r in results for p in r.problems]
     if args.verbose or problems:
         for problem in problems[:50]:
