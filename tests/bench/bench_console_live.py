@@ -378,7 +378,7 @@ def startup(runs: int) -> tuple[Rows, Figures]:
     exe = str(Path(sys.executable).with_name("deskgate"))
     results: dict[str, str] = {}
     figures: Figures = {}
-    cases = (
+    cases: tuple[tuple[str, str, list[str], str], ...] = (
         ("sim", "--broker sim", ["--broker", "sim"], "● sim"),
         ("gateway", "default (embedded gateway)", [], "● ibkr"),
     )
