@@ -6,7 +6,7 @@ import hashlib
 import json
 from decimal import Decimal
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, Field, model_validator
 
@@ -64,6 +64,33 @@ class Evidence(Frozen):
     notes: str = Field(default="", max_length=2000)
 
 
+class ExecutionStyle(Frozen):
+    """How an approved order is worked (seed 003). The approval covers the parent: the total
+    quantity and, for the patient styles, `worst_price`; every child stays inside both."""
+
+    kind: Literal["immediate", "limit_patience", "twap"] = "immediate"
+    reprice_every_s: float = Field(default=10.0, ge=1.0, le=300.0)
+    """limit_patience: seconds between reprices toward the touch."""
+    reprice_ticks: int = Field(default=1, ge=1, le=20)
+    """limit_patience: at most this many ticks per reprice."""
+    max_reprices: int = Field(default=6, ge=0, le=100)
+    on_timeout: Literal["cancel", "cross"] = "cancel"
+    """limit_patience: after the last reprice, cancel the rest or cross at the touch (inside
+    `worst_price`)."""
+    worst_price: PositiveDecimal | None = None
+    """The price no child may pass (required for the patient styles)."""
+    window_s: float = Field(default=300.0, ge=10.0, le=6 * 3600.0)
+    """twap: the window the children are spread over."""
+    slices: int = Field(default=5, ge=2, le=50)
+    """twap: how many children."""
+
+    @model_validator(mode="after")
+    def _bounded(self) -> ExecutionStyle:
+        if self.kind != "immediate" and self.worst_price is None:
+            raise ValueError(f"execution style {self.kind} needs a worst_price")
+        return self
+
+
 class OrderParams(Frozen):
     """The exact order an approval covers; any change needs a new approval."""
 
@@ -76,6 +103,7 @@ class OrderParams(Frozen):
     stop_loss: PositiveDecimal | None = None
     take_profit: PositiveDecimal | None = None
     tif: TimeInForce = TimeInForce.DAY
+    execution: ExecutionStyle = Field(default_factory=ExecutionStyle)
 
     @model_validator(mode="after")
     def _prices_fit_type(self) -> OrderParams:
