@@ -129,3 +129,20 @@ def test_too_few_fills_are_reported_but_never_flagged() -> None:
     rows = fill_journal(trade("x", Side.BUY, "100.00", "101.00"))
     (drift,) = reconcile_slippage(rows, {}, min_fills=5)
     assert drift.fills == 1 and not drift.drifted
+
+
+def test_fill_report_prints_a_table_csv_and_json() -> None:
+    import csv
+    import io
+    import json
+
+    from console.fill_report import render_fill_report
+
+    events = trade("b1", Side.BUY, "100.00", "100.03")
+    text = render_fill_report(events)
+    assert "b1" in text and "3.00" in text and "slippage against the model" in text
+    rows = list(csv.DictReader(io.StringIO(render_fill_report(events, fmt="csv"))))
+    assert rows[0]["intent_id"] == "b1" and rows[0]["slippage_ticks"] == "3.00"
+    payload = json.loads(render_fill_report(events, fmt="json"))
+    assert payload["fills"][0]["slippage_usd"] == "0.30"
+    assert payload["slippage"][0]["fills"] == "1"
