@@ -159,8 +159,8 @@ def cme_equity_session(now: datetime) -> Session:
     et = now.astimezone(EASTERN)
     day, weekday = et.date(), et.weekday()
     t = et.time()
+    # the Globex trading date this moment belongs to (after 18:00 it is the next day's)
     session_day = day + timedelta(days=1) if t >= CME_REOPEN else day
-    """The Globex trading date this moment belongs to (after 18:00 it is the next day's)."""
     weekend = weekday == 5 or (weekday == 6 and t < CME_REOPEN) or (weekday == 4 and t >= CME_CLOSE)
     closed_reason = ""
     if weekend:
