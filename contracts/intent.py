@@ -117,6 +117,26 @@ class OrderParams(Frozen):
             raise ValueError(f"stop_price is required for a {self.order_type} order")
         if not needs_stop and self.stop_price is not None:
             raise ValueError(f"stop_price is not allowed on a {self.order_type} order")
+        style = self.execution
+        if style.kind != "immediate":
+            if self.order_type is not OrderType.LIMIT:
+                raise ValueError(f"execution style {style.kind} works LIMIT orders only")
+            if self.stop_loss is not None or self.take_profit is not None:
+                raise ValueError(
+                    f"execution style {style.kind} cannot carry bracket exits: use immediate, "
+                    "or place the stop once filled"
+                )
+            assert style.worst_price is not None and self.limit_price is not None
+            past = (
+                self.limit_price > style.worst_price
+                if self.side is Side.BUY
+                else self.limit_price < style.worst_price
+            )
+            if past:
+                raise ValueError(
+                    f"limit_price {self.limit_price} is already past worst_price "
+                    f"{style.worst_price}"
+                )
         ref = self.limit_price or self.stop_price
         if ref is not None and self.stop_loss is not None:
             wrong_side = self.stop_loss >= ref if self.side is Side.BUY else self.stop_loss <= ref
