@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from engine.sessions import (
+from engine.trading_hours import (
     EASTERN,
     ResetWindow,
     SessionState,
