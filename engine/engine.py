@@ -12,7 +12,13 @@ from typing import Any
 from contracts.broker import BrokerEvent, Quote
 from contracts.config import Config
 from contracts.enums import AlertLevel, DriftResolution, LifecycleState, Mode, TradingState, Trigger
-from contracts.events import AutoApprovePolicySet, EngineStarted, KillFlagCleared, RollbackCompleted
+from contracts.events import (
+    AutoApprovePolicySet,
+    EngineStarted,
+    KillFlagCleared,
+    RollbackCompleted,
+    TradingStateChanged,
+)
 from contracts.intent import Instrument, Intent
 from engine.approvals import ApprovalDesk
 from engine.audit import AuditStore, AuditUnavailable
@@ -153,7 +159,7 @@ class Engine:
             durable=True,
         )
         if unreadable:
-            await self._halt_for_unreadable(unreadable)
+            self._halt_for_unreadable(unreadable)
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._timers(), name="engine-timers"))
         self._tasks.append(loop.create_task(self._flusher(), name="engine-flush"))
@@ -186,7 +192,7 @@ class Engine:
             self._tasks.append(loop.create_task(self._run_source(source), name="intent-source"))
         self.bus.publish(StateChanged("started"))
 
-    async def _halt_for_unreadable(self, unreadable: list[tuple[int, str]]) -> None:
+    def _halt_for_unreadable(self, unreadable: list[tuple[int, str]]) -> None:
         listed = "; ".join(f"seq {seq}: {reason}" for seq, reason in unreadable[:5])
         more = f" (+{len(unreadable) - 5} more)" if len(unreadable) > 5 else ""
         self.recorder.alert(
@@ -195,8 +201,14 @@ class Engine:
             f"{len(unreadable)} stored record(s) no longer parse: {listed}{more}",
         )
         if self.book.trading_state is not TradingState.HALTED:
-            self.kill_switch.set_state(
-                TradingState.HALTED, f"{len(unreadable)} unreadable audit record(s)", "replay"
+            self.recorder.record_safety(
+                TradingStateChanged(
+                    **self.recorder.now_pair(),
+                    previous=self.book.trading_state,
+                    current=TradingState.HALTED,
+                    reason=f"{len(unreadable)} unreadable audit record(s)",
+                    actor="replay",
+                )
             )
 
     async def _run_source(self, source: StrategyPlugin) -> None:
