@@ -214,6 +214,7 @@ class OrderPath:
             request=request,
             token_id=token_id,
             exempt=exempt,
+            quote=self._session.quote(request.instrument.symbol),
         )
         if exempt in SAFETY_EXEMPTIONS:
             self._recorder.record_safety(write_ahead)

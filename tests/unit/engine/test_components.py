@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from contracts.broker import BrokerEvent, QuoteUpdated
 from contracts.enums import TokenRejection, TradingState
-from contracts.events import IntentReceived
+from contracts.events import IntentReceived, OrderSubmitting, parse_event
 from engine.approvals import ApprovalDesk
 from engine.audit import AuditStore
 from engine.book import Book
@@ -107,4 +108,34 @@ async def test_approval_desk_alone_records_every_token_state_change(tmp_path: Pa
     history = parts.approvals.history()
     assert [h.outcome for h in history] == ["EXPIRED"]
     assert parts.kinds()[-3:] == ["TOKEN_ISSUED", "TOKEN_EXPIRED", "POSITION"]
+    parts.store.close()
+
+
+async def test_the_write_ahead_carries_the_quote_at_send(tmp_path: Path) -> None:
+    parts = Parts(tmp_path)
+    await parts.connect()
+    risk = PreTradeRisk(
+        parts.recorder, parts.book, parts.session, parts.approvals, parts.clock, parts.config
+    )
+    orders = OrderPath(
+        parts.recorder,
+        parts.book,
+        parts.session,
+        parts.approvals,
+        risk,
+        parts.throttle,
+        parts.clock,
+        parts.config,
+    )
+    parts.broker.quote("AAPL", "99.99", "100.01")
+    intent = make_intent(parts.clock)
+    assert (await orders.propose(intent)).accepted
+    token = parts.approvals.pending(intent.intent_id)
+    assert token is not None
+    assert (await orders.approve(intent.intent_id, token.token)).ok
+    parts.store.flush()
+    (row,) = [r for r in parts.store.rows() if r.kind == "SUBMITTING"]
+    written = parse_event(row.payload)
+    assert isinstance(written, OrderSubmitting) and written.quote is not None
+    assert written.quote.bid == Decimal("99.99") and written.quote.ask == Decimal("100.01")
     parts.store.close()
