@@ -32,13 +32,13 @@ from contracts.events import (
 from engine.audit_anchor import (
     Anchor,
     AnchorError,
+    AnchorFile,
     anchor_path,
     bead_hash,
     chmod_private,
     create_key,
     load_key,
     read_anchor,
-    write_anchor,
 )
 from engine.audit_verify import (
     GENESIS,
@@ -143,10 +143,10 @@ class AuditStore:
             raise AuditUnavailable(f"audit store {path}: {_cause(exc)}") from exc
         self._seq: int = row[0] if row else 0
         self._head: str = row[1] if row else GENESIS
-        self._key, self._keyed_from = self._open_chain_key()
+        self._key, self._keyed_from, self._anchor_file = self._open_chain_key()
         self._pending: list[tuple[BeadRow, AuditedEvent]] = []
 
-    def _open_chain_key(self) -> tuple[bytes, int]:
+    def _open_chain_key(self) -> tuple[bytes, int, AnchorFile]:
         """Load the key and check the anchor; key a new or legacy store from its next bead."""
         try:
             key = load_key(self.path)
@@ -157,21 +157,22 @@ class AuditStore:
                         "exists; restore the key file (run `deskgate audit verify`)"
                     )
                 key = create_key(self.path)
-                keyed_from = self._seq + 1
-                write_anchor(self.path, key, Anchor(self._seq, self._head, keyed_from))
-                return key, keyed_from
-            anchor = read_anchor(self.path, key)
+                anchor: Anchor | None = Anchor(self._seq, self._head, self._seq + 1)
+            else:
+                anchor = read_anchor(self.path, key)
+            if anchor is None:  # a crash between creating the key and the first anchor
+                anchor = Anchor(self._seq, self._head, self._seq + 1)
+            problems = check_anchor(self._conn, anchor)
+            if problems:
+                # Appending now would overwrite the evidence: refuse until a human looks.
+                raise AuditUnavailable(
+                    f"audit store {self.path}: {problems[0]}; run `deskgate audit verify`"
+                )
+            anchor_file = AnchorFile(self.path)
+            anchor_file.write(key, Anchor(self._seq, self._head, anchor.keyed_from))
         except (AnchorError, OSError) as exc:
-            raise AuditUnavailable(f"audit store {self.path}: {exc}") from exc
-        if anchor is None:  # a crash between creating the key and the first anchor
-            anchor = Anchor(self._seq, self._head, self._seq + 1)
-        problems = check_anchor(self._conn, anchor)
-        if problems:
-            # Appending now would overwrite the evidence: refuse until a human looks.
-            raise AuditUnavailable(
-                f"audit store {self.path}: {problems[0]}; run `deskgate audit verify`"
-            )
-        return key, anchor.keyed_from
+            raise AuditUnavailable(f"audit store {self.path}: {_cause(exc)}") from exc
+        return key, anchor.keyed_from, anchor_file
 
     # --- writing --------------------------------------------------------------------------
 
@@ -214,7 +215,7 @@ class AuditStore:
     def _anchor(self, newest: BeadRow) -> None:
         """Record the committed head outside the store (after the commit: may lag, never lead)."""
         try:
-            write_anchor(self.path, self._key, Anchor(newest.seq, newest.hash, self._keyed_from))
+            self._anchor_file.write(self._key, Anchor(newest.seq, newest.hash, self._keyed_from))
         except OSError as exc:
             raise AuditUnavailable(
                 f"audit head anchor {anchor_path(self.path)} refused the write: {_cause(exc)}"
@@ -321,6 +322,7 @@ class AuditStore:
             self.flush()
         finally:
             self._conn.close()
+            self._anchor_file.close()
 
 
 def open_read_only(path: Path) -> ReadOnlyStore:

@@ -9,10 +9,12 @@ store. (Someone who can read the key file as the trader's uid can also forge it:
 against tampering by anyone else, which is what file permissions cannot prove after the fact.)
 
 Why an anchor: deleting the newest rows leaves a chain that is still internally consistent. The
-anchor `<store>.head` (0600) holds the seq and hash of the newest committed bead, rewritten and
-fsynced after every commit, and MACed with the key so it cannot be rolled back by hand. A store
-whose head is older than its anchor lost beads. The anchor may lag the store by one commit after a
-crash (it is written after the commit), never lead it.
+anchor `<store>.head` (0600) holds the seq and hash of the newest committed bead, rewritten in
+place and synced after every commit, and MACed with the key so no one without the key can write
+one for a head it never recorded. A store whose head is older than its anchor lost beads. The
+anchor may lag the store by one commit after a crash (it is written after the commit), never lead
+it. (An old copy of the anchor, put back, would hide a truncation back to that point: keep a copy
+of the anchor elsewhere when that matters.)
 
 Stores written before the key existed ("legacy"): the first engine that opens one creates the
 key and keys every bead after the existing head; the anchor records that boundary
@@ -33,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 KEY_BYTES = 32
+RECORD_BYTES = 320
 
 
 class AnchorError(ValueError):
@@ -85,7 +88,7 @@ def load_key(store: Path) -> bytes | None:
 def create_key(store: Path) -> bytes:
     """A new random key, written 0600 and fsynced; refuses to replace an existing one."""
     key = secrets.token_bytes(KEY_BYTES)
-    _write_private(key_path(store), key.hex() + "\n", exclusive=True)
+    _write_private(key_path(store), key.hex() + "\n")
     return key
 
 
@@ -94,25 +97,37 @@ def _anchor_mac(key: bytes, seq: int, head: str, keyed_from: int) -> str:
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
-def write_anchor(store: Path, key: bytes, anchor: Anchor) -> None:
-    """Replace the anchor atomically (write, fsync, rename): a crash leaves the old or the new."""
-    record = {
-        "seq": anchor.seq,
-        "hash": anchor.hash,
-        "keyed_from": anchor.keyed_from,
-        "mac": _anchor_mac(key, anchor.seq, anchor.hash, anchor.keyed_from),
-    }
-    path = anchor_path(store)
-    tmp = path.with_name(path.name + ".tmp")
-    _write_private(tmp, json.dumps(record) + "\n", exclusive=False)
-    os.replace(tmp, path)
+class AnchorFile:
+    """The anchor, kept open: each update is one fixed-size pwrite plus fdatasync in place.
+
+    The record is padded to RECORD_BYTES (well under a disk sector), so an update is one block
+    written over the same offsets: no rename, no metadata, one sync per durable commit."""
+
+    def __init__(self, store: Path) -> None:
+        self.path = anchor_path(store)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        os.fchmod(self._fd, 0o600)
+
+    def write(self, key: bytes, anchor: Anchor) -> None:
+        record = {
+            "seq": anchor.seq,
+            "hash": anchor.hash,
+            "keyed_from": anchor.keyed_from,
+            "mac": _anchor_mac(key, anchor.seq, anchor.hash, anchor.keyed_from),
+        }
+        data = (json.dumps(record) + "\n").ljust(RECORD_BYTES).encode()
+        os.pwrite(self._fd, data, 0)
+        os.fdatasync(self._fd)
+
+    def close(self) -> None:
+        os.close(self._fd)
 
 
 def read_anchor(store: Path, key: bytes) -> Anchor | None:
     """The anchor, checked against the key; None when there is none."""
     path = anchor_path(store)
     try:
-        record = json.loads(path.read_text("utf-8"))
+        record = json.loads(path.read_text("utf-8").strip())
         anchor = Anchor(int(record["seq"]), str(record["hash"]), int(record["keyed_from"]))
         mac = str(record["mac"])
     except FileNotFoundError:
@@ -125,9 +140,8 @@ def read_anchor(store: Path, key: bytes) -> Anchor | None:
     return anchor
 
 
-def _write_private(path: Path, text: str, *, exclusive: bool) -> None:
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
-    fd = os.open(path, flags, 0o600)
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         os.fchmod(fd, 0o600)
         os.write(fd, text.encode())

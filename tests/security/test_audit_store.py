@@ -253,6 +253,7 @@ def test_a_full_disk_is_named_as_the_cause(tmp_path: Path) -> None:
             for i in range(1000):
                 store.append_durable(alert(i, size=2000))
         store._conn.close()
+        store._anchor_file.close()
     assert "full" in str(refused.value)
     assert "no transaction is active" not in str(refused.value)
 

@@ -1,0 +1,162 @@
+"""`deskgate kill` from another process -> broker-confirmed zero working orders (issue #13).
+
+The engine runs on the real IbkrBroker against the TWS-protocol gateway on loopback (INSTANT
+venue, quotes stepped at 20/s), with its control socket; N entries rest 1.5 % under the bid
+(each with its stop child at the venue). Each run spawns `python -m console.cli kill` as a
+second shell would and times, on this process's clock:
+
+  spawn -> HALTED         the CLI starting, connecting, and the engine applying the kill
+  HALTED -> confirmed     the engine's global cancel until the broker reports nothing working
+  spawn -> CLI exits      what the trader waits for: the command prints the confirmation
+
+Run: .venv/bin/python -m tests.bench.bench_control_kill [--orders 100] [--runs 3] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from broker.gateway.testing import running_gateway
+from broker.sim import QuoteStreamer
+from contracts.enums import TradingState
+from contracts.events import KillConfirmation, TradingStateChanged
+from engine.bus import Subscription
+from engine.control import CONTROL_SOCKET, ControlServer
+from tests.bench.bench_gateway_orders import AAPL, Desk, clear_venue
+
+
+class Stamps:
+    """Drains the engine's bus and stamps the kill's HALT and its broker confirmation."""
+
+    def __init__(self, subscription: Subscription) -> None:
+        self.subscription = subscription
+        self.halted: float | None = None
+        self.confirmed: float | None = None
+
+    async def run(self) -> None:
+        while True:
+            item = await self.subscription.get()
+            now = time.perf_counter()
+            if isinstance(item, TradingStateChanged) and item.current is TradingState.HALTED:
+                self.halted = self.halted or now
+            if isinstance(item, KillConfirmation) and item.confirmed:
+                self.confirmed = self.confirmed or now
+
+
+async def rest_orders(desk: Desk, n: int, run: int) -> int:
+    ids = []
+    for _ in range(n):
+        iid = await desk.propose(f"ctl{run}")
+        assert await desk.approve(iid), "approve failed"
+        ids.append(iid)
+    deadline = time.perf_counter() + 60
+    while not all(i in desk.acked for i in ids):
+        if time.perf_counter() > deadline:
+            states = sorted({str(desk.engine.book.records[i].state) for i in ids})
+            acked = sum(i in desk.acked for i in ids)
+            alerts = [a.message for a in desk.engine.snapshot().alerts][-3:]
+            raise AssertionError(f"{acked}/{len(ids)} acked; states {states}; alerts {alerts}")
+        await asyncio.sleep(0.01)
+    return len(desk.engine.book.working())
+
+
+async def one_kill(desk: Desk, directory: Path, run: int, n: int) -> dict[str, float]:
+    engine = desk.engine
+    if engine.book.trading_state is not TradingState.ACTIVE:
+        assert (await engine.rearm(f"bench run {run}", actor="bench")).ok
+    working = await rest_orders(desk, n, run)
+    stamps = Stamps(engine.bus.subscribe(maxsize=100_000))
+    drain = asyncio.get_running_loop().create_task(stamps.run())
+    t0 = time.perf_counter()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "console.cli",
+        "kill",
+        "--reason",
+        f"bench run {run}",
+        "--data-dir",
+        str(directory),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    exited = time.perf_counter()
+    drain.cancel()
+    stamps.subscription.close()
+    assert proc.returncode == 0, (out + err).decode()
+    assert stamps.halted is not None and stamps.confirmed is not None
+    row = {
+        "working": float(working),
+        "spawn_to_halted_ms": (stamps.halted - t0) * 1000,
+        "halted_to_confirmed_ms": (stamps.confirmed - stamps.halted) * 1000,
+        "spawn_to_cli_exit_ms": (exited - t0) * 1000,
+    }
+    print(
+        f"  run {run + 1}: {working} working -> HALTED {row['spawn_to_halted_ms']:.0f} ms, "
+        f"confirmed +{row['halted_to_confirmed_ms']:.0f} ms, "
+        f"CLI printed and exited {row['spawn_to_cli_exit_ms']:.0f} ms"
+    )
+    return row
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    directory = Path(tempfile.mkdtemp(prefix="dg-ctl-"))
+    rows: list[dict[str, float]] = []
+    try:
+        async with running_gateway(seed=7) as server:
+            streamer = QuoteStreamer(server.venue, rate=20.0)
+            streamer.start()
+            desk = Desk(server, directory)
+            control = ControlServer(directory / CONTROL_SOCKET, desk.engine)
+            await desk.engine.start()
+            await control.start()
+            try:
+                assert await desk.engine.watch_quote(AAPL) is not None, "no quote"
+                for i in range(args.runs):
+                    await clear_venue(server, desk)
+                    rows.append(await one_kill(desk, directory, i, args.orders))
+            finally:
+                await control.stop()
+                await desk.engine.stop()
+                await streamer.stop()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    keys = ("spawn_to_halted_ms", "halted_to_confirmed_ms", "spawn_to_cli_exit_ms")
+    return {
+        "orders": args.orders,
+        "runs": args.runs,
+        "median": {k: statistics.median(r[k] for r in rows) for k in keys},
+        "max": {k: max(r[k] for r in rows) for k in keys},
+        "samples": rows,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--orders", type=int, default=100, help="resting entries per run")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    logging.getLogger("ib_async").setLevel(logging.CRITICAL)  # per-order 202s on the kill
+    print(f"deskgate kill from another process, {args.orders} working, {args.runs} run(s):")
+    figures = asyncio.run(run(args))
+    print(f"\n== median of {args.runs} ==")
+    for key, value in figures["median"].items():
+        print(f"  {key:<24} {value:8.1f} ms   (max {figures['max'][key]:.1f})")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
