@@ -10,8 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from contracts.config import Config, load_config
-from engine.control import CONTROL_SOCKET, KILL_CONFIRM_TIMEOUT_S, peer_uid
+from engine.control_wire import CONTROL_SOCKET, KILL_CONFIRM_TIMEOUT_S, peer_uid
 
 DEFAULT_CONFIG = Path("~/.config/deskgate/deskgate.toml")
 REPLY_MARGIN_S = 10.0
@@ -101,7 +100,8 @@ def format_status(status: dict[str, Any]) -> str:
 def _data_dir(args: argparse.Namespace) -> Path:
     if args.data_dir:
         return Path(args.data_dir).expanduser()
-    from console.compose import check_config_private
+    from console.compose import check_config_private  # the domain loads only when needed
+    from contracts.config import Config, load_config
 
     path = Path(args.config).expanduser() if args.config else DEFAULT_CONFIG.expanduser()
     if not args.config and not path.exists():
@@ -148,6 +148,13 @@ def cmd_kill(args: argparse.Namespace) -> int:
     return 1
 
 
+def build_parser() -> argparse.ArgumentParser:
+    """`python -m console.control_client status|kill`: the same verbs, without the console."""
+    parser = argparse.ArgumentParser(prog="deskgate", description="deskgate control commands")
+    register(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
+    return parser
+
+
 def register(sub: Any) -> None:
     """Add `status` and `kill` to the `deskgate` command line."""
     for name, helptext, func in (
@@ -168,3 +175,8 @@ def register(sub: Any) -> None:
                 default=KILL_CONFIRM_TIMEOUT_S,
                 help="seconds to wait for the broker's confirmation",
             )
+
+
+if __name__ == "__main__":
+    arguments = build_parser().parse_args()
+    sys.exit(arguments.func(arguments))

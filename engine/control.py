@@ -13,8 +13,6 @@ import contextlib
 import json
 import logging
 import os
-import socket
-import struct
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
@@ -23,12 +21,13 @@ from typing import Any, Protocol
 from contracts.enums import TradingState
 from contracts.events import KillConfirmation, TradingStateChanged
 from engine.bus import EventBus, Subscription
+from engine.control_wire import CONTROL_SOCKET, KILL_CONFIRM_TIMEOUT_S, peer_uid
 from engine.results import CommandResult
 from engine.view import EngineSnapshot
 
-CONTROL_SOCKET = "control.sock"
+__all__ = ["CONTROL_SOCKET", "KILL_CONFIRM_TIMEOUT_S", "ControlServer", "peer_uid", "status_of"]
+
 MAX_REQUEST = 64 * 1024
-KILL_CONFIRM_TIMEOUT_S = 30.0
 MAX_REASON = 200
 
 log = logging.getLogger("deskgate.control")
@@ -49,13 +48,6 @@ class ControlledEngine(Protocol):
 
 class ControlError(ValueError):
     """A request the server refuses; the message is the one-line reply."""
-
-
-def peer_uid(sock: socket.socket) -> int:
-    """The uid of the process at the other end of a connected Unix socket (SO_PEERCRED)."""
-    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    _pid, uid, _gid = struct.unpack("3i", creds)
-    return int(uid)
 
 
 class ControlServer:
