@@ -10,14 +10,15 @@ second shell would and times, on this process's clock:
   spawn -> CLI exits      what the trader waits for: the command prints the confirmation
 
 Run: .venv/bin/python -m tests.bench.bench_control_kill [--orders 100] [--runs 3]
-     [--client cli|light] [--json PATH]
+     [--client cli|light] [--json PATH] [--smoke]
+Figures (`--json`): control_kill_spawn_to_halted_median_ms, control_kill_halted_to_confirmed_
+median_ms, control_kill_spawn_to_cli_exit_median_ms and the same three as _max_ms.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import shutil
 import statistics
@@ -25,7 +26,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 from broker.gateway.testing import running_gateway
 from broker.sim import QuoteStreamer
@@ -34,6 +34,7 @@ from contracts.events import KillConfirmation, TradingStateChanged
 from engine.bus import Subscription
 from engine.control import CONTROL_SOCKET, ControlServer
 from tests.bench.bench_gateway_orders import AAPL, Desk, clear_venue
+from tests.bench.report import add_output_args, table, write_figures
 
 CLIENTS = {"cli": "console.cli", "light": "console.control_client"}
 
@@ -116,7 +117,7 @@ async def one_kill(desk: Desk, directory: Path, run: int, n: int, module: str) -
     return row
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
+async def run(args: argparse.Namespace) -> dict[str, float]:
     directory = Path(tempfile.mkdtemp(prefix="dg-ctl-"))
     rows: list[dict[str, float]] = []
     try:
@@ -139,15 +140,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await streamer.stop()
     finally:
         shutil.rmtree(directory, ignore_errors=True)
-    keys = ("spawn_to_halted_ms", "halted_to_confirmed_ms", "spawn_to_cli_exit_ms")
-    return {
-        "client": f"python -m {CLIENTS[args.client]} kill",
-        "orders": args.orders,
-        "runs": args.runs,
-        "median": {k: statistics.median(r[k] for r in rows) for k in keys},
-        "max": {k: max(r[k] for r in rows) for k in keys},
-        "samples": rows,
-    }
+    figures: dict[str, float] = {}
+    for key in ("spawn_to_halted", "halted_to_confirmed", "spawn_to_cli_exit"):
+        samples = [r[f"{key}_ms"] for r in rows]
+        figures[f"control_kill_{key}_median_ms"] = statistics.median(samples)
+        figures[f"control_kill_{key}_max_ms"] = max(samples)
+    return figures
 
 
 def main() -> None:
@@ -160,19 +158,21 @@ def main() -> None:
         default="cli",
         help="cli: the full `deskgate` command line; light: console.control_client alone",
     )
-    parser.add_argument("--json", type=Path, help="also write the figures here")
+    add_output_args(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.orders, args.runs = 3, 1
     logging.getLogger("ib_async").setLevel(logging.CRITICAL)  # per-order 202s on the kill
     print(
         f"python -m {CLIENTS[args.client]} kill from another process, "
         f"{args.orders} working, {args.runs} run(s):"
     )
     figures = asyncio.run(run(args))
-    print(f"\n== median of {args.runs} ==")
-    for key, value in figures["median"].items():
-        print(f"  {key:<24} {value:8.1f} ms   (max {figures['max'][key]:.1f})")
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    table(
+        f"`{CLIENTS[args.client]} kill` -> broker-confirmed zero working ({args.orders})",
+        {k: f"{v:8.1f} ms" for k, v in figures.items()},
+    )
+    write_figures(args.json, figures)
 
 
 if __name__ == "__main__":
