@@ -239,7 +239,18 @@ def _build(
         sources=sources,
     )
     control = ControlServer(directory / CONTROL_SOCKET, engine)
-    starters.append(control.start)
+
+    async def start_control() -> None:
+        try:
+            await control.start()
+        except OSError as exc:  # e.g. a data dir path too long for a Unix socket
+            logging.getLogger("deskgate").error(
+                "control channel unavailable (%s): `deskgate status` / `deskgate kill` cannot "
+                "reach this console",
+                exc,
+            )
+
+    starters.append(start_control)
     closers.append(control.stop)
     return Session(engine, config, live_account, closers, starters, lock)
 
