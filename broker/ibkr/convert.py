@@ -9,14 +9,13 @@ from decimal import Decimal
 from ib_async import Contract, Fill, Order, Position, Trade
 from pydantic import ValidationError
 
+from broker.brackets import BracketLeg, bracket_legs
 from broker.ibkr import mapping
 from contracts.broker import (
     BrokerExecution,
     BrokerOrder,
     BrokerPosition,
     OrderRequest,
-    order_ref_for,
-    parse_order_ref,
 )
 from contracts.enums import BrokerOrderStatus, OrderLeg, OrderType
 from contracts.intent import Instrument
@@ -81,15 +80,16 @@ def contract_to_instrument(contract: Contract) -> Instrument | None:
 
 @dataclass(frozen=True)
 class LegOrder:
-    """One IB order of a request: which leg it is, its orderRef and the ib_async Order."""
+    """One IB order of a request: which leg it is, its orderRef, the ib_async Order, the spec."""
 
     leg: OrderLeg
     order_ref: str
     order: Order
+    spec: BracketLeg
 
 
 def request_to_orders(request: OrderRequest, order_ids: list[int], account: str) -> list[LegOrder]:
-    """The IB orders for a request: the entry, plus a bracket when exits are given.
+    """The IB orders for a request (`brackets.bracket_legs`), one order id per leg.
 
     A bracket is parent (transmit=False), take-profit then stop-loss children with parentId
     and a shared OCA group; only the last child has transmit=True, so TWS releases the three
@@ -97,80 +97,34 @@ def request_to_orders(request: OrderRequest, order_ids: list[int], account: str)
     """
     if len(order_ids) != legs_needed(request):
         raise ValueError("one order id per leg is needed")
-    children: list[tuple[OrderLeg, Order]] = []
-    exit_action = request.side.opposite.value
-    if request.take_profit is not None:
-        children.append(
-            (
-                OrderLeg.TAKE_PROFIT,
-                Order(
-                    action=exit_action,
-                    totalQuantity=float(request.quantity),
-                    orderType=OrderType.LIMIT.value,
-                    lmtPrice=float(request.take_profit),
-                    tif=request.tif.value,
-                ),
-            )
+    legs = bracket_legs(request)
+    ids_by_ref = {leg.order_ref: order_id for leg, order_id in zip(legs, order_ids, strict=True)}
+    result = []
+    for leg in legs:
+        order = Order(
+            orderId=ids_by_ref[leg.order_ref],
+            action=leg.side.value,
+            totalQuantity=float(leg.quantity),
+            orderType=leg.order_type.value,
+            tif=leg.tif.value,
+            orderRef=leg.order_ref,
+            account=account,
+            transmit=leg.transmit,
         )
-    if request.stop_loss is not None:
-        children.append(
-            (
-                OrderLeg.STOP_LOSS,
-                Order(
-                    action=exit_action,
-                    totalQuantity=float(request.quantity),
-                    orderType=OrderType.STOP.value,
-                    auxPrice=float(request.stop_loss),
-                    tif=request.tif.value,
-                ),
-            )
-        )
-    entry = Order(
-        action=request.side.value,
-        totalQuantity=float(request.quantity),
-        orderType=request.order_type.value,
-        tif=request.tif.value,
-    )
-    if request.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
-        if request.limit_price is None:
-            raise ValueError(f"{request.order_type} order without limit_price")
-        entry.lmtPrice = float(request.limit_price)
-    if request.order_type in (OrderType.STOP, OrderType.STOP_LIMIT):
-        if request.stop_price is None:
-            raise ValueError(f"{request.order_type} order without stop_price")
-        entry.auxPrice = float(request.stop_price)
-
-    parent_id = order_ids[0]
-    entry.orderId = parent_id
-    entry.orderRef = request.order_ref
-    entry.account = account
-    entry.transmit = not children
-    legs = [LegOrder(_entry_leg(request.order_ref), request.order_ref, entry)]
-    if children:
-        parsed = parse_order_ref(request.order_ref)
-        if parsed is None:
-            raise ValueError(f"bracket exits need an order_ref made by order_ref_for: {request}")
-        intent_id, _ = parsed
-        oca_group = f"{intent_id}:OCA"
-        for i, (leg, child) in enumerate(children, start=1):
-            child.orderId = order_ids[i]
-            child.parentId = parent_id
-            child.orderRef = order_ref_for(intent_id, leg)
-            child.ocaGroup = oca_group
-            child.ocaType = 1  # cancel the others with block
-            child.account = account
-            child.transmit = i == len(children)
-            legs.append(LegOrder(leg, child.orderRef, child))
-    return legs
+        if leg.limit_price is not None:
+            order.lmtPrice = float(leg.limit_price)
+        if leg.stop_price is not None:
+            order.auxPrice = float(leg.stop_price)
+        if leg.parent_ref is not None:
+            order.parentId = ids_by_ref[leg.parent_ref]
+            order.ocaGroup = leg.oca_group
+            order.ocaType = 1  # cancel the others with block
+        result.append(LegOrder(leg.leg, leg.order_ref, order, leg))
+    return result
 
 
 def legs_needed(request: OrderRequest) -> int:
     return 1 + (request.take_profit is not None) + (request.stop_loss is not None)
-
-
-def _entry_leg(order_ref: str) -> OrderLeg:
-    parsed = parse_order_ref(order_ref)
-    return parsed[1] if parsed else OrderLeg.ENTRY
 
 
 def order_type(ib_order_type: str) -> OrderType | None:

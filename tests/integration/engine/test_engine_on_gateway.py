@@ -46,7 +46,7 @@ async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
         )
         engine = Engine(config, broker, data_dir=tmp_path)
         pacing: list[BrokerEvent] = []
-        sink = broker._sink  # the engine's sink; keep a copy of pacing events for the asserts
+        sink = broker._link.sink  # the engine's sink; keep a copy of pacing events for the asserts
 
         def spy(event: BrokerEvent) -> None:
             if isinstance(event, PacingViolation):
