@@ -15,7 +15,7 @@ from broker.sim.events import (
     VenueQuoteEvent,
 )
 from broker.sim.orders import OrderSpec, SimOrder, VenueOrderStatus
-from broker.sim.symbols import synthetic_spec
+from broker.sim.symbols import listing_facts, synthetic_spec
 from broker.sim.venue import SimVenue
 from contracts.broker import (
     AccountSnapshot,
@@ -41,6 +41,7 @@ from contracts.broker import (
 )
 from contracts.enums import BrokerOrderStatus, OrderLeg, OrderType
 from contracts.intent import Instrument
+from contracts.market import ContractFacts
 from engine.ports import BrokerUnavailable, EventSink
 
 _STATUS: dict[VenueOrderStatus, BrokerOrderStatus] = {
@@ -198,6 +199,19 @@ class SimBroker:
     async def account(self) -> AccountSnapshot:
         return self._snapshot()
 
+    async def contract_details(self, instrument: Instrument) -> list[ContractFacts]:
+        """Every listed contract matching the instrument (by conId, or symbol + sec type
+        + exchange + expiry; a future without expiry lists all expiries); [] if unknown."""
+        found = self.venue.find_contracts(
+            symbol=instrument.symbol,
+            sec_type=instrument.sec_type,
+            exchange=instrument.exchange,
+            expiry=instrument.expiry,
+            con_id=instrument.con_id or 0,
+            currency=instrument.currency,
+        )
+        return [listing_facts(listing) for listing in found]
+
     async def subscribe_quotes(self, instrument: Instrument) -> None:
         self._ensure_symbol(instrument)
         self._quotes.add(instrument.symbol)
@@ -324,8 +338,21 @@ class SimBroker:
         if known is not None:
             return known
         spec = self.venue.spec(symbol)
-        tick = spec.tick if spec else Decimal("0.01")
-        return Instrument(symbol=symbol, tick_size=tick)
+        if spec is None:
+            return Instrument(symbol=symbol)
+        if not spec.is_future:
+            return Instrument(symbol=symbol, tick_size=spec.tick, con_id=spec.con_id or None)
+        front = self.venue.find_contracts(symbol=symbol, sec_type="FUT")[0]
+        return Instrument(
+            symbol=symbol,
+            sec_type="FUT",
+            exchange=spec.exchange,
+            tick_size=spec.tick,
+            multiplier=spec.multiplier,
+            con_id=front.con_id,
+            expiry=front.last_trade_date,
+            trading_class=front.trading_class,
+        )
 
     def _quote(self, symbol: str) -> Quote:
         q = self.venue.quote(symbol)
