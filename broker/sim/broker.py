@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
+from broker.sim.bar_stream import BarStream
+from broker.sim.bars import bars_for_request
 from broker.sim.events import (
     Execution,
     OrderEventKind,
@@ -20,6 +22,7 @@ from broker.sim.venue import SimVenue
 from contracts.broker import (
     AccountSnapshot,
     AccountUpdated,
+    BarUpdated,
     BrokerConnected,
     BrokerDisconnected,
     BrokerEvent,
@@ -28,6 +31,7 @@ from contracts.broker import (
     BrokerPosition,
     CancelRejected,
     CommissionReported,
+    ModifyRejected,
     OrderAccepted,
     OrderCancelled,
     OrderFilled,
@@ -41,7 +45,7 @@ from contracts.broker import (
 )
 from contracts.enums import BrokerOrderStatus, OrderLeg, OrderType
 from contracts.intent import Instrument
-from contracts.market import ContractFacts
+from contracts.market import Bar, BarRequest, ContractFacts, MarginPreview
 from engine.ports import BrokerUnavailable, EventSink
 
 _STATUS: dict[VenueOrderStatus, BrokerOrderStatus] = {
@@ -76,6 +80,9 @@ class SimBroker:
         self._next_order_id = 1
         self._quotes: set[str] = set()
         self._instruments: dict[str, Instrument] = {}
+        self._bars = BarStream(venue)
+        self._bar_symbols: dict[str, Callable[[], None]] = {}
+        self._last_bar: dict[str, Bar] = {}
         venue.add_account(account)
 
     # --- port: lifecycle --------------------------------------------------------------------
@@ -106,6 +113,9 @@ class SimBroker:
         self._unsubscribe = None
         if remove is not None:
             remove()
+        for stop in self._bar_symbols.values():
+            stop()
+        self._bar_symbols.clear()
         self._deliver(
             BrokerDisconnected(ts=self.venue.scheduler.now(), reason="disconnect requested")
         )
@@ -178,6 +188,52 @@ class SimBroker:
                     CancelRejected(ts=now, order_ref=order_ref, code=exc.code, reason=exc.message)
                 )
 
+    async def modify(
+        self,
+        order_ref: str,
+        *,
+        quantity: Decimal | None = None,
+        limit_price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+    ) -> None:
+        """Change the live order with this orderRef; a refusal arrives as ModifyRejected."""
+        self._require_connected()
+        live = [
+            o
+            for o in self.venue.orders(self.account_id, open_only=True)
+            if o.order_ref == order_ref and o.client_id == self.client_id
+        ]
+        now = self.venue.scheduler.now()
+        if not live:
+            reason = f"order {order_ref} is not working"
+            self._deliver(ModifyRejected(ts=now, order_ref=order_ref, code=104, reason=reason))
+            return
+        try:
+            self.venue.modify(
+                live[0].perm_id,
+                quantity=quantity,
+                limit_price=limit_price,
+                stop_price=stop_price,
+            )
+        except VenueError as exc:
+            self._deliver(
+                ModifyRejected(ts=now, order_ref=order_ref, code=exc.code, reason=exc.message)
+            )
+
+    async def what_if(self, order: OrderRequest) -> MarginPreview:
+        """The order's margin and commission, as IB's whatIf answers; nothing is placed."""
+        self._ensure_symbol(order.instrument)
+        preview = self.venue.margin_preview(
+            self.account_id, order.instrument.symbol, order.side, order.quantity, order.limit_price
+        )
+        return MarginPreview(
+            init_margin_change=preview.init_change,
+            maint_margin_change=preview.maint_change,
+            equity_with_loan_after=preview.account.net_liquidation - preview.commission,
+            commission=preview.commission,
+            currency=preview.account.currency,
+        )
+
     async def cancel_all(self) -> None:
         self._require_connected()
         self.venue.cancel_all(self.account_id)
@@ -218,6 +274,30 @@ class SimBroker:
         self._deliver(
             QuoteUpdated(ts=self.venue.scheduler.now(), quote=self._quote(instrument.symbol))
         )
+
+    async def historical_bars(self, instrument: Instrument, request: BarRequest) -> list[Bar]:
+        """The generator's bars for the request (the venue's seed), complete bars only."""
+        return bars_for_request(
+            instrument.symbol,
+            duration=request.duration,
+            bar_size=request.bar_size,
+            use_rth=request.use_rth,
+            end=request.end or self.venue.scheduler.now(),
+            seed=self.venue.seed,
+        )
+
+    async def subscribe_bars(self, instrument: Instrument) -> None:
+        """Stream live 5-second bars as BarUpdated (gap_before when bars went missing)."""
+        symbol = instrument.symbol
+        if symbol not in self._bar_symbols:
+            self._bar_symbols[symbol] = self._bars.subscribe(symbol, self._on_bar)
+
+    def _on_bar(self, bar: Bar) -> None:
+        previous = self._last_bar.get(bar.symbol)
+        self._last_bar[bar.symbol] = bar
+        gap = previous is not None and (bar.ts - previous.ts).total_seconds() > previous.seconds
+        late = previous is not None and bar.ts <= previous.ts
+        self._deliver(BarUpdated(ts=self.venue.scheduler.now(), bar=bar, gap_before=gap, late=late))
 
     # --- venue events -----------------------------------------------------------------------
 
