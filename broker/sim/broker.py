@@ -406,6 +406,7 @@ class SimBroker:
             order_ref=order_ref,
             client_id=self.client_id,
             order_id=self._order_id(),
+            con_id=order.instrument.con_id or 0,
         )
 
     def _ensure_symbol(self, instrument: Instrument) -> None:
