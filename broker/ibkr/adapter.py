@@ -32,6 +32,7 @@ from contracts.broker import (
     BrokerOrder,
     BrokerPosition,
     DataFarmStatus,
+    OrderEntryRefused,
     OrderRequest,
     PacingViolation,
 )
@@ -261,6 +262,8 @@ class IbkrBroker:
             code, order_acknowledged=bool(record and (record.accepted or record.perm_id))
         )
         link = self._link
+        if mapping.is_read_only_refusal(message):
+            self._read_only(message)
         if category is ErrorCategory.CONNECTIVITY_LOST:
             self._session.connectivity_lost(message)
         elif category in (
@@ -292,3 +295,10 @@ class IbkrBroker:
             self._orders.on_unknown_error(record, code, message)
         else:
             link.notice(code, message, record.order_ref if record else None)
+
+    def _read_only(self, message: str) -> None:
+        """TWS refused a request because the API is read-only: no order can go out this session."""
+        if self._link.read_only_reason is not None:
+            return
+        self._link.read_only_reason = message
+        self._link.emit(OrderEntryRefused(ts=self._link.clock.now(), reason=message))

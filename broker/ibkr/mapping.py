@@ -198,6 +198,26 @@ ORDER_STATE_CATEGORIES: Final = frozenset(
 """Categories that are about one order (the error's reqId is its order id)."""
 
 
+READ_ONLY_MARKER: Final = "read-only mode"
+"""TWS's refusal text with "Read-Only API" set: '...cause - The API interface is currently in
+Read-Only mode.' (error 321, answering placeOrder, cancelOrder or reqGlobalCancel)."""
+
+
+def is_read_only_refusal(message: str) -> bool:
+    """True if TWS refused a request because the API session is read-only."""
+    return READ_ONLY_MARKER in message.lower()
+
+
+def foreign_order_ref(client_id: int, perm_id: int, order_ref: str) -> str:
+    """The orderRef shown for an order deskgate did not place (another API client or TWS).
+
+    Never parseable as deskgate's own (`parse_order_ref`), whatever the other client wrote:
+    a foreign order can never be taken for one of deskgate's intents.
+    """
+    origin = f"client {client_id}" if client_id else "TWS"
+    return f"{origin} perm {perm_id}" + (f" ref {order_ref}" if order_ref else "")
+
+
 def farm_name(message: str) -> str:
     """The farm named in a farm-status message ('...connection is OK:usfarm.nj')."""
     _, sep, tail = message.rpartition(":")

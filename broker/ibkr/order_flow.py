@@ -148,18 +148,24 @@ class OrderFlow:
     # --- reads ---------------------------------------------------------------------------------
 
     async def open_orders(self) -> list[BrokerOrder]:
-        """Working orders as the broker reports them now (reqOpenOrders)."""
+        """Every working order of the account now, whoever placed it (reqAllOpenOrders).
+
+        Orders of other API clients or typed in TWS carry a foreign orderRef
+        (`mapping.foreign_order_ref`): reconciliation shows them as drift, and a kill is
+        confirmed only once none of them is working either.
+        """
         link = self._link
         link.require_socket()
         async with link.sync_lock:
-            trades = await link.request(link.ib.reqOpenOrdersAsync)
+            trades = await link.request(link.ib.reqAllOpenOrdersAsync)
             self._outcomes.apply_open_trades(trades)
+        account = link.account_id
         result: dict[int, BrokerOrder] = {}
         for trade in trades:
             status = open_status(trade)
-            if status not in WORKING:
+            if status not in WORKING or (account and trade.order.account not in ("", account)):
                 continue
-            broker_order = convert.trade_to_order(trade)
+            broker_order = self._outcomes.broker_order(trade)
             if broker_order is not None:
                 result[broker_order.perm_id or -len(result) - 1] = broker_order.model_copy(
                     update={"status": status}

@@ -11,6 +11,7 @@ from broker.ibkr import convert, mapping
 from broker.ibkr.link import IbLink
 from broker.ibkr.orders import OrderBook, OrderRecord
 from contracts.broker import (
+    BrokerOrder,
     CancelRejected,
     CommissionReported,
     OrderAccepted,
@@ -48,18 +49,32 @@ class OrderOutcomes:
         self._book = book
         self._client_id = client_id
 
-    def is_own(self, trade: Trade) -> bool:
-        """The order was placed by this API client (0: ib_async has not said)."""
-        return trade.order.clientId in (0, self._client_id)
+    def is_own(self, client_id: int, order_id: int) -> bool:
+        """Placed by this API client (client 0 with an order id: the message did not say).
+
+        TWS-typed orders carry client 0 and no order id; other API clients their own id.
+        """
+        return client_id == self._client_id or (client_id == 0 and order_id > 0)
+
+    def broker_order(self, trade: Trade) -> BrokerOrder | None:
+        """The port's view of a broker order; one deskgate did not place is labelled foreign."""
+        converted = convert.trade_to_order(trade)
+        if converted is None:
+            return None
+        order = trade.order
+        if self.is_own(order.clientId, order.orderId) or self.record_for_trade(trade):
+            return converted
+        label = mapping.foreign_order_ref(order.clientId, converted.perm_id, order.orderRef)
+        return converted.model_copy(update={"order_ref": label})
 
     def record_for_trade(self, trade: Trade, *, adopt: bool = False) -> OrderRecord | None:
         """The record of a broker order; `adopt` makes one for an own order known by ref."""
         order = trade.order
         perm_id = order.permId or trade.orderStatus.permId
-        own = self.is_own(trade)
+        own = self.is_own(order.clientId, order.orderId)
         record = self._book.find(
             perm_id=perm_id,
-            order_ref=order.orderRef,
+            order_ref=order.orderRef if own else "",
             order_id=order.orderId if own else 0,
         )
         if record is None and adopt and own and order.orderRef:
@@ -175,7 +190,13 @@ class OrderOutcomes:
             return
         if not self._book.note_exec(ex.execId):
             return
-        record = self._book.find(perm_id=ex.permId, order_ref=ex.orderRef)
+        own = self.is_own(ex.clientId, ex.orderId)
+        record = self._book.find(perm_id=ex.permId, order_ref=ex.orderRef if own else "")
+        order_ref = ex.orderRef if own else ""
+        if record is not None:
+            order_ref = order_ref or record.order_ref
+        elif not own:
+            order_ref = mapping.foreign_order_ref(ex.clientId, ex.permId, ex.orderRef)
         cum = mapping.to_decimal(ex.cumQty)
         if cum is None or cum <= 0:
             cum = (record.filled if record is not None else Decimal(0)) + quantity
@@ -191,7 +212,7 @@ class OrderOutcomes:
         self._link.emit(
             OrderFilled(
                 ts=self._link.clock.now(),
-                order_ref=ex.orderRef or (record.order_ref if record else ""),
+                order_ref=order_ref,
                 perm_id=ex.permId,
                 exec_id=ex.execId,
                 side=mapping.side(ex.side),

@@ -108,7 +108,7 @@ class IbSession:
             raise BrokerUnavailable(
                 f"too many connection attempts in the last minute; retry in {wait:.0f}s"
             )
-        await self._open()
+        await self._open(reconnect=False)
 
     async def disconnect(self) -> None:
         """Close the session and stop reconnecting; idempotent."""
@@ -124,8 +124,13 @@ class IbSession:
             self._link.ib.disconnect()
         self._report_down("disconnect requested")
 
-    async def _open(self) -> None:
-        """One connection attempt: connect, check the account, resync, then open for orders."""
+    async def _open(self, *, reconnect: bool) -> None:
+        """One connection attempt: connect, check the account, resync, then open for orders.
+
+        After a reconnect the socket's subscriptions and any order news in the gap are gone:
+        besides BrokerConnected, a ConnectivityChanged(connected, data_lost) tells the engine
+        to reconcile before it trusts its book again.
+        """
         link, ep = self._link, self._endpoint
         self._policy.record_attempt(link.clock.monotonic())
         link.ready = False
@@ -172,6 +177,15 @@ class IbSession:
             account if paper else mask_account(account),
         )
         link.emit(BrokerConnected(ts=link.clock.now(), account_id=account, is_paper=paper))
+        if reconnect:
+            link.emit(
+                ConnectivityChanged(
+                    ts=link.clock.now(),
+                    connected=True,
+                    data_lost=True,
+                    message="socket reconnected: reconcile before new orders",
+                )
+            )
 
     def on_disconnected(self) -> None:
         self._link.ready = False
@@ -203,7 +217,7 @@ class IbSession:
             if self._closing:
                 return
             try:
-                await self._open()
+                await self._open(reconnect=True)
                 log.info("reconnected after %d failed attempt(s)", failures)
                 return
             except BrokerRefused as exc:
