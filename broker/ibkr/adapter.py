@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 from ib_async import IB
 
 from broker.ibkr import mapping
 from broker.ibkr.account_feed import AccountFeed
+from broker.ibkr.bars import BarFeed
 from broker.ibkr.confirmation import OrderConfirmation
 from broker.ibkr.connection import redact_account_in_logs
 from broker.ibkr.link import IbLink
@@ -37,6 +39,7 @@ from contracts.broker import (
     PacingViolation,
 )
 from contracts.intent import Instrument
+from contracts.market import Bar, BarRequest, ContractFacts, MarginPreview
 from engine.clock import Clock, SystemClock
 from engine.ports import EventSink
 
@@ -97,6 +100,7 @@ class IbkrBroker:
         self._confirmation = OrderConfirmation(self._link, self._book, self._outcomes)
         self._orders = OrderFlow(self._link, self._book, self._outcomes, self._confirmation)
         self._market = MarketData(self._link)
+        self._bars = BarFeed(self._link, self._market)
         self._account = AccountFeed(self._link)
         self._endpoint = Endpoint(
             host,
@@ -112,7 +116,7 @@ class IbkrBroker:
             SessionHooks(
                 resync=self._resync,
                 after_resync=self._after_resync,
-                drop_market_data=self._market.cancel_live,
+                drop_market_data=self._drop_market_data,
                 has_orders=lambda: len(self._book) > 0,
                 switch_account=self._account.switch_account,
             ),
@@ -237,6 +241,37 @@ class IbkrBroker:
         """Stream QuoteUpdated for `instrument` (kept across reconnects)."""
         await self._market.subscribe_quotes(instrument)
 
+    async def contract_details(self, instrument: Instrument) -> list[ContractFacts]:
+        """reqContractDetails: every match (all listed expiries of a future given none)."""
+        self._link.require_socket()
+        return await self._market.contract_details(instrument)
+
+    async def historical_bars(self, instrument: Instrument, request: BarRequest) -> list[Bar]:
+        """reqHistoricalData for the instrument, oldest bar first."""
+        self._link.require_socket()
+        return await self._bars.historical_bars(instrument, request)
+
+    async def subscribe_bars(self, instrument: Instrument) -> None:
+        """reqRealTimeBars (5 s) as BarUpdated; kept across reconnects, gaps filled once."""
+        await self._bars.subscribe_bars(instrument)
+
+    async def what_if(self, order: OrderRequest) -> MarginPreview:
+        """IB's whatIf preview of the order's entry; nothing is placed."""
+        return await self._orders.what_if(order)
+
+    async def modify(
+        self,
+        order_ref: str,
+        *,
+        quantity: Decimal | None = None,
+        limit_price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+    ) -> None:
+        """Change a working order in place, confirmed by the broker (see `OrderFlow.modify`)."""
+        await self._orders.modify(
+            order_ref, quantity=quantity, limit_price=limit_price, stop_price=stop_price
+        )
+
     # --- wiring --------------------------------------------------------------------------------
 
     async def _resync(self) -> None:
@@ -248,10 +283,16 @@ class IbkrBroker:
         await self._orders.resend_cancels()
         if resubscribe:
             await self._market.resubscribe()
+            await self._bars.resubscribe()
+
+    async def _drop_market_data(self) -> None:
+        await self._market.cancel_live()
+        await self._bars.cancel_live()
 
     def _on_disconnected(self) -> None:
         self._account.on_disconnected()
         self._market.on_disconnected()
+        self._bars.on_disconnected()
         self._confirmation.cancel()
         self._session.on_disconnected()
 

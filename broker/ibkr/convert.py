@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
-from ib_async import Contract, Fill, Order, Position, Trade
+from ib_async import Contract, ContractDetails, Fill, Order, OrderState, Position, Trade
 from pydantic import ValidationError
 
 from broker.brackets import BracketLeg, bracket_legs
@@ -19,6 +19,7 @@ from contracts.broker import (
 )
 from contracts.enums import BrokerOrderStatus, OrderLeg, OrderType
 from contracts.intent import Instrument
+from contracts.market import ContractFacts, MarginPreview
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,12 @@ _CASH_EXCHANGE = "IDEALPRO"
 
 
 def instrument_to_contract(instrument: Instrument) -> Contract:
-    """An explicit IB contract (secType, exchange, currency set): no qualification needed."""
+    """An explicit IB contract (secType, exchange, currency set): no qualification needed.
+
+    A future with an expiry (or a conId) is sent as IB lists it: root symbol,
+    lastTradeDateOrContractMonth, tradingClass, multiplier, conId. Without either, its symbol
+    must be the local symbol (e.g. "ESZ6").
+    """
     sec_type = instrument.sec_type
     symbol = instrument.symbol
     currency = instrument.currency
@@ -39,29 +45,45 @@ def instrument_to_contract(instrument: Instrument) -> Contract:
             symbol, currency = base, quote
         if exchange == "SMART":
             exchange = _CASH_EXCHANGE
-    elif sec_type == "FUT":
-        # without an expiry field the symbol must be the local symbol (e.g. "ESZ6")
+    elif sec_type == "FUT" and not (instrument.expiry or instrument.con_id):
         local_symbol = symbol
         symbol = ""
     if instrument.multiplier != 1:
         multiplier = _plain(instrument.multiplier)
     return Contract(
         secType=sec_type,
+        conId=instrument.con_id or 0,
         symbol=symbol,
+        lastTradeDateOrContractMonth=instrument.expiry,
         exchange=exchange,
         primaryExchange=instrument.primary_exchange,
         currency=currency,
         localSymbol=local_symbol,
         multiplier=multiplier,
+        tradingClass=instrument.trading_class,
     )
+
+
+def details_query(instrument: Instrument) -> Contract:
+    """The contract to ask reqContractDetails with: a future without expiry lists every expiry."""
+    if instrument.sec_type == "FUT" and not (instrument.expiry or instrument.con_id):
+        return Contract(
+            secType="FUT",
+            symbol=instrument.symbol,
+            exchange=instrument.exchange,
+            currency=instrument.currency,
+            tradingClass=instrument.trading_class,
+        )
+    return instrument_to_contract(instrument)
 
 
 def contract_to_instrument(contract: Contract) -> Instrument | None:
     """The Instrument an IB contract describes; None if the contracts model cannot hold it."""
     symbol = contract.symbol
-    if (contract.secType == "CASH" and contract.localSymbol) or (
-        contract.secType == "FUT" and contract.localSymbol
-    ):
+    expiry = ""
+    if contract.secType == "FUT" and contract.symbol and contract.lastTradeDateOrContractMonth:
+        expiry = contract.lastTradeDateOrContractMonth
+    elif contract.secType in ("CASH", "FUT") and contract.localSymbol:
         symbol = contract.localSymbol
     multiplier = mapping.to_decimal(contract.multiplier) if contract.multiplier else None
     try:
@@ -72,9 +94,42 @@ def contract_to_instrument(contract: Contract) -> Instrument | None:
             currency=contract.currency or "USD",
             primary_exchange=contract.primaryExchange or "",
             multiplier=multiplier if multiplier and multiplier > 0 else Decimal(1),
+            con_id=contract.conId or None,
+            expiry=expiry,
+            trading_class=contract.tradingClass if expiry else "",
         )
     except ValidationError:
         log.warning("contract %s/%s cannot be represented", contract.symbol, contract.secType)
+        return None
+
+
+def details_to_facts(details: ContractDetails) -> ContractFacts | None:
+    """ContractFacts from IB contract details; None if a field is missing or out of range."""
+    contract = details.contract
+    if contract is None:
+        return None
+    multiplier = mapping.to_decimal(contract.multiplier) if contract.multiplier else Decimal(1)
+    size_increment = mapping.to_decimal(details.sizeIncrement)
+    try:
+        return ContractFacts(
+            con_id=contract.conId,
+            symbol=contract.symbol.upper(),
+            sec_type=contract.secType,
+            exchange=contract.exchange,
+            currency=contract.currency,
+            multiplier=multiplier,
+            min_tick=mapping.to_decimal(details.minTick),
+            price_magnifier=details.priceMagnifier or 1,
+            size_increment=size_increment if size_increment and size_increment > 0 else 1,
+            expiry=mapping.ib_date(
+                details.realExpirationDate or contract.lastTradeDateOrContractMonth
+            ),
+            trading_class=contract.tradingClass,
+            primary_exchange=contract.primaryExchange,
+            long_name=details.longName,
+        )
+    except ValidationError as exc:
+        log.warning("contract details for %s not usable: %s", contract.symbol, exc)
         return None
 
 
@@ -121,6 +176,30 @@ def request_to_orders(request: OrderRequest, order_ids: list[int], account: str)
             order.ocaType = 1  # cancel the others with block
         result.append(LegOrder(leg.leg, leg.order_ref, order, leg))
     return result
+
+
+def preview_order(request: OrderRequest, account: str) -> Order:
+    """The entry order alone, transmitted, for a whatIf preview (the exits add no margin)."""
+    entry = request.model_copy(update={"stop_loss": None, "take_profit": None})
+    (leg,) = request_to_orders(entry, [0], account)
+    return leg.order
+
+
+def order_state_to_preview(state: OrderState) -> MarginPreview | None:
+    """A MarginPreview from a whatIf OrderState; None if TWS left the margin fields unset."""
+    init = mapping.to_decimal(state.initMarginChange)
+    maint = mapping.to_decimal(state.maintMarginChange)
+    equity = mapping.to_decimal(state.equityWithLoanAfter)
+    if init is None or maint is None or equity is None:
+        return None
+    return MarginPreview(
+        init_margin_change=init,
+        maint_margin_change=maint,
+        equity_with_loan_after=equity,
+        commission=mapping.to_decimal(state.commission),
+        currency=state.commissionCurrency or "USD",
+        warning=state.warningText,
+    )
 
 
 def legs_needed(request: OrderRequest) -> int:

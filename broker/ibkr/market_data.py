@@ -11,6 +11,7 @@ from broker.ibkr import convert, mapping
 from broker.ibkr.link import IbLink
 from contracts.broker import Quote, QuoteUpdated
 from contracts.intent import Instrument
+from contracts.market import ContractFacts
 from engine.ports import BrokerUnavailable
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,16 @@ class MarketData:
             return None
         self._con_ids[key] = contract.conId = found[0].conId
         return contract
+
+    async def contract_details(self, instrument: Instrument) -> list[ContractFacts]:
+        """Every contract the broker lists for the instrument (all expiries of a future
+        without one); remembers the conId when there is exactly one."""
+        query = convert.details_query(instrument)
+        details = await self._link.request(lambda: self._link.ib.reqContractDetailsAsync(query))
+        facts = [f for d in details if (f := convert.details_to_facts(d)) is not None]
+        if len(facts) == 1 and (instrument.expiry or instrument.sec_type != "FUT"):
+            self._con_ids[instrument_key(instrument)] = facts[0].con_id
+        return facts
 
     async def _start_quote(self, instrument: Instrument) -> None:
         """reqMktData; ib_async keys tickers by conId, so the contract is qualified first."""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
+from decimal import Decimal
 
 from ib_async import Fill, Trade
 
@@ -14,9 +17,13 @@ from broker.ibkr.order_outcomes import WORKING, OrderOutcomes, open_status
 from broker.ibkr.orders import OrderBook, OrderRecord
 from contracts.broker import BrokerExecution, BrokerOrder, ModifyRejected, OrderRequest
 from contracts.enums import BrokerOrderStatus
+from contracts.market import MarginPreview
 from engine.ports import BrokerUnavailable
 
 log = logging.getLogger(__name__)
+
+ModifyTarget = tuple[Decimal, Decimal | None, Decimal | None]
+"""quantity, limit price, stop price a modify asks for."""
 
 
 class OrderFlow:
@@ -37,6 +44,8 @@ class OrderFlow:
         self._global_cancel_pending = False
         self._global_cancels = 0
         """cancel_all calls so far: a submit queued across one is dropped, not sent."""
+        self._modifies: dict[str, tuple[asyncio.Future[bool], ModifyTarget]] = {}
+        """Modifies in flight by orderRef: the answer, and the values asked for."""
 
     async def submit(self, order: OrderRequest) -> None:
         """Place one order (a bracket when stop_loss/take_profit are set).
@@ -145,6 +154,104 @@ class OrderFlow:
             return
         log.info("cancel sent for %s%s", record.order_ref, " (re-sent)" if force else "")
 
+    async def modify(
+        self,
+        order_ref: str,
+        *,
+        quantity: Decimal | None = None,
+        limit_price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+    ) -> None:
+        """Change a working order in place; returns once the broker shows the new values.
+
+        A refusal (104/105/110/321 on a working order) arrives as ModifyRejected and leaves
+        the order as it was; this call then returns too.
+
+        Raises:
+            ValueError: unknown or finished order, or nothing to change.
+            BrokerUnavailable: not connected, or the broker did not answer in time.
+        """
+        record = self._book.by_ref(order_ref)
+        if record is None:
+            raise ValueError(f"unknown order_ref {order_ref!r}")
+        if quantity is None and limit_price is None and stop_price is None:
+            raise ValueError("modify needs a quantity, limit_price or stop_price")
+        for name, value in (("quantity", quantity), ("limit_price", limit_price),
+                            ("stop_price", stop_price)):  # fmt: skip
+            if value is not None and not (value.is_finite() and value > 0):
+                raise ValueError(f"modify {name} must be a positive number, got {value}")
+        if record.terminal or record.cancel_pending:
+            raise ValueError(f"order {order_ref} is not working")
+        link = self._link
+        link.require_orders_allowed()
+        trade = self._working_trade(record)
+        want = (
+            quantity if quantity is not None else record.quantity,
+            limit_price if limit_price is not None else record.limit_price,
+            stop_price if stop_price is not None else record.stop_price,
+        )
+        changed = dataclasses.replace(trade.order, totalQuantity=float(want[0]), transmit=True)
+        if want[1] is not None:
+            changed.lmtPrice = float(want[1])
+        if want[2] is not None:
+            changed.auxPrice = float(want[2])
+        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._modifies[order_ref] = (answer, want)
+        try:
+            await link.pacer.acquire(1)
+            link.require_orders_allowed()
+            link.ib.placeOrder(trade.contract, changed)
+            confirmed = await asyncio.wait_for(answer, link.request_timeout_s)
+        except TimeoutError:
+            self._confirmation.schedule(record)
+            raise BrokerUnavailable(f"modify of {order_ref} not confirmed in time") from None
+        except ConnectionError as exc:
+            raise BrokerUnavailable(f"connection lost while modifying: {exc}") from None
+        finally:
+            self._modifies.pop(order_ref, None)
+        if confirmed:
+            record.quantity, record.limit_price, record.stop_price = want
+            log.info("modify of %s confirmed", order_ref)
+
+    def _working_trade(self, record: OrderRecord) -> Trade:
+        for trade in self._link.ib.openTrades():
+            order = trade.order
+            if order.orderId == record.order_id and self._outcomes.is_own(
+                order.clientId, order.orderId
+            ):
+                return trade
+        raise BrokerUnavailable(f"order {record.order_ref} is not open in this session yet")
+
+    def _modify_answered(self, trade: Trade, record: OrderRecord) -> None:
+        pending = self._modifies.get(record.order_ref)
+        if pending is None or pending[0].done():
+            return
+        quantity, limit_price, stop_price = pending[1]
+        order = trade.order
+        shown = (
+            mapping.to_decimal(order.totalQuantity),
+            mapping.to_price(order.lmtPrice) if limit_price is not None else None,
+            mapping.to_price(order.auxPrice) if stop_price is not None else None,
+        )
+        if shown == (quantity, limit_price, stop_price):
+            pending[0].set_result(True)
+
+    async def what_if(self, order: OrderRequest) -> MarginPreview:
+        """IB's whatIf for the entry: margin change, equity with loan after, commission.
+
+        Raises:
+            BrokerUnavailable: not connected, or TWS gave no preview for this order.
+        """
+        link = self._link
+        link.require_socket()
+        contract = convert.instrument_to_contract(order.instrument)
+        entry = convert.preview_order(order, link.account_id or "")
+        state = await link.request(lambda: link.ib.whatIfOrderAsync(contract, entry))
+        preview = convert.order_state_to_preview(state) if state else None
+        if preview is None:
+            raise BrokerUnavailable(f"no what-if preview for {order.order_ref}")
+        return preview
+
     # --- reads ---------------------------------------------------------------------------------
 
     async def open_orders(self) -> list[BrokerOrder]:
@@ -223,7 +330,9 @@ class OrderFlow:
             self._confirmation.schedule(record)
 
     def on_open_order(self, trade: Trade) -> None:
-        self._outcomes.record_for_trade(trade)
+        record = self._outcomes.record_for_trade(trade)
+        if record is not None:
+            self._modify_answered(trade, record)
 
     def on_exec_details(self, trade: Trade, fill: Fill) -> None:
         self._outcomes.deliver_fill(fill, trade)
@@ -256,6 +365,9 @@ class OrderFlow:
             else:
                 self._confirmation.schedule(record)  # CancelRejected once the state is known
         elif category is ErrorCategory.MODIFY_REJECTED:
+            pending = self._modifies.get(record.order_ref)
+            if pending is not None and not pending[0].done():
+                pending[0].set_result(False)
             self._link.emit(
                 ModifyRejected(
                     ts=self._link.clock.now(), order_ref=record.order_ref, code=code, reason=message
