@@ -108,7 +108,10 @@ class BarFeed:
         for key, instrument in list(self._subscriptions.items()):
             if key in self._last:
                 self._backfill_due.add(key)
-            await self._start(key, instrument)
+            try:
+                await self._start(key, instrument)
+            except BrokerUnavailable as exc:  # never blocks the session from opening
+                self._link.notice(0, f"live bars for {instrument.symbol} not resumed: {exc}")
 
     async def _start(self, key: InstrumentKey, instrument: Instrument) -> None:
         contract = await self._contract(instrument)

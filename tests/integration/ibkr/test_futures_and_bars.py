@@ -17,6 +17,7 @@ from contracts.broker import (
     BarUpdated,
     BrokerConnected,
     BrokerDisconnected,
+    ConnectivityChanged,
     ModifyRejected,
     OrderFilled,
     OrderRequest,
@@ -223,3 +224,18 @@ async def test_a_reconnect_resubscribes_bars_and_fills_the_gap_exactly_once() ->
     steps = {(b - a).total_seconds() for a, b in pairwise(stamps)}
     assert steps == {5.0}  # the gap was filled: no bar missing
     assert not any(e.gap_before or e.late for e in events.of(BarUpdated))
+
+
+@pytest.mark.slow
+async def test_1101_resubscribes_live_bars(desk: FuturesDesk) -> None:
+    (front, *_) = await desk.broker.contract_details(MES_ROOT)
+    await desk.broker.subscribe_bars(front_instrument(front))
+    await eventually(lambda: desk.events.of(BarUpdated), timeout=10, what="a live bar")
+    desk.gateway.faults.connectivity_restored(data_lost=True)
+    await eventually(lambda: desk.events.of(ConnectivityChanged), what="1101 handled")
+    after = desk.events.of(BarUpdated)[-1].bar.ts
+    await eventually(
+        lambda: desk.events.of(BarUpdated)[-1].bar.ts > after, timeout=12, what="bars again"
+    )
+    stamps = [e.bar.ts for e in desk.events.of(BarUpdated)]
+    assert stamps == sorted(set(stamps))  # resubscribed once: no bar twice
