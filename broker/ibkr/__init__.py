@@ -5,10 +5,11 @@
 | adapter        | `IbkrBroker` (the BrokerPort): composes the parts below, routes errors  |
 | link           | the shared ib_async link: pacing, timed requests, event delivery        |
 | session        | connect, account checks, reconnect, heartbeat, 1100/1101/1102 resyncs   |
-| order_flow     | place / cancel / list orders; ib_async order event handlers             |
+| order_flow     | place / modify / cancel / list / what-if; ib_async order event handlers |
 | order_outcomes | broker answers -> accepted/filled/cancelled/rejected, each exactly once |
 | confirmation   | confirm order state with the broker after errors, pacing, reconnects    |
-| market_data    | contract qualification and quote subscriptions                          |
+| market_data    | contract details / qualification and quote subscriptions                |
+| bars           | historical bars, live 5-s bars, the gap fill once after a break          |
 | account_feed   | account values and positions, resynced after a reconnect                |
 | connection     | connectAsync raced against 326 / early close; account-id log redaction  |
 | mapping        | pure tables: IB status / error code / side / account tag -> contracts   |
