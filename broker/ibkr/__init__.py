@@ -9,7 +9,7 @@
 | order_outcomes | broker answers -> accepted/filled/cancelled/rejected, each exactly once |
 | confirmation   | confirm order state with the broker after errors, pacing, reconnects    |
 | market_data    | contract details / qualification and quote subscriptions                |
-| bars           | historical bars, live 5-s bars, the gap fill once after a break          |
+| bars           | historical bars, live 5-s bars, the gap filled once after a break       |
 | account_feed   | account values and positions, resynced after a reconnect                |
 | connection     | connectAsync raced against 326 / early close; account-id log redaction  |
 | mapping        | pure tables: IB status / error code / side / account tag -> contracts   |
