@@ -272,6 +272,8 @@ class MarketDesk:
         self._updating[req_id] = updating
 
         def on_bar(bar: Bar) -> None:
+            if not self.session.server.data_connected:
+                return
             opened = floor_to_bar(bar.ts, bar_seconds)
             current = updating.current
             if current is None or current.ts != opened:
@@ -324,8 +326,12 @@ class MarketDesk:
             return
         self.cancel_real_time_bars(req_id)
         self._live_bars[req_id] = self.session.server.bars.subscribe(
-            listing.spec.symbol, lambda bar: self.session.send(mm.realtime_bar(req_id, bar))
+            listing.spec.symbol, lambda bar: self._send_live_bar(req_id, bar)
         )
+
+    def _send_live_bar(self, req_id: int, bar: Bar) -> None:
+        if self.session.server.data_connected:
+            self.session.send(mm.realtime_bar(req_id, bar))
 
     def cancel_real_time_bars(self, req_id: int) -> None:
         stop = self._live_bars.pop(req_id, None)

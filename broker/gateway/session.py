@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from broker.gateway import messages as msg
 from broker.gateway.account_desk import AccountDesk
 from broker.gateway.codec import ProtocolError, decode_fields, encode_message, read_frame
-from broker.gateway.faults import FARMS_OK
+from broker.gateway.faults import CANCEL_REFUSALS, FARMS_OK
 from broker.gateway.ids import Code, In
 from broker.gateway.market import NO_SECURITY, MarketDesk, resolve
 from broker.gateway.pacing import Pacer, Verdict
@@ -45,6 +45,21 @@ CLIENT_ID_IN_USE = (
     "Unable to connect as the client id is already in use. Retry with a unique client id."
 )
 VALIDATION = "Error validating request.-'bN' : cause - "
+READ_ONLY = (
+    "Error validating request:-'bY' : cause - The API interface is currently in Read-Only mode."
+)
+"""TWS's own text (seen in captures of TWS in read-only mode, error 321)."""
+NO_REQ_ID = 2147483647
+READ_ONLY_REFUSED = frozenset(
+    {
+        In.PLACE_ORDER,
+        In.CANCEL_ORDER,
+        In.REQ_GLOBAL_CANCEL,
+        In.REQ_OPEN_ORDERS,
+        In.REQ_ALL_OPEN_ORDERS,
+        In.REQ_AUTO_OPEN_ORDERS,
+    }
+)
 TIFS = {"DAY": TimeInForce.DAY, "GTC": TimeInForce.GTC, "IOC": TimeInForce.IOC}
 
 
@@ -195,6 +210,9 @@ class ClientSession:
             return
         if not self.ready:
             return
+        if self.server.read_only and msg_id in READ_ONLY_REFUSED:
+            self._refuse_read_only(msg_id, fields)
+            return
         handler = self._handlers.get(msg_id)
         if handler is None:
             log.info("gateway ignores message id %s", msg_id)
@@ -209,6 +227,14 @@ class ClientSession:
             log.exception("gateway failed on message %s from client %s", msg_id, self.client_id)
             req_id = int(fields[1]) if msg_id == In.PLACE_ORDER and fields[1:2] else -1
             self.send(msg.error(req_id, Code.VALIDATION, f"{VALIDATION}internal error: {exc}"))
+
+    def _refuse_read_only(self, msg_id: int, fields: list[str]) -> None:
+        """TWS with "Read-Only API" ticked: order entry and open-order binding are refused."""
+        order_request = msg_id in (In.PLACE_ORDER, In.CANCEL_ORDER)
+        req_id = int(fields[1 if msg_id == In.PLACE_ORDER else 2]) if order_request else NO_REQ_ID
+        self.send(msg.error(req_id, Code.VALIDATION, READ_ONLY))
+        if msg_id in (In.REQ_OPEN_ORDERS, In.REQ_ALL_OPEN_ORDERS):
+            self.send(msg.open_order_end())
 
     # --- connection -------------------------------------------------------------------------
 
@@ -421,6 +447,10 @@ class ClientSession:
             return
         perm_id = self.server.order_keys.get((self._cid, order_id))
         order = self.venue.order(perm_id) if perm_id is not None else None
+        refusal = self.server.faults.take_cancel_refusal()
+        if refusal is not None:  # fault injection: TWS answers the cancel, the order stays
+            self.send(msg.error(order_id, refusal, CANCEL_REFUSALS[refusal].format(id=order_id)))
+            return
         if perm_id is None or order is None:
             self.send(
                 msg.error(
