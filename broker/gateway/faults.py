@@ -30,7 +30,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from broker.gateway import messages as msg
 from broker.gateway.ids import Code
 from broker.sim.chaos import Outcome, ScriptedOutcome
 from broker.sim.events import Execution, VenueError
@@ -153,7 +152,7 @@ class FaultInjector:
         text = message if message is not None else WARNINGS.get(code, "Order Message: warning")
         for session in list(self._server.sessions):
             if session.ready and session.client_id == client_id:
-                session.send(msg.error(order_id, code, text))
+                session.send_error(order_id, code, text)
 
     def set_read_only(self, on: bool = True) -> None:
         self._server.read_only = on
@@ -208,4 +207,4 @@ class FaultInjector:
     def _broadcast(self, code: int, text: str) -> None:
         for session in list(self._server.sessions):
             if session.ready:
-                session.send(msg.error(-1, code, text))
+                session.send_error(-1, code, text)
