@@ -167,6 +167,7 @@ async def run_gateway(port: int, seed: int, chaos: ChaosMode, account: str) -> N
     server = GatewayServer(venue, account=account, host="127.0.0.1", port=port)
     streamer = QuoteStreamer(venue, rate=4.0)
     await server.start()
+    server.bars.drive([spec.symbol for spec in venue.symbols()])  # quotes follow the bars
     streamer.start()
     try:
         await asyncio.Event().wait()
