@@ -139,8 +139,10 @@ def next_valid_id(order_id: int) -> Fields:
     return [Out.NEXT_VALID_ID, 1, order_id]
 
 
-def error(req_id: int, code: int, message: str, server_version: int) -> Fields:
-    """error (id 4), version 2; advancedOrderRejectJson from v166."""
+def error(
+    req_id: int, code: int, message: str, server_version: int = Ver.PENDING_PRICE_REVISION
+) -> Fields:
+    """error (id 4), version 2; advancedOrderRejectJson from v166 (the default layout)."""
     f: Fields = [Out.ERR_MSG, 2, req_id, code, message]
     if server_version >= Ver.ADVANCED_ORDER_REJECT:
         f.append("")
