@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from console.commands_live import run_probe
+from console.cli.probe import run_probe
 from console.golive import EvidencePaths, gate_results, read_account
 from console.paper import PaperPlan, run_paper
 from contracts.config import Config
