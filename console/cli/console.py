@@ -8,8 +8,8 @@ import logging
 from pathlib import Path
 
 from console.cli.options import CONSOLE, SubParsers, add_common, fail, load
-from console.golive import live_start_check
 from engine.audit import AuditUnavailable
+from engine.golive_evidence import live_start_check
 from engine.intake import IntakeError
 
 

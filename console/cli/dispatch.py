@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
+from typing import NoReturn
 
 from console.cli import (
     audit,
@@ -34,11 +35,19 @@ VERBS = (console_verb, init, propose, audit, gateway, chaos, probe, paper, gates
 """Every verb module, in the order `deskgate --help` lists them."""
 
 
-def deskgate_version() -> str:
-    try:
-        return version("deskgate")
-    except PackageNotFoundError:
-        return "unknown (not installed)"
+class ShowVersion(argparse.Action):
+    """`--version`: looks the installed version up only when asked."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> NoReturn:
+        try:
+            installed = version("deskgate")
+        except PackageNotFoundError:
+            installed = "unknown (not installed)"
+        print(f"deskgate {installed}")
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="A terminal trading console: approve every order by keystroke. "
         "Without a COMMAND it opens the console; options before a COMMAND apply to it.",
     )
-    parser.add_argument("--version", action="version", version=f"deskgate {deskgate_version()}")
+    parser.add_argument("--version", action=ShowVersion)
     add_common(parser, CONSOLE, prefix=BEFORE)
     parser.set_defaults(func=console_verb.run, verb="console", accepts=frozenset(CONSOLE))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

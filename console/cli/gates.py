@@ -1,24 +1,16 @@
-"""`deskgate gates`: evaluate the eight go-live gates; write GO_LIVE_DECISION.md."""
+"""`deskgate gates`: evaluate the eight go-live gates from recorded evidence; write
+GO_LIVE_DECISION.md (with --measure, first record gates 1–5's evidence from a checkout)."""
 
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from console.cli.options import FILES, SubParsers, add_common, load
-from console.golive import (
-    COVERAGE_FILE,
-    DECISION_FILE,
-    JUNIT_FILE,
-    REPO,
-    EvidencePaths,
-    gate_results,
-)
+from console.cli import measure
+from console.cli.options import FILES, CliError, SubParsers, add_common, load
 from engine.gates import Decision, decide, render_markdown, render_table
+from engine.golive_evidence import DECISION_FILE, EvidencePaths, gate_results
 
 EXIT = {Decision.GO_LIVE_APPROVED: 0, Decision.CONDITIONAL: 1, Decision.REJECTED: 3}
 """`deskgate gates` exit status: 0 approved, 1 conditional, 3 rejected (2: usage error)."""
@@ -30,43 +22,29 @@ def register(sub: SubParsers) -> None:
     p.add_argument(
         "--evidence-dir",
         default=".",
-        help="where ACCOUNT_CONFIG.json, PAPER_TRADING_METRICS.csv, coverage.json and "
-        "junit.xml are (default: the current directory)",
+        help="where the evidence files are: ACCOUNT_CONFIG.json, PAPER_TRADING_METRICS.csv and "
+        "what --measure writes (default: the current directory)",
     )
     p.add_argument("--coverage", help="coverage report (coverage.py JSON or Cobertura XML)")
     p.add_argument("--junit", help="pytest JUnit XML report")
     p.add_argument(
         "--measure",
         action="store_true",
-        help="run the test suite with coverage first (writes coverage.json and junit.xml)",
+        help="first run the checkout's test suite with coverage and its import contracts, and "
+        "scan it (writes coverage.json, junit.xml, import-contracts.json, repository.json)",
     )
+    p.add_argument("--repo", help="the deskgate checkout --measure runs in (default: here)")
     p.add_argument("--out", help="decision file (default <evidence-dir>/GO_LIVE_DECISION.md)")
     p.set_defaults(func=run)
-
-
-def measure(evidence_dir: Path) -> int:
-    """Run the whole test suite with coverage; write coverage.json and junit.xml."""
-    evidence_dir = evidence_dir.resolve()
-    evidence_dir.mkdir(parents=True, exist_ok=True)
-    cmd = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
-        *(f"--cov={pkg}" for pkg in ("contracts", "engine", "broker", "console")),
-        f"--cov-report=json:{evidence_dir / COVERAGE_FILE}",
-        f"--junitxml={evidence_dir / JUNIT_FILE}",
-    ]
-    print("measuring: " + " ".join(cmd[2:]), file=sys.stderr)
-    env = {**os.environ, "COVERAGE_FILE": str(evidence_dir / ".coverage")}
-    return subprocess.run(cmd, cwd=REPO, check=False, env=env).returncode
 
 
 def run(args: argparse.Namespace) -> int:
     config = load(args)
     evidence_dir = Path(args.evidence_dir).expanduser()
+    if args.repo and not args.measure:
+        raise CliError("--repo only applies with --measure")
     if args.measure:
-        measure(evidence_dir)
+        measure.measure(measure.checkout(Path(args.repo or ".").expanduser()), evidence_dir)
     paths = EvidencePaths(
         evidence_dir,
         coverage=Path(args.coverage).expanduser() if args.coverage else None,

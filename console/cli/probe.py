@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from console.cli.options import BROKER, SubParsers, add_common, load
-from console.golive import read_account
 from contracts.config import Config
 from engine.gates import GateEvidence, gate_account, permissions_from_tags
+from engine.golive_evidence import read_account
 
 EMBEDDED_ACCOUNT = "DU1234567"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from console.cli.options import FILES, SubParsers, add_common, fail, load
-from console.golive import record_signoff
+from engine.golive_evidence import record_signoff
 
 
 def register(sub: SubParsers) -> None:
