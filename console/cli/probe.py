@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from console.cli.live import confirm_live_account
 from console.cli.options import BROKER, SubParsers, add_common, load
 from contracts.config import Config
 from engine.gates import GateEvidence, gate_account, permissions_from_tags
@@ -27,6 +28,7 @@ def register(sub: SubParsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = load(args)
+    confirm_live_account(config)
     record = asyncio.run(run_probe(config))
     out = Path(args.out).expanduser()
     out.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 from pathlib import Path
 
+from console.cli.live import confirm_live_account
 from console.cli.options import BROKER, SubParsers, add_common, fail, load
 from contracts.enums import Mode
 from engine.results import CommandResult
@@ -29,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
     config = load(args)
     if not args.reason.strip():
         return fail("a rollback needs --reason")
+    confirm_live_account(config)
     try:
         session = build_session(config, demo=False)
     except StartupRefused as exc:
