@@ -27,7 +27,7 @@ from console.cli.options import (
     OneLineParser,
     add_common,
     fail,
-    parse_with,
+    resolve_common,
 )
 from contracts.config import ConfigError
 
@@ -58,16 +58,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action=ShowVersion)
     add_common(parser, CONSOLE, prefix=BEFORE)
-    parser.set_defaults(func=console_verb.run, verb="console", accepts=frozenset(CONSOLE))
+    parser.set_defaults(func=console_verb.run)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for verb in VERBS:
         verb.register(sub)
     return parser
 
 
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """The parsed command line with its common options resolved; CliError on any problem."""
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args.verb, args.accepts = "console", frozenset(CONSOLE)
+    resolve_common(args)
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        args = parse_with(build_parser(), argv)
+        args = parse(build_parser(), argv)
         status: int = args.func(args)
         return status
     except (CliError, ConfigError) as exc:

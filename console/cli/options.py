@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -131,14 +131,18 @@ def resolve_common(args: argparse.Namespace) -> None:
     """Merge common options given before the verb, between verb and action, and after.
 
     An option given in two places with different values, or given before a verb that does not
-    take it, is refused; nothing is silently dropped.
+    take it, is refused; nothing is silently dropped. A verb parser that declares its options
+    itself (without `add_common`) takes those it declares.
     """
+    if not hasattr(args, "accepts"):
+        args.accepts = frozenset(name for name in COMMON if hasattr(args, name))
+        args.verb = args.command
     accepts: frozenset[str] = args.accepts
     for name, option in COMMON.items():
         given = [
             getattr(args, prefix + name)
             for prefix in (BEFORE, AUDIT_LEVEL, "")
-            if hasattr(args, prefix + name)
+            if getattr(args, prefix + name, None) is not None
         ]
         distinct = list(dict.fromkeys(given))
         if len(distinct) > 1:
@@ -184,10 +188,3 @@ def _option_error(exc: ValidationError) -> str:
     name = loc[-1] if loc else ""
     flag = "--broker" if loc[:2] == ["broker", "kind"] else f"--{name.replace('_', '-')}"
     return f"{flag}: {err['msg']}"
-
-
-def parse_with(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
-    """Parse and resolve the common options; raises CliError with a one-line message."""
-    args = parser.parse_args(argv)
-    resolve_common(args)
-    return args

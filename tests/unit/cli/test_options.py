@@ -3,12 +3,14 @@ one-line errors for a bad option or config."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
 
 from console.cli import main
-from console.cli.dispatch import VERBS, build_parser
+from console.cli.dispatch import VERBS, build_parser, parse
+from console.cli.options import CliError
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -128,3 +130,19 @@ def test_a_bad_option_or_config_is_one_line(
 ) -> None:
     status, _, err = run(capsys, *argv)
     assert status == 2 and needle in one_line_error(err), err
+
+
+def test_a_verb_that_declares_its_own_options_gets_those_given_before_it(tmp_path: Path) -> None:
+    """A verb module whose `register` adds plain `--config`/`--data-dir` options (default None)
+    still gets them from before its name, and is refused the ones it does not declare."""
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    status = sub.add_parser("status")
+    status.add_argument("--data-dir")
+    status.set_defaults(func=lambda args: 0)
+    args = parse(parser, ["--data-dir", str(tmp_path), "status"])
+    assert args.data_dir == str(tmp_path) and args.verb == "status"
+    with pytest.raises(CliError, match="--broker does not apply to `deskgate status`"):
+        parse(parser, ["--broker", "sim", "status"])
+    with pytest.raises(CliError, match="--data-dir given twice"):
+        parse(parser, ["--data-dir", "a", "status", "--data-dir", "b"])
