@@ -89,7 +89,14 @@ def loaded_after(code: str) -> set[str]:
 
 
 def test_engine_and_contracts_load_no_ui_broker_or_ib_async() -> None:
-    for module in ("contracts", "engine", "engine.engine", "engine.audit", "contracts.config"):
+    for module in (
+        "contracts",
+        "contracts.config",
+        "engine",
+        "engine.engine",
+        "engine.audit",
+        "engine.golive_evidence",
+    ):
         loaded = loaded_after(f"import {module}")
         assert not loaded & {"textual", "ib_async", "broker", "console"}, (module, loaded)
 
