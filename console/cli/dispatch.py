@@ -30,6 +30,7 @@ from console.cli.options import (
     resolve_common,
 )
 from contracts.config import ConfigError
+from engine.audit import AuditUnavailable
 
 VERBS = (console_verb, init, propose, audit, gateway, chaos, probe, paper, gates, signoff, rollback)
 """Every verb module, in the order `deskgate --help` lists them."""
@@ -79,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parse(build_parser(), argv)
         status: int = args.func(args)
         return status
-    except (CliError, ConfigError) as exc:
+    except (CliError, ConfigError, AuditUnavailable) as exc:
         return fail(str(exc))
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""

@@ -123,6 +123,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         (["frobnicate"], "argument COMMAND: invalid choice: 'frobnicate'"),
         (["--config", "/nonexistent/dg.toml", "gates"], "cannot read config"),
         (["chaos", "--vector", "nope"], "unknown vector nope"),
+        (["signoff", "--role", "cto", "--name", "A", "--data-dir", "/proc/no"], "/proc/no"),
     ],
 )
 def test_a_bad_option_or_config_is_one_line(
