@@ -44,4 +44,3 @@ def run(args: argparse.Namespace) -> int:
 
     asyncio.run(run_app())
     return app.return_code or 0
-
