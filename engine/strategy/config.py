@@ -42,6 +42,8 @@ class SignalConfig(_Section):
     opening_range_minutes: int = Field(default=30, ge=1)
     """Opening range: the first N minutes of the session as it appears in the bars."""
     higher_timeframe_seconds: int = Field(default=300, ge=60)
+    trend_session_efficiency: float = Field(default=0.3, ge=0, le=1)
+    """A session whose |close - open| / path reaches this is a trend day, else a range day."""
     clip: float = Field(default=5.0, gt=0)
     """Ratios measured in ATRs are clipped to ±clip so one odd bar cannot dominate."""
 

@@ -88,7 +88,7 @@ class VirtualVenue:
         out: list[VenueEvent] = []
         for order_id, order in list(self._orders.items()):
             if order.filled:
-                out.append(ExitFilled(order_id, price, ts, reason))
+                out.append(ExitFilled(order_id, price, ts, self._exits.get(order_id, reason)))
         self._orders.clear()
         self._exits.clear()
         return out
