@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from contracts.market import Bar
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(slots=True)
@@ -21,10 +23,14 @@ class BarView:
     close: float
     volume: float
     gap_before: bool = False
+    end: datetime = EPOCH
+    """The bar's close time (filled in from ts + seconds)."""
+    stamp: float = 0.0
+    """`ts` as POSIX seconds (computed once: the signals compare times on every bar)."""
 
-    @property
-    def end(self) -> datetime:
-        return self.ts + timedelta(seconds=self.seconds)
+    def __post_init__(self) -> None:
+        self.end = self.ts + timedelta(seconds=self.seconds)
+        self.stamp = self.ts.timestamp()
 
 
 def view_of(bar: Bar, *, gap_before: bool = False) -> BarView:
@@ -61,7 +67,7 @@ class Aggregator:
         """Feed one bar; returns the aggregate bars it completed (usually none or one)."""
         if bar.seconds > self.seconds or self.seconds % bar.seconds:
             raise ValueError(f"cannot roll {bar.seconds}-second bars into {self.seconds} seconds")
-        stamp = int(bar.ts.timestamp())
+        stamp = int(bar.stamp)
         bucket = stamp - stamp % self.seconds
         done: list[BarView] = []
         cur = self._current

@@ -40,7 +40,8 @@ class SignalConfig(_Section):
     failed_break_window_bars: int = Field(default=6, ge=1)
     """A close beyond a level that is back inside within this many bars is a failed break."""
     opening_range_minutes: int = Field(default=30, ge=1)
-    """Opening range: the first N minutes of the session as it appears in the bars."""
+    """Opening range: the first N minutes after the regular-hours open (or, with no known open,
+    after the session's first bar)."""
     higher_timeframe_seconds: int = Field(default=300, ge=60)
     trend_session_efficiency: float = Field(default=0.3, ge=0, le=1)
     """A session whose |close - open| / path reaches this is a trend day, else a range day."""
@@ -188,6 +189,23 @@ class QualityConfig(_Section):
     """IB cushion (excess liquidity / net liquidation) at or below this is a margin call."""
 
 
+class SessionConfig(_Section):
+    """When the bot may trade, in the exchange's clock (CME equity index futures by default).
+
+    A careful day trader of MES trades the regular hours: the opening range forms after the
+    08:30 Chicago open, no new risk late in the day, and flat before the close.
+    """
+
+    exchange_tz: str = "America/Chicago"
+    session_open: str = Field(default="17:00", pattern=r"^[0-2][0-9]:[0-5][0-9]$")
+    """The Globex day opens at this local time the evening before."""
+    rth_open: str = Field(default="08:30", pattern=r"^[0-2][0-9]:[0-5][0-9]$")
+    entries_from: str = Field(default="08:30", pattern=r"^[0-2][0-9]:[0-5][0-9]$")
+    entries_until: str = Field(default="14:30", pattern=r"^[0-2][0-9]:[0-5][0-9]$")
+    flat_by: str = Field(default="14:55", pattern=r"^[0-2][0-9]:[0-5][0-9]$")
+    """Every position is closed (reason session_end) at the first bar ending at or after this."""
+
+
 class JournalConfig(_Section):
     heartbeat_bars: int = Field(default=30, ge=1)
     """A repeated skip reason is journaled again only after this many bars."""
@@ -207,6 +225,7 @@ class StrategyConfig(_Section):
     learning: LearningConfig = LearningConfig()
     quality: QualityConfig = QualityConfig()
     journal: JournalConfig = JournalConfig()
+    session: SessionConfig = SessionConfig()
 
     def template(self, name: str) -> TemplateConfig:
         return self.templates.get(name) or TemplateConfig()

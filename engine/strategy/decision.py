@@ -87,6 +87,22 @@ def tier_for(equity: Decimal, tiers: tuple[CapitalTier, ...]) -> CapitalTier:
     return chosen
 
 
+def day_limit(config: StrategyConfig, name: str, day: DayBook) -> Skip | None:
+    """The session's constitution limits (trades, loss, consecutive losses) or None."""
+    sizing = config.sizing
+    if day.trades >= sizing.max_trades_per_day:
+        return Skip("day_trades", f"{name} skipped: {day.trades} trades already this session")
+    if -day.realized >= sizing.daily_loss_limit:
+        return Skip("day_loss", f"{name} skipped: daily loss ${-day.realized} reached the limit")
+    if day.consecutive_losses >= sizing.max_consecutive_losses:
+        return Skip(
+            "day_losses",
+            f"{name} skipped: {day.consecutive_losses} losses in a row, locked out until the "
+            "next session",
+        )
+    return None
+
+
 def decide(
     config: StrategyConfig,
     plan: EntryPlan,
@@ -103,16 +119,9 @@ def decide(
     tier = tier_for(gate.equity, sizing.tiers)
     if name not in tier.templates or tier.max_contracts < 1:
         return Skip("tier", f"{name} skipped: capital tier {tier.name} does not allow it")
-    if day.trades >= sizing.max_trades_per_day:
-        return Skip("day_trades", f"{name} skipped: {day.trades} trades already this session")
-    if -day.realized >= sizing.daily_loss_limit:
-        return Skip("day_loss", f"{name} skipped: daily loss ${-day.realized} reached the limit")
-    if day.consecutive_losses >= sizing.max_consecutive_losses:
-        return Skip(
-            "day_losses",
-            f"{name} skipped: {day.consecutive_losses} losses in a row, locked out until the "
-            "next session",
-        )
+    limit = day_limit(config, name, day)
+    if limit is not None:
+        return limit
     if gate.dvs < q.dvs_min_entry:
         return Skip("dvs", f"{name} skipped: data quality DVS {gate.dvs:.2f} < {q.dvs_min_entry}")
     if gate.eqs < q.eqs_min_entry:

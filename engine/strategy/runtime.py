@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
 from contracts.market import ContractFacts
-from engine.metrics import sharpe
 from engine.strategy.bars import BarView
 from engine.strategy.beliefs import BeliefEngine
 from engine.strategy.config import StrategyConfig, StrategyMode
-from engine.strategy.decision import DayBook, Decision, Gate, decide
+from engine.strategy.decision import DayBook, Decision, Gate, day_limit, decide
 from engine.strategy.evidence import build_intent, side_of, to_price
 from engine.strategy.journal import Journal
-from engine.strategy.learning import LearningLoop, attribute
+from engine.strategy.learning import LearningLoop
 from engine.strategy.manager import (
     Action,
     CancelEntry,
@@ -29,13 +28,13 @@ from engine.strategy.manager import (
     RequestModify,
     manage,
 )
+from engine.strategy.outcomes import ShadowDay, shadow_session_records, trade_record
 from engine.strategy.quality import DataQuality, ExecutionQuality, is_margin_call
-from engine.strategy.records import RecordSink, ShadowSessionRecord, TradeRecord
+from engine.strategy.records import RecordSink
+from engine.strategy.sessions import SessionTimes, session_times
 from engine.strategy.signals import SignalEngine
 from engine.strategy.templates import Context, Setup, Skip, StrategyLibrary, Template
 from engine.strategy.venue import EntryFilled, ExitFilled, VenueEvent, VirtualVenue
-
-CENT = Decimal("0.01")
 
 
 @dataclass
@@ -51,17 +50,6 @@ class _Symbol:
     last_close: float = math.nan
     path: float = 0.0
     last_ts: datetime | None = None
-
-
-@dataclass
-class _ShadowDay:
-    decisions: int = 0
-    pnl: Decimal = Decimal(0)
-    peak: Decimal = Decimal(0)
-    max_drawdown: Decimal = Decimal(0)
-    trade_pnls: list[float] = field(default_factory=list)
-    kills: int = 0
-    book: DayBook = field(default_factory=DayBook)
 
 
 @dataclass(frozen=True)
@@ -121,8 +109,11 @@ class StrategyRuntime:
         self.day = DayBook()
         self.halted = ""
         self.margin_call = False
-        self._shadow_days: dict[str, _ShadowDay] = {}
+        self._shadow_days: dict[str, ShadowDay] = {}
         self._day: date | None = None
+        self._times: SessionTimes | None = None
+        self._flat = False
+        self._window_open = False
         self._seq = 0
         self._last_dvs = 1.0
 
@@ -157,17 +148,22 @@ class StrategyRuntime:
     def new_session(self, day: date) -> None:
         """Reset the session: levels roll, the day's limits and any session lockout clear."""
         self._day = day
+        self._times = session_times(self.config.session, day)
+        self._flat = False
+        self._window_open = False
         self.day = DayBook()
         self.halted = ""
         self._shadow_days = {}
         for st in self._symbols.values():
-            st.signals.new_session()
+            st.signals.new_session(self._times.rth_open)
             st.quality.new_session()
             st.first_open = math.nan
             st.path = 0.0
 
-    def end_session(self, ts: datetime) -> list[Action]:
-        """Close everything: live positions through actions, shadow ones at the last close."""
+    def end_session(self, ts: datetime, *, record: bool = True) -> list[Action]:
+        """Close everything: live positions through actions, shadow ones at the last close.
+
+        `record` writes the shadow sessions (after the session's last bar)."""
         actions: list[Action] = []
         for pos in list(self.positions.values()):
             if pos.mode == "shadow":
@@ -186,7 +182,8 @@ class StrategyRuntime:
             for pos in [p for p in self.positions.values() if p.symbol == symbol]:
                 if pos.mode == "shadow":
                     del self.positions[pos.trade_id]
-        self._record_shadow_sessions()
+        if record:
+            self._record_shadow_sessions()
         return actions
 
     def _record_shadow_sessions(self) -> None:
@@ -194,23 +191,11 @@ class StrategyRuntime:
             return
         st = next(iter(self._symbols.values()))
         efficiency = abs(st.last_close - st.first_open) / st.path if st.path > 0 else 0.0
-        regime = "trend" if efficiency >= self.config.signals.trend_session_efficiency else "range"
-        base = self.equity if self.equity > 0 else Decimal(1)
-        for name, sd in sorted(self._shadow_days.items()):
-            if not sd.decisions:
-                continue
-            self._sink(
-                ShadowSessionRecord(
-                    strategy=name,
-                    day=self._day,
-                    regime=regime,
-                    pnl=sd.pnl,
-                    max_drawdown_pct=(sd.max_drawdown / base * 100).quantize(Decimal("0.0001")),
-                    sharpe=sharpe(sd.trade_pnls),
-                    would_have_killed=sd.kills,
-                    decisions=sd.decisions,
-                )
-            )
+        trend = efficiency >= self.config.signals.trend_session_efficiency
+        for record in shadow_session_records(
+            self._shadow_days, self._day, "trend" if trend else "range", self.equity
+        ):
+            self._sink(record)
 
     # --- what the engine / venue reports ----------------------------------------------------------
 
@@ -262,61 +247,21 @@ class StrategyRuntime:
         pos = self.positions.pop(trade_id, None)
         if pos is None or not pos.filled or pos.entry_ts is None:
             return
-        st = self._symbols[pos.symbol]
-        f = st.facts
-        tick = f.min_tick
-        mult = f.multiplier
-        qty = Decimal(pos.quantity)
-        entry = to_price(pos.entry, tick)
-        fill = Decimal(repr(round(price, 10)))
-        gross = (fill - entry) * pos.side * qty * mult
-        commission = 2 * self.config.euc.commission_per_side * qty
-        pnl = (gross - commission).quantize(CENT)
-        planned_exit = {"stop": pos.stop, "target": pos.target}.get(reason, price)
-        slippage = abs(Decimal(repr(round(price - planned_exit, 10)))) * qty * mult
-        code = attribute(
-            exit_reason=reason,
-            pnl_usd=pnl,
-            risk_usd=pos.risk_usd,
-            mfe_r=pos.mfe_r,
-            slippage_usd=slippage,
-            scratch_usd=commission + tick * mult,
+        trade = trade_record(
+            pos,
+            price,
+            ts,
+            reason,
+            self._symbols[pos.symbol].facts,
+            self.config.euc.commission_per_side,
         )
-        risk = pos.risk_usd if pos.risk_usd > 0 else Decimal(1)
-        trade = TradeRecord(
-            trade_id=trade_id,
-            strategy=pos.strategy,
-            via=pos.setup.via,
-            mode=pos.mode,
-            symbol=pos.symbol,
-            side=side_of(pos.side).value,
-            quantity=pos.quantity,
-            entry_time=pos.entry_ts,
-            exit_time=ts,
-            entry_price=entry,
-            exit_price=to_price(price, tick),
-            stop_price=to_price(pos.initial_stop, tick),
-            target_price=to_price(pos.target, tick),
-            stop_ticks=pos.stop_ticks,
-            risk_usd=pos.risk_usd,
-            pnl_usd=pnl,
-            r_multiple=round(float(pnl / risk), 4),
-            exit_reason=reason,
-            attribution=code,
-            mfe_r=round(pos.mfe_r, 4),
-            mae_r=round(pos.mae_r, 4),
-            bars_held=pos.bars_held,
-        )
+        pnl = trade.pnl_usd
+        code = trade.attribution
         self._sink(trade)
         if pos.mode == "live":
             self.day.record(pnl)
         else:
-            sd = self._shadow_day(pos.strategy)
-            sd.book.record(pnl)
-            sd.pnl += pnl
-            sd.trade_pnls.append(float(pnl))
-            sd.peak = max(sd.peak, sd.pnl)
-            sd.max_drawdown = max(sd.max_drawdown, sd.peak - sd.pnl)
+            self._shadow_day(pos.strategy).record(pnl)
         self.journal.write(
             ts,
             pos.strategy,
@@ -353,10 +298,10 @@ class StrategyRuntime:
         elif isinstance(event, ExitFilled):
             self.on_exit_filled(event.order_id, event.price, event.ts, event.reason)
 
-    def _shadow_day(self, strategy: str) -> _ShadowDay:
+    def _shadow_day(self, strategy: str) -> ShadowDay:
         sd = self._shadow_days.get(strategy)
         if sd is None:
-            sd = self._shadow_days[strategy] = _ShadowDay()
+            sd = self._shadow_days[strategy] = ShadowDay()
         return sd
 
     # --- one bar ----------------------------------------------------------------------------------
@@ -382,8 +327,17 @@ class StrategyRuntime:
         ctx = Context(bar.symbol, s, beliefs, st.tick)
         actions: list[Action] = []
         self._kill_check(bar, dvs, actions)
+        times = self._times
+        if times is not None and not self._flat and bar.end >= times.flat_by:
+            self._flat = True
+            actions += self.end_session(bar.end, record=False)
         self._manage(ctx, bar, actions)
-        if not self.halted:
+        window = times is None or (times.may_enter(bar.end) and not self._flat)
+        if window != self._window_open:
+            self._window_open = window
+            text = "entry window opens" if window else "entry window closed: no new entries"
+            self.journal.write(bar.end, "runtime", bar.symbol, "LIVE", "SKIP", "window", text)
+        if window and not self.halted:
             self._decide(ctx, st, bar, dvs, actions)
         return actions
 
@@ -488,6 +442,11 @@ class StrategyRuntime:
             mode_text = mode.value
             if mode is StrategyMode.SHADOW:
                 self._shadow_day(name).decisions += 1
+            book = self.day if mode is StrategyMode.LIVE else self._shadow_day(name).book
+            limit = day_limit(self.config, name, book)
+            if limit is not None:
+                self.journal.skip(bar.end, name, ctx.symbol, mode_text, limit, st.index)
+                continue
             result: Setup | Skip = template.detect(ctx)
             if isinstance(result, Setup):
                 planned = template.plan_entry(ctx, result)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import asdict, dataclass
+from datetime import datetime
 
 from engine.strategy.bars import Aggregator, BarView
 from engine.strategy.config import SignalConfig
@@ -40,9 +41,9 @@ CATALOGUE: dict[str, str] = {
     "dist_pdl_atr": "S26 (close - prior low) / ATR, clipped",
     "sweep_high": "S27 1 when the bar took out the n-bar high and closed back under it",
     "sweep_low": "S28 1 when the bar took out the n-bar low and closed back over it",
-    "failed_break_high": "S29 1 when a close above a level (OR high, PDH) is back under it in time",
-    "failed_break_low": "S30 1 when a close below a level (OR low, PDL) is back over it in time",
-    "session_minutes": "S31 minutes since the session's first bar (>= 0)",
+    "failed_break_high": "S29 1 when a close above a level (OR, overnight high, PDH) fails",
+    "failed_break_low": "S30 1 when a close below a level (OR, overnight low, PDL) fails",
+    "session_minutes": "S31 minutes since the regular-hours open (or first bar), >= 0",
     "up_streak": "S32 consecutive higher closes, [0, 10]",
     "down_streak": "S33 consecutive lower closes, [0, 10]",
     "gap_open_atr": "S34 session open - prior close, in ATRs, clipped (0 on the first session)",
@@ -183,6 +184,9 @@ class SignalEngine:
         self._index = 0
         self._total_bars = 0
         self._session_open_ts: float | None = None
+        self._rth_open: float | None = None
+        self._overnight_pending = False
+        self._pre_high, self._pre_low = -math.inf, math.inf
         self._pv = 0.0
         self._v = 0.0
         self._or_high = NAN
@@ -191,8 +195,14 @@ class SignalEngine:
 
     # --- session boundaries ------------------------------------------------------------------
 
-    def new_session(self) -> None:
-        """Roll the finished session into prior-day levels and reset session state."""
+    def new_session(self, rth_open: datetime | None = None) -> None:
+        """Roll the finished session into prior-day levels and reset session state.
+
+        `rth_open` anchors the opening range and `session_minutes`; None uses the first bar.
+        """
+        self._rth_open = rth_open.timestamp() if rth_open is not None else None
+        self._overnight_pending = rth_open is not None
+        self._pre_high, self._pre_low = -math.inf, math.inf
         s = self.signals
         if s.bars:
             s.pdh, s.pdl, s.pdc = s.session_high, s.session_low, s.close
@@ -234,21 +244,30 @@ class SignalEngine:
         s.vol_regime = _clip(s.atr / s.atr_slow, 0.0, 5.0) if s.atr_slow > 0 else 1.0
         # Session: first bar, VWAP, high/low, opening range.
         if s.bars == 0:
-            self._session_open_ts = bar.ts.timestamp()
+            self._session_open_ts = bar.stamp
             s.session_high, s.session_low = h, lo
             s.gap_open_atr = 0.0 if math.isnan(s.pdc) else _clip((o - s.pdc) / atr, -clip, clip)
         s.bars += 1
         s.session_high = max(s.session_high, h)
         s.session_low = min(s.session_low, lo)
         s.session_range_atr = _clip((s.session_high - s.session_low) / atr, 0.0, 4 * clip)
-        opened = self._session_open_ts or bar.ts.timestamp()
-        s.session_minutes = max(0.0, (bar.ts.timestamp() + bar.seconds - opened) / 60.0)
+        opened = self._rth_open or self._session_open_ts or bar.stamp
+        s.session_minutes = max(0.0, (bar.stamp + bar.seconds - opened) / 60.0)
+        in_range_window = self._rth_open is None or bar.stamp >= self._rth_open
+        if self._overnight_pending and in_range_window:
+            # The overnight (Globex) high and low become levels at the regular-hours open.
+            self._overnight_pending = False
+            if s.bars > 1:
+                self._levels += [_Level(self._pre_high, True), _Level(self._pre_low, False)]
+        if not in_range_window:
+            self._pre_high = max(self._pre_high, h)
+            self._pre_low = min(self._pre_low, lo)
         typical = (h + lo + c) / 3.0
         self._pv += typical * v
         self._v += v
         s.vwap = self._pv / self._v if self._v > 0 else typical
         s.vwap_dist_atr = _clip((c - s.vwap) / atr, -clip, clip)
-        if math.isnan(s.or_high):
+        if math.isnan(s.or_high) and in_range_window:
             self._or_high = h if math.isnan(self._or_high) else max(self._or_high, h)
             self._or_low = lo if math.isnan(self._or_low) else min(self._or_low, lo)
             if s.session_minutes >= cfg.opening_range_minutes:
