@@ -200,7 +200,8 @@ class SessionConfig(_Section):
     session_open: str = Field(default="17:00", pattern=r"^[0-2][0-9]:[0-5][0-9]$")
     """The Globex day opens at this local time the evening before."""
     rth_open: str = Field(default="08:30", pattern=r"^[0-2][0-9]:[0-5][0-9]$")
-    entries_from: str = Field(default="08:30", pattern=r"^[0-2][0-9]:[0-5][0-9]$")
+    entries_from: str = Field(default="08:35", pattern=r"^[0-2][0-9]:[0-5][0-9]$")
+    """No entries in the first minutes after the open: the opening print is noise."""
     entries_until: str = Field(default="14:30", pattern=r"^[0-2][0-9]:[0-5][0-9]$")
     flat_by: str = Field(default="14:55", pattern=r"^[0-2][0-9]:[0-5][0-9]$")
     """Every position is closed (reason session_end) at the first bar ending at or after this."""

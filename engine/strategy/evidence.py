@@ -31,7 +31,7 @@ def side_of(sign: int) -> Side:
 
 def to_price(value: float, tick: Decimal) -> Decimal:
     """A float price as a Decimal on the tick grid."""
-    return (Decimal(repr(value)) / tick).to_integral_value() * tick
+    return ((Decimal(repr(value)) / tick).to_integral_value() * tick).quantize(tick)
 
 
 def instrument_of(facts: ContractFacts) -> Instrument:

@@ -16,7 +16,7 @@ CATALOGUE: dict[str, str] = {
     "atr": "S1 Wilder average true range, price units (>= 0)",
     "atr_slow": "S2 slow Wilder ATR, price units (>= 0)",
     "vol_regime": "S3 ATR / slow ATR, clipped to [0, 5]; > 1.5 is an expanding tape",
-    "vwap": "S4 session VWAP of the typical price",
+    "vwap": "S4 VWAP of the typical price from the regular-hours open (or session start)",
     "vwap_dist_atr": "S5 (close - VWAP) / ATR, clipped to ±clip",
     "ema_fast": "S6 fast EMA of the close",
     "ema_slow": "S7 slow EMA of the close",
@@ -255,8 +255,10 @@ class SignalEngine:
         s.session_minutes = max(0.0, (bar.stamp + bar.seconds - opened) / 60.0)
         in_range_window = self._rth_open is None or bar.stamp >= self._rth_open
         if self._overnight_pending and in_range_window:
-            # The overnight (Globex) high and low become levels at the regular-hours open.
+            # At the regular-hours open the overnight (Globex) high and low become levels and
+            # VWAP restarts: day traders measure stretch from the regular session's VWAP.
             self._overnight_pending = False
+            self._pv = self._v = 0.0
             if s.bars > 1:
                 self._levels += [_Level(self._pre_high, True), _Level(self._pre_low, False)]
         if not in_range_window:

@@ -1,12 +1,12 @@
 """Virtual fills on bars: shadow trading in the live runtime and every fill in the backtest.
 
 The fill model a careful trader would accept as honest, not flattering:
-* entries are limit orders at the plan's price: filled when a later bar trades at or through the
-  limit (at the open if the bar opens better), never with slippage, never on the bar that
-  decided them;
+* entries are limit orders at the plan's price: filled at the limit when a later bar trades at
+  or through it (never better, even after a gap: with minute bars the queue is unknowable),
+  never on the bar that decided them;
 * a stop is a market order once touched: filled at the stop or the open if the bar gapped
   through it, minus `slippage_ticks`;
-* a target is a resting limit: filled at the target when touched;
+* a target is a resting limit: filled at the target when touched (never better);
 * stop and target touched in the same bar: the stop is assumed first;
 * an exit asked for on a bar's close (thesis, time, volatility, kill) fills at the next bar's
   open, minus slippage; a session-end exit fills at the session's last close.
@@ -108,10 +108,8 @@ class VirtualVenue:
         done: list[str] = []
         for order_id, o in self._orders.items():
             if not o.filled:
-                if o.side > 0 and bar.low <= o.limit:
-                    out.append(EntryFilled(order_id, min(bar.open, o.limit), bar.ts))
-                elif o.side < 0 and bar.high >= o.limit:
-                    out.append(EntryFilled(order_id, max(bar.open, o.limit), bar.ts))
+                if (o.side > 0 and bar.low <= o.limit) or (o.side < 0 and bar.high >= o.limit):
+                    out.append(EntryFilled(order_id, o.limit, bar.ts))
                 else:
                     continue
                 o.filled = True
@@ -126,7 +124,7 @@ class VirtualVenue:
                     price = min(bar.open, o.stop) - slip
                     out.append(ExitFilled(order_id, price, bar.end, "stop"))
                 elif bar.high >= o.target:
-                    out.append(ExitFilled(order_id, max(bar.open, o.target), bar.end, "target"))
+                    out.append(ExitFilled(order_id, o.target, bar.end, "target"))
                 else:
                     continue
             else:
@@ -134,7 +132,7 @@ class VirtualVenue:
                     price = max(bar.open, o.stop) + slip
                     out.append(ExitFilled(order_id, price, bar.end, "stop"))
                 elif bar.low <= o.target:
-                    out.append(ExitFilled(order_id, min(bar.open, o.target), bar.end, "target"))
+                    out.append(ExitFilled(order_id, o.target, bar.end, "target"))
                 else:
                     continue
             done.append(order_id)
