@@ -274,6 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands_live.register(sub)
     paper.register(sub)
     __import__("console.chaos", fromlist=["register"]).register(sub)  # deskgate chaos
+    __import__("console.bot_verbs", fromlist=["register"]).register(
+        sub
+    )  # backtest, journal, learning
     return parser
 
 

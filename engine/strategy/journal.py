@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from collections import deque
 from datetime import datetime
+from decimal import Decimal
 
 from engine.strategy.records import DecisionAction, DecisionRecord, RecordSink
 from engine.strategy.templates import Skip
 
 RECENT_LINES = 200
+
+
+def usd(amount: Decimal) -> str:
+    """-$19.98 / $21.26."""
+    return f"-${-amount:,.2f}" if amount < 0 else f"${amount:,.2f}"
 
 
 def journal_line(record: DecisionRecord) -> str:

@@ -14,7 +14,7 @@ from engine.strategy.beliefs import BeliefEngine
 from engine.strategy.config import StrategyConfig, StrategyMode
 from engine.strategy.decision import DayBook, Decision, Gate, day_limit, decide
 from engine.strategy.evidence import build_intent, side_of, to_price
-from engine.strategy.journal import Journal
+from engine.strategy.journal import Journal, usd
 from engine.strategy.learning import LearningLoop
 from engine.strategy.manager import (
     Action,
@@ -270,7 +270,7 @@ class StrategyRuntime:
             "EXIT",
             f"exit_{reason}",
             f"{pos.strategy} closed {'long' if pos.side > 0 else 'short'} {pos.quantity} "
-            f"{pos.symbol} at {float(trade.exit_price):,.2f} ({reason}): ${pnl} "
+            f"{pos.symbol} at {float(trade.exit_price):,.2f} ({reason}): {usd(pnl)} "
             f"({trade.r_multiple:+.2f} R), {code}",
             trade_id,
         )
