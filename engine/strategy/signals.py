@@ -122,6 +122,10 @@ class Signals:
         return out
 
 
+INSIDE = -1
+ACCEPTED = -2
+
+
 class _Level:
     """Failed-break tracking at one price level, for one side (O(1) per bar)."""
 
@@ -130,26 +134,31 @@ class _Level:
     def __init__(self, price: float, above: bool) -> None:
         self.price = price
         self.above = above
-        self.broken_at = -1
+        self.broken_at = INSIDE
         self.extreme = NAN
 
     def update(self, bar: BarView, index: int, window: int) -> bool:
-        """True on the bar that closes back inside within `window` bars of a close beyond."""
+        """True on the bar that closes back inside within `window` bars of a close beyond.
+
+        A break that holds past the window is accepted: its return inside is not a failed
+        break (the level has to be re-broken from inside first).
+        """
         beyond = bar.close > self.price if self.above else bar.close < self.price
-        if self.broken_at < 0:
+        if self.broken_at == ACCEPTED:
+            if not beyond:
+                self.broken_at = INSIDE
+            return False
+        if self.broken_at == INSIDE:
             if beyond:
                 self.broken_at = index
                 self.extreme = bar.high if self.above else bar.low
             return False
         self.extreme = max(self.extreme, bar.high) if self.above else min(self.extreme, bar.low)
-        if index - self.broken_at > window:
-            self.broken_at = index if beyond else -1
-            if beyond:
-                self.extreme = bar.high if self.above else bar.low
-            return False
         if not beyond:
-            self.broken_at = -1
+            self.broken_at = INSIDE
             return True
+        if index - self.broken_at >= window:
+            self.broken_at = ACCEPTED
         return False
 
 
