@@ -354,8 +354,8 @@ class K4Momentum(Template):
 
 class K5NoiseFilter(Template):
     """K5: the meta-strategy. Takes the best K1–K4 setup of the bar only when the noise filter
-    passes: at least `agree` beliefs point the same way, volatility is in band (F5), the bar is
-    not a spike (range under 2.5 ATR) and has a real body (not a doji)."""
+    passes: at least `agree` applicable beliefs at 0.5 or more point the same way, volatility is
+    in band (F5), the bar is not a spike (range under 2.5 ATR) and has a real body (no doji)."""
 
     name = "K5"
     title = "noise filter"
@@ -377,7 +377,11 @@ class K5NoiseFilter(Template):
             return Skip("k5_none", "K5 skipped: no K1–K4 setup on this bar")
         best = max(setups, key=lambda x: x.likelihood)
         s, beliefs = ctx.signals, ctx.beliefs
-        agreeing = [b for b in beliefs.values() if b.applicable and b.direction == best.side]
+        agreeing = [
+            b
+            for b in beliefs.values()
+            if b.applicable and b.direction == best.side and b.likelihood >= 0.5
+        ]
         if len(agreeing) < self.agree:
             return Skip(
                 "k5_agree",

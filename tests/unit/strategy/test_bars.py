@@ -24,7 +24,12 @@ def test_twelve_five_second_bars_make_one_minute_at_its_close():
     minute = done[0]
     assert minute.ts == RTH_OPEN and minute.seconds == 60
     assert minute.end == RTH_OPEN + timedelta(minutes=1)
-    assert (minute.open, minute.high, minute.low, minute.close) == (5000.0, 5011.5, 4999.75, 5011.25)
+    assert (minute.open, minute.high, minute.low, minute.close) == (
+        5000.0,
+        5011.5,
+        4999.75,
+        5011.25,
+    )
     assert minute.volume == 120.0
 
 

@@ -83,7 +83,9 @@ def test_opening_range_is_ready_after_its_minutes_and_positions_the_close():
 
 def test_bars_before_the_regular_open_do_not_count_in_the_opening_range():
     engine = SignalEngine(SignalConfig(opening_range_minutes=5))
-    early = [bar(i, 4900, 4950, 4850, 4900, start=RTH_OPEN - timedelta(minutes=10)) for i in range(10)]
+    early = [
+        bar(i, 4900, 4950, 4850, 4900, start=RTH_OPEN - timedelta(minutes=10)) for i in range(10)
+    ]
     s = feed(early + chop(5), engine)
     assert s.or_high == 5000.75 and s.or_low == 4999.25
     assert s.session_minutes == 5.0
