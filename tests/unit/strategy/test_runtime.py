@@ -114,7 +114,7 @@ def test_time_stop_closes_a_trade_that_goes_nowhere():
 
 
 def test_stale_feed_and_margin_call_throw_the_kill_switch_once():
-    rt, rec = runtime_for("K3")
+    rt, _ = runtime_for("K3")
     bars = scenes.k3_sweep_low()
     run(rt, bars[:-1])
     stale = bars[-1].end + timedelta(minutes=30)
