@@ -68,6 +68,9 @@ def _sim_sessions(
         day += timedelta(days=1)
 
 
+BARS_CSV_HEADER = "symbol,ts,seconds,open,high,low,close,volume"
+
+
 def read_bars_csv(path: Path) -> list[Bar]:
     """Bars from CSV with a header: symbol,ts,seconds,open,high,low,close,volume (ts ISO 8601
     with a UTC offset). A bad row is an error naming the line."""
