@@ -320,23 +320,24 @@ class StrategyRuntime:
             st.path += abs(bar.close - st.last_close)
         st.last_close, st.last_ts = bar.close, bar.end
         s = st.signals.update(bar)
-        beliefs = st.beliefs.update(s)
         st.quality.on_bar(bar, s.atr)
         dvs = st.quality.score(now or bar.end)
         self._last_dvs = dvs
-        ctx = Context(bar.symbol, s, beliefs, st.tick)
         actions: list[Action] = []
         self._kill_check(bar, dvs, actions)
         times = self._times
         if times is not None and not self._flat and bar.end >= times.flat_by:
             self._flat = True
             actions += self.end_session(bar.end, record=False)
-        self._manage(ctx, bar, actions)
         window = times is None or (times.may_enter(bar.end) and not self._flat)
         if window != self._window_open:
             self._window_open = window
             text = "entry window opens" if window else "entry window closed: no new entries"
             self.journal.write(bar.end, "runtime", bar.symbol, "LIVE", "SKIP", "window", text)
+        if not window and not self.positions:
+            return actions  # beliefs only matter to decisions and open trades
+        ctx = Context(bar.symbol, s, st.beliefs.update(s), st.tick)
+        self._manage(ctx, bar, actions)
         if window and not self.halted:
             self._decide(ctx, st, bar, dvs, actions)
         return actions
