@@ -62,7 +62,7 @@ class ProposeEntry:
 
 @dataclass(frozen=True, slots=True)
 class RequestExit:
-    """Close a live position at market (risk-reducing). `reason` is from EXIT_REASONS."""
+    """Close a live position at market (risk-reducing). `reason` is from records.EXIT_REASONS."""
 
     intent_id: str
     symbol: str

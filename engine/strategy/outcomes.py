@@ -8,11 +8,12 @@ from decimal import Decimal
 
 from contracts.market import ContractFacts
 from engine.metrics import sharpe
+from engine.promotion import SessionRecord
 from engine.strategy.decision import DayBook
 from engine.strategy.evidence import side_of, to_price
 from engine.strategy.learning import attribute
 from engine.strategy.manager import Position
-from engine.strategy.records import ShadowSessionRecord, TradeRecord
+from engine.strategy.records import EXIT_REASONS, ShadowSessionRecord, TradeRecord
 
 CENT = Decimal("0.01")
 
@@ -27,6 +28,8 @@ def trade_record(
 ) -> TradeRecord:
     """The record of a closed position: net P&L in Decimal, R multiple, A0–A9."""
     assert pos.entry_ts is not None
+    if reason not in EXIT_REASONS:
+        raise ValueError(f"exit reason {reason!r} is not one of {', '.join(EXIT_REASONS)}")
     tick = facts.min_tick
     mult = facts.multiplier
     qty = Decimal(pos.quantity)
@@ -109,4 +112,22 @@ def shadow_session_records(
         )
         for name, sd in sorted(days.items())
         if sd.decisions
+    ]
+
+
+def promotion_sessions(records: list[ShadowSessionRecord], strategy: str) -> list[SessionRecord]:
+    """A strategy's recorded shadow sessions as the promotion evidence (engine.promotion)."""
+    return [
+        SessionRecord(
+            day=r.day,
+            regime=r.regime,
+            pnl=r.pnl,
+            max_drawdown_pct=r.max_drawdown_pct,
+            sharpe=r.sharpe,
+            would_have_killed=r.would_have_killed,
+            decisions=r.decisions,
+            overrides=r.overrides,
+        )
+        for r in records
+        if r.strategy == strategy
     ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import AwareDatetime, Field, TypeAdapter
 
@@ -19,6 +19,11 @@ from contracts.base import Frozen
 DecisionAction = Literal["ENTER", "SKIP", "EXIT", "MODIFY", "CANCEL", "KILL", "SHADOW_ENTER"]
 LearningChange = Literal["THROTTLED", "THROTTLE_CHANGED", "UNTHROTTLED", "QUARANTINED", "REENABLED"]
 TradeMode = Literal["live", "shadow"]
+ExitReason = Literal[
+    "stop", "target", "thesis", "time", "volatility", "manual", "kill", "session_end"
+]
+"""The fixed vocabulary of exit reasons."""
+EXIT_REASONS: tuple[str, ...] = get_args(ExitReason)
 
 
 class DecisionRecord(Frozen):
@@ -57,7 +62,7 @@ class TradeRecord(Frozen):
     pnl_usd: Decimal
     """Net of commissions; slippage is in the fill prices."""
     r_multiple: float
-    exit_reason: str
+    exit_reason: ExitReason
     attribution: str
     """A0–A9 (see engine.strategy.learning.ATTRIBUTION)."""
     mfe_r: float

@@ -11,9 +11,6 @@ from engine.strategy.beliefs import Belief
 from engine.strategy.config import StrategyConfig, TemplateConfig
 from engine.strategy.signals import Signals
 
-EXIT_REASONS = ("stop", "target", "thesis", "time", "volatility", "manual", "kill", "session_end")
-"""The fixed vocabulary of exit reasons."""
-
 
 @dataclass(frozen=True, slots=True)
 class Context:

@@ -159,3 +159,39 @@ def test_status_rows_for_the_console_panel():
 
 def test_template_config_mode_defaults_to_live():
     assert TemplateConfig().mode is StrategyMode.LIVE
+
+
+def test_a_violent_bar_against_the_trade_is_a_volatility_exit():
+    rt, _ = runtime_for("K3")
+    actions = run(rt, scenes.k3_sweep_low())
+    (entry,) = [a for a in actions if isinstance(a, ProposeEntry)]
+    rt.on_entry_filled(entry.intent.intent_id, 5000.5, bar(41, 1, 1, 1, 1).ts)
+    crash = bar(41, 5000.5, 5000.75, 4999.5, 4999.75)  # stays above the swept level (thesis ok)
+    crash.high, crash.low = 5006.0, 4999.5  # but spans more than 3 ATR, closing down
+    (exit_,) = [a for a in rt.on_bar(crash) if isinstance(a, RequestExit)]
+    assert exit_.reason == "volatility"
+
+
+def test_shadow_sessions_become_promotion_evidence():
+    from engine.promotion import EvidenceBundle, missing_evidence
+    from engine.strategy.outcomes import promotion_sessions
+    from engine.strategy.records import ShadowSessionRecord
+
+    rt, rec = runtime_for("K3", StrategyMode.SHADOW)
+    run(rt, scenes.k3_sweep_low())
+    rt.end_session(bar(41, 1, 1, 1, 1).end)
+    sessions = promotion_sessions(rec.of(ShadowSessionRecord), "K3")
+    assert len(sessions) == 1 and sessions[0].regime in ("trend", "range")
+    missing = missing_evidence(EvidenceBundle("K3", tuple(sessions)))
+    assert any(m.startswith("sessions: 1 of 20") for m in missing)
+
+
+def test_an_exit_reason_outside_the_vocabulary_is_refused():
+    import pytest
+
+    rt, _ = runtime_for("K3")
+    actions = run(rt, scenes.k3_sweep_low())
+    (entry,) = [a for a in actions if isinstance(a, ProposeEntry)]
+    rt.on_entry_filled(entry.intent.intent_id, 5000.5, bar(41, 1, 1, 1, 1).ts)
+    with pytest.raises(ValueError, match="not one of stop, target"):
+        rt.on_exit_filled(entry.intent.intent_id, 5001.0, bar(41, 1, 1, 1, 1).end, "because")
