@@ -115,7 +115,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         else:
             sessions = _sim_sessions(config.symbols, args.days, args.seed, start)
             source = "sim"
-        result = run_backtest(config, sessions, facts, equity=Decimal(args.equity))
+        desk = load_config(Path(args.config).expanduser() if args.config else None)
+        risk = desk.risk.model_copy(update={"max_notional": Decimal(args.max_notional)})
+        result = run_backtest(config, sessions, facts, equity=Decimal(args.equity), risk=risk)
     except (ValueError, OSError) as exc:
         return _fail(str(exc).splitlines()[0])
     meta = {
@@ -125,6 +127,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         "strategies": list(config.enabled),
         "symbols": list(config.symbols),
         "equity": str(args.equity),
+        "max_notional": str(args.max_notional),
     }
     out = Path(args.out)
     for path in write_outputs(result, out, meta):
@@ -236,6 +239,12 @@ def register(sub: Any) -> None:
     p.add_argument("--start", default=DEFAULT_START.isoformat(), help="first session (ISO date)")
     p.add_argument("--equity", default="10000", help="account equity for sizing (USD)")
     p.add_argument("--bars", help="CSV of recorded bars instead of the simulated venue")
+    p.add_argument("--config", help="TOML config whose [risk] limits the engine checks apply")
+    p.add_argument(
+        "--max-notional",
+        default="150000",
+        help="engine notional cap for the run (USD; one MES is about $30,000 of notional)",
+    )
     p.add_argument("--out", required=True, help="directory for the three output files")
     p.set_defaults(func=cmd_backtest)
     for name, func, helptext in (

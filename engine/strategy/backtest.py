@@ -12,10 +12,15 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+from contracts.broker import Quote
+from contracts.config import RiskConfig, StaleConfig
+from contracts.enums import TradingState
 from contracts.market import Bar, ContractFacts
 from engine.metrics import sharpe
+from engine.risk import RiskContext, pre_trade_checks
 from engine.strategy.bars import Aggregator, BarView, view_of
 from engine.strategy.config import StrategyConfig
+from engine.strategy.evidence import to_price
 from engine.strategy.journal import journal_line
 from engine.strategy.manager import (
     Action,
@@ -74,6 +79,8 @@ class BacktestResult:
     sessions: list[date] = field(default_factory=list)
     bars: int = 0
     kills: int = 0
+    denials: list[str] = field(default_factory=list)
+    """The engine's pre-trade refusals of backtest entries (first failed check of each)."""
 
     def sink(self, record: object) -> None:
         if isinstance(record, TradeRecord):
@@ -108,16 +115,45 @@ def one_minute_bars(bars: Iterable[Bar]) -> list[BarView]:
     return out
 
 
+def engine_denials(
+    runtime: StrategyRuntime, action: ProposeEntry, bar: BarView, risk: RiskConfig
+) -> tuple[str, ...]:
+    """The engine's own pre-trade checks (engine.risk) on a backtest entry, as at proposal:
+    a quote at the bar's close one tick wide, flat, nothing working, the runtime's day book."""
+    intent = action.intent
+    tick = intent.order.instrument.tick_size
+    close = to_price(bar.close, tick)
+    day = runtime.day
+    ctx = RiskContext(
+        now=bar.end,
+        quote=Quote(symbol=bar.symbol, bid=close, ask=close + tick, last=close, ts=bar.end),
+        position=Decimal(0),
+        working_same_side=Decimal(0),
+        trades_today=day.trades,
+        realized_pnl_today=day.realized,
+        consecutive_losses=day.consecutive_losses,
+        trading_state=TradingState.HALTED if runtime.halted else TradingState.ACTIVE,
+        kill_flags=(),
+        connected=True,
+        recent_identical_s=None,
+    )
+    checks = pre_trade_checks(intent, ctx, risk, StaleConfig())
+    return tuple(f"{c.reason}: {c.detail}" for c in checks if not c.passed)
+
+
 def run_backtest(
     config: StrategyConfig,
     sessions: Iterable[tuple[date, Sequence[BarView]]],
     facts: Mapping[str, ContractFacts],
     *,
     equity: Decimal,
+    risk: RiskConfig | None = None,
 ) -> BacktestResult:
-    """Run every session through the runtime. Entries are taken as approved at once (the
+    """Run every session through the runtime. Each entry passes the engine's pre-trade checks
+    (`risk`, default the constitution's RiskConfig) and is then taken as approved at once (the
     backtest measures the strategies, not the trader); fills follow `venue.VirtualVenue`."""
     result = BacktestResult()
+    checks = risk or RiskConfig()
     runtime = StrategyRuntime(config, facts, result.sink, equity=equity, run_id="bt")
     venues = {
         symbol: VirtualVenue(float(facts[symbol].min_tick), config.euc.slippage_ticks)
@@ -134,7 +170,24 @@ def run_backtest(
             result.bars += 1
             for event in venue.on_bar(bar):
                 runtime.apply_venue_event(event)
-            _apply(runtime.on_bar(bar, now=bar.end), venues, result)
+            actions = runtime.on_bar(bar, now=bar.end)
+            for action in actions:
+                if isinstance(action, ProposeEntry):
+                    denied = engine_denials(runtime, action, bar, checks)
+                    if denied:
+                        result.denials.append(denied[0])
+                        runtime.on_entry_cancelled(
+                            action.intent.intent_id, "engine refused: " + "; ".join(denied), bar.end
+                        )
+            _apply(
+                [
+                    a
+                    for a in actions
+                    if not isinstance(a, ProposeEntry) or a.intent.intent_id in runtime.positions
+                ],
+                venues,
+                result,
+            )
             last[bar.symbol] = bar
         if not last:
             continue
@@ -207,6 +260,7 @@ def summary(result: BacktestResult, meta: Mapping[str, object]) -> dict[str, obj
         "exit_reasons": dict(sorted(Counter(t.exit_reason for t in result.trades).items())),
         "attribution": dict(sorted(Counter(t.attribution for t in result.trades).items())),
         "kills": result.kills,
+        "engine_denials": dict(sorted(Counter(d.split(":")[0] for d in result.denials).items())),
         "decisions_journaled": len(result.decisions),
         "learning_events": [r.model_dump(mode="json", exclude={"kind"}) for r in result.learning],
         "shadow_sessions": [

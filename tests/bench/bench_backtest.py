@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from contracts.config import RiskConfig
 from contracts.market import ContractFacts
 from engine.metrics import percentile
 from engine.strategy.backtest import run_backtest
@@ -107,7 +108,10 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     args = parser.parse_args(argv)
     sessions = synthetic_sessions(args.bars, args.seed)
     started = time.perf_counter()
-    result = run_backtest(StrategyConfig(), sessions, {"MES": MES}, equity=Decimal(10000))
+    risk = RiskConfig(max_notional=Decimal(150_000))  # one MES is ~$30k notional
+    result = run_backtest(
+        StrategyConfig(), sessions, {"MES": MES}, equity=Decimal(10000), risk=risk
+    )
     elapsed = time.perf_counter() - started
     figures: dict[str, object] = {
         "bars": result.bars,
