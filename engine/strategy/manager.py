@@ -128,3 +128,16 @@ def manage(template: Template, ctx: Context, pos: Position) -> Exit | MoveStop |
             f"{pos.strategy} stop to break-even {new_stop:,.2f} after {pos.mfe_r:.2f} R in favour",
         )
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyStatus:
+    """One row of the console's strategies panel."""
+
+    name: str
+    mode: str
+    quarantined: bool
+    friction: float
+    last_decision: str
+    dvs: float
+    eqs: float

@@ -26,6 +26,7 @@ from engine.strategy.manager import (
     RequestExit,
     RequestKill,
     RequestModify,
+    StrategyStatus,
     manage,
 )
 from engine.strategy.outcomes import ShadowDay, shadow_session_records, trade_record
@@ -50,19 +51,6 @@ class _Symbol:
     last_close: float = math.nan
     path: float = 0.0
     last_ts: datetime | None = None
-
-
-@dataclass(frozen=True)
-class StrategyStatus:
-    """One row of the console's strategies panel."""
-
-    name: str
-    mode: str
-    quarantined: bool
-    friction: float
-    last_decision: str
-    dvs: float
-    eqs: float
 
 
 class StrategyRuntime:
@@ -127,21 +115,21 @@ class StrategyRuntime:
         return mode
 
     def status(self) -> list[StrategyStatus]:
-        out = []
-        for t in self.library.all():
-            last = self.journal.last_by_strategy.get(t.name)
-            out.append(
-                StrategyStatus(
-                    t.name,
-                    self.mode_of(t.name).value,
-                    self.learning.quarantined(t.name),
-                    self.learning.friction(t.name),
-                    last.text if last else "",
-                    round(self._last_dvs, 3),
-                    round(self.execution.score(), 3),
-                )
+        """One row per strategy for the console's strategies panel."""
+        eqs = round(self.execution.score(), 3)
+        last = self.journal.last_by_strategy
+        return [
+            StrategyStatus(
+                t.name,
+                self.mode_of(t.name).value,
+                self.learning.quarantined(t.name),
+                self.learning.friction(t.name),
+                last[t.name].text if t.name in last else "",
+                round(self._last_dvs, 3),
+                eqs,
             )
-        return out
+            for t in self.library.all()
+        ]
 
     # --- sessions -------------------------------------------------------------------------------
 
@@ -178,7 +166,7 @@ class StrategyRuntime:
         for symbol, st in self._symbols.items():
             if not math.isnan(st.last_close):
                 for ev in st.shadow.close_all(st.last_close, ts, "session_end"):
-                    self._apply(ev)
+                    self.apply_venue_event(ev)
             for pos in [p for p in self.positions.values() if p.symbol == symbol]:
                 if pos.mode == "shadow":
                     del self.positions[pos.trade_id]
@@ -290,9 +278,7 @@ class StrategyRuntime:
             )
 
     def apply_venue_event(self, event: VenueEvent) -> None:
-        self._apply(event)
-
-    def _apply(self, event: VenueEvent) -> None:
+        """A fill from a virtual venue (the backtest's, or this runtime's shadow venue)."""
         if isinstance(event, EntryFilled):
             self.on_entry_filled(event.order_id, event.price, event.ts)
         elif isinstance(event, ExitFilled):
@@ -312,7 +298,7 @@ class StrategyRuntime:
         if st is None:
             return []
         for ev in st.shadow.on_bar(bar):
-            self._apply(ev)
+            self.apply_venue_event(ev)
         st.index += 1
         if math.isnan(st.first_open):
             st.first_open = bar.open

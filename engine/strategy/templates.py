@@ -177,9 +177,6 @@ class Template:
         """Template memory after a closed trade (the learning loop keeps the statistics)."""
         self.last_result = (pnl_r, exit_reason)
 
-    def _likely(self, belief: Belief) -> bool:
-        return belief.applicable and belief.likelihood >= self.knobs.min_likelihood
-
 
 class K1VwapReversion(Template):
     """K1: fade a stretch from session VWAP in a ranging tape, target VWAP."""
