@@ -30,6 +30,8 @@ class Position:
     stop_ticks: int
     risk_usd: Decimal
     setup: Setup
+    ordered: int = 0
+    """Contracts the entry asked for (`quantity` is what filled, once it has)."""
     filled: bool = False
     entry_ts: datetime | None = None
     bars_waiting: int = 0

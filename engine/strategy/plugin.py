@@ -147,17 +147,19 @@ class StrategyPlugin:
             if q.bid is not None and q.ask is not None:
                 runtime.on_spread(q.symbol, float(q.bid), float(q.ask))
         elif isinstance(item, FillRecorded):
-            if item.remaining != 0:
-                return []
             if item.leg is OrderLeg.ENTRY:
-                runtime.on_entry_filled(item.intent_id, float(item.price), item.ts_event)
-            else:
+                # A partial entry is a position already: track it at the quantity filled so far
+                # (a cancel of the rest leaves exactly that much to manage).
+                runtime.on_entry_filled(
+                    item.intent_id, float(item.price), item.ts_event, int(item.cum_quantity)
+                )
+            elif item.remaining == 0:
                 pos = runtime.positions.get(item.intent_id)
                 reason = {OrderLeg.STOP_LOSS: "stop", OrderLeg.TAKE_PROFIT: "target"}.get(
                     item.leg, pos.exit_requested if pos and pos.exit_requested else "manual"
                 )
                 runtime.on_exit_filled(item.intent_id, float(item.price), item.ts_event, reason)
-        elif isinstance(item, PositionBead) and item.to_state in ENDED:
+        elif isinstance(item, PositionBead) and item.to_state in ENDED and item.filled == 0:
             runtime.on_entry_cancelled(item.intent_id, item.to_state.value.lower(), item.ts_event)
         elif isinstance(item, OrderRejectedByBroker):
             runtime.on_reject()

@@ -201,9 +201,17 @@ class StrategyRuntime:
         if st is not None and ask >= bid > 0:
             st.quality.on_spread((ask - bid) / st.tick)
 
-    def on_entry_filled(self, trade_id: str, price: float, ts: datetime) -> None:
+    def on_entry_filled(
+        self, trade_id: str, price: float, ts: datetime, filled: int | None = None
+    ) -> None:
+        """The entry (or part of it: `filled` contracts so far) filled at `price`."""
         pos = self.positions.get(trade_id)
-        if pos is None or pos.filled:
+        if pos is None:
+            return
+        if filled is not None and 0 < filled <= pos.ordered and filled != pos.quantity:
+            pos.risk_usd = pos.risk_usd / pos.quantity * filled
+            pos.quantity = filled
+        if pos.filled:
             return
         st = self._symbols[pos.symbol]
         self.execution.on_fill((pos.entry - price) * -pos.side / st.tick)
@@ -517,6 +525,7 @@ class StrategyRuntime:
             symbol=symbol,
             side=plan.side,
             quantity=decided.quantity,
+            ordered=decided.quantity,
             entry=plan.entry,
             stop=plan.stop,
             initial_stop=plan.stop,

@@ -195,3 +195,18 @@ def test_an_exit_reason_outside_the_vocabulary_is_refused():
     rt.on_entry_filled(entry.intent.intent_id, 5000.5, bar(41, 1, 1, 1, 1).ts)
     with pytest.raises(ValueError, match="not one of stop, target"):
         rt.on_exit_filled(entry.intent.intent_id, 5001.0, bar(41, 1, 1, 1, 1).end, "because")
+
+
+def test_a_partial_entry_is_tracked_at_the_quantity_filled():
+    rt, _ = runtime_for("K3")
+    actions = run(rt, scenes.k3_sweep_low())
+    (entry,) = [a for a in actions if isinstance(a, ProposeEntry)]
+    pos = rt.positions[entry.intent.intent_id]
+    pos.quantity = pos.ordered = 2  # as if the plan had sized two contracts
+    pos.risk_usd = Decimal("7.50") * 2
+    ordered, risk = pos.quantity, pos.risk_usd
+    ts = bar(41, 1, 1, 1, 1).ts
+    rt.on_entry_filled(entry.intent.intent_id, 5000.5, ts, filled=1)
+    assert pos.quantity == 1 and pos.risk_usd == risk / ordered
+    rt.on_entry_filled(entry.intent.intent_id, 5000.5, ts, filled=ordered)
+    assert pos.quantity == ordered and pos.risk_usd == risk and rt.day.trades == 1
