@@ -256,6 +256,7 @@ class StrategyRuntime:
         self._sink(trade)
         if pos.mode == "live":
             self.day.record(pnl)
+            self.equity += pnl  # until the broker's next account update says otherwise
         else:
             self._shadow_day(pos.strategy).record(pnl)
         self.journal.write(

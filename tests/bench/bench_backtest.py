@@ -1,6 +1,6 @@
 """Backtest throughput: 1-minute bars per second through the whole strategy pipeline.
 
-Run: .venv/bin/python -m tests.bench.bench_backtest [--bars 350000] [--json PATH]
+Run: .venv/bin/python -m tests.bench.bench_backtest [--bars 350000] [--json PATH] [--smoke]
 
 The bars are a fast synthetic MES tape (regimes of trend, range and bursts on the tick grid, in
 23-hour Globex sessions) made before the clock starts; the timed part is `run_backtest`:
@@ -43,7 +43,8 @@ MES = ContractFacts(
 
 
 def trading_days(n: int) -> list[date]:
-    days, day = [], FIRST_DAY
+    days: list[date] = []
+    day = FIRST_DAY
     while len(days) < n:
         if day.weekday() < 5:
             days.append(day)
@@ -100,13 +101,16 @@ def decision_latency(sessions: list[tuple[date, list[BarView]]], samples: int) -
     }
 
 
-def main(argv: list[str] | None = None) -> dict[str, object]:
+def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bars", type=int, default=350_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--latency-samples", type=int, default=20_000)
     parser.add_argument("--json", help="write the figures to this file")
+    parser.add_argument("--smoke", action="store_true", help="tiny counts (the suite's check)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.bars, args.latency_samples = 3000, 200
     sessions = synthetic_sessions(args.bars, args.seed)
     gc.freeze()  # the prepared tape is not garbage: keep the collector from rescanning it
     started = time.perf_counter()
@@ -115,14 +119,14 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         StrategyConfig(), sessions, {"MES": MES}, equity=Decimal(10000), risk=risk
     )
     elapsed = time.perf_counter() - started
-    figures: dict[str, object] = {
-        "bars": result.bars,
-        "sessions": len(result.sessions),
+    figures: dict[str, float] = {
+        "bars": float(result.bars),
+        "sessions": float(len(result.sessions)),
         "seconds": round(elapsed, 3),
-        "bars_per_second": round(result.bars / elapsed, 1) if elapsed else None,
-        "trades": len(result.live_trades),
-        "shadow_trades": len(result.trades) - len(result.live_trades),
-        "learning_events": len(result.learning),
+        "bars_per_second": round(result.bars / max(elapsed, 1e-9), 1),
+        "trades": float(len(result.live_trades)),
+        "shadow_trades": float(len(result.trades) - len(result.live_trades)),
+        "learning_events": float(len(result.learning)),
         **decision_latency(sessions, args.latency_samples),
     }
     print(

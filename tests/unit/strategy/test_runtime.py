@@ -142,6 +142,7 @@ def test_two_live_losses_quarantine_into_shadow_and_the_day_lockout_ends_next_se
         rt.on_exit_filled(entry.intent.intent_id, 4997.5, fill.end, "stop")
     (change,) = rec.of(LearningRecord)
     assert change.change == "QUARANTINED" and rt.mode_of("K3") is StrategyMode.SHADOW
+    assert rt.equity == Decimal(10000) + sum(t.pnl_usd for t in rec.of(TradeRecord))
     rt.new_session(DAY + timedelta(days=14))
     assert rt.day.consecutive_losses == 0 and not rt.halted
     actions = run(rt, shifted(scenes.k3_sweep_low(), 14))
