@@ -6,15 +6,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from broker.gateway.codec import UNSET_DOUBLE, UNSET_INTEGER, Field, fmt_price
+from broker.gateway.codec import UNSET_DOUBLE, UNSET_INTEGER, Field, fmt, fmt_price
 from broker.gateway.ids import Out
+from broker.gateway.versions import Ver
 
 Fields = list[Field]
 
 
 @dataclass(frozen=True)
 class WireContract:
-    """A stock contract as the gateway describes it on the wire."""
+    """A contract (stock, or one expiry of a future) as the gateway describes it on the wire."""
 
     con_id: int
     symbol: str
@@ -24,19 +25,49 @@ class WireContract:
     currency: str = "USD"
     min_tick: Decimal = Decimal("0.01")
     long_name: str = ""
+    expiry: str = ""
+    """lastTradeDateOrContractMonth (YYYYMMDD) for futures."""
+    multiplier: Decimal = Decimal(1)
+    local_symbol: str = ""
+    trading_class: str = ""
+
+    @property
+    def is_future(self) -> bool:
+        return self.sec_type == "FUT"
+
+    @property
+    def wire_multiplier(self) -> str:
+        """TWS leaves a stock's multiplier empty and writes a future's ("5")."""
+        return fmt(self.multiplier) if self.is_future else ""
+
+    @property
+    def local(self) -> str:
+        return self.local_symbol or self.symbol
+
+    @property
+    def klass(self) -> str:
+        return self.trading_class or self.symbol
 
     def for_exec(self) -> Fields:
         """11 fields: conId, symbol, secType, expiry, strike, right, mult, exch, ccy, local, cls."""
         return [
-            self.con_id, self.symbol, self.sec_type, "", "0.0", "", "",
-            self.exchange, self.currency, self.symbol, self.symbol,
+            self.con_id, self.symbol, self.sec_type, self.expiry, "0.0", "",
+            self.wire_multiplier, self.exchange, self.currency, self.local, self.klass,
         ]  # fmt: skip
 
     def for_portfolio(self) -> Fields:
         """11 fields with primaryExchange where the exchange would be (updatePortfolio)."""
+        exchange = self.exchange if self.is_future else self.primary_exchange
         return [
-            self.con_id, self.symbol, self.sec_type, "", "0.0", "", "",
-            self.primary_exchange, self.currency, self.symbol, self.symbol,
+            self.con_id, self.symbol, self.sec_type, self.expiry, "0.0", "",
+            self.wire_multiplier, exchange, self.currency, self.local, self.klass,
+        ]  # fmt: skip
+
+    def for_order(self) -> Fields:
+        """11 fields of openOrder/completedOrder (TWS writes `?` as the right there)."""
+        return [
+            self.con_id, self.symbol, self.sec_type, self.expiry, "0.0", "?",
+            self.wire_multiplier, self.exchange, self.currency, self.local, self.klass,
         ]  # fmt: skip
 
 
@@ -108,8 +139,14 @@ def next_valid_id(order_id: int) -> Fields:
     return [Out.NEXT_VALID_ID, 1, order_id]
 
 
-def error(req_id: int, code: int, message: str) -> Fields:
-    return [Out.ERR_MSG, 2, req_id, code, message, ""]
+def error(
+    req_id: int, code: int, message: str, server_version: int = Ver.PENDING_PRICE_REVISION
+) -> Fields:
+    """error (id 4), version 2; advancedOrderRejectJson from v166 (the default layout)."""
+    f: Fields = [Out.ERR_MSG, 2, req_id, code, message]
+    if server_version >= Ver.ADVANCED_ORDER_REJECT:
+        f.append("")
+    return f
 
 
 def current_time(epoch: int) -> Fields:
@@ -119,33 +156,42 @@ def current_time(epoch: int) -> Fields:
 # --- orders ----------------------------------------------------------------------------------
 
 
-def order_status(o: WireOrder) -> Fields:
-    """orderStatus: 12 fields, no version."""
-    return [
-        Out.ORDER_STATUS, o.order_id, o.status, o.filled, o.remaining,
-        fmt_price(o.avg_fill_price), o.perm_id, o.parent_id, fmt_price(o.last_fill_price),
-        o.client_id, "", "0.0",
+def order_status(o: WireOrder, server_version: int) -> Fields:
+    """orderStatus (id 3): 12 fields from v131 (no version field, mktCapPrice last)."""
+    capped = server_version >= Ver.MARKET_CAP_PRICE
+    f: Fields = [Out.ORDER_STATUS] if capped else [Out.ORDER_STATUS, 6]
+    f += [
+        o.order_id, o.status, o.filled, o.remaining, fmt_price(o.avg_fill_price), o.perm_id,
+        o.parent_id, fmt_price(o.last_fill_price), o.client_id, "",
     ]  # fmt: skip
+    if capped:
+        f.append("0.0")
+    return f
 
 
 def open_order(
     o: WireOrder, server_version: int, *, what_if: bool = False, margin: MarginState | None = None
 ) -> Fields:
-    """openOrder (id 5): 136 fields at v176, 135 at v177+, matching TWS's layout."""
+    """openOrder (id 5): 136 fields at v176, 135 at v177+, matching TWS's layout; older
+    versions lose each block below its gate (a version field 34 before v145)."""
+    v = server_version
     m = margin or MarginState()
     c = o.contract
-    f: Fields = [Out.OPEN_ORDER, o.order_id]
-    f += [c.con_id, c.symbol, c.sec_type, "", "0.0", "?", "", c.exchange, c.currency]
-    f += [c.symbol, c.symbol]
+    f: Fields = [Out.OPEN_ORDER]
+    if v < Ver.ORDER_CONTAINER:
+        f.append(34)
+    f += [o.order_id, *c.for_order()]
     f += [
         o.action, o.quantity, o.order_type, fmt_price(o.limit_price), fmt_price(o.aux_price),
         o.tif, o.oca_group, o.account, "", 0, o.order_ref, o.client_id, o.perm_id,
         o.outside_rth, 0, "0", "", f"{o.perm_id}.0/{o.account}/{o.quantity}", "", "", "",
     ]  # fmt: skip
-    if server_version < 177:
+    if v < Ver.FA_PROFILE_DESUPPORT:
         f.append("")  # faProfile
+    if v >= Ver.MODELS_SUPPORT:
+        f.append("")  # modelCode
     f += [
-        "", "", "", "", "", 0, "", -1,  # model, gtd, rule80A, pctOffset, firm, ssSlot, loc, exempt
+        "", "", "", "", 0, "", -1,  # gtd, rule80A, pctOffset, firm, ssSlot, loc, exempt
         0, "", "", "", "", "",  # auctionStrategy, startingPrice, stockRefPrice, delta, ranges
         UNSET_INTEGER, 0, 0, 0, "", 3, 0, 0, "",  # display .. nbboPriceCap
         o.parent_id, 0, "", 0, "None", "",  # parentId, trigger, vol, volType, dnType, dnAux
@@ -157,19 +203,31 @@ def open_order(
     f += [""]  # hedgeType
     f += [0, "", "IB", 0, 0]  # optOutSmartRouting, clearingAcct, clearingIntent, notHeld, dnc
     f += [""]  # algoStrategy
-    f += [
-        0, what_if, o.status, m.init_before, m.maint_before, m.equity_before, m.init_change,
-        m.maint_change, m.equity_change, m.init_after, m.maint_after, m.equity_after,
-        m.commission, m.min_commission, m.max_commission, m.commission_currency, m.warning,
-        0, 0,
-    ]  # fmt: skip
-    f += [0]  # conditions
-    f += [
-        "None", UNSET_DOUBLE, UNSET_DOUBLE, UNSET_DOUBLE, UNSET_DOUBLE, UNSET_DOUBLE,
-        UNSET_DOUBLE, 0, "", "", "", UNSET_DOUBLE, 0, 0, 0, 0,
-    ]  # fmt: skip
-    f += ["", "", 0]  # duration, postToAts, autoCancelParent
-    f += ["", "", "", "", ""]  # minTradeQty .. midOffsetAtHalf
+    f += [0, what_if, o.status]  # solicited, whatIf, status
+    if v >= Ver.WHAT_IF_EXT_FIELDS:
+        f += [m.init_before, m.maint_before, m.equity_before]
+        f += [m.init_change, m.maint_change, m.equity_change]
+    f += [m.init_after, m.maint_after, m.equity_after, m.commission, m.min_commission]
+    f += [m.max_commission, m.commission_currency, m.warning, 0, 0]  # .. randomize size/price
+    if v >= Ver.PEGGED_TO_BENCHMARK:
+        f += [0]  # conditions
+        f += ["None", *[UNSET_DOUBLE] * 6, 0]  # adjusted order type .. adjustable trailing unit
+    if v >= Ver.SOFT_DOLLAR_TIER:
+        f += ["", "", ""]
+    if v >= Ver.CASH_QTY:
+        f.append(UNSET_DOUBLE)
+    gated: list[tuple[Ver, Field]] = [
+        (Ver.AUTO_PRICE_FOR_HEDGE, 0),  # dontUseAutoPriceForHedge
+        (Ver.ORDER_CONTAINER, 0),  # isOmsContainer
+        (Ver.D_PEG_ORDERS, 0),  # discretionaryUpToLimitPrice
+        (Ver.PRICE_MGMT_ALGO, 0),  # usePriceMgmtAlgo
+        (Ver.DURATION, ""),
+        (Ver.POST_TO_ATS, ""),
+        (Ver.AUTO_CANCEL_PARENT, 0),
+    ]
+    f += [value for gate, value in gated if v >= gate]
+    if v >= Ver.PEGBEST_PEGMID_OFFSETS:
+        f += ["", "", "", "", ""]  # minTradeQty .. midOffsetAtHalf
     return f
 
 
@@ -180,15 +238,13 @@ def open_order_end() -> Fields:
 def completed_order(o: WireOrder, server_version: int, completed: datetime) -> Fields:
     """completedOrder (id 101): no orderId/clientId; status plus completion time and reason."""
     c = o.contract
-    f: Fields = [Out.COMPLETED_ORDER]
-    f += [c.con_id, c.symbol, c.sec_type, "", "0.0", "?", "", c.exchange, c.currency]
-    f += [c.symbol, c.symbol]
+    f: Fields = [Out.COMPLETED_ORDER, *c.for_order()]
     f += [
         o.action, o.quantity, o.order_type, fmt_price(o.limit_price), fmt_price(o.aux_price),
         o.tif, o.oca_group, o.account, "", 0, o.order_ref, o.perm_id, o.outside_rth, 0, "0",
         "", "", "", "",
     ]  # fmt: skip
-    if server_version < 177:
+    if server_version < Ver.FA_PROFILE_DESUPPORT:
         f.append("")
     f += [
         "", "", "", "", "", 0, "", -1, "", "", "", "", "", UNSET_INTEGER, 0, 0, "", 3, 0, "", 0,
@@ -207,7 +263,8 @@ def completed_order(o: WireOrder, server_version: int, completed: datetime) -> F
         UNSET_INTEGER, f"{completed:%Y%m%d %H:%M:%S} {completed.tzname() or 'UTC'}",
         o.status,
     ]  # fmt: skip
-    f += ["", "", "", "", ""]
+    if server_version >= Ver.PEGBEST_PEGMID_OFFSETS:
+        f += ["", "", "", "", ""]
     return f
 
 
@@ -237,14 +294,23 @@ class WireExecution:
 
 
 def exec_details(e: WireExecution, server_version: int) -> Fields:
-    """execDetails (id 11): no version field at v176."""
-    f: Fields = [Out.EXECUTION_DATA, e.req_id, e.order_id, *e.contract.for_exec()]
+    """execDetails (id 11): a version field (10) before v136, modelCode from v103,
+    lastLiquidity from v136, pendingPriceRevision from v178."""
+    v = server_version
+    f: Fields = [Out.EXECUTION_DATA]
+    if v < Ver.LAST_LIQUIDITY:
+        f.append(10)
+    f += [e.req_id, e.order_id, *e.contract.for_exec()]
+    venue = "CME" if e.contract.is_future else "ISLAND"
     f += [
-        e.exec_id, ib_time(e.time), e.account, "ISLAND", e.side, e.shares, fmt_price(e.price),
-        e.perm_id, e.client_id, 0, e.cum_qty, fmt_price(e.avg_price), e.order_ref, "", "", "",
-        2,
+        e.exec_id, ib_time(e.time), e.account, venue, e.side, e.shares, fmt_price(e.price),
+        e.perm_id, e.client_id, 0, e.cum_qty, fmt_price(e.avg_price), e.order_ref, "", "",
     ]  # fmt: skip
-    if server_version >= 178:
+    if v >= Ver.MODELS_SUPPORT:
+        f.append("")  # modelCode
+    if v >= Ver.LAST_LIQUIDITY:
+        f.append(2)  # lastLiquidity: removed
+    if v >= Ver.PENDING_PRICE_REVISION:
         f.append(0)
     return f
 
@@ -319,33 +385,3 @@ def account_summary(req_id: int, account: str, tag: str, value: str, currency: s
 
 def account_summary_end(req_id: int) -> Fields:
     return [Out.ACCOUNT_SUMMARY_END, 1, req_id]
-
-
-# --- market data and contracts ---------------------------------------------------------------
-
-
-def tick_price(req_id: int, tick_type: int, price: Decimal, size: int) -> Fields:
-    return [Out.TICK_PRICE, 6, req_id, tick_type, fmt_price(price), size, 0]
-
-
-def tick_size(req_id: int, tick_type: int, size: int) -> Fields:
-    return [Out.TICK_SIZE, 6, req_id, tick_type, size]
-
-
-def market_data_type(req_id: int, data_type: int) -> Fields:
-    return [Out.MARKET_DATA_TYPE, 1, req_id, data_type]
-
-
-def contract_details(req_id: int, c: WireContract) -> Fields:
-    """contractDetails (id 10) at v164+: no version field."""
-    return [
-        Out.CONTRACT_DATA, req_id, c.symbol, c.sec_type, "", "0.0", "", c.exchange, c.currency,
-        c.symbol, "NMS", c.symbol, c.con_id, fmt_price(c.min_tick), "",
-        "ACTVTIM,LMT,MKT,STP,STPLMT,TRAIL", f"SMART,{c.primary_exchange or 'ISLAND'}", 1, 0,
-        c.long_name or c.symbol, c.primary_exchange, "", "", "", "", "US/Eastern",
-        "", "", "", "", 0, 1, "", "", "26", "", "COMMON", "0.0001", "0.0001", "100",
-    ]  # fmt: skip
-
-
-def contract_details_end(req_id: int) -> Fields:
-    return [Out.CONTRACT_DATA_END, 1, req_id]

@@ -227,6 +227,12 @@ def live_bar(symbol: str, start: datetime, *, seed: int) -> Bar | None:
     return _bar(spec, start, BASE_SECONDS, [steps[index]])
 
 
+def same_session(symbol: str, first: datetime, second: datetime) -> bool:
+    """Whether two moments fall in the same trading session of `symbol`."""
+    spec = spec_for(symbol)
+    return trading_day_of(spec, first) == trading_day_of(spec, second)
+
+
 def floor_to_bar(ts: datetime, seconds: int = BASE_SECONDS) -> datetime:
     epoch = int(ts.timestamp())
     return datetime.fromtimestamp(epoch - epoch % seconds, UTC)
@@ -261,6 +267,8 @@ def recent_sessions(symbol: str, end: datetime, count: int) -> list[date]:
 
 # --- requests as IB phrases them ----------------------------------------------------------------
 
+SESSION_BAR = 86_400
+"""A `1 day` bar: one bar per whole session."""
 _UNIT_SECONDS = {"sec": 1, "secs": 1, "min": 60, "mins": 60, "hour": 3600, "hours": 3600}
 _DURATION_DAYS = {"D": 1, "W": 5, "M": 21, "Y": 252}
 
@@ -270,7 +278,7 @@ def bar_seconds_of(bar_size: str) -> int:
     count_text, _, unit = bar_size.strip().partition(" ")
     count = int(count_text)
     if unit == "day" and count == 1:
-        return 86_400
+        return SESSION_BAR
     if unit not in _UNIT_SECONDS or count <= 0:
         raise ValueError(f"bar size {bar_size!r} is not supported")
     seconds = count * _UNIT_SECONDS[unit]
@@ -304,9 +312,23 @@ def bars_for_request(
         assert bounds is not None
         start = bounds[0]
     bars = bars_between(symbol, start, end, seed=seed, bar_seconds=bar_seconds)
+    if bar_seconds >= SESSION_BAR:
+        in_progress = _session_so_far(spec, end, seed)
+        return bars + ([in_progress] if in_progress is not None else [])
     if use_rth and spec.is_future:
         bars = [b for b in bars if _in_regular_hours(spec, b)]
     return bars
+
+
+def _session_so_far(spec: SymbolSpec, end: datetime, seed: int) -> Bar | None:
+    """The day in progress as one partial daily bar (TWS sends it as the last bar)."""
+    day = trading_day_of(spec, end)
+    bounds = session_bounds(spec, day)
+    if bounds is None or not bounds[0] < end < bounds[1]:
+        return None
+    done = int((end - bounds[0]).total_seconds()) // BASE_SECONDS
+    steps = list(_path_cached(spec.symbol, day, seed)[:done])
+    return _bar(spec, bounds[0], done * BASE_SECONDS, steps) if steps else None
 
 
 def _in_regular_hours(spec: SymbolSpec, bar: Bar) -> bool:

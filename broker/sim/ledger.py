@@ -36,6 +36,8 @@ class SimPosition:
     quantity: Decimal = Decimal(0)
     avg_cost: Decimal = Decimal(0)
     realized_pnl: Decimal = Decimal(0)
+    con_id: int = 0
+    """The contract last traded (a future's expiry); 0 for the symbol's default listing."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class Ledger:
         price: Decimal,
         commission: Decimal,
         spec: SymbolSpec | None = None,
+        con_id: int = 0,
     ) -> Decimal | None:
         """Book one fill; returns realized P&L (gross of commission) or None if it only opened.
 
@@ -97,6 +100,7 @@ class Ledger:
         multiplier = spec.multiplier if spec is not None else Decimal(1)
         is_future = spec is not None and spec.is_future
         pos = self.position(symbol)
+        pos.con_id = con_id or pos.con_id
         signed = quantity * side.sign
         self.cash -= commission if is_future else signed * price + commission
         self.commissions += commission

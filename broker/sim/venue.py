@@ -195,7 +195,7 @@ class SimVenue:
     def positions(self, account: str) -> list[SimPosition]:
         ledger = self._ledger(account)
         return [
-            SimPosition(p.account, p.symbol, p.quantity, p.avg_cost, p.realized_pnl)
+            SimPosition(p.account, p.symbol, p.quantity, p.avg_cost, p.realized_pnl, p.con_id)
             for p in ledger.positions.values()
         ]
 
@@ -513,7 +513,9 @@ class SimVenue:
         ledger = self._ledger(order.account)
         spec = self._walk(order.symbol).spec
         commission = commission_for(quantity, price, spec)
-        realized = ledger.apply_fill(order.symbol, order.side, quantity, price, commission, spec)
+        realized = ledger.apply_fill(
+            order.symbol, order.side, quantity, price, commission, spec, order.con_id
+        )
         previous = order.filled
         order.filled += quantity
         order.avg_fill_price = (
@@ -538,6 +540,7 @@ class SimVenue:
             commission=commission,
             realized_pnl=realized,
             time=now,
+            con_id=order.con_id,
         )
         self._executions.append(execution)
         if order.remaining == 0:
