@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import NoReturn
 
-from console import control_client
+from console import bot_verbs, control_client
 from console.cli import (
     audit,
     chaos,
@@ -47,6 +47,7 @@ VERBS = (
     signoff,
     rollback,
     control_client,
+    bot_verbs,
 )
 """Every verb module, in the order `deskgate --help` lists them."""
 
