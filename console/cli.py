@@ -56,8 +56,8 @@ def _chaos(value: str) -> str:
 
 
 def cmd_console(args: argparse.Namespace) -> int:
-    from console.app import DeskgateApp
     from console.compose import StartupRefused, build_session
+    from console.tui.app import DeskgateApp
 
     config = _load(args)
     data_dir = config.resolved_data_dir()

@@ -13,10 +13,10 @@ from typing import Any
 
 from textual import events
 
-from console.app import DeskgateApp
-from console.messages import EngineChanged
-from console.screens.main import MainScreen
-from console.screens.modals import KillConfirmScreen
+from console.tui.app import DeskgateApp
+from console.tui.messages import EngineChanged
+from console.tui.screens.main import MainScreen
+from console.tui.screens.modals import KillConfirmScreen
 from contracts.enums import LifecycleState, Side
 from engine.bus import StateChanged
 from engine.clock import ManualClock

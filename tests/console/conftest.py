@@ -76,12 +76,12 @@ def plain(renderable: Any, width: int = 120) -> str:
 
 
 def evidence_text(app: Any) -> str:
-    from console.widgets.evidence import EvidencePanel
+    from console.tui.widgets.evidence import EvidencePanel
 
     return "".join(plain(part) for part in app.screen.query_one(EvidencePanel).text())
 
 
 def status_text(app: Any) -> str:
-    from console.widgets.status_bar import StatusBar
+    from console.tui.widgets.status_bar import StatusBar
 
     return plain(app.screen.query_one(StatusBar).render(), width=400)

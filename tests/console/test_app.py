@@ -7,12 +7,12 @@ from dataclasses import replace
 
 import pytest
 
-from console.app import DeskgateApp
-from console.messages import EngineChanged
-from console.screens.main import MainScreen
-from console.screens.modals import KillConfirmScreen, LiveAccountScreen, ReasonScreen
-from console.screens.views import AuditScreen, GatesScreen
-from console.widgets.tables import OrdersTable
+from console.tui.app import DeskgateApp
+from console.tui.messages import EngineChanged
+from console.tui.screens.main import MainScreen
+from console.tui.screens.modals import KillConfirmScreen, LiveAccountScreen, ReasonScreen
+from console.tui.screens.views import AuditScreen, GatesScreen
+from console.tui.widgets.tables import OrdersTable
 from contracts.config import Config, ConsoleConfig, KeysConfig
 from contracts.enums import LifecycleState, TradingState
 from engine.bus import StateChanged
@@ -303,7 +303,7 @@ async def test_bus_bursts_coalesce(clock: ManualClock) -> None:
 async def test_an_order_event_is_not_held_behind_price_frames(
     clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("console.app.QUOTE_THROTTLE_S", 30.0)  # a very long price hold
+    monkeypatch.setattr("console.tui.app.QUOTE_THROTTLE_S", 30.0)  # a very long price hold
     engine = scenarios.with_pending(clock)
     messages: list[object] = []
     app = app_for(engine)

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from broker.sim import ManualScheduler, SimBroker, SimVenue
-from console.app import DeskgateApp
-from console.screens.drift import DriftScreen
-from console.screens.modals import KillConfirmScreen, ReasonScreen
-from console.widgets.drift import DriftBanner, DriftTable
-from console.widgets.tables import OrdersTable, PositionsTable
+from console.tui.app import DeskgateApp
+from console.tui.screens.drift import DriftScreen
+from console.tui.screens.modals import KillConfirmScreen, ReasonScreen
+from console.tui.widgets.drift import DriftBanner, DriftTable
+from console.tui.widgets.tables import OrdersTable, PositionsTable
 from contracts.config import Config
 from contracts.enums import ChaosMode, DriftType, LifecycleState, TradingState
 from engine.clock import ManualClock

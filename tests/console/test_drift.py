@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Static
 
-from console.app import DeskgateApp
-from console.screens.drift import DriftScreen
-from console.screens.main import MainScreen
-from console.screens.modals import KillConfirmScreen, ReasonScreen
-from console.widgets.drift import DriftBanner, DriftTable, side_text
+from console.tui.app import DeskgateApp
+from console.tui.screens.drift import DriftScreen
+from console.tui.screens.main import MainScreen
+from console.tui.screens.modals import KillConfirmScreen, ReasonScreen
+from console.tui.widgets.drift import DriftBanner, DriftTable, side_text
 from contracts.config import Config, ConsoleConfig, KeysConfig
 from contracts.enums import DriftResolution, DriftSeverity, DriftType, TradingState
 from engine.clock import ManualClock

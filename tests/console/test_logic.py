@@ -7,12 +7,12 @@ from decimal import Decimal
 
 import pytest
 
-from console import format as fmt
-from console.keymap import ACTIONS, keymap_from_config
-from console.screens.main import layout_for
-from console.state import approve_blocker
-from console.widgets.gates import GateVerdict, gates_from, render_gates
-from console.widgets.latency import summary
+from console.tui import format as fmt
+from console.tui.keymap import ACTIONS, keymap_from_config
+from console.tui.screens.main import layout_for
+from console.tui.state import approve_blocker
+from console.tui.widgets.gates import GateVerdict, gates_from, render_gates
+from console.tui.widgets.latency import summary
 from contracts.config import KeysConfig
 from contracts.enums import TradingState
 from contracts.events import CheckOutcome

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from console.app import DeskgateApp
+from console.tui.app import DeskgateApp
 from engine.clock import ManualClock
 from engine.gates import GateResult, Verdict
 from engine.view import EngineSnapshot

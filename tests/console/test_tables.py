@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from textual.app import App, ComposeResult
 
-from console.widgets.tables import SnapshotTable
+from console.tui.widgets.tables import SnapshotTable
 
 
 class Rows(SnapshotTable):

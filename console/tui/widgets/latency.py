@@ -7,7 +7,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from console import format as fmt
+from console.tui import format as fmt
 from engine.view import LatencyView
 
 HIST_BINS = 12

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from console import format as fmt
+from console.tui import format as fmt
 from engine.view import PendingApproval
 
 

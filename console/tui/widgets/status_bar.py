@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.app import RenderResult
 from textual.widget import Widget
 
-from console import format as fmt
+from console.tui import format as fmt
 from contracts.enums import Mode, TradingState
 from engine.view import EngineSnapshot
 

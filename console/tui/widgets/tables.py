@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
-from console import format as fmt
+from console.tui import format as fmt
 from contracts.enums import AlertLevel, LifecycleState
 from contracts.events import AlertRaised
 from engine.view import BeadView, OrderView, PositionView

@@ -14,8 +14,8 @@ from textual.css.query import NoMatches
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
 
-from console.keymap import ACTIONS, PANEL_KEYS, bindings_for, keymap_from_config
-from console.messages import (
+from console.tui.keymap import ACTIONS, PANEL_KEYS, bindings_for, keymap_from_config
+from console.tui.messages import (
     QUOTE_ONLY_REASONS,
     CommandDone,
     DriftResolveWanted,
@@ -25,12 +25,17 @@ from console.messages import (
     PendingSelected,
     StateWanted,
 )
-from console.screens.drift import DriftScreen
-from console.screens.main import MainScreen
-from console.screens.modals import ConfirmScreen, KillConfirmScreen, LiveAccountScreen, ReasonScreen
-from console.screens.views import AuditScreen, GatesScreen, HelpScreen, StateScreen
-from console.state import ConsoleState, approve_blocker, find_pending
-from console.widgets.drift import RESOLUTIONS, side_text
+from console.tui.screens.drift import DriftScreen
+from console.tui.screens.main import MainScreen
+from console.tui.screens.modals import (
+    ConfirmScreen,
+    KillConfirmScreen,
+    LiveAccountScreen,
+    ReasonScreen,
+)
+from console.tui.screens.views import AuditScreen, GatesScreen, HelpScreen, StateScreen
+from console.tui.state import ConsoleState, approve_blocker, find_pending
+from console.tui.widgets.drift import RESOLUTIONS, side_text
 from contracts.config import Config
 from contracts.enums import DriftResolution, Mode, TradingState
 from contracts.events import DriftDetected

@@ -12,10 +12,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import DataTable, Footer, Static
 
-from console.messages import DriftResolveWanted
-from console.screens.views import StateScreen
-from console.state import ConsoleState
-from console.widgets.drift import RESOLUTIONS, TYPE_LABEL, DriftTable, severity_text, side_text
+from console.tui.messages import DriftResolveWanted
+from console.tui.screens.views import StateScreen
+from console.tui.state import ConsoleState
+from console.tui.widgets.drift import RESOLUTIONS, TYPE_LABEL, DriftTable, severity_text, side_text
 from contracts.enums import DriftResolution
 from contracts.events import DriftDetected
 

@@ -13,16 +13,16 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Static
 
-from console.messages import PendingSelected, StateWanted
-from console.state import ConsoleState
-from console.widgets.approvals import ApprovalQueue
-from console.widgets.chrome import MessageLine, PanelTabs
-from console.widgets.drift import DriftBanner
-from console.widgets.evidence import EvidencePanel, EvidenceView
-from console.widgets.gates import GatesPanel, gates_from, tier_label
-from console.widgets.latency import LatencyPanel
-from console.widgets.status_bar import StatusBar
-from console.widgets.tables import AlertsTable, AuditTable, OrdersTable, PositionsTable
+from console.tui.messages import PendingSelected, StateWanted
+from console.tui.state import ConsoleState
+from console.tui.widgets.approvals import ApprovalQueue
+from console.tui.widgets.chrome import MessageLine, PanelTabs
+from console.tui.widgets.drift import DriftBanner
+from console.tui.widgets.evidence import EvidencePanel, EvidenceView
+from console.tui.widgets.gates import GatesPanel, gates_from, tier_label
+from console.tui.widgets.latency import LatencyPanel
+from console.tui.widgets.status_bar import StatusBar
+from console.tui.widgets.tables import AlertsTable, AuditTable, OrdersTable, PositionsTable
 from contracts.config import Config
 from contracts.enums import AlertLevel, LifecycleState
 

@@ -9,8 +9,8 @@ from rich.text import Text
 from textual.app import RenderResult
 from textual.widget import Widget
 
-from console import format as fmt
-from console.widgets.tables import SnapshotTable
+from console.tui import format as fmt
+from console.tui.widgets.tables import SnapshotTable
 from contracts.enums import DriftResolution, DriftSeverity, DriftType
 from contracts.events import DriftDetected
 

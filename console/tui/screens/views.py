@@ -12,11 +12,11 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
 
-from console.messages import StateWanted
-from console.state import ConsoleState
-from console.widgets.gates import GatesPanel, gates_from, tier_label
-from console.widgets.status_bar import StatusBar
-from console.widgets.tables import AuditTable
+from console.tui.messages import StateWanted
+from console.tui.state import ConsoleState
+from console.tui.widgets.gates import GatesPanel, gates_from, tier_label
+from console.tui.widgets.status_bar import StatusBar
+from console.tui.widgets.tables import AuditTable
 
 
 class StateScreen(Screen[None]):

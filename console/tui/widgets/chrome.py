@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.app import RenderResult
 from textual.widget import Widget
 
-from console.widgets.tables import LEVEL_STYLE, alert_text
+from console.tui.widgets.tables import LEVEL_STYLE, alert_text
 from contracts.enums import AlertLevel
 from contracts.events import AlertRaised
 

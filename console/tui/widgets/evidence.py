@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from console import format as fmt
+from console.tui import format as fmt
 from contracts.config import StaleConfig
 from contracts.enums import Regime
 from engine.view import KillFlagView, PendingApproval
