@@ -59,7 +59,7 @@ def pct(samples: list[float], p: float) -> float:
 async def frame_cost(orders: int, frames: int) -> None:
     engine = busy_engine(orders)
     engine.started = False
-    app = DeskgateApp(engine, config=engine.config, clock=engine.clock)  # type: ignore[arg-type]
+    app = DeskgateApp(engine, config=engine.config, clock=engine.clock)
     async with app.run_test(size=(200, 60)) as pilot:
         while not (app.started and app.snapshot is not None):
             await pilot.pause(0.01)
@@ -85,7 +85,7 @@ async def quote_storm(quotes: int, seconds: float) -> None:
     engine = busy_engine(50)
     engine.started = False
     messages: list[Any] = []
-    app = DeskgateApp(engine, config=engine.config, clock=engine.clock)  # type: ignore[arg-type]
+    app = DeskgateApp(engine, config=engine.config, clock=engine.clock)
     async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
         while not (app.started and app.snapshot is not None):
             await pilot.pause(0.01)

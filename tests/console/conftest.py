@@ -66,6 +66,12 @@ async def wait_for(pilot: Any, predicate: Callable[[], Any], timeout: float = 5.
         await pilot.pause(0.02)
 
 
+async def read_headline(pilot: Any, clock: ManualClock) -> None:
+    """Keep the selected trade's headline on screen for the approve dwell time (frozen clock)."""
+    await pilot.pause()
+    clock.advance(pilot.app.config.console.approve_dwell_s)
+
+
 def plain(renderable: Any, width: int = 120) -> str:
     """Render a Rich renderable to plain text (what the trader reads)."""
     from rich.console import Console

@@ -62,6 +62,7 @@ async def test_approve_reaches_the_venue_fills_and_shows_the_position(desk: Desk
         await wait_for(pilot, lambda: app.selected is not None and app.blocker is None)
         assert app.selected is not None and app.selected.intent.intent_id == "ui-buy-1"
 
+        desk.advance(desk.config.console.approve_dwell_s)  # the trader reads the headline
         await pilot.press("a")
         await wait_for(
             pilot, lambda: any(o.order_ref.startswith("dg:ui-buy-1") for o in desk.venue.orders())

@@ -23,7 +23,7 @@ FOREIGN = "d7c1a2b3e4f5"  # the order typed in TWS: second row
 
 def app_for(engine: FakeEngine) -> DeskgateApp:
     engine.started = False
-    return DeskgateApp(engine, config=engine.config)  # type: ignore[arg-type]
+    return DeskgateApp(engine, config=engine.config)
 
 
 async def started(pilot: object, app: DeskgateApp) -> None:
@@ -176,7 +176,7 @@ async def test_kill_works_from_the_drift_screen_and_its_note_field(clock: Manual
         assert isinstance(app.screen, KillConfirmScreen)
         await pilot.press("escape")
         assert isinstance(app.screen, DriftScreen)
-        await pilot.press("e", *"typing", "K")  # from inside the text field
+        await pilot.press("e", *"typing K", "ctrl+k")  # K is text there; the chord kills
         assert isinstance(app.screen, KillConfirmScreen)
         await pilot.press("y")
         await wait_for(pilot, lambda: any(c[0] == "kill" for c in engine.calls))

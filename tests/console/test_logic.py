@@ -149,3 +149,15 @@ def test_gates_from_tuples_and_objects() -> None:
 )
 def test_layout_by_terminal_size(size: tuple[int, int], layout: str) -> None:
     assert layout_for(*size) == layout
+
+
+def test_exchange_time_names_the_us_session() -> None:
+    from datetime import UTC, datetime
+
+    from console.tui.format import exchange_time
+
+    assert exchange_time(datetime(2026, 3, 2, 14, 30, 5, tzinfo=UTC)) == "09:30:05 ET open"
+    assert exchange_time(datetime(2026, 3, 2, 12, 0, tzinfo=UTC)) == "07:00:00 ET pre"
+    assert exchange_time(datetime(2026, 3, 2, 21, 0, tzinfo=UTC)) == "16:00:00 ET post"
+    assert exchange_time(datetime(2026, 3, 2, 2, 0, tzinfo=UTC)) == "21:00:00 ET closed"
+    assert exchange_time(datetime(2026, 3, 7, 15, 0, tzinfo=UTC)).endswith("ET closed")  # Sat

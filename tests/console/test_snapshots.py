@@ -24,7 +24,7 @@ SMALL = (80, 24)
 
 def app_for(engine: FakeEngine) -> DeskgateApp:
     engine.started = False
-    return DeskgateApp(engine, config=engine.config, clock=engine.clock)  # type: ignore[arg-type]
+    return DeskgateApp(engine, config=engine.config, clock=engine.clock)
 
 
 async def ready(pilot: Any) -> None:
@@ -36,6 +36,18 @@ async def ready(pilot: Any) -> None:
 def test_main_screen_with_pending_trade(snap_compare: Any) -> None:
     assert snap_compare(
         app_for(scenarios.with_pending(ManualClock())), terminal_size=WIDE, run_before=ready
+    )
+
+
+def test_pending_trade_with_market(snap_compare: Any) -> None:
+    assert snap_compare(
+        app_for(scenarios.with_market(ManualClock())), terminal_size=WIDE, run_before=ready
+    )
+
+
+def test_pending_trade_with_market_80x24(snap_compare: Any) -> None:
+    assert snap_compare(
+        app_for(scenarios.with_market(ManualClock())), terminal_size=SMALL, run_before=ready
     )
 
 
@@ -172,7 +184,7 @@ def test_live_mode_account_modal(snap_compare: Any) -> None:
     app = DeskgateApp(
         engine,
         config=engine.config,
-        clock=clock,  # type: ignore[arg-type]
+        clock=clock,
         live_account_check="U7654321",
     )
 

@@ -14,6 +14,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Static
 
 from console.tui.messages import PendingSelected, StateWanted
+from console.tui.screens.views import watch_state
 from console.tui.state import ConsoleState
 from console.tui.widgets.approvals import ApprovalQueue
 from console.tui.widgets.chrome import MessageLine, PanelTabs
@@ -95,7 +96,7 @@ class MainScreen(Screen[None]):
             self.query_one(f"#p-{key}").border_title = f"{index + 1} {label}"
         self._apply_layout(self.app.size.width, self.app.size.height)
         self.query_one(ApprovalQueue).focus()
-        self.app.post_message(StateWanted())
+        watch_state(self, self.show_state)
 
     # --- layout -------------------------------------------------------------------------
 
@@ -126,12 +127,17 @@ class MainScreen(Screen[None]):
     def _tab_active(self) -> int:
         return self.side_active if self.layout_name == "-split" else self.active
 
+    def headline_visible(self) -> bool:
+        """The approvals panel (and so the selected trade's headline) is on screen."""
+        return self.layout_name != "-compact" or self.active == 0
+
     def action_panel(self, index: int) -> None:
         """Show panel `index` (a tab on small terminals); focus its list."""
         self.active = index
         if index > 0:
             self.side_active = index
         self._show_active()
+        self.app.post_message(StateWanted())
         for widget in self._panel(index).query("*"):
             if widget.focusable:
                 widget.focus()
@@ -161,6 +167,7 @@ class MainScreen(Screen[None]):
                 now=state.now,
                 now_mono=state.now_mono,
                 blocker=state.blocker,
+                quote=state.quote,
                 approve_key=self.approve_key,
                 kill_flags=snap.kill_flags if snap is not None else (),
             )
