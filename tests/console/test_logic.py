@@ -161,3 +161,15 @@ def test_exchange_time_names_the_us_session() -> None:
     assert exchange_time(datetime(2026, 3, 2, 21, 0, tzinfo=UTC)) == "16:00:00 ET post"
     assert exchange_time(datetime(2026, 3, 2, 2, 0, tzinfo=UTC)) == "21:00:00 ET closed"
     assert exchange_time(datetime(2026, 3, 7, 15, 0, tzinfo=UTC)).endswith("ET closed")  # Sat
+
+
+def test_histograms_of_one_or_two_samples_have_whole_counts_from_zero() -> None:
+    from console.tui.widgets.latency import count_ticks, histogram
+
+    centers, counts = histogram((23759.0,))
+    assert counts == [1] and 0 < centers[0] <= 23759.0
+    centers, counts = histogram((3.0, 5.0))
+    assert sum(counts) == 2 and all(c > 0 for c in centers)
+    assert all(isinstance(c, int) for c in counts)
+    assert count_ticks(1) == [0, 1] and count_ticks(2) == [0, 1, 2]
+    assert count_ticks(40) == [0, 10, 20, 30, 40]

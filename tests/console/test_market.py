@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from console.tui.app import DeskgateApp
+from console.tui.widgets.account import AccountStrip
 from console.tui.widgets.evidence import EvidencePanel
 from engine.clock import ManualClock
 from tests.console import scenarios
@@ -51,3 +52,22 @@ async def test_no_quote_is_said_plainly(clock: ManualClock) -> None:
     async with app.run_test(size=(160, 40)) as pilot:
         await wait_for(pilot, lambda: app.started and app.snapshot is not None)
         await wait_for(pilot, lambda: "no quote" in evidence_text(app))
+
+
+async def test_the_account_strip_stays_at_80_columns_and_agrees_with_positions(
+    clock: ManualClock,
+) -> None:
+    app = app_for(scenarios.with_pending(clock))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.started and app.snapshot is not None)
+        strip = app.screen.query_one(AccountStrip)
+        await wait_for(pilot, lambda: "day" in plain(strip.render(), width=80))
+        narrow = plain(strip.render(), width=80)
+        assert "day +9.30 net" in narrow  # realized -4.20 (net) + MSFT unrealized +13.50
+        assert "NetLiq 100,000.00 USD" in narrow
+    app = app_for(scenarios.with_pending(ManualClock()))
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_for(pilot, lambda: app.started and app.snapshot is not None)
+        strip = app.screen.query_one(AccountStrip)
+        await wait_for(pilot, lambda: "unrl" in plain(strip.render(), width=160))
+        assert "rlzd -4.20 (after comm.) + unrl +13.50" in plain(strip.render(), width=160)

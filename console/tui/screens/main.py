@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Footer, Static
 from console.tui.messages import PendingSelected, StateWanted
 from console.tui.screens.views import watch_state
 from console.tui.state import ConsoleState
+from console.tui.widgets.account import AccountStrip
 from console.tui.widgets.approvals import ApprovalQueue
 from console.tui.widgets.chrome import MessageLine, PanelTabs
 from console.tui.widgets.drift import DriftBanner
@@ -69,6 +70,7 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield StatusBar(stale_threshold_s=self.config.stale.threshold_min * 60, id="status")
+        yield AccountStrip(id="account")
         yield DriftBanner(self.drift_key, id="drift-banner")
         yield MessageLine(id="message")
         yield PanelTabs([p[1] for p in PANELS], [p[2] for p in PANELS], id="tabs")
@@ -173,6 +175,7 @@ class MainScreen(Screen[None]):
             )
         )
         self.query_one(DriftBanner).show(snap.drifts if snap is not None else ())
+        self.query_one(AccountStrip).show(snap)
         if snap is None:
             self._refresh_tabs()
             return
