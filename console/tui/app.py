@@ -13,6 +13,7 @@ from textual.reactive import var
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
 
+from console.tui import format as fmt
 from console.tui.engine_api import ConsoleEngine
 from console.tui.keymap import ACTIONS, PANEL_KEYS, bindings_for, keymap_from_config
 from console.tui.messages import (
@@ -489,7 +490,13 @@ class DeskgateApp(App[None]):
         )
 
     def action_flatten(self) -> None:
-        count = len(self.snapshot.positions) if self.snapshot else 0
+        open_positions = [p for p in self.snapshot.positions if p.quantity] if self.snapshot else []
+        count = len(open_positions)
+        listed = "\n".join(
+            f"  {'SELL' if p.quantity > 0 else 'BUY'} {fmt.qty(abs(p.quantity))} "
+            f"{printable(p.symbol)}"
+            for p in open_positions
+        )
 
         def done(confirmed: bool | None) -> None:
             if confirmed:
@@ -500,7 +507,13 @@ class DeskgateApp(App[None]):
                 )
 
         self.push_screen(
-            ConfirmScreen("FLATTEN", f"Close all {count} position(s) at market?", danger=True),
+            ConfirmScreen(
+                "FLATTEN",
+                f"Close {count} open position{'s' if count != 1 else ''} at market:\n{listed}"
+                if count
+                else "No open positions: flatten sends nothing.",
+                danger=True,
+            ),
             callback=done,
         )
 

@@ -203,8 +203,9 @@ class MainScreen(Screen[None]):
                 badges[2] = (f"{stalled} STALLED", "bold white on #d70000")
             elif working:
                 badges[2] = (str(working), "bold")
-            if snap.positions:
-                badges[1] = (str(len(snap.positions)), "bold")
+            open_positions = sum(1 for p in snap.positions if p.quantity)
+            if open_positions:
+                badges[1] = (str(open_positions), "bold")
             serious = sum(1 for a in snap.alerts if a.level is not AlertLevel.INFO)
             if serious:
                 badges[5] = (f"{serious}!", "bold black on #ffaf00")

@@ -97,6 +97,7 @@ class PositionsTable(SnapshotTable):
                     ),
                 )
                 for p in positions
+                if p.quantity  # flat rows leave the list (their P&L is in the account strip)
             ]
         )
 
