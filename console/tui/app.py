@@ -57,6 +57,8 @@ keys (escape...) always work; the main footer shows none of the single keys mean
 RESOLVE_DRIFT = "resolve drift"
 RESOLUTION_MEANING = {res: text[:1].upper() + text[1:] for _, res, _, text in RESOLUTIONS}
 STOP_TIMEOUT_S = 5.0
+TOKEN_WARNING_S = 60.0
+"""A pending trade's token under this many seconds rings the bell once."""
 QUOTE_THROTTLE_S = 0.1
 BUS_POLL_S = 0.005
 """While price frames are held back, how often the bus is checked for anything urgent."""
@@ -111,6 +113,8 @@ class DeskgateApp(App[None]):
         self._stopping = False
         self._shown_availability: tuple[object, ...] = ()
         self._headline_shown: tuple[str | None, float] = (None, 0.0)
+        self._pending_seen: set[str] = set()
+        self._tokens_warned: set[str] = set()
         """The intent whose headline is on screen now, and since when (monotonic)."""
         self._main = MainScreen(config, self.key_display("approve"), self.key_display("drift"))
 
@@ -254,6 +258,7 @@ class DeskgateApp(App[None]):
             self._shown_availability = availability
             self.refresh_bindings()
         self._note_headline(now_mono)
+        self._ring_for_attention(now_mono)
         return ConsoleState(
             snapshot=self.snapshot,
             mode=self.snapshot.mode if self.snapshot is not None else self.config.mode,
@@ -386,6 +391,18 @@ class DeskgateApp(App[None]):
                 timeout=30,
                 markup=False,
             )
+
+    def _ring_for_attention(self, now_mono: float) -> None:
+        """The bell: once for each new pending trade, once when its token drops under 60 s."""
+        pending = self.snapshot.pending if self.snapshot is not None else ()
+        ids = {p.intent.intent_id for p in pending}
+        low = {
+            p.intent.intent_id for p in pending if 0 < p.seconds_left(now_mono) < TOKEN_WARNING_S
+        }
+        if ids - self._pending_seen or low - self._tokens_warned:
+            self.bell()
+        self._pending_seen = ids
+        self._tokens_warned = (self._tokens_warned | low) & ids
 
     def _note_headline(self, now_mono: float) -> None:
         """Start the dwell clock when another trade's headline comes on screen."""
