@@ -66,6 +66,18 @@ async def wait_for(pilot: Any, predicate: Callable[[], Any], timeout: float = 5.
         await pilot.pause(0.02)
 
 
+def on_screen(app: Any) -> bool:
+    """The engine started and the main screen shows the app's latest state (screens watch it,
+    so they redraw a moment after the state changes)."""
+    main = app.screen_stack[0] if app.screen_stack else None
+    return bool(
+        app.started
+        and app.snapshot is not None
+        and app.console_state is not None
+        and getattr(main, "state", None) is app.console_state
+    )
+
+
 async def read_headline(pilot: Any, clock: ManualClock) -> None:
     """Keep the selected trade's headline on screen for the approve dwell time (frozen clock)."""
     await pilot.pause()

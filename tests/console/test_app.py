@@ -18,7 +18,7 @@ from contracts.enums import LifecycleState, TradingState
 from engine.bus import StateChanged
 from engine.clock import ManualClock
 from tests.console import scenarios
-from tests.console.conftest import evidence_text, read_headline, status_text, wait_for
+from tests.console.conftest import evidence_text, on_screen, read_headline, status_text, wait_for
 from tests.console.fakes import FakeEngine, make_intent
 
 
@@ -28,7 +28,7 @@ def app_for(engine: FakeEngine, live_account_check: str | None = None) -> Deskga
 
 
 async def started(pilot: object, app: DeskgateApp) -> None:
-    await wait_for(pilot, lambda: app.started and app.snapshot is not None)
+    await wait_for(pilot, lambda: on_screen(app))
 
 
 async def test_app_starts_engine_and_shows_pending_trade(clock: ManualClock) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from console.tui.app import DeskgateApp
 from engine.clock import ManualClock
 from tests.console import scenarios
-from tests.console.conftest import wait_for
+from tests.console.conftest import on_screen, wait_for
 from tests.console.fakes import make_intent
 
 
@@ -18,7 +18,7 @@ async def test_the_bell_rings_once_per_new_trade_and_once_per_low_token(
     bells: list[str] = []
     app.bell = lambda: bells.append("ring")  # type: ignore[method-assign]
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.started and app.snapshot is not None)
+        await wait_for(pilot, lambda: on_screen(app))
         await wait_for(pilot, lambda: len(bells) == 1)  # two new trades, one low token: once
         clock.advance(1)
         engine.publish("tick")

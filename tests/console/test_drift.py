@@ -14,7 +14,7 @@ from contracts.config import Config, ConsoleConfig, KeysConfig
 from contracts.enums import DriftResolution, DriftSeverity, DriftType, TradingState
 from engine.clock import ManualClock
 from tests.console import scenarios
-from tests.console.conftest import plain, status_text, wait_for
+from tests.console.conftest import on_screen, plain, status_text, wait_for
 from tests.console.fakes import FakeEngine
 
 POSITION = "a9f0e1d2c3b4"  # the CRITICAL MSFT position drift: first row (most severe)
@@ -27,7 +27,7 @@ def app_for(engine: FakeEngine) -> DeskgateApp:
 
 
 async def started(pilot: object, app: DeskgateApp) -> None:
-    await wait_for(pilot, lambda: app.started and app.snapshot is not None)
+    await wait_for(pilot, lambda: on_screen(app))
 
 
 def resolves(engine: FakeEngine) -> list[tuple[str, ...]]:

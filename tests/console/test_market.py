@@ -7,7 +7,7 @@ from console.tui.widgets.account import AccountStrip
 from console.tui.widgets.evidence import EvidencePanel
 from engine.clock import ManualClock
 from tests.console import scenarios
-from tests.console.conftest import plain, wait_for
+from tests.console.conftest import on_screen, plain, wait_for
 from tests.console.fakes import FakeEngine
 
 
@@ -26,7 +26,7 @@ async def test_the_headline_shows_the_limit_through_the_ask_and_the_stop_through
     engine = scenarios.with_market(clock)
     app = app_for(engine)
     async with app.run_test(size=(160, 40)) as pilot:
-        await wait_for(pilot, lambda: app.started and app.snapshot is not None)
+        await wait_for(pilot, lambda: on_screen(app))
         await wait_for(pilot, lambda: "bid 187.02" in evidence_text(app))
         text = evidence_text(app)
         assert "bid 187.02 / ask 187.04 · limit 16c through the ask" in text
@@ -38,7 +38,7 @@ async def test_a_sell_limit_off_the_bid_and_a_new_quote_are_shown(clock: ManualC
     engine = scenarios.with_market(clock)
     app = app_for(engine)
     async with app.run_test(size=(160, 40)) as pilot:
-        await wait_for(pilot, lambda: app.started and app.snapshot is not None)
+        await wait_for(pilot, lambda: on_screen(app))
         await pilot.press("down")
         await wait_for(pilot, lambda: "bid 158.38 / ask 158.41" in evidence_text(app))
         assert "limit 2c off the bid" in evidence_text(app)
@@ -50,7 +50,7 @@ async def test_a_sell_limit_off_the_bid_and_a_new_quote_are_shown(clock: ManualC
 async def test_no_quote_is_said_plainly(clock: ManualClock) -> None:
     app = app_for(scenarios.with_pending(clock))
     async with app.run_test(size=(160, 40)) as pilot:
-        await wait_for(pilot, lambda: app.started and app.snapshot is not None)
+        await wait_for(pilot, lambda: on_screen(app))
         await wait_for(pilot, lambda: "no quote" in evidence_text(app))
 
 
@@ -59,7 +59,7 @@ async def test_the_account_strip_stays_at_80_columns_and_agrees_with_positions(
 ) -> None:
     app = app_for(scenarios.with_pending(clock))
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.started and app.snapshot is not None)
+        await wait_for(pilot, lambda: on_screen(app))
         strip = app.screen.query_one(AccountStrip)
         await wait_for(pilot, lambda: "day" in plain(strip.render(), width=80))
         narrow = plain(strip.render(), width=80)
@@ -67,7 +67,7 @@ async def test_the_account_strip_stays_at_80_columns_and_agrees_with_positions(
         assert "NetLiq 100,000.00 USD" in narrow
     app = app_for(scenarios.with_pending(ManualClock()))
     async with app.run_test(size=(160, 40)) as pilot:
-        await wait_for(pilot, lambda: app.started and app.snapshot is not None)
+        await wait_for(pilot, lambda: on_screen(app))
         strip = app.screen.query_one(AccountStrip)
         await wait_for(pilot, lambda: "unrl" in plain(strip.render(), width=160))
         assert "rlzd -4.20 (after comm.) + unrl +13.50" in plain(strip.render(), width=160)

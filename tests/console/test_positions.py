@@ -10,7 +10,7 @@ from console.tui.screens.modals import ConfirmScreen
 from console.tui.widgets.tables import PositionsTable
 from engine.clock import ManualClock
 from tests.console import scenarios
-from tests.console.conftest import wait_for
+from tests.console.conftest import on_screen, wait_for
 from tests.console.fakes import FakeEngine
 
 
@@ -26,7 +26,7 @@ async def test_flatten_lists_the_open_positions_with_the_right_count(clock: Manu
     engine.started = False
     app = DeskgateApp(engine, config=engine.config, clock=clock)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.started and app.snapshot is not None)
+        await wait_for(pilot, lambda: on_screen(app))
         assert app.screen.query_one(PositionsTable).row_count == 1  # TSLA is flat
         await pilot.press("F")
         assert isinstance(app.screen, ConfirmScreen)

@@ -14,7 +14,7 @@ from engine.clock import ManualClock
 from engine.gates import GateResult, Verdict
 from engine.view import EngineSnapshot
 from tests.console import scenarios
-from tests.console.conftest import wait_for
+from tests.console.conftest import on_screen, wait_for
 from tests.console.fakes import FakeEngine
 
 WIDE = (120, 40)
@@ -29,7 +29,7 @@ def app_for(engine: FakeEngine) -> DeskgateApp:
 
 async def ready(pilot: Any) -> None:
     app = pilot.app
-    await wait_for(pilot, lambda: app.started and app.snapshot is not None)
+    await wait_for(pilot, lambda: on_screen(app))
     await pilot.pause()
 
 

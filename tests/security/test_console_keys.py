@@ -25,7 +25,7 @@ from console.tui.widgets.evidence import EvidencePanel
 from contracts.enums import DriftType, LifecycleState
 from engine.clock import ManualClock
 from tests.console import scenarios
-from tests.console.conftest import plain, wait_for
+from tests.console.conftest import on_screen, plain, wait_for
 from tests.console.fakes import FakeEngine
 
 
@@ -51,7 +51,7 @@ def app_for(engine: FakeEngine, live_account_check: str | None = None) -> Deskga
 
 
 async def started(pilot: object, app: DeskgateApp) -> None:
-    await wait_for(pilot, lambda: app.started and app.snapshot is not None)
+    await wait_for(pilot, lambda: on_screen(app))
 
 
 def message_line(app: DeskgateApp) -> str:

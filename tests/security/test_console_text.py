@@ -16,7 +16,7 @@ from engine.clock import ManualClock
 from engine.results import CommandResult
 from engine.view import PendingApproval
 from tests.console import scenarios
-from tests.console.conftest import wait_for
+from tests.console.conftest import on_screen, wait_for
 from tests.console.fakes import FakeEngine
 
 CONTROLS = "".join(chr(c) for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)))
@@ -95,7 +95,7 @@ def assert_clean(app: DeskgateApp, *, expect: str = "\\x1b") -> None:
 async def test_outside_text_is_escaped_on_the_main_screen(clock: ManualClock) -> None:
     app = app_for(evil_engine(clock))
     async with app.run_test(size=(200, 60)) as pilot:  # tiled: every panel on screen
-        await wait_for(pilot, lambda: app.started and app.snapshot is not None)
+        await wait_for(pilot, lambda: on_screen(app))
         await pilot.pause()
         assert_clean(app)
         text, _ = rendered(app)
@@ -107,7 +107,7 @@ async def test_outside_text_is_escaped_on_the_main_screen(clock: ManualClock) ->
 async def test_every_control_character_is_escaped_in_the_evidence(clock: ManualClock) -> None:
     app = app_for(evil_engine(clock))
     async with app.run_test(size=(400, 80)) as pilot:
-        await wait_for(pilot, lambda: app.started and app.snapshot is not None)
+        await wait_for(pilot, lambda: on_screen(app))
         await pilot.pause()
         text, _ = rendered(app)
         compact = text.replace(" ", "")
@@ -118,7 +118,7 @@ async def test_every_control_character_is_escaped_in_the_evidence(clock: ManualC
 async def test_a_broker_error_is_escaped_in_the_message_line_and_toast(clock: ManualClock) -> None:
     app = app_for(evil_engine(clock))
     async with app.run_test(size=(160, 40)) as pilot:
-        await wait_for(pilot, lambda: app.started and app.snapshot is not None)
+        await wait_for(pilot, lambda: on_screen(app))
         await pilot.press("R")
         await wait_for(pilot, lambda: "broker: s\\x1b" in rendered(app)[0])
         assert_clean(app)
@@ -127,7 +127,7 @@ async def test_a_broker_error_is_escaped_in_the_message_line_and_toast(clock: Ma
 async def test_outside_text_is_escaped_at_80x24(clock: ManualClock) -> None:
     app = app_for(evil_engine(clock))
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: app.started and app.snapshot is not None)
+        await wait_for(pilot, lambda: on_screen(app))
         for panel in "1234567":
             await pilot.press(panel)
             await pilot.pause()
@@ -137,7 +137,7 @@ async def test_outside_text_is_escaped_at_80x24(clock: ManualClock) -> None:
 async def test_outside_text_is_escaped_on_the_drift_and_audit_screens(clock: ManualClock) -> None:
     app = app_for(evil_engine(clock))
     async with app.run_test(size=(200, 50)) as pilot:
-        await wait_for(pilot, lambda: app.started and app.snapshot is not None)
+        await wait_for(pilot, lambda: on_screen(app))
         await pilot.press("D")
         await wait_for(pilot, lambda: isinstance(app.screen, DriftScreen))
         await pilot.pause()
@@ -155,7 +155,7 @@ async def test_outside_text_is_escaped_on_the_drift_and_audit_screens(clock: Man
 async def test_the_reject_dialog_escapes_the_headline(clock: ManualClock) -> None:
     app = app_for(evil_engine(clock))
     async with app.run_test(size=(160, 40)) as pilot:
-        await wait_for(pilot, lambda: app.started and app.snapshot is not None)
+        await wait_for(pilot, lambda: on_screen(app))
         await pilot.press("r")
         await wait_for(pilot, lambda: isinstance(app.screen, ReasonScreen))
         await pilot.pause()
