@@ -8,8 +8,10 @@ import logging
 from collections.abc import Callable
 
 from broker.gateway.faults import FaultInjector
+from broker.gateway.limits import GatewayLimits
 from broker.gateway.pacing import PacingPolicy
 from broker.gateway.session import ClientSession
+from broker.sim.bar_stream import BarStream
 from broker.sim.events import VenueEvent, VenueFillEvent, VenueOrderEvent, VenueQuoteEvent
 from broker.sim.scheduler import AsyncioScheduler
 from broker.sim.streamer import QuoteStreamer
@@ -33,6 +35,7 @@ class GatewayServer:
         port: int = 0,
         server_version: int = 176,
         pacing: PacingPolicy | None = None,
+        limits: GatewayLimits | None = None,
     ) -> None:
         if server_version not in SUPPORTED_VERSIONS:
             raise ValueError(f"server_version must be one of {SUPPORTED_VERSIONS}")
@@ -42,7 +45,11 @@ class GatewayServer:
         self.port = port
         self.server_version = server_version
         self.pacing = pacing or PacingPolicy()
+        self.limits = limits or GatewayLimits()
+        self.refused_connections = 0
         self.faults = FaultInjector(self)
+        self.bars = BarStream(venue)
+        """Live 5-second bars shared by every session's subscriptions."""
         self.sessions: set[ClientSession] = set()
         self.order_keys: dict[tuple[int, int], int] = {}
         """(clientId, orderId) -> permId for every order a client placed."""
@@ -81,13 +88,25 @@ class GatewayServer:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        self.bars.close()
 
     def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self.sessions) >= self.limits.max_connections:
+            self.refused_connections += 1
+            log.warning("gateway refused a connection: %d sessions open", len(self.sessions))
+            writer.transport.abort()
+            return
         session = ClientSession(self, reader, writer)
         self.sessions.add(session)
         task = asyncio.get_running_loop().create_task(session.run(), name="gateway-session")
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._session_done)
+
+    def _session_done(self, task: asyncio.Task[None]) -> None:
+        """Retrieve every session's outcome, so none is left 'never retrieved'."""
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("gateway session failed", exc_info=task.exception())
 
     # --- sessions ---------------------------------------------------------------------------
 
@@ -119,7 +138,7 @@ class GatewayServer:
     def _on_venue_event(self, event: VenueEvent) -> None:
         if isinstance(event, VenueQuoteEvent):
             for session in list(self.sessions):
-                if session.ready and session.market_data:
+                if session.ready and session.market.market_data:
                     session.on_quote(event.quote)
             return
         order = event.order
