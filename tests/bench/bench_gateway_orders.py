@@ -269,7 +269,8 @@ async def sustained(
         "error 100 sent by the gateway": str(pacing.verdicts),
         "PacingViolation events reaching the engine": str(desk.pacing_events - events_before),
         "engine throttle / adapter pacer limits": f"{desk.engine.throttle.per_second} orders/s / "
-        f"{desk.broker._pacer._max} msgs per {desk.broker._pacer._window:g}s",
+        f"{desk.broker._pacer._max} msgs per {desk.broker._pacer._window:g}s, "
+        f"{desk.broker._pacer._burst} per {desk.broker._pacer._burst_s:g}s",
     }
     await clear_venue(server, desk)
     figures = {"sustained_msgs_per_s": sent * 2 / elapsed, "error_100_count": pacing.verdicts}
