@@ -156,6 +156,16 @@ class PacingCounter:
             session._pacing = counted  # type: ignore[method-assign]
 
 
+async def reconciliations_settled(engine: Engine) -> None:
+    """Wait out the start-up reconciliations: one still to run would see the raw client's
+    orders (another client, same account) as foreign drift and leave the engine REDUCING."""
+    quiet = 0
+    while quiet < 5:
+        busy = engine._reconcile_timer is not None or engine._reconcile_lock.locked()
+        quiet = 0 if busy or not engine._reconcile_runs else quiet + 1
+        await asyncio.sleep(0.05)
+
+
 async def clear_venue(server: GatewayServer, desk: Desk) -> None:
     server.venue.cancel_all()
     deadline = time.perf_counter() + 10
@@ -354,6 +364,7 @@ async def run(args: argparse.Namespace) -> tuple[list[tuple[str, Rows]], Figures
         desk = Desk(server, directory)
         await desk.engine.start()
         assert await desk.engine.watch_quote(AAPL) is not None, "no quote"
+        await reconciliations_settled(desk.engine)
         try:
             rows, got = await side_by_side(server, desk, ib, args.orders, args.rate)
             figures |= got
