@@ -161,6 +161,10 @@ class TokenRejection(StrEnum):
     PARAMS_CHANGED = "PARAMS_CHANGED"
     VOID_AFTER_RESTART = "VOID_AFTER_RESTART"
     NO_TOKEN = "NO_TOKEN"
+    VOID_KILL = "VOID_KILL"
+    """Voided: the kill switch was thrown while the intent waited."""
+    VOID_REJECTED = "VOID_REJECTED"
+    """Voided: the trader rejected the intent."""
 
 
 class AlertLevel(StrEnum):

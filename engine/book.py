@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
-from contracts.enums import DriftResolution, LifecycleState, OrderLeg, Side, TradingState
+from contracts.enums import (
+    DriftResolution,
+    LifecycleState,
+    OrderLeg,
+    Side,
+    TokenRejection,
+    TradingState,
+)
 from contracts.events import (
     AlertRaised,
     AuditedEvent,
@@ -25,12 +33,18 @@ from contracts.events import (
     PositionCorrected,
     PromotionApproved,
     PromotionRequested,
+    RiskChecked,
+    TokenExpired,
     TokenIssued,
+    TraderRejected,
     TradingStateChanged,
 )
 from contracts.intent import Intent
 
 ZERO = Decimal(0)
+EXCHANGE_TZ = ZoneInfo("America/New_York")
+SESSION_ROLL = timedelta(hours=6)
+"""A trading session starts at 18:00 New York time (CME Globex opens; US equities are shut)."""
 ENTRY_OPEN_STATES = frozenset(
     {LifecycleState.APPROVED, LifecycleState.SUBMITTED, LifecycleState.STALLED}
 )
@@ -39,7 +53,7 @@ FINAL_STATES = frozenset({LifecycleState.CLOSED, LifecycleState.REJECTED, Lifecy
 
 
 @dataclass
-class OrderRecord:
+class IntentRecord:
     """One intent's journey: state, broker ids, fills per leg, latency marks."""
 
     intent: Intent
@@ -82,6 +96,26 @@ class OrderRecord:
         return o.stop_loss is not None or o.take_profit is not None
 
 
+@dataclass(frozen=True)
+class PendingOutcome:
+    """A pending trade that ended without being sent: expired, voided, rejected or denied."""
+
+    intent_id: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+    outcome: str
+    """EXPIRED, VOIDED, REJECTED (by the trader) or DENIED (by a risk check)."""
+    reason: str
+    at: datetime
+
+
+PENDING_HISTORY = 500
+REOFFERED_OR_REJECTED = frozenset({TokenRejection.VOID_AFTER_RESTART, TokenRejection.VOID_REJECTED})
+"""Token voids that do not end a pending trade by themselves: a restart re-offers the intent,
+and a trader's reject is its own history entry."""
+
+
 @dataclass
 class PositionState:
     quantity: Decimal = ZERO
@@ -95,7 +129,7 @@ class PositionState:
 class Book:
     """Everything the engine knows, rebuilt from the audit log on restart."""
 
-    records: dict[str, OrderRecord] = field(default_factory=dict)
+    records: dict[str, IntentRecord] = field(default_factory=dict)
     by_ref: dict[str, str] = field(default_factory=dict)
     positions: dict[str, PositionState] = field(default_factory=dict)
     trading_state: TradingState = TradingState.ACTIVE
@@ -113,6 +147,11 @@ class Book:
     """Realized P&L today, net of commissions."""
     commissions_today: Decimal = ZERO
     consecutive_losses: int = 0
+    """Losing round trips in a row this session; the lockout ends with the session."""
+    losses_at_rearm: int = 0
+    """consecutive_losses when the trader last re-armed: only a new loss may halt again."""
+    realized_at_rearm: Decimal | None = None
+    """realized_today when the trader last re-armed (None: no re-arm this session)."""
     issued_tokens: dict[str, TokenIssued] = field(default_factory=dict)
     drifts: dict[str, DriftDetected] = field(default_factory=dict)
     """Unresolved reconciliation drifts, by drift id."""
@@ -127,15 +166,19 @@ class Book:
     """Unfilled entry quantity of each approved or working record, by intent."""
     working_qty: dict[tuple[str, Side], Decimal] = field(default_factory=dict)
     """Sum of open_entry_qty per (symbol, side): what position limits count."""
-    live: dict[str, OrderRecord] = field(default_factory=dict)
+    live: dict[str, IntentRecord] = field(default_factory=dict)
     """Records not yet in a final state, by intent."""
+    pending_history: deque[PendingOutcome] = field(
+        default_factory=lambda: deque(maxlen=PENDING_HISTORY)
+    )
+    """Pending trades that ended unsent, oldest first, with their reason."""
 
     def apply(self, event: AuditedEvent) -> None:
         """Fold one event into the state. Must be deterministic: replay rebuilds the same."""
-        self._roll_day(event.ts_event.date())
+        self.roll_session(event.ts_event)
         match event:
             case IntentReceived():
-                rec = OrderRecord(
+                rec = IntentRecord(
                     intent=event.intent,
                     source=event.source,
                     state=LifecycleState.PROPOSED,
@@ -152,6 +195,18 @@ class Book:
             case TokenIssued():
                 self.records[event.intent_id].token_id = event.token_id
                 self.issued_tokens[event.token_id] = event
+            case TokenExpired() if event.reason not in REOFFERED_OR_REJECTED:
+                void = event.reason is not TokenRejection.EXPIRED
+                self._pending_ended(
+                    event, event.intent_id, "VOIDED" if void else "EXPIRED", event.reason.value
+                )
+            case TraderRejected():
+                self._pending_ended(event, event.intent_id, "REJECTED", event.reason or "trader")
+            case RiskChecked():
+                denials = [c for c in event.checks if not c.passed]
+                if denials:
+                    reasons = "; ".join(f"{c.reason}: {c.detail}" for c in denials)
+                    self._pending_ended(event, event.intent_id, "DENIED", reasons)
             case OrderSubmitting():
                 rec = self.records[event.intent_id]
                 rec.order_ref = event.request.order_ref
@@ -175,6 +230,12 @@ class Book:
                 self.realized_today -= event.commission
                 self.commissions_today += event.commission
             case TradingStateChanged():
+                if (
+                    event.previous is TradingState.HALTED
+                    and event.current is not TradingState.HALTED
+                ):
+                    self.losses_at_rearm = self.consecutive_losses
+                    self.realized_at_rearm = self.realized_today
                 self.trading_state = event.current
                 self.trading_state_actor = event.actor
                 if event.current is not TradingState.HALTED:
@@ -205,7 +266,20 @@ class Book:
             case _:
                 pass
 
-    def _recount(self, rec: OrderRecord) -> None:
+    def _pending_ended(
+        self, event: AuditedEvent, intent_id: str, outcome: str, reason: str
+    ) -> None:
+        rec = self.records.get(intent_id)
+        if rec is None:
+            return
+        o = rec.intent.order
+        self.pending_history.append(
+            PendingOutcome(
+                intent_id, o.instrument.symbol, o.side, o.quantity, outcome, reason, event.ts_event
+            )
+        )
+
+    def _recount(self, rec: IntentRecord) -> None:
         """Keep working_qty in step with the record's unfilled, still-open entry quantity."""
         iid = rec.intent.intent_id
         new = (
@@ -218,7 +292,7 @@ class Book:
             key = (rec.intent.order.instrument.symbol, rec.intent.order.side)
             self.working_qty[key] = self.working_qty.get(key, ZERO) + new - old
 
-    def _index(self, rec: OrderRecord) -> None:
+    def _index(self, rec: IntentRecord) -> None:
         iid = rec.intent.intent_id
         self._recount(rec)
         if rec.state in FINAL_STATES:
@@ -226,12 +300,21 @@ class Book:
         else:
             self.live[iid] = rec
 
-    def _roll_day(self, day: date) -> None:
+    def roll_session(self, at: datetime) -> None:
+        """Start a new trading session's counters when `at` falls in a later session.
+
+        The engine also calls this from its clock, so a lockout ends on time even when no event
+        arrives; replay reaches the same state because the next event rolls the same way.
+        """
+        day = session_day(at)
         if self.trading_day != day:
             self.trading_day = day
             self.trades_today = 0
             self.realized_today = ZERO
             self.commissions_today = ZERO
+            self.consecutive_losses = 0
+            self.losses_at_rearm = 0
+            self.realized_at_rearm = None
 
     def _apply_fill(self, fill: FillRecorded) -> None:
         if fill.exec_id in self.seen_exec_ids:
@@ -260,11 +343,11 @@ class Book:
                 self.consecutive_losses = 0
             pos.round_trip_pnl = ZERO
 
-    def record_for_ref(self, order_ref: str) -> OrderRecord | None:
+    def record_for_ref(self, order_ref: str) -> IntentRecord | None:
         intent_id = self.by_ref.get(order_ref)
         return self.records.get(intent_id) if intent_id else None
 
-    def working(self) -> list[OrderRecord]:
+    def working(self) -> list[IntentRecord]:
         return [r for r in self.live.values() if r.state.is_working]
 
 
@@ -289,6 +372,11 @@ def _apply_to_position(pos: PositionState, signed_qty: Decimal, price: Decimal) 
         pos.avg_price = price  # flipped through zero: the remainder opened at this price
     pos.quantity = new_q
     return realized
+
+
+def session_day(at: datetime) -> date:
+    """The trading session `at` belongs to (sessions roll at 18:00 New York time)."""
+    return (at.astimezone(EXCHANGE_TZ) + SESSION_ROLL).date()
 
 
 def drift_fingerprint(drift: DriftDetected) -> tuple[str, str, str, str]:

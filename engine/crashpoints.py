@@ -10,6 +10,7 @@ import signal
 ENV = "DESKGATE_CRASH_AT"
 POINTS = (
     "intent_recorded",
+    "write_ahead_synced",
     "order_sent",
     "after_ack",
     "after_partial_fill",

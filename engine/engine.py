@@ -1,143 +1,215 @@
-"""The Engine facade: commands in, events applied (audit first), snapshots out."""
+"""The Engine facade: builds the components over one store, book, bus and clock, and delegates."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from datetime import timedelta
-from decimal import Decimal
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
-from contracts.broker import (
-    OrderRequest,
-    Quote,
-    order_ref_for,
-)
-from contracts.enums import (
-    AlertLevel,
-    DenialReason,
-    LifecycleState,
-    Mode,
-    OrderLeg,
-    TokenRejection,
-    TradingState,
-    Trigger,
-)
+from contracts.broker import BrokerEvent, Quote
+from contracts.config import Config
+from contracts.enums import AlertLevel, DriftResolution, LifecycleState, Mode, TradingState, Trigger
 from contracts.events import (
-    CancelRequested,
+    AutoApprovePolicySet,
     EngineStarted,
-    IntentReceived,
     KillFlagCleared,
-    KillFlagRaised,
-    OrderStalled,
-    OrderSubmitting,
-    PositionBead,
-    RiskChecked,
-    SubmitFailed,
-    TokenExpired,
-    TokenIssued,
-    TokenRejected,
-    TokenUsed,
-    TraderRejected,
+    RollbackCompleted,
+    TradingStateChanged,
 )
 from contracts.intent import Instrument, Intent
-from engine import crashpoints
-from engine.audit import AuditUnavailable
-from engine.book import OrderRecord
-from engine.broker_events import BrokerEventsMixin
-from engine.bus import StateChanged
-from engine.core import FLUSH_PERIOD_S, STATE_CONFLICT_FLAG, TIMER_PERIOD_S
-from engine.golive_commands import GoLiveMixin
-from engine.intake import StrategyPlugin
-from engine.killswitch import KillSwitchMixin
-from engine.ports import BrokerUnavailable
-from engine.promotion import (
-    Stage,
-)
-from engine.reconciling import ReconcilingMixin
+from engine.approvals import ApprovalDesk
+from engine.audit import AuditStore, AuditUnavailable
+from engine.book import Book, PendingOutcome
+from engine.broker_events import BrokerEventRouter
+from engine.bus import EventBus, StateChanged
+from engine.clock import Clock, SystemClock
+from engine.execution import ExecutionEvents
+from engine.gates import GateResult
+from engine.intake import IntakeServer, StrategyPlugin
+from engine.killswitch import KillSwitch
+from engine.orders import OrderPath
+from engine.ports import BrokerPort, BrokerUnavailable
+from engine.pretrade import PreTradeRisk
+from engine.promotion import EvidenceBundle, GoLive, Stage, stage_of
+from engine.reconciliation import Reconciler
+from engine.recorder import BackgroundTasks, EventRecorder
+from engine.replay import replay_into
 from engine.results import CommandResult, ProposalResult
-from engine.risk import RiskContext, pre_trade_checks, reference_price
-from engine.scale import TierStatus, position_cap, tier_for
-from engine.snapshot import SnapshotMixin
+from engine.safety import SafetyActions
+from engine.scale import TierStatus
+from engine.session import BrokerSession
+from engine.throttle import OutboundThrottle
+from engine.tokens import TokenBook
+from engine.view import EngineSnapshot, SnapshotBuilder
 
 log = logging.getLogger("deskgate.engine")
 
+TIMER_PERIOD_S = 0.5
+FLUSH_PERIOD_S = 0.1
 
-class Engine(KillSwitchMixin, ReconcilingMixin, BrokerEventsMixin, GoLiveMixin, SnapshotMixin):
+
+class Engine:
     """Owns lifecycle, approvals, risk, kill switch and audit; one asyncio loop, never blocks.
 
-    Commands: propose, approve, reject, kill, rearm, flatten, reconcile_now, can_approve.
-    Observation: `bus.subscribe()` for change notifications, `snapshot()` for the state.
+    A thin facade: each command is delegated to the component that owns it. Components share
+    one audit store, book, bus and clock and are wired here, once.
+    Commands: propose, approve, reject, cancel, kill, rearm, flatten, rollback, resolve_drift,
+    reconcile_now, can_approve. Observation: `bus.subscribe()`, `snapshot()`, `pending_history()`.
     """
 
-    def force_transition(self, intent_id: str, trigger: Trigger) -> bool:
-        """Apply a trigger by hand (tests, chaos suite): invalid ones are refused and recorded."""
-        rec = self.book.records.get(intent_id)
-        if rec is None:
-            raise KeyError(intent_id)
-        return self._transition(rec, trigger)
+    def __init__(
+        self,
+        config: Config,
+        broker: BrokerPort,
+        *,
+        data_dir: Path | None = None,
+        clock: Clock | None = None,
+        store: AuditStore | None = None,
+        intake_socket: Path | None = None,
+        sources: Sequence[StrategyPlugin] = (),
+    ) -> None:
+        self.config = config
+        self.broker = broker
+        self.clock: Clock = clock or SystemClock()
+        self.bus = EventBus()
+        directory = data_dir or config.resolved_data_dir()
+        self.store = store or AuditStore(Path(directory) / "audit.sqlite")
+        self.book = Book()
+        self.throttle = OutboundThrottle(config.risk.max_orders_per_second, SystemClock())
+        self.recorder = EventRecorder(self.store, self.book, self.bus, self.clock)
+        background = BackgroundTasks()
+        book, recorder, clock_ = self.book, self.recorder, self.clock
+        self.session = BrokerSession(broker, recorder, is_paper=config.mode is not Mode.LIVE)
+        self.approvals = ApprovalDesk(recorder, book, clock_, expiry_s=config.tokens.expiry_s)
+        self.risk = PreTradeRisk(recorder, book, self.session, self.approvals, clock_, config)
+        self.kill_switch = KillSwitch(
+            recorder, book, self.session, self.approvals, self.throttle, background, clock_, config
+        )
+        self.order_path = OrderPath(
+            recorder, book, self.session, self.approvals, self.risk, self.throttle, clock_, config
+        )
+        self.safety = SafetyActions(
+            recorder,
+            book,
+            self.session,
+            self.kill_switch,
+            self.order_path,
+            self.throttle,
+            background,
+            clock_,
+            config,
+        )
+        self.execution = ExecutionEvents(recorder, book, self.session, self.kill_switch, clock_)
+        self.reconciler = Reconciler(
+            recorder,
+            book,
+            self.session,
+            self.kill_switch,
+            self.execution,
+            background,
+            clock_,
+            config,
+        )
+        self.router = BrokerEventRouter(
+            recorder,
+            book,
+            self.session,
+            self.execution,
+            self.reconciler,
+            self.kill_switch,
+            self.safety,
+            background,
+            clock_,
+        )
+        self.golive = GoLive(recorder, book, self.session, config)
+        self._view = SnapshotBuilder(
+            self.store, book, self.session, self.approvals, self.risk, self.golive, clock_, config
+        )
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._started = False
+        self._intake = IntakeServer(intake_socket, self.propose) if intake_socket else None
+        self._sources = list(sources)
+        broker.set_event_sink(self.handle_broker_event)
 
     # --- life cycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Rebuild from the audit store, void old tokens, connect, recover, start timers."""
+        """Rebuild from the audit store, void old tokens, connect, recover, start timers.
+
+        A stored record that no longer parses does not stop the start: it is reported (seq and
+        reason), and the engine starts HALTED with a critical alert; kill, flatten and rollback
+        still work.
+        """
         if self._started:
             return
         self._started = True
-        for event in self.store.events():
-            self.book.apply(event)
-        voided = 0
-        for token_id, issued in list(self.book.issued_tokens.items()):
-            rec = self.book.records.get(issued.intent_id)
-            if rec and rec.token_id == token_id and rec.state is LifecycleState.PROPOSED:
-                self._emit(
-                    TokenExpired(
-                        **self._now_pair(),
-                        intent_id=issued.intent_id,
-                        token_id=token_id,
-                        reason=TokenRejection.VOID_AFTER_RESTART,
-                    )
-                )
-                voided += 1
-        self.book.issued_tokens.clear()
-        self._resolve_write_ahead()
-        self._emit(
+        unreadable = replay_into(self.store, self.book)
+        voided = self.approvals.void_after_restart()
+        self.execution.resolve_write_ahead()
+        self.recorder.emit(
             EngineStarted(
-                **self._now_pair(),
+                **self.recorder.now_pair(),
                 mode=self.config.mode.value,
                 broker=self.broker.name,
                 voided_tokens=voided,
             ),
             durable=True,
         )
+        if unreadable:
+            self._halt_for_unreadable(unreadable)
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._timers(), name="engine-timers"))
         self._tasks.append(loop.create_task(self._flusher(), name="engine-flush"))
         try:
             await self.broker.connect()
         except BrokerUnavailable as exc:
-            self._alert(AlertLevel.CRITICAL, "BROKER_UNAVAILABLE", f"cannot connect: {exc}")
-            self._note_connection_failure()
+            self.recorder.alert(AlertLevel.CRITICAL, "BROKER_UNAVAILABLE", f"cannot connect: {exc}")
+            self.safety.note_connection_failure()
         else:
-            self._connected = self.broker.connected
-            await self._recover_after_connect()
+            self.session.connected = self.broker.connected
+            await self.execution.recover()
+        self.reconciler.enabled = True
         for rec in list(self.book.records.values()):
             if rec.state is LifecycleState.PROPOSED:
-                await self.watch_quote(rec.intent.order.instrument)
-                await self._offer_for_approval(rec, stage="proposal")
+                await self.session.watch_quote(rec.intent.order.instrument)
+                await self.order_path.offer_for_approval(rec, stage="proposal")
         if self.book.trading_state is TradingState.HALTED and not self.book.kill_confirmed:
-            self._start_kill_confirmation(resend=True)
-        if self._connected:
-            await self.reconcile("start-up")
-        self._tasks.append(loop.create_task(self._periodic_reconcile(), name="reconcile"))
+            self.kill_switch.start_confirmation(resend=True)
+        if self.session.connected:
+            await self.reconciler.reconcile("start-up")
+        self._tasks.append(loop.create_task(self.reconciler.run_periodically(), name="reconcile"))
         if self._intake is not None:
             try:
                 await self._intake.start()
             except OSError as exc:
-                self._alert(AlertLevel.WARNING, "INTAKE_SOCKET", f"intake socket not open: {exc}")
+                self.recorder.alert(
+                    AlertLevel.WARNING, "INTAKE_SOCKET", f"intake socket not open: {exc}"
+                )
         for source in self._sources:
             self._tasks.append(loop.create_task(self._run_source(source), name="intent-source"))
         self.bus.publish(StateChanged("started"))
+
+    def _halt_for_unreadable(self, unreadable: list[tuple[int, str]]) -> None:
+        listed = "; ".join(f"seq {seq}: {reason}" for seq, reason in unreadable[:5])
+        more = f" (+{len(unreadable) - 5} more)" if len(unreadable) > 5 else ""
+        self.recorder.alert(
+            AlertLevel.CRITICAL,
+            "UNREADABLE_RECORD",
+            f"{len(unreadable)} stored record(s) no longer parse: {listed}{more}",
+        )
+        if self.book.trading_state is not TradingState.HALTED:
+            self.recorder.record_safety(
+                TradingStateChanged(
+                    **self.recorder.now_pair(),
+                    previous=self.book.trading_state,
+                    current=TradingState.HALTED,
+                    reason=f"{len(unreadable)} unreadable audit record(s)",
+                    actor="replay",
+                )
+            )
 
     async def _run_source(self, source: StrategyPlugin) -> None:
         try:
@@ -146,31 +218,30 @@ class Engine(KillSwitchMixin, ReconcilingMixin, BrokerEventsMixin, GoLiveMixin, 
             raise
         except Exception as exc:
             log.exception("intent source failed")
-            self._alert(AlertLevel.WARNING, "SOURCE_FAILED", f"intent source stopped: {exc}")
+            self.recorder.alert(
+                AlertLevel.WARNING, "SOURCE_FAILED", f"intent source stopped: {exc}"
+            )
 
     async def stop(self) -> None:
-        if self._rollback_task is not None and not self._rollback_task.done():
-            self._rollback_task.cancel()
+        rollback = self.safety.automatic
+        if rollback is not None and not rollback.done():
+            rollback.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._rollback_task
+                await rollback
         if self._intake is not None:
             await self._intake.stop()
-        if self._reconcile_timer is not None:
-            self._reconcile_timer.cancel()
+        self.reconciler.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
-        if self._kill_task:
-            self._kill_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._kill_task
+        await self.kill_switch.stop()
         with contextlib.suppress(Exception):
             await self.broker.disconnect()
         try:
-            self.store.flush()
+            self.recorder.flush()
         except AuditUnavailable as exc:
             log.error("audit flush at stop failed: %s", exc)
         self._started = False
@@ -179,7 +250,7 @@ class Engine(KillSwitchMixin, ReconcilingMixin, BrokerEventsMixin, GoLiveMixin, 
         while True:
             await asyncio.sleep(FLUSH_PERIOD_S)
             try:
-                self.store.flush()
+                self.recorder.flush()
             except AuditUnavailable as exc:
                 log.error("audit flush failed: %s", exc)
 
@@ -193,395 +264,155 @@ class Engine(KillSwitchMixin, ReconcilingMixin, BrokerEventsMixin, GoLiveMixin, 
 
     def tick(self) -> None:
         """Expire tokens, stall silent orders, clear lapsed kill flags (called twice a second)."""
-        mono = self.clock.monotonic()
+        self.approvals.expire_due()
+        self.order_path.stall_silent_orders()
         now = self.clock.now()
-        for token_id, intent_id in self.tokens.expire_due(mono):
-            rec = self.book.records.get(intent_id)
-            if rec is not None:
-                self._expire(rec, token_id)
-        stall = self.config.lifecycle.stall_timeout_s
-        for intent_id, since in list(self._submitted_mono.items()):
-            rec = self.book.records.get(intent_id)
-            if rec is None or rec.acked_at is not None or rec.state is not LifecycleState.SUBMITTED:
-                self._submitted_mono.pop(intent_id, None)
-                continue
-            if mono - since >= stall:
-                self._submitted_mono.pop(intent_id, None)
-                self._emit(
-                    OrderStalled(**self._now_pair(), intent_id=intent_id, waited_s=mono - since)
-                )
-                self._transition(rec, Trigger.ACK_TIMEOUT)
-                self._alert(
-                    AlertLevel.CRITICAL,
-                    "STALLED",
-                    f"{intent_id}: no broker ack after {mono - since:.0f}s",
-                    intent_id,
-                )
         for flag, raised in list(self.book.kill_flags.items()):
             if raised.expires_at is not None and now >= raised.expires_at:
-                self._emit(KillFlagCleared(**self._now_pair(), flag=flag, reason="expired"))
+                self.recorder.emit(
+                    KillFlagCleared(**self.recorder.now_pair(), flag=flag, reason="expired")
+                )
 
-    def _expire(self, rec: OrderRecord, token_id: str) -> None:
-        """The intent's token lapsed: record it, and the intent expires unapproved."""
-        iid = rec.intent.intent_id
-        self._pending_tokens.pop(iid, None)
-        self._emit(TokenExpired(**self._now_pair(), intent_id=iid, token_id=token_id))
-        if rec.state is LifecycleState.PROPOSED:
-            self._transition(rec, Trigger.TOKEN_EXPIRED)
+    # --- the broker port's sink --------------------------------------------------------------
 
-    # --- intake ------------------------------------------------------------------------------
+    def handle_broker_event(self, event: BrokerEvent) -> None:
+        """Apply one event from the broker port (the port's sink; drills may interpose here)."""
+        self.router.deliver(event)
+
+    # --- commands ---------------------------------------------------------------------------
 
     async def propose(self, intent: Intent, source: str = "api") -> ProposalResult:
         """Record an intent durably, run the checks, and offer it for approval."""
-        iid = intent.intent_id
-        if iid in self.book.records:
-            return ProposalResult(False, iid, f"intent {iid} already exists; ids are single use")
-        try:
-            self._emit(
-                IntentReceived(**self._now_pair(), intent=intent, source=source), durable=True
-            )
-        except AuditUnavailable as exc:
-            return ProposalResult(False, iid, f"not recorded, audit store unavailable: {exc}")
-        crashpoints.hit("intent_recorded")
-        rec = self.book.records[iid]
-        self._emit(
-            PositionBead(
-                **self._now_pair(),
-                intent_id=iid,
-                from_state=None,
-                to_state=LifecycleState.PROPOSED,
-                trigger=None,
-                requested=rec.requested,
-                filled=Decimal(0),
-            )
-        )
-        await self.watch_quote(intent.order.instrument)
-        return await self._offer_for_approval(rec, stage="proposal")
-
-    async def _offer_for_approval(self, rec: OrderRecord, stage: str) -> ProposalResult:
-        iid = rec.intent.intent_id
-        checks = self._run_checks(rec.intent, stage)
-        if checks.denials:
-            self._deny(rec, checks)
-            reasons = "; ".join(f"{d.reason}: {d.detail}" for d in checks.denials)
-            return ProposalResult(False, iid, f"denied: {reasons}", checks.denials)
-        token, token_id, expires_mono = self.tokens.issue(
-            iid, rec.intent.evidence_hash(), rec.intent.order.digest(), self.clock.monotonic()
-        )
-        expires_at = self.clock.now() + timedelta(seconds=self.config.tokens.expiry_s)
-        self._pending_tokens[iid] = (token, expires_mono)
-        self._emit(
-            TokenIssued(
-                **self._now_pair(),
-                intent_id=iid,
-                token_id=token_id,
-                evidence_hash=rec.intent.evidence_hash(),
-                params_hash=rec.intent.order.digest(),
-                expires_at=expires_at,
-            )
-        )
-        return ProposalResult(True, iid, "waiting for approval")
-
-    def _run_checks(self, intent: Intent, stage: str) -> RiskChecked:
-        checks = pre_trade_checks(
-            intent, self._risk_context(intent), self.config.risk, self.config.stale
-        )
-        event = RiskChecked(
-            **self._now_pair(),
-            intent_id=intent.intent_id,
-            stage=stage,
-            checks=checks,
-        )
-        self._emit(event)
-        return event
-
-    def _deny(self, rec: OrderRecord, checks: RiskChecked) -> None:
-        iid = rec.intent.intent_id
-        self._pending_tokens.pop(iid, None)
-        self.tokens.void_for_intent(iid)
-        self._transition(rec, Trigger.DENY)
-        reasons = ", ".join(str(d.reason) for d in checks.denials)
-        self._alert(AlertLevel.WARNING, "RISK_DENIED", f"{iid} denied: {reasons}", iid)
-        if any(d.reason is DenialReason.STATE_CONFLICT for d in checks.denials):
-            minutes = self.config.stale.temporary_kill_min
-            self._emit(
-                KillFlagRaised(
-                    **self._now_pair(),
-                    flag=STATE_CONFLICT_FLAG,
-                    reason=f"stale state on {iid}",
-                    expires_at=self.clock.now() + timedelta(minutes=minutes),
-                )
-            )
-
-    def _risk_context(self, intent: Intent) -> RiskContext:
-        symbol = intent.order.instrument.symbol
-        pos = self.book.positions.get(symbol)
-        position = pos.quantity if pos else Decimal(0)
-        side = intent.order.side
-        working = self.book.working_qty.get((symbol, side), Decimal(0))
-        working -= self.book.open_entry_qty.get(intent.intent_id, Decimal(0))
-        mono = self.clock.monotonic()
-        digest = intent.order.digest()
-        window = self.config.risk.duplicate_window_s
-        while self._recent_orders and mono - self._recent_orders[0][1] > window:
-            self._recent_orders.popleft()
-        recent = next((mono - t for d, t in reversed(self._recent_orders) if d == digest), None)
-        return RiskContext(
-            now=self.clock.now(),
-            quote=self._quotes.get(symbol),
-            position=position,
-            working_same_side=working,
-            trades_today=self.book.trades_today,
-            realized_pnl_today=self.book.realized_today,
-            consecutive_losses=self.book.consecutive_losses,
-            trading_state=self.book.trading_state,
-            kill_flags=tuple(self.book.kill_flags),
-            connected=self._connected,
-            recent_identical_s=recent,
-            strategy_live=(
-                self.strategy_stage(intent.strategy) is Stage.LIVE
-                if self.config.mode is Mode.LIVE
-                else None
-            ),
-            max_position_override=self._tier_cap(intent),
-        )
-
-    def _tier_cap(self, intent: Intent) -> Decimal | None:
-        """The scale-up tier's position cap in units for this intent (None: no tier in force)."""
-        tier = self.scale_tier()
-        if tier is None:
-            return None
-        o = intent.order
-        price = reference_price(intent, self._quotes.get(o.instrument.symbol))
-        return position_cap(tier, price, o.instrument.multiplier)
-
-    def scale_tier(self) -> TierStatus | None:
-        """The capital tier in force today (from `scale.go_live_date`); None when not live."""
-        try:
-            return tier_for(self.config.scale, self.clock.now().date())
-        except ValueError:
-            return None
-
-    async def watch_quote(self, instrument: Instrument, wait_s: float = 2.0) -> Quote | None:
-        """Subscribe to an instrument's quotes (once) and wait briefly for the first one."""
-        symbol = instrument.symbol
-        if symbol not in self._subscribed and self._connected:
-            self._subscribed.add(symbol)
-            try:
-                await self.broker.subscribe_quotes(instrument)
-            except BrokerUnavailable as exc:
-                self._subscribed.discard(symbol)
-                self._alert(AlertLevel.WARNING, "NO_MARKET_DATA", f"{symbol}: {exc}")
-                return None
-        if symbol not in self._quotes and self._connected:
-            waiter = self._quote_waiters.setdefault(symbol, asyncio.Event())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(waiter.wait(), wait_s)
-        return self._quotes.get(symbol)
-
-    # --- approval and the order path -----------------------------------------------------------
+        return await self.order_path.propose(intent, source)
 
     def can_approve(self, intent_id: str) -> CommandResult:
         """Whether approve would be accepted now (for greying out the key), and why not."""
-        rec = self.book.records.get(intent_id)
-        if rec is None:
-            return CommandResult(False, f"no intent {intent_id}", "UNKNOWN_INTENT")
-        if rec.state is not LifecycleState.PROPOSED:
-            return CommandResult(False, f"{intent_id} is {rec.state}", "NOT_PENDING")
-        pending = self._pending_tokens.get(intent_id)
-        if pending is None or self.clock.monotonic() >= pending[1]:
-            return CommandResult(False, "approval token expired", TokenRejection.EXPIRED)
-        checks = pre_trade_checks(
-            rec.intent, self._risk_context(rec.intent), self.config.risk, self.config.stale
-        )
-        denied = [c for c in checks if not c.passed]
-        if denied:
-            d = denied[0]
-            return CommandResult(False, f"{d.reason}: {d.detail}", str(d.reason))
-        return CommandResult(True, "ready to approve")
+        return self.order_path.can_approve(intent_id)
 
     async def approve(self, intent_id: str, token: str) -> CommandResult:
         """Redeem the token (atomically), re-check risk, write ahead, then send."""
-        rec = self.book.records.get(intent_id)
-        if rec is None:
-            self._emit(
-                TokenRejected(
-                    **self._now_pair(),
-                    intent_id=intent_id,
-                    token_id=None,
-                    reason=TokenRejection.WRONG_INTENT,
-                )
-            )
-            return CommandResult(False, f"no intent {intent_id}", "UNKNOWN_INTENT")
-        redemption = self.tokens.redeem(
-            token,
-            intent_id,
-            rec.intent.evidence_hash(),
-            rec.intent.order.digest(),
-            self.clock.monotonic(),
-        )
-        if not redemption.ok:
-            assert redemption.rejection is not None
-            self._emit(
-                TokenRejected(
-                    **self._now_pair(),
-                    intent_id=intent_id,
-                    token_id=redemption.token_id,
-                    reason=redemption.rejection,
-                )
-            )
-            if (
-                redemption.rejection is TokenRejection.EXPIRED
-                and redemption.token_id is not None
-                and rec.state is LifecycleState.PROPOSED
-                and rec.token_id == redemption.token_id
-            ):
-                self._expire(rec, redemption.token_id)
-            return CommandResult(
-                False, f"token refused: {redemption.rejection}", str(redemption.rejection)
-            )
-        assert redemption.token_id is not None
-        self._pending_tokens.pop(intent_id, None)
-        self._emit(TokenUsed(**self._now_pair(), intent_id=intent_id, token_id=redemption.token_id))
-        if not self._transition(rec, Trigger.APPROVE):
-            return CommandResult(False, f"{intent_id} is {rec.state}: not approvable", "STATE")
-        checks = self._run_checks(rec.intent, "submit")
-        if checks.denials:
-            self._deny(rec, checks)
-            d = checks.denials[0]
-            return CommandResult(False, f"denied at submit: {d.reason}: {d.detail}", str(d.reason))
-        return await self._send(rec, self._request_for(rec.intent), token_id=redemption.token_id)
-
-    def _request_for(self, intent: Intent, leg: OrderLeg = OrderLeg.ENTRY) -> OrderRequest:
-        o = intent.order
-        return OrderRequest(
-            order_ref=order_ref_for(intent.intent_id, leg),
-            instrument=o.instrument,
-            side=o.side,
-            quantity=o.quantity,
-            order_type=o.order_type,
-            limit_price=o.limit_price,
-            stop_price=o.stop_price,
-            tif=o.tif,
-            stop_loss=o.stop_loss,
-            take_profit=o.take_profit,
-        )
-
-    async def _send(
-        self,
-        rec: OrderRecord,
-        request: OrderRequest,
-        *,
-        token_id: str | None,
-        exempt: str | None = None,
-    ) -> CommandResult:
-        """The only place an order leaves. Requires a used token or an audited exemption."""
-        iid = rec.intent.intent_id
-        if token_id is None and exempt is None:
-            raise PermissionError("an order without a token needs an audited exemption")
-        if not self._connected:
-            self._transition(rec, Trigger.SUBMIT_FAILED)
-            self._alert(AlertLevel.WARNING, "NOT_SENT", f"{iid}: broker disconnected", iid)
-            return CommandResult(False, "broker disconnected: order not sent", "DISCONNECTED")
-        try:
-            self._emit(
-                OrderSubmitting(
-                    **self._now_pair(),
-                    intent_id=iid,
-                    request=request,
-                    token_id=token_id,
-                    exempt=exempt,
-                ),
-                durable=True,
-            )
-        except AuditUnavailable as exc:
-            with contextlib.suppress(AuditUnavailable):
-                self._transition(rec, Trigger.SUBMIT_FAILED)
-                self._alert(AlertLevel.CRITICAL, "AUDIT_UNAVAILABLE", f"{iid} not sent: {exc}", iid)
-            return CommandResult(
-                False, f"order not sent: audit store unavailable ({exc})", "AUDIT_UNAVAILABLE"
-            )
-        self._transition(rec, Trigger.SUBMIT)
-        self._submitted_mono[iid] = self.clock.monotonic()
-        self._recent_orders.append((rec.intent.order.digest(), self.clock.monotonic()))
-        self._sample("intent_to_submit", rec.received_at, rec.submitted_at)
-        await self.throttle.acquire()
-        if self.book.trading_state is TradingState.HALTED and exempt is None:
-            # The kill switch was thrown while this order waited for a send slot: it stays home.
-            self._emit(
-                SubmitFailed(
-                    **self._now_pair(),
-                    intent_id=iid,
-                    order_ref=request.order_ref,
-                    reason="kill switch thrown while queued: not sent",
-                )
-            )
-            self._transition(rec, Trigger.SUBMIT_FAILED)
-            self._submitted_mono.pop(iid, None)
-            self._alert(AlertLevel.WARNING, "NOT_SENT", f"{iid}: halted while queued", iid)
-            return CommandResult(False, "HALTED while queued: order not sent", "HALTED")
-        try:
-            await self.broker.submit(request)
-        except BrokerUnavailable as exc:
-            self._emit(
-                SubmitFailed(
-                    **self._now_pair(), intent_id=iid, order_ref=request.order_ref, reason=str(exc)
-                )
-            )
-            self._transition(rec, Trigger.SUBMIT_FAILED)
-            self._submitted_mono.pop(iid, None)
-            self._alert(AlertLevel.CRITICAL, "SUBMIT_FAILED", f"{iid}: {exc}", iid)
-            return CommandResult(False, f"broker refused to send: {exc}", "SUBMIT_FAILED")
-        crashpoints.hit("order_sent")
-        return CommandResult(True, f"{iid} sent ({request.order_ref})")
+        return await self.order_path.approve(intent_id, token)
 
     async def reject(self, intent_id: str, reason: str = "") -> CommandResult:
-        rec = self.book.records.get(intent_id)
-        if rec is None:
-            return CommandResult(False, f"no intent {intent_id}", "UNKNOWN_INTENT")
-        if rec.state is not LifecycleState.PROPOSED:
-            return CommandResult(False, f"{intent_id} is {rec.state}: nothing to reject", "STATE")
-        self._pending_tokens.pop(intent_id, None)
-        self.tokens.void_for_intent(intent_id)
-        self._emit(TraderRejected(**self._now_pair(), intent_id=intent_id, reason=reason))
-        self._transition(rec, Trigger.TRADER_REJECT)
-        return CommandResult(True, f"{intent_id} rejected")
+        return await self.order_path.reject(intent_id, reason)
 
     async def cancel(self, intent_id: str, reason: str = "") -> CommandResult:
-        """Cancel a working entry order (its bracket exits go with it). Never blocked: a cancel
-        only reduces risk, so it is allowed while HALTED; the broker confirms it."""
+        """Cancel a working entry order; allowed while HALTED (it only reduces risk)."""
+        return await self.order_path.cancel(intent_id, reason)
+
+    async def kill(self, reason: str, actor: str = "trader") -> CommandResult:
+        """HALT: block new entries, globally cancel, and confirm with the broker."""
+        return await self.kill_switch.kill(reason, actor)
+
+    async def rearm(self, reason: str, actor: str = "trader") -> CommandResult:
+        return await self.kill_switch.rearm(reason, actor)
+
+    async def flatten(self, reason: str, actor: str = "trader") -> CommandResult:
+        """Cancel working orders, then close every position with risk-reducing market orders."""
+        return await self.safety.flatten(reason, actor)
+
+    async def rollback(
+        self,
+        reason: str,
+        actor: str = "trader",
+        *,
+        automatic: bool = False,
+        timeout_s: float = 60.0,
+    ) -> CommandResult:
+        """Kill, cancel everything, flatten, then verify flat / no orders / NAV near the start."""
+        return await self.safety.rollback(reason, actor, automatic=automatic, timeout_s=timeout_s)
+
+    async def reconcile(self, reason: str) -> CommandResult:
+        """Compare with the broker; raise drift, fix nothing."""
+        return await self.reconciler.reconcile(reason)
+
+    async def reconcile_now(self) -> CommandResult:
+        """Compare with the broker now (the trader's `R`)."""
+        return await self.reconciler.reconcile("manual")
+
+    def request_reconcile(self, reason: str, delay_s: float = 1.0) -> None:
+        """Reconcile soon (coalesced)."""
+        self.reconciler.request(reason, delay_s)
+
+    async def resolve_drift(
+        self, drift_id: str, resolution: DriftResolution, note: str, actor: str = "trader"
+    ) -> CommandResult:
+        """The trader's decision on a drift; ENGINE_CORRECTED makes the engine adopt the broker."""
+        return await self.reconciler.resolve_drift(drift_id, resolution, note, actor)
+
+    def alert(
+        self, level: AlertLevel, code: str, message: str, intent_id: str | None = None
+    ) -> None:
+        """Raise an alert (recorded, shown on the console)."""
+        self.recorder.alert(level, code, message, intent_id)
+
+    def force_transition(self, intent_id: str, trigger: Trigger) -> bool:
+        """Apply a trigger by hand (tests, chaos drills): invalid ones are refused and recorded."""
         rec = self.book.records.get(intent_id)
         if rec is None:
-            return CommandResult(False, f"no intent {intent_id}", "UNKNOWN_INTENT")
-        if rec.state not in (LifecycleState.SUBMITTED, LifecycleState.STALLED) or not rec.order_ref:
-            return CommandResult(False, f"{intent_id} is {rec.state}: no working order", "STATE")
-        if not self._connected:
-            return CommandResult(False, "broker disconnected: cancel not sent", "DISCONNECTED")
-        self._emit(
-            CancelRequested(
-                **self._now_pair(),
-                intent_id=intent_id,
-                order_ref=rec.order_ref,
-                reason=reason.strip() or "trader",
-            )
-        )
-        await self.throttle.acquire(urgent=True)
-        try:
-            await self.broker.cancel(rec.order_ref)
-        except BrokerUnavailable as exc:
-            return CommandResult(False, f"cancel not sent: {exc}", "BROKER_UNAVAILABLE")
-        return CommandResult(True, f"cancel sent for {intent_id}; waiting for the broker")
+            raise KeyError(intent_id)
+        return self.recorder.transition(rec, trigger)
 
-    # --- observation -----------------------------------------------------------------------------
+    async def watch_quote(self, instrument: Instrument, wait_s: float = 2.0) -> Quote | None:
+        """Subscribe to an instrument's quotes (once) and wait briefly for the first one."""
+        return await self.session.watch_quote(instrument, wait_s)
+
+    # --- go-live ----------------------------------------------------------------------------
+
+    def publish_gates(self, results: Sequence[GateResult]) -> None:
+        self.golive.publish_gates(results)
+
+    @property
+    def gate_results(self) -> tuple[GateResult, ...] | None:
+        return self.golive.gates
+
+    def record_auto_approve_policy(self, policy: AutoApprovePolicySet) -> CommandResult:
+        return self.golive.record_auto_approve_policy(policy)
+
+    def strategy_stage(self, strategy: str) -> Stage:
+        return stage_of(self.book, strategy)
+
+    def request_promotion(
+        self, bundle: EvidenceBundle, requester: str, to_stage: Stage = Stage.LIVE
+    ) -> CommandResult:
+        return self.golive.request_promotion(bundle, requester, to_stage)
+
+    def approve_promotion(
+        self, strategy: str, approver: str, tier: str, to_stage: Stage = Stage.LIVE
+    ) -> CommandResult:
+        return self.golive.approve_promotion(strategy, approver, tier, to_stage)
+
+    def scale_tier(self) -> TierStatus | None:
+        """The capital tier in force today (from `scale.go_live_date`); None when not live."""
+        return self.risk.scale_tier()
+
+    # --- observation ------------------------------------------------------------------------
+
+    def snapshot(self) -> EngineSnapshot:
+        return self._view.take()
+
+    def pending_history(self) -> tuple[PendingOutcome, ...]:
+        """Pending trades that ended unsent (expired, voided by a kill, rejected, denied),
+        oldest first, each with its reason."""
+        return self.approvals.history()
 
     def pending_token(self, intent_id: str) -> str | None:
         """The token that approves a pending intent (for the console and auto-approve policies)."""
-        pending = self._pending_tokens.get(intent_id)
-        return pending[0] if pending else None
+        waiting = self.approvals.pending(intent_id)
+        return waiting.token if waiting else None
 
     def quote(self, symbol: str) -> Quote | None:
-        return self._quotes.get(symbol)
+        return self.session.quote(symbol)
 
     @property
     def connected(self) -> bool:
-        return self._connected
+        return self.session.connected
+
+    @property
+    def tokens(self) -> TokenBook:
+        return self.approvals.tokens
+
+    @property
+    def last_rollback(self) -> RollbackCompleted | None:
+        """The most recent rollback's outcome (for the incident report)."""
+        return self.safety.last_rollback

@@ -1,13 +1,30 @@
-"""Promotion rules: a strategy moves SHADOW -> LIVE only on complete evidence and a T2 approval."""
+"""Go-live: promotion rules (SHADOW -> LIVE on evidence and a T2 approval), gates, auto-approval."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
+from contracts.config import Config
+from contracts.enums import Mode, TradingState
+from contracts.events import (
+    AutoApprovePolicySet,
+    PromotionApproved,
+    PromotionRefused,
+    PromotionRequested,
+)
+from engine.gates import GateResult
 from engine.metrics import sharpe
+from engine.results import CommandResult
+
+if TYPE_CHECKING:
+    from engine.book import Book
+    from engine.recorder import EventRecorder
+    from engine.session import BrokerSession
 
 APPROVAL_TIER = "T2"
 """Promotion needs a second-tier approval: a different person from the one who asked."""
@@ -16,6 +33,11 @@ APPROVAL_TIER = "T2"
 class Stage(StrEnum):
     SHADOW = "SHADOW"
     LIVE = "LIVE"
+
+
+def stage_of(book: Book, strategy: str) -> Stage:
+    """SHADOW unless an approved promotion (an audit bead) made it LIVE."""
+    return Stage(book.strategy_stages.get(strategy, Stage.SHADOW.value))
 
 
 @dataclass(frozen=True)
@@ -121,3 +143,96 @@ def refusal_reasons(
     elif ctx.requested_by is not None and approver.strip() == ctx.requested_by:
         out.append("the requester cannot approve their own promotion")
     return tuple(out)
+
+
+class GoLive:
+    """Published gate results, the paper auto-approve policy, and promotion requests/approvals."""
+
+    def __init__(
+        self, recorder: EventRecorder, book: Book, session: BrokerSession, config: Config
+    ) -> None:
+        self._recorder = recorder
+        self._book = book
+        self._session = session
+        self._config = config
+        self.gates: tuple[GateResult, ...] | None = None
+
+    def publish_gates(self, results: Sequence[GateResult]) -> None:
+        """Store go-live gate results (evaluated by the composition root) for the snapshot."""
+        self.gates = tuple(results)
+        self._recorder.changed("gates")
+
+    def record_auto_approve_policy(self, policy: AutoApprovePolicySet) -> CommandResult:
+        """Record (durably) the policy a paper session approves under; refused in live mode."""
+        if self._config.mode is Mode.LIVE or not self._session.is_paper:
+            return CommandResult(False, "auto-approval is for paper sessions only", "LIVE")
+        self._recorder.emit(policy, durable=True)
+        return CommandResult(True, f"auto-approve policy {policy.policy} recorded")
+
+    def request_promotion(
+        self, bundle: EvidenceBundle, requester: str, to_stage: Stage = Stage.LIVE
+    ) -> CommandResult:
+        """Ask to promote a strategy; incomplete evidence is refused with what is missing."""
+        golive = self._config.golive
+        missing = missing_evidence(
+            bundle, golive.min_promotion_sessions, golive.min_promotion_regimes
+        )
+        if missing or not requester.strip():
+            reasons = missing or ("requester not named",)
+            self._recorder.emit(
+                PromotionRefused(
+                    **self._recorder.now_pair(),
+                    strategy=bundle.strategy,
+                    to_stage=to_stage.value,
+                    actor=requester,
+                    reasons=reasons,
+                )
+            )
+            return CommandResult(False, "evidence incomplete: " + "; ".join(reasons), "EVIDENCE")
+        event = PromotionRequested(
+            **self._recorder.now_pair(),
+            strategy=bundle.strategy,
+            from_stage=stage_of(self._book, bundle.strategy).value,
+            to_stage=to_stage.value,
+            requester=requester.strip(),
+            evidence=bundle.summary(),
+        )
+        self._recorder.emit(event, durable=True)
+        return CommandResult(True, f"promotion of {bundle.strategy} requested")
+
+    def approve_promotion(
+        self, strategy: str, approver: str, tier: str, to_stage: Stage = Stage.LIVE
+    ) -> CommandResult:
+        """Approve a pending promotion; vetoed by kill flags, HALTED, drift, or a wrong approver."""
+        request = self._book.promotion_requests.get(strategy)
+        ctx = PromotionContext(
+            stage=stage_of(self._book, strategy),
+            kill_flags=tuple(self._book.kill_flags),
+            halted=self._book.trading_state is TradingState.HALTED,
+            unresolved_drifts=len(self._book.drifts),
+            requested_by=request.requester if request else None,
+            evidence_missing=(),
+        )
+        reasons = refusal_reasons(ctx, to_stage, approver, tier)
+        if reasons:
+            self._recorder.emit(
+                PromotionRefused(
+                    **self._recorder.now_pair(),
+                    strategy=strategy,
+                    to_stage=to_stage.value,
+                    actor=approver,
+                    reasons=reasons,
+                )
+            )
+            return CommandResult(False, "promotion refused: " + "; ".join(reasons), "REFUSED")
+        self._recorder.emit(
+            PromotionApproved(
+                **self._recorder.now_pair(),
+                strategy=strategy,
+                to_stage=to_stage.value,
+                approver=approver.strip(),
+                tier=tier,
+            ),
+            durable=True,
+        )
+        return CommandResult(True, f"{strategy} promoted to {to_stage}")

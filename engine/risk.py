@@ -39,13 +39,14 @@ class RiskContext:
     """A tighter position cap from the scale-up tier, if one is in force."""
 
 
-def reduces_position(intent: Intent, position: Decimal) -> bool:
-    """True if the order only shrinks an existing position (never flips or grows it)."""
+def reduces_position(intent: Intent, position: Decimal, working: Decimal = Decimal(0)) -> bool:
+    """True if the order only shrinks an existing position (never flips or grows it), counting
+    `working`: the unfilled quantity already working on the same side."""
     order = intent.order
     if position == 0:
         return False
     closes_side = Side.SELL if position > 0 else Side.BUY
-    return order.side is closes_side and order.quantity <= abs(position)
+    return order.side is closes_side and order.quantity + working <= abs(position)
 
 
 def stale_ttl(regime: Regime, cfg: StaleConfig) -> timedelta:
@@ -75,7 +76,7 @@ def pre_trade_checks(
 ) -> tuple[CheckOutcome, ...]:
     """Run every check; the order may go only if all passed."""
     order = intent.order
-    reducing = reduces_position(intent, ctx.position)
+    reducing = reduces_position(intent, ctx.position, ctx.working_same_side)
     out: list[CheckOutcome] = []
 
     def check(name: str, ok: bool, detail: str, reason: DenialReason) -> None:

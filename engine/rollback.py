@@ -1,4 +1,4 @@
-"""Rollback: NAV tracking, automatic triggers, flat/NAV verification, the incident report."""
+"""Rollback rules: NAV tracking, automatic triggers, flat/NAV verification, the incident report."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from contracts.config import KillConfig
+from contracts.enums import Mode, TradingState
 from contracts.events import RollbackCompleted
 from engine.metrics import pct_change, probabilistic_sharpe
 from engine.results import CommandResult
@@ -109,8 +110,33 @@ def verify_rollback(
     return RollbackCheck(not problems, not held, change, tuple(problems))
 
 
-if TYPE_CHECKING:
-    from engine.engine import Engine
+class RollbackRunner(Protocol):
+    """What the incident report needs from whoever runs the rollback (the Engine facade)."""
+
+    async def rollback(
+        self, reason: str, actor: str = ..., *, automatic: bool = ..., timeout_s: float = ...
+    ) -> CommandResult: ...
+
+    @property
+    def last_rollback(self) -> RollbackCompleted | None: ...
+
+    def snapshot(self) -> SnapshotLike: ...
+
+
+class SnapshotLike(Protocol):
+    @property
+    def connection(self) -> ConnectionLike: ...
+    @property
+    def mode(self) -> Mode: ...
+    @property
+    def trading_state(self) -> TradingState: ...
+
+
+class ConnectionLike(Protocol):
+    @property
+    def broker(self) -> str: ...
+    @property
+    def account_id(self) -> str: ...
 
 
 def incident_report(done: RollbackCompleted, context: Mapping[str, str]) -> str:
@@ -156,7 +182,7 @@ def write_incident(out_dir: Path, done: RollbackCompleted, context: Mapping[str,
 
 
 async def rollback_and_report(
-    engine: Engine, reason: str, actor: str, out_dir: Path, *, automatic: bool = False
+    engine: RollbackRunner, reason: str, actor: str, out_dir: Path, *, automatic: bool = False
 ) -> tuple[CommandResult, Path | None]:
     """Run the engine's rollback and write INCIDENT_<time>.md (the console's rollback key)."""
     result = await engine.rollback(reason, actor, automatic=automatic)

@@ -33,6 +33,7 @@ class _Entry:
     params_hash: str
     expires_monotonic: float
     status: TokenStatus = TokenStatus.ISSUED
+    void_reason: TokenRejection = TokenRejection.VOID_AFTER_RESTART
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ class TokenBook:
             if entry.status is TokenStatus.USED:
                 return Redemption(False, token_id, TokenRejection.ALREADY_USED)
             if entry.status is TokenStatus.VOID:
-                return Redemption(False, token_id, TokenRejection.VOID_AFTER_RESTART)
+                return Redemption(False, token_id, entry.void_reason)
             if entry.status is TokenStatus.EXPIRED or monotonic_now >= entry.expires_monotonic:
                 entry.status = TokenStatus.EXPIRED
                 return Redemption(False, token_id, TokenRejection.EXPIRED)
@@ -115,12 +116,15 @@ class TokenBook:
                     out.append((entry.token_id, entry.intent_id))
         return out
 
-    def void_for_intent(self, intent_id: str) -> list[str]:
-        """Void every ISSUED token of an intent (rejected, denied, halted)."""
+    def void_for_intent(
+        self, intent_id: str, reason: TokenRejection = TokenRejection.VOID_AFTER_RESTART
+    ) -> list[str]:
+        """Void every ISSUED token of an intent (rejected, denied, halted); returns their ids."""
         out: list[str] = []
         with self._lock:
             for entry in self._by_id.values():
                 if entry.intent_id == intent_id and entry.status is TokenStatus.ISSUED:
                     entry.status = TokenStatus.VOID
+                    entry.void_reason = reason
                     out.append(entry.token_id)
         return out

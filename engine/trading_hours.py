@@ -31,7 +31,7 @@ class Venue(StrEnum):
 
 
 @dataclass(frozen=True)
-class Session:
+class VenueSession:
     """Where a venue stands at one moment, and why."""
 
     venue: Venue
@@ -113,7 +113,7 @@ def _at(day: date, t: time) -> datetime:
     return datetime.combine(day, t, tzinfo=EASTERN)
 
 
-def nyse_session(now: datetime) -> Session:
+def nyse_session(now: datetime) -> VenueSession:
     """NYSE regular trading hours at `now` (aware)."""
     et = now.astimezone(EASTERN)
     day = et.date()
@@ -121,7 +121,7 @@ def nyse_session(now: datetime) -> Session:
     close = NYSE_EARLY_CLOSES.get(day, NYSE_CLOSE)
     if trading_day and _at(day, NYSE_OPEN) <= et < _at(day, close):
         early = " (early close)" if day in NYSE_EARLY_CLOSES else ""
-        return Session(
+        return VenueSession(
             Venue.NYSE,
             SessionState.OPEN,
             f"NYSE open until {close:%H:%M} ET{early}",
@@ -135,7 +135,7 @@ def nyse_session(now: datetime) -> Session:
         reason = "NYSE closed (pre-market)"
     else:
         reason = "NYSE closed (after the close)"
-    return Session(
+    return VenueSession(
         Venue.NYSE, SessionState.CLOSED, reason, nxt.astimezone(now.tzinfo) if nxt else None
     )
 
@@ -148,7 +148,7 @@ def _next_nyse_open(et: datetime) -> datetime | None:
     return None
 
 
-def cme_equity_session(now: datetime) -> Session:
+def cme_equity_session(now: datetime) -> VenueSession:
     """Globex equity-index futures at `now` (aware).
 
     A Globex day runs 18:00 ET to 17:00 ET the next day; Sunday 18:00 opens the week and Friday
@@ -168,26 +168,26 @@ def cme_equity_session(now: datetime) -> Session:
     elif session_day in CME_CLOSED_DAYS:
         closed_reason = "Globex closed (holiday)"
     if closed_reason:
-        return Session(
+        return VenueSession(
             Venue.CME_EQUITY, SessionState.CLOSED, closed_reason, _next_cme_open(et, now)
         )
     early = CME_EARLY_CLOSES.get(session_day)
     if early is not None and session_day == day and t >= early:
-        return Session(
+        return VenueSession(
             Venue.CME_EQUITY,
             SessionState.CLOSED,
             f"Globex closed early today ({early:%H:%M} ET)",
             _at(day, CME_REOPEN).astimezone(now.tzinfo),
         )
     if CME_CLOSE <= t < CME_REOPEN:
-        return Session(
+        return VenueSession(
             Venue.CME_EQUITY,
             SessionState.MAINTENANCE,
             "Globex daily maintenance break (17:00-18:00 ET)",
             _at(day, CME_REOPEN).astimezone(now.tzinfo),
         )
     end = _at(session_day, early or CME_CLOSE)
-    return Session(
+    return VenueSession(
         Venue.CME_EQUITY,
         SessionState.OPEN,
         f"Globex open until {end:%a %H:%M} ET",
@@ -227,11 +227,11 @@ class ResetWindow:
         return t < end
 
 
-def session_for(venue: Venue, now: datetime, reset: ResetWindow | None = None) -> Session:
+def session_for(venue: Venue, now: datetime, reset: ResetWindow | None = None) -> VenueSession:
     """The venue's session at `now`, with IB's nightly reset shown as MAINTENANCE."""
     session = cme_equity_session(now) if venue is Venue.CME_EQUITY else nyse_session(now)
     if reset is not None and reset.contains(now) and session.state is SessionState.OPEN:
-        return Session(
+        return VenueSession(
             venue,
             SessionState.MAINTENANCE,
             "IB nightly reset window: no sends",

@@ -1,17 +1,26 @@
-"""Read-only snapshots of engine state, for the console and the CLI (attributes down)."""
+"""Read-only snapshots of engine state for the console and the CLI, and their builder."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
 from contracts.broker import AccountSnapshot
-from contracts.enums import LifecycleState, Mode, OrderType, Side, TradingState
+from contracts.config import Config
+from contracts.enums import LifecycleState, Mode, OrderLeg, OrderType, Side, TradingState
 from contracts.events import AlertRaised, CheckOutcome, DriftDetected
 from contracts.intent import Intent
+from engine.approvals import ApprovalDesk
+from engine.audit import AuditStore
+from engine.book import Book
+from engine.clock import Clock
 from engine.gates import GateResult
+from engine.pretrade import PreTradeRisk
+from engine.promotion import GoLive
 from engine.scale import TierStatus
+from engine.session import LATENCY_STAGES, BrokerSession
 
 
 @dataclass(frozen=True)
@@ -130,3 +139,148 @@ class EngineSnapshot:
     """Go-live gate results (number, name, verdict, detail, numbers); None if not evaluated."""
     scale_tier: TierStatus | None = None
     """The scale-up capital tier in force (None when no go-live date is configured)."""
+
+
+class SnapshotBuilder:
+    """Takes the read-only EngineSnapshot the console renders, from the components' state."""
+
+    def __init__(
+        self,
+        store: AuditStore,
+        book: Book,
+        session: BrokerSession,
+        approvals: ApprovalDesk,
+        risk: PreTradeRisk,
+        golive: GoLive,
+        clock: Clock,
+        config: Config,
+    ) -> None:
+        self._store = store
+        self._book = book
+        self._session = session
+        self._approvals = approvals
+        self._risk = risk
+        self._golive = golive
+        self._clock = clock
+        self._config = config
+        self._tail_cache: tuple[int, tuple[BeadView, ...]] = (-1, ())
+
+    def take(self) -> EngineSnapshot:
+        now = self._clock.now()
+        session = self._session
+        pending: list[PendingApproval] = []
+        orders: list[OrderView] = []
+        for rec in self._book.records.values():
+            if rec.state is LifecycleState.PROPOSED:
+                approval = self._pending(rec.intent.intent_id, now)
+                if approval is not None:
+                    pending.append(approval)
+                continue
+            o = rec.intent.order
+            orders.append(
+                OrderView(
+                    intent_id=rec.intent.intent_id,
+                    symbol=o.instrument.symbol,
+                    side=o.side,
+                    order_type=o.order_type,
+                    requested=rec.requested,
+                    filled=rec.entry_filled,
+                    state=rec.state,
+                    state_since=rec.state_since,
+                    limit_price=o.limit_price,
+                    stop_price=o.stop_price,
+                    avg_fill_price=rec.avg_price(OrderLeg.ENTRY) or rec.avg_price(OrderLeg.FLATTEN),
+                    perm_id=rec.perm_id,
+                    unknown=rec.state.is_working and not session.connected,
+                )
+            )
+        last_quote = max((q.ts for q in session.quotes.values()), default=None)
+        return EngineSnapshot(
+            mode=self._config.mode,
+            trading_state=self._book.trading_state,
+            kill_confirmed=self._book.kill_confirmed,
+            kill_flags=tuple(
+                KillFlagView(f.flag, f.reason, f.expires_at) for f in self._book.kill_flags.values()
+            ),
+            connection=ConnectionView(
+                broker=session.broker.name,
+                connected=session.connected,
+                account_id=session.account_id,
+                is_paper=session.is_paper,
+                farms=dict(session.farms),
+                last_quote_at=last_quote,
+            ),
+            account=session.account,
+            pending=tuple(pending),
+            orders=tuple(sorted(orders, key=lambda v: v.state_since, reverse=True)),
+            positions=self._positions(),
+            alerts=tuple(self._book.alerts)[-50:],
+            latency=LatencyView(*(tuple(session.latency[k]) for k in LATENCY_STAGES)),
+            audit_tail=self._audit_tail(),
+            trades_today=self._book.trades_today,
+            realized_pnl_today=self._book.realized_today,
+            consecutive_losses=self._book.consecutive_losses,
+            taken_at=now,
+            monotonic_at=self._clock.monotonic(),
+            drifts=tuple(self._book.drifts.values()),
+            gates=self._golive.gates,
+            scale_tier=self._risk.scale_tier(),
+        )
+
+    def _pending(self, intent_id: str, now: datetime) -> PendingApproval | None:
+        waiting = self._approvals.pending(intent_id)
+        if waiting is None:
+            return None
+        rec = self._book.records[intent_id]
+        issued = self._book.issued_tokens.get(rec.token_id or "")
+        return PendingApproval(
+            intent=rec.intent,
+            token=waiting.token,
+            token_id=rec.token_id or "",
+            issued_at=issued.ts_event if issued else rec.received_at,
+            expires_at=issued.expires_at if issued else now,
+            expires_monotonic=waiting.expires_monotonic,
+            checks=self._risk.evaluate(rec.intent),
+            evidence_hash=rec.intent.evidence_hash(),
+        )
+
+    def _positions(self) -> tuple[PositionView, ...]:
+        out = []
+        for symbol, pos in sorted(self._book.positions.items()):
+            if pos.quantity == 0 and pos.realized == 0:
+                continue
+            q = self._session.quote(symbol)
+            last = q.last or q.mid if q else None
+            unreal = (
+                (last - pos.avg_price) * pos.quantity * pos.multiplier
+                if last is not None and pos.quantity
+                else Decimal(0)
+            )
+            ratio = self._book.entry_fill_ratio.get(symbol)
+            out.append(
+                PositionView(symbol, pos.quantity, pos.avg_price, last, unreal, pos.realized, ratio)
+            )
+        return tuple(out)
+
+    def _audit_tail(self) -> tuple[BeadView, ...]:
+        """The newest beads for the console; re-read only when a bead was appended."""
+        head = self._store.head_seq
+        if self._tail_cache[0] != head:
+            rows = self._store.tail(30)
+            views = tuple(
+                BeadView(
+                    r.seq, datetime.fromisoformat(r.ts), r.kind, r.intent_id, _summary(r.payload)
+                )
+                for r in rows
+            )
+            self._tail_cache = (head, views)
+        return self._tail_cache[1]
+
+
+def _summary(payload: str) -> str:
+    """A short human line for a bead in the audit tail."""
+    data = json.loads(payload)
+    for key in ("message", "reason", "to_state", "current", "detail"):
+        if data.get(key):
+            return f"{key}={data[key]}"
+    return ""

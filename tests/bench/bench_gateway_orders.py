@@ -82,7 +82,7 @@ class Desk:
         self.waiters: dict[str, asyncio.Future[float]] = {}
         self.pacing_events = 0
         self.write_ahead: list[float] = []
-        engine_sink = self.engine._on_broker_event
+        engine_sink = self.engine.handle_broker_event
 
         def sink(event: BrokerEvent) -> None:
             engine_sink(event)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from console.chaos import VECTORS, report_markdown, run_vector
+from console.drills.chaos import VECTORS, report_markdown, run_vector
 
 
 @pytest.mark.parametrize("name", list(VECTORS))

@@ -65,8 +65,8 @@ async def test_partial_evidence_is_refused_with_what_is_missing(tmp_path: Path) 
 async def test_an_active_kill_flag_or_drift_vetoes_the_promotion(tmp_path: Path) -> None:
     engine, _, _ = await started_engine(tmp_path)
     assert engine.request_promotion(bundle(), requester="quant").ok
-    engine._emit(  # a kill flag raised the way the engine raises one
-        KillFlagRaised(**engine._now_pair(), flag="STATE_CONFLICT", reason="stale state")
+    engine.recorder.emit(  # a kill flag raised the way the engine raises one
+        KillFlagRaised(**engine.recorder.now_pair(), flag="STATE_CONFLICT", reason="stale state")
     )
     r = engine.approve_promotion("breakout", "cto", "T2")
     assert not r.ok and "kill flag active: STATE_CONFLICT" in r.message

@@ -136,7 +136,7 @@ async def test_full_disk_means_no_order_is_sent(tmp_path: Path) -> None:
     assert "big" not in engine.book.records  # nothing partial
     # ...and the order path, whose write-ahead batch is larger than any free space.
     for n in range(20):
-        engine._alert(AlertLevel.INFO, "PAD", "x" * 900 + str(n))
+        engine.alert(AlertLevel.INFO, "PAD", "x" * 900 + str(n))
     result = await approve_pending(engine, intent.intent_id)
     assert not result.ok and result.code == "AUDIT_UNAVAILABLE"
     assert broker.submits == []

@@ -15,9 +15,8 @@ from contracts.enums import (
     TradingState,
     Trigger,
 )
-from engine.clock import SystemClock
 from engine.engine import Engine
-from engine.throttle import OutboundThrottle
+from engine.orders import order_request_for
 from tests.support import approve_pending, config_with, make_intent, started_engine
 
 
@@ -114,7 +113,7 @@ async def test_order_without_a_token_never_reaches_the_broker(tmp_path: Path) ->
         assert result.code in (TokenRejection.NO_TOKEN, TokenRejection.UNKNOWN_TOKEN)
     rec = engine.book.records[intent.intent_id]
     try:
-        await engine._send(rec, engine._request_for(intent), token_id=None)
+        await engine.order_path.send(rec, order_request_for(intent), token_id=None)
     except PermissionError:
         pass
     else:
@@ -129,7 +128,7 @@ async def test_two_approvals_racing_for_one_token_one_wins_1000_times(tmp_path: 
         update={"risk": config.risk.model_copy(update={"duplicate_window_s": 0.0})}
     )
     engine, broker, clock = await started_engine(tmp_path, config)
-    engine.throttle = OutboundThrottle(10**9, SystemClock())  # the race, not the pacing
+    engine.throttle.per_second = 10**9  # the race, not the pacing
     for _ in range(1000):
         intent, result = await proposed(engine, clock)
         assert result.accepted, result.message

@@ -18,7 +18,7 @@ async def test_orders_queued_behind_the_throttle_stay_home_after_a_kill(tmp_path
         update={"risk": config.risk.model_copy(update={"duplicate_window_s": 0.0})}
     )
     engine, broker, clock = await started_engine(tmp_path, config)
-    engine.throttle = OutboundThrottle(2, SystemClock())  # two messages a second
+    engine.throttle.per_second = 2  # two messages a second
     intents = [make_intent(clock, quantity=1 + n) for n in range(6)]
     for intent in intents:
         assert (await engine.propose(intent)).accepted

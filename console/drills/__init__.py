@@ -1,0 +1,1 @@
+"""Drills that exercise a whole engine through its public API: paper session, chaos, crash."""

@@ -1,0 +1,291 @@
+"""Order events from the broker applied to the lifecycle, and recovery of unfinished intents."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from contracts.broker import (
+    BrokerOrder,
+    OrderAccepted,
+    OrderCancelled,
+    OrderFilled,
+    OrderRejected,
+    order_ref_for,
+    parse_order_ref,
+)
+from contracts.enums import AlertLevel, LifecycleState, OrderLeg, TradingState, Trigger
+from contracts.events import (
+    FillRecorded,
+    OrderAcknowledged,
+    OrderCancelConfirmed,
+    OrderRejectedByBroker,
+)
+from engine import crashpoints
+from engine.audit import AuditUnavailable
+from engine.book import Book, IntentRecord
+from engine.clock import Clock
+from engine.killswitch import KillSwitch
+from engine.ports import BrokerUnavailable
+from engine.recorder import EventRecorder
+from engine.session import BrokerSession
+
+log = logging.getLogger("deskgate.engine")
+
+
+class ExecutionEvents:
+    """Applies acks, fills, cancels and rejects to intent records; rebuilds after a reconnect.
+
+    Never resends: an intent whose order is not at the broker after a resync is closed.
+    """
+
+    def __init__(
+        self,
+        recorder: EventRecorder,
+        book: Book,
+        session: BrokerSession,
+        kill_switch: KillSwitch,
+        clock: Clock,
+    ) -> None:
+        self._recorder = recorder
+        self._book = book
+        self._session = session
+        self._kill_switch = kill_switch
+        self._clock = clock
+        self.applied = 0
+        """Order acks, fills, cancels and rejects applied: a reconciliation spanning one retries."""
+
+    def _record_for(self, order_ref: str) -> tuple[IntentRecord, OrderLeg] | None:
+        parsed = parse_order_ref(order_ref)
+        if parsed is None:
+            self._recorder.alert(
+                AlertLevel.WARNING,
+                "FOREIGN_ORDER",
+                f"order {order_ref!r} was not placed by deskgate",
+            )
+            return None
+        intent_id, leg = parsed
+        rec = self._book.records.get(intent_id)
+        if rec is None:
+            self._recorder.alert(
+                AlertLevel.WARNING,
+                "UNKNOWN_ORDER",
+                f"broker reports {order_ref} for an unknown intent",
+            )
+            return None
+        return rec, leg
+
+    def on_accepted(self, event: OrderAccepted) -> None:
+        self.applied += 1
+        found = self._record_for(event.order_ref)
+        if found is None:
+            return
+        rec, leg = found
+        if leg not in (OrderLeg.ENTRY, OrderLeg.FLATTEN) or rec.acked_at is not None:
+            return
+        self._recorder.emit(
+            OrderAcknowledged(
+                ts_event=event.ts,
+                ts_init=self._clock.now(),
+                intent_id=rec.intent.intent_id,
+                order_ref=event.order_ref,
+                perm_id=event.perm_id,
+                broker_order_id=event.broker_order_id,
+            )
+        )
+        self._session.sample("submit_to_ack", rec.submitted_at, rec.acked_at)
+        if rec.state in (LifecycleState.SUBMITTED, LifecycleState.STALLED):
+            self._recorder.transition(rec, Trigger.ACK)
+        crashpoints.hit("after_ack")
+
+    def on_fill(self, event: OrderFilled) -> None:
+        self.applied += 1
+        if event.exec_id in self._book.seen_exec_ids:
+            return
+        found = self._record_for(event.order_ref)
+        if found is None:
+            return
+        rec, leg = found
+        crashpoints.hit("before_fill_recorded")
+        self._recorder.emit(
+            FillRecorded(
+                ts_event=event.ts,
+                ts_init=self._clock.now(),
+                intent_id=rec.intent.intent_id,
+                order_ref=event.order_ref,
+                leg=leg,
+                exec_id=event.exec_id,
+                perm_id=event.perm_id,
+                symbol=rec.intent.order.instrument.symbol,
+                side=event.side,
+                quantity=event.quantity,
+                price=event.price,
+                cum_quantity=event.cum_quantity,
+                remaining=event.remaining,
+            )
+        )
+        if leg in (OrderLeg.ENTRY, OrderLeg.FLATTEN):
+            if (
+                rec.first_fill_at is not None
+                and rec.acked_at is not None
+                and rec.entry_filled == event.quantity
+            ):
+                self._session.sample("ack_to_fill", rec.acked_at, rec.first_fill_at)
+            complete = rec.entry_filled >= rec.requested
+            self._recorder.transition(rec, Trigger.FILL if complete else Trigger.PARTIAL_FILL)
+            try:
+                self._recorder.store.flush()
+            except AuditUnavailable as exc:  # queued: written when the store allows
+                log.error("fill of %s not yet on disk: %s", rec.intent.intent_id, exc)
+            crashpoints.hit("after_fill" if complete else "after_partial_fill")
+            if complete and leg is OrderLeg.FLATTEN:
+                self._recorder.transition(rec, Trigger.EXIT_FILLED)
+            elif complete and rec.has_exits and rec.state is LifecycleState.FILLED:
+                self._recorder.transition(rec, Trigger.EXITS_WORKING)
+        else:
+            done = rec.exit_filled >= rec.entry_filled
+            self._recorder.transition(rec, Trigger.EXIT_FILLED if done else Trigger.PARTIAL_FILL)
+
+    def on_cancelled(self, event: OrderCancelled) -> None:
+        self.applied += 1
+        found = self._record_for(event.order_ref)
+        if found is None:
+            return
+        rec, leg = found
+        if leg in (OrderLeg.ENTRY, OrderLeg.FLATTEN):
+            if rec.state in (LifecycleState.SUBMITTED, LifecycleState.STALLED):
+                self._recorder.emit(
+                    OrderCancelConfirmed(
+                        ts_event=event.ts,
+                        ts_init=self._clock.now(),
+                        intent_id=rec.intent.intent_id,
+                        order_ref=event.order_ref,
+                        filled=event.filled,
+                        reason=event.reason,
+                    )
+                )
+                self._recorder.transition(rec, Trigger.CANCEL_CONFIRMED)
+        elif rec.state is LifecycleState.MANAGED and rec.exit_filled < rec.entry_filled:
+            # An exit was cancelled while the position is still (partly) open.
+            self._recorder.transition(rec, Trigger.CANCEL_CONFIRMED)
+
+    def on_rejected(self, event: OrderRejected) -> None:
+        self.applied += 1
+        found = self._record_for(event.order_ref)
+        if found is None:
+            return
+        rec, leg = found
+        iid = rec.intent.intent_id
+        self._recorder.emit(
+            OrderRejectedByBroker(
+                ts_event=event.ts,
+                ts_init=self._clock.now(),
+                intent_id=iid,
+                order_ref=event.order_ref,
+                code=event.code,
+                reason=event.reason,
+            )
+        )
+        if leg in (OrderLeg.ENTRY, OrderLeg.FLATTEN):
+            self._recorder.transition(rec, Trigger.BROKER_REJECT)
+        self._recorder.alert(
+            AlertLevel.WARNING, "REJECTED", f"{iid}: {event.code} {event.reason}", iid
+        )
+
+    # --- recovery ------------------------------------------------------------------------------
+
+    async def recover(self) -> bool:
+        """Match unfinished intents to broker orders by orderRef; never resend anything.
+
+        Returns False when the broker could not be asked (alerted).
+        """
+        broker = self._session.broker
+        try:
+            open_orders = await broker.open_orders()
+            executions = await broker.executions()
+        except BrokerUnavailable as exc:
+            self._recorder.alert(AlertLevel.WARNING, "RESYNC_FAILED", str(exc))
+            return False
+        for execution in executions:
+            if execution.exec_id in self._book.seen_exec_ids:
+                continue
+            self.on_fill(
+                OrderFilled(
+                    ts=execution.time,
+                    order_ref=execution.order_ref,
+                    perm_id=execution.perm_id,
+                    exec_id=execution.exec_id,
+                    side=execution.side,
+                    quantity=execution.quantity,
+                    price=execution.price,
+                    cum_quantity=execution.cum_quantity,
+                    remaining=Decimal(0),
+                )
+            )
+        at_broker = {o.order_ref: o for o in open_orders}
+        self.resolve_write_ahead()
+        for rec in list(self._book.records.values()):
+            self._recover_record(rec, at_broker)
+        if self._book.trading_state is TradingState.HALTED and not self._book.kill_confirmed:
+            self._kill_switch.start_confirmation(resend=True)
+        self._kill_switch.check_loss_triggers()
+        self._recorder.changed("resync")
+        return True
+
+    def _recover_record(self, rec: IntentRecord, at_broker: dict[str, BrokerOrder]) -> None:
+        iid = rec.intent.intent_id
+        if rec.state is LifecycleState.FILLED and rec.has_exits:
+            exits = (
+                order_ref_for(iid, OrderLeg.STOP_LOSS),
+                order_ref_for(iid, OrderLeg.TAKE_PROFIT),
+            )
+            if any(ref in at_broker for ref in exits):
+                # Crashed between the fill and marking its bracket exits working.
+                self._recorder.transition(rec, Trigger.EXITS_WORKING)
+        if rec.order_ref is None:
+            return
+        broker_order = at_broker.get(rec.order_ref)
+        if broker_order is not None:
+            if rec.acked_at is None:
+                self.on_accepted(
+                    OrderAccepted(
+                        ts=self._clock.now(),
+                        order_ref=rec.order_ref,
+                        broker_order_id=broker_order.broker_order_id,
+                        perm_id=broker_order.perm_id,
+                    )
+                )
+        elif rec.state in (LifecycleState.SUBMITTED, LifecycleState.STALLED):
+            # Not working at the broker and not fully filled: it is gone. Never resend.
+            self._recorder.alert(
+                AlertLevel.WARNING,
+                "NOT_AT_BROKER",
+                f"{iid}: not working at the broker after resync; closed",
+                iid,
+            )
+            self._recorder.emit(
+                OrderCancelConfirmed(
+                    **self._recorder.now_pair(),
+                    intent_id=iid,
+                    order_ref=rec.order_ref,
+                    filled=rec.entry_filled,
+                    reason="not found at broker on resync",
+                )
+            )
+            self._recorder.transition(rec, Trigger.CANCEL_CONFIRMED)
+
+    def resolve_write_ahead(self) -> None:
+        """Settle intents a crash left APPROVED, from the audit store alone.
+
+        Runs before the broker connects: the adapter delivers recovered acks and fills during
+        `connect()`, and they must find the record SUBMITTED, not APPROVED.
+        """
+        for rec in list(self._book.live.values()):
+            if rec.state is not LifecycleState.APPROVED:
+                continue
+            if rec.order_ref is None:
+                # Approved but the write-ahead never committed: nothing left; close it out.
+                self._recorder.transition(rec, Trigger.SUBMIT_FAILED)
+            else:
+                # The write-ahead committed: the order may have left. Broker truth decides.
+                self._recorder.transition(rec, Trigger.SUBMIT)

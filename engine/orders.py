@@ -1,0 +1,321 @@
+"""The order path: propose, offer, approve, write ahead, send; reject, cancel, stall."""
+
+from __future__ import annotations
+
+import contextlib
+from decimal import Decimal
+
+from contracts.broker import OrderRequest, order_ref_for
+from contracts.config import Config
+from contracts.enums import (
+    AlertLevel,
+    LifecycleState,
+    OrderLeg,
+    TokenRejection,
+    TradingState,
+    Trigger,
+)
+from contracts.events import (
+    CancelRequested,
+    IntentReceived,
+    OrderStalled,
+    OrderSubmitting,
+    PositionBead,
+    SubmitFailed,
+    TraderRejected,
+)
+from contracts.intent import Intent
+from engine import crashpoints
+from engine.approvals import ApprovalDesk
+from engine.audit import AuditUnavailable
+from engine.book import Book, IntentRecord
+from engine.clock import Clock
+from engine.ports import BrokerUnavailable
+from engine.pretrade import PreTradeRisk
+from engine.recorder import EventRecorder
+from engine.results import CommandResult, ProposalResult
+from engine.session import BrokerSession
+from engine.throttle import OutboundThrottle
+
+SAFETY_EXEMPTIONS = frozenset({"flatten"})
+"""Exempt orders that only reduce risk: sent even when the write-ahead cannot be synced."""
+
+
+def order_request_for(intent: Intent, leg: OrderLeg = OrderLeg.ENTRY) -> OrderRequest:
+    """The broker request for an intent's leg; its orderRef is derived from the intent id."""
+    o = intent.order
+    return OrderRequest(
+        order_ref=order_ref_for(intent.intent_id, leg),
+        instrument=o.instrument,
+        side=o.side,
+        quantity=o.quantity,
+        order_type=o.order_type,
+        limit_price=o.limit_price,
+        stop_price=o.stop_price,
+        tif=o.tif,
+        stop_loss=o.stop_loss,
+        take_profit=o.take_profit,
+    )
+
+
+class OrderPath:
+    """Every order the engine places goes through `send`, after a used token or an exemption."""
+
+    def __init__(
+        self,
+        recorder: EventRecorder,
+        book: Book,
+        session: BrokerSession,
+        approvals: ApprovalDesk,
+        risk: PreTradeRisk,
+        throttle: OutboundThrottle,
+        clock: Clock,
+        config: Config,
+    ) -> None:
+        self._recorder = recorder
+        self._book = book
+        self._session = session
+        self._approvals = approvals
+        self._risk = risk
+        self._throttle = throttle
+        self._clock = clock
+        self._config = config
+        self._submitted_mono: dict[str, float] = {}
+        """intent_id -> monotonic send time, until the broker acks (for STALLED)."""
+
+    # --- intake ------------------------------------------------------------------------------
+
+    async def propose(self, intent: Intent, source: str = "api") -> ProposalResult:
+        """Record an intent durably, run the checks, and offer it for approval."""
+        iid = intent.intent_id
+        if iid in self._book.records:
+            return ProposalResult(False, iid, f"intent {iid} already exists; ids are single use")
+        try:
+            self._recorder.emit(
+                IntentReceived(**self._recorder.now_pair(), intent=intent, source=source),
+                durable=True,
+            )
+        except AuditUnavailable as exc:
+            return ProposalResult(False, iid, f"not recorded, audit store unavailable: {exc}")
+        crashpoints.hit("intent_recorded")
+        rec = self._book.records[iid]
+        self._mark_proposed(rec)
+        await self._session.watch_quote(intent.order.instrument)
+        return await self.offer_for_approval(rec, stage="proposal")
+
+    def _mark_proposed(self, rec: IntentRecord) -> None:
+        self._recorder.emit(
+            PositionBead(
+                **self._recorder.now_pair(),
+                intent_id=rec.intent.intent_id,
+                from_state=None,
+                to_state=LifecycleState.PROPOSED,
+                trigger=None,
+                requested=rec.requested,
+                filled=Decimal(0),
+            )
+        )
+
+    async def offer_for_approval(self, rec: IntentRecord, stage: str) -> ProposalResult:
+        iid = rec.intent.intent_id
+        checks = self._risk.run_checks(rec.intent, stage)
+        if checks.denials:
+            self._risk.deny(rec, checks)
+            reasons = "; ".join(f"{d.reason}: {d.detail}" for d in checks.denials)
+            return ProposalResult(False, iid, f"denied: {reasons}", checks.denials)
+        self._approvals.issue(rec)
+        return ProposalResult(True, iid, "waiting for approval")
+
+    # --- approval -----------------------------------------------------------------------------
+
+    def can_approve(self, intent_id: str) -> CommandResult:
+        """Whether approve would be accepted now (for greying out the key), and why not."""
+        rec = self._book.records.get(intent_id)
+        if rec is None:
+            return CommandResult(False, f"no intent {intent_id}", "UNKNOWN_INTENT")
+        if rec.state is not LifecycleState.PROPOSED:
+            return CommandResult(False, f"{intent_id} is {rec.state}", "NOT_PENDING")
+        if not self._approvals.is_live(intent_id):
+            return CommandResult(False, "approval token expired", TokenRejection.EXPIRED)
+        denied = [c for c in self._risk.evaluate(rec.intent) if not c.passed]
+        if denied:
+            d = denied[0]
+            return CommandResult(False, f"{d.reason}: {d.detail}", str(d.reason))
+        return CommandResult(True, "ready to approve")
+
+    async def approve(self, intent_id: str, token: str) -> CommandResult:
+        """Redeem the token (atomically), re-check risk, write ahead, then send."""
+        rec = self._book.records.get(intent_id)
+        redeemed = self._approvals.redeem(rec, intent_id, token)
+        if rec is None:
+            return CommandResult(False, f"no intent {intent_id}", "UNKNOWN_INTENT")
+        if isinstance(redeemed, TokenRejection):
+            return CommandResult(False, f"token refused: {redeemed}", str(redeemed))
+        if not self._recorder.transition(rec, Trigger.APPROVE):
+            return CommandResult(False, f"{intent_id} is {rec.state}: not approvable", "STATE")
+        checks = self._risk.run_checks(rec.intent, "submit")
+        if checks.denials:
+            self._risk.deny(rec, checks)
+            d = checks.denials[0]
+            return CommandResult(False, f"denied at submit: {d.reason}: {d.detail}", str(d.reason))
+        return await self.send(rec, order_request_for(rec.intent), token_id=redeemed)
+
+    async def reject(self, intent_id: str, reason: str = "") -> CommandResult:
+        rec = self._book.records.get(intent_id)
+        if rec is None:
+            return CommandResult(False, f"no intent {intent_id}", "UNKNOWN_INTENT")
+        if rec.state is not LifecycleState.PROPOSED:
+            return CommandResult(False, f"{intent_id} is {rec.state}: nothing to reject", "STATE")
+        self._approvals.void(intent_id, TokenRejection.VOID_REJECTED)
+        self._recorder.emit(
+            TraderRejected(**self._recorder.now_pair(), intent_id=intent_id, reason=reason)
+        )
+        self._recorder.transition(rec, Trigger.TRADER_REJECT)
+        return CommandResult(True, f"{intent_id} rejected")
+
+    # --- the send ------------------------------------------------------------------------------
+
+    def open_exempt(self, intent: Intent, source: str) -> IntentRecord:
+        """Record an engine-made, risk-reducing intent (flatten) and move it to APPROVED.
+
+        Recorded through the safety path: the store refusing it never stops the order.
+        """
+        self._recorder.record_safety(
+            IntentReceived(**self._recorder.now_pair(), intent=intent, source=source)
+        )
+        rec = self._book.records[intent.intent_id]
+        self._mark_proposed(rec)
+        self._recorder.transition(rec, Trigger.APPROVE)
+        return rec
+
+    async def send(
+        self,
+        rec: IntentRecord,
+        request: OrderRequest,
+        *,
+        token_id: str | None,
+        exempt: str | None = None,
+    ) -> CommandResult:
+        """The only place an order leaves. Requires a used token or an audited exemption.
+
+        Orders that may add risk leave only after their write-ahead record is synced; the
+        flatten exemption (risk-reducing only) is sent even if the store refuses, queued.
+        """
+        iid = rec.intent.intent_id
+        if token_id is None and exempt is None:
+            raise PermissionError("an order without a token needs an audited exemption")
+        if not self._session.connected:
+            self._recorder.transition(rec, Trigger.SUBMIT_FAILED)
+            self._recorder.alert(AlertLevel.WARNING, "NOT_SENT", f"{iid}: broker disconnected", iid)
+            return CommandResult(False, "broker disconnected: order not sent", "DISCONNECTED")
+        write_ahead = OrderSubmitting(
+            **self._recorder.now_pair(),
+            intent_id=iid,
+            request=request,
+            token_id=token_id,
+            exempt=exempt,
+            quote=self._session.quote(request.instrument.symbol),
+        )
+        if exempt in SAFETY_EXEMPTIONS:
+            self._recorder.record_safety(write_ahead)
+        else:
+            try:
+                self._recorder.emit(write_ahead, durable=True)
+            except AuditUnavailable as exc:
+                with contextlib.suppress(AuditUnavailable):
+                    self._recorder.transition(rec, Trigger.SUBMIT_FAILED)
+                    self._recorder.alert(
+                        AlertLevel.CRITICAL, "AUDIT_UNAVAILABLE", f"{iid} not sent: {exc}", iid
+                    )
+                return CommandResult(
+                    False, f"order not sent: audit store unavailable ({exc})", "AUDIT_UNAVAILABLE"
+                )
+        self._recorder.transition(rec, Trigger.SUBMIT)
+        self._submitted_mono[iid] = self._clock.monotonic()
+        self._risk.note_sent(rec.intent)
+        self._session.sample("intent_to_submit", rec.received_at, rec.submitted_at)
+        await self._throttle.acquire()
+        if self._book.trading_state is TradingState.HALTED and exempt is None:
+            # The kill switch was thrown while this order waited for a send slot: it stays home.
+            self._recorder.emit(
+                SubmitFailed(
+                    **self._recorder.now_pair(),
+                    intent_id=iid,
+                    order_ref=request.order_ref,
+                    reason="kill switch thrown while queued: not sent",
+                )
+            )
+            self._recorder.transition(rec, Trigger.SUBMIT_FAILED)
+            self._submitted_mono.pop(iid, None)
+            self._recorder.alert(AlertLevel.WARNING, "NOT_SENT", f"{iid}: halted while queued", iid)
+            return CommandResult(False, "HALTED while queued: order not sent", "HALTED")
+        crashpoints.hit("write_ahead_synced")
+        try:
+            await self._session.broker.submit(request)
+        except BrokerUnavailable as exc:
+            self._recorder.emit(
+                SubmitFailed(
+                    **self._recorder.now_pair(),
+                    intent_id=iid,
+                    order_ref=request.order_ref,
+                    reason=str(exc),
+                )
+            )
+            self._recorder.transition(rec, Trigger.SUBMIT_FAILED)
+            self._submitted_mono.pop(iid, None)
+            self._recorder.alert(AlertLevel.CRITICAL, "SUBMIT_FAILED", f"{iid}: {exc}", iid)
+            return CommandResult(False, f"broker refused to send: {exc}", "SUBMIT_FAILED")
+        crashpoints.hit("order_sent")
+        return CommandResult(True, f"{iid} sent ({request.order_ref})")
+
+    async def cancel(self, intent_id: str, reason: str = "") -> CommandResult:
+        """Cancel a working entry order (its bracket exits go with it). Never blocked: a cancel
+        only reduces risk, so it is allowed while HALTED; the broker confirms it."""
+        rec = self._book.records.get(intent_id)
+        if rec is None:
+            return CommandResult(False, f"no intent {intent_id}", "UNKNOWN_INTENT")
+        if rec.state not in (LifecycleState.SUBMITTED, LifecycleState.STALLED) or not rec.order_ref:
+            return CommandResult(False, f"{intent_id} is {rec.state}: no working order", "STATE")
+        if not self._session.connected:
+            return CommandResult(False, "broker disconnected: cancel not sent", "DISCONNECTED")
+        await self._throttle.acquire(urgent=True)
+        try:
+            await self._session.broker.cancel(rec.order_ref)
+        except BrokerUnavailable as exc:
+            return CommandResult(False, f"cancel not sent: {exc}", "BROKER_UNAVAILABLE")
+        finally:
+            self._recorder.record_safety(
+                CancelRequested(
+                    **self._recorder.now_pair(),
+                    intent_id=intent_id,
+                    order_ref=rec.order_ref,
+                    reason=reason.strip() or "trader",
+                )
+            )
+        return CommandResult(True, f"cancel sent for {intent_id}; waiting for the broker")
+
+    # --- timers ---------------------------------------------------------------------------------
+
+    def stall_silent_orders(self) -> None:
+        """Orders with no broker ack within the stall timeout become STALLED, with an alert."""
+        mono = self._clock.monotonic()
+        stall = self._config.lifecycle.stall_timeout_s
+        for intent_id, since in list(self._submitted_mono.items()):
+            rec = self._book.records.get(intent_id)
+            if rec is None or rec.acked_at is not None or rec.state is not LifecycleState.SUBMITTED:
+                self._submitted_mono.pop(intent_id, None)
+                continue
+            if mono - since >= stall:
+                self._submitted_mono.pop(intent_id, None)
+                self._recorder.emit(
+                    OrderStalled(
+                        **self._recorder.now_pair(), intent_id=intent_id, waited_s=mono - since
+                    )
+                )
+                self._recorder.transition(rec, Trigger.ACK_TIMEOUT)
+                self._recorder.alert(
+                    AlertLevel.CRITICAL,
+                    "STALLED",
+                    f"{intent_id}: no broker ack after {mono - since:.0f}s",
+                    intent_id,
+                )
