@@ -159,10 +159,11 @@ class PacingCounter:
 async def reconciliations_settled(engine: Engine) -> None:
     """Wait out the start-up reconciliations: one still to run would see the raw client's
     orders (another client, same account) as foreign drift and leave the engine REDUCING."""
+    reconciler = engine.reconciler
     quiet = 0
     while quiet < 5:
-        busy = engine._reconcile_timer is not None or engine._reconcile_lock.locked()
-        quiet = 0 if busy or not engine._reconcile_runs else quiet + 1
+        busy = reconciler._timer is not None or reconciler._lock.locked()
+        quiet = 0 if busy or not reconciler._runs else quiet + 1
         await asyncio.sleep(0.05)
 
 
