@@ -150,6 +150,11 @@ class DenialReason(StrEnum):
     AUDIT_UNAVAILABLE = "AUDIT_UNAVAILABLE"
     SCALE_TIER = "SCALE_TIER"
     STRATEGY_NOT_LIVE = "STRATEGY_NOT_LIVE"
+    ORDER_ENTRY_REFUSED = "ORDER_ENTRY_REFUSED"
+    """The broker refuses every new order of this session (TWS read-only API)."""
+    MARKET_CLOSED = "MARKET_CLOSED"
+    RESET_WINDOW = "RESET_WINDOW"
+    """IB's nightly server reset: nothing is sent inside it."""
 
 
 class TokenRejection(StrEnum):

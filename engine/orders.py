@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from decimal import Decimal
 
@@ -36,6 +37,9 @@ from engine.recorder import EventRecorder
 from engine.results import CommandResult, ProposalResult
 from engine.session import BrokerSession
 from engine.throttle import OutboundThrottle
+
+RESYNC_WAIT_S = 10.0
+"""How long an approved order waits for the reconciliation after a reconnect before failing."""
 
 SAFETY_EXEMPTIONS = frozenset({"flatten"})
 """Exempt orders that only reduce risk: sent even when the write-ahead cannot be synced."""
@@ -153,12 +157,28 @@ class OrderPath:
             return CommandResult(False, f"token refused: {redeemed}", str(redeemed))
         if not self._recorder.transition(rec, Trigger.APPROVE):
             return CommandResult(False, f"{intent_id} is {rec.state}: not approvable", "STATE")
+        if not await self._wait_for_resync():
+            self._recorder.transition(rec, Trigger.SUBMIT_FAILED)
+            self._recorder.alert(
+                AlertLevel.WARNING, "NOT_SENT", f"{intent_id}: broker not reconciled yet", intent_id
+            )
+            return CommandResult(
+                False, "broker not reconciled since the reconnect: order not sent", "RESYNC"
+            )
         checks = self._risk.run_checks(rec.intent, "submit")
         if checks.denials:
             self._risk.deny(rec, checks)
             d = checks.denials[0]
             return CommandResult(False, f"denied at submit: {d.reason}: {d.detail}", str(d.reason))
         return await self.send(rec, order_request_for(rec.intent), token_id=redeemed)
+
+    async def _wait_for_resync(self) -> bool:
+        """After a (re)connect, new orders wait until broker truth has been reconciled."""
+        if self._session.resynced.is_set():
+            return True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._session.resynced.wait(), RESYNC_WAIT_S)
+        return self._session.resynced.is_set()
 
     async def reject(self, intent_id: str, reason: str = "") -> CommandResult:
         rec = self._book.records.get(intent_id)

@@ -300,6 +300,7 @@ class Reconciler:
             return CommandResult(False, "reconciliation rate limit: deferred", "RATE_LIMITED")
         runs.append(mono)
         broker = self._session.broker
+        generation = self._session.link_generation
         async with self._lock:
             seen = self._execution.applied
             try:
@@ -324,6 +325,7 @@ class Reconciler:
                     open_orders=len(open_orders),
                 )
             )
+            self._session.mark_resynced(generation)
         self.update_reducing()
         self._recorder.changed("reconciled")
         if raised:
