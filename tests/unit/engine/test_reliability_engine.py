@@ -1,16 +1,12 @@
-"""Issue 16 on the engine: read-only refusal, 1100 alerts, resync before sends, trading hours."""
+"""Issue 16 on the engine: read-only refusal, 1100 alerts, trading hours."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 from contracts.broker import (
-    BrokerDisconnected,
-    BrokerPosition,
     ConnectivityChanged,
     OrderEntryRefused,
 )
@@ -24,7 +20,6 @@ from tests.support import (
     FakeBroker,
     approve_pending,
     config_with,
-    eventually,
     make_intent,
     started_engine,
 )
@@ -94,7 +89,7 @@ async def test_a_refused_trade_stays_uncounted_after_a_restart(tmp_path: Path) -
     await again.stop()
 
 
-# --- 2. 1100 alert within 5 s; a reconnect reconciles before any new order leaves --------
+# --- 2. 1100 alert within 5 s (resync before sends: tests/security/test_reliability_sends.py)
 
 
 async def test_a_1100_raises_a_critical_alert_within_five_seconds(tmp_path: Path) -> None:
@@ -106,51 +101,6 @@ async def test_a_1100_raises_a_critical_alert_within_five_seconds(tmp_path: Path
     assert alert.level is AlertLevel.CRITICAL
     assert alert.ts_event - lost_at <= timedelta(seconds=5)
     assert not engine.snapshot().connection.connected
-    await engine.stop()
-
-
-class SlowPositionsBroker(FakeBroker):
-    """Holds the reconciliation's position request until the test lets it go."""
-
-    def __init__(self, clock: ManualClock) -> None:
-        super().__init__(clock)
-        self.hold = False
-        self.release = asyncio.Event()
-        self.position_requests = 0
-
-    async def positions(self) -> list[BrokerPosition]:
-        self.position_requests += 1
-        if self.hold:
-            await self.release.wait()
-        return await super().positions()
-
-
-async def test_a_reconnect_reconciles_before_any_new_order_is_sent(tmp_path: Path) -> None:
-    clock = ManualClock()
-    broker = SlowPositionsBroker(clock)
-    engine = Engine(config_with(), broker, data_dir=tmp_path, clock=clock)
-    await engine.start()
-    broker.quote("AAPL", "99.99", "100.01")
-    intent = make_intent(clock)
-    assert (await engine.propose(intent)).accepted
-    broker._connected = False
-    broker.push(BrokerDisconnected(ts=clock.now(), reason="socket reset"))
-    broker.hold = True
-    asked = broker.position_requests
-    await broker.connect()
-    broker.push(ConnectivityChanged(ts=clock.now(), connected=True, data_lost=True))
-    approving = asyncio.create_task(approve_pending(engine, intent.intent_id))
-    await eventually(lambda: broker.position_requests > asked)
-    for _ in range(20):
-        await asyncio.sleep(0)  # let the approval run as far as it can
-    assert broker.submits == []
-    broker.release.set()
-    assert (await approving).ok
-    engine.store.flush()
-    kinds = [(r.kind, json.loads(r.payload).get("reason")) for r in engine.store.rows()]
-    reconciled = kinds.index(("RECONCILED", "reconnect"))
-    submitted = next(i for i, (kind, _) in enumerate(kinds) if kind == "SUBMITTING")
-    assert reconciled < submitted
     await engine.stop()
 
 
