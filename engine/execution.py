@@ -106,6 +106,7 @@ class ExecutionEvents:
         if found is None:
             return
         rec, leg = found
+        after_cancel = rec.state is LifecycleState.CANCELLED
         crashpoints.hit("before_fill_recorded")
         self._recorder.emit(
             FillRecorded(
@@ -138,13 +139,26 @@ class ExecutionEvents:
             except AuditUnavailable as exc:  # queued: written when the store allows
                 log.error("fill of %s not yet on disk: %s", rec.intent.intent_id, exc)
             crashpoints.hit("after_fill" if complete else "after_partial_fill")
-            if complete and leg is OrderLeg.FLATTEN:
+            if after_cancel:
+                self._fill_after_cancel(rec, event)
+            elif complete and leg is OrderLeg.FLATTEN:
                 self._recorder.transition(rec, Trigger.EXIT_FILLED)
             elif complete and rec.has_exits and rec.state is LifecycleState.FILLED:
                 self._recorder.transition(rec, Trigger.EXITS_WORKING)
         else:
             done = rec.exit_filled >= rec.entry_filled
             self._recorder.transition(rec, Trigger.EXIT_FILLED if done else Trigger.PARTIAL_FILL)
+
+    def _fill_after_cancel(self, rec: IntentRecord, event: OrderFilled) -> None:
+        """The cancel lost the race: the fill stands, but its exits went with the cancel, so the
+        position is unprotected; the reconciliation that follows checks it against the broker."""
+        iid = rec.intent.intent_id
+        self._recorder.alert(
+            AlertLevel.CRITICAL,
+            "FILL_AFTER_CANCEL",
+            f"{iid}: {event.quantity} filled after its cancel was confirmed; no exits working",
+            iid,
+        )
 
     def on_cancelled(self, event: OrderCancelled) -> None:
         self.applied += 1

@@ -9,9 +9,10 @@ from pathlib import Path
 from contracts.broker import (
     ConnectivityChanged,
     OrderEntryRefused,
+    OrderFilled,
 )
 from contracts.config import Config
-from contracts.enums import AlertLevel, DenialReason, LifecycleState
+from contracts.enums import AlertLevel, DenialReason, LifecycleState, Side
 from contracts.intent import Instrument, Intent
 from engine.clock import ManualClock
 from engine.engine import Engine
@@ -20,6 +21,7 @@ from tests.support import (
     FakeBroker,
     approve_pending,
     config_with,
+    eventually,
     make_intent,
     started_engine,
 )
@@ -176,4 +178,64 @@ async def test_calendar_auto_applies_with_the_ibkr_broker(tmp_path: Path) -> Non
     outcome = check(engine, make_intent(clock), "market_session")
     assert not outcome.passed and outcome.reason is DenialReason.MARKET_CLOSED
     assert Decimal(engine.snapshot().trades_today) == 0
+    await engine.stop()
+
+
+# --- 4. a fill after a confirmed cancel is checked against the broker's position ----------
+
+
+def late_fill(broker: FakeBroker, ref: str, perm_id: int) -> OrderFilled:
+    return OrderFilled(
+        ts=broker.clock.now(),
+        order_ref=ref,
+        perm_id=perm_id,
+        exec_id="late-1",
+        side=Side.BUY,
+        quantity=Decimal(10),
+        price=Decimal(100),
+        cum_quantity=Decimal(10),
+        remaining=Decimal(0),
+    )
+
+
+async def cancelled_order(engine: Engine, broker: FakeBroker) -> tuple[str, str, int]:
+    intent = make_intent(engine.clock)  # with a stop: bracket exits go with the cancel
+    assert (await engine.propose(intent)).accepted
+    assert (await approve_pending(engine, intent.intent_id)).ok
+    ref = broker.submits[0].order_ref
+    perm_id = broker.order(ref).perm_id
+    assert (await engine.cancel(intent.intent_id)).ok
+    assert engine.book.records[intent.intent_id].state is LifecycleState.CANCELLED
+    return intent.intent_id, ref, perm_id
+
+
+def reconciled_after_the_fill(engine: Engine) -> bool:
+    engine.store.flush()
+    rows = list(engine.store.rows())
+    fill = max(r.seq for r in rows if r.kind == "FILL")
+    return any(r.kind == "RECONCILED" and r.seq > fill for r in rows)
+
+
+async def test_a_fill_after_a_confirmed_cancel_stands_unprotected_and_matches_the_broker(
+    tmp_path: Path,
+) -> None:
+    engine, broker, _ = await started_engine(tmp_path)
+    intent_id, ref, perm_id = await cancelled_order(engine, broker)
+    broker.position_book["AAPL"] = Decimal(10)  # the broker booked the late execution
+    broker.push(late_fill(broker, ref, perm_id))
+    rec = engine.book.records[intent_id]
+    assert rec.state is LifecycleState.FILLED  # not MANAGED: its exits were cancelled
+    assert any(a.code == "FILL_AFTER_CANCEL" for a in engine.book.alerts)
+    assert engine.book.positions["AAPL"].quantity == Decimal(10)
+    await eventually(lambda: reconciled_after_the_fill(engine))
+    assert not engine.book.drifts
+    await engine.stop()
+
+
+async def test_an_unexplained_fill_after_a_cancel_is_drift(tmp_path: Path) -> None:
+    engine, broker, _ = await started_engine(tmp_path)
+    _, ref, perm_id = await cancelled_order(engine, broker)
+    broker.push(late_fill(broker, ref, perm_id))  # the broker's position does not show it
+    await eventually(lambda: reconciled_after_the_fill(engine))
+    assert [d.subject for d in engine.book.drifts.values()] == ["AAPL"]
     await engine.stop()
