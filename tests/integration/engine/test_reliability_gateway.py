@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from ib_async import IB, LimitOrder, Stock
 
 from broker.gateway import messages as msg
 from broker.gateway.server import GatewayServer
@@ -118,3 +120,50 @@ async def test_a_read_only_api_disables_entry_and_the_refused_order_is_not_a_tra
     )
     result = await engine.propose(again)
     assert DenialReason.ORDER_ENTRY_REFUSED in [d.reason for d in result.denials]
+
+
+async def test_kill_with_foreign_orders_confirms_only_when_the_account_has_none_working(
+    tmp_path: Path,
+) -> None:
+    """20 deskgate orders and 5 of another API client: broker-confirmed means all 25 are gone.
+
+    Prints the time from the kill to the broker's confirmation (checklist row 17/22 figure):
+    `pytest -s -k foreign_orders_confirms tests/integration/engine/test_reliability_gateway.py`
+    """
+    async with running_gateway(seed=9) as gateway:
+        broker = IbkrBroker("127.0.0.1", gateway.port, CLIENT_ID, connect_timeout_s=5)
+        config = config_with(max_trades_per_day=1000, max_position=Decimal(100_000))
+        engine = Engine(config, broker, data_dir=tmp_path)
+        await engine.start()
+        other = IB()
+        await other.connectAsync("127.0.0.1", gateway.port, clientId=77, timeout=5)
+        try:
+            await engine.watch_quote(make_intent(engine.clock).order.instrument)
+            bid = gateway.venue.quote("AAPL").bid
+            for i in range(20):
+                gateway.venue.set_price("AAPL", bid, gateway.venue.quote("AAPL").ask)
+                intent = make_intent(
+                    engine.clock,
+                    quantity=1 + i,
+                    limit=str(bid - Decimal("0.50")),
+                    stop_loss=str(bid - Decimal("0.60")),
+                )
+                assert (await engine.propose(intent)).accepted
+                assert (await approve_pending(engine, intent.intent_id)).ok
+            foreign = [
+                other.placeOrder(
+                    Stock("AAPL", "SMART", "USD"), LimitOrder("BUY", 1 + i, float(bid - 2))
+                )
+                for i in range(5)
+            ]
+            await eventually(lambda: all(t.orderStatus.permId for t in foreign))
+            await eventually(lambda: len(gateway.venue.orders(open_only=True)) >= 25)
+            started = time.perf_counter()
+            assert (await engine.kill("foreign-orders drill")).ok
+            await eventually(lambda: engine.book.kill_confirmed is True, timeout=30)
+            elapsed = time.perf_counter() - started
+            assert gateway.venue.orders(open_only=True) == []
+            print(f"\nkill -> broker-confirmed zero (20 own + 5 foreign): {elapsed * 1000:.0f} ms")
+        finally:
+            other.disconnect()
+            await engine.stop()
