@@ -53,6 +53,8 @@ class TokenConfig(_Section):
 
 class LifecycleConfig(_Section):
     stall_timeout_s: float = Field(default=60.0, gt=0)
+    cancel_timeout_s: float = Field(default=10.0, gt=0)
+    """A cancel unanswered this long makes the engine re-query the broker (PENDING_CANCEL)."""
 
 
 class StaleConfig(_Section):

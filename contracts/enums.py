@@ -45,6 +45,8 @@ class LifecycleState(StrEnum):
     APPROVED = "APPROVED"
     SUBMITTED = "SUBMITTED"
     STALLED = "STALLED"
+    PENDING_CANCEL = "PENDING_CANCEL"
+    """A cancel was sent and the broker has not answered it yet: the order may still fill."""
     FILLED = "FILLED"
     MANAGED = "MANAGED"
     CLOSED = "CLOSED"
@@ -59,7 +61,12 @@ class LifecycleState(StrEnum):
     @property
     def is_working(self) -> bool:
         """An order is (or may be) live at the broker in this state."""
-        return self in (LifecycleState.SUBMITTED, LifecycleState.STALLED, LifecycleState.MANAGED)
+        return self in (
+            LifecycleState.SUBMITTED,
+            LifecycleState.STALLED,
+            LifecycleState.PENDING_CANCEL,
+            LifecycleState.MANAGED,
+        )
 
 
 TERMINAL_STATES = frozenset(
@@ -86,6 +93,8 @@ class Trigger(StrEnum):
     FILL = "FILL"
     BROKER_REJECT = "BROKER_REJECT"
     CANCEL_CONFIRMED = "CANCEL_CONFIRMED"
+    CANCEL_SENT = "CANCEL_SENT"
+    CANCEL_REJECTED = "CANCEL_REJECTED"
     ACK_TIMEOUT = "ACK_TIMEOUT"
     EXITS_WORKING = "EXITS_WORKING"
     EXIT_FILLED = "EXIT_FILLED"

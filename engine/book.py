@@ -48,7 +48,12 @@ EXCHANGE_TZ = ZoneInfo("America/New_York")
 SESSION_ROLL = timedelta(hours=6)
 """A trading session starts at 18:00 New York time (CME Globex opens; US equities are shut)."""
 ENTRY_OPEN_STATES = frozenset(
-    {LifecycleState.APPROVED, LifecycleState.SUBMITTED, LifecycleState.STALLED}
+    {
+        LifecycleState.APPROVED,
+        LifecycleState.SUBMITTED,
+        LifecycleState.STALLED,
+        LifecycleState.PENDING_CANCEL,
+    }
 )
 FINAL_STATES = frozenset({LifecycleState.CLOSED, LifecycleState.REJECTED, LifecycleState.EXPIRED})
 """States no edge leaves (CANCELLED is not final: a fill can still race a cancel)."""

@@ -107,7 +107,16 @@ class BrokerEventRouter:
             case OrderRejected():
                 self._execution.on_rejected(event)
                 self._reconciler.request("reject")
-            case CancelRejected() | ModifyRejected():
+            case CancelRejected():
+                waited = self._execution.on_cancel_rejected(event)
+                pending = f" after {waited:.2f} s in PENDING_CANCEL" if waited is not None else ""
+                self._recorder.alert(
+                    AlertLevel.WARNING,
+                    event.kind.upper(),
+                    f"{event.order_ref}: {event.code} {event.reason}{pending}",
+                )
+                self._reconciler.request("cancel rejected", delay_s=0.0)
+            case ModifyRejected():
                 self._recorder.alert(
                     AlertLevel.WARNING,
                     event.kind.upper(),

@@ -31,6 +31,7 @@ from engine.approvals import ApprovalDesk
 from engine.audit import AuditUnavailable
 from engine.book import Book, IntentRecord
 from engine.clock import Clock
+from engine.fsm import CANCELLABLE
 from engine.ports import BrokerUnavailable
 from engine.pretrade import PreTradeRisk
 from engine.recorder import EventRecorder
@@ -294,14 +295,18 @@ class OrderPath:
         rec = self._book.records.get(intent_id)
         if rec is None:
             return CommandResult(False, f"no intent {intent_id}", "UNKNOWN_INTENT")
-        if rec.state not in (LifecycleState.SUBMITTED, LifecycleState.STALLED) or not rec.order_ref:
+        if rec.state not in CANCELLABLE or not rec.order_ref:
             return CommandResult(False, f"{intent_id} is {rec.state}: no working order", "STATE")
         if not self._session.connected:
             return CommandResult(False, "broker disconnected: cancel not sent", "DISCONNECTED")
+        if rec.state is not LifecycleState.PENDING_CANCEL:
+            self._recorder.transition(rec, Trigger.CANCEL_SENT)  # before: the answer may be quick
         await self._throttle.acquire(urgent=True)
         try:
             await self._session.broker.cancel(rec.order_ref)
         except BrokerUnavailable as exc:
+            if rec.state is LifecycleState.PENDING_CANCEL:
+                self._recorder.transition(rec, Trigger.CANCEL_REJECTED)
             return CommandResult(False, f"cancel not sent: {exc}", "BROKER_UNAVAILABLE")
         finally:
             self._recorder.record_safety(

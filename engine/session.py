@@ -34,6 +34,8 @@ class BrokerSession:
         self.latency: dict[str, deque[float]] = {
             k: deque(maxlen=LATENCY_SAMPLES) for k in LATENCY_STAGES
         }
+        self.cancel_waits: deque[float] = deque(maxlen=LATENCY_SAMPLES)
+        """Seconds each answered cancel spent in PENDING_CANCEL, newest last."""
         self._quote_waiters: dict[str, asyncio.Event] = {}
         self._subscribed: set[str] = set()
         self.instruments: dict[str, Instrument] = {}

@@ -142,6 +142,8 @@ class EngineSnapshot:
     """The scale-up capital tier in force (None when no go-live date is configured)."""
     order_entry_refused: str | None = None
     """Why the broker refuses every new order this session (read-only API); None: it accepts."""
+    cancel_waits_s: tuple[float, ...] = ()
+    """Seconds each answered cancel spent in PENDING_CANCEL, newest last."""
     market_sessions: tuple[VenueSession, ...] = ()
     """Each traded venue's session now (OPEN / CLOSED / MAINTENANCE and why), for the status
     bar; empty when the calendar does not apply (`[hours] calendar`)."""
@@ -232,6 +234,7 @@ class SnapshotBuilder:
             gates=self._golive.gates,
             scale_tier=self._risk.scale_tier(),
             order_entry_refused=session.order_entry_refused,
+            cancel_waits_s=tuple(session.cancel_waits),
             market_sessions=self._market_sessions(),
         )
 

@@ -7,6 +7,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from contracts.broker import (
+    BrokerOrder,
+    CancelRejected,
     ConnectivityChanged,
     OrderEntryRefused,
     OrderFilled,
@@ -238,4 +240,79 @@ async def test_an_unexplained_fill_after_a_cancel_is_drift(tmp_path: Path) -> No
     broker.push(late_fill(broker, ref, perm_id))  # the broker's position does not show it
     await eventually(lambda: reconciled_after_the_fill(engine))
     assert [d.subject for d in engine.book.drifts.values()] == ["AAPL"]
+    await engine.stop()
+
+
+# --- 3. a cancel that gets no answer: PENDING_CANCEL, a timeout that asks the broker --------
+
+
+class SilentCancelBroker(FakeBroker):
+    """Takes cancels and never answers them (the venue's answer is lost)."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        super().__init__(clock)
+        self.open_order_requests = 0
+
+    async def cancel(self, order_ref: str) -> None:
+        self.cancels.append(order_ref)
+
+    async def open_orders(self) -> list[BrokerOrder]:
+        self.open_order_requests += 1
+        return await super().open_orders()
+
+
+async def silent_cancel(tmp_path: Path) -> tuple[Engine, SilentCancelBroker, ManualClock, str]:
+    clock = ManualClock()
+    broker = SilentCancelBroker(clock)
+    engine = Engine(config_with(), broker, data_dir=tmp_path, clock=clock)
+    await engine.start()
+    broker.quote("AAPL", "99.99", "100.01")
+    intent = make_intent(clock)
+    assert (await engine.propose(intent)).accepted
+    assert (await approve_pending(engine, intent.intent_id)).ok
+    assert (await engine.cancel(intent.intent_id)).ok
+    assert engine.book.records[intent.intent_id].state is LifecycleState.PENDING_CANCEL
+    return engine, broker, clock, intent.intent_id
+
+
+async def test_an_unanswered_cancel_is_pending_until_the_timeout_asks_the_broker(
+    tmp_path: Path,
+) -> None:
+    engine, broker, clock, intent_id = await silent_cancel(tmp_path)
+    assert next(o for o in engine.snapshot().orders if o.intent_id == intent_id).state is (
+        LifecycleState.PENDING_CANCEL
+    )
+    asked = broker.open_order_requests
+    engine.tick()
+    assert broker.open_order_requests == asked  # not yet due
+    broker.working.clear()  # the venue did cancel it; its answer never came
+    clock.advance(engine.config.lifecycle.cancel_timeout_s)
+    engine.tick()
+    await eventually(lambda: engine.book.records[intent_id].state is LifecycleState.CANCELLED)
+    assert broker.open_order_requests > asked
+    assert any(a.code == "CANCEL_UNANSWERED" for a in engine.book.alerts)
+    await engine.stop()
+
+
+async def test_a_cancel_rejected_resolves_pending_cancel_at_once_and_reports_the_wait(
+    tmp_path: Path,
+) -> None:
+    engine, broker, clock, intent_id = await silent_cancel(tmp_path)
+    clock.advance(0.25)
+    ref = broker.cancels[0]
+    broker.push(CancelRejected(ts=clock.now(), order_ref=ref, code=10147, reason="not found"))
+    assert engine.book.records[intent_id].state is LifecycleState.SUBMITTED  # still ours
+    assert engine.snapshot().cancel_waits_s == (0.25,)
+    alert = next(a for a in engine.book.alerts if a.code == "CANCEL_REJECTED")
+    assert "0.25 s in PENDING_CANCEL" in alert.message
+    assert (await engine.cancel(intent_id)).ok  # it can be cancelled again
+    broker.confirm_cancel(ref)
+    assert engine.book.records[intent_id].state is LifecycleState.CANCELLED
+    await engine.stop()
+
+
+async def test_a_fill_racing_a_pending_cancel_stands(tmp_path: Path) -> None:
+    engine, broker, _, intent_id = await silent_cancel(tmp_path)
+    broker.fill(broker.cancels[0], 10, "100.00")
+    assert engine.book.records[intent_id].state in (LifecycleState.FILLED, LifecycleState.MANAGED)
     await engine.stop()
