@@ -11,13 +11,10 @@ tests/chaos/test_chaos.py runs each one as a test.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import logging
-import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -723,96 +720,3 @@ async def changed_while_down(r: Rig) -> tuple[str, str]:
     return "one order cancelled and one filled in TWS while deskgate was down", (
         f"2/2 resolved from broker state, {resent} resent"
     )
-
-
-Vector = Callable[[Rig], Awaitable[tuple[str, str]]]
-
-VECTORS: dict[str, tuple[str, Vector]] = {
-    "token_replay": ("token replay", token_replay),
-    "expired_token": ("expired token", expired_token),
-    "token_for_another_intent": ("token for another intent", token_for_another_intent),
-    "order_without_token": ("order with no token", order_without_token),
-    "racing_validations": ("two validations racing for one token", racing_validations),
-    "broker_timeout": ("broker timeout → STALLED + alert", broker_timeout),
-    "broker_rejection": ("broker rejection (insufficient margin)", broker_rejection),
-    "partial_fill": ("50 % partial fill", partial_fill),
-    "fill_ratio_drift": ("50 % fill while the broker reports 60 %", fill_ratio_drift),
-    "wrong_position": ("wrong broker position", wrong_position),
-    "same_intent_twice": ("two orders for the same intent at once", same_intent_twice),
-    "forced_invalid_transition": ("forced invalid transition", forced_invalid_transition),
-    "kill_flag_active": ("order while the kill flag is active", kill_flag_active),
-    "stale_approval": ("approval after 16 minutes of stale state", stale_approval),
-    "kill_while_disconnected": ("kill switch while disconnected", kill_while_disconnected),
-    "kill_with_queue": ("kill with 200 messages queued", kill_with_queue),
-    "fill_after_cancel": ("fill after a cancel", fill_after_cancel),
-    "failed_modify": ("failed modify, order still live", failed_modify),
-    "gap_fill_1101": ("1100 → 1101 with a fill in the gap", gap_fill_1101),
-    "gap_fill_1102": ("1100 → 1102 with a fill in the gap", gap_fill_1102),
-    "farm_status": ("farm-status warnings", farm_status),
-    "live_port_refused": ("live port without confirmation", live_port_refused),
-    "changed_while_down": ("orders cancelled / filled while deskgate was down", changed_while_down),
-}
-
-
-async def run_vector(name: str, data_dir: Path) -> VectorResult:
-    """Run one vector in a fresh rig; failures become a FAIL result, never an exception."""
-    title, vector = VECTORS[name]
-    started = time.monotonic()
-    try:
-        async with rig(data_dir) as r:
-            line, figure = await asyncio.wait_for(vector(r), 60)
-        passed = True
-    except Exception as exc:  # the report must name every failure, whatever it is
-        passed, line, figure = False, f"{type(exc).__name__}: {exc}", "-"
-    return VectorResult(name, title, passed, line, figure, time.monotonic() - started)
-
-
-async def run_all(root: Path, names: list[str] | None = None) -> list[VectorResult]:
-    results = []
-    for name in names or list(VECTORS):
-        directory = root / name
-        directory.mkdir(parents=True, exist_ok=True)
-        results.append(await run_vector(name, directory))
-    return results
-
-
-def report_markdown(results: list[VectorResult], when: datetime | None = None) -> str:
-    when = when or datetime.now(UTC)
-    passed = sum(r.passed for r in results)
-    lines = [
-        "# Chaos report",
-        "",
-        f"Run {when:%Y-%m-%d %H:%M} UTC: the real engine and IbkrBroker (ib_async) against the "
-        "TWS-protocol gateway on loopback, one fresh venue and data dir per vector. "
-        f"**{passed}/{len(results)} passed.**",
-        "",
-        "| # | vector | result | what happened | figure |",
-        "| ---: | --- | --- | --- | --- |",
-    ]
-    for n, r in enumerate(results, start=1):
-        line = r.line.replace("|", "/").replace("\n", " ")
-        lines.append(
-            f"| {n} | {r.title} | {'PASS' if r.passed else 'FAIL'} | {line} | {r.figure} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def cmd_chaos(args: argparse.Namespace) -> int:
-    logging.disable(logging.WARNING)
-    names = args.vector or None
-    with tempfile.TemporaryDirectory(prefix="deskgate-chaos-") as tmp:
-        results = asyncio.run(run_all(Path(tmp), names))
-    text = report_markdown(results)
-    Path(args.report).write_text(text, encoding="utf-8")
-    for r in results:
-        print(f"{'PASS' if r.passed else 'FAIL'}  {r.title}: {r.figure}  ({r.seconds:.1f} s)")
-    print(f"report written to {args.report}")
-    return 0 if all(r.passed for r in results) else 1
-
-
-def register(subparsers: Any) -> None:
-    """Add `deskgate chaos` to the CLI."""
-    p = subparsers.add_parser("chaos", help="run the chaos suite against the gateway")
-    p.add_argument("--report", default="CHAOS_REPORT.md", help="where to write the report")
-    p.add_argument("--vector", action="append", choices=list(VECTORS), help="only these")
-    p.set_defaults(func=cmd_chaos)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
+from datetime import datetime
 from pathlib import Path
 
-from console.commands_live import run_probe
-from console.drills.paper import PaperPlan, run_paper
-from console.golive import EvidencePaths, gate_results, read_account
+from console.cli.probe import run_probe
+from console.drills.paper import PaperPlan, PaperProgress, run_paper
 from contracts.config import Config
 from engine.gates import GateEvidence, Verdict, gate_account
+from engine.golive_evidence import EvidencePaths, gate_results, read_account
 
 
 def config(tmp_path: Path) -> Config:
@@ -24,6 +26,11 @@ async def test_probe_on_the_gateway_passes_gate_6(tmp_path: Path) -> None:
     assert float(record["buying_power"]) > 0 and record["nav"]
     assert record["permissions"] == {"stocks": True, "options": True, "futures": False}
     assert record["limits"]["risk"]["max_trades_per_day"] == 2
+    # Seed 000's ACCOUNT_CONFIG.json fields.
+    assert record["assets"] == ["STOCKS", "OPTIONS"]
+    assert record["limits"]["max_order_size"] == "500"
+    assert record["limits"]["max_position_value"] == "25000"
+    assert {"margin_cushion", "init_margin", "maint_margin"} <= set(record)
     path = tmp_path / "ACCOUNT_CONFIG.json"
     path.write_text(json.dumps(record))
     gate = gate_account(GateEvidence(account=read_account(path, cfg)), cfg.golive)
@@ -46,11 +53,16 @@ async def test_short_paper_session_writes_log_metrics_and_a_verified_rollback(
 ) -> None:
     cfg = config(tmp_path)
     plan = PaperPlan(duration_s=2.0, trades_min=4, trades_max=4, symbols=("AAPL", "MSFT"))
-    lines: list[str] = []
+    lines: list[PaperProgress] = []
     out = tmp_path / "out"
     result = await run_paper(cfg, plan, out, progress=lines.append)
-    assert lines and "orders" in lines[-1]
+    assert lines and lines[-1].finished and lines[-1].placed == 4 and lines[-1].target == 4
     log = json.loads(result.log_path.read_text())
+    # Seed 000's session fields.
+    assert log["session_id"] == result.session_id
+    assert re.fullmatch(r"paper_\d{8}_001", log["session_id"])
+    start, end = (datetime.fromisoformat(log[k]) for k in ("start_time", "end_time"))
+    assert start.tzinfo is not None and start <= end and log["end_time"].endswith("Z")
     assert log["risk_overrides"]["max_trades_per_day"] == "14"
     ours = [t for t in log["trades"] if t["source"] == "paper"]
     assert len(ours) == 4 and {t["type"] for t in ours} <= {"MKT", "LMT"}
