@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from console.drills import chaos
+from console.drills import chaos, chaos_ibkr
 from console.drills.chaos import Rig, VectorResult, expect, rig
 from contracts.events import KillFlagRaised
 from engine.promotion import EvidenceBundle, SessionRecord, Stage
@@ -96,17 +96,20 @@ SEED_VECTORS: dict[str, tuple[str, Vector]] = {
 """Seed 004's vectors, in its wave order."""
 
 EXTRA_VECTORS: dict[str, tuple[str, Vector]] = {
-    "kill_while_disconnected": ("kill switch while disconnected", chaos.kill_while_disconnected),
-    "kill_with_queue": ("kill with 200 messages queued", chaos.kill_with_queue),
-    "fill_after_cancel": ("fill after a cancel", chaos.fill_after_cancel),
-    "failed_modify": ("failed modify, order still live", chaos.failed_modify),
-    "gap_fill_1101": ("1100 → 1101 with a fill in the gap", chaos.gap_fill_1101),
-    "gap_fill_1102": ("1100 → 1102 with a fill in the gap", chaos.gap_fill_1102),
-    "farm_status": ("farm-status warnings", chaos.farm_status),
-    "live_port_refused": ("live port without confirmation", chaos.live_port_refused),
+    "kill_while_disconnected": (
+        "kill switch while disconnected",
+        chaos_ibkr.kill_while_disconnected,
+    ),
+    "kill_with_queue": ("kill with 200 messages queued", chaos_ibkr.kill_with_queue),
+    "fill_after_cancel": ("fill after a cancel", chaos_ibkr.fill_after_cancel),
+    "failed_modify": ("failed modify, order still live", chaos_ibkr.failed_modify),
+    "gap_fill_1101": ("1100 → 1101 with a fill in the gap", chaos_ibkr.gap_fill_1101),
+    "gap_fill_1102": ("1100 → 1102 with a fill in the gap", chaos_ibkr.gap_fill_1102),
+    "farm_status": ("farm-status warnings", chaos_ibkr.farm_status),
+    "live_port_refused": ("live port without confirmation", chaos_ibkr.live_port_refused),
     "changed_while_down": (
         "orders cancelled / filled while deskgate was down",
-        chaos.changed_while_down,
+        chaos_ibkr.changed_while_down,
     ),
 }
 """What IBKR users actually hit (issue #5), beyond the seed."""
