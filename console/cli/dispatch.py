@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import NoReturn
 
-from console import control_client
+from console import bot_verbs, control_client
 from console.cli import (
     audit,
     chaos,
@@ -33,7 +34,21 @@ from console.cli.options import (
 from contracts.config import ConfigError
 from engine.audit import AuditUnavailable
 
-VERBS = (console_verb, init, propose, audit, gateway, chaos, probe, paper, gates, signoff, rollback)
+VERBS = (
+    console_verb,
+    init,
+    propose,
+    audit,
+    gateway,
+    chaos,
+    probe,
+    paper,
+    gates,
+    signoff,
+    rollback,
+    control_client,
+    bot_verbs,
+)
 """Every verb module, in the order `deskgate --help` lists them."""
 
 
@@ -64,7 +79,6 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for verb in VERBS:
         verb.register(sub)
-    control_client.register(sub)  # deskgate status, deskgate kill
     return parser
 
 
@@ -78,9 +92,7 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpar
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from console.compose import private_files
-
-    private_files()
+    os.umask(0o077)  # every file deskgate creates is private to the user (store, log, reports)
     try:
         args = parse(build_parser(), argv)
         status: int = args.func(args)

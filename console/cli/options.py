@@ -164,7 +164,7 @@ def config_path(arg: str | None) -> Path | None:
 
 def load(args: argparse.Namespace) -> Config:
     """The config file with the command line's broker and data-dir options applied."""
-    from console.compose import check_config_private  # the domain loads only when needed
+    from console.compose import check_config_private
 
     path = config_path(args.config)
     if path is not None:

@@ -46,10 +46,9 @@ def test_every_verb_is_a_module_and_every_verb_takes_config_or_data_dir_after_it
     leaves = leaf_parsers()
     assert set(leaves) == {
         "console", "init", "propose", "audit verify", "audit tail", "audit export",
-        "gateway", "chaos", "probe", "paper", "gates", "signoff", "rollback",
-        "status", "kill",  # console/control_client.py (main)
+        "gateway", "chaos", "probe", "paper", "gates", "signoff", "rollback", "status", "kill",
     }  # fmt: skip
-    assert len(VERBS) == 11
+    assert len(VERBS) == 12
     for verb in leaves:
         with pytest.raises(SystemExit):
             main([*verb.split(), "--help"])
@@ -149,9 +148,10 @@ def test_a_bad_option_or_config_is_one_line(
 
 
 def test_a_verb_that_declares_its_own_options_gets_those_given_before_it(tmp_path: Path) -> None:
-    """A verb module whose `register` adds plain `--config`/`--data-dir` options (default None)
-    still gets them from before its name, and is refused the ones it does not declare."""
-    parser = build_parser()  # `status` (console/control_client.py) declares its own options
+    """A verb module whose `register` adds plain `--config`/`--data-dir` options (default None),
+    as `deskgate status` does, still gets them from before its name, and is refused the ones it
+    does not declare."""
+    parser = build_parser()
     args = parse(parser, ["--data-dir", str(tmp_path), "status"])
     assert args.data_dir == str(tmp_path) and args.verb == "status"
     with pytest.raises(CliError, match="--broker does not apply to `deskgate status`"):
