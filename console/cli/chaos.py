@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import tempfile
 from pathlib import Path
 
 from console.cli.options import CliError, SubParsers, add_common
-from console.cli.output import log_to_file, print_table, progress_bar
 
 
 def register(sub: SubParsers) -> None:
@@ -20,6 +18,9 @@ def register(sub: SubParsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from console.cli.output import log_to_file, print_table, progress_bar
     from console.drills import chaos_suite as drill  # the chaos drill
 
     names = args.vector or None

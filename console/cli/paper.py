@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.progress import TaskID
-
 from console.cli.options import BROKER, SubParsers, add_common, fail, load
-from console.cli.output import log_to_file, print_table, progress_bar
 
 if TYPE_CHECKING:
+    from rich.progress import TaskID
+
     from console.drills.campaign import CampaignResult
 
 
@@ -31,6 +29,9 @@ def register(sub: SubParsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from console.cli.output import log_to_file, progress_bar
     from console.drills import campaign, paper
 
     config = load(args)
@@ -84,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print(result: CampaignResult) -> None:
+    from console.cli.output import print_table
+
     for session in result.sessions:
         print_table(
             f"{session.session_id} ({session.log_path})",

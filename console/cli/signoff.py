@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from console.cli.options import FILES, SubParsers, add_common, fail, load
-from engine.golive_evidence import EvidencePaths, record_signoff
 
 
 def register(sub: SubParsers) -> None:
@@ -31,6 +30,8 @@ def register(sub: SubParsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from engine.golive_evidence import EvidencePaths, record_signoff
+
     config = load(args)
     try:
         event = record_signoff(
