@@ -158,6 +158,8 @@ class GoLiveConfig(_Section):
     max_latency_delta_pct: float = Field(default=50.0, gt=0)
     min_fill_rate_pct: float = Field(default=98.0, ge=0, le=100)
     max_pacing_violations: int = Field(default=0, ge=0)
+    max_latency_p95_ms: float = Field(default=200.0, gt=0)
+    max_disconnects: int = Field(default=0, ge=0)
     min_sharpe_vs_backtest: float = Field(default=0.5, ge=0)
     max_rollback_s: float = Field(default=30.0, gt=0)
     rollback_nav_tolerance_pct: float = Field(default=1.0, gt=0)

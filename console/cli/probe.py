@@ -85,6 +85,7 @@ def probe_record(result: Any, config: Config, now: datetime) -> dict[str, Any]:
     from engine.gates import permissions_from_tags
 
     acct = result.account
+    permissions = permissions_from_tags(result.permissions)
     return {
         "timestamp": now.isoformat(),
         "connected": True,
@@ -101,7 +102,10 @@ def probe_record(result: Any, config: Config, now: datetime) -> dict[str, Any]:
         "buying_power": _s(acct.buying_power),
         "available_funds": _s(acct.available_funds),
         "margin_cushion": _s(acct.cushion),
-        "permissions": permissions_from_tags(result.permissions),
+        "init_margin": _s(acct.init_margin),
+        "maint_margin": _s(acct.maint_margin),
+        "permissions": permissions,
+        "assets": [name.upper() for name, allowed in permissions.items() if allowed],
         "permission_tags": dict(result.permissions),
         "limits": _limits(config),
     }
@@ -116,6 +120,7 @@ def failed_probe_record(error: str, config: Config, now: datetime) -> dict[str, 
         "host": config.broker.host,
         "port": config.broker.port,
         "limits": _limits(config),
+        "assets": [],
     }
 
 
@@ -125,6 +130,9 @@ def _s(value: Decimal | None) -> str | None:
 
 def _limits(config: Config) -> dict[str, Any]:
     return {
+        "max_order_size": str(config.risk.max_order_quantity),
+        "max_position_value": str(config.risk.max_notional),
+        "max_position": str(config.risk.max_position),
         "mode": config.mode.value,
         "account": config.account,
         "risk": json.loads(config.risk.model_dump_json()),

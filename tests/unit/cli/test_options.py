@@ -123,7 +123,22 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         (["frobnicate"], "argument COMMAND: invalid choice: 'frobnicate'"),
         (["--config", "/nonexistent/dg.toml", "gates"], "cannot read config"),
         (["chaos", "--vector", "nope"], "unknown vector nope"),
-        (["signoff", "--role", "cto", "--name", "A", "--data-dir", "/proc/no"], "/proc/no"),
+        (
+            [
+                "signoff",
+                "--role",
+                "cto",
+                "--name",
+                "A",
+                "--verdict",
+                "APPROVE",
+                "--data-dir",
+                "/proc/no",
+            ],
+            "/proc/no",
+        ),
+        (["signoff", "--role", "cto", "--name", "A"], "required: --verdict"),
+        (["signoff", "--role", "cto", "--name", "A", "--verdict", "maybe"], "--verdict: invalid"),
     ],
 )
 def test_a_bad_option_or_config_is_one_line(
