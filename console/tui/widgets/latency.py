@@ -78,8 +78,11 @@ class StageHistogram(Vertical):
         if samples:
             centers, counts = histogram(samples)
             plt.bar(centers, counts)
-            plt.xlim(0, max(samples) * 1.05 or 1.0)
+            top = max(samples) * 1.05 or 1.0
+            plt.xlim(0, top)
             plt.ylim(0, max(counts))
+            marks = [0.0, max(samples) / 2, max(samples)]  # fixed: plotext's own pick drifts
+            plt.xticks(marks, [fmt.ms(m) for m in marks])
             ticks = count_ticks(max(counts))
             plt.yticks([float(t) for t in ticks], [str(t) for t in ticks])
         plot.refresh()
