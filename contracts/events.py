@@ -23,7 +23,8 @@ from contracts.enums import (
     TradingState,
     Trigger,
 )
-from contracts.intent import Intent
+from contracts.intent import Instrument, Intent
+from contracts.market import ContractFacts
 
 
 def new_event_id() -> str:
@@ -48,6 +49,26 @@ class CheckOutcome(Frozen):
 
 
 # --- intake and approval -------------------------------------------------------------
+
+
+class ContractResolved(EngineEvent):
+    """The instrument master asked the broker about a contract and cached its answer."""
+
+    kind: Literal["CONTRACT"] = "CONTRACT"
+    query: Instrument
+    facts: ContractFacts
+
+
+class LimitChanged(EngineEvent):
+    """A risk limit changed on the running engine (loosening carries the trader's reason)."""
+
+    kind: Literal["LIMIT"] = "LIMIT"
+    key: str
+    old: str
+    new: str
+    tightens: bool
+    reason: str = ""
+    actor: str
 
 
 class IntentReceived(EngineEvent):
@@ -387,6 +408,8 @@ class LiveOverride(EngineEvent):
 
 AuditedEvent = Annotated[
     IntentReceived
+    | ContractResolved
+    | LimitChanged
     | RiskChecked
     | TokenIssued
     | TokenUsed

@@ -247,7 +247,7 @@ class Book:
         if fill.leg in (OrderLeg.ENTRY, OrderLeg.FLATTEN) and rec.requested:
             self.entry_fill_ratio[fill.symbol] = rec.entry_filled / rec.requested
         self._recount(rec)
-        mult = rec.intent.order.instrument.multiplier
+        mult = rec.intent.order.instrument.multiplier or Decimal(1)
         pos = self.positions.setdefault(fill.symbol, PositionState(multiplier=mult))
         signed = fill.side.sign * fill.quantity
         realized = _apply_to_position(pos, signed, fill.price)

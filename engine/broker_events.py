@@ -67,6 +67,7 @@ class BrokerEventsMixin(EngineCore):
         match event:
             case QuoteUpdated():
                 self._quotes[event.quote.symbol] = event.quote
+                self._quote_mono[event.quote.symbol] = self.clock.monotonic()
                 waiter = self._quote_waiters.pop(event.quote.symbol, None)
                 if waiter:
                     waiter.set()

@@ -26,6 +26,7 @@ from contracts.enums import (
 from contracts.events import (
     AlertRaised,
     AuditedEvent,
+    ContractResolved,
     PositionBead,
     RollbackCompleted,
     TransitionRefused,
@@ -37,6 +38,7 @@ from engine.bus import EventBus
 from engine.clock import Clock, SystemClock
 from engine.fsm import InvalidTransition, next_state
 from engine.gates import GateResult
+from engine.instruments import InstrumentMaster
 from engine.intake import IntakeServer, StrategyPlugin
 from engine.ports import BrokerPort
 from engine.results import CommandResult, ProposalResult
@@ -107,6 +109,14 @@ class EngineCore:
         self._submitted_mono: dict[str, float] = {}
         self._recent_orders: deque[tuple[str, float]] = deque()
         self._quotes: dict[str, Quote] = {}
+        self._quote_mono: dict[str, float] = {}
+        """symbol -> monotonic time the latest quote arrived (a wall-clock step cannot age it)."""
+        self.instruments = InstrumentMaster(
+            broker,
+            lambda query, facts: self._emit(
+                ContractResolved(**self._now_pair(), query=query, facts=facts)
+            ),
+        )
         self._quote_waiters: dict[str, asyncio.Event] = {}
         self._subscribed: set[str] = set()
         self._account: AccountSnapshot | None = None

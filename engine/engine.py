@@ -48,6 +48,7 @@ from engine.broker_events import BrokerEventsMixin
 from engine.bus import StateChanged
 from engine.core import FLUSH_PERIOD_S, STATE_CONFLICT_FLAG, TIMER_PERIOD_S
 from engine.golive_commands import GoLiveMixin
+from engine.instruments import with_facts
 from engine.intake import StrategyPlugin
 from engine.killswitch import KillSwitchMixin
 from engine.ports import BrokerUnavailable
@@ -56,7 +57,7 @@ from engine.promotion import (
 )
 from engine.reconciling import ReconcilingMixin
 from engine.results import CommandResult, ProposalResult
-from engine.risk import RiskContext, pre_trade_checks, reference_price
+from engine.risk import RiskContext, count_working_orders, pre_trade_checks, reference_price
 from engine.scale import TierStatus, position_cap, tier_for
 from engine.snapshot import SnapshotMixin
 
@@ -123,6 +124,7 @@ class Engine(KillSwitchMixin, ReconcilingMixin, BrokerEventsMixin, GoLiveMixin, 
             await self._recover_after_connect()
         for rec in list(self.book.records.values()):
             if rec.state is LifecycleState.PROPOSED:
+                await self.instruments.resolve(rec.intent.order.instrument)
                 await self.watch_quote(rec.intent.order.instrument)
                 await self._offer_for_approval(rec, stage="proposal")
         if self.book.trading_state is TradingState.HALTED and not self.book.kill_confirmed:
@@ -236,6 +238,9 @@ class Engine(KillSwitchMixin, ReconcilingMixin, BrokerEventsMixin, GoLiveMixin, 
         iid = intent.intent_id
         if iid in self.book.records:
             return ProposalResult(False, iid, f"intent {iid} already exists; ids are single use")
+        contract = await self.instruments.resolve(intent.order.instrument)
+        if contract.ok and contract.facts is not None:
+            intent = with_facts(intent, contract.facts)
         try:
             self._emit(
                 IntentReceived(**self._now_pair(), intent=intent, source=source), durable=True
@@ -326,9 +331,17 @@ class Engine(KillSwitchMixin, ReconcilingMixin, BrokerEventsMixin, GoLiveMixin, 
         while self._recent_orders and mono - self._recent_orders[0][1] > window:
             self._recent_orders.popleft()
         recent = next((mono - t for d, t in reversed(self._recent_orders) if d == digest), None)
+        arrived = self._quote_mono.get(symbol)
         return RiskContext(
             now=self.clock.now(),
             quote=self._quotes.get(symbol),
+            instrument=self.instruments.check(intent.order.instrument),
+            quote_age_s=None if arrived is None else mono - arrived,
+            working_orders_same_side=count_working_orders(
+                (r for r in self.book.live.values() if r.intent.intent_id != intent.intent_id),
+                symbol,
+                side,
+            ),
             position=position,
             working_same_side=working,
             trades_today=self.book.trades_today,
@@ -352,8 +365,11 @@ class Engine(KillSwitchMixin, ReconcilingMixin, BrokerEventsMixin, GoLiveMixin, 
         if tier is None:
             return None
         o = intent.order
+        facts = self.instruments.facts(o.instrument)
+        if facts is None:
+            return Decimal(0)
         price = reference_price(intent, self._quotes.get(o.instrument.symbol))
-        return position_cap(tier, price, o.instrument.multiplier)
+        return position_cap(tier, price, facts.multiplier)
 
     def scale_tier(self) -> TierStatus | None:
         """The capital tier in force today (from `scale.go_live_date`); None when not live."""

@@ -44,7 +44,7 @@ def instrument_to_contract(instrument: Instrument) -> Contract:
         # without an expiry field the symbol must be the local symbol (e.g. "ESZ6")
         local_symbol = symbol
         symbol = ""
-    if instrument.multiplier != 1:
+    if instrument.multiplier is not None and instrument.multiplier != 1:
         multiplier = _plain(instrument.multiplier)
     return Contract(
         secType=sec_type,
