@@ -206,6 +206,10 @@ def parse_config(text: str, source: str = "<config>") -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply (max {MAX_CONFIG_DEPTH} levels)") from None
+    if _depth(data) > MAX_CONFIG_DEPTH:
+        raise ConfigError(f"{source}: nested too deeply (max {MAX_CONFIG_DEPTH} levels)")
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
@@ -219,6 +223,18 @@ def parse_config(text: str, source: str = "<config>") -> Config:
             msg = "unknown key"
         more = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
         raise ConfigError(f"{source}: {key}{where}: {msg}{more}") from None
+
+
+MAX_CONFIG_DEPTH = 6
+"""The deepest the config goes is [console.keys] (2) or [[scale.tiers]] (3)."""
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
 
 
 _TABLE = re.compile(r"^\s*\[+\s*([^\]]+?)\s*\]+")

@@ -82,7 +82,7 @@ class RiskChecked(EngineEvent):
 
     kind: Literal["RISK_CHECK"] = "RISK_CHECK"
     intent_id: str
-    stage: Literal["proposal", "approval", "submit"]
+    stage: Literal["proposal", "approval", "submit", "limits"]
     checks: tuple[CheckOutcome, ...]
 
     @property

@@ -13,6 +13,7 @@ from contracts.broker import (
     Quote,
     order_ref_for,
 )
+from contracts.config import RiskConfig
 from contracts.enums import (
     AlertLevel,
     DenialReason,
@@ -29,6 +30,7 @@ from contracts.events import (
     IntentReceived,
     KillFlagCleared,
     KillFlagRaised,
+    LimitChanged,
     OrderStalled,
     OrderSubmitting,
     PositionBead,
@@ -51,6 +53,7 @@ from engine.golive_commands import GoLiveMixin
 from engine.instruments import with_facts
 from engine.intake import StrategyPlugin
 from engine.killswitch import KillSwitchMixin
+from engine.limits import change_limit, limits_after_restart
 from engine.ports import BrokerUnavailable
 from engine.promotion import (
     Stage,
@@ -85,8 +88,12 @@ class Engine(KillSwitchMixin, ReconcilingMixin, BrokerEventsMixin, GoLiveMixin, 
         if self._started:
             return
         self._started = True
+        limit_changes: list[LimitChanged] = []
         for event in self.store.events():
             self.book.apply(event)
+            if isinstance(event, LimitChanged):
+                limit_changes.append(event)
+        self._set_risk(limits_after_restart(self.config.risk, limit_changes))
         voided = 0
         for token_id, issued in list(self.book.issued_tokens.items()):
             rec = self.book.records.get(issued.intent_id)
@@ -587,6 +594,31 @@ class Engine(KillSwitchMixin, ReconcilingMixin, BrokerEventsMixin, GoLiveMixin, 
         except BrokerUnavailable as exc:
             return CommandResult(False, f"cancel not sent: {exc}", "BROKER_UNAVAILABLE")
         return CommandResult(True, f"cancel sent for {intent_id}; waiting for the broker")
+
+    # --- limits on the running engine ----------------------------------------------------------
+
+    def set_limit(
+        self, key: str, value: str, reason: str = "", actor: str = "trader"
+    ) -> CommandResult:
+        """Change one risk limit now (see engine.limits); pending intents are re-checked."""
+        return change_limit(self, key, value, reason, actor)
+
+    def _recheck_pending(self) -> int:
+        """Re-run the checks on every intent waiting for approval; deny the ones that fail."""
+        denied = 0
+        for rec in list(self.book.live.values()):
+            if (
+                rec.state is LifecycleState.PROPOSED
+                and rec.intent.intent_id in self._pending_tokens
+            ):
+                checks = self._run_checks(rec.intent, "limits")
+                if checks.denials:
+                    self._deny(rec, checks)
+                    denied += 1
+        return denied
+
+    def _set_risk(self, risk: RiskConfig) -> None:
+        self.config = self.config.model_copy(update={"risk": risk})
 
     # --- observation -----------------------------------------------------------------------------
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from contracts.config import RiskConfig
-from contracts.events import LimitChanged
+from contracts.config import Config, RiskConfig
+from contracts.events import AuditedEvent, LimitChanged
+from engine.audit import AuditUnavailable
+from engine.clock import Clock
+from engine.results import CommandResult
 
 TIGHTER_WHEN_HIGHER = frozenset({"duplicate_window_s", "require_stop"})
 """Limits that get stricter as they grow; every other limit gets stricter as it shrinks."""
@@ -72,3 +76,47 @@ def limits_after_restart(risk: RiskConfig, events: Iterable[LimitChanged]) -> Ri
         if change.tightens:
             current = change.risk
     return current
+
+
+class LimitOwner(Protocol):
+    """What a limit change needs from the engine."""
+
+    config: Config
+    clock: Clock
+
+    def _emit(self, event: AuditedEvent, *, durable: bool = False) -> None: ...
+
+    def _set_risk(self, risk: RiskConfig) -> None: ...
+
+    def _recheck_pending(self) -> int: ...
+
+
+def change_limit(owner: LimitOwner, key: str, value: str, reason: str, actor: str) -> CommandResult:
+    """Validate, record durably (LIMIT bead), apply, then re-check pending intents."""
+    try:
+        change = plan_limit_change(owner.config.risk, key, value, reason)
+    except LimitError as exc:
+        return CommandResult(False, str(exc), "BAD_LIMIT")
+    now: datetime = owner.clock.now()
+    try:
+        owner._emit(
+            LimitChanged(
+                ts_event=now,
+                ts_init=now,
+                key=change.key,
+                old=str(change.old),
+                new=str(change.new),
+                tightens=change.tightens,
+                reason=reason.strip(),
+                actor=actor,
+            ),
+            durable=True,
+        )
+    except AuditUnavailable as exc:
+        return CommandResult(False, f"not changed: audit store unavailable ({exc})", "AUDIT")
+    owner._set_risk(change.risk)
+    denied = owner._recheck_pending()
+    verb = "tightened" if change.tightens else "loosened"
+    return CommandResult(
+        True, f"{change.key} {verb}: {change.old} -> {change.new}; {denied} pending denied"
+    )
