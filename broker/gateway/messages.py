@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from broker.gateway.codec import UNSET_DOUBLE, UNSET_INTEGER, Field, fmt_price
+from broker.gateway.codec import UNSET_DOUBLE, UNSET_INTEGER, Field, fmt, fmt_price
 from broker.gateway.ids import Out
 
 Fields = list[Field]
@@ -14,7 +14,7 @@ Fields = list[Field]
 
 @dataclass(frozen=True)
 class WireContract:
-    """A stock contract as the gateway describes it on the wire."""
+    """A contract (stock, or one expiry of a future) as the gateway describes it on the wire."""
 
     con_id: int
     symbol: str
@@ -24,19 +24,49 @@ class WireContract:
     currency: str = "USD"
     min_tick: Decimal = Decimal("0.01")
     long_name: str = ""
+    expiry: str = ""
+    """lastTradeDateOrContractMonth (YYYYMMDD) for futures."""
+    multiplier: Decimal = Decimal(1)
+    local_symbol: str = ""
+    trading_class: str = ""
+
+    @property
+    def is_future(self) -> bool:
+        return self.sec_type == "FUT"
+
+    @property
+    def wire_multiplier(self) -> str:
+        """TWS leaves a stock's multiplier empty and writes a future's ("5")."""
+        return fmt(self.multiplier) if self.is_future else ""
+
+    @property
+    def local(self) -> str:
+        return self.local_symbol or self.symbol
+
+    @property
+    def klass(self) -> str:
+        return self.trading_class or self.symbol
 
     def for_exec(self) -> Fields:
         """11 fields: conId, symbol, secType, expiry, strike, right, mult, exch, ccy, local, cls."""
         return [
-            self.con_id, self.symbol, self.sec_type, "", "0.0", "", "",
-            self.exchange, self.currency, self.symbol, self.symbol,
+            self.con_id, self.symbol, self.sec_type, self.expiry, "0.0", "",
+            self.wire_multiplier, self.exchange, self.currency, self.local, self.klass,
         ]  # fmt: skip
 
     def for_portfolio(self) -> Fields:
         """11 fields with primaryExchange where the exchange would be (updatePortfolio)."""
+        exchange = self.exchange if self.is_future else self.primary_exchange
         return [
-            self.con_id, self.symbol, self.sec_type, "", "0.0", "", "",
-            self.primary_exchange, self.currency, self.symbol, self.symbol,
+            self.con_id, self.symbol, self.sec_type, self.expiry, "0.0", "",
+            self.wire_multiplier, exchange, self.currency, self.local, self.klass,
+        ]  # fmt: skip
+
+    def for_order(self) -> Fields:
+        """11 fields of openOrder/completedOrder (TWS writes `?` as the right there)."""
+        return [
+            self.con_id, self.symbol, self.sec_type, self.expiry, "0.0", "?",
+            self.wire_multiplier, self.exchange, self.currency, self.local, self.klass,
         ]  # fmt: skip
 
 
@@ -134,9 +164,7 @@ def open_order(
     """openOrder (id 5): 136 fields at v176, 135 at v177+, matching TWS's layout."""
     m = margin or MarginState()
     c = o.contract
-    f: Fields = [Out.OPEN_ORDER, o.order_id]
-    f += [c.con_id, c.symbol, c.sec_type, "", "0.0", "?", "", c.exchange, c.currency]
-    f += [c.symbol, c.symbol]
+    f: Fields = [Out.OPEN_ORDER, o.order_id, *c.for_order()]
     f += [
         o.action, o.quantity, o.order_type, fmt_price(o.limit_price), fmt_price(o.aux_price),
         o.tif, o.oca_group, o.account, "", 0, o.order_ref, o.client_id, o.perm_id,
@@ -180,9 +208,7 @@ def open_order_end() -> Fields:
 def completed_order(o: WireOrder, server_version: int, completed: datetime) -> Fields:
     """completedOrder (id 101): no orderId/clientId; status plus completion time and reason."""
     c = o.contract
-    f: Fields = [Out.COMPLETED_ORDER]
-    f += [c.con_id, c.symbol, c.sec_type, "", "0.0", "?", "", c.exchange, c.currency]
-    f += [c.symbol, c.symbol]
+    f: Fields = [Out.COMPLETED_ORDER, *c.for_order()]
     f += [
         o.action, o.quantity, o.order_type, fmt_price(o.limit_price), fmt_price(o.aux_price),
         o.tif, o.oca_group, o.account, "", 0, o.order_ref, o.perm_id, o.outside_rth, 0, "0",
@@ -239,8 +265,9 @@ class WireExecution:
 def exec_details(e: WireExecution, server_version: int) -> Fields:
     """execDetails (id 11): no version field at v176."""
     f: Fields = [Out.EXECUTION_DATA, e.req_id, e.order_id, *e.contract.for_exec()]
+    venue = "CME" if e.contract.is_future else "ISLAND"
     f += [
-        e.exec_id, ib_time(e.time), e.account, "ISLAND", e.side, e.shares, fmt_price(e.price),
+        e.exec_id, ib_time(e.time), e.account, venue, e.side, e.shares, fmt_price(e.price),
         e.perm_id, e.client_id, 0, e.cum_qty, fmt_price(e.avg_price), e.order_ref, "", "", "",
         2,
     ]  # fmt: skip
@@ -319,33 +346,3 @@ def account_summary(req_id: int, account: str, tag: str, value: str, currency: s
 
 def account_summary_end(req_id: int) -> Fields:
     return [Out.ACCOUNT_SUMMARY_END, 1, req_id]
-
-
-# --- market data and contracts ---------------------------------------------------------------
-
-
-def tick_price(req_id: int, tick_type: int, price: Decimal, size: int) -> Fields:
-    return [Out.TICK_PRICE, 6, req_id, tick_type, fmt_price(price), size, 0]
-
-
-def tick_size(req_id: int, tick_type: int, size: int) -> Fields:
-    return [Out.TICK_SIZE, 6, req_id, tick_type, size]
-
-
-def market_data_type(req_id: int, data_type: int) -> Fields:
-    return [Out.MARKET_DATA_TYPE, 1, req_id, data_type]
-
-
-def contract_details(req_id: int, c: WireContract) -> Fields:
-    """contractDetails (id 10) at v164+: no version field."""
-    return [
-        Out.CONTRACT_DATA, req_id, c.symbol, c.sec_type, "", "0.0", "", c.exchange, c.currency,
-        c.symbol, "NMS", c.symbol, c.con_id, fmt_price(c.min_tick), "",
-        "ACTVTIM,LMT,MKT,STP,STPLMT,TRAIL", f"SMART,{c.primary_exchange or 'ISLAND'}", 1, 0,
-        c.long_name or c.symbol, c.primary_exchange, "", "", "", "", "US/Eastern",
-        "", "", "", "", 0, 1, "", "", "26", "", "COMMON", "0.0001", "0.0001", "100",
-    ]  # fmt: skip
-
-
-def contract_details_end(req_id: int) -> Fields:
-    return [Out.CONTRACT_DATA_END, 1, req_id]

@@ -194,9 +194,11 @@ def parse_exec_filter(fields: list[str]) -> tuple[int, ExecFilter]:
     return req_id, ExecFilter(client_id, account, symbol, sec_type, side)
 
 
-def parse_req_with_contract(fields: list[str]) -> tuple[int, ContractRef, Cursor]:
-    """reqMktData / reqContractDetails: `id, version, reqId, contract(12), ...`."""
-    cur = Cursor(fields, 2)
+def parse_req_with_contract(
+    fields: list[str], *, versioned: bool = True
+) -> tuple[int, ContractRef, Cursor]:
+    """`id, [version,] reqId, contract(12), ...` (reqMktData, reqContractDetails, bars...)."""
+    cur = Cursor(fields, 2 if versioned else 1)
     req_id = cur.read_int()
     return req_id, cur.contract(), cur
 

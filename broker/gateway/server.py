@@ -10,6 +10,7 @@ from collections.abc import Callable
 from broker.gateway.faults import FaultInjector
 from broker.gateway.pacing import PacingPolicy
 from broker.gateway.session import ClientSession
+from broker.sim.bar_stream import BarStream
 from broker.sim.events import VenueEvent, VenueFillEvent, VenueOrderEvent, VenueQuoteEvent
 from broker.sim.scheduler import AsyncioScheduler
 from broker.sim.streamer import QuoteStreamer
@@ -43,6 +44,8 @@ class GatewayServer:
         self.server_version = server_version
         self.pacing = pacing or PacingPolicy()
         self.faults = FaultInjector(self)
+        self.bars = BarStream(venue)
+        """Live 5-second bars shared by every session's subscriptions."""
         self.sessions: set[ClientSession] = set()
         self.order_keys: dict[tuple[int, int], int] = {}
         """(clientId, orderId) -> permId for every order a client placed."""
@@ -81,6 +84,7 @@ class GatewayServer:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        self.bars.close()
 
     def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         session = ClientSession(self, reader, writer)
@@ -119,7 +123,7 @@ class GatewayServer:
     def _on_venue_event(self, event: VenueEvent) -> None:
         if isinstance(event, VenueQuoteEvent):
             for session in list(self.sessions):
-                if session.ready and session.market_data:
+                if session.ready and session.market.market_data:
                     session.on_quote(event.quote)
             return
         order = event.order

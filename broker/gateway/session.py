@@ -10,17 +10,17 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from broker.gateway import messages as msg
-from broker.gateway.account_values import account_values, summary_values
+from broker.gateway.account_desk import AccountDesk
 from broker.gateway.codec import ProtocolError, decode_fields, encode_message, read_frame
 from broker.gateway.faults import FARMS_OK
 from broker.gateway.ids import Code, In
+from broker.gateway.market import NO_SECURITY, MarketDesk, resolve
 from broker.gateway.pacing import Pacer, Verdict
 from broker.gateway.requests import (
     ContractRef,
     PlaceOrder,
     parse_exec_filter,
     parse_place_order,
-    parse_req_with_contract,
     parse_version_range,
 )
 from broker.gateway.wire import (
@@ -31,10 +31,9 @@ from broker.gateway.wire import (
     wire_order,
 )
 from broker.sim.events import OrderEventKind, VenueError, VenueFillEvent, VenueOrderEvent
-from broker.sim.ledger import INIT_MARGIN_RATE, MAINT_MARGIN_RATE, commission_for
 from broker.sim.orders import OrderSpec, SimOrder
 from broker.sim.quotes import SimQuote
-from broker.sim.symbols import SymbolSpec
+from broker.sim.symbols import Listing
 from contracts.enums import OrderType, Side, TimeInForce
 
 if TYPE_CHECKING:
@@ -42,7 +41,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NO_SECURITY = "No security definition has been found for the request"
 CLIENT_ID_IN_USE = (
     "Unable to connect as the client id is already in use. Retry with a unique client id."
 )
@@ -64,10 +62,10 @@ class ClientSession:
         self.ready = False
         self.closed = False
         self.pacer = Pacer(server.pacing)
-        self.positions_subscribed = False
-        self.account_subscribed = False
-        self.multi_subscriptions: set[int] = set()
-        self.market_data: dict[int, str] = {}
+        self.version = server.server_version
+        """The server version this client was answered with (its layouts)."""
+        self.market = MarketDesk(self)
+        self.account = AccountDesk(self)
         self._staged: list[PlaceOrder] = []
         self._handlers: dict[int, Callable[[list[str]], None]] = {
             In.PLACE_ORDER: self._place_order,
@@ -76,20 +74,18 @@ class ClientSession:
             In.REQ_OPEN_ORDERS: self._open_orders,
             In.REQ_ALL_OPEN_ORDERS: self._all_open_orders,
             In.REQ_COMPLETED_ORDERS: self._completed_orders,
-            In.REQ_POSITIONS: self._req_positions,
-            In.CANCEL_POSITIONS: self._cancel_positions,
-            In.REQ_ACCOUNT_UPDATES: self._req_account_updates,
-            In.REQ_ACCOUNT_UPDATES_MULTI: self._req_account_updates_multi,
-            In.CANCEL_ACCOUNT_UPDATES_MULTI: self._cancel_account_updates_multi,
-            In.REQ_ACCOUNT_SUMMARY: self._req_account_summary,
+            In.REQ_POSITIONS: self.account.req_positions,
+            In.CANCEL_POSITIONS: self.account.cancel_positions,
+            In.REQ_ACCOUNT_UPDATES: self.account.req_account_updates,
+            In.REQ_ACCOUNT_UPDATES_MULTI: self.account.req_account_updates_multi,
+            In.CANCEL_ACCOUNT_UPDATES_MULTI: self.account.cancel_account_updates_multi,
+            In.REQ_ACCOUNT_SUMMARY: self.account.req_account_summary,
             In.CANCEL_ACCOUNT_SUMMARY: self._ignore,
             In.REQ_EXECUTIONS: self._req_executions,
             In.REQ_CURRENT_TIME: self._req_current_time,
             In.REQ_IDS: self._req_ids,
             In.REQ_MANAGED_ACCTS: self._req_managed_accounts,
-            In.REQ_CONTRACT_DETAILS: self._req_contract_details,
-            In.REQ_MKT_DATA: self._req_mkt_data,
-            In.CANCEL_MKT_DATA: self._cancel_mkt_data,
+            **self.market.handlers(),
             In.REQ_MARKET_DATA_TYPE: self._ignore,
             In.REQ_AUTO_OPEN_ORDERS: self._ignore,
         }
@@ -105,12 +101,14 @@ class ClientSession:
         if not self.closed:
             self.closed = True
             self.ready = False
+            self.market.drop_subscriptions()
             self.writer.close()
 
     def abort(self) -> None:
         """Drop the socket without a goodbye (fault injection)."""
         self.closed = True
         self.ready = False
+        self.market.drop_subscriptions()
         self.writer.transport.abort()
 
     async def run(self) -> None:
@@ -144,7 +142,7 @@ class ClientSession:
         if prefix != b"API\0":
             raise ProtocolError(f"expected API prefix, got {prefix!r}")
         low, high = parse_version_range(decode_fields(await read_frame(self.reader))[0])
-        version = self.server.server_version
+        version = self.version
         if not low <= version <= high:
             raise ProtocolError(f"client wants v{low}..{high}, we speak {version}")
         self.send(msg.handshake(version, self.venue.scheduler.now()))
@@ -222,7 +220,7 @@ class ClientSession:
     # --- orders -----------------------------------------------------------------------------
 
     def _place_order(self, fields: list[str]) -> None:
-        req = parse_place_order(fields, self.server.server_version)
+        req = parse_place_order(fields, self.version)
         if req.what_if:
             self._what_if(req)
             return
@@ -259,7 +257,7 @@ class ClientSession:
             return Code.VALIDATION, f"{VALIDATION}Unsupported time in force {req.tif!r}."
         if req.account and req.account != self.server.account:
             return Code.VALIDATION, f"{VALIDATION}Unknown account {req.account!r}."
-        if self._spec(c) is None:
+        if self._listing(c) is None:
             return Code.NO_SECURITY, NO_SECURITY
         staged_parent = any(s.order_id == req.parent_id for s in self._staged)
         known_parent = staged_parent or (self._cid, req.parent_id) in self.server.order_keys
@@ -271,11 +269,11 @@ class ClientSession:
         order_type = ORDER_TYPES[req.order_type]
         takes_limit = order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
         takes_stop = order_type in (OrderType.STOP, OrderType.STOP_LIMIT)
-        spec = self._spec(req.contract)
-        assert spec is not None
+        listing = self._listing(req.contract)
+        assert listing is not None
         return OrderSpec(
             account=self.server.account,
-            symbol=spec.symbol,
+            symbol=listing.spec.symbol,
             side=Side(req.action),
             quantity=req.quantity,
             order_type=order_type,
@@ -287,6 +285,7 @@ class ClientSession:
             oca_group=req.oca_group,
             client_id=self._cid,
             order_id=req.order_id,
+            con_id=listing.con_id,
         )
 
     def _submit(self, req: PlaceOrder) -> None:
@@ -301,8 +300,8 @@ class ClientSession:
         if failure is not None:
             self.send(msg.error(req.order_id, *failure))
             return
-        spec = self._spec(req.contract)
-        if spec is None or spec.symbol != order.symbol or req.action != order.side.value:
+        listing = self._listing(req.contract)
+        if listing is None or listing.spec.symbol != order.symbol or req.action != order.side.value:
             self.send(
                 msg.error(
                     req.order_id,
@@ -333,15 +332,18 @@ class ClientSession:
         if problem is not None:
             self.send(msg.error(req.order_id, *problem))
             return
-        spec = self._spec(req.contract)
-        assert spec is not None
-        quote = self.venue.quote(spec.symbol)
-        price = req.limit_price or (quote.ask if req.action == "BUY" else quote.bid)
-        state = self.venue.account(self.server.account)
-        notional = req.quantity * price
-        init_change = (notional * INIT_MARGIN_RATE).quantize(Decimal("0.01"))
-        maint_change = (notional * MAINT_MARGIN_RATE).quantize(Decimal("0.01"))
-        fee = commission_for(req.quantity, price)
+        listing = self._listing(req.contract)
+        assert listing is not None
+        spec = listing.spec
+        preview = self.venue.margin_preview(
+            self.server.account, spec.symbol, Side(req.action), req.quantity, req.limit_price
+        )
+        state = preview.account
+        init_change, maint_change, fee = (
+            preview.init_change,
+            preview.maint_change,
+            preview.commission,
+        )
         margin = msg.MarginState(
             init_before=str(state.init_margin),
             maint_before=str(state.maint_margin),
@@ -358,7 +360,7 @@ class ClientSession:
             commission_currency=spec.currency,
         )
         order = msg.WireOrder(
-            contract=wire_contract(spec, req.contract.exchange),
+            contract=wire_contract(listing, req.contract.exchange),
             order_id=req.order_id,
             client_id=self._cid,
             perm_id=0,
@@ -378,8 +380,7 @@ class ClientSession:
             avg_fill_price=Decimal(0),
             last_fill_price=Decimal(0),
         )
-        version = self.server.server_version
-        self.send(msg.open_order(order, version, what_if=True, margin=margin))
+        self.send(msg.open_order(order, self.version, what_if=True, margin=margin))
 
     def _cancel_order(self, fields: list[str]) -> None:
         order_id = int(fields[2])
@@ -433,7 +434,7 @@ class ClientSession:
         self._open_orders(fields, all_clients=True)
 
     def _completed_orders(self, fields: list[str]) -> None:
-        version = self.server.server_version
+        version = self.version
         for order in self.venue.orders(self.server.account):
             if not order.is_open:
                 self.send(
@@ -454,160 +455,28 @@ class ClientSession:
                 continue
             if side and side != wire.side:
                 continue
-            self.send(msg.exec_details(wire, self.server.server_version))
+            self.send(msg.exec_details(wire, self.version))
             self.send(msg.commission_report(ex.exec_id, ex.commission, "USD", ex.realized_pnl))
         self.send(msg.exec_details_end(req_id))
 
-    # --- positions and account --------------------------------------------------------------
+    # --- contracts (orders name one) -------------------------------------------------------
 
-    def _req_positions(self, fields: list[str]) -> None:
-        self.positions_subscribed = True
-        for symbol in [p.symbol for p in self.venue.positions(self.server.account)]:
-            self._send_position(symbol)
-        self.send(msg.position_end())
-
-    def _cancel_positions(self, fields: list[str]) -> None:
-        self.positions_subscribed = False
-
-    def _req_account_updates(self, fields: list[str]) -> None:
-        subscribe = fields[2] not in ("0", "")
-        self.account_subscribed = subscribe
-        if not subscribe:
-            return
-        account = self.server.account
-        self._send_account_values()
-        for p in self.venue.positions(account):
-            if p.quantity != 0:
-                self._send_portfolio(p.symbol)
-        self.send(msg.account_time(self.venue.scheduler.now()))
-        self.send(msg.account_download_end(account))
-
-    def _req_account_updates_multi(self, fields: list[str]) -> None:
-        req_id = int(fields[2])
-        self.multi_subscriptions.add(req_id)
-        self._send_multi(req_id)
-        self.send(msg.account_update_multi_end(req_id))
-
-    def _cancel_account_updates_multi(self, fields: list[str]) -> None:
-        self.multi_subscriptions.discard(int(fields[2]))
-
-    def _req_account_summary(self, fields: list[str]) -> None:
-        req_id, tags = int(fields[2]), fields[4]
-        account = self.server.account
-        for tag, value, currency in summary_values(self.venue.account(account), tags):
-            self.send(msg.account_summary(req_id, account, tag, value, currency))
-        self.send(msg.account_summary_end(req_id))
-
-    def _send_account_values(self) -> None:
-        account = self.server.account
-        for tag, value, currency in account_values(self.venue.account(account)):
-            self.send(msg.account_value(tag, value, currency, account))
-
-    def _send_multi(self, req_id: int) -> None:
-        account = self.server.account
-        for tag, value, currency in account_values(self.venue.account(account)):
-            self.send(msg.account_update_multi(req_id, account, tag, value, currency))
-
-    def _send_position(self, symbol: str) -> None:
-        account = self.server.account
-        for p in self.venue.positions(account):
-            if p.symbol == symbol:
-                contract = wire_contract(self._known(symbol))
-                self.send(msg.position(account, contract, p.quantity, p.avg_cost))
-
-    def _send_portfolio(self, symbol: str) -> None:
-        account = self.server.account
-        mark = self.venue.quote(symbol).last
-        for p in self.venue.positions(account):
-            if p.symbol == symbol:
-                self.send(
-                    msg.portfolio_value(
-                        wire_contract(self._known(symbol)),
-                        p.quantity,
-                        mark,
-                        p.quantity * mark,
-                        p.avg_cost,
-                        (mark - p.avg_cost) * p.quantity,
-                        p.realized_pnl,
-                        account,
-                    )
-                )
-
-    def on_account_change(self, symbol: str) -> None:
-        """After a fill: push positions/account values to whoever subscribed."""
-        if self.positions_subscribed:
-            self._send_position(symbol)
-        if self.account_subscribed:
-            self._send_account_values()
-            self._send_portfolio(symbol)
-            self.send(msg.account_time(self.venue.scheduler.now()))
-        for req_id in sorted(self.multi_subscriptions):
-            self._send_multi(req_id)
-
-    # --- contracts and market data ----------------------------------------------------------
-
-    def _spec(self, c: ContractRef) -> SymbolSpec | None:
-        if c.sec_type not in ("STK", ""):
-            return None
-        if c.currency not in ("USD", ""):
-            return None
-        spec = self.venue.spec(c.symbol) if c.symbol else None
-        if spec is None and c.con_id:
-            spec = next((s for s in self.venue.symbols() if s.con_id == c.con_id), None)
-        if spec is not None and c.con_id and spec.con_id != c.con_id:
-            return None
-        return spec
-
-    def _known(self, symbol: str) -> SymbolSpec:
-        spec = self.venue.spec(symbol)
-        assert spec is not None
-        return spec
-
-    def _req_contract_details(self, fields: list[str]) -> None:
-        req_id, contract, _ = parse_req_with_contract(fields)
-        spec = self._spec(contract)
-        if spec is None:
-            self.send(msg.error(req_id, Code.NO_SECURITY, NO_SECURITY))
-            return
-        self.send(msg.contract_details(req_id, wire_contract(spec, contract.exchange or "SMART")))
-        self.send(msg.contract_details_end(req_id))
-
-    def _req_mkt_data(self, fields: list[str]) -> None:
-        req_id, contract, cur = parse_req_with_contract(fields)
-        spec = self._spec(contract)
-        if spec is None:
-            self.send(msg.error(req_id, Code.NO_SECURITY, NO_SECURITY))
-            return
-        if cur.read_bool():  # delta-neutral contract
-            cur.skip(3)
-        cur.skip(1)  # generic tick list
-        snapshot = cur.read_bool()
-        self.send(msg.market_data_type(req_id, 1))
-        self._send_ticks(req_id, self.venue.quote(spec.symbol))
-        if snapshot:
-            self.send([57, 1, req_id])
-        else:
-            self.market_data[req_id] = spec.symbol
-
-    def _cancel_mkt_data(self, fields: list[str]) -> None:
-        self.market_data.pop(int(fields[2]), None)
-
-    def _send_ticks(self, req_id: int, q: SimQuote) -> None:
-        self.send(msg.tick_price(req_id, 1, q.bid, q.bid_size))
-        self.send(msg.tick_price(req_id, 2, q.ask, q.ask_size))
-        self.send(msg.tick_price(req_id, 4, q.last, q.last_size))
-        self.send(msg.tick_size(req_id, 8, q.volume // 100))
+    def _listing(self, c: ContractRef) -> Listing | None:
+        """The one contract an order names (None when unknown or ambiguous)."""
+        found = resolve(self, c)
+        return found[0] if len(found) == 1 else None
 
     def on_quote(self, quote: SimQuote) -> None:
-        for req_id, symbol in self.market_data.items():
-            if symbol == quote.symbol:
-                self._send_ticks(req_id, quote)
+        self.market.on_quote(quote)
+
+    def on_account_change(self, symbol: str) -> None:
+        self.account.on_account_change(symbol)
 
     # --- venue events for this client's orders ------------------------------------------------
 
     def send_order(self, order: SimOrder, status: str | None = None) -> None:
         wire = wire_order(self.venue, order, status)
-        self.send(msg.open_order(wire, self.server.server_version))
+        self.send(msg.open_order(wire, self.version))
         self.send(msg.order_status(wire))
 
     def on_order_event(self, event: VenueOrderEvent) -> None:
@@ -630,7 +499,7 @@ class ClientSession:
 
     def on_fill(self, event: VenueFillEvent) -> None:
         ex = event.execution
-        version = self.server.server_version
+        version = self.version
         self.send(msg.exec_details(wire_execution(self.venue, ex, -1), version))
         self.send_order(event.order)
         self.send(msg.commission_report(ex.exec_id, ex.commission, "USD", ex.realized_pnl))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from broker.gateway.pacing import PacingPolicy
 from broker.gateway.server import GatewayServer
@@ -20,12 +21,14 @@ async def running_gateway(
     *,
     server_version: int = 176,
     pacing: PacingPolicy | None = None,
+    clock_start: datetime | None = None,
 ) -> AsyncIterator[GatewayServer]:
     """Yield a started `GatewayServer` over a fresh seeded venue; stops it afterwards.
 
-    Quotes only move when the test calls `server.venue.step()`, so runs are deterministic.
+    Quotes only move when the test calls `server.venue.step()` (or live bars are subscribed),
+    so runs are deterministic. `clock_start` runs the venue's clock from that moment.
     """
-    venue = SimVenue(seed, chaos, scheduler=AsyncioScheduler())
+    venue = SimVenue(seed, chaos, scheduler=AsyncioScheduler(start=clock_start))
     server = GatewayServer(
         venue, account=account, port=0, server_version=server_version, pacing=pacing
     )

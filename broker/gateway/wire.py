@@ -7,7 +7,7 @@ from decimal import Decimal
 from broker.gateway.messages import WireContract, WireExecution, WireOrder
 from broker.sim.events import Execution
 from broker.sim.orders import SimOrder, VenueOrderStatus
-from broker.sim.symbols import SymbolSpec
+from broker.sim.symbols import Listing, listing_by_con_id
 from broker.sim.venue import SimVenue
 from contracts.enums import OrderType, Side
 
@@ -35,23 +35,46 @@ def tws_status(order: SimOrder) -> str:
     return TWS_STATUS[order.status]
 
 
-def wire_contract(spec: SymbolSpec, exchange: str = "SMART") -> WireContract:
+def wire_contract(listing: Listing, exchange: str = "") -> WireContract:
+    """The wire description of a listed contract; stocks keep the exchange the client named."""
+    spec = listing.spec
+    if spec.is_future:
+        exchange = spec.exchange
     return WireContract(
-        con_id=spec.con_id,
+        con_id=listing.con_id,
         symbol=spec.symbol,
+        sec_type=spec.sec_type,
         exchange=exchange or "SMART",
         primary_exchange=spec.primary_exchange,
         currency=spec.currency,
         min_tick=spec.tick,
         long_name=spec.long_name,
+        expiry=listing.last_trade_date,
+        multiplier=spec.multiplier,
+        local_symbol=listing.local_symbol,
+        trading_class=listing.trading_class if spec.is_future else "",
     )
 
 
-def contract_for(venue: SimVenue, symbol: str) -> WireContract:
+def listing_for(venue: SimVenue, symbol: str, con_id: int = 0) -> Listing | None:
+    """The exact contract (by conId) or the symbol's default listing (a future's front month)."""
+    specs = venue.symbols()
+    if con_id:
+        found = listing_by_con_id(specs, con_id)
+        if found is not None and found.spec.symbol == symbol:
+            return found
     spec = venue.spec(symbol)
     if spec is None:
+        return None
+    listed = venue.find_contracts(symbol=symbol, sec_type=spec.sec_type)
+    return listed[0] if listed else Listing(spec, spec.con_id)
+
+
+def contract_for(venue: SimVenue, symbol: str, con_id: int = 0) -> WireContract:
+    listing = listing_for(venue, symbol, con_id)
+    if listing is None:
         return WireContract(con_id=0, symbol=symbol)
-    return wire_contract(spec)
+    return wire_contract(listing)
 
 
 def wire_order(venue: SimVenue, order: SimOrder, status: str | None = None) -> WireOrder:
@@ -63,7 +86,7 @@ def wire_order(venue: SimVenue, order: SimOrder, status: str | None = None) -> W
     limit = order.limit_price
     aux = order.stop_price
     return WireOrder(
-        contract=contract_for(venue, order.symbol),
+        contract=contract_for(venue, order.symbol, order.con_id),
         order_id=order.order_id,
         client_id=order.client_id,
         perm_id=order.perm_id,
@@ -91,7 +114,7 @@ def wire_execution(venue: SimVenue, ex: Execution, req_id: int) -> WireExecution
         order_id=ex.order_id,
         client_id=ex.client_id,
         perm_id=ex.perm_id,
-        contract=contract_for(venue, ex.symbol),
+        contract=contract_for(venue, ex.symbol, ex.con_id),
         exec_id=ex.exec_id,
         time=ex.time,
         account=ex.account,

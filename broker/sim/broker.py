@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
+from broker.sim.bar_stream import BarStream
+from broker.sim.bars import bars_for_request
 from broker.sim.events import (
     Execution,
     OrderEventKind,
@@ -15,11 +17,12 @@ from broker.sim.events import (
     VenueQuoteEvent,
 )
 from broker.sim.orders import OrderSpec, SimOrder, VenueOrderStatus
-from broker.sim.symbols import synthetic_spec
+from broker.sim.symbols import listing_facts, synthetic_spec
 from broker.sim.venue import SimVenue
 from contracts.broker import (
     AccountSnapshot,
     AccountUpdated,
+    BarUpdated,
     BrokerConnected,
     BrokerDisconnected,
     BrokerEvent,
@@ -28,6 +31,7 @@ from contracts.broker import (
     BrokerPosition,
     CancelRejected,
     CommissionReported,
+    ModifyRejected,
     OrderAccepted,
     OrderCancelled,
     OrderFilled,
@@ -41,6 +45,7 @@ from contracts.broker import (
 )
 from contracts.enums import BrokerOrderStatus, OrderLeg, OrderType
 from contracts.intent import Instrument
+from contracts.market import Bar, BarRequest, ContractFacts, MarginPreview
 from engine.ports import BrokerUnavailable, EventSink
 
 _STATUS: dict[VenueOrderStatus, BrokerOrderStatus] = {
@@ -75,6 +80,9 @@ class SimBroker:
         self._next_order_id = 1
         self._quotes: set[str] = set()
         self._instruments: dict[str, Instrument] = {}
+        self._bars = BarStream(venue)
+        self._bar_symbols: dict[str, Callable[[], None]] = {}
+        self._last_bar: dict[str, Bar] = {}
         venue.add_account(account)
 
     # --- port: lifecycle --------------------------------------------------------------------
@@ -105,6 +113,9 @@ class SimBroker:
         self._unsubscribe = None
         if remove is not None:
             remove()
+        for stop in self._bar_symbols.values():
+            stop()
+        self._bar_symbols.clear()
         self._deliver(
             BrokerDisconnected(ts=self.venue.scheduler.now(), reason="disconnect requested")
         )
@@ -177,6 +188,52 @@ class SimBroker:
                     CancelRejected(ts=now, order_ref=order_ref, code=exc.code, reason=exc.message)
                 )
 
+    async def modify(
+        self,
+        order_ref: str,
+        *,
+        quantity: Decimal | None = None,
+        limit_price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+    ) -> None:
+        """Change the live order with this orderRef; a refusal arrives as ModifyRejected."""
+        self._require_connected()
+        live = [
+            o
+            for o in self.venue.orders(self.account_id, open_only=True)
+            if o.order_ref == order_ref and o.client_id == self.client_id
+        ]
+        now = self.venue.scheduler.now()
+        if not live:
+            reason = f"order {order_ref} is not working"
+            self._deliver(ModifyRejected(ts=now, order_ref=order_ref, code=104, reason=reason))
+            return
+        try:
+            self.venue.modify(
+                live[0].perm_id,
+                quantity=quantity,
+                limit_price=limit_price,
+                stop_price=stop_price,
+            )
+        except VenueError as exc:
+            self._deliver(
+                ModifyRejected(ts=now, order_ref=order_ref, code=exc.code, reason=exc.message)
+            )
+
+    async def what_if(self, order: OrderRequest) -> MarginPreview:
+        """The order's margin and commission, as IB's whatIf answers; nothing is placed."""
+        self._ensure_symbol(order.instrument)
+        preview = self.venue.margin_preview(
+            self.account_id, order.instrument.symbol, order.side, order.quantity, order.limit_price
+        )
+        return MarginPreview(
+            init_margin_change=preview.init_change,
+            maint_margin_change=preview.maint_change,
+            equity_with_loan_after=preview.account.net_liquidation - preview.commission,
+            commission=preview.commission,
+            currency=preview.account.currency,
+        )
+
     async def cancel_all(self) -> None:
         self._require_connected()
         self.venue.cancel_all(self.account_id)
@@ -198,12 +255,49 @@ class SimBroker:
     async def account(self) -> AccountSnapshot:
         return self._snapshot()
 
+    async def contract_details(self, instrument: Instrument) -> list[ContractFacts]:
+        """Every listed contract matching the instrument (by conId, or symbol + sec type
+        + exchange + expiry; a future without expiry lists all expiries); [] if unknown."""
+        found = self.venue.find_contracts(
+            symbol=instrument.symbol,
+            sec_type=instrument.sec_type,
+            exchange=instrument.exchange,
+            expiry=instrument.expiry,
+            con_id=instrument.con_id or 0,
+            currency=instrument.currency,
+        )
+        return [listing_facts(listing) for listing in found]
+
     async def subscribe_quotes(self, instrument: Instrument) -> None:
         self._ensure_symbol(instrument)
         self._quotes.add(instrument.symbol)
         self._deliver(
             QuoteUpdated(ts=self.venue.scheduler.now(), quote=self._quote(instrument.symbol))
         )
+
+    async def historical_bars(self, instrument: Instrument, request: BarRequest) -> list[Bar]:
+        """The generator's bars for the request (the venue's seed), complete bars only."""
+        return bars_for_request(
+            instrument.symbol,
+            duration=request.duration,
+            bar_size=request.bar_size,
+            use_rth=request.use_rth,
+            end=request.end or self.venue.scheduler.now(),
+            seed=self.venue.seed,
+        )
+
+    async def subscribe_bars(self, instrument: Instrument) -> None:
+        """Stream live 5-second bars as BarUpdated (gap_before when bars went missing)."""
+        symbol = instrument.symbol
+        if symbol not in self._bar_symbols:
+            self._bar_symbols[symbol] = self._bars.subscribe(symbol, self._on_bar)
+
+    def _on_bar(self, bar: Bar) -> None:
+        previous = self._last_bar.get(bar.symbol)
+        self._last_bar[bar.symbol] = bar
+        gap = previous is not None and (bar.ts - previous.ts).total_seconds() > previous.seconds
+        late = previous is not None and bar.ts <= previous.ts
+        self._deliver(BarUpdated(ts=self.venue.scheduler.now(), bar=bar, gap_before=gap, late=late))
 
     # --- venue events -----------------------------------------------------------------------
 
@@ -312,6 +406,7 @@ class SimBroker:
             order_ref=order_ref,
             client_id=self.client_id,
             order_id=self._order_id(),
+            con_id=order.instrument.con_id or 0,
         )
 
     def _ensure_symbol(self, instrument: Instrument) -> None:
@@ -326,8 +421,21 @@ class SimBroker:
         if known is not None:
             return known
         spec = self.venue.spec(symbol)
-        tick = spec.tick if spec else Decimal("0.01")
-        return Instrument(symbol=symbol, tick_size=tick)
+        if spec is None:
+            return Instrument(symbol=symbol)
+        if not spec.is_future:
+            return Instrument(symbol=symbol, tick_size=spec.tick, con_id=spec.con_id or None)
+        front = self.venue.find_contracts(symbol=symbol, sec_type="FUT")[0]
+        return Instrument(
+            symbol=symbol,
+            sec_type="FUT",
+            exchange=spec.exchange,
+            tick_size=spec.tick,
+            multiplier=spec.multiplier,
+            con_id=front.con_id,
+            expiry=front.last_trade_date,
+            trading_class=front.trading_class,
+        )
 
     def _quote(self, symbol: str) -> Quote:
         q = self.venue.quote(symbol)

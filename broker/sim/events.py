@@ -42,6 +42,7 @@ class Execution:
     commission: Decimal
     realized_pnl: Decimal | None
     time: datetime
+    con_id: int = 0
 
 
 @dataclass(frozen=True)

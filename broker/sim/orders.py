@@ -41,6 +41,8 @@ class OrderSpec:
     oca_group: str = ""
     client_id: int = 0
     order_id: int = 0
+    con_id: int = 0
+    """The exact contract (a future's expiry); 0 means the symbol's default listing."""
 
 
 @dataclass
@@ -62,6 +64,7 @@ class SimOrder:
     client_id: int
     order_id: int
     created: datetime
+    con_id: int = 0
     status: VenueOrderStatus = VenueOrderStatus.PENDING_SUBMIT
     outcome: Outcome = Outcome.FILL
     filled: Decimal = Decimal(0)
@@ -90,6 +93,7 @@ class SimOrder:
             oca_group=spec.oca_group,
             client_id=spec.client_id,
             order_id=spec.order_id,
+            con_id=spec.con_id,
             created=created,
         )
 

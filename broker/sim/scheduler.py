@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -80,13 +81,22 @@ class ManualScheduler:
 
 
 class AsyncioScheduler:
-    """Wall-clock scheduler on the running asyncio loop."""
+    """Real-time scheduler on the running asyncio loop; the clock reads the wall clock, or
+    runs in real time from a fixed `start` (tests that need, say, a Tuesday morning)."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop | None = None, *, start: datetime | None = None
+    ) -> None:
+        if start is not None and start.tzinfo is None:
+            raise ValueError("naive datetime")
         self._loop = loop
+        self._start = start
+        self._origin = time.monotonic()
 
     def now(self) -> datetime:
-        return datetime.now(UTC)
+        if self._start is None:
+            return datetime.now(UTC)
+        return self._start + timedelta(seconds=time.monotonic() - self._origin)
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> Cancellable:
         loop = self._loop or asyncio.get_running_loop()

@@ -6,6 +6,7 @@ import logging
 import random
 from collections import deque
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
 from broker.sim.chaos import PROFILES, ChaosProfile, Outcome, ScriptedOutcome
@@ -19,11 +20,18 @@ from broker.sim.events import (
     VenueOrderEvent,
     VenueQuoteEvent,
 )
-from broker.sim.ledger import AccountState, Ledger, SimPosition, commission_for
+from broker.sim.ledger import (
+    INIT_MARGIN_RATE,
+    MAINT_MARGIN_RATE,
+    AccountState,
+    Ledger,
+    SimPosition,
+    commission_for,
+)
 from broker.sim.orders import OrderSpec, SimOrder, VenueOrderStatus
 from broker.sim.quotes import RandomWalk, SimQuote
 from broker.sim.scheduler import ManualScheduler, Scheduler
-from broker.sim.symbols import DEFAULT_SYMBOLS, SymbolSpec
+from broker.sim.symbols import DEFAULT_SYMBOLS, Listing, SymbolSpec, find_listings
 from contracts.enums import ChaosMode, OrderType, Side, TimeInForce
 
 log = logging.getLogger(__name__)
@@ -31,6 +39,16 @@ log = logging.getLogger(__name__)
 PERM_ID_BASE = 700_000_000
 DEFAULT_CASH = Decimal("100000")
 CHAOS_REJECT_REASON = "Order rejected - reason:Simulated venue rejection (chaos)"
+
+
+@dataclass(frozen=True)
+class MarginChange:
+    """An order's what-if: margin it adds, its commission, and the account before it."""
+
+    init_change: Decimal
+    maint_change: Decimal
+    commission: Decimal
+    account: AccountState
 
 
 class SimVenue:
@@ -108,6 +126,52 @@ class SimVenue:
         walk = self._walks.get(symbol)
         return walk.spec if walk else None
 
+    def find_contracts(
+        self,
+        *,
+        symbol: str = "",
+        sec_type: str = "",
+        exchange: str = "",
+        expiry: str = "",
+        con_id: int = 0,
+        currency: str = "",
+    ) -> list[Listing]:
+        """Contract-details lookup in the venue's symbol table, as of the venue's today."""
+        return find_listings(
+            self.symbols(),
+            self.scheduler.now().date(),
+            symbol=symbol,
+            sec_type=sec_type,
+            exchange=exchange,
+            expiry=expiry,
+            con_id=con_id,
+            currency=currency,
+        )
+
+    def margin_preview(
+        self, account: str, symbol: str, side: Side, quantity: Decimal, price: Decimal | None
+    ) -> MarginChange:
+        """What an order would add to initial/maintenance margin, and its commission."""
+        spec = self._walk(symbol).spec
+        ledger = self._ledger(account)
+        pos = ledger.positions.get(symbol)
+        current = pos.quantity if pos else Decimal(0)
+        added = abs(current + quantity * side.sign) - abs(current)
+        quote = self.quote(symbol)
+        fill_price = price or (quote.ask if side is Side.BUY else quote.bid)
+        if spec.is_future:
+            init, maint = added * spec.init_margin, added * spec.maint_margin
+        else:
+            value = added * fill_price
+            init, maint = value * INIT_MARGIN_RATE, value * MAINT_MARGIN_RATE
+        cent = Decimal("0.01")
+        return MarginChange(
+            init.quantize(cent),
+            maint.quantize(cent),
+            commission_for(quantity, fill_price, spec),
+            self.account(account),
+        )
+
     def quote(self, symbol: str) -> SimQuote:
         return self._walk(symbol).quote
 
@@ -131,7 +195,7 @@ class SimVenue:
     def positions(self, account: str) -> list[SimPosition]:
         ledger = self._ledger(account)
         return [
-            SimPosition(p.account, p.symbol, p.quantity, p.avg_cost, p.realized_pnl)
+            SimPosition(p.account, p.symbol, p.quantity, p.avg_cost, p.realized_pnl, p.con_id)
             for p in ledger.positions.values()
         ]
 
@@ -284,6 +348,9 @@ class SimVenue:
             return 200, "No security definition has been found for the request"
         if spec.quantity <= 0:
             return 434, "The order size cannot be zero"
+        increment = self._walks[spec.symbol].spec.size_increment
+        if spec.quantity % increment != 0:
+            return 201, f"Order rejected - reason:Quantity must be a multiple of {increment}"
         needs_limit = spec.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
         needs_stop = spec.order_type in (OrderType.STOP, OrderType.STOP_LIMIT)
         if needs_limit and (spec.limit_price is None or spec.limit_price <= 0):
@@ -310,11 +377,11 @@ class SimVenue:
         after = current + order.quantity * order.side.sign
         if abs(after) <= abs(current):
             return None
-        quote = self.quote(order.symbol)
-        price = order.limit_price or (quote.ask if order.side is Side.BUY else quote.bid)
-        state = ledger.state(self.marks())
-        extra = (abs(after) - abs(current)) * price
-        required = (state.gross_position_value + extra) * Decimal("0.25")
+        preview = self.margin_preview(
+            order.account, order.symbol, order.side, order.quantity, order.limit_price
+        )
+        state = preview.account
+        required = state.init_margin + preview.init_change
         if required <= state.net_liquidation:
             return None
         return (
@@ -444,8 +511,11 @@ class SimVenue:
     def _fill(self, order: SimOrder, quantity: Decimal, price: Decimal) -> Execution:
         quantity = min(quantity, order.remaining)
         ledger = self._ledger(order.account)
-        commission = commission_for(quantity, price)
-        realized = ledger.apply_fill(order.symbol, order.side, quantity, price, commission)
+        spec = self._walk(order.symbol).spec
+        commission = commission_for(quantity, price, spec)
+        realized = ledger.apply_fill(
+            order.symbol, order.side, quantity, price, commission, spec, order.con_id
+        )
         previous = order.filled
         order.filled += quantity
         order.avg_fill_price = (
@@ -470,6 +540,7 @@ class SimVenue:
             commission=commission,
             realized_pnl=realized,
             time=now,
+            con_id=order.con_id,
         )
         self._executions.append(execution)
         if order.remaining == 0:
