@@ -28,7 +28,7 @@ from ib_async import (
 )
 from ib_async import Ticker as IbTicker
 
-from broker.ibkr import convert, mapping
+from broker.ibkr import convert, details, mapping
 from broker.ibkr.account import AccountBook
 from broker.ibkr.connection import ClientIdInUse, open_ib, redact_account_in_logs
 from broker.ibkr.mapping import ErrorCategory
@@ -68,6 +68,7 @@ from contracts.broker import (
 )
 from contracts.enums import BrokerOrderStatus, OrderLeg, OrderType
 from contracts.intent import Instrument
+from contracts.market import ContractFacts
 from engine.clock import Clock, SystemClock
 from engine.ports import BrokerUnavailable, EventSink
 
@@ -348,6 +349,13 @@ class IbkrBroker:
                     update={"status": status}
                 )
         return list(result.values())
+
+    async def contract_details(self, instrument: Instrument) -> list[ContractFacts]:
+        """Every contract IB lists for the instrument (reqContractDetails); [] if none."""
+        self._require_socket()
+        query = details.details_query(instrument)
+        found = await self._request(lambda: self._ib.reqContractDetailsAsync(query))
+        return [f for d in found if (f := details.details_to_facts(d)) is not None]
 
     async def completed_orders(self) -> list[BrokerOrder]:
         """Today's finished orders (reqCompletedOrders)."""
