@@ -9,7 +9,7 @@ from uuid import uuid4
 from pydantic import AwareDatetime, Field, TypeAdapter
 
 from contracts.base import Frozen
-from contracts.broker import OrderRequest
+from contracts.broker import OrderRequest, Quote
 from contracts.enums import (
     AlertLevel,
     DenialReason,
@@ -139,6 +139,8 @@ class OrderSubmitting(EngineEvent):
     token_id: str | None
     exempt: str | None = None
     """Why no token was needed ("flatten"); None on the normal path."""
+    quote: Quote | None = None
+    """The market when the order left (the fill journal measures slippage against it)."""
 
 
 class SubmitFailed(EngineEvent):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, Field, model_validator
 
@@ -76,6 +76,33 @@ class Evidence(Frozen):
     notes: str = Field(default="", max_length=2000)
 
 
+class ExecutionStyle(Frozen):
+    """How an approved order is worked (seed 003). The approval covers the parent: the total
+    quantity and, for the patient styles, `worst_price`; every child stays inside both."""
+
+    kind: Literal["immediate", "limit_patience", "twap"] = "immediate"
+    reprice_every_s: float = Field(default=10.0, ge=1.0, le=300.0)
+    """limit_patience: seconds between reprices toward the touch."""
+    reprice_ticks: int = Field(default=1, ge=1, le=20)
+    """limit_patience: at most this many ticks per reprice."""
+    max_reprices: int = Field(default=6, ge=0, le=100)
+    on_timeout: Literal["cancel", "cross"] = "cancel"
+    """limit_patience: after the last reprice, cancel the rest or cross at the touch (inside
+    `worst_price`)."""
+    worst_price: PositiveDecimal | None = None
+    """The price no child may pass (required for the patient styles)."""
+    window_s: float = Field(default=300.0, ge=10.0, le=6 * 3600.0)
+    """twap: the window the children are spread over."""
+    slices: int = Field(default=5, ge=2, le=50)
+    """twap: how many children."""
+
+    @model_validator(mode="after")
+    def _bounded(self) -> ExecutionStyle:
+        if self.kind != "immediate" and self.worst_price is None:
+            raise ValueError(f"execution style {self.kind} needs a worst_price")
+        return self
+
+
 class OrderParams(Frozen):
     """The exact order an approval covers; any change needs a new approval."""
 
@@ -88,6 +115,7 @@ class OrderParams(Frozen):
     stop_loss: PositiveDecimal | None = None
     take_profit: PositiveDecimal | None = None
     tif: TimeInForce = TimeInForce.DAY
+    execution: ExecutionStyle = Field(default_factory=ExecutionStyle)
 
     @model_validator(mode="after")
     def _prices_fit_type(self) -> OrderParams:
@@ -101,6 +129,26 @@ class OrderParams(Frozen):
             raise ValueError(f"stop_price is required for a {self.order_type} order")
         if not needs_stop and self.stop_price is not None:
             raise ValueError(f"stop_price is not allowed on a {self.order_type} order")
+        style = self.execution
+        if style.kind != "immediate":
+            if self.order_type is not OrderType.LIMIT:
+                raise ValueError(f"execution style {style.kind} works LIMIT orders only")
+            if self.stop_loss is not None or self.take_profit is not None:
+                raise ValueError(
+                    f"execution style {style.kind} cannot carry bracket exits: use immediate, "
+                    "or place the stop once filled"
+                )
+            assert style.worst_price is not None and self.limit_price is not None
+            past = (
+                self.limit_price > style.worst_price
+                if self.side is Side.BUY
+                else self.limit_price < style.worst_price
+            )
+            if past:
+                raise ValueError(
+                    f"limit_price {self.limit_price} is already past worst_price "
+                    f"{style.worst_price}"
+                )
         ref = self.limit_price or self.stop_price
         if ref is not None and self.stop_loss is not None:
             wrong_side = self.stop_loss >= ref if self.side is Side.BUY else self.stop_loss <= ref

@@ -1,6 +1,10 @@
 """Console benchmarks: frame cost on a busy day, and keystroke latency during a quote storm.
 
-Run: .venv/bin/python -m tests.bench.bench_console [--orders 300] [--quotes 20000]
+Run: .venv/bin/python -m tests.bench.bench_console [--orders 300] [--quotes 20000] [--json PATH]
+     [--smoke]
+
+Figures (`--json`): frame_p50_ms, frame_p95_ms (one state render, 200x60, busy day);
+storm_frames_per_s, kill_dialog_p50_ms, kill_dialog_p95_ms (K during a quote storm).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from contracts.enums import LifecycleState, Side
 from engine.bus import StateChanged
 from engine.clock import ManualClock
 from engine.view import LatencyView
+from tests.bench.report import add_output_args, pct, write_figures
 from tests.console import scenarios
 from tests.console.fakes import FakeEngine, make_intent
 
@@ -51,12 +56,7 @@ def busy_engine(orders: int) -> FakeEngine:
     return engine
 
 
-def pct(samples: list[float], p: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
-
-
-async def frame_cost(orders: int, frames: int) -> None:
+async def frame_cost(orders: int, frames: int) -> dict[str, float]:
     engine = busy_engine(orders)
     engine.started = False
     app = DeskgateApp(engine, config=engine.config, clock=engine.clock)  # type: ignore[arg-type]
@@ -79,9 +79,10 @@ async def frame_cost(orders: int, frames: int) -> None:
             f"frame (200x60, {orders} orders, 20+ pending): p50 {pct(costs, 50):.2f} ms "
             f"p95 {pct(costs, 95):.2f} ms max {max(costs):.2f} ms over {frames}"
         )
+    return {"frame_p50_ms": pct(costs, 50), "frame_p95_ms": pct(costs, 95)}
 
 
-async def quote_storm(quotes: int, seconds: float) -> None:
+async def quote_storm(quotes: int, seconds: float) -> dict[str, float]:
     engine = busy_engine(50)
     engine.started = False
     messages: list[Any] = []
@@ -126,6 +127,11 @@ async def quote_storm(quotes: int, seconds: float) -> None:
             f"{statistics.median(latencies):.1f} ms p95 {pct(latencies, 95):.1f} ms "
             f"max {max(latencies):.1f} ms ({len(latencies)} keys)"
         )
+    return {
+        "storm_frames_per_s": frames / elapsed,
+        "kill_dialog_p50_ms": statistics.median(latencies),
+        "kill_dialog_p95_ms": pct(latencies, 95),
+    }
 
 
 def main() -> None:
@@ -134,9 +140,13 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--quotes", type=int, default=5000, help="bus items per second")
     parser.add_argument("--seconds", type=float, default=3.0)
+    add_output_args(parser)
     args = parser.parse_args()
-    asyncio.run(frame_cost(args.orders, args.frames))
-    asyncio.run(quote_storm(args.quotes, args.seconds))
+    if args.smoke:
+        args.orders, args.frames, args.quotes, args.seconds = 10, 3, 200, 0.3
+    figures = asyncio.run(frame_cost(args.orders, args.frames))
+    figures |= asyncio.run(quote_storm(args.quotes, args.seconds))
+    write_figures(args.json, figures)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,11 @@ rendered to escape sequences (as the real driver does) and fed to a small virtua
 the order counts as visible when the Orders panel's region holds a live row with its price.
 
 Run: .venv/bin/python -m tests.bench.bench_console_live [--approvals 60] [--rate 1000]
-     [--startup-runs 5] [--updates 3600000] [--only approve|startup|memory]
+     [--startup-runs 5] [--updates 3600000] [--only approve|startup|memory] [--json PATH] [--smoke]
+
+Figures (`--json`): approve_to_painted_p50_ms, approve_to_painted_p99_ms; startup_first_frame_
+median_ms and startup_connected_median_ms (the slower of `--broker sim` and the embedded gateway;
+each also under its own key); rss_growth_pct (from the first 10 % of the updates to the end).
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from contracts.enums import ChaosMode
 from contracts.intent import Instrument
 from engine.clock import SystemClock
 from engine.engine import Engine
+from tests.bench.report import add_output_args, pct, table, write_figures
 from tests.support import make_intent
 
 WIDTH, HEIGHT = 120, 40
@@ -61,9 +66,8 @@ LIVE_STATES = ("APPROVED", "SUBMITTED", "STALLED", "FILLED", "MANAGED")
 REPO = Path(__file__).resolve().parents[2]
 
 
-def pct(samples: list[float], p: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+Rows = dict[str, str]
+Figures = dict[str, float]
 
 
 def bench_config() -> Config:
@@ -159,7 +163,7 @@ class Probe:
     painted: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-async def approve_latency(approvals: int, rate: float) -> dict[str, str]:
+async def approve_latency(approvals: int, rate: float) -> tuple[Rows, Figures]:
     config = bench_config()
     tmp = Path(tempfile.mkdtemp(prefix="dg-bench-"))
     venue = SimVenue(7, ChaosMode.INSTANT, scheduler=AsyncioScheduler())
@@ -289,6 +293,10 @@ async def approve_latency(approvals: int, rate: float) -> dict[str, str]:
             f"p99 {pct(samples, 99):6.1f}  max {max(samples):6.1f} ms"
         )
 
+    figures = {
+        "approve_to_painted_p50_ms": pct(to_row, 50),
+        "approve_to_painted_p99_ms": pct(to_row, 99),
+    }
     return {
         f"approve -> order row painted ({len(to_row)} approvals)": row(to_row),
         "approve -> row in OrdersTable (not yet painted)": row(to_table),
@@ -301,7 +309,7 @@ async def approve_latency(approvals: int, rate: float) -> dict[str, str]:
         f"(bus items dropped by the console queue: {dropped:,})",
         "newest order scrolled out of the Orders view": f"{scrolled_away} of {approvals} "
         "approvals (cursor reset to the top before pressing)",
-    }
+    }, figures
 
 
 # --- b. start-up time to first frame under a pseudo-terminal ---------------------------------
@@ -366,14 +374,15 @@ def _spawn_and_time(
     return first, connected
 
 
-def startup(runs: int) -> dict[str, str]:
+def startup(runs: int) -> tuple[Rows, Figures]:
     exe = str(Path(sys.executable).with_name("deskgate"))
     results: dict[str, str] = {}
-    cases = (
-        ("--broker sim", ["--broker", "sim"], "● sim"),
-        ("default (embedded gateway)", [], "● ibkr"),
+    figures: Figures = {}
+    cases: tuple[tuple[str, str, list[str], str], ...] = (
+        ("sim", "--broker sim", ["--broker", "sim"], "● sim"),
+        ("gateway", "default (embedded gateway)", [], "● ibkr"),
     )
-    for label, extra, marker in cases:
+    for key, label, extra, marker in cases:
         firsts: list[float] = []
         connects: list[float] = []
         for _ in range(runs):
@@ -406,7 +415,18 @@ def startup(runs: int) -> dict[str, str]:
             if connects
             else "not observed"
         )
-    return results
+        if not (firsts and connects):
+            raise RuntimeError(f"{label}: the console never painted or never connected")
+        figures[f"startup_{key}_first_frame_median_ms"] = statistics.median(firsts)
+        figures[f"startup_{key}_connected_median_ms"] = statistics.median(connects)
+    figures["startup_first_frame_median_ms"] = max(
+        figures["startup_sim_first_frame_median_ms"],
+        figures["startup_gateway_first_frame_median_ms"],
+    )
+    figures["startup_connected_median_ms"] = max(
+        figures["startup_sim_connected_median_ms"], figures["startup_gateway_connected_median_ms"]
+    )
+    return results, figures
 
 
 # --- c. memory after an hour of quotes ----------------------------------------------------
@@ -419,7 +439,7 @@ def rss_kib() -> int:
     return 0
 
 
-async def memory_hour(total: int, every: int, trace_top: int) -> dict[str, str]:
+async def memory_hour(total: int, every: int, trace_top: int) -> tuple[Rows, Figures]:
     config = bench_config()
     tmp = Path(tempfile.mkdtemp(prefix="dg-mem-"))
     venue = SimVenue(7, ChaosMode.INSTANT, scheduler=AsyncioScheduler())
@@ -500,14 +520,7 @@ async def memory_hour(total: int, every: int, trace_top: int) -> dict[str, str]:
                 f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks  "
                 f"{Path(frame.filename).name}:{frame.lineno}"
             )
-    return results
-
-
-def table(title: str, rows: dict[str, str]) -> None:
-    width = max(len(k) for k in rows)
-    print(f"\n== {title} ==")
-    for k, v in rows.items():
-        print(f"  {k:<{width}}  {v}")
+    return results, {"rss_growth_pct": (end - tenth) / tenth * 100}
 
 
 def main() -> None:
@@ -519,24 +532,32 @@ def main() -> None:
     parser.add_argument("--sample-every", type=int, default=100_000)
     parser.add_argument("--trace-top", type=int, default=8, help="tracemalloc lines (0: off)")
     parser.add_argument("--only", choices=("approve", "startup", "memory"))
+    add_output_args(parser)
     args = parser.parse_args()
-    out: list[tuple[str, dict[str, str]]] = []
+    if args.smoke:
+        args.approvals, args.rate, args.startup_runs = 2, 50.0, 1
+        args.updates, args.sample_every, args.trace_top = 2_000, 1_000, 0
+    out: list[tuple[str, Rows]] = []
+    figures: Figures = {}
     if args.only in (None, "approve"):
-        rows = asyncio.run(approve_latency(args.approvals, args.rate))
+        rows, got = asyncio.run(approve_latency(args.approvals, args.rate))
+        figures |= got
         out.append((f"a. approve keystroke -> screen, venue streaming {args.rate:,.0f}/s", rows))
         table(*out[-1])
     if args.only in (None, "startup"):
-        out.append(
-            (f"b. start-up to first frame (pty {WIDTH}x{HEIGHT})", startup(args.startup_runs))
-        )
+        rows, got = startup(args.startup_runs)
+        figures |= got
+        out.append((f"b. start-up to first frame (pty {WIDTH}x{HEIGHT})", rows))
         table(*out[-1])
     if args.only in (None, "memory"):
-        rows = asyncio.run(memory_hour(args.updates, args.sample_every, args.trace_top))
+        rows, got = asyncio.run(memory_hour(args.updates, args.sample_every, args.trace_top))
+        figures |= got
         out.append((f"c. memory over {args.updates:,} quote updates (app running)", rows))
         table(*out[-1])
     print("\n######## summary ########")
     for title, rows in out:
         table(title, rows)
+    write_figures(args.json, figures)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,11 @@ The venue is INSTANT; a QuoteStreamer steps it at 20 updates/s (as the default `
 run does) so the engine's quotes stay fresh; entries rest 1.5 % under the bid, so they only ack.
 
 Run: .venv/bin/python -m tests.bench.bench_gateway_orders [--orders 200] [--rate 15]
-     [--sustain 10] [--kill-runs 5] [--kill-orders 100]
+     [--sustain 10] [--kill-runs 5] [--kill-orders 100] [--json PATH] [--smoke]
+
+Figures (`--json`): raw_ack_p50_ms, raw_ack_p99_ms, engine_ack_p50_ms, engine_ack_p99_ms,
+engine_over_raw_ack_p50_ratio, engine_over_raw_ack_p99_ratio, sustained_msgs_per_s,
+error_100_count, kill_100_confirmed_median_ms, kill_100_confirmed_max_ms.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from contracts.enums import TradingState
 from contracts.intent import Instrument
 from engine.clock import SystemClock
 from engine.engine import Engine
+from tests.bench.report import add_output_args, dist, pct, table, write_figures
 from tests.support import make_intent
 
 AAPL = Instrument(symbol="AAPL")
@@ -48,16 +53,8 @@ QTY = 10
 _ids = itertools.count(1)
 
 
-def pct(samples: list[float], p: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
-
-
-def dist(samples: list[float]) -> str:
-    return (
-        f"p50 {pct(samples, 50):7.2f}  p95 {pct(samples, 95):7.2f}  "
-        f"p99 {pct(samples, 99):7.2f}  max {max(samples):7.2f} ms  (n={len(samples)})"
-    )
+Rows = dict[str, str]
+Figures = dict[str, float]
 
 
 def bench_config() -> Config:
@@ -170,7 +167,7 @@ async def clear_venue(server: GatewayServer, desk: Desk) -> None:
 
 async def side_by_side(
     server: GatewayServer, desk: Desk, ib: IB, n: int, rate: float
-) -> dict[str, str]:
+) -> tuple[Rows, Figures]:
     (contract,) = await ib.qualifyContractsAsync(Stock("AAPL", "SMART", "USD"))
     raw_acks: dict[int, asyncio.Future[float]] = {}
 
@@ -222,6 +219,14 @@ async def side_by_side(
     ratio = statistics.median(engine) / statistics.median(raw)
     excess = statistics.median(engine) - statistics.median(raw)
     wa = desk.write_ahead
+    figures = {
+        "raw_ack_p50_ms": pct(raw, 50),
+        "raw_ack_p99_ms": pct(raw, 99),
+        "engine_ack_p50_ms": pct(engine, 50),
+        "engine_ack_p99_ms": pct(engine, 99),
+        "engine_over_raw_ack_p50_ratio": pct(engine, 50) / pct(raw, 50),
+        "engine_over_raw_ack_p99_ratio": pct(engine, 99) / pct(raw, 99),
+    }
     return {
         "raw ib_async placeOrder -> ack": dist(raw),
         "engine approve -> ack (acked_at set)": dist(engine),
@@ -230,12 +235,12 @@ async def side_by_side(
         "engine write-ahead (fsync'd OrderSubmitting)": dist(wa) if wa else "not seen",
         "p50 excess over raw": f"{excess:+.2f} ms, of which write-ahead p50 "
         f"{statistics.median(wa) if wa else 0.0:.2f} ms",
-    }
+    }, figures
 
 
 async def sustained(
     server: GatewayServer, desk: Desk, seconds: float, workers: int
-) -> dict[str, str]:
+) -> tuple[Rows, Figures]:
     pacing = PacingCounter(server)
     events_before = desk.pacing_events
     sent = 0
@@ -267,10 +272,13 @@ async def sustained(
         f"{desk.broker._pacer._max} msgs per {desk.broker._pacer._window:g}s",
     }
     await clear_venue(server, desk)
-    return rows
+    figures = {"sustained_msgs_per_s": sent * 2 / elapsed, "error_100_count": pacing.verdicts}
+    return rows, figures
 
 
-async def kill_time(server: GatewayServer, desk: Desk, runs: int, orders: int) -> dict[str, str]:
+async def kill_time(
+    server: GatewayServer, desk: Desk, runs: int, orders: int
+) -> tuple[Rows, Figures]:
     engine = desk.engine
     to_confirmed: list[float] = []
     to_venue_empty: list[float] = []
@@ -318,6 +326,10 @@ async def kill_time(server: GatewayServer, desk: Desk, runs: int, orders: int) -
             f"venue (entries + stops) -> venue empty {to_venue_empty[-1]:.0f} ms, "
             f"kill_confirmed {to_confirmed[-1]:.0f} ms"
         )
+    figures = {
+        "kill_100_confirmed_median_ms": statistics.median(to_confirmed),
+        "kill_100_confirmed_max_ms": max(to_confirmed),
+    }
     return {
         f"kill -> kill_confirmed + venue empty (median of {runs})": (
             f"{statistics.median(to_confirmed):7.1f} ms  "
@@ -326,18 +338,12 @@ async def kill_time(server: GatewayServer, desk: Desk, runs: int, orders: int) -
         "kill -> venue has no open orders (median)": (
             f"{statistics.median(to_venue_empty):7.1f} ms"
         ),
-    }
+    }, figures
 
 
-def table(title: str, rows: dict[str, str]) -> None:
-    width = max(len(k) for k in rows)
-    print(f"\n== {title} ==")
-    for k, v in rows.items():
-        print(f"  {k:<{width}}  {v}")
-
-
-async def run(args: argparse.Namespace) -> list[tuple[str, dict[str, str]]]:
-    out: list[tuple[str, dict[str, str]]] = []
+async def run(args: argparse.Namespace) -> tuple[list[tuple[str, Rows]], Figures]:
+    out: list[tuple[str, Rows]] = []
+    figures: Figures = {}
     directory = Path(tempfile.mkdtemp(prefix="dg-gw-"))
     async with running_gateway(seed=7) as server:
         streamer = QuoteStreamer(server.venue, rate=20.0)
@@ -348,16 +354,19 @@ async def run(args: argparse.Namespace) -> list[tuple[str, dict[str, str]]]:
         await desk.engine.start()
         assert await desk.engine.watch_quote(AAPL) is not None, "no quote"
         try:
-            rows = await side_by_side(server, desk, ib, args.orders, args.rate)
+            rows, got = await side_by_side(server, desk, ib, args.orders, args.rate)
+            figures |= got
             out.append((f"a. order -> ack, raw ib_async vs engine ({args.rate:g}/s)", rows))
             table(*out[-1])
             ib.disconnect()
             await clear_venue(server, desk)
-            rows = await sustained(server, desk, args.sustain, args.workers)
+            rows, got = await sustained(server, desk, args.sustain, args.workers)
+            figures |= got
             out.append((f"b. sustained order rate for {args.sustain:g}s", rows))
             table(*out[-1])
             print(f"\nc. kill with {args.kill_orders} resting orders:")
-            rows = await kill_time(server, desk, args.kill_runs, args.kill_orders)
+            rows, got = await kill_time(server, desk, args.kill_runs, args.kill_orders)
+            figures |= got
             out.append((f"c. kill -> broker-confirmed zero working ({args.kill_orders})", rows))
             table(*out[-1])
         finally:
@@ -366,7 +375,7 @@ async def run(args: argparse.Namespace) -> list[tuple[str, dict[str, str]]]:
             if ib.isConnected():
                 ib.disconnect()
     shutil.rmtree(directory, ignore_errors=True)
-    return out
+    return out, figures
 
 
 def main() -> None:
@@ -377,12 +386,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4, help="(b) concurrent approvers")
     parser.add_argument("--kill-runs", type=int, default=5)
     parser.add_argument("--kill-orders", type=int, default=100)
+    add_output_args(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.orders, args.rate, args.sustain, args.workers = 3, 50.0, 0.5, 1
+        args.kill_runs, args.kill_orders = 1, 3
     logging.getLogger("ib_async").setLevel(logging.CRITICAL)  # per-order 202s on the kill
-    out = asyncio.run(run(args))
+    out, figures = asyncio.run(run(args))
     print("\n######## summary ########")
     for title, rows in out:
         table(title, rows)
+    write_figures(args.json, figures)
 
 
 if __name__ == "__main__":
