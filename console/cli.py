@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from console import commands_live, gates_cli, golive, paper
+from console import commands_live, control_client, gates_cli, golive, paper
+from console.compose import check_config_private, private_files
 from contracts.config import Config, ConfigError, load_config, write_default_config
 from contracts.enums import ChaosMode
 from engine.audit import AuditUnavailable, open_read_only
+from engine.audit_verify import verify_store
 from engine.intake import IntakeError, parse_intents, send_intents
 
 DEFAULT_CONFIG = Path("~/.config/deskgate/deskgate.toml")
@@ -31,7 +32,10 @@ def _config_path(arg: str | None) -> Path | None:
 
 
 def _load(args: argparse.Namespace) -> Config:
-    config = load_config(_config_path(getattr(args, "config", None)))
+    path = _config_path(getattr(args, "config", None))
+    if path is not None:
+        check_config_private(path)
+    config = load_config(path)
     broker = config.broker.model_dump()
     for key in ("kind", "host", "port", "client_id", "seed"):
         value = getattr(args, key if key != "kind" else "broker", None)
@@ -57,12 +61,12 @@ def _chaos(value: str) -> str:
 
 def cmd_console(args: argparse.Namespace) -> int:
     from console.app import DeskgateApp
-    from console.compose import StartupRefused, build_session
+    from console.compose import StartupRefused, build_session, start_log, stop_on_hangup
 
     config = _load(args)
     data_dir = config.resolved_data_dir()
-    _log_to_file(data_dir)
     try:
+        start_log(data_dir)
         session = build_session(config, data_dir=data_dir, demo=False if args.no_demo else None)
     except (StartupRefused, IntakeError, AuditUnavailable) as exc:
         return _fail(str(exc))
@@ -73,23 +77,15 @@ def cmd_console(args: argparse.Namespace) -> int:
     app = DeskgateApp(session.engine, config=config, live_account_check=session.live_account)
 
     async def run() -> None:
-        await session.start_venue()
+        stop_on_hangup(app)
         try:
+            await session.start_venue()
             await app.run_async()
         finally:
             await session.close()
 
     asyncio.run(run())
     return app.return_code or 0
-
-
-def _log_to_file(data_dir: Path) -> None:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(
-        filename=str(data_dir / "deskgate.log"),
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
 
 
 # --- init, propose ---------------------------------------------------------------------------
@@ -146,17 +142,17 @@ def _audit_file(args: argparse.Namespace) -> Path:
 def cmd_audit(args: argparse.Namespace) -> int:
     try:
         path = _audit_file(args)
+        if args.action == "verify":  # read-only: verify never writes to the store or beside it
+            report = verify_store(path)
+            for line in (*report.problems, *report.notes):
+                print(line)
+            verdict = "ok" if report.ok else f"{len(report.problems)} problem(s)"
+            print(f"{path}: {report.checked} beads checked, hash chain {verdict}")
+            return 0 if report.ok else 1
         store = open_read_only(path)
     except AuditUnavailable as exc:
         return _fail(str(exc))
     try:
-        if args.action == "verify":
-            report = store.verify()
-            for problem in report.problems:
-                print(problem)
-            verdict = "ok" if report.ok else f"{len(report.problems)} problem(s)"
-            print(f"{path}: {report.checked} beads checked, hash chain {verdict}")
-            return 0 if report.ok else 1
         if args.action == "tail":
             for row in store.tail(args.n):
                 intent = row.intent_id or "-"
@@ -271,6 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_gateway)
 
     gates_cli.register(sub)
+    control_client.register(sub)  # deskgate status, deskgate kill
     commands_live.register(sub)
     paper.register(sub)
     __import__("console.chaos", fromlist=["register"]).register(sub)  # deskgate chaos
@@ -278,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    private_files()
     parser = build_parser()
     args = parser.parse_args(argv)
     func = getattr(args, "func", cmd_console)

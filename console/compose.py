@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import hashlib
+import logging
 import os
+import signal
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from contracts.config import Config
+from contracts.config import Config, ConfigError
 from contracts.enums import Mode
-from engine.audit import AuditStore
+from engine.audit import AuditStore, AuditUnavailable
 from engine.clock import Clock, SystemClock
+from engine.control import CONTROL_SOCKET, ControlServer
 from engine.demo import demo_source
 from engine.engine import Engine
+from engine.instance_lock import EngineAlreadyRunning, InstanceLock
 from engine.intake import StrategyPlugin, load_plugin
 from engine.ports import BrokerPort
 
@@ -37,6 +44,7 @@ class Session:
     live_account: str | None = None
     closers: list[Any] = field(default_factory=list)
     starters: list[Any] = field(default_factory=list)
+    instance_lock: InstanceLock | None = None
 
     async def start_venue(self) -> None:
         """Start whatever the broker connects to (embedded gateway, quote streamer)."""
@@ -45,10 +53,14 @@ class Session:
         self.starters.clear()
 
     async def close(self) -> None:
-        await self.engine.stop()
-        for close in reversed(self.closers):
-            with contextlib.suppress(Exception):
-                await close()
+        try:
+            await self.engine.stop()
+            for close in reversed(self.closers):
+                with contextlib.suppress(Exception):
+                    await close()
+        finally:
+            if self.instance_lock is not None:
+                self.instance_lock.release()
 
 
 def live_confirmation(config: Config, environ: dict[str, str] | None = None) -> str | None:
@@ -64,12 +76,92 @@ def live_confirmation(config: Config, environ: dict[str, str] | None = None) -> 
     return config.account
 
 
+def store_name(account: str) -> str:
+    """An opaque file name for an account's store: the account id never appears on disk."""
+    return "acct-" + hashlib.sha256(account.encode()).hexdigest()[:16]
+
+
 def audit_path(config: Config, data_dir: Path, embedded: bool, account: str) -> Path:
     """One file per account; an embedded venue is new each run, so each run gets its own."""
     if embedded:
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        return data_dir / "sim" / f"{stamp}-{account}.sqlite"
-    return data_dir / f"{config.account or account}.sqlite"
+        return data_dir / "sim" / f"{stamp}-{store_name(account)}.sqlite"
+    path = data_dir / f"{store_name(config.account or account)}.sqlite"
+    _migrate_named_store(data_dir / f"{config.account or account}.sqlite", path)
+    return path
+
+
+def _migrate_named_store(old: Path, new: Path) -> None:
+    """Rename a store that carries the account id in its name (older deskgate) to the opaque one.
+
+    Runs under the instance lock, before the store is opened; the -wal and -shm files move with
+    it so no commit is lost. A store under both names is refused rather than guessed at.
+    """
+    if not old.exists():
+        return
+    if new.exists():
+        raise StartupRefused(
+            f"two audit stores for this account in {new.parent}: {new.name} and an older one "
+            "named after the account id; move the older one away"
+        )
+    for suffix in ("-wal", "-shm", ".key", ".head", ""):
+        source = old.with_name(old.name + suffix)
+        if source.exists():
+            source.rename(new.with_name(new.name + suffix))
+
+
+def private_files() -> None:
+    """Every file deskgate creates from now on is private to the user (store, log, reports)."""
+    os.umask(0o077)
+
+
+def prepare_data_dir(data_dir: Path) -> None:
+    """Create the data dir 0700 (closing an existing one); AuditUnavailable when not writable."""
+    try:
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if data_dir.stat().st_mode & 0o077:
+            data_dir.chmod(0o700)
+        if not os.access(data_dir, os.W_OK):
+            raise OSError(30, "read-only")
+    except OSError as exc:
+        raise AuditUnavailable(
+            f"data dir {data_dir} is not writable ({exc.strerror or exc}): deskgate refuses to "
+            "trade without its audit store; choose another with --data-dir"
+        ) from None
+
+
+def start_log(data_dir: Path) -> None:
+    """Log to `<data dir>/deskgate.log`, 0600; refuses in one line when the dir is not writable."""
+    prepare_data_dir(data_dir)
+    path = data_dir / "deskgate.log"
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+        path.chmod(0o600)
+    except OSError as exc:
+        raise AuditUnavailable(f"cannot write the log {path}: {exc.strerror or exc}") from None
+    logging.basicConfig(
+        filename=str(path),
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def check_config_private(path: Path) -> None:
+    """Refuse a config others could have edited, as ssh refuses such a key (one-line error)."""
+    try:
+        info = path.stat()
+    except OSError:
+        return  # the loader reports a missing or unreadable file
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise ConfigError(
+            f"{path}: writable by group or others (mode {stat.S_IMODE(info.st_mode):04o}); "
+            f"deskgate trusts its config, so it refuses this one: run chmod go-w {path}"
+        )
+    if info.st_uid not in (os.getuid(), 0):
+        raise ConfigError(
+            f"{path}: owned by uid {info.st_uid}, not by you; deskgate refuses a config "
+            "another user controls"
+        )
 
 
 def build_session(
@@ -83,8 +175,31 @@ def build_session(
 ) -> Session:
     """Wire broker + engine for `config.broker.kind` (sim, gateway, ibkr)."""
     live_account = live_confirmation(config)
-    kind = config.broker.kind
     directory = data_dir or config.resolved_data_dir()
+    prepare_data_dir(directory)
+    lock = InstanceLock(directory)
+    try:
+        lock.acquire()
+    except EngineAlreadyRunning as exc:
+        raise StartupRefused(str(exc)) from None
+    try:
+        return _build(config, directory, lock, live_account, clock, demo, quote_rate, sources)
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _build(
+    config: Config,
+    directory: Path,
+    lock: InstanceLock,
+    live_account: str | None,
+    clock: Clock | None,
+    demo: bool | None,
+    quote_rate: float,
+    sources: Sequence[StrategyPlugin],
+) -> Session:
+    kind = config.broker.kind
     starters: list[Any] = []
     closers: list[Any] = []
     broker: BrokerPort
@@ -123,7 +238,21 @@ def build_session(
         intake_socket=socket,
         sources=sources,
     )
-    return Session(engine, config, live_account, closers, starters)
+    control = ControlServer(directory / CONTROL_SOCKET, engine)
+
+    async def start_control() -> None:
+        try:
+            await control.start()
+        except OSError as exc:  # e.g. a data dir path too long for a Unix socket
+            logging.getLogger("deskgate").error(
+                "control channel unavailable (%s): `deskgate status` / `deskgate kill` cannot "
+                "reach this console",
+                exc,
+            )
+
+    starters.append(start_control)
+    closers.append(control.stop)
+    return Session(engine, config, live_account, closers, starters, lock)
 
 
 def _sim_broker(config: Config, starters: list[Any], closers: list[Any], rate: float) -> BrokerPort:
@@ -171,3 +300,29 @@ def _embedded_gateway_broker(
     closers.append(streamer.stop)
     closers.append(gateway.stop)
     return broker
+
+
+def stop_on_hangup(app: Any) -> None:
+    """On SIGHUP (terminal closed, SSH dropped) finish every command in flight, then exit.
+
+    An approval the trader already pressed completes (token, write-ahead record, send) before
+    the app exits; the caller then stops the engine cleanly, so working orders stay recorded and
+    are reconciled by the next start instead of being dropped mid-flight by the default SIGHUP
+    action (immediate termination).
+    """
+    loop = asyncio.get_running_loop()
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def finish_then_exit() -> None:
+        logging.getLogger("deskgate").warning("hang-up: finishing commands in flight, then exit")
+        in_flight = [w for w in app.workers if w.group == "commands" and not w.is_finished]
+        if in_flight:
+            await app.workers.wait_for_complete(in_flight)
+        app.exit(return_code=0)
+
+    def hangup() -> None:
+        task = loop.create_task(finish_then_exit(), name="hangup")
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, hangup)

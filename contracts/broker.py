@@ -263,6 +263,14 @@ class BarUpdated(_BrokerEvent):
     gap_before: bool = False
 
 
+class OrderEntryRefused(_BrokerEvent):
+    """The broker refuses every new order of this session (TWS "Read-Only API"): the engine
+    disables order entry with `reason` until restarted; cancels and reads still work."""
+
+    kind: Literal["order_entry_refused"] = "order_entry_refused"
+    reason: str
+
+
 BrokerEvent = Annotated[
     BrokerConnected
     | BrokerDisconnected
@@ -280,6 +288,7 @@ BrokerEvent = Annotated[
     | QuoteUpdated
     | AccountUpdated
     | PositionUpdated
-    | BarUpdated,
+    | BarUpdated
+    | OrderEntryRefused,
     Field(discriminator="kind"),
 ]

@@ -9,12 +9,9 @@ sends nothing when it fails.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -32,42 +29,37 @@ from contracts.events import (
     TokenUsed,
     parse_event,
 )
+from engine.audit_anchor import (
+    Anchor,
+    AnchorError,
+    AnchorFile,
+    anchor_path,
+    bead_hash,
+    chmod_private,
+    create_key,
+    load_key,
+    read_anchor,
+)
+from engine.audit_verify import (
+    GENESIS,
+    BeadRow,
+    ReadOnlyStore,
+    StoreUnreadable,
+    VerifyReport,
+    check_anchor,
+    export_jsonl,
+    newest_rows,
+    rows_of,
+    verify_store,
+)
 
-GENESIS = "0" * 64
+__all__ = ["GENESIS", "AuditStore", "AuditUnavailable", "BeadRow", "VerifyReport", "open_read_only"]
+
 BATCH_LIMIT = 256
 
 
 class AuditUnavailable(Exception):
     """The audit store cannot write (locked, disk full, read-only): no order may be sent."""
-
-
-@dataclass(frozen=True)
-class BeadRow:
-    seq: int
-    ts: str
-    kind: str
-    intent_id: str | None
-    payload: str
-    prev_hash: str
-    hash: str
-
-
-@dataclass
-class VerifyReport:
-    checked: int = 0
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-def bead_hash(prev_hash: str, seq: int, ts: str, kind: str, payload: str) -> str:
-    h = hashlib.sha256()
-    for part in (prev_hash, str(seq), ts, kind, payload):
-        h.update(part.encode())
-        h.update(b"\x1f")
-    return h.hexdigest()
 
 
 def _intent_id_of(event: AuditedEvent) -> str | None:
@@ -126,12 +118,13 @@ class AuditStore:
     def __init__(self, path: Path, *, busy_timeout_ms: int = 200) -> None:
         self.path = path
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            _private_dir(path.parent)
             if not os.access(path.parent, os.W_OK):
                 raise AuditUnavailable(
                     f"data dir {path.parent} is read-only: deskgate refuses to trade without "
                     "a writable audit store (intents and the write-ahead log live there)"
                 )
+            _private_file(path)  # SQLite gives -wal and -shm the main file's mode
             conn = sqlite3.connect(
                 str(path), isolation_level=None, check_same_thread=False, timeout=0
             )
@@ -144,12 +137,42 @@ class AuditStore:
                 if not self.db[name].exists():
                     self.db[name].create(spec["columns"], pk=spec["pk"])  # type: ignore[union-attr]
             self.db["beads"].create_index(["intent_id"], if_not_exists=True)  # type: ignore[union-attr]
+            chmod_private(*_sqlite_files(path))
             row = conn.execute("SELECT seq, hash FROM beads ORDER BY seq DESC LIMIT 1").fetchone()
         except (sqlite3.Error, OSError) as exc:
-            raise AuditUnavailable(f"audit store {path}: {exc}") from exc
+            raise AuditUnavailable(f"audit store {path}: {_cause(exc)}") from exc
         self._seq: int = row[0] if row else 0
         self._head: str = row[1] if row else GENESIS
+        self._key, self._keyed_from, self._anchor_file = self._open_chain_key()
         self._pending: list[tuple[BeadRow, AuditedEvent]] = []
+
+    def _open_chain_key(self) -> tuple[bytes, int, AnchorFile]:
+        """Load the key and check the anchor; key a new or legacy store from its next bead."""
+        try:
+            key = load_key(self.path)
+            if key is None:
+                if anchor_path(self.path).exists():
+                    raise AuditUnavailable(
+                        f"audit store {self.path}: its chain key is missing but its head anchor "
+                        "exists; restore the key file (run `deskgate audit verify`)"
+                    )
+                key = create_key(self.path)
+                anchor: Anchor | None = Anchor(self._seq, self._head, self._seq + 1)
+            else:
+                anchor = read_anchor(self.path, key)
+            if anchor is None:  # a crash between creating the key and the first anchor
+                anchor = Anchor(self._seq, self._head, self._seq + 1)
+            problems = check_anchor(self._conn, anchor)
+            if problems:
+                # Appending now would overwrite the evidence: refuse until a human looks.
+                raise AuditUnavailable(
+                    f"audit store {self.path}: {problems[0]}; run `deskgate audit verify`"
+                )
+            anchor_file = AnchorFile(self.path)
+            anchor_file.write(key, Anchor(self._seq, self._head, anchor.keyed_from))
+        except (AnchorError, OSError) as exc:
+            raise AuditUnavailable(f"audit store {self.path}: {_cause(exc)}") from exc
+        return key, anchor.keyed_from, anchor_file
 
     # --- writing --------------------------------------------------------------------------
 
@@ -157,7 +180,7 @@ class AuditStore:
         seq = self._seq + 1
         ts = event.ts_init.isoformat()
         payload = event.model_dump_json()
-        digest = bead_hash(self._head, seq, ts, event.kind, payload)
+        digest = bead_hash(self._head, seq, ts, event.kind, payload, self._key)
         return BeadRow(seq, ts, event.kind, _intent_id_of(event), payload, self._head, digest)
 
     def append(self, event: AuditedEvent) -> int:
@@ -178,13 +201,25 @@ class AuditStore:
         self._write(batch)
         self._pending.clear()
         self._seq, self._head = row.seq, row.hash
+        self._anchor(row)
         return row.seq
 
     def flush(self) -> None:
         if not self._pending:
             return
         self._write(self._pending)
+        newest = self._pending[-1][0]
         self._pending.clear()
+        self._anchor(newest)
+
+    def _anchor(self, newest: BeadRow) -> None:
+        """Record the committed head outside the store (after the commit: may lag, never lead)."""
+        try:
+            self._anchor_file.write(self._key, Anchor(newest.seq, newest.hash, self._keyed_from))
+        except OSError as exc:
+            raise AuditUnavailable(
+                f"audit head anchor {anchor_path(self.path)} refused the write: {_cause(exc)}"
+            ) from exc
 
     @property
     def head_seq(self) -> int:
@@ -212,14 +247,14 @@ class AuditStore:
                     self._write_side_tables(row, event)
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                # SQLite may already have rolled back (disk full, I/O error): a second ROLLBACK
+                # would raise "no transaction is active" and hide the real cause.
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
-            if "readonly" in str(exc):
-                raise AuditUnavailable(
-                    f"audit store refused the write: data dir {self.path.parent} is read-only"
-                ) from exc
-            raise AuditUnavailable(f"audit store refused the write: {exc}") from exc
+            raise AuditUnavailable(f"audit store refused the write: {_cause(exc)}") from exc
 
     def _write_side_tables(self, row: BeadRow, event: AuditedEvent) -> None:
         c = self._conn
@@ -262,13 +297,7 @@ class AuditStore:
     # --- reading --------------------------------------------------------------------------
 
     def rows(self, after_seq: int = 0) -> Iterator[BeadRow]:
-        cur = self._conn.execute(
-            "SELECT seq, ts, kind, intent_id, payload, prev_hash, hash FROM beads "
-            "WHERE seq > ? ORDER BY seq",
-            (after_seq,),
-        )
-        for r in cur:
-            yield BeadRow(*r)
+        return rows_of(self._conn, after_seq)
 
     def events(self) -> Iterator[AuditedEvent]:
         """Every committed event, oldest first (the replay source)."""
@@ -278,64 +307,57 @@ class AuditStore:
     def tail(self, n: int = 20) -> list[BeadRow]:
         """The newest n beads, oldest first, including ones not yet flushed."""
         pending = [r for r, _ in self._pending]
-        need = max(0, n - len(pending))
-        cur = self._conn.execute(
-            "SELECT seq, ts, kind, intent_id, payload, prev_hash, hash FROM beads "
-            "ORDER BY seq DESC LIMIT ?",
-            (need,),
-        )
-        stored = [BeadRow(*r) for r in cur][::-1]
+        stored = newest_rows(self._conn, max(0, n - len(pending)))
         return (stored + pending)[-n:]
 
     def verify(self) -> VerifyReport:
-        """Walk the chain: any edited, deleted or reordered row is reported."""
-        return verify_rows(self.rows())
+        """Check the committed chain, its key and its head anchor (read-only)."""
+        return verify_store(self.path)
 
     def export_jsonl(self, out: IO[str]) -> int:
-        n = 0
-        for row in self.rows():
-            record = {
-                "seq": row.seq,
-                "ts": row.ts,
-                "kind": row.kind,
-                "intent_id": row.intent_id,
-                "event": json.loads(row.payload),
-                "prev_hash": row.prev_hash,
-                "hash": row.hash,
-            }
-            out.write(json.dumps(record, separators=(",", ":")) + "\n")
-            n += 1
-        return n
+        return export_jsonl(self.rows(), out)
 
     def close(self) -> None:
         try:
             self.flush()
         finally:
             self._conn.close()
+            self._anchor_file.close()
 
 
-def verify_rows(rows: Iterator[BeadRow]) -> VerifyReport:
-    report = VerifyReport()
-    expected_prev = GENESIS
-    expected_seq = 1
-    for row in rows:
-        report.checked += 1
-        if row.seq != expected_seq:
-            report.problems.append(
-                f"seq {row.seq}: expected seq {expected_seq} (rows deleted or reordered)"
-            )
-        if row.prev_hash != expected_prev:
-            report.problems.append(f"seq {row.seq}: prev_hash does not match the row before")
-        recomputed = bead_hash(row.prev_hash, row.seq, row.ts, row.kind, row.payload)
-        if recomputed != row.hash:
-            report.problems.append(f"seq {row.seq}: contents do not match its hash (edited)")
-        expected_prev = row.hash
-        expected_seq = row.seq + 1
-    return report
+def open_read_only(path: Path) -> ReadOnlyStore:
+    """Open an existing store for tail/export without writing to it; refuses a missing file."""
+    try:
+        return ReadOnlyStore(path)
+    except StoreUnreadable as exc:
+        raise AuditUnavailable(str(exc)) from exc
 
 
-def open_read_only(path: Path) -> AuditStore:
-    """Open an existing store for verify/tail/export; refuses a missing file."""
-    if not path.exists():
-        raise AuditUnavailable(f"{path}: no audit store there")
-    return AuditStore(path)
+def _cause(exc: BaseException) -> str:
+    """Name the real cause of a refused write in the trader's words, keeping SQLite's text."""
+    text = str(exc)
+    errno = getattr(exc, "errno", None)
+    if "full" in text or errno == 28:
+        return f"the disk is full ({text})"
+    if "readonly" in text or "read-only" in text or errno == 30:
+        return f"the data dir is read-only ({text})"
+    return text
+
+
+def _private_dir(directory: Path) -> None:
+    """Create the data dir 0700, and close an existing one to group and others."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if directory.stat().st_mode & 0o077 and os.access(directory, os.W_OK):
+        directory.chmod(0o700)
+
+
+def _private_file(path: Path) -> None:
+    if path.exists():
+        path.chmod(0o600)
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.close(fd)
+
+
+def _sqlite_files(path: Path) -> tuple[Path, ...]:
+    return (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"))

@@ -7,7 +7,8 @@ import struct
 from collections.abc import Iterable
 from decimal import Decimal
 
-MAX_FRAME = 16 * 1024 * 1024
+MAX_FRAME = 1024 * 1024
+"""Largest request a client may send; a real client's biggest (placeOrder) is a few KiB."""
 UNSET_DOUBLE = "1.7976931348623157E308"
 UNSET_INTEGER = "2147483647"
 
@@ -74,10 +75,13 @@ def split_frames(data: bytes) -> tuple[list[bytes], bytes]:
     return payloads, data
 
 
-async def read_frame(reader: asyncio.StreamReader) -> bytes:
-    """Read one framed payload; raises IncompleteReadError at EOF."""
-    header = await reader.readexactly(4)
+async def read_frame(
+    reader: asyncio.StreamReader, *, max_frame: int = MAX_FRAME, first: bytes = b""
+) -> bytes:
+    """Read one framed payload (after `first`, header bytes already read); raises
+    IncompleteReadError at EOF and ProtocolError, before reading it, for a frame too large."""
+    header = first + await reader.readexactly(4 - len(first))
     (size,) = struct.unpack(">I", header)
-    if size > MAX_FRAME:
-        raise ProtocolError(f"frame of {size} bytes is too large")
+    if size > max_frame:
+        raise ProtocolError(f"frame of {size} bytes is over the {max_frame}-byte cap")
     return await reader.readexactly(size)

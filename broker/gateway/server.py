@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 
 from broker.gateway.faults import FaultInjector
+from broker.gateway.limits import GatewayLimits
 from broker.gateway.pacing import PacingPolicy
 from broker.gateway.session import ClientSession
 from broker.sim.bar_stream import BarStream
@@ -34,6 +35,7 @@ class GatewayServer:
         port: int = 0,
         server_version: int = 176,
         pacing: PacingPolicy | None = None,
+        limits: GatewayLimits | None = None,
     ) -> None:
         if server_version not in SUPPORTED_VERSIONS:
             raise ValueError(f"server_version must be one of {SUPPORTED_VERSIONS}")
@@ -43,6 +45,8 @@ class GatewayServer:
         self.port = port
         self.server_version = server_version
         self.pacing = pacing or PacingPolicy()
+        self.limits = limits or GatewayLimits()
+        self.refused_connections = 0
         self.faults = FaultInjector(self)
         self.bars = BarStream(venue)
         """Live 5-second bars shared by every session's subscriptions."""
@@ -87,11 +91,22 @@ class GatewayServer:
         self.bars.close()
 
     def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self.sessions) >= self.limits.max_connections:
+            self.refused_connections += 1
+            log.warning("gateway refused a connection: %d sessions open", len(self.sessions))
+            writer.transport.abort()
+            return
         session = ClientSession(self, reader, writer)
         self.sessions.add(session)
         task = asyncio.get_running_loop().create_task(session.run(), name="gateway-session")
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._session_done)
+
+    def _session_done(self, task: asyncio.Task[None]) -> None:
+        """Retrieve every session's outcome, so none is left 'never retrieved'."""
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("gateway session failed", exc_info=task.exception())
 
     # --- sessions ---------------------------------------------------------------------------
 

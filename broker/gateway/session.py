@@ -112,36 +112,61 @@ class ClientSession:
         self.writer.transport.abort()
 
     async def run(self) -> None:
-        """Serve this connection until the client leaves or the session is closed."""
+        """Serve this connection until the client leaves or the session is closed.
+
+        Nothing escapes: a peer's garbage ends its own session with a log line, never an
+        unretrieved task exception.
+        """
         loop = asyncio.get_running_loop()
+        limits = self.server.limits
         try:
-            await self._handshake()
+            async with asyncio.timeout(limits.handshake_timeout) as deadline:
+                await self._handshake()
+                while not self.ready and not self.closed:
+                    self._serve(loop, decode_fields(await self._read_frame()))
+                deadline.reschedule(None)
             while not self.closed:
-                fields = decode_fields(await read_frame(self.reader))
-                if not fields:
-                    continue
-                if self.ready:
-                    verdict = self.pacer.admit(loop.time())
-                    if verdict is not Verdict.OK:
-                        self._pacing(verdict)
-                        continue
-                self._dispatch(fields)
+                first = await self.reader.readexactly(1)  # idle between frames is allowed
+                async with asyncio.timeout(limits.frame_timeout):
+                    payload = await self._read_frame(first)
+                self._serve(loop, decode_fields(payload))
                 await self.writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError) as exc:
             log.debug("session %s ended: %r", self.client_id, exc)  # the client went away
+        except TimeoutError:
+            log.warning("session %s closed: read timeout (idle or half-sent frame)", self.client_id)
         except ProtocolError as exc:
             log.warning("session %s closed: %r", self.client_id, exc)
+        except Exception:
+            log.exception("session %s closed: unexpected error", self.client_id)
         finally:
             self.close()
             self.server.detach(self)
             with contextlib.suppress(Exception):
                 await self.writer.wait_closed()
 
+    async def _read_frame(self, first: bytes = b"") -> bytes:
+        return await read_frame(self.reader, max_frame=self.server.limits.max_frame, first=first)
+
+    def _serve(self, loop: asyncio.AbstractEventLoop, fields: list[str]) -> None:
+        """Pace and dispatch one request."""
+        if not fields:
+            return
+        if self.ready:
+            verdict = self.pacer.admit(loop.time())
+            if verdict is not Verdict.OK:
+                self._pacing(verdict)
+                return
+        self._dispatch(fields)
+
     async def _handshake(self) -> None:
         prefix = await self.reader.readexactly(4)
         if prefix != b"API\0":
             raise ProtocolError(f"expected API prefix, got {prefix!r}")
-        low, high = parse_version_range(decode_fields(await read_frame(self.reader))[0])
+        announced = decode_fields(await self._read_frame())
+        if not announced:
+            raise ProtocolError("empty version announcement")
+        low, high = parse_version_range(announced[0])
         version = self.version
         if not low <= version <= high:
             raise ProtocolError(f"client wants v{low}..{high}, we speak {version}")
@@ -188,7 +213,12 @@ class ClientSession:
     # --- connection -------------------------------------------------------------------------
 
     def _start_api(self, fields: list[str]) -> None:
-        client_id = int(fields[2])
+        if self.ready:
+            return  # a second startApi changes nothing
+        try:
+            client_id = int(fields[2])
+        except (IndexError, ValueError):
+            raise ProtocolError(f"bad startApi {fields[:3]!r}") from None
         if self.server.client_in_use(client_id, self):
             self.send(msg.error(-1, Code.CLIENT_ID_IN_USE, CLIENT_ID_IN_USE))
             self.close()

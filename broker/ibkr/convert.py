@@ -6,20 +6,20 @@ import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
-from ib_async import Contract, Fill, Order, Position, Trade
+from ib_async import Contract, ContractDetails, Fill, Order, OrderState, Position, Trade
 from pydantic import ValidationError
 
+from broker.brackets import BracketLeg, bracket_legs
 from broker.ibkr import mapping
 from contracts.broker import (
     BrokerExecution,
     BrokerOrder,
     BrokerPosition,
     OrderRequest,
-    order_ref_for,
-    parse_order_ref,
 )
 from contracts.enums import BrokerOrderStatus, OrderLeg, OrderType
 from contracts.intent import Instrument
+from contracts.market import ContractFacts, MarginPreview
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,12 @@ _CASH_EXCHANGE = "IDEALPRO"
 
 
 def instrument_to_contract(instrument: Instrument) -> Contract:
-    """An explicit IB contract (secType, exchange, currency set): no qualification needed."""
+    """An explicit IB contract (secType, exchange, currency set): no qualification needed.
+
+    A future with an expiry (or a conId) is sent as IB lists it: root symbol,
+    lastTradeDateOrContractMonth, tradingClass, multiplier, conId. Without either, its symbol
+    must be the local symbol (e.g. "ESZ6").
+    """
     sec_type = instrument.sec_type
     symbol = instrument.symbol
     currency = instrument.currency
@@ -40,29 +45,45 @@ def instrument_to_contract(instrument: Instrument) -> Contract:
             symbol, currency = base, quote
         if exchange == "SMART":
             exchange = _CASH_EXCHANGE
-    elif sec_type == "FUT":
-        # without an expiry field the symbol must be the local symbol (e.g. "ESZ6")
+    elif sec_type == "FUT" and not (instrument.expiry or instrument.con_id):
         local_symbol = symbol
         symbol = ""
     if instrument.multiplier is not None and instrument.multiplier != 1:
         multiplier = _plain(instrument.multiplier)
     return Contract(
         secType=sec_type,
+        conId=instrument.con_id or 0,
         symbol=symbol,
+        lastTradeDateOrContractMonth=instrument.expiry,
         exchange=exchange,
         primaryExchange=instrument.primary_exchange,
         currency=currency,
         localSymbol=local_symbol,
         multiplier=multiplier,
+        tradingClass=instrument.trading_class,
     )
+
+
+def details_query(instrument: Instrument) -> Contract:
+    """The contract to ask reqContractDetails with: a future without expiry lists every expiry."""
+    if instrument.sec_type == "FUT" and not (instrument.expiry or instrument.con_id):
+        return Contract(
+            secType="FUT",
+            symbol=instrument.symbol,
+            exchange=instrument.exchange,
+            currency=instrument.currency,
+            tradingClass=instrument.trading_class,
+        )
+    return instrument_to_contract(instrument)
 
 
 def contract_to_instrument(contract: Contract) -> Instrument | None:
     """The Instrument an IB contract describes; None if the contracts model cannot hold it."""
     symbol = contract.symbol
-    if (contract.secType == "CASH" and contract.localSymbol) or (
-        contract.secType == "FUT" and contract.localSymbol
-    ):
+    expiry = ""
+    if contract.secType == "FUT" and contract.symbol and contract.lastTradeDateOrContractMonth:
+        expiry = contract.lastTradeDateOrContractMonth
+    elif contract.secType in ("CASH", "FUT") and contract.localSymbol:
         symbol = contract.localSymbol
     multiplier = mapping.to_decimal(contract.multiplier) if contract.multiplier else None
     try:
@@ -73,23 +94,57 @@ def contract_to_instrument(contract: Contract) -> Instrument | None:
             currency=contract.currency or "USD",
             primary_exchange=contract.primaryExchange or "",
             multiplier=multiplier if multiplier and multiplier > 0 else Decimal(1),
+            con_id=contract.conId or None,
+            expiry=expiry,
+            trading_class=contract.tradingClass if expiry else "",
         )
     except ValidationError:
         log.warning("contract %s/%s cannot be represented", contract.symbol, contract.secType)
         return None
 
 
+def details_to_facts(details: ContractDetails) -> ContractFacts | None:
+    """ContractFacts from IB contract details; None if a field is missing or out of range."""
+    contract = details.contract
+    if contract is None:
+        return None
+    multiplier = mapping.to_decimal(contract.multiplier) if contract.multiplier else Decimal(1)
+    size_increment = mapping.to_decimal(details.sizeIncrement)
+    try:
+        return ContractFacts(
+            con_id=contract.conId,
+            symbol=contract.symbol.upper(),
+            sec_type=contract.secType,
+            exchange=contract.exchange,
+            currency=contract.currency,
+            multiplier=multiplier,
+            min_tick=mapping.to_decimal(details.minTick),
+            price_magnifier=details.priceMagnifier or 1,
+            size_increment=size_increment if size_increment and size_increment > 0 else 1,
+            expiry=mapping.ib_date(
+                details.realExpirationDate or contract.lastTradeDateOrContractMonth
+            ),
+            trading_class=contract.tradingClass,
+            primary_exchange=contract.primaryExchange,
+            long_name=details.longName,
+        )
+    except ValidationError as exc:
+        log.warning("contract details for %s not usable: %s", contract.symbol, exc)
+        return None
+
+
 @dataclass(frozen=True)
 class LegOrder:
-    """One IB order of a request: which leg it is, its orderRef and the ib_async Order."""
+    """One IB order of a request: which leg it is, its orderRef, the ib_async Order, the spec."""
 
     leg: OrderLeg
     order_ref: str
     order: Order
+    spec: BracketLeg
 
 
 def request_to_orders(request: OrderRequest, order_ids: list[int], account: str) -> list[LegOrder]:
-    """The IB orders for a request: the entry, plus a bracket when exits are given.
+    """The IB orders for a request (`brackets.bracket_legs`), one order id per leg.
 
     A bracket is parent (transmit=False), take-profit then stop-loss children with parentId
     and a shared OCA group; only the last child has transmit=True, so TWS releases the three
@@ -97,80 +152,58 @@ def request_to_orders(request: OrderRequest, order_ids: list[int], account: str)
     """
     if len(order_ids) != legs_needed(request):
         raise ValueError("one order id per leg is needed")
-    children: list[tuple[OrderLeg, Order]] = []
-    exit_action = request.side.opposite.value
-    if request.take_profit is not None:
-        children.append(
-            (
-                OrderLeg.TAKE_PROFIT,
-                Order(
-                    action=exit_action,
-                    totalQuantity=float(request.quantity),
-                    orderType=OrderType.LIMIT.value,
-                    lmtPrice=float(request.take_profit),
-                    tif=request.tif.value,
-                ),
-            )
+    legs = bracket_legs(request)
+    ids_by_ref = {leg.order_ref: order_id for leg, order_id in zip(legs, order_ids, strict=True)}
+    result = []
+    for leg in legs:
+        order = Order(
+            orderId=ids_by_ref[leg.order_ref],
+            action=leg.side.value,
+            totalQuantity=float(leg.quantity),
+            orderType=leg.order_type.value,
+            tif=leg.tif.value,
+            orderRef=leg.order_ref,
+            account=account,
+            transmit=leg.transmit,
         )
-    if request.stop_loss is not None:
-        children.append(
-            (
-                OrderLeg.STOP_LOSS,
-                Order(
-                    action=exit_action,
-                    totalQuantity=float(request.quantity),
-                    orderType=OrderType.STOP.value,
-                    auxPrice=float(request.stop_loss),
-                    tif=request.tif.value,
-                ),
-            )
-        )
-    entry = Order(
-        action=request.side.value,
-        totalQuantity=float(request.quantity),
-        orderType=request.order_type.value,
-        tif=request.tif.value,
-    )
-    if request.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
-        if request.limit_price is None:
-            raise ValueError(f"{request.order_type} order without limit_price")
-        entry.lmtPrice = float(request.limit_price)
-    if request.order_type in (OrderType.STOP, OrderType.STOP_LIMIT):
-        if request.stop_price is None:
-            raise ValueError(f"{request.order_type} order without stop_price")
-        entry.auxPrice = float(request.stop_price)
+        if leg.limit_price is not None:
+            order.lmtPrice = float(leg.limit_price)
+        if leg.stop_price is not None:
+            order.auxPrice = float(leg.stop_price)
+        if leg.parent_ref is not None:
+            order.parentId = ids_by_ref[leg.parent_ref]
+            order.ocaGroup = leg.oca_group
+            order.ocaType = 1  # cancel the others with block
+        result.append(LegOrder(leg.leg, leg.order_ref, order, leg))
+    return result
 
-    parent_id = order_ids[0]
-    entry.orderId = parent_id
-    entry.orderRef = request.order_ref
-    entry.account = account
-    entry.transmit = not children
-    legs = [LegOrder(_entry_leg(request.order_ref), request.order_ref, entry)]
-    if children:
-        parsed = parse_order_ref(request.order_ref)
-        if parsed is None:
-            raise ValueError(f"bracket exits need an order_ref made by order_ref_for: {request}")
-        intent_id, _ = parsed
-        oca_group = f"{intent_id}:OCA"
-        for i, (leg, child) in enumerate(children, start=1):
-            child.orderId = order_ids[i]
-            child.parentId = parent_id
-            child.orderRef = order_ref_for(intent_id, leg)
-            child.ocaGroup = oca_group
-            child.ocaType = 1  # cancel the others with block
-            child.account = account
-            child.transmit = i == len(children)
-            legs.append(LegOrder(leg, child.orderRef, child))
-    return legs
+
+def preview_order(request: OrderRequest, account: str) -> Order:
+    """The entry order alone, transmitted, for a whatIf preview (the exits add no margin)."""
+    entry = request.model_copy(update={"stop_loss": None, "take_profit": None})
+    (leg,) = request_to_orders(entry, [0], account)
+    return leg.order
+
+
+def order_state_to_preview(state: OrderState) -> MarginPreview | None:
+    """A MarginPreview from a whatIf OrderState; None if TWS left the margin fields unset."""
+    init = mapping.to_decimal(state.initMarginChange)
+    maint = mapping.to_decimal(state.maintMarginChange)
+    equity = mapping.to_decimal(state.equityWithLoanAfter)
+    if init is None or maint is None or equity is None:
+        return None
+    return MarginPreview(
+        init_margin_change=init,
+        maint_margin_change=maint,
+        equity_with_loan_after=equity,
+        commission=mapping.to_decimal(state.commission),
+        currency=state.commissionCurrency or "USD",
+        warning=state.warningText,
+    )
 
 
 def legs_needed(request: OrderRequest) -> int:
     return 1 + (request.take_profit is not None) + (request.stop_loss is not None)
-
-
-def _entry_leg(order_ref: str) -> OrderLeg:
-    parsed = parse_order_ref(order_ref)
-    return parsed[1] if parsed else OrderLeg.ENTRY
 
 
 def order_type(ib_order_type: str) -> OrderType | None:

@@ -7,6 +7,7 @@ enums and a small `ErrorCategory` the adapter dispatches on. Warnings (farm stat
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Final
@@ -198,6 +199,26 @@ ORDER_STATE_CATEGORIES: Final = frozenset(
 """Categories that are about one order (the error's reqId is its order id)."""
 
 
+READ_ONLY_MARKER: Final = "read-only mode"
+"""TWS's refusal text with "Read-Only API" set: '...cause - The API interface is currently in
+Read-Only mode.' (error 321, answering placeOrder, cancelOrder or reqGlobalCancel)."""
+
+
+def is_read_only_refusal(message: str) -> bool:
+    """True if TWS refused a request because the API session is read-only."""
+    return READ_ONLY_MARKER in message.lower()
+
+
+def foreign_order_ref(client_id: int, perm_id: int, order_ref: str) -> str:
+    """The orderRef shown for an order deskgate did not place (another API client or TWS).
+
+    Never parseable as deskgate's own (`parse_order_ref`), whatever the other client wrote:
+    a foreign order can never be taken for one of deskgate's intents.
+    """
+    origin = f"client {client_id}" if client_id else "TWS"
+    return f"{origin} perm {perm_id}" + (f" ref {order_ref}" if order_ref else "")
+
+
 def farm_name(message: str) -> str:
     """The farm named in a farm-status message ('...connection is OK:usfarm.nj')."""
     _, sep, tail = message.rpartition(":")
@@ -260,6 +281,39 @@ def to_price(value: float | Decimal | None) -> Decimal | None:
     if number is None or number <= 0:
         return None
     return number
+
+
+BAR_UNIT_SECONDS: Final[dict[str, int]] = {
+    "sec": 1,
+    "secs": 1,
+    "min": 60,
+    "mins": 60,
+    "hour": 3_600,
+    "hours": 3_600,
+    "day": 86_400,
+    "week": 604_800,
+    "month": 2_592_000,  # 30 days: only the bar's nominal length
+}
+"""IB bar size unit ('1 min', '5 secs', '1 day') -> seconds."""
+
+
+def bar_seconds(bar_size: str) -> int:
+    """Seconds in an IB bar size ('5 secs' -> 5); raises ValueError if unknown."""
+    count, _, unit = bar_size.partition(" ")
+    if not count.isdigit() or unit not in BAR_UNIT_SECONDS:
+        raise ValueError(f"unknown IB bar size {bar_size!r}")
+    return int(count) * BAR_UNIT_SECONDS[unit]
+
+
+def ib_date(value: str) -> date | None:
+    """An IB date 'YYYYMMDD' (or 'YYYYMMDD hh:mm...'); a contract month 'YYYYMM' gives None."""
+    text = value.strip()[:8]
+    if len(text) != 8 or not text.isdigit():
+        return None
+    try:
+        return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+    except ValueError:
+        return None
 
 
 # --- ports ------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ above 45 requests/s, and TWS answers error 100 above 50."""
 WINDOW_GUARD_S = 0.1
 
 
-class Pacer:
+class OutboundPacer:
     """A sliding-window rate limiter for every message the adapter sends.
 
     `acquire(n)` waits until `n` messages fit in the window, so a bracket (3 messages) goes
@@ -27,7 +27,7 @@ class Pacer:
     """
 
     @classmethod
-    def per_second(cls, rate: int) -> Pacer:
+    def per_second(cls, rate: int) -> OutboundPacer:
         """A pacer of `rate` messages per second; refuses more than 45."""
         if not 0 < rate <= MAX_MESSAGES_PER_SECOND:
             raise ValueError(f"pacing must be 1..{MAX_MESSAGES_PER_SECOND} messages per second")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
+from broker.brackets import bracket_legs
 from broker.sim.bar_stream import BarStream
 from broker.sim.bars import bars_for_request
 from broker.sim.events import (
@@ -40,10 +41,8 @@ from contracts.broker import (
     PositionUpdated,
     Quote,
     QuoteUpdated,
-    order_ref_for,
-    parse_order_ref,
 )
-from contracts.enums import BrokerOrderStatus, OrderLeg, OrderType
+from contracts.enums import BrokerOrderStatus
 from contracts.intent import Instrument
 from contracts.market import Bar, BarRequest, ContractFacts, MarginPreview
 from engine.ports import BrokerUnavailable, EventSink
@@ -55,14 +54,6 @@ _STATUS: dict[VenueOrderStatus, BrokerOrderStatus] = {
     VenueOrderStatus.CANCELLED: BrokerOrderStatus.CANCELLED,
     VenueOrderStatus.REJECTED: BrokerOrderStatus.REJECTED,
 }
-
-
-def leg_ref(order_ref: str, leg: OrderLeg) -> str:
-    """The orderRef of a bracket leg: same intent id, leg SL/TP."""
-    parsed = parse_order_ref(order_ref)
-    if parsed is None:
-        return f"{order_ref}:{leg.value}"
-    return order_ref_for(parsed[0], leg)
 
 
 class SimBroker:
@@ -127,40 +118,27 @@ class SimBroker:
         self._require_connected()
         symbol = order.instrument.symbol
         self._ensure_symbol(order.instrument)
-        parent = self.venue.submit(
-            self._spec(
-                order.order_ref,
-                symbol,
-                order,
-                order.order_type,
-                limit=order.limit_price,
-                stop=order.stop_price,
-            )
-        )
-        exits = (
-            (OrderLeg.STOP_LOSS, OrderType.STOP, order.stop_loss),
-            (OrderLeg.TAKE_PROFIT, OrderType.LIMIT, order.take_profit),
-        )
-        for leg, order_type, price in exits:
-            if price is None:
-                continue
-            is_stop = order_type is OrderType.STOP
-            self.venue.submit(
+        perm_ids: dict[str, int] = {}
+        for leg in bracket_legs(order):
+            placed = self.venue.submit(
                 OrderSpec(
                     account=self.account_id,
                     symbol=symbol,
-                    side=order.side.opposite,
-                    quantity=order.quantity,
-                    order_type=order_type,
-                    stop_price=price if is_stop else None,
-                    limit_price=None if is_stop else price,
-                    tif=order.tif,
-                    order_ref=leg_ref(order.order_ref, leg),
-                    parent_perm_id=parent.perm_id,
+                    side=leg.side,
+                    quantity=leg.quantity,
+                    order_type=leg.order_type,
+                    limit_price=leg.limit_price,
+                    stop_price=leg.stop_price,
+                    tif=leg.tif,
+                    order_ref=leg.order_ref,
+                    parent_perm_id=perm_ids[leg.parent_ref] if leg.parent_ref else None,
+                    oca_group=leg.oca_group,
                     client_id=self.client_id,
                     order_id=self._order_id(),
+                    con_id=order.instrument.con_id or 0,
                 )
             )
+            perm_ids[leg.order_ref] = placed.perm_id
 
     async def cancel(self, order_ref: str) -> None:
         """Cancel the live order with this orderRef; a miss is reported, never dropped."""
@@ -383,31 +361,6 @@ class SimBroker:
         order_id = self._next_order_id
         self._next_order_id += 1
         return order_id
-
-    def _spec(
-        self,
-        order_ref: str,
-        symbol: str,
-        order: OrderRequest,
-        order_type: OrderType,
-        *,
-        limit: Decimal | None,
-        stop: Decimal | None,
-    ) -> OrderSpec:
-        return OrderSpec(
-            account=self.account_id,
-            symbol=symbol,
-            side=order.side,
-            quantity=order.quantity,
-            order_type=order_type,
-            limit_price=limit,
-            stop_price=stop,
-            tif=order.tif,
-            order_ref=order_ref,
-            client_id=self.client_id,
-            order_id=self._order_id(),
-            con_id=order.instrument.con_id or 0,
-        )
 
     def _ensure_symbol(self, instrument: Instrument) -> None:
         self._instruments.setdefault(instrument.symbol, instrument)

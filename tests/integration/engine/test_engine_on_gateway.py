@@ -8,12 +8,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from ib_async import IB, LimitOrder, Stock
 
 from broker.gateway.server import GatewayServer
 from broker.gateway.testing import running_gateway
 from broker.ibkr.adapter import IbkrBroker
 from contracts.broker import BrokerEvent, PacingViolation
-from contracts.enums import LifecycleState, OrderType, TradingState
+from contracts.enums import DriftType, LifecycleState, OrderType, TradingState
+from contracts.events import ReconciliationRun
 from engine.engine import Engine
 from tests.support import approve_pending, config_with, eventually, make_intent
 
@@ -48,7 +50,7 @@ async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
         )
         engine = Engine(config, broker, data_dir=tmp_path)
         pacing: list[BrokerEvent] = []
-        sink = broker._sink  # the engine's sink; keep a copy of pacing events for the asserts
+        sink = broker._link.sink  # the engine's sink; keep a copy of pacing events for the asserts
 
         def spy(event: BrokerEvent) -> None:
             if isinstance(event, PacingViolation):
@@ -180,3 +182,37 @@ async def test_200_approvals_in_a_burst_draw_no_pacing_violation(desk: Desk) -> 
     )
     assert desk.pacing == []
     assert len({o.order_ref for o in desk.gateway.venue.orders()}) >= 200
+
+
+async def test_an_order_of_another_api_client_is_foreign_drift_after_reconcile(
+    desk: Desk,
+) -> None:
+    other = IB()
+    await other.connectAsync("127.0.0.1", desk.gateway.port, clientId=77, timeout=5)
+    try:
+        bid, _ = desk.quote()
+        trade = other.placeOrder(
+            Stock("AAPL", "SMART", "USD"), LimitOrder("BUY", 3, float(bid - Decimal("2")))
+        )
+        await eventually(lambda: trade.orderStatus.permId)
+        result = await desk.engine.reconcile("trader pressed R")
+        assert result.ok, result.message
+        foreign = [
+            d for d in desk.engine.book.drifts.values() if d.drift_type is DriftType.FOREIGN_ORDER
+        ]
+        assert len(foreign) == 1
+        assert str(trade.orderStatus.permId) in foreign[0].subject
+    finally:
+        other.disconnect()
+
+
+async def test_a_socket_reconnect_triggers_a_reconciliation(desk: Desk) -> None:
+    def runs() -> list[str]:
+        desk.engine.store.flush()
+        return [e.reason for e in desk.engine.store.events() if isinstance(e, ReconciliationRun)]
+
+    before = runs().count("reconnect")
+    desk.gateway.faults.drop_connections()
+    await eventually(lambda: not desk.engine.connected)
+    await eventually(lambda: desk.engine.connected, timeout=30)
+    await eventually(lambda: runs().count("reconnect") > before, timeout=10)

@@ -1,15 +1,28 @@
-"""Fixtures for the ibkr integration tests: an event recorder, `eventually`, the replay server."""
+"""Fixtures for the ibkr integration tests: an event recorder, `eventually`, the gateway rig."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import TypeVar
 
 import pytest
 
-from contracts.broker import BrokerEvent
+from broker.gateway.server import GatewayServer
+from broker.gateway.testing import running_gateway
+from broker.ibkr import IbkrBroker
+from contracts.broker import (
+    BrokerEvent,
+    OrderAccepted,
+    OrderCancelled,
+    OrderFilled,
+    OrderRequest,
+)
+from contracts.enums import OrderType, Side
+from contracts.intent import Instrument
 from engine.clock import ManualClock
 from tests.integration.ibkr.replay import ReplayServer
 
@@ -71,3 +84,69 @@ async def replay() -> AsyncIterator[ReplayServer]:
     await server.start()
     yield server
     await server.stop()
+
+
+AAPL = Instrument(symbol="AAPL", primary_exchange="NASDAQ")
+CLIENT_ID = 11
+
+
+@dataclass
+class Rig:
+    gateway: GatewayServer
+    broker: IbkrBroker
+    events: Recorder
+    clock: ManualClock
+    sleep: FastSleep
+
+    def accepted(self, ref: str) -> OrderAccepted | None:
+        return next((e for e in self.events.of(OrderAccepted) if e.order_ref == ref), None)
+
+    def cancelled(self, ref: str) -> list[OrderCancelled]:
+        return [e for e in self.events.of(OrderCancelled) if e.order_ref == ref]
+
+    def fills(self, ref: str) -> list[OrderFilled]:
+        return [e for e in self.events.of(OrderFilled) if e.order_ref == ref]
+
+
+@pytest.fixture
+async def rig() -> AsyncIterator[Rig]:
+    async with running_gateway() as gateway:
+        clock = ManualClock()
+        sleep = FastSleep(clock)
+        broker = IbkrBroker(
+            "127.0.0.1",
+            gateway.port,
+            CLIENT_ID,
+            connect_timeout_s=5,
+            clock=clock,
+            sleep=sleep,
+        )
+        events = Recorder()
+        broker.set_event_sink(events)
+        await broker.connect()
+        try:
+            yield Rig(gateway, broker, events, clock, sleep)
+        finally:
+            await broker.disconnect()
+
+
+def limit(ref: str, price: str = "150.00", qty: int = 100, side: Side = Side.BUY) -> OrderRequest:
+    """A limit order far from the market (AAPL starts at 189.50): it rests."""
+    return OrderRequest(
+        order_ref=ref,
+        instrument=AAPL,
+        side=side,
+        quantity=Decimal(qty),
+        order_type=OrderType.LIMIT,
+        limit_price=Decimal(price),
+    )
+
+
+def market(ref: str, qty: int = 100, side: Side = Side.BUY) -> OrderRequest:
+    return OrderRequest(
+        order_ref=ref,
+        instrument=AAPL,
+        side=side,
+        quantity=Decimal(qty),
+        order_type=OrderType.MARKET,
+    )

@@ -26,7 +26,9 @@ CAPTURE_ACCOUNT = "DU5509097"
 _REQ_ID_KEYS = {"76_1", "7_3", "62_1"}
 _REQ_ID_MSGS = {"73", "74", "55", "63", "64"}
 
-DEFAULT_KEYS = frozenset({"API_", "71_2", "61_1", "5_1", "99_0", "6_2", "76_1", "7_3", "62_1"})
+DEFAULT_KEYS = frozenset(
+    {"API_", "71_2", "61_1", "5_1", "16_1", "99_0", "6_2", "76_1", "7_3", "62_1"}
+)
 """Requests answered by default: the connect and account sequence (not the whatIf orders)."""
 
 CLIENT_ID_IN_USE = [
@@ -53,6 +55,10 @@ def load_capture(path: Path = CAPTURE) -> dict[str, list[list[str]]]:
             frames.append(body.decode().split("\0")[:-1])
             pos += 4 + size
         result[key] = frames
+    if "5_1" in result:
+        # reqAllOpenOrders (16) is answered with the same openOrder... openOrderEnd frames as
+        # reqOpenOrders; the capture's account has no order of any client
+        result.setdefault("16_1", result["5_1"])
     return result
 
 

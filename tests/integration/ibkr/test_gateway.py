@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
 
-from broker.gateway.server import GatewayServer
 from broker.gateway.testing import running_gateway
 from broker.ibkr import ClientIdInUse, IbkrBroker, ReconnectPolicy, probe
 from contracts.broker import (
@@ -30,75 +27,17 @@ from contracts.broker import (
     order_ref_for,
 )
 from contracts.enums import OrderLeg, OrderType, Side
-from contracts.intent import Instrument
 from engine.clock import ManualClock
 from engine.ports import BrokerUnavailable
-from tests.integration.ibkr.conftest import FastSleep, Recorder, eventually
-
-AAPL = Instrument(symbol="AAPL", primary_exchange="NASDAQ")
-CLIENT_ID = 11
-
-
-@dataclass
-class Rig:
-    gateway: GatewayServer
-    broker: IbkrBroker
-    events: Recorder
-    clock: ManualClock
-    sleep: FastSleep
-
-    def accepted(self, ref: str) -> OrderAccepted | None:
-        return next((e for e in self.events.of(OrderAccepted) if e.order_ref == ref), None)
-
-    def cancelled(self, ref: str) -> list[OrderCancelled]:
-        return [e for e in self.events.of(OrderCancelled) if e.order_ref == ref]
-
-    def fills(self, ref: str) -> list[OrderFilled]:
-        return [e for e in self.events.of(OrderFilled) if e.order_ref == ref]
-
-
-@pytest.fixture
-async def rig() -> AsyncIterator[Rig]:
-    async with running_gateway() as gateway:
-        clock = ManualClock()
-        sleep = FastSleep(clock)
-        broker = IbkrBroker(
-            "127.0.0.1",
-            gateway.port,
-            CLIENT_ID,
-            connect_timeout_s=5,
-            clock=clock,
-            sleep=sleep,
-        )
-        events = Recorder()
-        broker.set_event_sink(events)
-        await broker.connect()
-        try:
-            yield Rig(gateway, broker, events, clock, sleep)
-        finally:
-            await broker.disconnect()
-
-
-def limit(ref: str, price: str = "150.00", qty: int = 100, side: Side = Side.BUY) -> OrderRequest:
-    """A limit order far from the market (AAPL starts at 189.50): it rests."""
-    return OrderRequest(
-        order_ref=ref,
-        instrument=AAPL,
-        side=side,
-        quantity=Decimal(qty),
-        order_type=OrderType.LIMIT,
-        limit_price=Decimal(price),
-    )
-
-
-def market(ref: str, qty: int = 100, side: Side = Side.BUY) -> OrderRequest:
-    return OrderRequest(
-        order_ref=ref,
-        instrument=AAPL,
-        side=side,
-        quantity=Decimal(qty),
-        order_type=OrderType.MARKET,
-    )
+from tests.integration.ibkr.conftest import (
+    AAPL,
+    CLIENT_ID,
+    Recorder,
+    Rig,
+    eventually,
+    limit,
+    market,
+)
 
 
 async def test_submit_ack_partial_fill_fill_position(rig: Rig) -> None:

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 from ib_async import (
     CommissionReport,
     Contract,
+    ContractDetails,
     Execution,
     Fill,
     Order,
+    OrderState,
     OrderStatus,
     Position,
     Trade,
 )
 
-from broker.ibkr import convert
+from broker.ibkr import convert, mapping
 from contracts.broker import OrderRequest, order_ref_for
 from contracts.enums import BrokerOrderStatus, OrderLeg, OrderType, Side, TimeInForce
 from contracts.intent import Instrument
@@ -237,3 +239,99 @@ def test_position_conversion() -> None:
     bp = convert.position_to_broker(pos)
     assert bp is not None
     assert (bp.account, bp.quantity, bp.avg_cost) == ("DU1", Decimal(-25), Decimal("190.5"))
+
+
+def test_a_future_with_an_expiry_maps_both_ways() -> None:
+    mes = Instrument(
+        symbol="MES",
+        sec_type="FUT",
+        exchange="CME",
+        multiplier=Decimal(5),
+        con_id=495512563,
+        expiry="20261218",
+        trading_class="MES",
+    )
+    c = convert.instrument_to_contract(mes)
+    assert (c.secType, c.symbol, c.localSymbol, c.lastTradeDateOrContractMonth) == (
+        "FUT",
+        "MES",
+        "",
+        "20261218",
+    )
+    assert (c.exchange, c.tradingClass, c.multiplier, c.conId) == ("CME", "MES", "5", 495512563)
+    c.localSymbol = "MESZ6"  # as the broker sends it back
+    back = convert.contract_to_instrument(c)
+    assert back is not None
+    assert (back.symbol, back.expiry, back.trading_class, back.con_id, back.multiplier) == (
+        "MES",
+        "20261218",
+        "MES",
+        495512563,
+        5,
+    )
+
+
+def test_a_future_without_expiry_asks_for_every_listed_expiry() -> None:
+    q = convert.details_query(Instrument(symbol="MES", sec_type="FUT", exchange="CME"))
+    assert (q.secType, q.symbol, q.lastTradeDateOrContractMonth, q.localSymbol) == (
+        "FUT",
+        "MES",
+        "",
+        "",
+    )
+
+
+def test_contract_details_become_contract_facts() -> None:
+    details = ContractDetails(
+        contract=Contract(
+            secType="FUT",
+            conId=7,
+            symbol="MES",
+            lastTradeDateOrContractMonth="20261218",
+            multiplier="5",
+            exchange="CME",
+            currency="USD",
+            tradingClass="MES",
+        ),
+        minTick=0.25,
+        priceMagnifier=1,
+        realExpirationDate="20261218",
+        longName="Micro E-Mini S&P 500",
+    )
+    facts = convert.details_to_facts(details)
+    assert facts is not None
+    assert (facts.multiplier, facts.min_tick, facts.expiry) == (
+        5,
+        Decimal("0.25"),
+        date(2026, 12, 18),
+    )
+    details.minTick = float("nan")
+    assert convert.details_to_facts(details) is None  # never a fact without a tick
+
+
+def test_a_what_if_state_becomes_a_margin_preview_and_unset_means_none() -> None:
+    state = OrderState(
+        initMarginChange="2475.0",
+        maintMarginChange="2250.0",
+        equityWithLoanAfter="99999.38",
+        commission=0.62,
+        commissionCurrency="USD",
+    )
+    preview = convert.order_state_to_preview(state)
+    assert preview is not None
+    assert (preview.init_margin_change, preview.commission) == (Decimal("2475.0"), Decimal("0.62"))
+    state.initMarginChange = "1.7976931348623157E308"
+    assert convert.order_state_to_preview(state) is None
+
+
+def test_bar_sizes_and_ib_dates() -> None:
+    assert [mapping.bar_seconds(s) for s in ("5 secs", "1 min", "15 mins", "1 day")] == [
+        5,
+        60,
+        900,
+        86_400,
+    ]
+    with pytest.raises(ValueError):
+        mapping.bar_seconds("3 fortnights")
+    assert mapping.ib_date("20261218") == date(2026, 12, 18)
+    assert mapping.ib_date("202612") is None and mapping.ib_date("20261340") is None

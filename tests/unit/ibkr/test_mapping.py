@@ -10,6 +10,7 @@ import pytest
 
 from broker.ibkr import mapping
 from broker.ibkr.mapping import ErrorCategory, classify_error
+from contracts.broker import parse_order_ref
 from contracts.enums import BrokerOrderStatus, Side
 
 IBKR = Path(__file__).resolve().parents[3] / "broker" / "ibkr"
@@ -180,3 +181,18 @@ def test_pure_modules_do_not_import_ib_async(module: str) -> None:
         elif isinstance(node, ast.ImportFrom) and node.module:
             names.append(node.module)
     assert not [n for n in names if n.split(".")[0] in ("ib_async", "ib_insync", "ibapi")]
+
+
+def test_a_foreign_order_ref_never_parses_as_deskgate_own() -> None:
+    for ref in ("", "dg:abc:ENTRY", "dg:abc:SL", "anything"):
+        label = mapping.foreign_order_ref(77, 1234, ref)
+        assert parse_order_ref(label) is None
+        assert "client 77" in label and "1234" in label
+    assert mapping.foreign_order_ref(0, 9, "").startswith("TWS")
+
+
+def test_the_read_only_refusal_is_recognised_and_nothing_else_is() -> None:
+    assert mapping.is_read_only_refusal(
+        "Error validating request.-'bN' : cause - The API interface is currently in Read-Only mode."
+    )
+    assert not mapping.is_read_only_refusal("Error validating request.-'bN' : cause - price")

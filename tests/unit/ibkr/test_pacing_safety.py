@@ -12,7 +12,7 @@ import pytest
 from broker.ibkr import IbkrBroker
 from broker.ibkr.account import AccountBook
 from broker.ibkr.orders import OrderBook, OrderRecord
-from broker.ibkr.pacing import Pacer, ReconnectPolicy
+from broker.ibkr.pacing import OutboundPacer, ReconnectPolicy
 from broker.ibkr.safety import BrokerRefused, check_port, choose_account, mask_account
 from contracts.enums import OrderType, Side
 from contracts.intent import Instrument
@@ -25,7 +25,7 @@ def _max_in_window(times: list[float], window: float) -> int:
 
 
 async def test_pacer_keeps_to_the_window() -> None:
-    pacer = Pacer(max_per_window=5, window_s=0.05)
+    pacer = OutboundPacer(max_per_window=5, window_s=0.05)
     grants: list[float] = []
 
     async def one() -> None:
@@ -38,7 +38,7 @@ async def test_pacer_keeps_to_the_window() -> None:
 
 
 async def test_pacer_grants_a_bracket_together() -> None:
-    pacer = Pacer(max_per_window=4, window_s=0.05)
+    pacer = OutboundPacer(max_per_window=4, window_s=0.05)
     await pacer.acquire(3)
     started = time.monotonic()
     await pacer.acquire(3)  # does not fit until the first three leave the window
@@ -46,7 +46,7 @@ async def test_pacer_grants_a_bracket_together() -> None:
 
 
 async def test_urgent_requests_jump_the_queue() -> None:
-    pacer = Pacer(max_per_window=2, window_s=0.05)
+    pacer = OutboundPacer(max_per_window=2, window_s=0.05)
     order: list[str] = []
     await pacer.acquire(2)
 
@@ -64,7 +64,7 @@ async def test_urgent_requests_jump_the_queue() -> None:
 @pytest.mark.parametrize("rate", [0, 46, 50])
 def test_pacer_refuses_more_than_45_per_second(rate: int) -> None:
     with pytest.raises(ValueError):
-        Pacer.per_second(rate)
+        OutboundPacer.per_second(rate)
     with pytest.raises(ValueError):
         IbkrBroker(max_messages_per_second=rate)
 
