@@ -46,6 +46,7 @@ from engine.book import OrderRecord
 from engine.bus import StateChanged
 from engine.core import EngineCore
 from engine.ports import BrokerUnavailable
+from engine.risk import two_sided
 
 log = logging.getLogger("deskgate.engine")
 
@@ -68,9 +69,10 @@ class BrokerEventsMixin(EngineCore):
             case QuoteUpdated():
                 self._quotes[event.quote.symbol] = event.quote
                 self._quote_mono[event.quote.symbol] = self.clock.monotonic()
-                waiter = self._quote_waiters.pop(event.quote.symbol, None)
-                if waiter:
-                    waiter.set()
+                if two_sided(event.quote):  # risk prices only against both sides
+                    waiter = self._quote_waiters.pop(event.quote.symbol, None)
+                    if waiter:
+                        waiter.set()
                 self.bus.publish(event)
             case OrderAccepted():
                 self._on_accepted(event)

@@ -60,7 +60,13 @@ from engine.promotion import (
 )
 from engine.reconciling import ReconcilingMixin
 from engine.results import CommandResult, ProposalResult
-from engine.risk import RiskContext, count_working_orders, pre_trade_checks, reference_price
+from engine.risk import (
+    RiskContext,
+    count_working_orders,
+    pre_trade_checks,
+    reference_price,
+    two_sided,
+)
 from engine.scale import TierStatus, position_cap, tier_for
 from engine.snapshot import SnapshotMixin
 
@@ -396,7 +402,7 @@ class Engine(KillSwitchMixin, ReconcilingMixin, BrokerEventsMixin, GoLiveMixin, 
                 self._subscribed.discard(symbol)
                 self._alert(AlertLevel.WARNING, "NO_MARKET_DATA", f"{symbol}: {exc}")
                 return None
-        if symbol not in self._quotes and self._connected:
+        if not two_sided(self._quotes.get(symbol)) and self._connected:
             waiter = self._quote_waiters.setdefault(symbol, asyncio.Event())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(waiter.wait(), wait_s)
