@@ -232,6 +232,12 @@ class Engine:
             return self._config
         return self._config.model_copy(update={"risk": self.limits.risk})
 
+    @config.setter
+    def config(self, config: Config) -> None:
+        """Replace the facade's configuration; its risk limits apply at once (tests, drills)."""
+        self._config = config
+        self.limits.configured = self.limits.risk = config.risk
+
     def _record_contract(self, query: Instrument, facts: ContractFacts) -> None:
         self.recorder.emit(ContractResolved(**self.recorder.now_pair(), query=query, facts=facts))
 
