@@ -18,8 +18,8 @@ def register(sub: SubParsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from console.app import DeskgateApp  # the Textual app
     from console.compose import StartupRefused, build_session, start_log, stop_on_hangup
+    from console.tui.app import DeskgateApp  # the Textual app
 
     config = load(args)
     data_dir = config.resolved_data_dir()
