@@ -97,7 +97,8 @@ def format_status(status: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _data_dir(args: argparse.Namespace) -> Path:
+def data_dir_for(args: argparse.Namespace) -> Path:
+    """The running engine's data dir from `--data-dir`, or from the config file."""
     if args.data_dir:
         return Path(args.data_dir).expanduser()
     from console.cli.options import check_config_private  # the config loads only when needed
@@ -110,18 +111,18 @@ def _data_dir(args: argparse.Namespace) -> Path:
     return load_config(path).resolved_data_dir()
 
 
-def _fail(message: str) -> int:
+def fail(message: str) -> int:
     print(f"deskgate: {message}", file=sys.stderr)
     return 2
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     try:
-        reply = request(_data_dir(args), {"command": "status"}, REPLY_MARGIN_S)
+        reply = request(data_dir_for(args), {"command": "status"}, REPLY_MARGIN_S)
     except ControlUnavailable as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     if not reply.get("ok"):
-        return _fail(str(reply.get("message")))
+        return fail(str(reply.get("message")))
     if args.json:
         print(json.dumps(reply["status"], indent=2))
     else:
@@ -132,11 +133,11 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_kill(args: argparse.Namespace) -> int:
     payload = {"command": "kill", "reason": args.reason, "timeout_s": args.timeout}
     try:
-        reply = request(_data_dir(args), payload, args.timeout + REPLY_MARGIN_S)
+        reply = request(data_dir_for(args), payload, args.timeout + REPLY_MARGIN_S)
     except ControlUnavailable as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     if "confirmed" not in reply:
-        return _fail(str(reply.get("message")))
+        return fail(str(reply.get("message")))
     print(reply["message"])
     if reply["confirmed"]:
         print("kill confirmed by the broker: no working orders")

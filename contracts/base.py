@@ -7,7 +7,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-STRICT_FROZEN = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+STRICT_FROZEN = ConfigDict(
+    frozen=True, extra="forbid", str_strip_whitespace=True, allow_inf_nan=False
+)
+"""No NaN or infinity in any number: one non-finite value stored would break every replay."""
 
 
 class Frozen(BaseModel):
@@ -20,5 +23,8 @@ Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.
 """Ids that travel to the broker inside orderRef: short, no spaces, no slashes."""
 
 Symbol = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9. /-]{0,20}$")]
-PositiveDecimal = Annotated[Decimal, Field(gt=0)]
-NonNegativeDecimal = Annotated[Decimal, Field(ge=0)]
+MAX_MAGNITUDE = Decimal("1e15")
+"""No quantity, price or amount is larger: Decimal arithmetic on 1e400 overflows mid-check."""
+PositiveDecimal = Annotated[Decimal, Field(gt=0, le=MAX_MAGNITUDE)]
+NonNegativeDecimal = Annotated[Decimal, Field(ge=0, le=MAX_MAGNITUDE)]
+BoundedDecimal = Annotated[Decimal, Field(ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE)]

@@ -18,62 +18,72 @@ from contracts.enums import ChaosMode, Mode
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    """No NaN or infinity anywhere; every number below has a finite upper bound."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+MONEY_CAP = Decimal("1e9")
+"""No money limit in the config may exceed this (a typo of nine zeros is still refused)."""
+DAY_S = 86_400.0
+DAY_MIN = 1_440.0
 
 
 class BrokerConfig(_Section):
     kind: str = Field(default="gateway", pattern=r"^(sim|gateway|ibkr)$")
     host: str = "127.0.0.1"
     port: int = Field(default=0, ge=0, le=65535)
-    client_id: int = Field(default=1, ge=0)
-    connect_timeout_s: float = Field(default=10.0, gt=0)
-    seed: int = 7
+    client_id: int = Field(default=1, ge=0, lt=2**31)
+    connect_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    seed: int = Field(default=7, ge=0, lt=2**63)
     chaos: ChaosMode = ChaosMode.INSTANT
 
 
 class RiskConfig(_Section):
-    max_risk_per_trade: Decimal = Field(default=Decimal("15"), gt=0)
-    max_stop_ticks: int = Field(default=12, gt=0)
+    max_risk_per_trade: Decimal = Field(default=Decimal("15"), gt=0, le=MONEY_CAP)
+    max_stop_ticks: int = Field(default=12, gt=0, le=100_000)
     require_stop: bool = True
-    max_trades_per_day: int = Field(default=2, ge=0)
-    daily_loss_limit: Decimal = Field(default=Decimal("30"), gt=0)
-    max_consecutive_losses: int = Field(default=2, gt=0)
-    max_order_quantity: Decimal = Field(default=Decimal("500"), gt=0)
-    max_notional: Decimal = Field(default=Decimal("25000"), gt=0)
-    price_collar_pct: Decimal = Field(default=Decimal("2.0"), gt=0)
-    quote_max_age_s: float = Field(default=10.0, gt=0)
-    max_position: Decimal = Field(default=Decimal("500"), gt=0)
-    duplicate_window_s: float = Field(default=10.0, ge=0)
+    max_trades_per_day: int = Field(default=2, ge=0, le=100_000)
+    daily_loss_limit: Decimal = Field(default=Decimal("30"), gt=0, le=MONEY_CAP)
+    max_consecutive_losses: int = Field(default=2, gt=0, le=1_000)
+    max_order_quantity: Decimal = Field(default=Decimal("500"), gt=0, le=MONEY_CAP)
+    max_notional: Decimal = Field(default=Decimal("25000"), gt=0, le=MONEY_CAP)
+    price_collar_pct: Decimal = Field(default=Decimal("2.0"), gt=0, le=100)
+    quote_max_age_s: float = Field(default=10.0, gt=0, le=3_600)
+    max_position: Decimal = Field(default=Decimal("500"), gt=0, le=MONEY_CAP)
+    duplicate_window_s: float = Field(default=10.0, ge=0, le=DAY_S)
     max_orders_per_second: int = Field(default=45, gt=0, le=50)
+    max_working_orders: int = Field(default=5, ge=1, le=20)
+    """Working orders per contract and side (IB allows 20 per contract, side and account)."""
 
 
 class TokenConfig(_Section):
-    expiry_s: float = Field(default=300.0, gt=0)
+    expiry_s: float = Field(default=300.0, gt=0, le=DAY_S)
 
 
 class LifecycleConfig(_Section):
-    stall_timeout_s: float = Field(default=60.0, gt=0)
-    cancel_timeout_s: float = Field(default=10.0, gt=0)
+    stall_timeout_s: float = Field(default=60.0, gt=0, le=DAY_S)
+    cancel_timeout_s: float = Field(default=10.0, gt=0, le=DAY_S)
     """A cancel unanswered this long makes the engine re-query the broker (PENDING_CANCEL)."""
 
 
 class StaleConfig(_Section):
-    ttl_normal_min: float = Field(default=30.0, gt=0)
-    ttl_high_volatility_min: float = Field(default=15.0, gt=0)
-    ttl_near_news_min: float = Field(default=10.0, gt=0)
-    temporary_kill_min: float = Field(default=5.0, gt=0)
-    threshold_min: float = Field(default=15.0, gt=0)
+    ttl_normal_min: float = Field(default=30.0, gt=0, le=DAY_MIN)
+    ttl_high_volatility_min: float = Field(default=15.0, gt=0, le=DAY_MIN)
+    ttl_near_news_min: float = Field(default=10.0, gt=0, le=DAY_MIN)
+    temporary_kill_min: float = Field(default=5.0, gt=0, le=DAY_MIN)
+    threshold_min: float = Field(default=15.0, gt=0, le=DAY_MIN)
     """Data freshness shown in the console turns red past this age."""
 
 
 class KillConfig(_Section):
-    rollback_pnl_pct: Decimal = Decimal("-5")
-    rollback_drawdown_pct: Decimal = Field(default=Decimal("15"), gt=0)
-    max_pacing_violations_per_hour: int = Field(default=10, ge=0)
-    max_connection_failures_per_hour: int = Field(default=3, ge=0)
+    rollback_pnl_pct: Decimal = Field(default=Decimal("-5"), ge=-100, le=100)
+    rollback_drawdown_pct: Decimal = Field(default=Decimal("15"), gt=0, le=100)
+    max_pacing_violations_per_hour: int = Field(default=10, ge=0, le=100_000)
+    max_connection_failures_per_hour: int = Field(default=3, ge=0, le=100_000)
     rollback_psr_min: float = Field(default=0.20, ge=0, le=1)
     """Roll back when the probabilistic Sharpe ratio of the session's returns falls below."""
-    psr_min_samples: int = Field(default=30, ge=3)
+    psr_min_samples: int = Field(default=30, ge=3, le=1_000_000)
     """Returns needed before the PSR trigger applies (fewer say nothing)."""
 
 
@@ -87,8 +97,8 @@ class HoursConfig(_Section):
 
 
 class ReconcileConfig(_Section):
-    interval_s: float = Field(default=300.0, gt=0)
-    max_per_minute: int = Field(default=12, gt=0)
+    interval_s: float = Field(default=300.0, gt=0, le=DAY_S)
+    max_per_minute: int = Field(default=12, gt=0, le=600)
 
 
 class IntakeConfig(_Section):
@@ -131,7 +141,7 @@ class ConsoleConfig(_Section):
 
 
 class CapitalTier(_Section):
-    from_week: int = Field(ge=1)
+    from_week: int = Field(ge=1, le=10_000)
     fraction: Decimal = Field(gt=0, le=1)
 
 
@@ -146,8 +156,8 @@ class ScaleConfig(_Section):
         ]
     )
     """Capital fraction in force from each week after the go-live date."""
-    max_position_fraction_of_tier: Decimal = Decimal("0.25")
-    capital: Decimal = Field(default=Decimal("100000"), gt=0)
+    max_position_fraction_of_tier: Decimal = Field(default=Decimal("0.25"), gt=0, le=1)
+    capital: Decimal = Field(default=Decimal("100000"), gt=0, le=MONEY_CAP)
 
 
 class GoLiveConfig(_Section):
@@ -155,16 +165,16 @@ class GoLiveConfig(_Section):
     """Asset classes the account must be permitted to trade: stocks, options, futures."""
     signoff_roles: list[str] = Field(default_factory=lambda: ["risk_officer", "cto", "lead_trader"])
     min_coverage_pct: float = Field(default=80.0, ge=0, le=100)
-    max_latency_delta_pct: float = Field(default=50.0, gt=0)
+    max_latency_delta_pct: float = Field(default=50.0, gt=0, le=100_000)
     min_fill_rate_pct: float = Field(default=98.0, ge=0, le=100)
-    max_pacing_violations: int = Field(default=0, ge=0)
-    max_latency_p95_ms: float = Field(default=200.0, gt=0)
-    max_disconnects: int = Field(default=0, ge=0)
-    min_sharpe_vs_backtest: float = Field(default=0.5, ge=0)
-    max_rollback_s: float = Field(default=30.0, gt=0)
-    rollback_nav_tolerance_pct: float = Field(default=1.0, gt=0)
-    min_promotion_sessions: int = Field(default=20, ge=1)
-    min_promotion_regimes: int = Field(default=2, ge=1)
+    max_pacing_violations: int = Field(default=0, ge=0, le=100_000)
+    max_latency_p95_ms: float = Field(default=200.0, gt=0, le=DAY_S * 1000)
+    max_disconnects: int = Field(default=0, ge=0, le=100_000)
+    min_sharpe_vs_backtest: float = Field(default=0.5, ge=0, le=100)
+    max_rollback_s: float = Field(default=30.0, gt=0, le=DAY_S)
+    rollback_nav_tolerance_pct: float = Field(default=1.0, gt=0, le=100)
+    min_promotion_sessions: int = Field(default=20, ge=1, le=100_000)
+    min_promotion_regimes: int = Field(default=2, ge=1, le=100)
 
 
 class Config(_Section):
@@ -213,6 +223,10 @@ def parse_config(text: str, source: str = "<config>") -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply (max {MAX_CONFIG_DEPTH} levels)") from None
+    if _depth(data) > MAX_CONFIG_DEPTH:
+        raise ConfigError(f"{source}: nested too deeply (max {MAX_CONFIG_DEPTH} levels)")
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
@@ -226,6 +240,18 @@ def parse_config(text: str, source: str = "<config>") -> Config:
             msg = "unknown key"
         more = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
         raise ConfigError(f"{source}: {key}{where}: {msg}{more}") from None
+
+
+MAX_CONFIG_DEPTH = 6
+"""The deepest the config goes is [console.keys] (2) or [[scale.tiers]] (3)."""
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
 
 
 _TABLE = re.compile(r"^\s*\[+\s*([^\]]+?)\s*\]+")

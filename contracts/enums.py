@@ -164,6 +164,15 @@ class DenialReason(StrEnum):
     MARKET_CLOSED = "MARKET_CLOSED"
     RESET_WINDOW = "RESET_WINDOW"
     """IB's nightly server reset: nothing is sent inside it."""
+    UNKNOWN_INSTRUMENT = "UNKNOWN_INSTRUMENT"
+    """The broker does not know the contract (or could not be asked)."""
+    AMBIGUOUS_INSTRUMENT = "AMBIGUOUS_INSTRUMENT"
+    """Several contracts match: the intent must name the expiry, exchange or conId."""
+    INSTRUMENT_MISMATCH = "INSTRUMENT_MISMATCH"
+    """A contract fact the intent states disagrees with the broker's."""
+    PRICE_OFF_TICK = "PRICE_OFF_TICK"
+    QUANTITY_OFF_INCREMENT = "QUANTITY_OFF_INCREMENT"
+    MAX_WORKING_ORDERS = "MAX_WORKING_ORDERS"
 
 
 class TokenRejection(StrEnum):

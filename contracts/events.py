@@ -23,7 +23,8 @@ from contracts.enums import (
     TradingState,
     Trigger,
 )
-from contracts.intent import Intent
+from contracts.intent import Instrument, Intent
+from contracts.market import ContractFacts
 
 
 def new_event_id() -> str:
@@ -50,6 +51,26 @@ class CheckOutcome(Frozen):
 # --- intake and approval -------------------------------------------------------------
 
 
+class ContractResolved(EngineEvent):
+    """The instrument master asked the broker about a contract and cached its answer."""
+
+    kind: Literal["CONTRACT"] = "CONTRACT"
+    query: Instrument
+    facts: ContractFacts
+
+
+class LimitChanged(EngineEvent):
+    """A risk limit changed on the running engine (loosening carries the trader's reason)."""
+
+    kind: Literal["LIMIT"] = "LIMIT"
+    key: str
+    old: str
+    new: str
+    tightens: bool
+    reason: str = ""
+    actor: str
+
+
 class IntentReceived(EngineEvent):
     kind: Literal["INTENT"] = "INTENT"
     intent: Intent
@@ -61,7 +82,7 @@ class RiskChecked(EngineEvent):
 
     kind: Literal["RISK_CHECK"] = "RISK_CHECK"
     intent_id: str
-    stage: Literal["proposal", "approval", "submit"]
+    stage: Literal["proposal", "approval", "submit", "limits"]
     checks: tuple[CheckOutcome, ...]
 
     @property
@@ -392,6 +413,8 @@ class LiveOverride(EngineEvent):
 
 AuditedEvent = Annotated[
     IntentReceived
+    | ContractResolved
+    | LimitChanged
     | RiskChecked
     | TokenIssued
     | TokenUsed

@@ -4,27 +4,39 @@ from __future__ import annotations
 
 import hashlib
 import json
-from decimal import Decimal
 from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, Field, model_validator
 
-from contracts.base import Frozen, Identifier, NonNegativeDecimal, PositiveDecimal, Symbol
+from contracts.base import (
+    BoundedDecimal,
+    Frozen,
+    Identifier,
+    NonNegativeDecimal,
+    PositiveDecimal,
+    Symbol,
+)
 from contracts.enums import OrderType, Regime, Side, TimeInForce
 
 
 class Instrument(Frozen):
-    """A tradable contract, described the way both the engine and IB need it."""
+    """A tradable contract, described the way both the engine and IB need it.
+
+    From an intent, this names a contract (symbol + sec type (+ exchange, expiry), or con_id)
+    and may state facts about it; the engine's instrument master checks every stated fact
+    against the broker's and fills in the rest. `tick_size` and `multiplier` are None when not
+    stated.
+    """
 
     symbol: Symbol
     sec_type: str = Field(default="STK", pattern=r"^(STK|FUT|OPT|CASH|IND|CFD)$")
-    exchange: str = "SMART"
+    exchange: str = Field(default="SMART", max_length=16)
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
-    primary_exchange: str = ""
-    tick_size: PositiveDecimal = Decimal("0.01")
-    multiplier: PositiveDecimal = Decimal("1")
-    con_id: int | None = Field(default=None, gt=0)
+    primary_exchange: str = Field(default="", max_length=16)
+    tick_size: PositiveDecimal | None = None
+    multiplier: PositiveDecimal | None = None
+    con_id: int | None = Field(default=None, gt=0, lt=2**31)
     expiry: str = Field(default="", pattern=r"^([0-9]{6}|[0-9]{8})?$")
     """Futures: IB lastTradeDateOrContractMonth (YYYYMM or YYYYMMDD); empty for stocks."""
     trading_class: str = Field(default="", max_length=16)
@@ -56,7 +68,7 @@ class Evidence(Frozen):
     quality_breakdown: dict[str, float] = Field(default_factory=dict)
     htf_alignment: bool
     ltf_alignment: bool
-    risk_parameters: dict[str, Decimal] = Field(default_factory=dict)
+    risk_parameters: dict[str, BoundedDecimal] = Field(default_factory=dict)
     red_checks: tuple[CheckResult, ...] = ()
     state_freshness_s: float = Field(ge=0, default=0.0)
     sizing: PositionSizing | None = None

@@ -55,6 +55,8 @@ ENTRY_OPEN_STATES = frozenset(
         LifecycleState.PENDING_CANCEL,
     }
 )
+EXITS_WORKING_STATES = frozenset({LifecycleState.FILLED, LifecycleState.MANAGED})
+"""States in which an entry's bracket exits (stop, target) work at the broker."""
 FINAL_STATES = frozenset({LifecycleState.CLOSED, LifecycleState.REJECTED, LifecycleState.EXPIRED})
 """States no edge leaves (CANCELLED is not final: a fill can still race a cancel)."""
 
@@ -312,6 +314,20 @@ class Book:
             key = (rec.intent.order.instrument.symbol, rec.intent.order.side)
             self.working_qty[key] = self.working_qty.get(key, ZERO) + new - old
 
+    def working_orders(self, symbol: str, side: Side, excluding: str = "") -> int:
+        """How many orders work at the broker in `symbol` on `side` (open entries and live
+        bracket exits), not counting intent `excluding`; working_qty is their entry quantity."""
+        count = 0
+        for rec in self.live.values():
+            o = rec.intent.order
+            if o.instrument.symbol != symbol or rec.intent.intent_id == excluding:
+                continue
+            if rec.state in ENTRY_OPEN_STATES and o.side is side:
+                count += 1
+            if rec.state in EXITS_WORKING_STATES and o.side is not side:
+                count += (o.stop_loss is not None) + (o.take_profit is not None)
+        return count
+
     def _index(self, rec: IntentRecord) -> None:
         iid = rec.intent.intent_id
         self._recount(rec)
@@ -350,7 +366,7 @@ class Book:
         if fill.leg in (OrderLeg.ENTRY, OrderLeg.FLATTEN) and rec.requested:
             self.entry_fill_ratio[fill.symbol] = rec.entry_filled / rec.requested
         self._recount(rec)
-        mult = rec.intent.order.instrument.multiplier
+        mult = rec.intent.order.instrument.multiplier or Decimal(1)
         pos = self.positions.setdefault(fill.symbol, PositionState(multiplier=mult))
         signed = fill.side.sign * fill.quantity
         realized = _apply_to_position(pos, signed, fill.price)

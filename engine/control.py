@@ -1,5 +1,5 @@
-"""The local control channel: a Unix socket (0600, same uid only) serving `deskgate status` and
-`deskgate kill` to other shells, through a small registry of commands.
+"""The local control channel: a Unix socket (0600, same uid only) serving `deskgate status`,
+`deskgate kill` and `deskgate limits set` to other shells, through a small registry of commands.
 
 One JSON request per line (`{"command": "status"}`), one JSON reply per line (`{"ok": ...}`).
 Each connection's peer is checked with SO_PEERCRED: another uid gets one refusal line and the
@@ -45,6 +45,10 @@ class ControlledEngine(Protocol):
 
     async def kill(self, reason: str, actor: str = ...) -> CommandResult: ...
 
+    def set_limit(
+        self, key: str, value: str, reason: str = ..., actor: str = ...
+    ) -> CommandResult: ...
+
 
 class ControlError(ValueError):
     """A request the server refuses; the message is the one-line reply."""
@@ -61,6 +65,7 @@ class ControlServer:
         self._commands: dict[str, Handler] = {}
         self.register("status", self._status)
         self.register("kill", self._kill)
+        self.register("limits set", self._limits_set)
 
     def register(self, name: str, handler: Handler) -> None:
         """Add a command: `handler(args)` answers with a JSON-able dict that includes "ok"."""
@@ -161,6 +166,19 @@ class ControlServer:
             "trading_state": snap.trading_state.value,
             "working_orders": len([o for o in snap.orders if o.state.is_working]),
         }
+
+    async def _limits_set(self, request: dict[str, Any]) -> Reply:
+        key, value = request.get("key"), request.get("value")
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise ControlError('limits set needs "key" and "value" as text')
+        if len(key) > MAX_REASON or len(value) > MAX_REASON:
+            raise ControlError(f"key and value must be at most {MAX_REASON} characters")
+        reason = request.get("reason") or ""
+        if not isinstance(reason, str) or len(reason) > MAX_REASON:
+            raise ControlError(f"reason must be text of at most {MAX_REASON} characters")
+        reason = "".join(ch if ch.isprintable() else "?" for ch in reason)
+        result = self.engine.set_limit(key, value, reason, actor="control")
+        return {"ok": result.ok, "message": result.message, "code": result.code}
 
 
 async def _kill_confirmed(engine: ControlledEngine, subscription: Subscription) -> bool:

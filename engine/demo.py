@@ -40,7 +40,7 @@ def demo_intent(
     """A limit entry at the touch, stop 10 ticks away, target 20, sized inside the risk limits."""
     risk = engine.config.risk
     side = Side.BUY if rng.random() < 0.6 else Side.SELL
-    tick = instrument.tick_size
+    tick = instrument.tick_size or Decimal("0.01")
     entry = bid if side is Side.BUY else ask
     stop = entry - STOP_TICKS * tick * side.sign
     target = entry + TARGET_TICKS * tick * side.sign

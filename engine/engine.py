@@ -14,12 +14,14 @@ from contracts.config import Config
 from contracts.enums import AlertLevel, DriftResolution, LifecycleState, Mode, TradingState, Trigger
 from contracts.events import (
     AutoApprovePolicySet,
+    ContractResolved,
     EngineStarted,
     KillFlagCleared,
     RollbackCompleted,
     TradingStateChanged,
 )
 from contracts.intent import Instrument, Intent
+from contracts.market import ContractFacts
 from engine.approvals import ApprovalDesk
 from engine.audit import AuditStore, AuditUnavailable
 from engine.book import Book, PendingOutcome
@@ -28,8 +30,10 @@ from engine.bus import EventBus, StateChanged
 from engine.clock import Clock, SystemClock
 from engine.execution import ExecutionEvents
 from engine.gates import GateResult
+from engine.instruments import InstrumentMaster
 from engine.intake import IntakeServer, StrategyPlugin
 from engine.killswitch import KillSwitch
+from engine.limits import RiskLimits
 from engine.orders import OrderPath
 from engine.ports import BrokerPort, BrokerUnavailable
 from engine.pretrade import PreTradeRisk
@@ -71,7 +75,7 @@ class Engine:
         intake_socket: Path | None = None,
         sources: Sequence[StrategyPlugin] = (),
     ) -> None:
-        self.config = config
+        self._config = config
         self.broker = broker
         self.clock: Clock = clock or SystemClock()
         self.bus = EventBus()
@@ -83,13 +87,40 @@ class Engine:
         background = BackgroundTasks()
         book, recorder, clock_ = self.book, self.recorder, self.clock
         self.session = BrokerSession(broker, recorder, is_paper=config.mode is not Mode.LIVE)
+        self.instruments = InstrumentMaster(broker, self._record_contract)
+        self.limits = RiskLimits(config.risk, recorder)
         self.approvals = ApprovalDesk(recorder, book, clock_, expiry_s=config.tokens.expiry_s)
-        self.risk = PreTradeRisk(recorder, book, self.session, self.approvals, clock_, config)
+        self.risk = PreTradeRisk(
+            recorder,
+            book,
+            self.session,
+            self.approvals,
+            clock_,
+            config,
+            instruments=self.instruments,
+            limits=self.limits,
+        )
         self.kill_switch = KillSwitch(
-            recorder, book, self.session, self.approvals, self.throttle, background, clock_, config
+            recorder,
+            book,
+            self.session,
+            self.approvals,
+            self.throttle,
+            background,
+            clock_,
+            config,
+            limits=self.limits,
         )
         self.order_path = OrderPath(
-            recorder, book, self.session, self.approvals, self.risk, self.throttle, clock_, config
+            recorder,
+            book,
+            self.session,
+            self.approvals,
+            self.risk,
+            self.throttle,
+            clock_,
+            config,
+            instruments=self.instruments,
         )
         self.safety = SafetyActions(
             recorder,
@@ -146,7 +177,8 @@ class Engine:
         if self._started:
             return
         self._started = True
-        unreadable = replay_into(self.store, self.book)
+        unreadable = replay_into(self.store, self.book, observe=self.limits.observe)
+        self.limits.restore()
         voided = self.approvals.void_after_restart()
         self.execution.resolve_write_ahead()
         self.recorder.emit(
@@ -174,6 +206,7 @@ class Engine:
         self.reconciler.enabled = True
         for rec in list(self.book.records.values()):
             if rec.state is LifecycleState.PROPOSED:
+                await self.instruments.resolve(rec.intent.order.instrument)
                 await self.session.watch_quote(rec.intent.order.instrument)
                 await self.order_path.offer_for_approval(rec, stage="proposal")
         if self.book.trading_state is TradingState.HALTED and not self.book.kill_confirmed:
@@ -191,6 +224,22 @@ class Engine:
         for source in self._sources:
             self._tasks.append(loop.create_task(self._run_source(source), name="intent-source"))
         self.bus.publish(StateChanged("started"))
+
+    @property
+    def config(self) -> Config:
+        """The configuration in force: the file's, with the risk limits changed since start."""
+        if self.limits.risk is self._config.risk:
+            return self._config
+        return self._config.model_copy(update={"risk": self.limits.risk})
+
+    @config.setter
+    def config(self, config: Config) -> None:
+        """Replace the facade's configuration; its risk limits apply at once (tests, drills)."""
+        self._config = config
+        self.limits.configured = self.limits.risk = config.risk
+
+    def _record_contract(self, query: Instrument, facts: ContractFacts) -> None:
+        self.recorder.emit(ContractResolved(**self.recorder.now_pair(), query=query, facts=facts))
 
     def _halt_for_unreadable(self, unreadable: list[tuple[int, str]]) -> None:
         listed = "; ".join(f"seq {seq}: {reason}" for seq, reason in unreadable[:5])
@@ -354,8 +403,15 @@ class Engine:
             raise KeyError(intent_id)
         return self.recorder.transition(rec, trigger)
 
+    def set_limit(
+        self, key: str, value: str, reason: str = "", actor: str = "trader"
+    ) -> CommandResult:
+        """Change one risk limit now: tightening at once, loosening with a typed reason; both
+        recorded (LIMIT bead), and pending intents re-checked against the new limits."""
+        return self.risk.set_limit(key, value, reason, actor)
+
     async def watch_quote(self, instrument: Instrument, wait_s: float = 2.0) -> Quote | None:
-        """Subscribe to an instrument's quotes (once) and wait briefly for the first one."""
+        """Subscribe to an instrument's quotes (once) and wait briefly for a two-sided one."""
         return await self.session.watch_quote(instrument, wait_s)
 
     # --- go-live ----------------------------------------------------------------------------

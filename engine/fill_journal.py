@@ -19,6 +19,7 @@ from contracts.enums import OrderLeg, Side
 from contracts.events import (
     AuditedEvent,
     CommissionRecorded,
+    ContractResolved,
     FillRecorded,
     IntentReceived,
     OrderAcknowledged,
@@ -93,11 +94,14 @@ def fill_journal(
     facts = contract_facts or {}
     orders: dict[str, _Order] = {}
     commissions: dict[str, Decimal] = {}
+    resolved: dict[str, tuple[Decimal, Decimal]] = {}
     fills: list[FillRecorded] = []
     for event in events:
         match event:
             case IntentReceived(intent=intent):
                 orders[intent.intent_id] = _Order(intent, event.ts_event, {}, {})
+            case ContractResolved(facts=master):
+                resolved.setdefault(master.symbol, (master.min_tick, master.multiplier))
             case OrderSubmitting(intent_id=iid, request=request) if iid in orders:
                 parsed = parse_order_ref(request.order_ref)
                 leg = parsed[1] if parsed else OrderLeg.ENTRY
@@ -116,7 +120,8 @@ def fill_journal(
         if order is None:
             continue
         instrument = order.intent.order.instrument
-        tick, multiplier = facts.get(fill.symbol, (instrument.tick_size, instrument.multiplier))
+        stated = (instrument.tick_size or Decimal("0.01"), instrument.multiplier or Decimal(1))
+        tick, multiplier = facts.get(fill.symbol) or resolved.get(fill.symbol, stated)
         sent_at, quote, decision = order.submitted.get(
             fill.leg, order.submitted.get(OrderLeg.ENTRY, (None, None, None))
         )

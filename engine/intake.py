@@ -1,4 +1,4 @@
-"""Intent intake: JSON-lines parsing, the local Unix socket (0600), and strategy plugins."""
+"""Intent intake: JSON-lines parsing, the local Unix socket (0600, same uid), strategy plugins."""
 
 from __future__ import annotations
 
@@ -7,7 +7,12 @@ import contextlib
 import importlib
 import json
 import logging
+import math
 import os
+import socket
+import stat
+import struct
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,6 +26,13 @@ log = logging.getLogger("deskgate.intake")
 
 MAX_LINE = 256 * 1024
 REPLY_TIMEOUT_S = 10.0
+MAX_JSON_DEPTH = 8
+"""An intent is at most 4 levels deep (intent > evidence > red_checks > check); 8 is generous."""
+MAX_CONNECTIONS = 4
+"""Socket clients at once; more are refused with one line."""
+RATE_PER_S = 5.0
+RATE_BURST = 10
+"""Per connection: intents above this rate are refused unread by the engine, not queued."""
 
 
 class IntakeError(ValueError):
@@ -34,16 +46,57 @@ def parse_intent(text: str | bytes) -> Intent:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise IntakeError(f"not UTF-8 at byte {exc.start}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise IntakeError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    data = load_json(text)
     if not isinstance(data, dict):
         raise IntakeError(f"an intent must be a JSON object, not {type(data).__name__}")
     try:
         return Intent.model_validate(data)
     except ValidationError as exc:
         raise IntakeError(describe_validation_error(exc)) from None
+
+
+def load_json(text: str) -> Any:
+    """JSON with only finite numbers and at most MAX_JSON_DEPTH levels, or one-line IntakeError."""
+    depth = json_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise IntakeError(f"JSON nested {depth} levels deep (max {MAX_JSON_DEPTH})")
+    try:
+        return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+    except json.JSONDecodeError as exc:
+        raise IntakeError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+
+
+def json_depth(text: str) -> int:
+    """The deepest nesting of arrays and objects in JSON text (strings skipped), without parsing."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def _no_constant(name: str) -> Any:
+    raise IntakeError(f"not a finite number: {name}")
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise IntakeError(f"not a finite number: {printable(literal[:40])}")
+    return value
 
 
 def describe_validation_error(exc: ValidationError) -> str:
@@ -66,10 +119,7 @@ def parse_intents(text: str) -> list[Intent]:
     if not stripped:
         raise IntakeError("no intent in the input")
     if stripped.startswith("["):
-        try:
-            items = json.loads(stripped)
-        except json.JSONDecodeError as exc:
-            raise IntakeError(f"not JSON: {exc.msg} at line {exc.lineno}") from None
+        items = load_json(stripped)
         return [_numbered(i, json.dumps(item)) for i, item in enumerate(items, 1)]
     lines = [ln for ln in stripped.splitlines() if ln.strip()]
     if len(lines) > 1 and all(ln.lstrip().startswith("{") for ln in lines):
@@ -105,15 +155,24 @@ def result_json(result: ProposalResult) -> str:
 
 
 class IntakeServer:
-    """A Unix socket (mode 0600) taking one JSON intent per line, answering one line each."""
+    """A Unix socket (mode 0600) taking one JSON intent per line, answering one line each.
 
-    def __init__(self, path: Path, propose: Propose) -> None:
+    Only processes of this user may talk to it (SO_PEERCRED), its directory must be writable by
+    nobody else, at most MAX_CONNECTIONS clients at once, each at most RATE_PER_S intents a second.
+    """
+
+    def __init__(
+        self, path: Path, propose: Propose, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self.path = path
         self._propose = propose
+        self._monotonic = monotonic
         self._server: asyncio.AbstractServer | None = None
+        self._connections = 0
 
     async def start(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        check_private_dir(self.path.parent)
         if self.path.exists() or self.path.is_symlink():
             if await _socket_alive(self.path):
                 raise OSError(f"{self.path}: another deskgate is already listening")
@@ -136,31 +195,100 @@ class IntakeServer:
             self.path.unlink()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._connections += 1
         try:
-            while True:
-                try:
-                    line = await reader.readline()
-                except (ValueError, asyncio.LimitOverrunError):
-                    writer.write(b'{"ok": false, "message": "line too long"}\n')
-                    break
-                if not line:
-                    break
-                if not line.strip():
-                    continue
+            refusal = self._refusal(writer)
+            if refusal:
+                writer.write(json.dumps({"ok": False, "message": refusal}).encode() + b"\n")
+                await writer.drain()
+            else:
+                await self._serve(reader, writer)
+        except ConnectionError:
+            pass
+        finally:
+            self._connections -= 1
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+    def _refusal(self, writer: asyncio.StreamWriter) -> str:
+        """Why this client may not propose (empty if it may)."""
+        uid = peer_uid(writer.get_extra_info("socket"))
+        if uid != os.getuid():
+            log.warning("intake: refused a peer with uid %s", uid)
+            return f"refused: peer uid {uid} is not this user's ({os.getuid()})"
+        if self._connections > MAX_CONNECTIONS:
+            return f"refused: {MAX_CONNECTIONS} clients already connected"
+        return ""
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        bucket = RateBucket(RATE_PER_S, RATE_BURST, self._monotonic)
+        while True:
+            try:
+                line = await reader.readline()
+            except (ValueError, asyncio.LimitOverrunError):
+                writer.write(b'{"ok": false, "message": "line too long"}\n')
+                break
+            if not line:
+                break
+            if not line.strip():
+                continue
+            if not bucket.take():
+                reply = json.dumps(
+                    {
+                        "ok": False,
+                        "intent_id": None,
+                        "message": f"rate limit: at most {RATE_PER_S:g} intents/s per connection",
+                    }
+                )
+            else:
                 try:
                     intent = parse_intent(line)
                 except IntakeError as exc:
                     reply = json.dumps({"ok": False, "intent_id": None, "message": str(exc)})
                 else:
                     reply = result_json(await self._propose(intent, "socket"))
-                writer.write(reply.encode() + b"\n")
-                await writer.drain()
-        except ConnectionError:
-            pass
-        finally:
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
+            writer.write(reply.encode() + b"\n")
+            await writer.drain()
+
+
+class RateBucket:
+    """A token bucket: `burst` at once, refilled at `rate` a second."""
+
+    def __init__(self, rate: float, burst: int, monotonic: Callable[[], float]) -> None:
+        self._rate = rate
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._monotonic = monotonic
+        self._last = monotonic()
+
+    def take(self) -> bool:
+        now = self._monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
+        self._last = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+
+def peer_uid(sock: socket.socket | None) -> int | None:
+    """The uid of the process at the other end of a Unix socket (None if it cannot be told)."""
+    if sock is None or not hasattr(socket, "SO_PEERCRED"):
+        return None
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return int(uid)
+
+
+def check_private_dir(directory: Path) -> None:
+    """Refuse a socket directory that another user owns or that group or others can write."""
+    st = directory.stat()
+    if st.st_uid != os.getuid():
+        raise OSError(f"{directory}: owned by uid {st.st_uid}, not this user; socket refused")
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        mode = stat.filemode(st.st_mode)
+        raise OSError(f"{directory}: writable by others ({mode}); socket refused")
 
 
 async def _socket_alive(path: Path) -> bool:
@@ -173,7 +301,11 @@ async def _socket_alive(path: Path) -> bool:
 
 
 async def send_intents(path: Path, intents: list[Intent]) -> list[dict[str, Any]]:
-    """Client side of the socket (used by `deskgate propose`)."""
+    """Client side of the socket (used by `deskgate propose`): only to a server of this user."""
+    try:
+        check_private_dir(path.parent)
+    except OSError as exc:
+        raise ConnectionError(str(exc)) from None
     try:
         reader, writer = await asyncio.open_unix_connection(str(path), limit=MAX_LINE)
     except OSError as exc:
@@ -182,6 +314,9 @@ async def send_intents(path: Path, intents: list[Intent]) -> list[dict[str, Any]
         ) from None
     replies = []
     try:
+        uid = peer_uid(writer.get_extra_info("socket"))
+        if uid != os.getuid():
+            raise ConnectionError(f"{path}: served by uid {uid}, not this user; nothing sent")
         for intent in intents:
             writer.write(intent.model_dump_json().encode() + b"\n")
             await writer.drain()

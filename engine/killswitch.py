@@ -12,6 +12,7 @@ from engine.approvals import ApprovalDesk
 from engine.audit import AuditUnavailable
 from engine.book import Book
 from engine.clock import Clock
+from engine.limits import RiskLimits
 from engine.ports import BrokerUnavailable
 from engine.recorder import BackgroundTasks, EventRecorder
 from engine.results import CommandResult
@@ -35,6 +36,8 @@ class KillSwitch:
         tasks: BackgroundTasks,
         clock: Clock,
         config: Config,
+        *,
+        limits: RiskLimits,
     ) -> None:
         self._recorder = recorder
         self._book = book
@@ -44,6 +47,7 @@ class KillSwitch:
         self._tasks = tasks
         self._clock = clock
         self._config = config
+        self._limits = limits
         self.confirmation: asyncio.Task[None] | None = None
         """The running global cancel + broker confirmation after a kill."""
 
@@ -173,7 +177,7 @@ class KillSwitch:
         book.roll_session(self._clock.now())
         if book.trading_state is TradingState.HALTED:
             return
-        risk = self._config.risk
+        risk = self._limits.risk
         rearmed_realized = book.realized_at_rearm
         reason = None
         if book.realized_today <= -risk.daily_loss_limit and (

@@ -32,6 +32,7 @@ from engine.audit import AuditUnavailable
 from engine.book import Book, IntentRecord
 from engine.clock import Clock
 from engine.fsm import CANCELLABLE
+from engine.instruments import InstrumentMaster, with_facts
 from engine.ports import BrokerUnavailable
 from engine.pretrade import PreTradeRisk
 from engine.recorder import EventRecorder
@@ -76,6 +77,8 @@ class OrderPath:
         throttle: OutboundThrottle,
         clock: Clock,
         config: Config,
+        *,
+        instruments: InstrumentMaster,
     ) -> None:
         self._recorder = recorder
         self._book = book
@@ -85,15 +88,22 @@ class OrderPath:
         self._throttle = throttle
         self._clock = clock
         self._config = config
+        self._instruments = instruments
         self._submitted_mono: dict[str, float] = {}
         """intent_id -> monotonic send time, until the broker acks (for STALLED)."""
 
     # --- intake ------------------------------------------------------------------------------
 
     async def propose(self, intent: Intent, source: str = "api") -> ProposalResult:
-        """Record an intent durably, run the checks, and offer it for approval."""
+        """Complete the instrument with the broker's facts, record the intent durably, run the
+        checks, and offer it for approval (a contract the broker does not know is denied)."""
         iid = intent.intent_id
         if iid in self._book.records:
+            return ProposalResult(False, iid, f"intent {iid} already exists; ids are single use")
+        contract = await self._instruments.resolve(intent.order.instrument)
+        if contract.ok and contract.facts is not None:
+            intent = with_facts(intent, contract.facts)
+        if iid in self._book.records:  # the same id proposed again while the broker answered
             return ProposalResult(False, iid, f"intent {iid} already exists; ids are single use")
         try:
             self._recorder.emit(

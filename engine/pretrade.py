@@ -7,14 +7,24 @@ from datetime import timedelta
 from decimal import Decimal
 
 from contracts.config import Config
-from contracts.enums import AlertLevel, DenialReason, Mode, TokenRejection, Trigger
+from contracts.enums import (
+    AlertLevel,
+    DenialReason,
+    LifecycleState,
+    Mode,
+    TokenRejection,
+    Trigger,
+)
 from contracts.events import CheckOutcome, KillFlagRaised, RiskChecked
 from contracts.intent import Instrument, Intent
 from engine.approvals import ApprovalDesk
 from engine.book import Book, IntentRecord
 from engine.clock import Clock
+from engine.instruments import InstrumentMaster
+from engine.limits import RiskLimits
 from engine.promotion import Stage, stage_of
 from engine.recorder import EventRecorder
+from engine.results import CommandResult
 from engine.risk import RiskContext, pre_trade_checks, reference_price
 from engine.scale import TierStatus, position_cap, tier_for
 from engine.session import BrokerSession
@@ -34,6 +44,9 @@ class PreTradeRisk:
         approvals: ApprovalDesk,
         clock: Clock,
         config: Config,
+        *,
+        instruments: InstrumentMaster,
+        limits: RiskLimits,
     ) -> None:
         self._recorder = recorder
         self._book = book
@@ -41,6 +54,9 @@ class PreTradeRisk:
         self._approvals = approvals
         self._clock = clock
         self._config = config
+        self._instruments = instruments
+        self.limits = limits
+        """The risk limits in force (config's, plus changes on the running engine)."""
         self._recent_orders: deque[tuple[str, float]] = deque()
         """(order digest, monotonic time) of orders that left, for the duplicate check."""
 
@@ -57,13 +73,17 @@ class PreTradeRisk:
         working -= self._book.open_entry_qty.get(intent.intent_id, Decimal(0))
         mono = self._clock.monotonic()
         digest = intent.order.digest()
-        window = self._config.risk.duplicate_window_s
+        window = self.limits.risk.duplicate_window_s
         while self._recent_orders and mono - self._recent_orders[0][1] > window:
             self._recent_orders.popleft()
         recent = next((mono - t for d, t in reversed(self._recent_orders) if d == digest), None)
+        arrived = self._session.quote_arrived(symbol)
         return RiskContext(
             now=self._clock.now(),
             quote=self._session.quote(symbol),
+            instrument=self._instruments.check(intent.order.instrument),
+            quote_age_s=None if arrived is None else mono - arrived,
+            working_orders_same_side=self._book.working_orders(symbol, side, intent.intent_id),
             position=position,
             working_same_side=working,
             trades_today=self._book.trades_today,
@@ -84,7 +104,7 @@ class PreTradeRisk:
     def evaluate(self, intent: Intent) -> tuple[CheckOutcome, ...]:
         """Run every check now without recording (the console's greying-out, the snapshot)."""
         checks = pre_trade_checks(
-            intent, self.context(intent), self._config.risk, self._config.stale
+            intent, self.context(intent), self.limits.risk, self._config.stale
         )
         return (*checks, self._order_entry_check(), self._session_check(intent))
 
@@ -167,14 +187,37 @@ class PreTradeRisk:
                 )
             )
 
+    def set_limit(self, key: str, value: str, reason: str, actor: str) -> CommandResult:
+        """Change one risk limit now (see engine.limits); pending intents are re-checked."""
+        result = self.limits.change(key, value, reason, actor)
+        if not result.ok:
+            return result
+        denied = self.recheck_pending()
+        return CommandResult(True, f"{result.message}; {denied} pending denied")
+
+    def recheck_pending(self) -> int:
+        """Re-run the checks on every intent waiting for approval; deny the ones that fail."""
+        denied = 0
+        for rec in list(self._book.live.values()):
+            iid = rec.intent.intent_id
+            if rec.state is LifecycleState.PROPOSED and self._approvals.pending(iid):
+                checks = self.run_checks(rec.intent, "limits")
+                if checks.denials:
+                    self.deny(rec, checks)
+                    denied += 1
+        return denied
+
     def tier_cap(self, intent: Intent) -> Decimal | None:
         """The scale-up tier's position cap in units for this intent (None: no tier in force)."""
         tier = self.scale_tier()
         if tier is None:
             return None
         o = intent.order
+        facts = self._instruments.facts(o.instrument)
+        if facts is None:
+            return Decimal(0)  # no broker facts: nothing can be valued, so nothing is allowed
         price = reference_price(intent, self._session.quote(o.instrument.symbol))
-        return position_cap(tier, price, o.instrument.multiplier)
+        return position_cap(tier, price, facts.multiplier)
 
     def scale_tier(self) -> TierStatus | None:
         """The capital tier in force today (from `scale.go_live_date`); None when not live."""

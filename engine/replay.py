@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
-from contracts.events import parse_event
+from contracts.events import AuditedEvent, parse_event
 from engine.audit import AuditStore
 from engine.book import Book
 
 log = logging.getLogger("deskgate.engine")
 
 
-def replay_into(store: AuditStore, book: Book) -> list[tuple[int, str]]:
-    """Apply every stored event to `book`, oldest first; returns (seq, reason) of each skipped one.
+def replay_into(
+    store: AuditStore, book: Book, observe: Callable[[AuditedEvent], None] | None = None
+) -> list[tuple[int, str]]:
+    """Apply every stored event to `book` (and show it to `observe`), oldest first; returns
+    (seq, reason) of each skipped one.
 
     A record that does not parse, or that the book cannot apply, is skipped and reported:
     one bad record never stops the engine from starting.
@@ -22,6 +26,8 @@ def replay_into(store: AuditStore, book: Book) -> list[tuple[int, str]]:
         try:
             event = parse_event(row.payload)
             book.apply(event)
+            if observe is not None:
+                observe(event)
         except Exception as exc:  # any bad record: report it, keep replaying
             reason = f"{type(exc).__name__}: {_first_line(exc)}"
             log.error("audit record seq %d (%s) skipped: %s", row.seq, row.kind, reason)

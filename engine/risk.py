@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -11,6 +12,8 @@ from contracts.config import RiskConfig, StaleConfig
 from contracts.enums import DenialReason, OrderType, Regime, Side, TradingState
 from contracts.events import CheckOutcome
 from contracts.intent import Intent
+from contracts.market import ContractFacts
+from engine.instruments import NOT_RESOLVED, Resolution, nearest_on_grid, off_grid
 
 R = DenialReason
 
@@ -37,6 +40,12 @@ class RiskContext:
     """In live mode: whether the intent's strategy was promoted to LIVE (None otherwise)."""
     max_position_override: Decimal | None = None
     """A tighter position cap from the scale-up tier, if one is in force."""
+    instrument: Resolution = NOT_RESOLVED
+    """The instrument master's facts for the intent's contract (or why there are none)."""
+    quote_age_s: float | None = None
+    """Seconds since the quote arrived, on the monotonic clock (None: use the quote's stamp)."""
+    working_orders_same_side: int = 0
+    """Orders working at the broker in the contract on the intent's side (exits included)."""
 
 
 def reduces_position(intent: Intent, position: Decimal, working: Decimal = Decimal(0)) -> bool:
@@ -56,6 +65,17 @@ def stale_ttl(regime: Regime, cfg: StaleConfig) -> timedelta:
         Regime.NEAR_NEWS: cfg.ttl_near_news_min,
     }[regime]
     return timedelta(minutes=minutes)
+
+
+def two_sided(quote: Quote | None) -> bool:
+    """A quote the engine may price against: both a bid and an ask, positive."""
+    return (
+        quote is not None
+        and quote.bid is not None
+        and quote.ask is not None
+        and quote.bid > 0
+        and quote.ask > 0
+    )
 
 
 def reference_price(intent: Intent, quote: Quote | None) -> Decimal | None:
@@ -119,21 +139,45 @@ def pre_trade_checks(
             R.STATE_CONFLICT,
         )
 
-    # Quote: present, fresh, and the price within the collar.
+    # The contract, as the broker describes it: nothing is valued from the intent's claims.
+    resolution = ctx.instrument
+    facts = resolution.facts
+    if not resolution.ok or facts is None:
+        reason = resolution.reason or R.UNKNOWN_INSTRUMENT
+        check("instrument", False, resolution.detail, reason)
+        return tuple(out)
+    check(
+        "instrument",
+        True,
+        f"{facts.symbol} {facts.sec_type} conId {facts.con_id}",
+        reason=R.UNKNOWN_INSTRUMENT,
+    )
+    _grid_checks(intent, facts, check)
+
+    # Quote: two-sided, fresh, and the price within the collar.
     quote = ctx.quote
-    if quote is None:
-        check("quote", False, f"no quote for {order.instrument.symbol}", R.NO_QUOTE)
-    else:
-        qage = (ctx.now - quote.ts).total_seconds()
+    if not two_sided(quote) or quote is None:
+        have = "no quote" if quote is None else f"bid {quote.bid} ask {quote.ask}"
         check(
             "quote",
-            qage <= risk.quote_max_age_s,
+            False,
+            f"{have} for {order.instrument.symbol}: need a two-sided quote",
+            R.NO_QUOTE,
+        )
+    else:
+        qage = ctx.quote_age_s
+        if qage is None:
+            qage = (ctx.now - quote.ts).total_seconds()
+        check(
+            "quote",
+            0 <= qage <= risk.quote_max_age_s,
             f"quote {qage:.1f}s old (max {risk.quote_max_age_s:g}s)",
             R.STALE_QUOTE,
         )
     ref = reference_price(intent, quote)
-    mid = quote.mid if quote else None
-    if order.order_type is not OrderType.MARKET and ref is not None and mid:
+    if order.order_type is not OrderType.MARKET and ref is not None and two_sided(quote):
+        assert quote is not None and quote.bid is not None and quote.ask is not None
+        mid = (quote.bid + quote.ask) / 2
         off = abs(ref - mid) / mid * 100
         check(
             "price collar",
@@ -149,7 +193,7 @@ def pre_trade_checks(
         f"{order.quantity} (max {risk.max_order_quantity})",
         R.MAX_ORDER_QUANTITY,
     )
-    mult = order.instrument.multiplier
+    mult = facts.multiplier
     if ref is None:
         check("notional", False, "cannot value the order: no reference price", R.NO_QUOTE)
     else:
@@ -170,6 +214,14 @@ def pre_trade_checks(
         f"position would be {projected} incl. working orders (max {cap})",
         R.POSITION_LIMIT if ctx.max_position_override is None else R.SCALE_TIER,
     )
+    working = ctx.working_orders_same_side + 1
+    check(
+        "working orders",
+        working <= risk.max_working_orders,
+        f"{working} {order.side.value} orders working in {order.instrument.symbol} "
+        f"(max {risk.max_working_orders})",
+        R.MAX_WORKING_ORDERS,
+    )
 
     # Risk per trade and the stop (entries only).
     if not reducing:
@@ -182,11 +234,11 @@ def pre_trade_checks(
             )
         elif ref is not None:
             per_unit = abs(ref - order.stop_loss)
-            ticks = per_unit / order.instrument.tick_size
+            ticks = per_unit / facts.min_tick
             check(
                 "stop distance",
                 ticks <= risk.max_stop_ticks,
-                f"{ticks:.0f} ticks (max {risk.max_stop_ticks})",
+                f"{ticks:.0f} ticks of {facts.min_tick} (max {risk.max_stop_ticks})",
                 R.STOP_DISTANCE,
             )
             at_risk = per_unit * order.quantity * mult
@@ -226,6 +278,36 @@ def pre_trade_checks(
         R.DUPLICATE_ORDER,
     )
     return tuple(out)
+
+
+Check = Callable[[str, bool, str, DenialReason], None]
+
+
+def _grid_checks(intent: Intent, facts: ContractFacts, check: Check) -> None:
+    """Prices on the contract's tick grid, the quantity on its size increment."""
+    order = intent.order
+    prices = {
+        "limit_price": order.limit_price,
+        "stop_price": order.stop_price,
+        "stop_loss": order.stop_loss,
+        "take_profit": order.take_profit,
+    }
+    off = {name: p for name, p in prices.items() if p is not None and off_grid(p, facts.min_tick)}
+    detail = "; ".join(
+        f"{name} {p} is not on the {facts.min_tick} grid: nearest "
+        + " or ".join(str(v) for v in nearest_on_grid(p, facts.min_tick))
+        for name, p in off.items()
+    )
+    check("tick grid", not off, detail or f"prices on the {facts.min_tick} grid", R.PRICE_OFF_TICK)
+    step = facts.size_increment
+    qty = order.quantity
+    if off_grid(qty, step):
+        below, above = nearest_on_grid(qty, step)
+        valid = " or ".join(str(v) for v in (below, above) if v > 0)
+        detail = f"quantity {qty} is not a multiple of {step}: nearest {valid}"
+        check("size increment", False, detail, R.QUANTITY_OFF_INCREMENT)
+    else:
+        check("size increment", True, f"{qty} in steps of {step}", R.QUANTITY_OFF_INCREMENT)
 
 
 def _minutes(td: timedelta) -> str:

@@ -12,6 +12,7 @@ from contracts.enums import AlertLevel
 from contracts.intent import Instrument
 from engine.ports import BrokerPort, BrokerUnavailable
 from engine.recorder import EventRecorder
+from engine.risk import two_sided
 from engine.rollback import NavTracker
 
 LATENCY_SAMPLES = 2000
@@ -30,6 +31,8 @@ class BrokerSession:
         self.account: AccountSnapshot | None = None
         self.farms: dict[str, bool] = {}
         self.quotes: dict[str, Quote] = {}
+        self._quote_mono: dict[str, float] = {}
+        """symbol -> monotonic time the latest quote arrived (a wall-clock step cannot age it)."""
         self.nav = NavTracker()
         self.latency: dict[str, deque[float]] = {
             k: deque(maxlen=LATENCY_SAMPLES) for k in LATENCY_STAGES
@@ -64,9 +67,11 @@ class BrokerSession:
 
     def on_quote(self, quote: Quote) -> None:
         self.quotes[quote.symbol] = quote
-        waiter = self._quote_waiters.pop(quote.symbol, None)
-        if waiter:
-            waiter.set()
+        self._quote_mono[quote.symbol] = self._recorder.clock.monotonic()
+        if two_sided(quote):  # risk prices only against both sides
+            waiter = self._quote_waiters.pop(quote.symbol, None)
+            if waiter:
+                waiter.set()
 
     def on_account(self, account: AccountSnapshot) -> None:
         self.account = account
@@ -76,8 +81,12 @@ class BrokerSession:
     def quote(self, symbol: str) -> Quote | None:
         return self.quotes.get(symbol)
 
+    def quote_arrived(self, symbol: str) -> float | None:
+        """When the latest quote for `symbol` arrived, on the monotonic clock (None: none yet)."""
+        return self._quote_mono.get(symbol)
+
     async def watch_quote(self, instrument: Instrument, wait_s: float = 2.0) -> Quote | None:
-        """Subscribe to an instrument's quotes (once) and wait briefly for the first one."""
+        """Subscribe to an instrument's quotes (once) and wait briefly for a two-sided one."""
         symbol = instrument.symbol
         self.instruments.setdefault(symbol, instrument)
         if symbol not in self._subscribed and self.connected:
@@ -88,7 +97,7 @@ class BrokerSession:
                 self._subscribed.discard(symbol)
                 self._recorder.alert(AlertLevel.WARNING, "NO_MARKET_DATA", f"{symbol}: {exc}")
                 return None
-        if symbol not in self.quotes and self.connected:
+        if not two_sided(self.quotes.get(symbol)) and self.connected:
             waiter = self._quote_waiters.setdefault(symbol, asyncio.Event())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(waiter.wait(), wait_s)

@@ -28,6 +28,7 @@ from contracts.broker import (
 from contracts.config import Config
 from contracts.enums import BrokerOrderStatus, OrderType, Regime, Side
 from contracts.intent import CheckResult, Evidence, Instrument, Intent, OrderParams, PositionSizing
+from contracts.market import ContractFacts
 from engine.clock import Clock, ManualClock
 from engine.engine import Engine
 from engine.ports import BrokerUnavailable, EventSink
@@ -75,6 +76,10 @@ class FakeBroker:
         self.subscribed: list[str] = []
         self.position_book: dict[str, Decimal] = {}
         """Net position per symbol from fills; tests may tamper with it to create drift."""
+        self.contracts: dict[str, ContractFacts] = {}
+        """Contract facts by symbol; a symbol not here is described as a plain US stock."""
+        self.unknown_symbols: set[str] = set()
+        self.contract_queries: list[Instrument] = []
 
     # port
     def set_event_sink(self, sink: EventSink) -> None:
@@ -150,6 +155,16 @@ class FakeBroker:
     async def subscribe_quotes(self, instrument: Instrument) -> None:
         self.subscribed.append(instrument.symbol)
         self.quote(instrument.symbol, "99.99", "100.01")
+
+    async def contract_details(self, instrument: Instrument) -> list[ContractFacts]:
+        self.contract_queries.append(instrument)
+        symbol = instrument.symbol
+        if symbol in self.unknown_symbols:
+            return []
+        if symbol not in self.contracts:
+            self.contracts[symbol] = stock_facts(symbol)
+        facts = self.contracts[symbol]
+        return [] if instrument.con_id not in (None, facts.con_id) else [facts]
 
     # driving it
     def order(self, ref: str) -> BrokerOrder:
@@ -238,6 +253,20 @@ class FakeBroker:
 
 
 _intent_ids = itertools.count(1)
+
+
+def stock_facts(symbol: str, con_id: int | None = None, **facts: Any) -> ContractFacts:
+    """A US stock as a broker describes it: tick 0.01, multiplier 1, whole shares."""
+    base: dict[str, Any] = {
+        "con_id": con_id or 100_000 + sum((i + 1) * ord(c) for i, c in enumerate(symbol)),
+        "symbol": symbol,
+        "sec_type": "STK",
+        "exchange": "SMART",
+        "currency": "USD",
+        "multiplier": Decimal(1),
+        "min_tick": Decimal("0.01"),
+    }
+    return ContractFacts(**(base | facts))
 
 
 def make_intent(

@@ -48,7 +48,7 @@ def instrument_to_contract(instrument: Instrument) -> Contract:
     elif sec_type == "FUT" and not (instrument.expiry or instrument.con_id):
         local_symbol = symbol
         symbol = ""
-    if instrument.multiplier != 1:
+    if instrument.multiplier is not None and instrument.multiplier != 1:
         multiplier = _plain(instrument.multiplier)
     return Contract(
         secType=sec_type,

@@ -369,7 +369,9 @@ class SimBroker:
     def _ensure_symbol(self, instrument: Instrument) -> None:
         self._instruments.setdefault(instrument.symbol, instrument)
         if self.venue.spec(instrument.symbol) is None:
-            self.venue.add_symbol(synthetic_spec(instrument.symbol, instrument.tick_size))
+            self.venue.add_symbol(
+                synthetic_spec(instrument.symbol, instrument.tick_size or Decimal("0.01"))
+            )
 
     def _instrument(self, symbol: str) -> Instrument:
         known = self._instruments.get(symbol)

@@ -15,6 +15,7 @@ from console.cli import (
     gates,
     gateway,
     init,
+    limits,
     paper,
     probe,
     propose,
@@ -45,6 +46,7 @@ VERBS = (
     signoff,
     rollback,
     control_client,
+    limits,
     bot_verbs,
 )
 """Every verb module, in the order `deskgate --help` lists them."""

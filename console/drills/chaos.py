@@ -251,6 +251,7 @@ def chaos_config(data_dir: Path) -> Config:
                     "max_trades_per_day": 10_000,
                     "duplicate_window_s": 0.0,
                     "max_position": Decimal(10**6),
+                    "max_working_orders": 10_000,
                 }
             ),
         }

@@ -16,6 +16,7 @@ from contracts.broker import Quote
 from contracts.config import RiskConfig, StaleConfig
 from contracts.enums import TradingState
 from contracts.market import Bar, ContractFacts
+from engine.instruments import Resolution
 from engine.metrics import sharpe
 from engine.risk import RiskContext, pre_trade_checks
 from engine.strategy.bars import Aggregator, BarView, view_of
@@ -116,17 +117,23 @@ def one_minute_bars(bars: Iterable[Bar]) -> list[BarView]:
 
 
 def engine_denials(
-    runtime: StrategyRuntime, action: ProposeEntry, bar: BarView, risk: RiskConfig
+    runtime: StrategyRuntime,
+    action: ProposeEntry,
+    bar: BarView,
+    risk: RiskConfig,
+    facts: ContractFacts,
 ) -> tuple[str, ...]:
     """The engine's own pre-trade checks (engine.risk) on a backtest entry, as at proposal:
-    a quote at the bar's close one tick wide, flat, nothing working, the runtime's day book."""
+    the contract's facts, a quote at the bar's close one tick wide, flat, nothing working, the
+    runtime's day book."""
     intent = action.intent
-    tick = intent.order.instrument.tick_size
+    tick = facts.min_tick
     close = to_price(bar.close, tick)
     day = runtime.day
     ctx = RiskContext(
         now=bar.end,
         quote=Quote(symbol=bar.symbol, bid=close, ask=close + tick, last=close, ts=bar.end),
+        instrument=Resolution(facts),
         position=Decimal(0),
         working_same_side=Decimal(0),
         trades_today=day.trades,
@@ -173,7 +180,7 @@ def run_backtest(
             actions = runtime.on_bar(bar, now=bar.end)
             for action in actions:
                 if isinstance(action, ProposeEntry):
-                    denied = engine_denials(runtime, action, bar, checks)
+                    denied = engine_denials(runtime, action, bar, checks, facts[bar.symbol])
                     if denied:
                         result.denials.append(denied[0])
                         runtime.on_entry_cancelled(

@@ -42,6 +42,7 @@ async def approve_to_submit(n: int, directory: Path) -> dict[str, float]:
                     "max_trades_per_day": n + 1,
                     "max_position": Decimal(10**9),
                     "duplicate_window_s": 0.0,
+                    "max_working_orders": 10**6,
                 }
             )
         }

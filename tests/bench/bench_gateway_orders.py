@@ -66,6 +66,7 @@ def bench_config() -> Config:
             "duplicate_window_s": 0.0,
             "daily_loss_limit": Decimal(10**9),
             "max_consecutive_losses": 10**6,
+            "max_working_orders": 10**6,
         }
     )
     return base.model_copy(update={"risk": risk})

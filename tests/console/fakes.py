@@ -85,7 +85,7 @@ def make_intent(
         intent_id=intent_id,
         strategy=strategy,
         order=OrderParams(
-            instrument=Instrument(symbol=symbol),
+            instrument=Instrument(symbol=symbol, tick_size=D("0.01"), multiplier=D(1)),
             side=side,
             quantity=D(quantity),
             order_type=OrderType.LIMIT,

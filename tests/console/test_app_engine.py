@@ -31,7 +31,11 @@ class Desk:
         self.broker = SimBroker(self.venue, account="DU1234567")
         base = Config()
         self.config = base.model_copy(
-            update={"risk": base.risk.model_copy(update={"max_trades_per_day": 100})}
+            update={
+                "risk": base.risk.model_copy(
+                    update={"max_trades_per_day": 100, "max_working_orders": 20}
+                )
+            }
         )
         self.engine = Engine(self.config, self.broker, data_dir=tmp_path, clock=clock)
         self.app = DeskgateApp(self.engine, config=self.config, clock=clock)

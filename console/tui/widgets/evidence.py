@@ -198,14 +198,14 @@ def _limit_vs_market(limit: Decimal, touch: Decimal, buy: bool) -> Text:
 
 
 def _stop_target(
-    stop: Decimal | None, target: Decimal | None, entry: Decimal | None, tick: Decimal
+    stop: Decimal | None, target: Decimal | None, entry: Decimal | None, tick: Decimal | None
 ) -> Text:
     text = Text()
     if stop is None:
         text.append("NO STOP", style="bold red")
     else:
         text.append(f"stop {fmt.price(stop)}")
-        if entry is not None:
+        if entry is not None and tick:
             text.append(f" ({abs(entry - stop) / tick:.0f}t)", style="dim")
     text.append("  ")
     if target is None:

@@ -42,7 +42,9 @@ class Desk:
 async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
     async with running_gateway(seed=3) as gateway:
         broker = IbkrBroker("127.0.0.1", gateway.port, CLIENT_ID, connect_timeout_s=5)
-        config = config_with(max_trades_per_day=1000, max_position=Decimal(100_000))
+        config = config_with(
+            max_trades_per_day=1000, max_position=Decimal(100_000), max_working_orders=20
+        )
         config = config.model_copy(
             update={"risk": config.risk.model_copy(update={"duplicate_window_s": 0.0})}
         )
@@ -152,6 +154,8 @@ async def test_disconnect_mid_order_resyncs_with_no_lost_fill(desk: Desk) -> Non
 
 @pytest.mark.slow
 async def test_200_approvals_in_a_burst_draw_no_pacing_violation(desk: Desk) -> None:
+    risk = desk.engine.config.risk.model_copy(update={"max_working_orders": 1000})
+    desk.engine.config = desk.engine.config.model_copy(update={"risk": risk})  # pacing, not caps
     bid, _ = desk.quote()
     intents = [
         make_intent(

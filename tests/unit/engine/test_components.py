@@ -13,7 +13,9 @@ from engine.audit import AuditStore
 from engine.book import Book
 from engine.bus import EventBus
 from engine.clock import ManualClock, SystemClock
+from engine.instruments import InstrumentMaster
 from engine.killswitch import KillSwitch
+from engine.limits import RiskLimits
 from engine.orders import OrderPath
 from engine.pretrade import PreTradeRisk
 from engine.recorder import BackgroundTasks, EventRecorder
@@ -35,6 +37,8 @@ class Parts:
         self.session = BrokerSession(self.broker, self.recorder, is_paper=True)
         self.approvals = ApprovalDesk(self.recorder, self.book, self.clock, expiry_s=300)
         self.throttle = OutboundThrottle(50, SystemClock())
+        self.instruments = InstrumentMaster(self.broker, lambda query, facts: None)
+        self.limits = RiskLimits(self.config.risk, self.recorder)
 
     async def connect(self) -> None:
         self.broker.set_event_sink(self._quotes_only)
@@ -64,9 +68,17 @@ async def test_kill_switch_alone_halts_voids_tokens_and_cancels_at_the_broker(
         BackgroundTasks(),
         parts.clock,
         parts.config,
+        limits=parts.limits,
     )
     risk = PreTradeRisk(
-        parts.recorder, parts.book, parts.session, parts.approvals, parts.clock, parts.config
+        parts.recorder,
+        parts.book,
+        parts.session,
+        parts.approvals,
+        parts.clock,
+        parts.config,
+        instruments=parts.instruments,
+        limits=parts.limits,
     )
     orders = OrderPath(
         parts.recorder,
@@ -77,6 +89,7 @@ async def test_kill_switch_alone_halts_voids_tokens_and_cancels_at_the_broker(
         parts.throttle,
         parts.clock,
         parts.config,
+        instruments=parts.instruments,
     )
     parts.broker.quote("AAPL", "99.99", "100.01")
     intent = make_intent(parts.clock)
@@ -115,7 +128,14 @@ async def test_the_write_ahead_carries_the_quote_at_send(tmp_path: Path) -> None
     parts = Parts(tmp_path)
     await parts.connect()
     risk = PreTradeRisk(
-        parts.recorder, parts.book, parts.session, parts.approvals, parts.clock, parts.config
+        parts.recorder,
+        parts.book,
+        parts.session,
+        parts.approvals,
+        parts.clock,
+        parts.config,
+        instruments=parts.instruments,
+        limits=parts.limits,
     )
     orders = OrderPath(
         parts.recorder,
@@ -126,6 +146,7 @@ async def test_the_write_ahead_carries_the_quote_at_send(tmp_path: Path) -> None
         parts.throttle,
         parts.clock,
         parts.config,
+        instruments=parts.instruments,
     )
     parts.broker.quote("AAPL", "99.99", "100.01")
     intent = make_intent(parts.clock)

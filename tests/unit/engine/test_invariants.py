@@ -123,7 +123,9 @@ async def test_order_without_a_token_never_reaches_the_broker(tmp_path: Path) ->
 
 
 async def test_two_approvals_racing_for_one_token_one_wins_1000_times(tmp_path: Path) -> None:
-    config = config_with(max_trades_per_day=5000, max_position=Decimal(10**9))
+    config = config_with(
+        max_trades_per_day=5000, max_position=Decimal(10**9), max_working_orders=10**6
+    )  # the race, not the working-orders cap (config_with does not validate)
     config = config.model_copy(
         update={"risk": config.risk.model_copy(update={"duplicate_window_s": 0.0})}
     )

@@ -13,7 +13,7 @@ from tests.support import config_with, eventually, make_intent, started_engine
 
 
 async def test_orders_queued_behind_the_throttle_stay_home_after_a_kill(tmp_path: Path) -> None:
-    config = config_with(max_trades_per_day=100, max_position=Decimal(10**6))
+    config = config_with(max_trades_per_day=100, max_position=Decimal(10**6), max_working_orders=20)
     config = config.model_copy(
         update={"risk": config.risk.model_copy(update={"duplicate_window_s": 0.0})}
     )

@@ -21,7 +21,9 @@ async def working_orders(engine, clock, n: int) -> list[str]:  # type: ignore[no
 
 
 async def test_kill_with_ten_working_orders_cancels_all_and_confirms(tmp_path: Path) -> None:
-    config = config_with(max_trades_per_day=100, max_position=Decimal(10_000))
+    config = config_with(
+        max_trades_per_day=100, max_position=Decimal(10_000), max_working_orders=20
+    )
     engine, broker, clock = await started_engine(tmp_path, config)
     ids = await working_orders(engine, clock, 10)
     assert len(broker.working) == 10

@@ -12,8 +12,9 @@ from contracts.config import RiskConfig, StaleConfig
 from contracts.enums import DenialReason as R
 from contracts.enums import OrderType, Regime, Side, TradingState
 from engine.clock import ManualClock
+from engine.instruments import Resolution
 from engine.risk import RiskContext, pre_trade_checks
-from tests.support import make_intent
+from tests.support import make_intent, stock_facts
 
 CLOCK = ManualClock()
 
@@ -31,6 +32,7 @@ def ctx(**kw) -> RiskContext:  # type: ignore[no-untyped-def]
         kill_flags=(),
         connected=True,
         recent_identical_s=None,
+        instrument=Resolution(stock_facts("AAPL")),
     )
     base.update(kw)
     return RiskContext(**base)  # type: ignore[arg-type]
