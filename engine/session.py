@@ -36,6 +36,7 @@ class BrokerSession:
         }
         self._quote_waiters: dict[str, asyncio.Event] = {}
         self._subscribed: set[str] = set()
+        self._bars_subscribed: set[str] = set()
 
     def on_quote(self, quote: Quote) -> None:
         self.quotes[quote.symbol] = quote
@@ -67,6 +68,20 @@ class BrokerSession:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(waiter.wait(), wait_s)
         return self.quotes.get(symbol)
+
+    async def watch_bars(self, instrument: Instrument) -> bool:
+        """Subscribe to an instrument's live 5-second bars (once); False if the broker has none."""
+        subscribe = getattr(self.broker, "subscribe_bars", None)
+        if subscribe is None:
+            return False
+        if instrument.symbol not in self._bars_subscribed:
+            try:
+                await subscribe(instrument)
+            except BrokerUnavailable as exc:
+                self._recorder.alert(AlertLevel.WARNING, "NO_BARS", f"{instrument.symbol}: {exc}")
+                return False
+            self._bars_subscribed.add(instrument.symbol)
+        return True
 
     def sample(self, stage: str, start: datetime | None, end: datetime | None) -> None:
         """Record one latency sample in milliseconds (skipped when either end is unknown)."""
