@@ -93,8 +93,9 @@ class StrategyPlugin:
 
     # --- the source -----------------------------------------------------------------------------
 
-    async def __call__(self, propose: Propose, engine: Any) -> None:
-        self._engine = engine
+    async def __call__(self, propose: Propose, context: Any) -> None:
+        """Run as the engine's intent source (`context` is the engine)."""
+        self._engine = engine = context
         rows = getattr(engine, "strategy_rows", None)
         if callable(rows):
             stored: list[StrategyRecord] = list(records_from_beads(rows()))
