@@ -16,6 +16,7 @@ from textual.widgets import Static
 from console import format as fmt
 from contracts.config import StaleConfig
 from contracts.enums import Regime
+from contracts.intent import OrderParams
 from engine.view import KillFlagView, PendingApproval
 
 OK = Text("✓", style="bold green")
@@ -119,6 +120,8 @@ def render_evidence(view: EvidenceView, stale: StaleConfig) -> EvidenceParts:
         "Stop/target",
         _stop_target(order.stop_loss, order.take_profit, entry, order.instrument.tick_size),
     )
+    if order.instrument.sec_type == "FUT" and entry is not None and order.stop_loss is not None:
+        grid.add_row("Risk $", _futures_risk(order, entry, order.stop_loss))
     quality = Text(f"{ev.setup_quality:.0f}/100 ") + quality_bar(ev.setup_quality)
     if ev.quality_breakdown:
         quality.append(
@@ -141,6 +144,18 @@ def render_evidence(view: EvidenceView, stale: StaleConfig) -> EvidenceParts:
         grid.add_row("Notes", Text(ev.notes, style="italic"))
 
     return EvidenceParts(head, fresh, grid, _verdict(view))
+
+
+def _futures_risk(order: OrderParams, entry: Decimal, stop: Decimal) -> Text:
+    """`12t × $1.25 × 1 = $15.00 at risk`: a future's risk to the stop in dollars."""
+    tick = order.instrument.tick_size
+    per_tick = tick * order.instrument.multiplier
+    ticks = abs(entry - stop) / tick
+    risk = ticks * per_tick * order.quantity
+    return Text(
+        f"{ticks:.0f}t × ${fmt.money(per_tick)}/tick × {fmt.qty(order.quantity)} = "
+        f"${fmt.money(risk)} at risk"
+    )
 
 
 def _stop_target(
