@@ -118,6 +118,8 @@ class KeysConfig(_Section):
 
 class ConsoleConfig(_Section):
     keys: KeysConfig = KeysConfig()
+    approve_dwell_s: float = Field(default=1.0, ge=0, le=10)
+    """A trade's headline must be on screen this long before `a` approves it (no double tap)."""
 
 
 class CapitalTier(_Section):

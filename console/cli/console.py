@@ -46,8 +46,8 @@ def strategy_sources(args: argparse.Namespace, config: Config) -> list[StrategyP
 
 
 def run(args: argparse.Namespace) -> int:
-    from console.app import DeskgateApp  # the Textual app
     from console.compose import StartupRefused, build_session, start_log, stop_on_hangup
+    from console.tui.app import DeskgateApp  # the Textual app
 
     config = load(args)
     data_dir = config.resolved_data_dir()

@@ -49,8 +49,8 @@ from textual import events
 
 from broker.sim import QuoteStreamer, SimBroker, SimVenue
 from broker.sim.scheduler import AsyncioScheduler
-from console.app import DeskgateApp
-from console.widgets.tables import OrdersTable
+from console.tui.app import DeskgateApp
+from console.tui.widgets.tables import OrdersTable
 from contracts.broker import BrokerEvent, QuoteUpdated
 from contracts.config import Config
 from contracts.enums import ChaosMode

@@ -6,7 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from broker.sim import ManualScheduler, SimBroker, SimVenue
-from console.app import DeskgateApp
+from console.tui.app import DeskgateApp
 from contracts.config import Config
 from contracts.enums import ChaosMode, DenialReason
 from contracts.intent import Instrument, Intent

@@ -2,34 +2,50 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+import contextlib
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.css.query import NoMatches
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
 
-from console.messages import StateWanted
-from console.state import ConsoleState
-from console.widgets.gates import GatesPanel, gates_from, tier_label
-from console.widgets.status_bar import StatusBar
-from console.widgets.tables import AuditTable
+from console.tui.state import ConsoleState
+from console.tui.widgets.gates import GatesPanel, gates_from, tier_label
+from console.tui.widgets.status_bar import StatusBar
+from console.tui.widgets.tables import AuditTable
+
+
+def watch_state(screen: Screen[Any], show: Callable[[ConsoleState], None]) -> None:
+    """Call `show` with the app's `console_state` now and whenever it changes."""
+
+    def changed(state: ConsoleState | None) -> None:
+        if state is not None:
+            with contextlib.suppress(NoMatches):  # children can mount a moment after the screen
+                show(state)
+
+    screen.watch(screen.app, "console_state", changed, init=True)
 
 
 class StateScreen(Screen[None]):
     """A full-screen view with the status bar on top; fed `ConsoleState` by the app."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "Back")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Back")]
 
     def __init__(self, *, stale_threshold_s: float) -> None:
         super().__init__()
         self.stale_threshold_s = stale_threshold_s
 
     def on_mount(self) -> None:
-        self.app.post_message(StateWanted())
+        watch_state(self, self.show_state)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
 
     def compose_status(self) -> ComposeResult:
         yield StatusBar(stale_threshold_s=self.stale_threshold_s, id="status")
@@ -75,9 +91,7 @@ class AuditScreen(StateScreen):
 class HelpScreen(ModalScreen[None]):
     """Every binding, with the keys as configured."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q,question_mark", "app.pop_screen", "Close")
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "close", "Close")]
 
     def __init__(self, rows: list[tuple[str, str, str]], extra: list[tuple[str, str]]) -> None:
         super().__init__()
@@ -100,3 +114,6 @@ class HelpScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#help-dialog").border_title = "deskgate keys"
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -10,6 +10,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from console.tui.text import shown
+
 VERDICT_STYLE = {
     "PASS": "bold black on #5fd75f",
     "FAIL": "bold white on #d70000",
@@ -79,13 +81,13 @@ def render_gates(gates: Iterable[GateVerdict] | None, *, notes: bool = False) ->
         table.add_row(
             f"{gate.number}.",
             Text(f" {verdict} ", style=VERDICT_STYLE.get(verdict, "bold")),
-            gate.name,
-            Text(gate.detail, style="dim"),
+            shown(gate.name),
+            shown(gate.detail, style="dim"),
         )
         if notes:
             for note in gate.notes:
                 table.add_row(
-                    "", "", "", Text(note, style="#ffaf00" if note.startswith("✗") else "dim")
+                    "", "", "", shown(note, style="#ffaf00" if note.startswith("✗") else "dim")
                 )
     passed = sum(1 for g in gates if g.verdict.upper() == "PASS")
     footer = Table.grid()
@@ -117,7 +119,7 @@ class GatesPanel(Static):
         if tier:
             grid = Table.grid()
             grid.add_row(content)
-            grid.add_row(Text(f"Scale-up: {tier}", style="bold #87afd7"))
+            grid.add_row(shown(f"Scale-up: {tier}", style="bold #87afd7"))
             self.update(grid)
         else:
             self.update(content)

@@ -12,10 +12,11 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import DataTable, Footer, Static
 
-from console.messages import DriftResolveWanted
-from console.screens.views import StateScreen
-from console.state import ConsoleState
-from console.widgets.drift import RESOLUTIONS, TYPE_LABEL, DriftTable, severity_text, side_text
+from console.tui.messages import DriftResolveWanted
+from console.tui.screens.views import StateScreen
+from console.tui.state import ConsoleState
+from console.tui.text import printable, shown
+from console.tui.widgets.drift import RESOLUTIONS, TYPE_LABEL, DriftTable, severity_text, side_text
 from contracts.enums import DriftResolution
 from contracts.events import DriftDetected
 
@@ -51,6 +52,11 @@ class DriftScreen(StateScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one(DriftTable).focus()
+        self.watch(self.app, "drift_result", self._result_changed, init=False)
+
+    def _result_changed(self, result: tuple[bool, str] | None) -> None:
+        if result is not None:
+            self.show_result(*result)
 
     @property
     def selected(self) -> DriftDetected | None:
@@ -79,7 +85,9 @@ class DriftScreen(StateScreen):
         """The outcome of the last resolution (the engine's words)."""
         self.query_one("#drift-result", Static).update(
             Text.assemble(
-                (" resolved " if ok else " not resolved ", _result_style(ok)), " ", message
+                (" resolved " if ok else " not resolved ", _result_style(ok)),
+                " ",
+                printable(message),
             )
         )
 
@@ -95,13 +103,13 @@ class DriftScreen(StateScreen):
         heading = Text()
         heading.append_text(severity_text(drift.severity))
         heading.append(f" {TYPE_LABEL.get(drift.drift_type, '')} ", style="bold")
-        heading.append(drift.subject, style="bold #5fafff")
+        heading.append(printable(drift.subject), style="bold #5fafff")
         grid.add_row("drift", heading)
-        grid.add_row("engine", side_text(drift.engine_state))
+        grid.add_row("engine", Text(side_text(drift.engine_state)))
         grid.add_row("broker", Text(side_text(drift.broker_state), style="bold"))
         grid.add_row(
             "detected",
-            Text(f"{drift.ts_event.strftime('%H:%M:%S %Z')}  id {drift.drift_id}", style="dim"),
+            shown(f"{drift.ts_event.strftime('%H:%M:%S %Z')}  id {drift.drift_id}", style="dim"),
         )
         detail.update(grid)
 

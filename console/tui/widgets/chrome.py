@@ -6,7 +6,8 @@ from rich.text import Text
 from textual.app import RenderResult
 from textual.widget import Widget
 
-from console.widgets.tables import LEVEL_STYLE, alert_text
+from console.tui.text import printable
+from console.tui.widgets.tables import LEVEL_STYLE, alert_text
 from contracts.enums import AlertLevel
 from contracts.events import AlertRaised
 
@@ -57,7 +58,7 @@ class MessageLine(Widget):
     """The latest alert or command result, in one line, coloured by severity."""
 
     DEFAULT_CSS = """
-    MessageLine { height: 1; width: 1fr; }
+    MessageLine { height: 1; width: 1fr; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -80,12 +81,9 @@ class MessageLine(Widget):
         self.text = Text.assemble(
             (f" {command} ", "bold black on #5fd75f" if ok else "bold white on #d70000"),
             " ",
-            message,
+            printable(message),
         )
         self.refresh()
 
     def render(self) -> RenderResult:
-        text = self.text.copy()
-        text.no_wrap = True
-        text.overflow = "ellipsis"
-        return text
+        return self.text

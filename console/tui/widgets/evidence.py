@@ -13,9 +13,11 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from console import format as fmt
+from console.tui import format as fmt
+from console.tui.text import printable, shown
+from contracts.broker import Quote
 from contracts.config import StaleConfig
-from contracts.enums import Regime
+from contracts.enums import Regime, Side
 from contracts.intent import OrderParams
 from engine.view import KillFlagView, PendingApproval
 
@@ -53,6 +55,7 @@ class EvidenceView:
     blocker: str | None
     approve_key: str
     kill_flags: tuple[KillFlagView, ...] = ()
+    quote: Quote | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class EvidenceParts:
     the body that changes only with the trade, and the approve verdict."""
 
     head: Text
+    market: Text
     freshness: RenderableType
     body: RenderableType
     verdict: Text
@@ -81,7 +85,11 @@ def render_evidence(view: EvidenceView, stale: StaleConfig) -> EvidenceParts:
     pending = view.pending
     if pending is None:
         return EvidenceParts(
-            Text("No pending trade selected.", style="dim"), Text(""), Text(""), _verdict(view)
+            Text("No pending trade selected.", style="dim"),
+            Text(""),
+            Text(""),
+            Text(""),
+            _verdict(view),
         )
     intent = pending.intent
     order = intent.order
@@ -93,7 +101,7 @@ def render_evidence(view: EvidenceView, stale: StaleConfig) -> EvidenceParts:
         f" {order.side.value} ",
         style="bold white on #005f00" if order.side.value == "BUY" else "bold white on #870000",
     )
-    head.append(f" {fmt.qty(order.quantity)} {order.instrument.symbol} ", style="bold")
+    head.append(f" {fmt.qty(order.quantity)} {printable(order.instrument.symbol)} ", style="bold")
     head.append(f"{order.order_type.value}")
     if entry is not None:
         head.append(f" {fmt.price(entry)}", style="bold")
@@ -111,7 +119,7 @@ def render_evidence(view: EvidenceView, stale: StaleConfig) -> EvidenceParts:
     grid = _label_grid()
     grid.add_row(
         "Intent",
-        Text(
+        shown(
             f"{intent.intent_id} · {intent.strategy} · {intent.regime.value}"
             f"{' · reduces risk' if intent.reduces_risk else ''}"
         ),
@@ -125,7 +133,8 @@ def render_evidence(view: EvidenceView, stale: StaleConfig) -> EvidenceParts:
     quality = Text(f"{ev.setup_quality:.0f}/100 ") + quality_bar(ev.setup_quality)
     if ev.quality_breakdown:
         quality.append(
-            "  " + " · ".join(f"{k} {v:g}" for k, v in ev.quality_breakdown.items()), style="dim"
+            "  " + printable(" · ".join(f"{k} {v:g}" for k, v in ev.quality_breakdown.items())),
+            style="dim",
         )
     grid.add_row("Quality", quality)
     grid.add_row(
@@ -135,15 +144,59 @@ def render_evidence(view: EvidenceView, stale: StaleConfig) -> EvidenceParts:
     if ev.risk_parameters:
         grid.add_row(
             "Risk params",
-            Text(" · ".join(f"{k} {fmt.qty(v)}" for k, v in ev.risk_parameters.items())),
+            shown(" · ".join(f"{k} {fmt.qty(v)}" for k, v in ev.risk_parameters.items())),
         )
     grid.add_row("Red checks", _checks([(c.name, c.passed, c.detail) for c in ev.red_checks]))
     grid.add_row("Kill flags", _kill_flags(ev.active_kill_flags, view.kill_flags))
     grid.add_row("Risk checks", _checks([(c.name, c.passed, c.detail) for c in pending.checks]))
     if ev.notes:
-        grid.add_row("Notes", Text(ev.notes, style="italic"))
+        grid.add_row("Notes", shown(ev.notes, style="italic"))
 
-    return EvidenceParts(head, fresh, grid, _verdict(view))
+    return EvidenceParts(head, market_line(order, view.quote), fresh, grid, _verdict(view))
+
+
+def market_line(order: OrderParams, quote: Quote | None) -> Text:
+    """`bid 190.42 / ask 190.44 · limit 16c through the ask · notional $9,530 · risk $5.00`,
+    with the stop flagged when the market is already through it."""
+    line = Text(no_wrap=True, overflow="ellipsis")
+    buy = order.side is Side.BUY
+    entry = order.limit_price or order.stop_price
+    if quote is None or quote.bid is None or quote.ask is None:
+        line.append("no quote", style="bold #ffaf00")
+    else:
+        line.append(f"bid {fmt.price(quote.bid)} / ask {fmt.price(quote.ask)}", style="bold")
+        if order.limit_price is not None:
+            line.append(" · ")
+            line.append_text(
+                _limit_vs_market(order.limit_price, quote.ask if buy else quote.bid, buy)
+            )
+        if order.stop_loss is not None and (
+            order.stop_loss >= quote.bid if buy else order.stop_loss <= quote.ask
+        ):
+            side = "bid" if buy else "ask"
+            line.append(" · ")
+            line.append(
+                f"STOP {fmt.price(order.stop_loss)} {'≥' if buy else '≤'} {side}",
+                style="bold white on #d70000",
+            )
+        entry = entry or (quote.ask if buy else quote.bid)
+    if entry is not None:
+        line.append(f" · notional ${fmt.money(order.quantity * entry)}")
+        if order.stop_loss is not None:
+            line.append(f" · risk ${fmt.money(order.quantity * abs(entry - order.stop_loss))}")
+    return line
+
+
+def _limit_vs_market(limit: Decimal, touch: Decimal, buy: bool) -> Text:
+    """How far a limit sits from the side it trades against, in cents."""
+    side = "ask" if buy else "bid"
+    through = (limit - touch) if buy else (touch - limit)
+    cents = fmt.qty(abs(through) * 100)
+    if through > 0:
+        return Text(f"limit {cents}c through the {side}", style="bold #ffaf00")
+    if through < 0:
+        return Text(f"limit {cents}c off the {side}")
+    return Text(f"limit at the {side}")
 
 
 def _futures_risk(order: OrderParams, entry: Decimal, stop: Decimal) -> Text:
@@ -204,7 +257,7 @@ def _sizing(pending: PendingApproval) -> Text:
     qty = pending.intent.order.quantity
     if qty != sizing.computed_quantity:
         text.append(f" (order {fmt.qty(qty)})", style="bold #ffaf00")
-    text.append(f"  [{sizing.formula}]", style="dim")
+    text.append(f"  [{printable(sizing.formula)}]", style="dim")
     return text
 
 
@@ -219,14 +272,14 @@ def _checks(checks: list[tuple[str, bool, str]]) -> Text:
         if text:
             text.append("\n")
         text.append("✗ ", style="bold red")
-        text.append(name, style="bold red")
+        text.append(printable(name), style="bold red")
         if detail:
-            text.append(f": {detail}")
+            text.append(f": {printable(detail)}")
     if passed:
         if text:
             text.append("\n")
         text.append("✓ ", style="bold green")
-        text.append(" · ".join(name for name, _, _ in passed), style="green")
+        text.append(printable(" · ".join(name for name, _, _ in passed)), style="green")
     return text
 
 
@@ -237,12 +290,12 @@ def _kill_flags(strategy_flags: tuple[str, ...], engine_flags: tuple[KillFlagVie
     for flag in engine_flags:
         if text:
             text.append("\n")
-        text.append(f"■ {flag.flag}", style="bold red")
-        text.append(f": {flag.reason}")
+        text.append(f"■ {printable(flag.flag)}", style="bold red")
+        text.append(f": {printable(flag.reason)}")
     for name in strategy_flags:
         if text:
             text.append("\n")
-        text.append(f"■ {name}", style="bold red")
+        text.append(f"■ {printable(name)}", style="bold red")
         text.append(" (strategy)", style="dim")
     return text
 
@@ -253,8 +306,12 @@ def _verdict(view: EvidenceView) -> Text:
             (f" [{view.approve_key}] APPROVE ", "bold black on #5fd75f"), "  ready"
         )
     return Text.assemble(
-        (" APPROVE UNAVAILABLE ", "bold white on #870000"), " ", (view.blocker, "bold")
+        (" APPROVE UNAVAILABLE ", "bold white on #870000"), " ", (printable(view.blocker), "bold")
     )
+
+
+def _intent_id(pending: PendingApproval | None) -> str | None:
+    return pending.intent.intent_id if pending is not None else None
 
 
 class EvidencePanel(VerticalScroll):
@@ -266,7 +323,8 @@ class EvidencePanel(VerticalScroll):
     DEFAULT_CSS = """
     EvidencePanel { height: 1fr; }
     EvidencePanel > Static { width: 1fr; }
-    EvidencePanel > #evidence-head, EvidencePanel > #evidence-fresh { height: 1; }
+    EvidencePanel > #evidence-head, EvidencePanel > #evidence-market,
+    EvidencePanel > #evidence-fresh { height: 1; }
     """
 
     def __init__(self, *, stale: StaleConfig, id: str | None = None) -> None:
@@ -274,6 +332,7 @@ class EvidencePanel(VerticalScroll):
         self.stale = stale
         self.view: EvidenceView | None = None
         self._head = Static("", id="evidence-head")
+        self._market = Static("", id="evidence-market")
         self._fresh = Static("", id="evidence-fresh")
         self._body = Static("", id="evidence-body")
         self._verdict = Static("", id="evidence-verdict")
@@ -282,6 +341,7 @@ class EvidencePanel(VerticalScroll):
 
     def compose(self) -> ComposeResult:
         yield self._head
+        yield self._market
         yield self._fresh
         yield self._body
         yield self._verdict
@@ -289,9 +349,13 @@ class EvidencePanel(VerticalScroll):
     def show(self, view: EvidenceView) -> None:
         if view == self.view:
             return
+        before = self.view.pending if self.view is not None else None
         self.view = view
+        if _intent_id(before) != _intent_id(view.pending):
+            self.scroll_home(animate=False)  # a new trade is read from its headline down
         parts = render_evidence(view, self.stale)
         self._head.update(parts.head, layout=False)
+        self._market.update(parts.market, layout=False)
         self._fresh.update(parts.freshness, layout=False)
         body_key = (view.pending, view.kill_flags)
         if body_key != self._body_key:
@@ -304,4 +368,5 @@ class EvidencePanel(VerticalScroll):
 
     def text(self) -> list[object]:
         """The current content, top to bottom (for tests and screen readers)."""
-        return [w.content for w in (self._head, self._fresh, self._body, self._verdict)]
+        widgets = (self._head, self._market, self._fresh, self._body, self._verdict)
+        return [w.content for w in widgets]

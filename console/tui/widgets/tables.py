@@ -10,12 +10,14 @@ from rich.text import Text
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
-from console import format as fmt
+from console.tui import format as fmt
+from console.tui.text import printable, shown
 from contracts.enums import AlertLevel, LifecycleState
 from contracts.events import AlertRaised
 from engine.view import BeadView, OrderView, PositionView
 
-Cell = Text | str
+Cell = Text
+"""Every cell is a `Text`: a plain str cell would be parsed as markup."""
 
 
 class SnapshotTable(DataTable[Cell]):
@@ -85,7 +87,7 @@ class PositionsTable(SnapshotTable):
                 (
                     p.symbol,
                     (
-                        Text(p.symbol, style="bold"),
+                        shown(p.symbol, style="bold"),
                         right(fmt.qty(p.quantity), "bold" if p.quantity else "dim"),
                         right(fmt.price(p.avg_price)),
                         right(fmt.price(p.last)),
@@ -95,6 +97,7 @@ class PositionsTable(SnapshotTable):
                     ),
                 )
                 for p in positions
+                if p.quantity  # flat rows leave the list (their P&L is in the account strip)
             ]
         )
 
@@ -160,12 +163,12 @@ class OrdersTable(SnapshotTable):
             (
                 state,
                 since,
-                Text(o.symbol, style="dim" if o.state.is_terminal else "bold"),
+                shown(o.symbol, style="dim" if o.state.is_terminal else "bold"),
                 Text(o.side.value, style="green" if o.side.value == "BUY" else "red"),
-                o.order_type.value,
+                Text(o.order_type.value),
                 right(fmt.price(o.limit_price or o.stop_price or o.avg_fill_price)),
                 right(f"{fmt.qty(o.filled)}/{fmt.qty(o.requested)} {fmt.pct(o.ratio)}"),
-                Text(o.intent_id, style="dim"),
+                shown(o.intent_id, style="dim"),
             ),
         )
 
@@ -177,14 +180,17 @@ LEVEL_STYLE = {
 }
 
 
+def code_style(code: str) -> str:
+    return "bold #ffaf00" if "DRIFT" in code.upper() else "bold"
+
+
 def alert_text(alert: AlertRaised, *, with_time: bool = True) -> Text:
     text = Text(no_wrap=False)
     if with_time:
         text.append(alert.ts_event.strftime("%H:%M:%S "), style="dim")
     text.append(f" {alert.level.value[:4]} ", style=LEVEL_STYLE[alert.level])
-    code_style = "bold #ffaf00" if "DRIFT" in alert.code.upper() else "bold"
-    text.append(f" {alert.code}", style=code_style)
-    text.append(f" {alert.message}")
+    text.append(f" {printable(alert.code)}", style=code_style(alert.code))
+    text.append(f" {printable(alert.message)}")
     return text
 
 
@@ -199,8 +205,10 @@ class AlertsTable(SnapshotTable):
                     (
                         Text(a.ts_event.strftime("%H:%M:%S"), style="dim"),
                         Text(f" {a.level.value} ", style=LEVEL_STYLE[a.level]),
-                        Text(a.code, style="bold #ffaf00" if "DRIFT" in a.code.upper() else "bold"),
-                        a.message,
+                        shown(
+                            a.code, style="bold #ffaf00" if "DRIFT" in a.code.upper() else "bold"
+                        ),
+                        shown(a.message),
                     ),
                 )
                 for a in reversed(alerts)
@@ -225,9 +233,9 @@ class AuditTable(SnapshotTable):
                     (
                         right(str(b.seq), "dim"),
                         Text(b.ts.strftime("%H:%M:%S"), style="dim"),
-                        Text(b.kind, style="bold"),
-                        b.intent_id or "",
-                        b.summary,
+                        shown(b.kind, style="bold"),
+                        shown(b.intent_id or ""),
+                        shown(b.summary),
                     ),
                 )
                 for b in reversed(beads)

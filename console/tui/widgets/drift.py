@@ -9,8 +9,9 @@ from rich.text import Text
 from textual.app import RenderResult
 from textual.widget import Widget
 
-from console import format as fmt
-from console.widgets.tables import SnapshotTable
+from console.tui import format as fmt
+from console.tui.text import printable, shown
+from console.tui.widgets.tables import SnapshotTable
 from contracts.enums import DriftResolution, DriftSeverity, DriftType
 from contracts.events import DriftDetected
 
@@ -80,7 +81,7 @@ def side_text(state: dict[str, str], *, brief: bool = False) -> str:
         if value:
             name = _SHORT_KEYS.get(key, key) if brief else key.replace("_", " ")
             parts.append(f"{name} {value}")
-    return parts[0] if brief and parts else " · ".join(parts)
+    return printable(parts[0] if brief and parts else " · ".join(parts))
 
 
 def _nonzero(value: str | None) -> bool:
@@ -103,7 +104,7 @@ def drift_line(drift: DriftDetected, *, brief: bool = False) -> str:
     kind = drift.drift_type.value if brief else TYPE_LABEL.get(drift.drift_type, drift.drift_type)
     engine = side_text(drift.engine_state, brief=brief)
     broker = side_text(drift.broker_state, brief=brief)
-    return f"{kind} {drift.subject}: engine {engine} / broker {broker}"
+    return f"{kind} {printable(drift.subject)}: engine {engine} / broker {broker}"
 
 
 def by_severity(drifts: tuple[DriftDetected, ...]) -> tuple[DriftDetected, ...]:
@@ -136,8 +137,8 @@ class DriftTable(SnapshotTable):
                     (
                         severity_text(d.severity, brief=True),
                         Text(d.drift_type.value, style="bold"),
-                        d.subject,
-                        side_text(d.engine_state, brief=True),
+                        shown(d.subject),
+                        Text(side_text(d.engine_state, brief=True)),
                         Text(side_text(d.broker_state, brief=True), style="bold"),
                         Text(fmt.age(fmt.since(now, d.ts_event) or 0.0), justify="right"),
                     ),
@@ -157,7 +158,9 @@ class DriftBanner(Widget):
     """A red line on the main screen while any drift is unresolved; hidden otherwise."""
 
     DEFAULT_CSS = """
-    DriftBanner { height: 1; width: 1fr; background: #3a0000; }
+    DriftBanner {
+        height: 1; width: 1fr; background: #3a0000; text-wrap: nowrap; text-overflow: ellipsis;
+    }
     """
 
     def __init__(self, drift_key: str, *, id: str | None = None) -> None:

@@ -13,16 +13,18 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Static
 
-from console.messages import PendingSelected, StateWanted
-from console.state import ConsoleState
-from console.widgets.approvals import ApprovalQueue
-from console.widgets.chrome import MessageLine, PanelTabs
-from console.widgets.drift import DriftBanner
-from console.widgets.evidence import EvidencePanel, EvidenceView
-from console.widgets.gates import GatesPanel, gates_from, tier_label
-from console.widgets.latency import LatencyPanel
-from console.widgets.status_bar import StatusBar
-from console.widgets.tables import AlertsTable, AuditTable, OrdersTable, PositionsTable
+from console.tui.messages import PendingSelected, StateWanted
+from console.tui.screens.views import watch_state
+from console.tui.state import ConsoleState
+from console.tui.widgets.account import AccountStrip
+from console.tui.widgets.approvals import ApprovalQueue
+from console.tui.widgets.chrome import MessageLine, PanelTabs
+from console.tui.widgets.drift import DriftBanner
+from console.tui.widgets.evidence import EvidencePanel, EvidenceView
+from console.tui.widgets.gates import GatesPanel, gates_from, tier_label
+from console.tui.widgets.latency import LatencyPanel
+from console.tui.widgets.status_bar import StatusBar
+from console.tui.widgets.tables import AlertsTable, AuditTable, OrdersTable, PositionsTable
 from contracts.config import Config
 from contracts.enums import AlertLevel, LifecycleState
 
@@ -68,6 +70,7 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield StatusBar(stale_threshold_s=self.config.stale.threshold_min * 60, id="status")
+        yield AccountStrip(id="account")
         yield DriftBanner(self.drift_key, id="drift-banner")
         yield MessageLine(id="message")
         yield PanelTabs([p[1] for p in PANELS], [p[2] for p in PANELS], id="tabs")
@@ -95,7 +98,7 @@ class MainScreen(Screen[None]):
             self.query_one(f"#p-{key}").border_title = f"{index + 1} {label}"
         self._apply_layout(self.app.size.width, self.app.size.height)
         self.query_one(ApprovalQueue).focus()
-        self.app.post_message(StateWanted())
+        watch_state(self, self.show_state)
 
     # --- layout -------------------------------------------------------------------------
 
@@ -126,12 +129,17 @@ class MainScreen(Screen[None]):
     def _tab_active(self) -> int:
         return self.side_active if self.layout_name == "-split" else self.active
 
+    def headline_visible(self) -> bool:
+        """The approvals panel (and so the selected trade's headline) is on screen."""
+        return self.layout_name != "-compact" or self.active == 0
+
     def action_panel(self, index: int) -> None:
         """Show panel `index` (a tab on small terminals); focus its list."""
         self.active = index
         if index > 0:
             self.side_active = index
         self._show_active()
+        self.app.post_message(StateWanted())
         for widget in self._panel(index).query("*"):
             if widget.focusable:
                 widget.focus()
@@ -161,11 +169,13 @@ class MainScreen(Screen[None]):
                 now=state.now,
                 now_mono=state.now_mono,
                 blocker=state.blocker,
+                quote=state.quote,
                 approve_key=self.approve_key,
                 kill_flags=snap.kill_flags if snap is not None else (),
             )
         )
         self.query_one(DriftBanner).show(snap.drifts if snap is not None else ())
+        self.query_one(AccountStrip).show(snap)
         if snap is None:
             self._refresh_tabs()
             return
@@ -193,8 +203,9 @@ class MainScreen(Screen[None]):
                 badges[2] = (f"{stalled} STALLED", "bold white on #d70000")
             elif working:
                 badges[2] = (str(working), "bold")
-            if snap.positions:
-                badges[1] = (str(len(snap.positions)), "bold")
+            open_positions = sum(1 for p in snap.positions if p.quantity)
+            if open_positions:
+                badges[1] = (str(open_positions), "bold")
             serious = sum(1 for a in snap.alerts if a.level is not AlertLevel.INFO)
             if serious:
                 badges[5] = (f"{serious}!", "bold black on #ffaf00")

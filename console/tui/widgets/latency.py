@@ -7,12 +7,12 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from console import format as fmt
+from console.tui import format as fmt
 from engine.view import LatencyView
 
 HIST_BINS = 12
 STAGES: tuple[tuple[str, str], ...] = (
-    ("intent_to_submit", "intent→submit"),
+    ("intent_to_submit", "intent→submit (trader's time + engine)"),
     ("submit_to_ack", "submit→ack"),
     ("ack_to_fill", "ack→fill"),
 )
@@ -24,6 +24,24 @@ def summary(samples: tuple[float, ...]) -> str:
         return "no samples yet"
     p50, p95, p99 = (fmt.percentile(samples, p) for p in (50, 95, 99))
     return f"p50 {fmt.ms(p50)} · p95 {fmt.ms(p95)} · p99 {fmt.ms(p99)} ms · n={len(samples)}"
+
+
+def histogram(samples: tuple[float, ...]) -> tuple[list[float], list[int]]:
+    """Bin centres from 0 and whole counts: no negative axis, no fractional count, even for
+    one or two samples."""
+    top = max(samples) or 1.0
+    bins = min(HIST_BINS, max(1, len(samples)))
+    width = top / bins
+    counts = [0] * bins
+    for sample in samples:
+        counts[min(bins - 1, int(max(0.0, sample) / width))] += 1
+    return [width * (i + 0.5) for i in range(bins)], counts
+
+
+def count_ticks(highest: int) -> list[int]:
+    """At most five whole-number ticks from 0 to `highest`."""
+    step = max(1, -(-highest // 4))
+    return list(range(0, highest + 1, step))
 
 
 class StageHistogram(Vertical):
@@ -58,7 +76,12 @@ class StageHistogram(Vertical):
         plt.clear_figure()
         plt.xlabel("ms")
         if samples:
-            plt.hist(list(samples), bins=HIST_BINS)
+            centers, counts = histogram(samples)
+            plt.bar(centers, counts)
+            plt.xlim(0, max(samples) * 1.05 or 1.0)
+            plt.ylim(0, max(counts))
+            ticks = count_ticks(max(counts))
+            plt.yticks([float(t) for t in ticks], [str(t) for t in ticks])
         plot.refresh()
 
 

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.css.query import NoMatches
+from textual.reactive import var
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
 
-from console.keymap import ACTIONS, PANEL_KEYS, bindings_for, keymap_from_config
-from console.messages import (
+from console.tui import format as fmt
+from console.tui.engine_api import ConsoleEngine
+from console.tui.keymap import ACTIONS, PANEL_KEYS, bindings_for, keymap_from_config
+from console.tui.messages import (
     QUOTE_ONLY_REASONS,
     CommandDone,
     DriftResolveWanted,
@@ -25,26 +26,39 @@ from console.messages import (
     PendingSelected,
     StateWanted,
 )
-from console.screens.drift import DriftScreen
-from console.screens.main import MainScreen
-from console.screens.modals import ConfirmScreen, KillConfirmScreen, LiveAccountScreen, ReasonScreen
-from console.screens.views import AuditScreen, GatesScreen, HelpScreen, StateScreen
-from console.state import ConsoleState, approve_blocker, find_pending
-from console.widgets.drift import RESOLUTIONS, side_text
+from console.tui.screens.drift import DriftScreen
+from console.tui.screens.main import MainScreen
+from console.tui.screens.modals import (
+    ConfirmScreen,
+    KillConfirmScreen,
+    LiveAccountScreen,
+    QuitConfirmScreen,
+    ReasonScreen,
+)
+from console.tui.screens.views import AuditScreen, GatesScreen, HelpScreen, StateScreen
+from console.tui.state import ConsoleState, approve_blocker, find_pending
+from console.tui.text import printable
+from console.tui.widgets.approvals import trade_text
+from console.tui.widgets.drift import RESOLUTIONS, side_text
+from contracts.broker import Quote
 from contracts.config import Config
 from contracts.enums import DriftResolution, Mode, TradingState
 from contracts.events import DriftDetected
 from engine.bus import Subscription
 from engine.clock import Clock
-from engine.engine import Engine
 from engine.results import CommandResult
-from engine.rollback import rollback_and_report
+from engine.rollback import write_incident
 from engine.view import EngineSnapshot, PendingApproval
 
 MAIN_ACTIONS = frozenset(spec.action for spec in ACTIONS if spec.scope == "main")
+MODAL_ACTIONS = frozenset({"kill_anywhere", "quit_anywhere"})
+"""The app's actions that reach past a dialog: the chords ctrl+k and ctrl+q. The dialog's own
+keys (escape...) always work; the main footer shows none of the single keys meanwhile."""
 RESOLVE_DRIFT = "resolve drift"
 RESOLUTION_MEANING = {res: text[:1].upper() + text[1:] for _, res, _, text in RESOLUTIONS}
 STOP_TIMEOUT_S = 5.0
+TOKEN_WARNING_S = 60.0
+"""A pending trade's token under this many seconds rings the bell once."""
 QUOTE_THROTTLE_S = 0.1
 BUS_POLL_S = 0.005
 """While price frames are held back, how often the bus is checked for anything urgent."""
@@ -68,9 +82,15 @@ class DeskgateApp(App[None]):
     ENABLE_COMMAND_PALETTE = False
     BINDINGS: ClassVar[list[BindingType]] = bindings_for()
 
+    console_state: var[ConsoleState | None] = var(None, init=False)
+    """What every screen shows; screens watch it (`watch_state`)."""
+    drift_result: var[tuple[bool, str] | None] = var(None, init=False)
+    """The outcome of the last drift resolution (ok, the engine's words); the drift screen
+    watches it."""
+
     def __init__(
         self,
-        engine: Engine,
+        engine: ConsoleEngine,
         *,
         config: Config,
         clock: Clock | None = None,
@@ -91,6 +111,11 @@ class DeskgateApp(App[None]):
         self._inflight: set[str] = set()
         self._subscription: Subscription | None = None
         self._stopping = False
+        self._shown_availability: tuple[object, ...] = ()
+        self._headline_shown: tuple[str | None, float] = (None, 0.0)
+        self._pending_seen: set[str] = set()
+        self._tokens_warned: set[str] = set()
+        """The intent whose headline is on screen now, and since when (monotonic)."""
         self._main = MainScreen(config, self.key_display("approve"), self.key_display("drift"))
 
     # --- keys ---------------------------------------------------------------------------
@@ -98,10 +123,6 @@ class DeskgateApp(App[None]):
     def key_display(self, action_id: str) -> str:
         key = self.keymap[action_id].split(",")[0]
         return self.get_key_display(Binding(key, action_id))
-
-    @property
-    def kill_keys(self) -> tuple[str, ...]:
-        return tuple(k.strip() for k in self.keymap["kill"].split(","))
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -116,7 +137,7 @@ class DeskgateApp(App[None]):
         if self.live_account_check:
             self.phase = "waiting for live account confirmation"
             self.push_screen(
-                LiveAccountScreen(self.live_account_check, kill_keys=self.kill_keys),
+                LiveAccountScreen(self.live_account_check),
                 callback=self._live_confirmed,
             )
         else:
@@ -182,7 +203,13 @@ class DeskgateApp(App[None]):
     @on(EngineStartFailed)
     def _engine_start_failed(self, message: EngineStartFailed) -> None:
         self.phase = f"start failed: {message.error}"
-        self.notify(message.error, title="Engine did not start", severity="error", timeout=10)
+        self.notify(
+            printable(message.error),
+            title="Engine did not start",
+            severity="error",
+            timeout=10,
+            markup=False,
+        )
         self._refresh_from_engine()
 
     @on(EngineChanged)
@@ -221,14 +248,17 @@ class DeskgateApp(App[None]):
         busy = pending is not None and f"approve:{pending.intent.intent_id}" in self._inflight
         return approve_blocker(self.snapshot, pending, now_mono, verdict, busy=busy)
 
-    def console_state(self) -> ConsoleState:
+    def _build_state(self) -> ConsoleState:
         now_mono = self.clock.monotonic()
         if self.selected is None and self.snapshot is not None and self.snapshot.pending:
             self.selected_intent_id = self.snapshot.pending[0].intent.intent_id
-        blocker = self._compute_blocker(now_mono)
-        if blocker != self.blocker:
-            self.blocker = blocker
+        self.blocker = self._compute_blocker(now_mono)
+        availability = self._availability()
+        if availability != self._shown_availability:
+            self._shown_availability = availability
             self.refresh_bindings()
+        self._note_headline(now_mono)
+        self._ring_for_attention(now_mono)
         return ConsoleState(
             snapshot=self.snapshot,
             mode=self.snapshot.mode if self.snapshot is not None else self.config.mode,
@@ -236,21 +266,19 @@ class DeskgateApp(App[None]):
             now_mono=now_mono,
             phase=self.phase,
             selected=self.selected,
-            blocker=blocker,
+            blocker=self.blocker,
+            quote=self._quote_for(self.selected),
         )
 
+    def _quote_for(self, pending: PendingApproval | None) -> Quote | None:
+        if pending is None or not self.started:
+            return None
+        return self.engine.quote(pending.intent.order.instrument.symbol)
+
     def _render_state(self) -> None:
-        if not self._main.is_mounted:
-            return
-        state = self.console_state()
-        # A screen can be mounted a moment before its children are: skip that frame (it asks
-        # for the state itself once composed, through StateWanted).
-        with contextlib.suppress(NoMatches):
-            self._main.show_state(state)
-        for screen in self.screen_stack:
-            if isinstance(screen, StateScreen) and screen.is_mounted:
-                with contextlib.suppress(NoMatches):
-                    screen.show_state(state)
+        """Publish a fresh `ConsoleState`; the screens watching `console_state` redraw."""
+        if self._main.is_mounted:
+            self.console_state = self._build_state()
 
     @on(StateWanted)
     def _state_wanted(self) -> None:
@@ -265,10 +293,12 @@ class DeskgateApp(App[None]):
     # --- availability ------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Which app actions work now: the footer lights exactly these (None greys a key out,
+        False hides it)."""
+        if isinstance(self.screen, ModalScreen):
+            return action in MODAL_ACTIONS
         if action in MAIN_ACTIONS and self.screen is not self._main:
             return False
-        if isinstance(self.screen, ModalScreen) and action != "kill":
-            return False  # only the kill switch reaches past a dialog
         if action == "approve":
             return True if self.blocker is None else None
         if action == "reject":
@@ -283,14 +313,31 @@ class DeskgateApp(App[None]):
             return True if self.started else None
         return True
 
+    def _availability(self) -> tuple[object, ...]:
+        """What `check_action` depends on; the footer is refreshed when it changes."""
+        snap = self.snapshot
+        return (
+            self.blocker is None,
+            self.selected is not None,
+            self.started,
+            snap.trading_state if snap is not None else None,
+            bool(snap.drifts) if snap is not None else False,
+        )
+
     # --- commands ----------------------------------------------------------------------
 
     def _command(
-        self, name: str, key: str, call: Callable[[], Awaitable[CommandResult]]
+        self,
+        name: str,
+        key: str,
+        call: Callable[[], Awaitable[CommandResult]],
+        *,
+        subject: str = "",
     ) -> Worker[None] | None:
-        """Run an engine command in a worker; one at a time per `key`; result → CommandDone."""
+        """Run an engine command in a worker; one at a time per `key`; result → CommandDone
+        (echoed with `subject`, e.g. the trade's headline)."""
         if key in self._inflight:
-            self.notify(f"{name} already in progress", severity="warning", timeout=2)
+            self.notify(f"{name} already in progress", severity="warning", timeout=2, markup=False)
             return None
         self._inflight.add(key)
 
@@ -299,19 +346,23 @@ class DeskgateApp(App[None]):
                 result = await call()
             finally:
                 self._inflight.discard(key)
-            self.post_message(CommandDone(name, result))
+            self.post_message(CommandDone(name, result, subject))
 
         return self.run_worker(run(), name=f"cmd:{name}", group="commands", exit_on_error=False)
 
     @on(CommandDone)
     def _command_done(self, message: CommandDone) -> None:
         result = message.result
-        self._main.show_result(message.command, result.ok, result.message)
+        said = result.message or ("ok" if result.ok else "failed")
+        if message.subject:
+            said = f"{message.subject}: {said}"
+        self._main.show_result(message.command, result.ok, said)
         if message.command == RESOLVE_DRIFT:
-            self._show_drift_result(result.ok, result.message)
+            self.drift_result = (result.ok, result.message)
         self.notify(
-            result.message or ("ok" if result.ok else "failed"),
+            printable(said),
             title=message.command,
+            markup=False,
             severity="information" if result.ok else "error",
             timeout=4 if result.ok else 8,
         )
@@ -324,11 +375,59 @@ class DeskgateApp(App[None]):
             error = f"{type(worker.error).__name__}: {worker.error}"
             self._main.show_result(command, False, error)
             if command == RESOLVE_DRIFT:
-                self._show_drift_result(False, error)
-            self.notify(error, title=f"{command} failed", severity="error", timeout=10)
+                self.drift_result = (False, error)
+            self.notify(
+                printable(error),
+                title=f"{command} failed",
+                severity="error",
+                timeout=10,
+                markup=False,
+            )
             self._refresh_from_engine()
         elif event.state is WorkerState.ERROR and worker.group == "bus":
-            self.notify(f"engine feed stopped: {worker.error}", severity="error", timeout=30)
+            self.notify(
+                printable(f"engine feed stopped: {worker.error}"),
+                severity="error",
+                timeout=30,
+                markup=False,
+            )
+
+    def _ring_for_attention(self, now_mono: float) -> None:
+        """The bell: once for each new pending trade, once when its token drops under 60 s."""
+        pending = self.snapshot.pending if self.snapshot is not None else ()
+        ids = {p.intent.intent_id for p in pending}
+        low = {
+            p.intent.intent_id for p in pending if 0 < p.seconds_left(now_mono) < TOKEN_WARNING_S
+        }
+        if ids - self._pending_seen or low - self._tokens_warned:
+            self.bell()
+        self._pending_seen = ids
+        self._tokens_warned = (self._tokens_warned | low) & ids
+
+    def _note_headline(self, now_mono: float) -> None:
+        """Start the dwell clock when another trade's headline comes on screen."""
+        shown = self.selected_intent_id if self._headline_on_screen() else None
+        if shown != self._headline_shown[0]:
+            self._headline_shown = (shown, now_mono)
+
+    def _headline_on_screen(self) -> bool:
+        """The main screen is the top full screen (dialogs leave it visible) with approvals."""
+        full = [s for s in self.screen_stack if not isinstance(s, ModalScreen)]
+        return bool(full) and full[-1] is self._main and self._main.headline_visible()
+
+    def _dwell_refusal(self, pending: PendingApproval, now_mono: float) -> str | None:
+        """Why approve is refused as too soon after the headline appeared, or None."""
+        self._note_headline(now_mono)
+        shown, since = self._headline_shown
+        minimum = self.config.console.approve_dwell_s
+        if shown != pending.intent.intent_id:
+            return f"{trade_text(pending)} is not on screen: show the Approvals panel (1)"
+        if now_mono - since < minimum:
+            return (
+                f"{trade_text(pending)} on screen only {now_mono - since:.1f}s"
+                f" (< {minimum:g}s): read it, then press again"
+            )
+        return None
 
     def action_approve(self) -> None:
         pending = self.selected
@@ -336,9 +435,20 @@ class DeskgateApp(App[None]):
         if pending is None or self.blocker is not None:
             self.bell()
             return
+        refusal = self._dwell_refusal(pending, self.clock.monotonic())
+        if refusal is not None:
+            self.bell()
+            self._main.show_result("approve refused", False, refusal)
+            self.notify(refusal, title="approve refused", severity="warning", markup=False)
+            return
         intent_id, token = pending.intent.intent_id, pending.token
+        headline = f"{trade_text(pending)} ({intent_id})"
+        self._main.show_result("approving", True, headline)
         self._command(
-            "approve", f"approve:{intent_id}", lambda: self.engine.approve(intent_id, token)
+            "approve",
+            f"approve:{intent_id}",
+            lambda: self.engine.approve(intent_id, token),
+            subject=headline,
         )
         self._render_state()
 
@@ -348,22 +458,31 @@ class DeskgateApp(App[None]):
             self.bell()
             return
         intent_id = pending.intent.intent_id
+        headline = f"{trade_text(pending)} ({intent_id})"
 
         def done(reason: str | None) -> None:
             if reason is not None:
                 self._command(
-                    "reject", f"reject:{intent_id}", lambda: self.engine.reject(intent_id, reason)
+                    "reject",
+                    f"reject:{intent_id}",
+                    lambda: self.engine.reject(intent_id, reason),
+                    subject=headline,
                 )
 
         self.push_screen(
             ReasonScreen(
-                f"Reject {intent_id}",
+                f"Reject {headline}",
                 "Why? (optional, goes to the audit log)",
                 required=False,
-                kill_keys=self.kill_keys,
             ),
             callback=done,
         )
+
+    def action_kill_anywhere(self) -> None:
+        self.action_kill()
+
+    async def action_quit_anywhere(self) -> None:
+        await self.action_quit()
 
     def action_kill(self) -> None:
         """Kill switch: first press asks, the kill key (or y) again confirms."""
@@ -382,10 +501,19 @@ class DeskgateApp(App[None]):
                     lambda: self.engine.kill("kill switch (console)", actor="trader"),
                 )
 
-        self.push_screen(KillConfirmScreen(self.key_display("kill"), working), callback=done)
+        kill_keys = tuple(k.strip() for k in self.keymap["kill"].split(","))
+        self.push_screen(
+            KillConfirmScreen(kill_keys, self.key_display("kill"), working), callback=done
+        )
 
     def action_flatten(self) -> None:
-        count = len(self.snapshot.positions) if self.snapshot else 0
+        open_positions = [p for p in self.snapshot.positions if p.quantity] if self.snapshot else []
+        count = len(open_positions)
+        listed = "\n".join(
+            f"  {'SELL' if p.quantity > 0 else 'BUY'} {fmt.qty(abs(p.quantity))} "
+            f"{printable(p.symbol)}"
+            for p in open_positions
+        )
 
         def done(confirmed: bool | None) -> None:
             if confirmed:
@@ -396,7 +524,13 @@ class DeskgateApp(App[None]):
                 )
 
         self.push_screen(
-            ConfirmScreen("FLATTEN", f"Close all {count} position(s) at market?", danger=True),
+            ConfirmScreen(
+                "FLATTEN",
+                f"Close {count} open position{'s' if count != 1 else ''} at market:\n{listed}"
+                if count
+                else "No open positions: flatten sends nothing.",
+                danger=True,
+            ),
             callback=done,
         )
 
@@ -413,7 +547,6 @@ class DeskgateApp(App[None]):
                 "RE-ARM TRADING",
                 "Trading is halted. Type why it is safe to resume:",
                 required=True,
-                kill_keys=self.kill_keys,
                 danger=True,
             ),
             callback=done,
@@ -429,7 +562,6 @@ class DeskgateApp(App[None]):
                 "ROLLBACK",
                 "Halt, cancel every order, flatten every position and verify. Type why:",
                 required=True,
-                kill_keys=self.kill_keys,
                 danger=True,
             ),
             callback=done,
@@ -437,9 +569,20 @@ class DeskgateApp(App[None]):
 
     async def _rollback(self, reason: str) -> CommandResult:
         out_dir = self.config.resolved_data_dir() / "incidents"
-        result, report = await rollback_and_report(self.engine, reason, "trader", out_dir)
-        if report is None:
+        result = await self.engine.rollback(reason, "trader")
+        done = self.engine.last_rollback
+        if done is None:
             return result
+        snap = self.engine.snapshot()
+        report = write_incident(
+            out_dir,
+            done,
+            {
+                "Broker": f"{snap.connection.broker} ({snap.connection.account_id or '?'})",
+                "Mode": snap.mode.value,
+                "Trading state after": snap.trading_state.value,
+            },
+        )
         return CommandResult(result.ok, f"{result.message} - report {report}", result.code)
 
     def action_drift(self) -> None:
@@ -456,14 +599,13 @@ class DeskgateApp(App[None]):
 
         self.push_screen(
             ReasonScreen(
-                f"{resolution.value} - drift {drift.drift_id}",
-                f"{drift.drift_type.value} {drift.subject} ({drift.severity.value})\n"
+                printable(f"{resolution.value} - drift {drift.drift_id}"),
+                f"{drift.drift_type.value} {printable(drift.subject)} ({drift.severity.value})\n"
                 f"  engine: {side_text(drift.engine_state)}\n"
                 f"  broker: {side_text(drift.broker_state)}\n\n"
                 f"{RESOLUTION_MEANING[resolution]}.\n"
                 "Type a note for the audit log (required):",
                 required=True,
-                kill_keys=self.kill_keys,
                 danger=True,
                 noun="note",
             ),
@@ -477,11 +619,6 @@ class DeskgateApp(App[None]):
             f"drift:{drift_id}",
             lambda: self.engine.resolve_drift(drift_id, resolution, note, actor="trader"),
         )
-
-    def _show_drift_result(self, ok: bool, message: str) -> None:
-        for screen in self.screen_stack:
-            if isinstance(screen, DriftScreen) and screen.is_mounted:
-                screen.show_result(ok, message)
 
     def _toggle_view(self, kind: type[StateScreen]) -> None:
         if isinstance(self.screen, kind):
@@ -502,6 +639,8 @@ class DeskgateApp(App[None]):
         self.push_screen(HelpScreen(rows, list(PANEL_KEYS)))
 
     async def action_quit(self) -> None:
+        if isinstance(self.screen, QuitConfirmScreen):
+            return  # already asking
         working = (
             sum(1 for o in self.snapshot.orders if o.state.is_working) if (self.snapshot) else 0
         )
@@ -514,7 +653,7 @@ class DeskgateApp(App[None]):
                 await self.shutdown()
 
         self.push_screen(
-            ConfirmScreen(
+            QuitConfirmScreen(
                 "QUIT",
                 f"{working} order(s) are working at the broker and STAY working after you quit."
                 " Quit anyway?",
@@ -535,6 +674,6 @@ class DeskgateApp(App[None]):
             try:
                 await asyncio.wait_for(self.engine.stop(), STOP_TIMEOUT_S)
             except Exception as exc:  # leaving anyway; the trader sees why
-                self.exit(message=f"engine stop: {type(exc).__name__}: {exc}")
+                self.exit(message=printable(f"engine stop: {type(exc).__name__}: {exc}"))
                 return
         self.exit()

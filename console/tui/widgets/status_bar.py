@@ -9,7 +9,8 @@ from rich.text import Text
 from textual.app import RenderResult
 from textual.widget import Widget
 
-from console import format as fmt
+from console.tui import format as fmt
+from console.tui.text import printable, shown
 from contracts.enums import Mode, TradingState
 from engine.view import EngineSnapshot
 
@@ -37,7 +38,9 @@ class StatusBar(Widget):
     """Renders the engine's health in one line; drops low-priority parts on narrow screens."""
 
     DEFAULT_CSS = """
-    StatusBar { height: 1; width: 1fr; background: $panel; }
+    StatusBar {
+        height: 1; width: 1fr; background: $panel; text-wrap: nowrap; text-overflow: ellipsis;
+    }
     """
 
     def __init__(self, *, stale_threshold_s: float, id: str | None = None) -> None:
@@ -61,11 +64,13 @@ class StatusBar(Widget):
         label, style = MODE_BADGE[self.mode]
         parts = [_Part(Text(label, style=style), 0)]
         if snap is None:
-            parts.append(_Part(Text(f" {self.phase or 'connecting…'} ", style="bold yellow"), 0))
+            phase = printable(self.phase or "connecting…")
+            parts.append(_Part(Text(f" {phase} ", style="bold yellow"), 0))
         else:
             parts.extend(self._engine_parts(snap))
         if self.now is not None:
             parts.append(_Part(Text(fmt.clock_text(self.now), style="bold"), 3))
+            parts.append(_Part(Text(fmt.exchange_time(self.now), style="bold #87afd7"), 4))
         return parts
 
     def _engine_parts(self, snap: EngineSnapshot) -> list[_Part]:
@@ -82,16 +87,16 @@ class StatusBar(Widget):
             parts.append(_Part(Text(f" {len(snap.drifts)} DRIFT ", style=DRIFT_STYLE), 0))
         conn = snap.connection
         if conn.connected:
-            parts.append(_Part(Text(f"● {conn.broker}", style="bold green"), 1))
+            parts.append(_Part(Text(f"● {printable(conn.broker)}", style="bold green"), 1))
         else:
             parts.append(_Part(Text(" ✖ DISCONNECTED ", style="bold white on #d70000"), 0))
         if self.phase:
-            parts.append(_Part(Text(self.phase, style="bold yellow"), 1))
+            parts.append(_Part(shown(self.phase, style="bold yellow"), 1))
         if conn.account_id:
-            parts.append(_Part(Text(conn.account_id, style="bold"), 2))
+            parts.append(_Part(shown(conn.account_id, style="bold"), 2))
         down = sorted(name for name, ok in conn.farms.items() if not ok)
         if down:
-            parts.append(_Part(Text(f"farm {','.join(down)} DOWN", style="bold red"), 1))
+            parts.append(_Part(Text(f"farm {printable(','.join(down))} DOWN", style="bold red"), 1))
         elif conn.farms:
             parts.append(_Part(Text("farms ok", style="green"), 5))
         parts.append(_Part(self._freshness(snap), 2))

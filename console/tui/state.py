@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from contracts.broker import Quote
 from contracts.enums import Mode, TradingState
 from engine.results import CommandResult
 from engine.view import EngineSnapshot, PendingApproval
@@ -24,6 +25,8 @@ class ConsoleState:
     selected: PendingApproval | None
     blocker: str | None
     """Why approve is unavailable for the selected trade; None when `a` works."""
+    quote: Quote | None = None
+    """The market for the selected trade's symbol."""
 
 
 def find_pending(snapshot: EngineSnapshot | None, intent_id: str | None) -> PendingApproval | None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, time
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 
 def money(value: Decimal | None, *, signed: bool = False) -> str:
@@ -74,6 +75,27 @@ def since(now: datetime, then: datetime | None) -> float | None:
 
 def clock_text(now: datetime) -> str:
     return now.strftime("%H:%M:%S %Z").strip()
+
+
+EXCHANGE_TZ = ZoneInfo("America/New_York")
+REGULAR_SESSION = (time(9, 30), time(16, 0))
+EXTENDED_SESSION = (time(4, 0), time(20, 0))
+
+
+def exchange_time(now: datetime) -> str:
+    """`09:30:05 ET open`: US exchange time and the equity session (pre, open, post, closed).
+    Weekends are closed; exchange holidays are not known here."""
+    et = now.astimezone(EXCHANGE_TZ)
+    clock = et.time()
+    if et.weekday() >= 5 or not EXTENDED_SESSION[0] <= clock < EXTENDED_SESSION[1]:
+        session = "closed"
+    elif clock < REGULAR_SESSION[0]:
+        session = "pre"
+    elif clock < REGULAR_SESSION[1]:
+        session = "open"
+    else:
+        session = "post"
+    return f"{et:%H:%M:%S} ET {session}"
 
 
 def percentile(samples: Sequence[float], p: float) -> float | None:

@@ -42,6 +42,8 @@ class CommandDone(Message):
 
     command: str
     result: CommandResult
+    subject: str = ""
+    """What it acted on, in the trader's words (a trade's headline); "" for global commands."""
 
 
 @dataclass

@@ -33,10 +33,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
         "kill",
         "kill",
         "KILL",
-        "Kill switch: cancel everything and HALT (works everywhere, one confirming key)",
+        "Kill switch: cancel everything and HALT (one confirming key; ctrl+k in text boxes)",
         "K",
         "app",
-        priority=True,
     ),
     ActionSpec(
         "flatten", "flatten", "Flatten", "Close every position at market (confirm)", "F", "main"
@@ -70,6 +69,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
 )
 """Every remappable action; `id` matches a `KeysConfig` field where one exists."""
 
+KILL_CHORD = "ctrl+k"
+"""The kill switch everywhere, text boxes included: a chord nobody types by accident. The
+single kill key (K) is text while a text box has focus."""
+
 
 PANEL_KEYS: tuple[tuple[str, str], ...] = (
     ("1-7", "Show panel 1-7 (tabs on small terminals)"),
@@ -77,13 +80,20 @@ PANEL_KEYS: tuple[tuple[str, str], ...] = (
     ("up / down", "Move in the focused list (the approval queue selects the trade)"),
     ("tab", "Move focus between lists"),
     ("escape", "Close a screen or dialog"),
+    (KILL_CHORD, "Kill switch from anywhere, even while typing in a text box"),
+    ("ctrl+q", "Quit (from any screen or dialog; confirms while orders are working)"),
     ("e / b / k", "Drift screen: adopt broker / fixed at broker / acknowledge"),
 )
 
 
 def bindings_for(scope: str | None = None) -> list[BindingType]:
-    """Textual bindings (default keys, with ids) for the actions of one scope (or all)."""
-    return [
+    """Textual bindings (default keys, with ids) for the actions of one scope (or all), plus
+    the chords that reach past dialogs and text boxes (priority): kill and quit."""
+    chords: list[BindingType] = [
+        Binding(KILL_CHORD, "kill_anywhere", "KILL", id="kill_chord", priority=True, show=False),
+        Binding("ctrl+q", "quit_anywhere", "Quit", id="quit_chord", priority=True, show=False),
+    ]
+    return (chords if scope in (None, "app") else []) + [
         Binding(
             spec.default_key,
             spec.action,

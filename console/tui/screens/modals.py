@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import ClassVar
 
+from rich.console import RenderableType
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.events import Key
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from console.tui.keymap import KILL_CHORD
 
-class KillAwareInput(Input):
-    """An Input that lets the kill-switch key through, so K kills even while typing."""
-
-    def __init__(self, *, kill_keys: Iterable[str] = (), **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.kill_keys = frozenset(kill_keys)
-
-    def check_consume_key(self, key: str, character: str | None) -> bool:
-        if key in self.kill_keys:
-            return False
-        return super().check_consume_key(key, character)
+TEXT_DIALOG_HINT = f"enter = {{submit}} · escape = {{cancel}} · {KILL_CHORD} = KILL switch"
+"""While a text box has focus every printable key is text (K too): the kill switch is a chord."""
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -34,7 +27,9 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "No", show=True),
     ]
 
-    def __init__(self, title: str, body: str, *, danger: bool = False, hint: str = "") -> None:
+    def __init__(
+        self, title: str, body: RenderableType, *, danger: bool = False, hint: str = ""
+    ) -> None:
         super().__init__(classes="-danger" if danger else "")
         self.title_text = title
         self.body = body
@@ -42,18 +37,23 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(self.title_text, id="dialog-title")
-            yield Static(self.body, id="dialog-body")
-            yield Static(self.hint, id="dialog-hint")
+            yield Static(self.title_text, id="dialog-title", markup=False)
+            yield Static(self.body, id="dialog-body", markup=False)
+            yield Static(self.hint, id="dialog-hint", markup=False)
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
 
 
-class KillConfirmScreen(ConfirmScreen):
-    """The kill switch's one confirming keystroke: `y` or the kill key again."""
+class QuitConfirmScreen(ConfirmScreen):
+    """Quit while orders are working (they stay working at the broker)."""
 
-    def __init__(self, kill_key: str, working: int) -> None:
+
+class KillConfirmScreen(ConfirmScreen):
+    """The kill switch's one confirming keystroke: `y`, the kill key or the chord again.
+    Every other key is ignored (a dialog keeps the app's single keys away)."""
+
+    def __init__(self, kill_keys: tuple[str, ...], kill_key_display: str, working: int) -> None:
         orders = (
             f"{working} working order{'s' if working != 1 else ''}"
             if working
@@ -63,8 +63,14 @@ class KillConfirmScreen(ConfirmScreen):
             "KILL SWITCH",
             f"Cancel every order at the broker ({orders}) and HALT trading?",
             danger=True,
-            hint=f"{kill_key} or y = KILL · n / escape = cancel",
+            hint=f"{kill_key_display}, {KILL_CHORD} or y = KILL · n / escape = cancel",
         )
+        self.kill_keys = frozenset(kill_keys)
+
+    def on_key(self, event: Key) -> None:
+        if event.key in self.kill_keys:
+            event.stop()
+            self.dismiss(True)
 
 
 class ReasonScreen(ModalScreen[str | None]):
@@ -78,7 +84,6 @@ class ReasonScreen(ModalScreen[str | None]):
         prompt: str,
         *,
         required: bool,
-        kill_keys: Iterable[str] = (),
         danger: bool = False,
         noun: str = "reason",
     ) -> None:
@@ -86,20 +91,21 @@ class ReasonScreen(ModalScreen[str | None]):
         self.title_text = title
         self.prompt = prompt
         self.required = required
-        self.kill_keys = tuple(kill_keys)
         self.noun = noun
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(self.title_text, id="dialog-title")
-            yield Static(self.prompt, id="dialog-body")
-            yield KillAwareInput(
-                kill_keys=self.kill_keys,
-                placeholder=self.noun + ("" if self.required else " (optional)"),
-                id="reason",
+            yield Static(self.title_text, id="dialog-title", markup=False)
+            yield Static(self.prompt, id="dialog-body", markup=False)
+            yield Input(
+                placeholder=self.noun + ("" if self.required else " (optional)"), id="reason"
             )
-            yield Static("", id="dialog-error")
-            yield Static("enter = submit · escape = cancel", id="dialog-hint")
+            yield Static("", id="dialog-error", markup=False)
+            yield Static(
+                TEXT_DIALOG_HINT.format(submit="submit", cancel="cancel"),
+                id="dialog-hint",
+                markup=False,
+            )
 
     @on(Input.Submitted, "#reason")
     def _submitted(self, event: Input.Submitted) -> None:
@@ -119,22 +125,25 @@ class LiveAccountScreen(ModalScreen[bool]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Exit")]
     MAX_ATTEMPTS = 3
 
-    def __init__(self, expected: str, *, kill_keys: Iterable[str] = ()) -> None:
+    def __init__(self, expected: str) -> None:
         super().__init__(classes="-danger")
         self.expected = expected
-        self.kill_keys = tuple(kill_keys)
         self.attempts = 0
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static("LIVE TRADING", id="dialog-title")
+            yield Static("LIVE TRADING", id="dialog-title", markup=False)
             yield Static(
                 "This console will send REAL orders. Type the live account id to start.",
                 id="dialog-body",
             )
-            yield KillAwareInput(kill_keys=self.kill_keys, placeholder="account id", id="account")
-            yield Static("", id="dialog-error")
-            yield Static("enter = start live · escape = exit", id="dialog-hint")
+            yield Input(placeholder="account id", id="account")
+            yield Static("", id="dialog-error", markup=False)
+            yield Static(
+                TEXT_DIALOG_HINT.format(submit="start live", cancel="exit"),
+                id="dialog-hint",
+                markup=False,
+            )
 
     @on(Input.Submitted, "#account")
     def _submitted(self, event: Input.Submitted) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from console import format as fmt
+from console.tui import format as fmt
+from console.tui.text import printable, shown
 from engine.view import PendingApproval
 
 
@@ -13,7 +14,8 @@ def trade_text(pending: PendingApproval) -> str:
     order = pending.intent.order
     px = order.limit_price or order.stop_price
     at = f" {order.order_type.value} {fmt.price(px)}" if px is not None else " MKT"
-    return f"{order.side.value} {fmt.qty(order.quantity)} {order.instrument.symbol}{at}"
+    symbol = printable(order.instrument.symbol)
+    return f"{order.side.value} {fmt.qty(order.quantity)} {symbol}{at}"
 
 
 def countdown_text(pending: PendingApproval, now_mono: float) -> Text:
@@ -22,7 +24,7 @@ def countdown_text(pending: PendingApproval, now_mono: float) -> Text:
     return Text(fmt.countdown(left), style=style, justify="right")
 
 
-class ApprovalQueue(DataTable[Text | str]):
+class ApprovalQueue(DataTable[Text]):
     """Pending approvals, oldest first; the cursor row is the trade the evidence panel shows."""
 
     DEFAULT_CSS = """
@@ -63,9 +65,9 @@ class ApprovalQueue(DataTable[Text | str]):
             risk = Text("ok", style="green") if p.risk_ok else Text("DENY", style="bold red")
             self.add_row(
                 countdown_text(p, now_mono),
-                trade_text(p),
+                Text(trade_text(p)),
                 risk,
-                Text(p.intent.intent_id, style="dim"),
+                shown(p.intent.intent_id, style="dim"),
                 key=p.intent.intent_id,
             )
         ids = [p.intent.intent_id for p in pending]
