@@ -12,7 +12,7 @@ from contracts.enums import ChaosMode, DenialReason
 from contracts.intent import Instrument, Intent
 from engine.clock import ManualClock
 from engine.engine import Engine
-from tests.console.conftest import evidence_text, wait_for
+from tests.console.conftest import evidence_text, on_screen, wait_for
 from tests.support import make_intent
 
 MES = Instrument(
@@ -38,7 +38,7 @@ async def test_an_mes_intent_shows_its_dollar_risk_and_only_fifteen_dollars_pass
     engine = Engine(config, broker, data_dir=tmp_path, clock=clock)
     app = DeskgateApp(engine, config=config, clock=clock)
     async with app.run_test(size=(140, 44)) as pilot:
-        await wait_for(pilot, lambda: app.started and app.snapshot is not None)
+        await wait_for(pilot, lambda: on_screen(app))
         venue.set_price("MES", Decimal("5700.00"), Decimal("5700.25"))
         await engine.watch_quote(MES)
         too_wide = mes_intent(clock, "mes-16", Decimal("5700.25"), 13)  # 13 x $1.25 = $16.25
@@ -51,5 +51,7 @@ async def test_an_mes_intent_shows_its_dollar_risk_and_only_fifteen_dollars_pass
         await wait_for(pilot, lambda: app.selected is not None and app.blocker is None)
         text = evidence_text(app)
         assert "12t × $1.25/tick × 1 = $15.00 at risk" in text and "(12t)" in text
+        clock.advance(config.console.approve_dwell_s)  # the trader reads the headline
+        scheduler.advance(config.console.approve_dwell_s)
         await pilot.press("a")
         await wait_for(pilot, lambda: any(o.order_ref == "dg:mes-15:ENTRY" for o in venue.orders()))
