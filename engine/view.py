@@ -21,6 +21,7 @@ from engine.pretrade import PreTradeRisk
 from engine.promotion import GoLive
 from engine.scale import TierStatus
 from engine.session import LATENCY_STAGES, BrokerSession
+from engine.trading_hours import VenueSession
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,13 @@ class EngineSnapshot:
     """Go-live gate results (number, name, verdict, detail, numbers); None if not evaluated."""
     scale_tier: TierStatus | None = None
     """The scale-up capital tier in force (None when no go-live date is configured)."""
+    order_entry_refused: str | None = None
+    """Why the broker refuses every new order this session (read-only API); None: it accepts."""
+    cancel_waits_s: tuple[float, ...] = ()
+    """Seconds each answered cancel spent in PENDING_CANCEL, newest last."""
+    market_sessions: tuple[VenueSession, ...] = ()
+    """Each traded venue's session now (OPEN / CLOSED / MAINTENANCE and why), for the status
+    bar; empty when the calendar does not apply (`[hours] calendar`)."""
 
 
 class SnapshotBuilder:
@@ -225,7 +233,18 @@ class SnapshotBuilder:
             drifts=tuple(self._book.drifts.values()),
             gates=self._golive.gates,
             scale_tier=self._risk.scale_tier(),
+            order_entry_refused=session.order_entry_refused,
+            cancel_waits_s=tuple(session.cancel_waits),
+            market_sessions=self._market_sessions(),
         )
+
+    def _market_sessions(self) -> tuple[VenueSession, ...]:
+        by_venue: dict[str, VenueSession] = {}
+        for instrument in self._session.instruments.values():
+            venue_session = self._risk.market_session(instrument)
+            if venue_session is not None:
+                by_venue.setdefault(venue_session.venue, venue_session)
+        return tuple(by_venue.values())
 
     def _pending(self, intent_id: str, now: datetime) -> PendingApproval | None:
         waiting = self._approvals.pending(intent_id)

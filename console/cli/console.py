@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
+from typing import TYPE_CHECKING
 
 from console.cli.options import CONSOLE, SubParsers, add_common, fail, load
-from contracts.config import Config
-from engine.audit import AuditUnavailable
-from engine.golive_evidence import live_start_check
-from engine.intake import IntakeError, StrategyPlugin
-from engine.strategy.plugin import make_plugin
+
+if TYPE_CHECKING:  # the domain loads when the verb runs, not when the parser is built
+    from contracts.config import Config
+    from engine.intake import StrategyPlugin
 
 
 def register(sub: SubParsers) -> None:
@@ -42,12 +41,19 @@ def strategy_sources(args: argparse.Namespace, config: Config) -> list[StrategyP
         if symbols is not None:
             raise ValueError("--symbols needs --strategies")
         return []
+    from engine.strategy.plugin import make_plugin
+
     return [make_plugin(config.strategy, strategies, symbols)]
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
     from console.compose import StartupRefused, build_session, start_log, stop_on_hangup
     from console.tui.app import DeskgateApp  # the Textual app
+    from engine.audit import AuditUnavailable
+    from engine.golive_evidence import live_start_check
+    from engine.intake import IntakeError
 
     config = load(args)
     data_dir = config.resolved_data_dir()

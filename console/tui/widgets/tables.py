@@ -107,6 +107,7 @@ STATE_STYLE = {
     LifecycleState.APPROVED: "bold #87afd7",
     LifecycleState.SUBMITTED: "bold #5fafff",
     LifecycleState.STALLED: "bold white on #d70000",
+    LifecycleState.PENDING_CANCEL: "bold #d7af00",
     LifecycleState.FILLED: "bold green",
     LifecycleState.MANAGED: "bold #5fd7af",
     LifecycleState.CLOSED: "dim",

@@ -47,8 +47,9 @@ def test_every_verb_is_a_module_and_every_verb_takes_config_or_data_dir_after_it
     assert set(leaves) == {
         "console", "init", "propose", "audit verify", "audit tail", "audit export",
         "gateway", "chaos", "probe", "paper", "gates", "signoff", "rollback", "status", "kill",
+        "backtest", "journal", "learning",
     }  # fmt: skip
-    assert len(VERBS) == 12
+    assert len(VERBS) == 13
     for verb in leaves:
         with pytest.raises(SystemExit):
             main([*verb.split(), "--help"])
@@ -122,7 +123,22 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         (["frobnicate"], "argument COMMAND: invalid choice: 'frobnicate'"),
         (["--config", "/nonexistent/dg.toml", "gates"], "cannot read config"),
         (["chaos", "--vector", "nope"], "unknown vector nope"),
-        (["signoff", "--role", "cto", "--name", "A", "--data-dir", "/proc/no"], "/proc/no"),
+        (
+            [
+                "signoff",
+                "--role",
+                "cto",
+                "--name",
+                "A",
+                "--verdict",
+                "APPROVE",
+                "--data-dir",
+                "/proc/no",
+            ],
+            "/proc/no",
+        ),
+        (["signoff", "--role", "cto", "--name", "A"], "required: --verdict"),
+        (["signoff", "--role", "cto", "--name", "A", "--verdict", "maybe"], "--verdict: invalid"),
     ],
 )
 def test_a_bad_option_or_config_is_one_line(
