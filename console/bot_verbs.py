@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the domain loads when the verb runs, not when the parser is built
     from contracts.market import Bar, ContractFacts
+    from contracts.strategy import StrategyConfig
     from engine.strategy.bars import BarView
-    from engine.strategy.config import StrategyConfig
     from engine.strategy.records import LearningRecord, StrategyRecord
 
 
@@ -105,11 +105,18 @@ def _file_sessions(config: StrategyConfig, bars: list[Bar]) -> list[tuple[date, 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     from contracts.config import load_config
+    from contracts.strategy import StrategyConfig
     from engine.strategy.backtest import run_backtest, write_outputs
-    from engine.strategy.config import StrategyConfig
 
     try:
-        config = StrategyConfig(enabled=_names(args.strategies), symbols=_names(args.symbols))
+        desk = load_config(Path(args.config).expanduser() if args.config else None)
+        config = StrategyConfig.model_validate(
+            {
+                **desk.strategy.model_dump(),
+                "enabled": _names(args.strategies),
+                "symbols": _names(args.symbols),
+            }
+        )
         start = date.fromisoformat(args.start)
         facts = {s: _facts(s, start) for s in config.symbols}
         if args.bars:
@@ -118,8 +125,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         else:
             sessions = _sim_sessions(config.symbols, args.days, args.seed, start)
             source = "sim"
-        desk = load_config(Path(args.config).expanduser() if args.config else None)
-        risk = desk.risk.model_copy(update={"max_notional": Decimal(args.max_notional)})
+        risk = desk.risk
+        if args.max_notional is not None:
+            risk = risk.model_copy(update={"max_notional_futures": Decimal(args.max_notional)})
         result = run_backtest(config, sessions, facts, equity=Decimal(args.equity), risk=risk)
     except (ValueError, OSError) as exc:
         return _fail(str(exc).splitlines()[0])
@@ -130,7 +138,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         "strategies": list(config.enabled),
         "symbols": list(config.symbols),
         "equity": str(args.equity),
-        "max_notional": str(args.max_notional),
+        "max_notional_futures": str(risk.max_notional_futures),
     }
     out = Path(args.out)
     for path in write_outputs(result, out, meta):
@@ -147,24 +155,33 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 # --- journal and learning ------------------------------------------------------------------------
 
 
-def _records(args: argparse.Namespace) -> list[StrategyRecord]:
-    """Records from --file (a records.jsonl or an audit store), else the data dir's log."""
-    from contracts.config import load_config
+def _store_records(path: Path) -> list[StrategyRecord]:
     from engine.audit import open_read_only
-    from engine.strategy.store import RECORDS_FILE, read_log, records_from_beads
+    from engine.strategy.store import records_from_beads
+
+    store = open_read_only(path)
+    try:
+        return list(records_from_beads((row.kind, row.payload) for row in store.rows()))
+    finally:
+        store.close()
+
+
+def _records(args: argparse.Namespace) -> list[StrategyRecord]:
+    """Records from --file (a records.jsonl or an audit store), else from the data dir: its
+    audit stores' STRATEGY beads (oldest store first), then any JSON-lines log."""
+    from contracts.config import load_config
+    from engine.strategy.store import RECORDS_FILE, read_log
 
     if args.file:
         path = Path(args.file).expanduser()
         if path.suffix == ".sqlite":
-            store = open_read_only(path)
-            try:
-                return list(records_from_beads((row.kind, row.payload) for row in store.rows()))
-            finally:
-                store.close()
+            return _store_records(path)
         return list(read_log(path))
     config = load_config(Path(args.config).expanduser() if args.config else None)
     data_dir = Path(args.data_dir).expanduser() if args.data_dir else config.resolved_data_dir()
-    return list(read_log(data_dir / RECORDS_FILE))
+    stores = sorted(data_dir.rglob("*.sqlite"), key=lambda p: p.stat().st_mtime)
+    records = [r for store in stores for r in _store_records(store)]
+    return records + list(read_log(data_dir / RECORDS_FILE))
 
 
 def _since(text: str | None) -> datetime | None:
@@ -199,7 +216,7 @@ def cmd_journal(args: argparse.Namespace) -> int:
 
 def learning_state(records: list[StrategyRecord]) -> dict[str, dict[str, Any]]:
     """Each strategy's standing, rebuilt from its trades and learning records."""
-    from engine.strategy.config import StrategyConfig
+    from contracts.strategy import StrategyConfig
     from engine.strategy.learning import LearningLoop
     from engine.strategy.records import LearningRecord, TradeRecord
 
@@ -256,11 +273,13 @@ def register(sub: Any) -> None:
     p.add_argument("--start", default=DEFAULT_START.isoformat(), help="first session (ISO date)")
     p.add_argument("--equity", default="10000", help="account equity for sizing (USD)")
     p.add_argument("--bars", help="CSV of recorded bars instead of the simulated venue")
-    p.add_argument("--config", help="TOML config whose [risk] limits the engine checks apply")
+    p.add_argument(
+        "--config",
+        help="TOML config: its [strategy] section and the [risk] limits the engine applies",
+    )
     p.add_argument(
         "--max-notional",
-        default="150000",
-        help="engine notional cap for the run (USD; one MES is about $30,000 of notional)",
+        help="futures notional cap for the run (USD; default [risk] max_notional_futures)",
     )
     p.add_argument("--out", required=True, help="directory for the three output files")
     p.set_defaults(func=cmd_backtest)

@@ -15,6 +15,7 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from contracts.enums import ChaosMode, Mode
+from contracts.strategy import StrategyConfig
 
 
 class _Section(BaseModel):
@@ -48,6 +49,9 @@ class RiskConfig(_Section):
     max_consecutive_losses: int = Field(default=2, gt=0, le=1_000)
     max_order_quantity: Decimal = Field(default=Decimal("500"), gt=0, le=MONEY_CAP)
     max_notional: Decimal = Field(default=Decimal("25000"), gt=0, le=MONEY_CAP)
+    max_notional_futures: Decimal = Field(default=Decimal("150000"), gt=0, le=Decimal("5000000"))
+    """Futures only (sec type FUT): a future is judged by risk to the stop and margin, and one
+    MES is ~$28,500 notional. The default admits a few micros and no full-size ES (~$285,000)."""
     price_collar_pct: Decimal = Field(default=Decimal("2.0"), gt=0, le=100)
     quote_max_age_s: float = Field(default=10.0, gt=0, le=3_600)
     max_position: Decimal = Field(default=Decimal("500"), gt=0, le=MONEY_CAP)
@@ -195,6 +199,7 @@ class Config(_Section):
     console: ConsoleConfig = ConsoleConfig()
     scale: ScaleConfig = ScaleConfig()
     golive: GoLiveConfig = GoLiveConfig()
+    strategy: StrategyConfig = StrategyConfig()
 
     def resolved_data_dir(self) -> Path:
         if self.data_dir:
@@ -299,6 +304,8 @@ _HEADER = """\
 # [console.keys] remap any key (Textual key names, e.g. "question_mark").
 # [scale]      capital tiers from the go-live date.
 # [golive]     go-live gate thresholds, required account permissions and sign-off roles.
+# [strategy]   the K1–K5 bot (`--strategies`): templates, signals, beliefs F1–F6, EUC, sizing
+#              (never above [risk]), trade manager, learning loop, DVS/EQS gates, session times.
 
 """
 

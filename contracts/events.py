@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import uuid4
 
-from pydantic import AwareDatetime, Field, TypeAdapter
+from pydantic import AwareDatetime, Field, JsonValue, TypeAdapter
 
 from contracts.base import Frozen
 from contracts.broker import OrderRequest, Quote
@@ -411,6 +411,14 @@ class LiveOverride(EngineEvent):
     open_gates: tuple[str, ...]
 
 
+class StrategyRecorded(EngineEvent):
+    """A strategy runtime record (decision, trade, learning change, shadow session) as JSON;
+    `deskgate journal` and `deskgate learning` read them back (engine.strategy.store)."""
+
+    kind: Literal["STRATEGY"] = "STRATEGY"
+    record: dict[str, JsonValue]
+
+
 AuditedEvent = Annotated[
     IntentReceived
     | ContractResolved
@@ -449,7 +457,8 @@ AuditedEvent = Annotated[
     | PromotionRequested
     | PromotionApproved
     | PromotionRefused
-    | LiveOverride,
+    | LiveOverride
+    | StrategyRecorded,
     Field(discriminator="kind"),
 ]
 

@@ -6,6 +6,7 @@ import logging
 
 from contracts.broker import (
     AccountUpdated,
+    BarUpdated,
     BrokerConnected,
     BrokerDisconnected,
     BrokerEvent,
@@ -82,6 +83,8 @@ class BrokerEventRouter:
             case QuoteUpdated():
                 self._session.on_quote(event.quote)
                 self._recorder.bus.publish(event)
+            case BarUpdated():
+                self._recorder.bus.publish(event)  # the strategy runtime reads bars off the bus
             case OrderAccepted():
                 self._execution.on_accepted(event)
             case OrderFilled():

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from contracts.base import Frozen
 from contracts.broker import BrokerEvent, Quote
 from contracts.config import Config
 from contracts.enums import AlertLevel, DriftResolution, LifecycleState, Mode, TradingState, Trigger
@@ -18,6 +19,7 @@ from contracts.events import (
     EngineStarted,
     KillFlagCleared,
     RollbackCompleted,
+    StrategyRecorded,
     TradingStateChanged,
 )
 from contracts.intent import Instrument, Intent
@@ -413,6 +415,23 @@ class Engine:
     async def watch_quote(self, instrument: Instrument, wait_s: float = 2.0) -> Quote | None:
         """Subscribe to an instrument's quotes (once) and wait briefly for a two-sided one."""
         return await self.session.watch_quote(instrument, wait_s)
+
+    async def watch_bars(self, instrument: Instrument) -> bool:
+        """Subscribe to an instrument's live 5-second bars (once); they arrive as `BarUpdated`
+        on the bus. False when the broker has no bars."""
+        return await self.session.watch_bars(instrument)
+
+    # --- strategy runtime -------------------------------------------------------------------
+
+    def record_strategy(self, record: Frozen) -> None:
+        """Audit one strategy runtime record (decision, trade, learning change) as a bead."""
+        self.recorder.emit(
+            StrategyRecorded(**self.recorder.now_pair(), record=record.model_dump(mode="json"))
+        )
+
+    def strategy_rows(self) -> list[tuple[str, str]]:
+        """Every audited strategy record as (kind, payload), oldest first (restart restore)."""
+        return [(r.kind, r.payload) for r in self.store.rows() if r.kind == "STRATEGY"]
 
     # --- go-live ----------------------------------------------------------------------------
 

@@ -198,10 +198,11 @@ def pre_trade_checks(
         check("notional", False, "cannot value the order: no reference price", R.NO_QUOTE)
     else:
         notional = order.quantity * ref * mult
+        cap_notional = notional_cap(risk, order.instrument.sec_type)
         check(
             "notional",
-            notional <= risk.max_notional,
-            f"${notional:,.2f} (max ${risk.max_notional:,.2f})",
+            notional <= cap_notional,
+            f"${notional:,.2f} (max ${cap_notional:,.2f})",
             R.MAX_NOTIONAL,
         )
     cap = risk.max_position
@@ -315,3 +316,10 @@ def _minutes(td: timedelta) -> str:
     sign = "-" if total < 0 else ""
     total = abs(total)
     return f"{sign}{total // 60}m{total % 60:02d}s"
+
+
+def notional_cap(risk: RiskConfig, sec_type: str) -> Decimal:
+    """The notional cap for a security type. A future is judged by its risk to the stop and its
+    margin (checked elsewhere), so its notional cap is its own, wider key: one MES is ~$28,500
+    of index exposure on ~$1,500 of margin. Stocks keep `max_notional`."""
+    return risk.max_notional_futures if sec_type == "FUT" else risk.max_notional

@@ -41,6 +41,7 @@ class BrokerSession:
         """Seconds each answered cancel spent in PENDING_CANCEL, newest last."""
         self._quote_waiters: dict[str, asyncio.Event] = {}
         self._subscribed: set[str] = set()
+        self._bars_subscribed: set[str] = set()
         self.instruments: dict[str, Instrument] = {}
         """Every instrument the engine has watched, by symbol (its venue's session is shown)."""
         self.order_entry_refused: str | None = None
@@ -102,6 +103,20 @@ class BrokerSession:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(waiter.wait(), wait_s)
         return self.quotes.get(symbol)
+
+    async def watch_bars(self, instrument: Instrument) -> bool:
+        """Subscribe to an instrument's live 5-second bars (once); False if the broker has none."""
+        subscribe = getattr(self.broker, "subscribe_bars", None)
+        if subscribe is None:
+            return False
+        if instrument.symbol not in self._bars_subscribed:
+            try:
+                await subscribe(instrument)
+            except BrokerUnavailable as exc:
+                self._recorder.alert(AlertLevel.WARNING, "NO_BARS", f"{instrument.symbol}: {exc}")
+                return False
+            self._bars_subscribed.add(instrument.symbol)
+        return True
 
     def sample(self, stage: str, start: datetime | None, end: datetime | None) -> None:
         """Record one latency sample in milliseconds (skipped when either end is unknown)."""

@@ -3,14 +3,47 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from console.cli.options import CONSOLE, SubParsers, add_common, fail, load
+
+if TYPE_CHECKING:  # the domain loads when the verb runs, not when the parser is built
+    from contracts.config import Config
+    from engine.intake import StrategyPlugin
 
 
 def register(sub: SubParsers) -> None:
     p = sub.add_parser("console", help="open the console (the default)")
     add_common(p, CONSOLE, verb="console")
+    add_strategy_options(p)
     p.set_defaults(func=run)
+
+
+def add_strategy_options(p: argparse.ArgumentParser) -> None:
+    """`--strategies K1,...,K5 --symbols MES`: run the bot (config [strategy], narrowed)."""
+    p.add_argument(
+        "--strategies",
+        metavar="K1,...",
+        help="run the bot with these templates (K1..K5) as an intent source; no demo source",
+    )
+    p.add_argument(
+        "--symbols",
+        metavar="MES,...",
+        help="futures the bot trades (default: [strategy] symbols); needs --strategies",
+    )
+
+
+def strategy_sources(args: argparse.Namespace, config: Config) -> list[StrategyPlugin]:
+    """The bot as an intent source when `--strategies` is given; ValueError on a bad name."""
+    strategies = getattr(args, "strategies", None)  # plain `deskgate` has no verb options
+    symbols = getattr(args, "symbols", None)
+    if strategies is None:
+        if symbols is not None:
+            raise ValueError("--symbols needs --strategies")
+        return []
+    from engine.strategy.plugin import make_plugin
+
+    return [make_plugin(config.strategy, strategies, symbols)]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,9 +58,15 @@ def run(args: argparse.Namespace) -> int:
     config = load(args)
     data_dir = config.resolved_data_dir()
     try:
+        sources = strategy_sources(args, config)
         start_log(data_dir)
-        session = build_session(config, data_dir=data_dir, demo=False if args.no_demo else None)
-    except (StartupRefused, IntakeError, AuditUnavailable) as exc:
+        session = build_session(
+            config,
+            data_dir=data_dir,
+            demo=False if args.no_demo or sources else None,
+            sources=sources,
+        )
+    except (StartupRefused, IntakeError, AuditUnavailable, ValueError) as exc:
         return fail(str(exc))
     gates, refused = live_start_check(config, args.override_gates, "trader")
     if refused:

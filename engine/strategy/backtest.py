@@ -16,11 +16,11 @@ from contracts.broker import Quote
 from contracts.config import RiskConfig, StaleConfig
 from contracts.enums import TradingState
 from contracts.market import Bar, ContractFacts
+from contracts.strategy import StrategyConfig
 from engine.instruments import Resolution
 from engine.metrics import sharpe
 from engine.risk import RiskContext, pre_trade_checks
 from engine.strategy.bars import Aggregator, BarView, view_of
-from engine.strategy.config import StrategyConfig
 from engine.strategy.evidence import to_price
 from engine.strategy.journal import journal_line
 from engine.strategy.manager import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from engine.strategy.config import BeliefConfig
+from contracts.strategy import BeliefConfig
 from engine.strategy.signals import Signals
 
 DESCRIPTIONS: dict[str, str] = {

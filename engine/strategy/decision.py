@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
 from contracts.market import ContractFacts
-from engine.strategy.config import CapitalTier, StrategyConfig
+from contracts.strategy import CapitalTier, StrategyConfig
 from engine.strategy.templates import EntryPlan, Skip
 
 

@@ -16,8 +16,8 @@ from contracts.intent import (
     canonical_hash,
 )
 from contracts.market import ContractFacts
+from contracts.strategy import StrategyConfig
 from engine.strategy.beliefs import Belief
-from engine.strategy.config import StrategyConfig
 from engine.strategy.decision import Decision
 from engine.strategy.signals import Signals
 from engine.strategy.templates import TEMPLATE_CLASSES

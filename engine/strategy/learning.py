@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from engine.strategy.config import LearningConfig
+from contracts.strategy import LearningConfig
 from engine.strategy.records import (
     LearningChange,
     LearningRecord,

@@ -19,10 +19,10 @@ from contracts.events import (
 )
 from contracts.intent import Evidence, Instrument, Intent, OrderParams
 from contracts.market import ContractFacts
+from contracts.strategy import StrategyConfig
 from engine.bus import StateChanged
 from engine.intake import Propose
 from engine.strategy.bars import Aggregator, view_of
-from engine.strategy.config import StrategyConfig
 from engine.strategy.evidence import instrument_of
 from engine.strategy.manager import (
     Action,
@@ -32,10 +32,16 @@ from engine.strategy.manager import (
     RequestKill,
     RequestModify,
 )
-from engine.strategy.records import LearningRecord, TradeRecord
+from engine.strategy.records import LearningRecord, StrategyRecord, TradeRecord
 from engine.strategy.runtime import StrategyRuntime
 from engine.strategy.sessions import trading_day
-from engine.strategy.store import RECORDS_FILE, AnyRecord, RecordLog, read_log
+from engine.strategy.store import (
+    RECORDS_FILE,
+    AnyRecord,
+    RecordLog,
+    read_log,
+    records_from_beads,
+)
 from engine.strategy.templates import StrategyLibrary
 
 log = logging.getLogger("deskgate.strategy")
@@ -49,15 +55,15 @@ ENDED = (LifecycleState.CANCELLED, LifecycleState.REJECTED, LifecycleState.EXPIR
 class StrategyPlugin:
     """`deskgate console --strategies K1,...` runs one of these as an intent source.
 
-    Hooks the lead wires (each optional, found on the engine by name):
-    * `engine.record_strategy(record)`: persist a record as an audit bead (else only the
-      JSON-lines log under the data dir);
+    Records go to the audit store as `STRATEGY` beads (`engine.record_strategy`) and are read
+    back from it on start (`engine.strategy_rows`); an engine without those hooks (tests, tools)
+    gets the 0600 JSON-lines log under the data dir instead. Bars arrive as `BarUpdated` on the
+    engine's bus once `engine.watch_bars` subscribed them (5-second bars are rolled into 1-minute
+    bars here, the runtime's one aggregation point). Optional hooks, found by name:
     * `engine.strategy_exit(intent_id, reason, text)`: a risk-reducing exit under the audited
       exemption (else a reduces_risk market intent goes through `propose`);
     * `engine.modify_stop(intent_id, stop_price, text)`: a supervised stop move (else journaled
-      as not sent);
-    * the engine must publish `BarUpdated` on its bus (5-second bars are rolled into 1-minute
-      bars here, the runtime's one aggregation point).
+      as not sent).
     """
 
     def __init__(
@@ -79,20 +85,25 @@ class StrategyPlugin:
     # --- records ---------------------------------------------------------------------------------
 
     def _sink(self, record: AnyRecord) -> None:
-        if self._log is not None:
-            self._log.append(record)
         hook = getattr(self._engine, "record_strategy", None)
         if callable(hook):
             hook(record)
+        elif self._log is not None:
+            self._log.append(record)
 
     # --- the source -----------------------------------------------------------------------------
 
-    async def __call__(self, propose: Propose, engine: Any) -> None:
-        self._engine = engine
-        data_dir = self.data_dir or engine.config.resolved_data_dir()
-        path = data_dir / RECORDS_FILE
-        history = [r for r in read_log(path) if isinstance(r, TradeRecord | LearningRecord)]
-        self._log = RecordLog(path)
+    async def __call__(self, propose: Propose, context: Any) -> None:
+        """Run as the engine's intent source (`context` is the engine)."""
+        self._engine = engine = context
+        rows = getattr(engine, "strategy_rows", None)
+        if callable(rows):
+            stored: list[StrategyRecord] = list(records_from_beads(rows()))
+        else:
+            path = (self.data_dir or engine.config.resolved_data_dir()) / RECORDS_FILE
+            stored = list(read_log(path))
+            self._log = RecordLog(path)
+        history = [r for r in stored if isinstance(r, TradeRecord | LearningRecord)]
         facts = self.facts = await self._resolve_facts(engine)
         snap = engine.snapshot()
         account = snap.account
@@ -106,10 +117,7 @@ class StrategyPlugin:
             for symbol, f in facts.items():
                 instrument = instrument_of(f)
                 await engine.watch_quote(instrument)
-                subscribe_bars = getattr(engine.broker, "subscribe_bars", None)
-                if subscribe_bars is not None:
-                    await subscribe_bars(instrument)
-                else:
+                if not await engine.watch_bars(instrument):
                     log.warning("broker %s has no live bars: %s not traded", engine.broker, symbol)
             while True:
                 item = await sub.get()
@@ -243,10 +251,20 @@ class StrategyPlugin:
         )
 
 
-def make_plugin(spec: str = "K1,K2,K3,K4,K5", symbols: str = "MES") -> StrategyPlugin:
-    """The factory the console flag uses: `--strategies K1,...,K5 --symbols MES`."""
-    names = tuple(n.strip().upper() for n in spec.split(",") if n.strip())
-    syms = tuple(s.strip().upper() for s in symbols.split(",") if s.strip())
-    config = StrategyConfig(enabled=names, symbols=syms)
-    StrategyLibrary(config)  # an unknown name fails here, with the names that exist
-    return StrategyPlugin(config)
+def make_plugin(
+    config: StrategyConfig, spec: str | None = None, symbols: str | None = None
+) -> StrategyPlugin:
+    """The factory the console flags use: `config.strategy`, narrowed by `--strategies K1,...,K5`
+    and `--symbols MES` when given (an unknown template name fails with the names that exist)."""
+    update: dict[str, tuple[str, ...]] = {}
+    if spec is not None:
+        update["enabled"] = tuple(n.strip().upper() for n in spec.split(",") if n.strip())
+    if symbols is not None:
+        update["symbols"] = tuple(s.strip().upper() for s in symbols.split(",") if s.strip())
+    if not update.get("enabled", config.enabled):
+        raise ValueError("--strategies needs at least one template (K1..K5)")
+    if not update.get("symbols", config.symbols):
+        raise ValueError("--symbols needs at least one symbol")
+    narrowed = StrategyConfig.model_validate({**config.model_dump(), **update})
+    StrategyLibrary(narrowed)
+    return StrategyPlugin(narrowed)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from contracts.strategy import QualityConfig
 from engine.strategy.bars import BarView
-from engine.strategy.config import QualityConfig
 
 
 def _ramp(value: float, good: float, bad: float) -> float:

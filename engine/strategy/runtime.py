@@ -9,9 +9,9 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from contracts.market import ContractFacts
+from contracts.strategy import StrategyConfig, StrategyMode
 from engine.strategy.bars import BarView
 from engine.strategy.beliefs import BeliefEngine
-from engine.strategy.config import StrategyConfig, StrategyMode
 from engine.strategy.decision import DayBook, Decision, Gate, day_limit, decide
 from engine.strategy.evidence import build_intent, side_of, to_price
 from engine.strategy.journal import Journal, usd

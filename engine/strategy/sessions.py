@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from engine.strategy.config import SessionConfig
+from contracts.strategy import SessionConfig
 
 
 @dataclass(frozen=True)

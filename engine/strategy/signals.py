@@ -7,8 +7,8 @@ from collections import deque
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
+from contracts.strategy import SignalConfig
 from engine.strategy.bars import Aggregator, BarView
-from engine.strategy.config import SignalConfig
 
 NAN = math.nan
 

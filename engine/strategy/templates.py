@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from contracts.strategy import StrategyConfig, TemplateConfig
 from engine.strategy.beliefs import Belief
-from engine.strategy.config import StrategyConfig, TemplateConfig
 from engine.strategy.signals import Signals
 
 

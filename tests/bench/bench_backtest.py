@@ -21,10 +21,10 @@ from pathlib import Path
 
 from contracts.config import RiskConfig
 from contracts.market import ContractFacts
+from contracts.strategy import StrategyConfig
 from engine.metrics import percentile
 from engine.strategy.backtest import run_backtest
 from engine.strategy.bars import BarView
-from engine.strategy.config import StrategyConfig
 from engine.strategy.runtime import StrategyRuntime
 
 SESSION_BARS = 1380
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     sessions = synthetic_sessions(args.bars, args.seed)
     gc.freeze()  # the prepared tape is not garbage: keep the collector from rescanning it
     started = time.perf_counter()
-    risk = RiskConfig(max_notional=Decimal(150_000))  # one MES is ~$30k notional
+    risk = RiskConfig()  # one MES is ~$30k notional: inside the default futures cap
     result = run_backtest(
         StrategyConfig(), sessions, {"MES": MES}, equity=Decimal(10000), risk=risk
     )

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from engine.strategy.config import StrategyConfig
+from contracts.strategy import StrategyConfig
 from engine.strategy.decision import DayBook, Gate, decide
 from engine.strategy.manager import ProposeEntry, RequestKill
 from engine.strategy.records import DecisionRecord

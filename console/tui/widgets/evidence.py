@@ -128,6 +128,8 @@ def render_evidence(view: EvidenceView, stale: StaleConfig) -> EvidenceParts:
         "Stop/target",
         _stop_target(order.stop_loss, order.take_profit, entry, order.instrument.tick_size),
     )
+    if order.instrument.sec_type == "FUT" and entry is not None and order.stop_loss is not None:
+        grid.add_row("Risk $", _futures_risk(order, entry, order.stop_loss))
     quality = Text(f"{ev.setup_quality:.0f}/100 ") + quality_bar(ev.setup_quality)
     if ev.quality_breakdown:
         quality.append(
@@ -195,6 +197,20 @@ def _limit_vs_market(limit: Decimal, touch: Decimal, buy: bool) -> Text:
     if through < 0:
         return Text(f"limit {cents}c off the {side}")
     return Text(f"limit at the {side}")
+
+
+def _futures_risk(order: OrderParams, entry: Decimal, stop: Decimal) -> Text:
+    """`12t × $1.25 × 1 = $15.00 at risk`: a future's risk to the stop in dollars."""
+    tick, multiplier = order.instrument.tick_size, order.instrument.multiplier
+    if tick is None or multiplier is None:  # the master fills both before an intent is offered
+        return Text("contract facts not resolved: risk unknown", style="bold red")
+    per_tick = tick * multiplier
+    ticks = abs(entry - stop) / tick
+    risk = ticks * per_tick * order.quantity
+    return Text(
+        f"{ticks:.0f}t × ${fmt.money(per_tick)}/tick × {fmt.qty(order.quantity)} = "
+        f"${fmt.money(risk)} at risk"
+    )
 
 
 def _stop_target(

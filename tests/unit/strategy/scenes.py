@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from contracts.strategy import StrategyConfig
 from engine.strategy.bars import BarView
 from engine.strategy.beliefs import BeliefEngine
-from engine.strategy.config import StrategyConfig
 from engine.strategy.signals import SignalEngine
 from engine.strategy.templates import Context
 from tests.unit.strategy.helpers import RTH_OPEN, bar, chop

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
+from contracts.strategy import BeliefConfig
 from engine.strategy.beliefs import DESCRIPTIONS, Belief, BeliefEngine, sigmoid
-from engine.strategy.config import BeliefConfig
 from engine.strategy.signals import Signals
 from tests.unit.strategy import scenes
 from tests.unit.strategy.helpers import chop

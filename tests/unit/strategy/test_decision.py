@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from engine.strategy.config import StrategyConfig
+from contracts.strategy import StrategyConfig
 from engine.strategy.decision import DayBook, Decision, Gate, decide, tier_for
 from engine.strategy.templates import EntryPlan, Setup, Skip
 from tests.unit.strategy.helpers import MES

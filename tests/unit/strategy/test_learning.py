@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from engine.strategy.config import LearningConfig
+from contracts.strategy import LearningConfig
 from engine.strategy.learning import ATTRIBUTION, LearningLoop, attribute
 from engine.strategy.records import LearningRecord, TradeRecord, parse_record
 

@@ -19,6 +19,7 @@ from contracts.config import Config
 from contracts.enums import OrderLeg, Side
 from contracts.events import FillRecorded
 from contracts.market import Bar
+from contracts.strategy import StrategyConfig
 from engine.bus import EventBus
 from engine.clock import ManualClock
 from engine.results import ProposalResult
@@ -58,6 +59,10 @@ class FakeEngine:
     async def watch_quote(self, instrument: Any) -> None:
         return None
 
+    async def watch_bars(self, instrument: Any) -> bool:
+        await self.broker.subscribe_bars(instrument)
+        return True
+
     async def cancel(self, intent_id: str, reason: str) -> None:
         return None
 
@@ -95,7 +100,7 @@ async def test_plugin_proposes_from_live_bars_and_records_what_happened(tmp_path
         proposed.append(intent)
         return ProposalResult(True, intent.intent_id, "pending approval")
 
-    plugin = make_plugin("K3", "MES")
+    plugin = make_plugin(StrategyConfig(), "K3", "MES")
     task = asyncio.create_task(plugin(propose, engine))
     await eventually(lambda: engine.broker.bar_subscriptions == ["MES"])
     for b in five_second_bars(scenes.k3_sweep_low()):
@@ -151,4 +156,4 @@ async def test_plugin_proposes_from_live_bars_and_records_what_happened(tmp_path
 
 def test_factory_refuses_an_unknown_strategy():
     with pytest.raises(ValueError, match="unknown strategy K7"):
-        make_plugin("K1,K7")
+        make_plugin(StrategyConfig(), "K1,K7")

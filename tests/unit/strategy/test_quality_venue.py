@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from engine.strategy.config import QualityConfig
+from contracts.strategy import QualityConfig
 from engine.strategy.quality import DataQuality, ExecutionQuality, is_margin_call
 from engine.strategy.venue import EntryFilled, ExitFilled, VirtualVenue
 from tests.unit.strategy.helpers import bar

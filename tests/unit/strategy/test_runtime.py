@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from engine.strategy.config import StrategyConfig, StrategyMode, TemplateConfig
+from contracts.strategy import StrategyConfig, StrategyMode, TemplateConfig
 from engine.strategy.manager import (
     ProposeEntry,
     RequestExit,

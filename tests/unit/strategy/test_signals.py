@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
-from engine.strategy.config import SignalConfig
+from contracts.strategy import SignalConfig
 from engine.strategy.signals import CATALOGUE, SignalEngine, Signals
 from tests.unit.strategy.helpers import RTH_OPEN, bar, chop
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.strategy.config import StrategyConfig
+from contracts.strategy import StrategyConfig
 from engine.strategy.templates import (
     EntryPlan,
     K1VwapReversion,

@@ -1,4 +1,4 @@
-"""Every number the strategy runtime uses, as one validated pydantic config."""
+"""The strategy runtime's config section (`[strategy]` in deskgate.toml): every number it uses."""
 
 from __future__ import annotations
 
@@ -52,16 +52,16 @@ class SignalConfig(_Section):
 class BeliefConfig(_Section):
     """Sigmoid centres (x0) and steepness (k) of F1–F6, plus gating and stability."""
 
-    f1_x0: float = 1.6
-    f1_k: float = 3.0
-    f2_x0: float = 0.9
-    f2_k: float = 3.0
-    f3_base: float = 0.62
-    f4_base: float = 0.6
-    f5_low: float = 0.6
-    f5_high: float = 1.8
-    f6_x0: float = 1.4
-    f6_k: float = 2.5
+    f1_x0: float = Field(default=1.6, ge=-10, le=10)
+    f1_k: float = Field(default=3.0, gt=0, le=50)
+    f2_x0: float = Field(default=0.9, ge=-10, le=10)
+    f2_k: float = Field(default=3.0, gt=0, le=50)
+    f3_base: float = Field(default=0.62, ge=0, le=1)
+    f4_base: float = Field(default=0.6, ge=0, le=1)
+    f5_low: float = Field(default=0.6, gt=0, le=10)
+    f5_high: float = Field(default=1.8, gt=0, le=10)
+    f6_x0: float = Field(default=1.4, ge=-10, le=10)
+    f6_k: float = Field(default=2.5, gt=0, le=50)
     chop_efficiency_max: float = Field(default=0.45, ge=0, le=1)
     """F1 (mean reversion) applies only when the efficiency ratio is below this: a ranging tape."""
     trend_efficiency_min: float = Field(default=0.35, ge=0, le=1)
@@ -105,12 +105,12 @@ class EucConfig(_Section):
     """Per contract per side (IB tiered MES, exchange and clearing fees included)."""
     slippage_ticks: int = Field(default=1, ge=0)
     """Assumed slippage on the exit side (stops are market orders)."""
-    htf_misaligned: float = 0.10
-    high_volatility: float = 0.05
-    late_session: float = 0.05
-    low_dvs: float = 0.05
-    low_eqs: float = 0.05
-    after_loss_today: float = 0.05
+    htf_misaligned: float = Field(default=0.10, ge=0, le=1)
+    high_volatility: float = Field(default=0.05, ge=0, le=1)
+    late_session: float = Field(default=0.05, ge=0, le=1)
+    low_dvs: float = Field(default=0.05, ge=0, le=1)
+    low_eqs: float = Field(default=0.05, ge=0, le=1)
+    after_loss_today: float = Field(default=0.05, ge=0, le=1)
     late_session_minutes: int = Field(default=330, ge=0)
     """θ rises this many minutes after the session's first bar."""
 
@@ -118,7 +118,7 @@ class EucConfig(_Section):
 class CapitalTier(_Section):
     """Accounts from `min_equity` up may trade `max_contracts` with `templates`."""
 
-    name: str
+    name: str = Field(min_length=1, max_length=16)
     min_equity: Decimal = Field(ge=0)
     max_contracts: int = Field(ge=0)
     templates: tuple[str, ...] = ("K1", "K2", "K3", "K4", "K5")
@@ -185,7 +185,7 @@ class QualityConfig(_Section):
     max_slippage_ticks: float = Field(default=4.0, gt=0)
     max_reject_rate: float = Field(default=0.5, gt=0, le=1)
     max_latency_ms: float = Field(default=2000.0, gt=0)
-    margin_call_cushion: float = 0.0
+    margin_call_cushion: float = Field(default=0.0, ge=0, le=1)
     """IB cushion (excess liquidity / net liquidation) at or below this is a margin call."""
 
 
