@@ -8,7 +8,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class _Section(BaseModel):
+class _StrategySection(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
@@ -20,7 +20,7 @@ class StrategyMode(StrEnum):
     LIVE = "LIVE"
 
 
-class SignalConfig(_Section):
+class SignalConfig(_StrategySection):
     """Look-backs of the signal catalogue, in 1-minute bars unless named otherwise."""
 
     atr_bars: int = Field(default=14, ge=2)
@@ -49,7 +49,7 @@ class SignalConfig(_Section):
     """Ratios measured in ATRs are clipped to ±clip so one odd bar cannot dominate."""
 
 
-class BeliefConfig(_Section):
+class BeliefConfig(_StrategySection):
     """Sigmoid centres (x0) and steepness (k) of F1–F6, plus gating and stability."""
 
     f1_x0: float = Field(default=1.6, ge=-10, le=10)
@@ -71,7 +71,7 @@ class BeliefConfig(_Section):
     """A belief is stable while the EMA of its bar-to-bar change stays under this."""
 
 
-class TemplateConfig(_Section):
+class TemplateConfig(_StrategySection):
     """One decision template's knobs."""
 
     mode: StrategyMode = StrategyMode.LIVE
@@ -96,7 +96,7 @@ def _templates() -> dict[str, TemplateConfig]:
     }
 
 
-class EucConfig(_Section):
+class EucConfig(_StrategySection):
     """Expected utility net of costs, and the context modifiers of its threshold θ."""
 
     theta: float = Field(default=0.05, ge=-1, le=2)
@@ -115,7 +115,7 @@ class EucConfig(_Section):
     """θ rises this many minutes after the session's first bar."""
 
 
-class CapitalTier(_Section):
+class StrategyTier(_StrategySection):
     """Accounts from `min_equity` up may trade `max_contracts` with `templates`."""
 
     name: str = Field(min_length=1, max_length=16)
@@ -124,15 +124,15 @@ class CapitalTier(_Section):
     templates: tuple[str, ...] = ("K1", "K2", "K3", "K4", "K5")
 
 
-def _tiers() -> tuple[CapitalTier, ...]:
+def _tiers() -> tuple[StrategyTier, ...]:
     return (
-        CapitalTier(name="T0", min_equity=Decimal(0), max_contracts=0, templates=()),
-        CapitalTier(name="T1", min_equity=Decimal(1000), max_contracts=1),
-        CapitalTier(name="T2", min_equity=Decimal(10000), max_contracts=2),
+        StrategyTier(name="T0", min_equity=Decimal(0), max_contracts=0, templates=()),
+        StrategyTier(name="T1", min_equity=Decimal(1000), max_contracts=1),
+        StrategyTier(name="T2", min_equity=Decimal(10000), max_contracts=2),
     )
 
 
-class SizingConfig(_Section):
+class SizingConfig(_StrategySection):
     """The constitution (engine risk checks enforce it again at proposal) and equity fraction."""
 
     max_risk_per_trade: Decimal = Field(default=Decimal("15"), gt=0)
@@ -142,10 +142,10 @@ class SizingConfig(_Section):
     max_consecutive_losses: int = Field(default=2, gt=0)
     equity_risk_fraction: Decimal = Field(default=Decimal("0.015"), gt=0, le=1)
     """Never risk more than this fraction of account equity on one trade."""
-    tiers: tuple[CapitalTier, ...] = Field(default_factory=_tiers)
+    tiers: tuple[StrategyTier, ...] = Field(default_factory=_tiers)
 
 
-class ManagerConfig(_Section):
+class ManagerConfig(_StrategySection):
     """Trade manager: break-even move, volatility exit, entry order life."""
 
     breakeven_at_r: float = Field(default=1.0, gt=0)
@@ -156,7 +156,7 @@ class ManagerConfig(_Section):
     """An unfilled limit entry is cancelled after this many bars."""
 
 
-class LearningConfig(_Section):
+class LearningConfig(_StrategySection):
     throttle_win_rate: float = Field(default=0.40, ge=0, le=1)
     min_trades_for_throttle: int = Field(default=5, ge=1)
     friction_min: float = Field(default=0.20, ge=0)
@@ -167,7 +167,7 @@ class LearningConfig(_Section):
     reenable_shadow_wins: int = Field(default=2, ge=1)
 
 
-class QualityConfig(_Section):
+class QualityConfig(_StrategySection):
     """DVS (data validity) and EQS (execution quality) scoring and their gates."""
 
     dvs_kill: float = Field(default=0.30, ge=0, le=1)
@@ -189,7 +189,7 @@ class QualityConfig(_Section):
     """IB cushion (excess liquidity / net liquidation) at or below this is a margin call."""
 
 
-class SessionConfig(_Section):
+class SessionConfig(_StrategySection):
     """When the bot may trade, in the exchange's clock (CME equity index futures by default).
 
     A careful day trader of MES trades the regular hours: the opening range forms after the
@@ -207,12 +207,12 @@ class SessionConfig(_Section):
     """Every position is closed (reason session_end) at the first bar ending at or after this."""
 
 
-class JournalConfig(_Section):
+class JournalConfig(_StrategySection):
     heartbeat_bars: int = Field(default=30, ge=1)
     """A repeated skip reason is journaled again only after this many bars."""
 
 
-class StrategyConfig(_Section):
+class StrategyConfig(_StrategySection):
     """The strategy runtime: which templates run, how, and every threshold they use."""
 
     enabled: tuple[str, ...] = ("K1", "K2", "K3", "K4", "K5")

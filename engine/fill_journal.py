@@ -53,7 +53,7 @@ class FillJournalRow:
 
 
 @dataclass
-class _Order:
+class _OrderTrail:
     intent: Intent
     received: datetime
     submitted: dict[OrderLeg, tuple[datetime, Quote | None, Decimal | None]]
@@ -92,14 +92,14 @@ def fill_journal(
         since: only fills at or after this time.
     """
     facts = contract_facts or {}
-    orders: dict[str, _Order] = {}
+    orders: dict[str, _OrderTrail] = {}
     commissions: dict[str, Decimal] = {}
     resolved: dict[str, tuple[Decimal, Decimal]] = {}
     fills: list[FillRecorded] = []
     for event in events:
         match event:
             case IntentReceived(intent=intent):
-                orders[intent.intent_id] = _Order(intent, event.ts_event, {}, {})
+                orders[intent.intent_id] = _OrderTrail(intent, event.ts_event, {}, {})
             case ContractResolved(facts=master):
                 resolved.setdefault(master.symbol, (master.min_tick, master.multiplier))
             case OrderSubmitting(intent_id=iid, request=request) if iid in orders:

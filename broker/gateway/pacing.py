@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 
-class Verdict(StrEnum):
+class PacingVerdict(StrEnum):
     OK = "OK"
     WARN = "WARN"
     """Over the limit: drop the message and send error 100."""
@@ -42,24 +42,24 @@ class Pacer:
     def violations(self) -> int:
         return self._violations
 
-    def admit(self, now: float) -> Verdict:
+    def admit(self, now: float) -> PacingVerdict:
         """Count one inbound message at monotonic time `now`."""
         if now - self._window_start >= 1.0:
             self._window_start, self._count, self._warned = now, 0, False
         self._count += 1
         self.received_in_window = self._count
         if self._count <= self.policy.max_per_second:
-            return Verdict.OK
+            return PacingVerdict.OK
         if self._warned:
-            return Verdict.DROP
+            return PacingVerdict.DROP
         self._warned = True
         if now - self._last_violation > self.policy.forget_after_s:
             self._violations = 0
         self._violations += 1
         self._last_violation = now
         if self._violations >= self.policy.max_violations:
-            return Verdict.DISCONNECT
-        return Verdict.WARN
+            return PacingVerdict.DISCONNECT
+        return PacingVerdict.WARN
 
 
 class ArrivalClock(asyncio.Protocol):

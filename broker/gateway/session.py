@@ -15,7 +15,7 @@ from broker.gateway.codec import ProtocolError, decode_fields, encode_message, r
 from broker.gateway.faults import CANCEL_REFUSALS, FARMS_OK
 from broker.gateway.ids import Code, In
 from broker.gateway.market import NO_SECURITY, MarketDesk, resolve
-from broker.gateway.pacing import ArrivalClock, Pacer, Verdict
+from broker.gateway.pacing import ArrivalClock, Pacer, PacingVerdict
 from broker.gateway.requests import (
     ContractRef,
     PlaceOrder,
@@ -178,7 +178,7 @@ class ClientSession:
             return
         if self.ready:
             verdict = self.pacer.admit(self._arrived)
-            if verdict is not Verdict.OK:
+            if verdict is not PacingVerdict.OK:
                 self._pacing(verdict)
                 return
         self._dispatch(fields)
@@ -195,8 +195,8 @@ class ClientSession:
         self.version = negotiate(low, high, self.server.server_version)
         self.send(msg.handshake(self.version, self.venue.scheduler.now()))
 
-    def _pacing(self, verdict: Verdict) -> None:
-        if verdict is Verdict.DROP:
+    def _pacing(self, verdict: PacingVerdict) -> None:
+        if verdict is PacingVerdict.DROP:
             return
         limit = self.server.pacing.max_per_second
         text = (
@@ -204,7 +204,7 @@ class ClientSession:
             f"rec={self.pacer.received_in_window} ({self.pacer.violations})"
         )
         self.send_error(-1, Code.MAX_RATE, text)
-        if verdict is Verdict.DISCONNECT:
+        if verdict is PacingVerdict.DISCONNECT:
             log.warning("client %s disconnected: repeated pacing violations", self.client_id)
             self.close()
 

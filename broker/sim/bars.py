@@ -37,14 +37,14 @@ DAILY_VOLATILITY = 0.009
 _ANCHOR_CYCLE_DAYS = 61
 
 
-class Regime(StrEnum):
+class BarRegime(StrEnum):
     TREND = "trend"
     RANGE = "range"
     BURST = "burst"
 
 
-_REGIME_WEIGHTS = ((Regime.TREND, 0.35), (Regime.RANGE, 0.45), (Regime.BURST, 0.20))
-_REGIME_MINUTES = {Regime.TREND: (30, 120), Regime.RANGE: (30, 120), Regime.BURST: (3, 15)}
+_REGIME_WEIGHTS = ((BarRegime.TREND, 0.35), (BarRegime.RANGE, 0.45), (BarRegime.BURST, 0.20))
+_REGIME_MINUTES = {BarRegime.TREND: (30, 120), BarRegime.RANGE: (30, 120), BarRegime.BURST: (3, 15)}
 
 
 @dataclass(frozen=True)
@@ -140,8 +140,8 @@ def _step_sigma(spec: SymbolSpec, steps: int) -> float:
     return float(spec.start_price) * daily / math.sqrt(steps) / float(spec.tick)
 
 
-def _regimes(rng: random.Random, steps: int) -> list[Regime]:
-    out: list[Regime] = []
+def _regimes(rng: random.Random, steps: int) -> list[BarRegime]:
+    out: list[BarRegime] = []
     kinds = [k for k, _ in _REGIME_WEIGHTS]
     weights = [w for _, w in _REGIME_WEIGHTS]
     while len(out) < steps:
@@ -185,9 +185,9 @@ def _generate(spec: SymbolSpec, day: date, seed: int) -> list[_Step]:
         regular = rth_first <= i < rth_last
         scale = 1.0 if regular else 0.5
         x = raw[-1]
-        if regime is Regime.TREND:
+        if regime is BarRegime.TREND:
             x += direction * sigma * scale + rng.gauss(0, sigma * scale)
-        elif regime is Regime.RANGE:
+        elif regime is BarRegime.RANGE:
             x += 0.01 * (middle - x) + rng.gauss(0, 0.8 * sigma * scale)
         else:
             x += rng.gauss(0, 3.5 * sigma * scale)
@@ -203,7 +203,7 @@ def _generate(spec: SymbolSpec, day: date, seed: int) -> list[_Step]:
         high = max(o, c) + (1 if rng.random() < 0.3 else 0)
         low = max(1, min(o, c) - (1 if rng.random() < 0.3 else 0))
         regular = rth_first <= i < rth_last
-        busy = (3.0 if regimes[i] is Regime.BURST else 1.0) * (1.0 if regular else 0.2)
+        busy = (3.0 if regimes[i] is BarRegime.BURST else 1.0) * (1.0 if regular else 0.2)
         volume = int(base_volume * busy * rng.lognormvariate(0, 0.5))
         out.append(_Step(o, high, low, c, volume))
     return out

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
 from contracts.market import ContractFacts
-from contracts.strategy import CapitalTier, StrategyConfig
+from contracts.strategy import StrategyConfig, StrategyTier
 from engine.strategy.templates import EntryPlan, Skip
 
 
@@ -46,7 +46,7 @@ class Gate:
 
 
 @dataclass(frozen=True)
-class Decision:
+class EntryDecision:
     """An accepted entry: quantity, the risk in dollars and the EUC arithmetic behind it."""
 
     plan: EntryPlan
@@ -77,7 +77,7 @@ class Decision:
         )
 
 
-def tier_for(equity: Decimal, tiers: tuple[CapitalTier, ...]) -> CapitalTier:
+def tier_for(equity: Decimal, tiers: tuple[StrategyTier, ...]) -> StrategyTier:
     """The highest tier whose minimum equity the account meets (the lowest if none)."""
     ranked = sorted(tiers, key=lambda t: t.min_equity)
     chosen = ranked[0]
@@ -111,7 +111,7 @@ def decide(
     day: DayBook,
     *,
     after_loss_today: bool,
-) -> Decision | Skip:
+) -> EntryDecision | Skip:
     """Accept (with a size) or skip one planned entry. Checked in the order a trader would."""
     name = plan.setup.template
     sizing = config.sizing
@@ -177,7 +177,7 @@ def decide(
             + (f", friction {gate.friction:.0%}" if gate.friction else "")
             + ")",
         )
-    return Decision(
+    return EntryDecision(
         plan=plan,
         quantity=quantity,
         risk_usd=per_contract * quantity,

@@ -18,7 +18,7 @@ from contracts.intent import (
 from contracts.market import ContractFacts
 from contracts.strategy import StrategyConfig
 from engine.strategy.beliefs import Belief
-from engine.strategy.decision import Decision
+from engine.strategy.decision import EntryDecision
 from engine.strategy.signals import Signals
 from engine.strategy.templates import TEMPLATE_CLASSES
 
@@ -48,7 +48,9 @@ def instrument_of(facts: ContractFacts) -> Instrument:
     )
 
 
-def setup_quality(decision: Decision, signals: Signals, dvs: float, eqs: float) -> dict[str, float]:
+def setup_quality(
+    decision: EntryDecision, signals: Signals, dvs: float, eqs: float
+) -> dict[str, float]:
     """Setup quality out of 100: likelihood 40, alignment 20 (HTF 12, LTF 8), EUC margin 20,
     data and execution quality 10 each."""
     side = decision.plan.side
@@ -65,7 +67,7 @@ def setup_quality(decision: Decision, signals: Signals, dvs: float, eqs: float) 
 
 def build_intent(
     config: StrategyConfig,
-    decision: Decision,
+    decision: EntryDecision,
     facts: ContractFacts,
     signals: Signals,
     beliefs: dict[str, Belief],

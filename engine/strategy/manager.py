@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from contracts.enums import Side
 from contracts.intent import Intent
-from engine.strategy.decision import Decision
+from engine.strategy.decision import EntryDecision
 from engine.strategy.records import TradeMode
 from engine.strategy.templates import Context, Setup, Template
 
@@ -59,7 +59,7 @@ class ProposeEntry:
     """Send this intent to the approval queue."""
 
     intent: Intent
-    decision: Decision
+    decision: EntryDecision
 
 
 @dataclass(frozen=True, slots=True)

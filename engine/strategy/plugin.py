@@ -52,7 +52,7 @@ BUS_QUEUE = 20_000
 ENDED = (LifecycleState.CANCELLED, LifecycleState.REJECTED, LifecycleState.EXPIRED)
 
 
-class StrategyPlugin:
+class BotPlugin:
     """`deskgate console --strategies K1,...` runs one of these as an intent source.
 
     Records go to the audit store as `STRATEGY` beads (`engine.record_strategy`) and are read
@@ -253,7 +253,7 @@ class StrategyPlugin:
 
 def make_plugin(
     config: StrategyConfig, spec: str | None = None, symbols: str | None = None
-) -> StrategyPlugin:
+) -> BotPlugin:
     """The factory the console flags use: `config.strategy`, narrowed by `--strategies K1,...,K5`
     and `--symbols MES` when given (an unknown template name fails with the names that exist)."""
     update: dict[str, tuple[str, ...]] = {}
@@ -267,4 +267,4 @@ def make_plugin(
         raise ValueError("--symbols needs at least one symbol")
     narrowed = StrategyConfig.model_validate({**config.model_dump(), **update})
     StrategyLibrary(narrowed)
-    return StrategyPlugin(narrowed)
+    return BotPlugin(narrowed)

@@ -12,7 +12,7 @@ from contracts.market import ContractFacts
 from contracts.strategy import StrategyConfig, StrategyMode
 from engine.strategy.bars import BarView
 from engine.strategy.beliefs import BeliefEngine
-from engine.strategy.decision import DayBook, Decision, Gate, day_limit, decide
+from engine.strategy.decision import DayBook, EntryDecision, Gate, day_limit, decide
 from engine.strategy.evidence import build_intent, side_of, to_price
 from engine.strategy.journal import Journal, usd
 from engine.strategy.learning import LearningLoop
@@ -428,7 +428,7 @@ class StrategyRuntime:
     ) -> None:
         s = ctx.signals
         eqs = self.execution.score()
-        live: list[tuple[Template, Decision]] = []
+        live: list[tuple[Template, EntryDecision]] = []
         live_busy = any(
             p.mode == "live" and p.symbol == ctx.symbol for p in self.positions.values()
         )
@@ -517,7 +517,7 @@ class StrategyRuntime:
         self._seq += 1
         return f"{prefix}{name}-{symbol}-{self.run_id}-{bar.end:%m%d%H%M}-{self._seq}"
 
-    def _position(self, trade_id: str, decided: Decision, symbol: str, mode: str) -> Position:
+    def _position(self, trade_id: str, decided: EntryDecision, symbol: str, mode: str) -> Position:
         plan = decided.plan
         return Position(
             trade_id=trade_id,
@@ -538,7 +538,7 @@ class StrategyRuntime:
 
     def _enter_live(
         self,
-        decided: Decision,
+        decided: EntryDecision,
         ctx: Context,
         st: _Symbol,
         bar: BarView,
@@ -577,7 +577,7 @@ class StrategyRuntime:
             intent_id,
         )
 
-    def _enter_shadow(self, decided: Decision, ctx: Context, bar: BarView) -> None:
+    def _enter_shadow(self, decided: EntryDecision, ctx: Context, bar: BarView) -> None:
         plan = decided.plan
         name = plan.setup.template
         trade_id = self._next_id(name, ctx.symbol, bar, prefix="sh-")

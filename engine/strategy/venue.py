@@ -39,7 +39,7 @@ VenueEvent = EntryFilled | ExitFilled
 
 
 @dataclass(slots=True)
-class _Order:
+class _VirtualOrder:
     side: int
     limit: float
     stop: float
@@ -53,7 +53,7 @@ class VirtualVenue:
     def __init__(self, tick: float, slippage_ticks: int) -> None:
         self.tick = tick
         self.slip = slippage_ticks * tick
-        self._orders: dict[str, _Order] = {}
+        self._orders: dict[str, _VirtualOrder] = {}
         self._exits: dict[str, str] = {}
 
     def place_entry(
@@ -61,7 +61,7 @@ class VirtualVenue:
     ) -> None:
         if order_id in self._orders:
             raise ValueError(f"order {order_id} is already working")
-        self._orders[order_id] = _Order(side, limit, stop, target)
+        self._orders[order_id] = _VirtualOrder(side, limit, stop, target)
 
     def cancel_entry(self, order_id: str) -> bool:
         """Cancel an unfilled entry; False if it filled already or is unknown."""

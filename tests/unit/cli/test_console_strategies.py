@@ -8,14 +8,14 @@ from console.cli import main
 from console.cli.console import strategy_sources
 from console.cli.dispatch import build_parser, parse
 from contracts.config import parse_config
-from engine.strategy.plugin import StrategyPlugin
+from engine.strategy.plugin import BotPlugin
 
 
 def test_the_flags_build_the_bot_from_the_strategy_section() -> None:
     args = parse(build_parser(), ["console", "--strategies", "k1,K3", "--symbols", "MES"])
     config = parse_config("[strategy.euc]\ntheta = 0.1\n")
     (plugin,) = strategy_sources(args, config)
-    assert isinstance(plugin, StrategyPlugin)
+    assert isinstance(plugin, BotPlugin)
     assert plugin.config.enabled == ("K1", "K3") and plugin.config.symbols == ("MES",)
     assert plugin.config.euc.theta == 0.1
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from contracts.strategy import StrategyConfig
-from engine.strategy.decision import DayBook, Decision, Gate, decide, tier_for
+from engine.strategy.decision import DayBook, EntryDecision, Gate, decide, tier_for
 from engine.strategy.templates import EntryPlan, Setup, Skip
 from tests.unit.strategy.helpers import MES
 
@@ -55,7 +55,7 @@ def test_risk_never_exceeds_fifteen_dollars_or_twelve_ticks(equity, stop_ticks):
 
 def test_twelve_tick_mes_stop_is_exactly_fifteen_dollars_for_one_contract():
     result = decide(CFG, plan(12), MES, gate(), DayBook(), after_loss_today=False)
-    assert isinstance(result, Decision)
+    assert isinstance(result, EntryDecision)
     assert result.quantity == 1 and result.risk_usd == Decimal("15.00")
 
 
@@ -70,9 +70,9 @@ def test_capital_tiers_gate_trading_and_contracts():
     small = decide(CFG, plan(4), MES, gate("500"), DayBook(), after_loss_today=False)
     assert isinstance(small, Skip) and small.code == "tier"
     t1 = decide(CFG, plan(4), MES, gate("5000"), DayBook(), after_loss_today=False)
-    assert isinstance(t1, Decision) and t1.quantity == 1  # tier T1: one contract
+    assert isinstance(t1, EntryDecision) and t1.quantity == 1  # tier T1: one contract
     t2 = decide(CFG, plan(4), MES, gate("20000"), DayBook(), after_loss_today=False)
-    assert isinstance(t2, Decision) and t2.quantity == 2
+    assert isinstance(t2, EntryDecision) and t2.quantity == 2
 
 
 def test_equity_fraction_and_daily_loss_room_shrink_the_budget():
@@ -105,7 +105,7 @@ def test_quality_gates_come_before_euc():
 
 def test_euc_arithmetic_nets_costs_and_friction():
     result = decide(CFG, plan(8, 12, 0.8), MES, gate(), DayBook(), after_loss_today=False)
-    assert isinstance(result, Decision)
+    assert isinstance(result, EntryDecision)
     p = 0.5 + 0.5 * (0.8 - 0.5)
     expected = p * 15.0 - (1 - p) * 10.0 - (2 * 0.62 + 1.25)
     assert result.p_win == pytest.approx(p)
@@ -120,7 +120,7 @@ def test_euc_arithmetic_nets_costs_and_friction():
 
 def test_theta_modifiers_raise_the_bar():
     calm = decide(CFG, plan(8, 10, 0.7), MES, gate(), DayBook(), after_loss_today=False)
-    assert isinstance(calm, Decision) and calm.theta == pytest.approx(0.05)
+    assert isinstance(calm, EntryDecision) and calm.theta == pytest.approx(0.05)
     stressed = gate(htf_aligned=False, high_volatility=True, session_minutes=400, dvs=0.7, eqs=0.7)
     result = decide(CFG, plan(8, 10, 0.7), MES, stressed, DayBook(), after_loss_today=True)
     assert isinstance(result, Skip) and result.code == "euc"
