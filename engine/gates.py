@@ -1,7 +1,7 @@
 """Go-live gates: pure functions of recorded evidence, each PASS / PENDING / FAIL with numbers.
 
-Evidence is gathered elsewhere (console/golive.py reads reports, probe files and audit stores);
-here it is only judged. Missing evidence is PENDING with what is missing named, never a PASS.
+Evidence is read from recorded files and audit beads by engine/golive_evidence.py; here it is
+only judged. Missing evidence is PENDING with what is missing named, never a PASS.
 """
 
 from __future__ import annotations
@@ -60,8 +60,10 @@ class FixturesEvidence:
 
 @dataclass(frozen=True)
 class ArchitectureEvidence:
-    files_checked: int
-    violations: tuple[str, ...]
+    """The import contracts' result (`lint-imports`, pyproject.toml [tool.importlinter])."""
+
+    contracts_checked: int
+    broken: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -174,7 +176,7 @@ STAGES = ("integration", "console", "chaos", "crash")
 
 ACTIONS = {
     1: "raise coverage / restore the fixtures, then re-measure: deskgate gates --measure",
-    2: "remove the forbidden imports listed (contracts <- engine <- broker/console)",
+    2: "fix the imports that break the listed contracts (run lint-imports), then re-measure",
     3: "implement the listed port operations / map the listed error codes in broker/ibkr",
     4: "fix the failing unit tests, then re-run: deskgate gates --measure",
     5: "write or fix the stage tests listed, then re-run: deskgate gates --measure",
@@ -224,7 +226,7 @@ def gate_artifacts(ev: GateEvidence, cfg: GoLiveConfig) -> GateResult:
         if ev.coverage.percent < cfg.min_coverage_pct:
             fails.append(f"coverage {ev.coverage.percent:.1f}% < {cfg.min_coverage_pct:g}%")
     if ev.fixtures is None:
-        missing.append("fixture check")
+        missing.append("fixture check (deskgate gates --measure)")
     else:
         numbers.append(
             ("fixtures", f"{len(ev.fixtures.required) - len(ev.fixtures.missing)}"
@@ -240,20 +242,24 @@ def gate_artifacts(ev: GateEvidence, cfg: GoLiveConfig) -> GateResult:
 def gate_architecture(ev: GateEvidence, cfg: GoLiveConfig) -> GateResult:
     a = ev.architecture
     if a is None:
-        return _result(2, "architecture", [], ["import-direction scan"], [], "")
-    numbers = [("files", str(a.files_checked)), ("violations", str(len(a.violations)))]
-    fails = list(a.violations)
-    missing = [] if a.files_checked else ["no source files scanned"]
+        return _result(
+            2, "architecture", [], ["import contracts result (deskgate gates --measure)"], [], ""
+        )
+    numbers = [("contracts", str(a.contracts_checked)), ("broken", str(len(a.broken)))]
+    fails = [f"import contract broken: {name}" for name in a.broken]
+    missing = [] if a.contracts_checked else ["no import contracts were checked"]
     return _result(
         2, "architecture", fails, missing, numbers,
-        f"{a.files_checked} files, import direction holds",
+        f"{a.contracts_checked} import contracts kept",
     )  # fmt: skip
 
 
 def gate_interface(ev: GateEvidence, cfg: GoLiveConfig) -> GateResult:
     i = ev.interface
     if i is None:
-        return _result(3, "interface", [], ["broker interface scan"], [], "")
+        return _result(
+            3, "interface", [], ["broker interface scan (deskgate gates --measure)"], [], ""
+        )
     numbers = [
         ("operations", f"{len(i.operations) - len(i.unmapped_operations)}/{len(i.operations)}"),
         ("error codes", f"{len(i.error_codes) - len(i.unmapped_error_codes)}"

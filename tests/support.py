@@ -35,9 +35,10 @@ from engine.results import CommandResult
 
 AAPL = Instrument(symbol="AAPL")
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-"""The steering repo's shared/ folder, which CI checks out beside the project."""
-TWS_CAPTURE = SHARED / "fixtures" / "tws-v176-capture" / "request_response.json"
+FIXTURES = REPO / "tests" / "fixtures"
+"""Vendored test data, each folder with its licence."""
+TWS_CAPTURE = FIXTURES / "tws-v176-capture" / "request_response.json"
+"""Real TWS bytes (server version 176), BSD-2-Clause: see tws-v176-capture/LICENSE."""
 
 
 async def eventually(

@@ -145,6 +145,7 @@ _FIXED: Final[dict[int, ErrorCategory]] = {
     404: ErrorCategory.NOTICE,  # shares not available for short sale: order held
     10167: ErrorCategory.NOTICE,  # delayed market data displayed
     354: ErrorCategory.NOTICE,  # market data not subscribed
+    162: ErrorCategory.NOTICE,  # historical data request failed: answers a bars request only
     2109: ErrorCategory.NOTICE,  # outside regular trading hours attribute ignored
     2119: ErrorCategory.NOTICE,  # market data farm is connecting
 }

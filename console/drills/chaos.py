@@ -11,11 +11,8 @@ tests/chaos/test_chaos.py runs each one as a test.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import logging
-import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -795,24 +792,3 @@ def report_markdown(results: list[VectorResult], when: datetime | None = None) -
             f"| {n} | {r.title} | {'PASS' if r.passed else 'FAIL'} | {line} | {r.figure} |"
         )
     return "\n".join(lines) + "\n"
-
-
-def cmd_chaos(args: argparse.Namespace) -> int:
-    logging.disable(logging.WARNING)
-    names = args.vector or None
-    with tempfile.TemporaryDirectory(prefix="deskgate-chaos-") as tmp:
-        results = asyncio.run(run_all(Path(tmp), names))
-    text = report_markdown(results)
-    Path(args.report).write_text(text, encoding="utf-8")
-    for r in results:
-        print(f"{'PASS' if r.passed else 'FAIL'}  {r.title}: {r.figure}  ({r.seconds:.1f} s)")
-    print(f"report written to {args.report}")
-    return 0 if all(r.passed for r in results) else 1
-
-
-def register(subparsers: Any) -> None:
-    """Add `deskgate chaos` to the CLI."""
-    p = subparsers.add_parser("chaos", help="run the chaos suite against the gateway")
-    p.add_argument("--report", default="CHAOS_REPORT.md", help="where to write the report")
-    p.add_argument("--vector", action="append", choices=list(VECTORS), help="only these")
-    p.set_defaults(func=cmd_chaos)

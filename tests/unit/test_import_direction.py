@@ -1,72 +1,108 @@
-"""The import direction of ARCHITECTURE.md: contracts <- engine <- broker / console."""
+"""The import direction, declared once as import-linter contracts in pyproject.toml, holds; each
+contract bites; and importing the headless core loads no UI, broker or ib_async module."""
 
 from __future__ import annotations
 
-import ast
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
+import tomli_w
+
 ROOT = Path(__file__).resolve().parents[2]
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 
-def loaded_after_import(module: str) -> set[str]:
-    code = f"import sys, {module}; print('\\n'.join(sys.modules))"
+def lint_imports(cwd: Path, *extra_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(str(p) for p in (cwd, *extra_path))}
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_lint_imports_keeps_every_contract() -> None:
+    result = lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "0 broken" in result.stdout
+
+
+def importlinter_config() -> dict[str, object]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))
+    section: dict[str, object] = config["tool"]["importlinter"]
+    return section
+
+
+def write_module(root: Path, dotted: str, body: str = "") -> None:
+    """`a.b.c` as a package path with __init__.py files on the way."""
+    parts = dotted.split(".")
+    directory = root.joinpath(*parts[:-1])
+    directory.mkdir(parents=True, exist_ok=True)
+    for i in range(1, len(parts)):
+        (root.joinpath(*parts[:i]) / "__init__.py").touch()
+    target = directory / f"{parts[-1]}.py"
+    target.write_text(body + "\n" if body else "")
+
+
+def test_each_contract_breaks_on_the_import_it_forbids(tmp_path: Path) -> None:
+    """A copy of the contracts over a small tree that breaks each one once."""
+    section = importlinter_config()
+    contracts = section["contracts"]
+    assert isinstance(contracts, list) and len(contracts) == 5
+    (tmp_path / "pyproject.toml").write_text(tomli_w.dumps({"tool": {"importlinter": section}}))
+    for contract in contracts:
+        for module in contract.get("source_modules", ()):
+            write_module(tmp_path, f"{module}.ok")
+    for top in ("contracts", "engine", "broker", "console"):
+        write_module(tmp_path, f"{top}.ok")
+    external = tmp_path / "external"
+    for name in ("textual", "ib_async"):
+        write_module(external, f"{name}.core")
+    write_module(tmp_path, "contracts.up", "import engine.ok")
+    write_module(tmp_path, "engine.ui", "import textual")
+    write_module(tmp_path, "broker.gateway.wire", "import ib_async")
+    write_module(tmp_path, "broker.sim.screen", "import textual")
+    write_module(tmp_path, "broker.ibkr.adapter", "import ib_async")
+    ui = next(c for c in contracts if c["id"] == "console-ui-sees-the-engine-only")
+    write_module(tmp_path, f"{ui['source_modules'][-1]}.order", "import broker.ok")
+    result = lint_imports(tmp_path, external)
+    assert result.returncode == 1, result.stdout + result.stderr
+    for contract in contracts:
+        assert f"{contract['name']} BROKEN" in result.stdout, contract["name"]
+    assert "broker.ibkr.adapter -> ib_async" not in result.stdout
+    assert "Contracts: 0 kept, 5 broken." in result.stdout
+
+
+def loaded_after(code: str) -> set[str]:
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+        [sys.executable, "-c", f"{code}; import sys; print('\\n'.join(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
     )
     return {name.split(".")[0] for name in out.stdout.split()}
 
 
 def test_engine_and_contracts_load_no_ui_broker_or_ib_async() -> None:
-    for module in ("contracts", "engine", "engine.engine", "engine.audit", "contracts.config"):
-        loaded = loaded_after_import(module)
+    for module in (
+        "contracts",
+        "contracts.config",
+        "engine",
+        "engine.engine",
+        "engine.audit",
+        "engine.golive_evidence",
+    ):
+        loaded = loaded_after(f"import {module}")
         assert not loaded & {"textual", "ib_async", "broker", "console"}, (module, loaded)
 
 
-def imports_of(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text())
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module.split(".")[0])
-    return found
-
-
-def test_only_broker_ibkr_imports_ib_async() -> None:
-    offenders = [
-        str(p.relative_to(ROOT))
-        for top in ("contracts", "engine", "broker", "console")
-        for p in (ROOT / top).rglob("*.py")
-        if "ib_async" in imports_of(p) and not p.is_relative_to(ROOT / "broker" / "ibkr")
-    ]
-    assert offenders == []
-
-
-def test_layers_only_import_downward() -> None:
-    allowed = {
-        "contracts": {"contracts"},
-        "engine": {"contracts", "engine"},
-        "broker": {"contracts", "engine", "broker"},
-        "console": {"contracts", "engine", "console", "broker"},
-    }
-    project = {"contracts", "engine", "broker", "console"}
-    for top, ok in allowed.items():
-        for path in (ROOT / top).rglob("*.py"):
-            bad = (imports_of(path) & project) - ok
-            assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
-
-
-UI_MODULES = ("app.py", "state.py", "messages.py", "keymap.py", "format.py")
-
-
-def test_the_console_ui_never_reaches_into_brokers() -> None:
-    """Screens and widgets see the engine only; brokers are wired by the composition root."""
-    console = ROOT / "console"
-    ui = [console / name for name in UI_MODULES if (console / name).exists()]
-    ui += list((console / "screens").rglob("*.py")) + list((console / "widgets").rglob("*.py"))
-    assert ui, "no console UI modules found"
-    for path in ui:
-        assert "broker" not in imports_of(path), path.relative_to(ROOT)
+def test_the_command_line_loads_no_ui_or_ib_async_until_a_verb_needs_it() -> None:
+    """Building `deskgate`'s parser (what --help and every one-line error cost) stays light."""
+    loaded = loaded_after("from console.cli.dispatch import build_parser; build_parser()")
+    assert not loaded & {"textual", "ib_async", "broker"}, loaded

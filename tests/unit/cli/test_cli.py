@@ -14,13 +14,7 @@ from engine.clock import ManualClock
 from tests.support import make_intent
 
 
-def deskgate(
-    *args: str, stdin: str = "", env_home: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    if env_home is not None:
-        import os
-
-        {**os.environ, "HOME": str(env_home), "XDG_DATA_HOME": str(env_home / "data")}
+def deskgate(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "console.cli", *args],
         input=stdin,

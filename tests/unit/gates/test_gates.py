@@ -47,7 +47,7 @@ def complete() -> GateEvidence:
     return GateEvidence(
         coverage=CoverageEvidence(86.0, "coverage.json"),
         fixtures=FixturesEvidence(("capture", "snapshots"), ()),
-        architecture=ArchitectureEvidence(80, ()),
+        architecture=ArchitectureEvidence(4, ()),
         interface=InterfaceEvidence(("submit", "cancel"), (), (100, 201), ()),
         tests=SuiteEvidence("junit.xml", stages, dict.fromkeys(stages, 2)),
         account=AccountEvidence(
@@ -109,10 +109,12 @@ def test_missing_fixture_and_import_violation_fail() -> None:
     ev = replace(
         complete(),
         fixtures=FixturesEvidence(("capture", "snapshots"), ("snapshots",)),
-        architecture=ArchitectureEvidence(80, ("engine/x.py:3 imports textual",)),
+        architecture=ArchitectureEvidence(4, ("only broker.ibkr imports ib_async",)),
     )
     v = verdicts(ev)
     assert v[1] is Verdict.FAIL and v[2] is Verdict.FAIL
+    gate2 = evaluate(ev, CFG)[1]
+    assert "import contract broken: only broker.ibkr imports ib_async" in gate2.detail
 
 
 def test_an_unmapped_error_code_fails_gate_3() -> None:

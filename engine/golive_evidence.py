@@ -1,21 +1,23 @@
-"""Go-live evidence: gathered from report files, the probe file, paper metrics and audit stores.
+"""Go-live evidence read from recorded files and audit beads, judged by the gates; sign-offs.
 
-The gates themselves are pure (`engine.gates`); this module only reads what was recorded.
-`gate_results(config)` is what the console and `deskgate gates` call.
+Everything here reads what was recorded: the evidence files `deskgate gates --measure` writes
+from a checkout (coverage, JUnit, the import contracts' result, the repository scan), the probe
+file, the paper metrics and the audit stores. Nothing reads the installed package's own files
+or looks outside the evidence dir and the data dir.
 """
 
 from __future__ import annotations
 
-import ast
 import csv
 import json
 import sqlite3
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 from contracts.config import Config
 from contracts.enums import Mode
@@ -29,7 +31,6 @@ from contracts.events import (
 )
 from engine.audit import AuditStore
 from engine.gates import (
-    STAGES,
     AccountEvidence,
     ArchitectureEvidence,
     CoverageEvidence,
@@ -47,26 +48,17 @@ from engine.gates import (
     evaluate,
 )
 
-REPO = Path(__file__).resolve().parent.parent
 ACCOUNT_FILE = "ACCOUNT_CONFIG.json"
 METRICS_FILE = "PAPER_TRADING_METRICS.csv"
 DECISION_FILE = "GO_LIVE_DECISION.md"
 COVERAGE_FILE = "coverage.json"
 JUNIT_FILE = "junit.xml"
+IMPORT_CONTRACTS_FILE = "import-contracts.json"
+"""`lint-imports`' result: contracts checked and the names of the broken ones (gate 2)."""
+REPOSITORY_FILE = "repository.json"
+"""The checkout's scan: fixtures (gate 1), broker interface (gate 3), test files (gate 5)."""
 GOVERNANCE_STORE = "governance.sqlite"
 EVIDENCE_KINDS = ("SIGNOFF", "ROLLBACK_COMPLETED", "KILL_CONFIRMATION", "LIVE_OVERRIDE")
-
-FIXTURES = (
-    "../shared/fixtures/tws-v176-capture/request_response.json",
-    "snapshots",
-)
-"""Fixtures gate 1 wants present (paths relative to the repository)."""
-
-FORBIDDEN = {
-    "contracts": ("engine", "broker", "console", "textual", "ib_async"),
-    "engine": ("broker", "console", "textual", "ib_async"),
-    "broker": ("console", "textual"),
-}
 
 
 @dataclass(frozen=True)
@@ -85,8 +77,28 @@ class EvidencePaths:
     def junit_file(self) -> Path:
         return self.junit or self.evidence_dir / JUNIT_FILE
 
+    def file(self, name: str) -> Path:
+        return self.evidence_dir / name
 
-# --- gate 1: coverage and fixtures ----------------------------------------------------------
+
+def _json_object(path: Path) -> dict[str, Any] | None:
+    """A JSON object from `path`; None when it is absent or not a JSON object."""
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
+
+
+def _ints(value: object) -> tuple[int, ...]:
+    return tuple(v for v in value if isinstance(v, int)) if isinstance(value, list) else ()
+
+
+# --- gates 1, 3, 5: the checkout's coverage and scan -----------------------------------------
 
 
 def read_coverage(path: Path) -> CoverageEvidence | None:
@@ -99,103 +111,65 @@ def read_coverage(path: Path) -> CoverageEvidence | None:
             return CoverageEvidence(float(rate or 0) * 100, str(path))
         data = json.loads(path.read_text("utf-8"))
         return CoverageEvidence(float(data["totals"]["percent_covered"]), str(path))
-    except (OSError, ValueError, KeyError, ET.ParseError):
+    except (OSError, ValueError, KeyError, TypeError, ET.ParseError):
         return None
 
 
-def check_fixtures(repo: Path = REPO) -> FixturesEvidence:
-    missing = []
-    for rel in FIXTURES:
-        p = (repo / rel).resolve()
-        if not p.exists() or (p.is_dir() and not any(p.rglob("*.svg"))):
-            missing.append(rel)
-    return FixturesEvidence(FIXTURES, tuple(missing))
+@dataclass(frozen=True)
+class RepositoryScan:
+    """What `deskgate gates --measure` found in the checkout (repository.json)."""
+
+    fixtures: FixturesEvidence | None
+    interface: InterfaceEvidence | None
+    stage_files: Mapping[str, int]
 
 
-# --- gate 2: import direction ---------------------------------------------------------------
-
-
-def _imports(path: Path) -> Iterator[tuple[int, str]]:
-    tree = ast.parse(path.read_text("utf-8"), filename=str(path))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                yield node.lineno, alias.name
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            yield node.lineno, node.module
-
-
-def scan_architecture(repo: Path = REPO) -> ArchitectureEvidence:
-    """Every import in contracts/, engine/ and broker/ against the allowed direction;
-    ib_async only under broker/ibkr."""
-    files = 0
-    violations: list[str] = []
-    for package in ("contracts", "engine", "broker", "console"):
-        for path in sorted((repo / package).rglob("*.py")):
-            files += 1
-            rel = path.relative_to(repo).as_posix()
-            banned = list(FORBIDDEN.get(package, ()))
-            if not rel.startswith("broker/ibkr/"):
-                banned.append("ib_async")
-            for line, module in _imports(path):
-                top = module.split(".")[0]
-                if top in banned:
-                    violations.append(f"{rel}:{line} imports {module}")
-    return ArchitectureEvidence(files, tuple(violations))
-
-
-# --- gate 3: broker interface ---------------------------------------------------------------
-
-
-def scan_interface() -> InterfaceEvidence:
-    """Every required port operation implemented by the ibkr and sim adapters; every error code
-    the gateway can send (and the capture holds) in the ibkr mapping table."""
-    from broker.gateway.ids import Code
-    from broker.ibkr import mapping
-    from broker.ibkr.adapter import IbkrBroker
-    from broker.sim.broker import SimBroker
-    from engine.ports import BrokerPort
-
-    ops = tuple(sorted(n for n in vars(BrokerPort) if not n.startswith("_")))
-    unmapped = tuple(
-        f"{cls.__name__}.{op}"
-        for cls in (IbkrBroker, SimBroker)
-        for op in ops
-        if not hasattr(cls, op)
+def read_repository_scan(path: Path) -> RepositoryScan:
+    """repository.json; a missing or unreadable file gives no evidence (PENDING)."""
+    data = _json_object(path)
+    if data is None:
+        return RepositoryScan(None, None, {})
+    fixtures = data.get("fixtures")
+    interface = data.get("interface")
+    stage_files = data.get("stage_files")
+    return RepositoryScan(
+        fixtures=FixturesEvidence(
+            _strings(fixtures.get("required")), _strings(fixtures.get("missing"))
+        )
+        if isinstance(fixtures, dict)
+        else None,
+        interface=InterfaceEvidence(
+            _strings(interface.get("operations")),
+            _strings(interface.get("unmapped_operations")),
+            _ints(interface.get("error_codes")),
+            _ints(interface.get("unmapped_error_codes")),
+        )
+        if isinstance(interface, dict)
+        else None,
+        stage_files={str(k): v for k, v in stage_files.items() if isinstance(v, int)}
+        if isinstance(stage_files, dict)
+        else {},
     )
-    codes = sorted({int(c) for c in Code} | _capture_codes())
-    missing = tuple(c for c in codes if not mapping.is_known(c) and not 2100 <= c < 2200)
-    return InterfaceEvidence(ops, unmapped, tuple(codes), missing)
 
 
-def _capture_codes() -> set[int]:
-    """Error codes in the recorded TWS capture (message id 4), if the capture is present."""
-    path = REPO / FIXTURES[0]
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
-        return set()
-    out: set[int] = set()
+# --- gate 2: the import contracts ------------------------------------------------------------
 
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            code = node.get("errorCode", node.get("error_code"))
-            if isinstance(code, int):
-                out.add(code)
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
 
-    walk(data)
-    return out
+def read_import_contracts(path: Path) -> ArchitectureEvidence | None:
+    """import-contracts.json as written by `deskgate gates --measure` from `lint-imports`."""
+    data = _json_object(path)
+    if data is None or not isinstance(data.get("checked"), int):
+        return None
+    broken = _strings(data.get("broken"))
+    if data.get("returncode") not in (0, None) and not broken:
+        broken = (f"lint-imports failed: {str(data.get('error', 'no contracts result'))[:200]}",)
+    return ArchitectureEvidence(data["checked"], broken)
 
 
 # --- gates 4, 5: test runs ------------------------------------------------------------------
 
 
-def read_junit(path: Path, repo: Path = REPO) -> SuiteEvidence | None:
+def read_junit(path: Path, stage_files: Mapping[str, int] | None = None) -> SuiteEvidence | None:
     """Test counts per stage (tests/<stage>/...) from a pytest JUnit XML report."""
     if not path.exists():
         return None
@@ -214,10 +188,7 @@ def read_junit(path: Path, repo: Path = REPO) -> SuiteEvidence | None:
         c[2] += case.find("error") is not None
         c[3] += case.find("skipped") is not None
     stages = {k: StageRun(*v) for k, v in counts.items()}
-    files = {
-        stage: len(list((repo / "tests" / stage).rglob("test_*.py"))) for stage in ("unit", *STAGES)
-    }
-    return SuiteEvidence(str(path), stages, files)
+    return SuiteEvidence(str(path), stages, dict(stage_files or {}))
 
 
 # --- gate 6: the account probe --------------------------------------------------------------
@@ -236,16 +207,20 @@ def read_account(path: Path, config: Config) -> AccountEvidence | None:
     """ACCOUNT_CONFIG.json as written by `deskgate probe`."""
     if not path.exists():
         return None
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
+    data = _json_object(path)
+    if data is None:
         return AccountEvidence(False, str(path), error="unreadable probe file")
     expected = "LIVE" if config.mode is Mode.LIVE else "PAPER"
     ts = data.get("timestamp")
+    try:
+        timestamp = datetime.fromisoformat(ts) if isinstance(ts, str) and ts else None
+    except ValueError:
+        return AccountEvidence(False, str(path), error=f"unreadable probe timestamp {ts!r}")
+    permissions = data.get("permissions")
     return AccountEvidence(
         connected=bool(data.get("connected")),
         source=str(path),
-        timestamp=datetime.fromisoformat(ts) if ts else None,
+        timestamp=timestamp,
         error=str(data.get("error", "")),
         account_id=str(data.get("account_id", "")),
         account_type=str(data.get("account_type", "")),
@@ -255,8 +230,8 @@ def read_account(path: Path, config: Config) -> AccountEvidence | None:
         buying_power=_dec(data.get("buying_power")),
         cushion=_dec(data.get("margin_cushion")),
         permissions={
-            k: (v if isinstance(v, bool) else None)
-            for k, v in dict(data.get("permissions", {})).items()
+            str(k): (v if isinstance(v, bool) else None)
+            for k, v in (permissions.items() if isinstance(permissions, dict) else ())
         },
     )
 
@@ -352,17 +327,19 @@ def governance_evidence(
 
 
 def load_evidence(config: Config, paths: EvidencePaths) -> GateEvidence:
+    """Every gate's evidence from the evidence files and the data dir's audit stores."""
     signoffs, rollback, kill = governance_evidence(
         evidence_events(audit_stores(config.resolved_data_dir()))
     )
+    scan = read_repository_scan(paths.file(REPOSITORY_FILE))
     return GateEvidence(
         coverage=read_coverage(paths.coverage_file),
-        fixtures=check_fixtures(),
-        architecture=scan_architecture(),
-        interface=scan_interface(),
-        tests=read_junit(paths.junit_file),
-        account=read_account(paths.evidence_dir / ACCOUNT_FILE, config),
-        paper=read_paper_metrics(paths.evidence_dir / METRICS_FILE),
+        fixtures=scan.fixtures,
+        architecture=read_import_contracts(paths.file(IMPORT_CONTRACTS_FILE)),
+        interface=scan.interface,
+        tests=read_junit(paths.junit_file, scan.stage_files),
+        account=read_account(paths.file(ACCOUNT_FILE), config),
+        paper=read_paper_metrics(paths.file(METRICS_FILE)),
         signoffs=signoffs,
         rollback=rollback,
         kill=kill,

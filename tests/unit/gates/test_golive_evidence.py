@@ -1,4 +1,4 @@
-"""Console go-live helpers: arguments, paper config, evidence readers, sign-offs, live check."""
+"""Go-live: paper-session arguments and config, evidence readers, sign-offs, the live check."""
 
 from __future__ import annotations
 
@@ -14,7 +14,10 @@ from console.drills.paper import (
     parse_trades,
     write_metrics,
 )
-from console.golive import (
+from contracts.config import Config
+from contracts.enums import Mode
+from contracts.events import LiveOverride
+from engine.golive_evidence import (
     EvidencePaths,
     evidence_events,
     governance_evidence,
@@ -23,11 +26,7 @@ from console.golive import (
     read_junit,
     read_paper_metrics,
     record_signoff,
-    scan_architecture,
 )
-from contracts.config import Config
-from contracts.enums import Mode
-from contracts.events import LiveOverride
 
 
 def test_duration_and_trade_arguments() -> None:
@@ -64,10 +63,10 @@ def test_evidence_readers(tmp_path: Path) -> None:
         '<testcase classname="tests.chaos.test_b" name="t3"><skipped/></testcase>'
         '</testsuite></testsuites>'
     )  # fmt: skip
-    junit = read_junit(tmp_path / "junit.xml")
+    junit = read_junit(tmp_path / "junit.xml", {"unit": 3})
     assert junit is not None
     assert junit.stages["unit"].tests == 2 and junit.stages["unit"].failures == 1
-    assert junit.stages["chaos"].skipped == 1 and junit.stage_files["unit"] > 0
+    assert junit.stages["chaos"].skipped == 1 and junit.stage_files["unit"] == 3
     rows = [
         MetricRow("trades", "12", "orders", "PASS"),
         MetricRow("fill_rate", "99.5", "%", "PASS"),
@@ -77,11 +76,6 @@ def test_evidence_readers(tmp_path: Path) -> None:
     paper = read_paper_metrics(tmp_path / "m.csv")
     assert paper is not None and paper.trades == 12 and paper.fill_rate_pct == 99.5
     assert paper.latency_delta_pct is None
-
-
-def test_the_repository_keeps_its_import_direction() -> None:
-    arch = scan_architecture()
-    assert arch.files_checked > 50 and arch.violations == ()
 
 
 def test_signoffs_are_audit_beads_and_the_latest_per_role_counts(tmp_path: Path) -> None:

@@ -1,0 +1,89 @@
+"""Builds the `deskgate` parser from the verb modules and runs the chosen verb."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+from typing import NoReturn
+
+from console.cli import (
+    audit,
+    chaos,
+    gates,
+    gateway,
+    init,
+    paper,
+    probe,
+    propose,
+    rollback,
+    signoff,
+)
+from console.cli import console as console_verb
+from console.cli.options import (
+    BEFORE,
+    CONSOLE,
+    CliError,
+    OneLineParser,
+    add_common,
+    fail,
+    resolve_common,
+)
+from contracts.config import ConfigError
+from engine.audit import AuditUnavailable
+
+VERBS = (console_verb, init, propose, audit, gateway, chaos, probe, paper, gates, signoff, rollback)
+"""Every verb module, in the order `deskgate --help` lists them."""
+
+
+class ShowVersion(argparse.Action):
+    """`--version`: looks the installed version up only when asked."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> NoReturn:
+        try:
+            installed = version("deskgate")
+        except PackageNotFoundError:
+            installed = "unknown (not installed)"
+        print(f"deskgate {installed}")
+        parser.exit()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog="deskgate",
+        description="A terminal trading console: approve every order by keystroke. "
+        "Without a COMMAND it opens the console; options before a COMMAND apply to it.",
+    )
+    parser.add_argument("--version", action=ShowVersion)
+    add_common(parser, CONSOLE, prefix=BEFORE)
+    parser.set_defaults(func=console_verb.run)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for verb in VERBS:
+        verb.register(sub)
+    return parser
+
+
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """The parsed command line with its common options resolved; CliError on any problem."""
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args.verb, args.accepts = "console", frozenset(CONSOLE)
+    resolve_common(args)
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = parse(build_parser(), argv)
+        status: int = args.func(args)
+        return status
+    except (CliError, ConfigError, AuditUnavailable) as exc:
+        return fail(str(exc))
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return fail(f"{where}{exc.strerror or exc}")
+    except KeyboardInterrupt:
+        return 130
