@@ -151,6 +151,24 @@ class GoLiveConfig(_Section):
     min_promotion_regimes: int = Field(default=2, ge=1)
 
 
+class ExecutionConfig(_Section):
+    """The slippage model the fill report compares fills with (ticks; positive = worse)."""
+
+    modelled_slippage_ticks: dict[str, Decimal] = Field(default_factory=lambda: {"*": Decimal(0)})
+    """"SYMBOL", "SYMBOL/style" or "*" -> the modelled mean slippage in ticks."""
+    slippage_bound_ticks: Decimal = Field(default=Decimal(1), gt=0, le=100)
+
+
+class AlertsConfig(_Section):
+    """Off-screen alerts: terminal bell/desktop escape and apprise URLs, rate-limited."""
+
+    apprise_urls: list[str] = Field(default_factory=list, max_length=20)
+    """Secrets live in these URLs: keep the config private (deskgate refuses a shared one)."""
+    terminal_bell: bool = True
+    min_interval_s: float = Field(default=30.0, ge=1.0, le=3600.0)
+    escalate_after_s: float = Field(default=900.0, ge=60.0, le=86400.0)
+
+
 class Config(_Section):
     mode: Mode = Mode.SIM
     account: str = ""
@@ -168,6 +186,8 @@ class Config(_Section):
     console: ConsoleConfig = ConsoleConfig()
     scale: ScaleConfig = ScaleConfig()
     golive: GoLiveConfig = GoLiveConfig()
+    execution: ExecutionConfig = ExecutionConfig()
+    alerts: AlertsConfig = AlertsConfig()
 
     def resolved_data_dir(self) -> Path:
         if self.data_dir:
@@ -254,6 +274,8 @@ _HEADER = """\
 # [console.keys] remap any key (Textual key names, e.g. "question_mark").
 # [scale]      capital tiers from the go-live date.
 # [golive]     go-live gate thresholds, required account permissions and sign-off roles.
+# [execution]  the slippage model `deskgate fill-report` checks fills against (ticks).
+# [alerts]     off-screen alerts: terminal bell, apprise URLs, rate limit, escalation (seconds).
 
 """
 

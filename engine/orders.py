@@ -30,6 +30,7 @@ from engine.approvals import ApprovalDesk
 from engine.audit import AuditUnavailable
 from engine.book import Book, IntentRecord
 from engine.clock import Clock
+from engine.execution_styles import first_child_quantity
 from engine.ports import BrokerUnavailable
 from engine.pretrade import PreTradeRisk
 from engine.recorder import EventRecorder
@@ -37,18 +38,28 @@ from engine.results import CommandResult, ProposalResult
 from engine.session import BrokerSession
 from engine.throttle import OutboundThrottle
 
+DEFAULT_SIZE_INCREMENT = Decimal(1)
+"""An execution style's child size step, until an instrument master gives the venue's."""
+
 SAFETY_EXEMPTIONS = frozenset({"flatten"})
 """Exempt orders that only reduce risk: sent even when the write-ahead cannot be synced."""
 
 
-def order_request_for(intent: Intent, leg: OrderLeg = OrderLeg.ENTRY) -> OrderRequest:
-    """The broker request for an intent's leg; its orderRef is derived from the intent id."""
+def order_request_for(
+    intent: Intent, leg: OrderLeg = OrderLeg.ENTRY, *, quantity: Decimal | None = None
+) -> OrderRequest:
+    """The broker request for an intent's leg; its orderRef is derived from the intent id.
+
+    `quantity` sends less than the intent (an execution style's first child), never more.
+    """
     o = intent.order
+    if quantity is not None and not 0 < quantity <= o.quantity:
+        raise ValueError(f"child quantity {quantity} outside the approved {o.quantity}")
     return OrderRequest(
         order_ref=order_ref_for(intent.intent_id, leg),
         instrument=o.instrument,
         side=o.side,
-        quantity=o.quantity,
+        quantity=o.quantity if quantity is None else quantity,
         order_type=o.order_type,
         limit_price=o.limit_price,
         stop_price=o.stop_price,
@@ -158,7 +169,9 @@ class OrderPath:
             self._risk.deny(rec, checks)
             d = checks.denials[0]
             return CommandResult(False, f"denied at submit: {d.reason}: {d.detail}", str(d.reason))
-        return await self.send(rec, order_request_for(rec.intent), token_id=redeemed)
+        first = first_child_quantity(rec.intent.order, DEFAULT_SIZE_INCREMENT)
+        request = order_request_for(rec.intent, quantity=first)
+        return await self.send(rec, request, token_id=redeemed)
 
     async def reject(self, intent_id: str, reason: str = "") -> CommandResult:
         rec = self._book.records.get(intent_id)

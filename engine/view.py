@@ -21,6 +21,7 @@ from engine.pretrade import PreTradeRisk
 from engine.promotion import GoLive
 from engine.scale import TierStatus
 from engine.session import LATENCY_STAGES, BrokerSession
+from engine.style_desk import StyleDesk
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,24 @@ class PendingApproval:
 
 
 @dataclass(frozen=True)
+class StyleView:
+    """An execution style's progress for the Orders panel."""
+
+    kind: str
+    """limit_patience or twap."""
+    steps: int
+    """Modifies the broker confirmed (reprices, slices)."""
+    working_quantity: Decimal
+    """What the working order asks for now (twap grows it slice by slice)."""
+    limit_price: Decimal | None
+    done: bool
+    outcome: str
+    """Why it stopped (filled, timed out, halted, ...); empty while working."""
+    last_step: str
+    """The newest history line ("40@100.02", "modify ... refused", ...)."""
+
+
+@dataclass(frozen=True)
 class OrderView:
     intent_id: str
     symbol: str
@@ -61,6 +80,8 @@ class OrderView:
     perm_id: int | None = None
     unknown: bool = False
     """True while disconnected: the broker side cannot be confirmed."""
+    style: StyleView | None = None
+    """The execution style working this order (None for immediate orders)."""
 
     @property
     def ratio(self) -> Decimal:
@@ -154,7 +175,10 @@ class SnapshotBuilder:
         golive: GoLive,
         clock: Clock,
         config: Config,
+        *,
+        styles: StyleDesk | None = None,
     ) -> None:
+        self._styles = styles
         self._store = store
         self._book = book
         self._session = session
@@ -192,6 +216,7 @@ class SnapshotBuilder:
                     avg_fill_price=rec.avg_price(OrderLeg.ENTRY) or rec.avg_price(OrderLeg.FLATTEN),
                     perm_id=rec.perm_id,
                     unknown=rec.state.is_working and not session.connected,
+                    style=self._style(rec.intent.intent_id),
                 )
             )
         last_quote = max((q.ts for q in session.quotes.values()), default=None)
@@ -225,6 +250,20 @@ class SnapshotBuilder:
             drifts=tuple(self._book.drifts.values()),
             gates=self._golive.gates,
             scale_tier=self._risk.scale_tier(),
+        )
+
+    def _style(self, intent_id: str) -> StyleView | None:
+        progress = self._styles.progress.get(intent_id) if self._styles else None
+        if progress is None:
+            return None
+        return StyleView(
+            kind=progress.kind,
+            steps=progress.steps,
+            working_quantity=progress.working_quantity,
+            limit_price=progress.limit_price,
+            done=progress.done,
+            outcome=progress.outcome,
+            last_step=progress.history[-1] if progress.history else "",
         )
 
     def _pending(self, intent_id: str, now: datetime) -> PendingApproval | None:
