@@ -5,14 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-<<<<<<< HEAD
-from console.commands_live import run_probe
-from console.drills.paper import PaperPlan, run_paper
-from engine.golive_evidence import EvidencePaths, gate_results, read_account
-=======
 from console.cli.probe import run_probe
 from console.drills.paper import PaperPlan, run_paper
->>>>>>> cli
 from contracts.config import Config
 from engine.gates import GateEvidence, Verdict, gate_account
 from engine.golive_evidence import EvidencePaths, gate_results, read_account
