@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from console.cli.options import AUDIT_LEVEL, FILES, CliError, SubParsers, add_common, fail, load
-from engine.audit import AuditStore, AuditUnavailable, open_read_only
+from engine.audit import AuditUnavailable, ReadOnlyStore, open_read_only
 
 
 def register(sub: SubParsers) -> None:
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         store.close()
 
 
-def _verify(store: AuditStore, path: Path) -> int:
+def _verify(store: ReadOnlyStore, path: Path) -> int:
     report = store.verify()
     for problem in report.problems:
         print(problem)
@@ -78,7 +78,7 @@ def _verify(store: AuditStore, path: Path) -> int:
     return 0 if report.ok else 1
 
 
-def _export(store: AuditStore, out_path: str | None) -> int:
+def _export(store: ReadOnlyStore, out_path: str | None) -> int:
     if out_path in (None, "-"):
         store.export_jsonl(sys.stdout)
         return 0

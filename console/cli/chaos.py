@@ -20,7 +20,7 @@ def register(sub: SubParsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from console import chaos as drill  # the chaos drill
+    from console.drills import chaos as drill  # the chaos drill
 
     names = args.vector or None
     unknown = sorted(set(names or ()) - set(drill.VECTORS))

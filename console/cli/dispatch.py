@@ -10,11 +10,13 @@ from typing import NoReturn
 from console.cli import (
     audit,
     chaos,
+    fill_report,
     gates,
     gateway,
     init,
     paper,
     probe,
+    promote,
     propose,
     rollback,
     signoff,
@@ -32,7 +34,21 @@ from console.cli.options import (
 from contracts.config import ConfigError
 from engine.audit import AuditUnavailable
 
-VERBS = (console_verb, init, propose, audit, gateway, chaos, probe, paper, gates, signoff, rollback)
+VERBS = (
+    console_verb,
+    init,
+    propose,
+    audit,
+    fill_report,
+    gateway,
+    chaos,
+    probe,
+    paper,
+    gates,
+    signoff,
+    promote,
+    rollback,
+)
 """Every verb module, in the order `deskgate --help` lists them."""
 
 
