@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -16,6 +17,8 @@ from engine.approvals import ApprovalDesk
 from engine.audit import AuditStore
 from engine.book import Book
 from engine.clock import Clock
+from engine.fill_journal import FillJournalRow, SlippageDrift
+from engine.fills_view import FillsFeed
 from engine.gates import GateResult
 from engine.pretrade import PreTradeRisk
 from engine.promotion import GoLive
@@ -160,6 +163,10 @@ class EngineSnapshot:
     """Go-live gate results (number, name, verdict, detail, numbers); None if not evaluated."""
     scale_tier: TierStatus | None = None
     """The scale-up capital tier in force (None when no go-live date is configured)."""
+    fills: tuple[FillJournalRow, ...] = ()
+    """The fill journal for the fills view, oldest first (the newest 200; refreshed <= 1/s)."""
+    slippage: tuple[SlippageDrift, ...] = ()
+    """Observed entry slippage against the configured model, per symbol and style."""
 
 
 class SnapshotBuilder:
@@ -179,6 +186,11 @@ class SnapshotBuilder:
         styles: StyleDesk | None = None,
     ) -> None:
         self._styles = styles
+        self._fills = FillsFeed(
+            store,
+            config.execution.modelled_slippage_ticks,
+            config.execution.slippage_bound_ticks,
+        )
         self._store = store
         self._book = book
         self._session = session
@@ -191,6 +203,7 @@ class SnapshotBuilder:
 
     def take(self) -> EngineSnapshot:
         now = self._clock.now()
+        self._fills.refresh(time.monotonic())  # real time: a rate limit, not a timestamp
         session = self._session
         pending: list[PendingApproval] = []
         orders: list[OrderView] = []
@@ -250,6 +263,8 @@ class SnapshotBuilder:
             drifts=tuple(self._book.drifts.values()),
             gates=self._golive.gates,
             scale_tier=self._risk.scale_tier(),
+            fills=self._fills.rows,
+            slippage=self._fills.slippage,
         )
 
     def _style(self, intent_id: str) -> StyleView | None:

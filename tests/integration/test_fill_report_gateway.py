@@ -52,6 +52,13 @@ async def test_fill_report_reads_gateway_fills_as_csv_and_json(tmp_path: Path) -
         worked = desk.engine.book.records[patient.intent_id]
         await eventually(lambda: desk.quote() and worked.state is LifecycleState.FILLED, 30)
         desk.engine.recorder.flush()
+        await eventually(lambda: len(desk.engine.snapshot().fills) == 2)  # the console's view
+        view = desk.engine.snapshot()
+        assert {f.intent_id for f in view.fills} == {intent.intent_id, patient.intent_id}
+        assert {(d.symbol, d.style) for d in view.slippage} == {
+            ("AAPL", "immediate"),
+            ("AAPL", "limit_patience"),
+        }
 
         as_csv = fill_report(tmp_path, "--csv")
         assert as_csv.returncode == 0, as_csv.stderr
