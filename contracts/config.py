@@ -167,6 +167,8 @@ class AlertsConfig(_Section):
     terminal_bell: bool = True
     min_interval_s: float = Field(default=30.0, ge=1.0, le=3600.0)
     escalate_after_s: float = Field(default=900.0, ge=60.0, le=86400.0)
+    margin_cushion_pct: Decimal = Field(default=Decimal(10), ge=1, le=50)
+    """A MARGIN_WARNING rings when the account's cushion falls below this percentage."""
 
 
 class Config(_Section):

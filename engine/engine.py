@@ -30,6 +30,7 @@ from engine.execution import ExecutionEvents
 from engine.gates import GateResult
 from engine.intake import IntakeServer, StrategyPlugin
 from engine.killswitch import KillSwitch
+from engine.margin_watch import MarginWatch
 from engine.orders import OrderPath
 from engine.ports import BrokerPort, BrokerUnavailable
 from engine.pretrade import PreTradeRisk
@@ -128,6 +129,7 @@ class Engine:
         self.styles = StyleDesk(
             recorder, book, self.session, self.order_path, self.throttle, clock_, config
         )
+        self.margin = MarginWatch(recorder, config.alerts.margin_cushion_pct)
         self.golive = GoLive(recorder, book, self.session, config)
         self._view = SnapshotBuilder(
             self.store,
@@ -292,6 +294,7 @@ class Engine:
         """Apply one event from the broker port (the port's sink; drills may interpose here)."""
         self.styles.observe(event)
         self.router.deliver(event)
+        self.margin.observe(event)
 
     # --- commands ---------------------------------------------------------------------------
 
