@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from datetime import time
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -52,6 +53,8 @@ class TokenConfig(_Section):
 
 class LifecycleConfig(_Section):
     stall_timeout_s: float = Field(default=60.0, gt=0)
+    cancel_timeout_s: float = Field(default=10.0, gt=0)
+    """A cancel unanswered this long makes the engine re-query the broker (PENDING_CANCEL)."""
 
 
 class StaleConfig(_Section):
@@ -72,6 +75,15 @@ class KillConfig(_Section):
     """Roll back when the probabilistic Sharpe ratio of the session's returns falls below."""
     psr_min_samples: int = Field(default=30, ge=3)
     """Returns needed before the PSR trigger applies (fewer say nothing)."""
+
+
+class HoursConfig(_Section):
+    calendar: str = Field(default="auto", pattern=r"^(auto|on|off)$")
+    """Venue sessions and IB's reset window gate new entries: auto = only with broker ibkr."""
+    reset_start: time = time(23, 45)
+    reset_end: time = time(0, 45)
+    reset_weekend_end: time = time(3, 0)
+    """IB's nightly reset (US/Eastern): Sun-Fri start-end, Saturday start to Sunday weekend_end."""
 
 
 class ReconcileConfig(_Section):
@@ -114,6 +126,8 @@ class KeysConfig(_Section):
 
 class ConsoleConfig(_Section):
     keys: KeysConfig = KeysConfig()
+    approve_dwell_s: float = Field(default=1.0, ge=0, le=10)
+    """A trade's headline must be on screen this long before `a` approves it (no double tap)."""
 
 
 class CapitalTier(_Section):
@@ -144,6 +158,8 @@ class GoLiveConfig(_Section):
     max_latency_delta_pct: float = Field(default=50.0, gt=0)
     min_fill_rate_pct: float = Field(default=98.0, ge=0, le=100)
     max_pacing_violations: int = Field(default=0, ge=0)
+    max_latency_p95_ms: float = Field(default=200.0, gt=0)
+    max_disconnects: int = Field(default=0, ge=0)
     min_sharpe_vs_backtest: float = Field(default=0.5, ge=0)
     max_rollback_s: float = Field(default=30.0, gt=0)
     rollback_nav_tolerance_pct: float = Field(default=1.0, gt=0)
@@ -184,6 +200,7 @@ class Config(_Section):
     stale: StaleConfig = StaleConfig()
     kill: KillConfig = KillConfig()
     reconcile: ReconcileConfig = ReconcileConfig()
+    hours: HoursConfig = HoursConfig()
     intake: IntakeConfig = IntakeConfig()
     console: ConsoleConfig = ConsoleConfig()
     scale: ScaleConfig = ScaleConfig()
@@ -271,6 +288,8 @@ _HEADER = """\
 # [lifecycle]  an order with no broker ack after stall_timeout_s becomes STALLED.
 # [stale]      intents older than their TTL (minutes, by regime) are refused: STATE_CONFLICT.
 # [kill]       automatic kill-switch / rollback triggers.
+# [hours]      calendar auto | on | off: no new entries outside the venue session or in IB's
+#              nightly reset (auto: only with broker ibkr; the sim venue trades around the clock).
 # [reconcile]  periodic reconciliation with the broker (never more than max_per_minute).
 # [intake]     local socket for JSON-lines intents; plugins as "module:callable".
 # [console.keys] remap any key (Textual key names, e.g. "question_mark").

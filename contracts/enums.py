@@ -45,6 +45,8 @@ class LifecycleState(StrEnum):
     APPROVED = "APPROVED"
     SUBMITTED = "SUBMITTED"
     STALLED = "STALLED"
+    PENDING_CANCEL = "PENDING_CANCEL"
+    """A cancel was sent and the broker has not answered it yet: the order may still fill."""
     FILLED = "FILLED"
     MANAGED = "MANAGED"
     CLOSED = "CLOSED"
@@ -59,7 +61,12 @@ class LifecycleState(StrEnum):
     @property
     def is_working(self) -> bool:
         """An order is (or may be) live at the broker in this state."""
-        return self in (LifecycleState.SUBMITTED, LifecycleState.STALLED, LifecycleState.MANAGED)
+        return self in (
+            LifecycleState.SUBMITTED,
+            LifecycleState.STALLED,
+            LifecycleState.PENDING_CANCEL,
+            LifecycleState.MANAGED,
+        )
 
 
 TERMINAL_STATES = frozenset(
@@ -86,6 +93,8 @@ class Trigger(StrEnum):
     FILL = "FILL"
     BROKER_REJECT = "BROKER_REJECT"
     CANCEL_CONFIRMED = "CANCEL_CONFIRMED"
+    CANCEL_SENT = "CANCEL_SENT"
+    CANCEL_REJECTED = "CANCEL_REJECTED"
     ACK_TIMEOUT = "ACK_TIMEOUT"
     EXITS_WORKING = "EXITS_WORKING"
     EXIT_FILLED = "EXIT_FILLED"
@@ -150,6 +159,11 @@ class DenialReason(StrEnum):
     AUDIT_UNAVAILABLE = "AUDIT_UNAVAILABLE"
     SCALE_TIER = "SCALE_TIER"
     STRATEGY_NOT_LIVE = "STRATEGY_NOT_LIVE"
+    ORDER_ENTRY_REFUSED = "ORDER_ENTRY_REFUSED"
+    """The broker refuses every new order of this session (TWS read-only API)."""
+    MARKET_CLOSED = "MARKET_CLOSED"
+    RESET_WINDOW = "RESET_WINDOW"
+    """IB's nightly server reset: nothing is sent inside it."""
 
 
 class TokenRejection(StrEnum):

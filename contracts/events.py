@@ -312,6 +312,9 @@ class SignOffRecorded(EngineEvent):
     role: str
     name: str
     note: str = ""
+    verdict: Literal["APPROVE", "REJECT"] = "APPROVE"
+    evidence_hash: str = ""
+    """The evidence version signed (sha256 of the evidence files); empty on older beads."""
 
 
 class AutoApprovePolicySet(EngineEvent):

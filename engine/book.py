@@ -28,12 +28,14 @@ from contracts.events import (
     KillFlagCleared,
     KillFlagRaised,
     OrderAcknowledged,
+    OrderRejectedByBroker,
     OrderSubmitting,
     PositionBead,
     PositionCorrected,
     PromotionApproved,
     PromotionRequested,
     RiskChecked,
+    SubmitFailed,
     TokenExpired,
     TokenIssued,
     TraderRejected,
@@ -46,10 +48,24 @@ EXCHANGE_TZ = ZoneInfo("America/New_York")
 SESSION_ROLL = timedelta(hours=6)
 """A trading session starts at 18:00 New York time (CME Globex opens; US equities are shut)."""
 ENTRY_OPEN_STATES = frozenset(
-    {LifecycleState.APPROVED, LifecycleState.SUBMITTED, LifecycleState.STALLED}
+    {
+        LifecycleState.APPROVED,
+        LifecycleState.SUBMITTED,
+        LifecycleState.STALLED,
+        LifecycleState.PENDING_CANCEL,
+    }
 )
 FINAL_STATES = frozenset({LifecycleState.CLOSED, LifecycleState.REJECTED, LifecycleState.EXPIRED})
 """States no edge leaves (CANCELLED is not final: a fill can still race a cancel)."""
+
+
+ENTRY_REFUSAL_MARKER = "read-only"
+"""In a broker refusal's reason: the session refuses every order (TWS read-only API)."""
+
+
+def refused_entry(reason: str) -> bool:
+    """Whether a send failed because the broker refuses all order entry (not a trade)."""
+    return ENTRY_REFUSAL_MARKER in reason.lower()
 
 
 @dataclass
@@ -215,6 +231,10 @@ class Book:
                 self.by_ref[event.request.order_ref] = event.intent_id
                 if event.exempt is None:
                     self.trades_today += 1
+            case SubmitFailed() | OrderRejectedByBroker() if refused_entry(event.reason):
+                rec = self.records[event.intent_id]
+                if rec.exempt is None and rec.submitted_at is not None:
+                    self.trades_today = max(0, self.trades_today - 1)  # never left: not a trade
             case OrderAcknowledged():
                 rec = self.records[event.intent_id]
                 rec.perm_id = event.perm_id

@@ -17,6 +17,7 @@ from contracts.broker import (
     ModifyRejected,
     OrderAccepted,
     OrderCancelled,
+    OrderEntryRefused,
     OrderFilled,
     OrderRejected,
     PacingViolation,
@@ -106,7 +107,16 @@ class BrokerEventRouter:
             case OrderRejected():
                 self._execution.on_rejected(event)
                 self._reconciler.request("reject")
-            case CancelRejected() | ModifyRejected():
+            case CancelRejected():
+                waited = self._execution.on_cancel_rejected(event)
+                pending = f" after {waited:.2f} s in PENDING_CANCEL" if waited is not None else ""
+                self._recorder.alert(
+                    AlertLevel.WARNING,
+                    event.kind.upper(),
+                    f"{event.order_ref}: {event.code} {event.reason}{pending}",
+                )
+                self._reconciler.request("cancel rejected", delay_s=0.0)
+            case ModifyRejected():
                 self._recorder.alert(
                     AlertLevel.WARNING,
                     event.kind.upper(),
@@ -123,8 +133,11 @@ class BrokerEventRouter:
                 self._session.account_id = event.account_id
                 self._session.is_paper = event.is_paper
                 self._recorder.changed("connected")
+                if self._reconciler.enabled and not self._session.resynced.is_set():
+                    self._tasks.spawn(self.resync(), "resync")
             case BrokerDisconnected():
                 self._session.connected = False
+                self._session.link_interrupted()
                 self._recorder.alert(
                     AlertLevel.CRITICAL, "DISCONNECTED", event.reason or "broker disconnected"
                 )
@@ -137,10 +150,18 @@ class BrokerEventRouter:
                     "CONNECTIVITY",
                     event.message or ("restored" if event.connected else "lost"),
                 )
+                self._session.link_interrupted()
                 if not event.connected:
                     self._connection_failed()
                 else:
                     self._tasks.spawn(self.resync(), "resync")
+            case OrderEntryRefused():
+                self._session.order_entry_refused = event.reason
+                self._recorder.alert(
+                    AlertLevel.CRITICAL,
+                    "ORDER_ENTRY_REFUSED",
+                    f"order entry disabled, the broker refuses new orders: {event.reason}",
+                )
             case DataFarmStatus():
                 self._session.farms[event.farm] = event.ok
                 self._recorder.changed("farm")
@@ -158,6 +179,11 @@ class BrokerEventRouter:
         self._kill_switch.check_loss_triggers()
 
     async def resync(self) -> None:
-        """After a reconnect: rebuild from broker truth, then reconcile at once."""
-        if await self._execution.recover():
-            self._reconciler.request("reconnect", delay_s=0.0)
+        """After a reconnect: rebuild from broker truth, then reconcile at once. No new order
+        leaves until a reconciliation has finished (`BrokerSession.resynced`)."""
+        if not await self._execution.recover():
+            self._reconciler.request("reconnect")
+            return
+        result = await self._reconciler.reconcile("reconnect")
+        if not result.ok and result.code not in ("RATE_LIMITED", "RETRY"):
+            self._reconciler.request("reconnect")

@@ -281,6 +281,7 @@ class Engine:
         """Expire tokens, stall silent orders, clear lapsed kill flags (called twice a second)."""
         self.approvals.expire_due()
         self.order_path.stall_silent_orders()
+        self.reconciler.chase_unanswered_cancels()
         now = self.clock.now()
         for flag, raised in list(self.book.kill_flags.items()):
             if raised.expires_at is not None and now >= raised.expires_at:

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from contracts.broker import (
     BrokerOrder,
+    CancelRejected,
     OrderAccepted,
     OrderCancelled,
     OrderFilled,
@@ -25,6 +26,7 @@ from engine import crashpoints
 from engine.audit import AuditUnavailable
 from engine.book import Book, IntentRecord
 from engine.clock import Clock
+from engine.fsm import CANCELLABLE
 from engine.killswitch import KillSwitch
 from engine.ports import BrokerUnavailable
 from engine.recorder import EventRecorder
@@ -94,7 +96,7 @@ class ExecutionEvents:
             )
         )
         self._session.sample("submit_to_ack", rec.submitted_at, rec.acked_at)
-        if rec.state in (LifecycleState.SUBMITTED, LifecycleState.STALLED):
+        if rec.state in CANCELLABLE:
             self._recorder.transition(rec, Trigger.ACK)
         crashpoints.hit("after_ack")
 
@@ -106,6 +108,7 @@ class ExecutionEvents:
         if found is None:
             return
         rec, leg = found
+        after_cancel = rec.state is LifecycleState.CANCELLED
         crashpoints.hit("before_fill_recorded")
         self._recorder.emit(
             FillRecorded(
@@ -138,13 +141,46 @@ class ExecutionEvents:
             except AuditUnavailable as exc:  # queued: written when the store allows
                 log.error("fill of %s not yet on disk: %s", rec.intent.intent_id, exc)
             crashpoints.hit("after_fill" if complete else "after_partial_fill")
-            if complete and leg is OrderLeg.FLATTEN:
+            if after_cancel:
+                self._fill_after_cancel(rec, event)
+            elif complete and leg is OrderLeg.FLATTEN:
                 self._recorder.transition(rec, Trigger.EXIT_FILLED)
             elif complete and rec.has_exits and rec.state is LifecycleState.FILLED:
                 self._recorder.transition(rec, Trigger.EXITS_WORKING)
         else:
             done = rec.exit_filled >= rec.entry_filled
             self._recorder.transition(rec, Trigger.EXIT_FILLED if done else Trigger.PARTIAL_FILL)
+
+    def _fill_after_cancel(self, rec: IntentRecord, event: OrderFilled) -> None:
+        """The cancel lost the race: the fill stands, but its exits went with the cancel, so the
+        position is unprotected; the reconciliation that follows checks it against the broker."""
+        iid = rec.intent.intent_id
+        self._recorder.alert(
+            AlertLevel.CRITICAL,
+            "FILL_AFTER_CANCEL",
+            f"{iid}: {event.quantity} filled after its cancel was confirmed; no exits working",
+            iid,
+        )
+
+    def _note_cancel_answered(self, rec: IntentRecord) -> float | None:
+        """Seconds the record spent in PENDING_CANCEL (None: no cancel of ours was pending)."""
+        if rec.state is not LifecycleState.PENDING_CANCEL:
+            return None
+        waited = (self._clock.now() - rec.state_since).total_seconds()
+        self._session.cancel_waits.append(waited)
+        return waited
+
+    def on_cancel_rejected(self, event: CancelRejected) -> float | None:
+        """10147/10148: the cancel is answered at once; the order is still ours (a 10148 fill
+        arrives as its own execution). Returns the seconds spent in PENDING_CANCEL."""
+        found = self._record_for(event.order_ref)
+        if found is None:
+            return None
+        rec, _ = found
+        waited = self._note_cancel_answered(rec)
+        if waited is not None:
+            self._recorder.transition(rec, Trigger.CANCEL_REJECTED)
+        return waited
 
     def on_cancelled(self, event: OrderCancelled) -> None:
         self.applied += 1
@@ -153,7 +189,8 @@ class ExecutionEvents:
             return
         rec, leg = found
         if leg in (OrderLeg.ENTRY, OrderLeg.FLATTEN):
-            if rec.state in (LifecycleState.SUBMITTED, LifecycleState.STALLED):
+            self._note_cancel_answered(rec)
+            if rec.state in CANCELLABLE:
                 self._recorder.emit(
                     OrderCancelConfirmed(
                         ts_event=event.ts,
@@ -255,7 +292,7 @@ class ExecutionEvents:
                         perm_id=broker_order.perm_id,
                     )
                 )
-        elif rec.state in (LifecycleState.SUBMITTED, LifecycleState.STALLED):
+        elif rec.state in CANCELLABLE:
             # Not working at the broker and not fully filled: it is gone. Never resend.
             self._recorder.alert(
                 AlertLevel.WARNING,

@@ -38,6 +38,15 @@ TRANSITIONS: dict[tuple[S, T], S] = {
     (S.STALLED, T.BROKER_REJECT): S.REJECTED,
     (S.STALLED, T.CANCEL_CONFIRMED): S.CANCELLED,
     (S.STALLED, T.SUBMIT_FAILED): S.REJECTED,
+    # --- a cancel sent, not yet answered: the order may still fill --------------------------
+    (S.SUBMITTED, T.CANCEL_SENT): S.PENDING_CANCEL,
+    (S.STALLED, T.CANCEL_SENT): S.PENDING_CANCEL,
+    (S.PENDING_CANCEL, T.ACK): S.PENDING_CANCEL,
+    (S.PENDING_CANCEL, T.PARTIAL_FILL): S.PENDING_CANCEL,
+    (S.PENDING_CANCEL, T.FILL): S.FILLED,  # the fill won the race
+    (S.PENDING_CANCEL, T.CANCEL_CONFIRMED): S.CANCELLED,
+    (S.PENDING_CANCEL, T.CANCEL_REJECTED): S.SUBMITTED,  # 10147/10148 or not sent: still ours
+    (S.PENDING_CANCEL, T.BROKER_REJECT): S.REJECTED,
     # --- filled, with or without exits ---------------------------------------------------
     (S.FILLED, T.EXITS_WORKING): S.MANAGED,  # bracket stop/target working at the broker
     (S.FILLED, T.EXIT_FILLED): S.CLOSED,  # flattened
@@ -49,6 +58,10 @@ TRANSITIONS: dict[tuple[S, T], S] = {
     (S.CANCELLED, T.FILL): S.FILLED,
     (S.CANCELLED, T.PARTIAL_FILL): S.CANCELLED,
 }
+
+
+CANCELLABLE = frozenset({S.SUBMITTED, S.STALLED, S.PENDING_CANCEL})
+"""Entry states in which the order may be working at the broker, unfilled."""
 
 
 def next_state(state: S, trigger: T) -> S:

@@ -139,6 +139,10 @@ class SignOff:
     role: str
     name: str
     ts: datetime
+    verdict: str = "APPROVE"
+    """APPROVE or REJECT."""
+    evidence_hash: str = ""
+    """The evidence version signed; it counts only while the evidence is still that version."""
 
 
 @dataclass(frozen=True)
@@ -169,6 +173,8 @@ class GateEvidence:
     signoffs: tuple[SignOff, ...] = ()
     rollback: RollbackEvidence | None = None
     kill: KillEvidence | None = None
+    evidence_hash: str = ""
+    """The version of the evidence files judged (what a sign-off must name to count)."""
 
 
 STAGES = ("integration", "console", "chaos", "crash")
@@ -365,6 +371,7 @@ def gate_paper(ev: GateEvidence, cfg: GoLiveConfig) -> GateResult:
                         f"/{_fmt(p.latency_p99_ms, digits=1)} ms"),
         ("latency delta", _fmt(p.latency_delta_pct, "%", 1)),
         ("pacing violations", str(p.pacing_violations)),
+        ("disconnects", str(p.disconnects)),
         ("Sharpe paper/backtest", f"{_fmt(p.sharpe_paper, digits=3)}"
                                   f"/{_fmt(p.sharpe_backtest, digits=3)}"),
     ]  # fmt: skip
@@ -376,6 +383,12 @@ def gate_paper(ev: GateEvidence, cfg: GoLiveConfig) -> GateResult:
         missing.append("latency baseline on the simulated venue")
     elif p.latency_delta_pct >= cfg.max_latency_delta_pct:
         fails.append(f"latency delta {p.latency_delta_pct:.1f}% >= {cfg.max_latency_delta_pct:g}%")
+    if p.latency_p95_ms is None:
+        missing.append("latency p95")
+    elif p.latency_p95_ms >= cfg.max_latency_p95_ms:
+        fails.append(f"latency p95 {p.latency_p95_ms:.1f} ms >= {cfg.max_latency_p95_ms:g} ms")
+    if p.disconnects > cfg.max_disconnects:
+        fails.append(f"{p.disconnects} disconnects (max {cfg.max_disconnects})")
     if p.pacing_violations > cfg.max_pacing_violations:
         fails.append(f"{p.pacing_violations} pacing violations (max {cfg.max_pacing_violations})")
     if p.fill_rate_pct is None:
@@ -397,7 +410,8 @@ def gate_paper(ev: GateEvidence, cfg: GoLiveConfig) -> GateResult:
     return _result(
         7, "paper performance", fails, missing, numbers,
         f"{p.trades} trades, fill {_fmt(p.fill_rate_pct, '%', 1)}, "
-        f"latency delta {_fmt(p.latency_delta_pct, '%', 1)}, no pacing violations",
+        f"p95 {_fmt(p.latency_p95_ms, ' ms', 1)}, "
+        f"latency delta {_fmt(p.latency_delta_pct, '%', 1)}, no pacing violations, no disconnects",
     )  # fmt: skip
 
 
@@ -409,10 +423,18 @@ def gate_final(ev: GateEvidence, cfg: GoLiveConfig, previous: Sequence[GateResul
             fails.append(f"gate {g.number} {g.name} failed")
         elif g.verdict is Verdict.PENDING:
             missing.append(f"gate {g.number} {g.name} pending")
-    signed = {s.role: s for s in ev.signoffs}
+    signed = {s.role: s for s in ev.signoffs if s.evidence_hash == ev.evidence_hash}
     for role in cfg.signoff_roles:
-        if role not in signed:
-            missing.append(f"sign-off: {role} (deskgate signoff --role {role} --name ...)")
+        s = signed.get(role)
+        if s is None:
+            stale = any(o.role == role for o in ev.signoffs)
+            missing.append(
+                f"sign-off: {role} ("
+                + ("signed older evidence, sign again: " if stale else "")
+                + f"deskgate signoff --role {role} --name ... --verdict APPROVE)"
+            )
+        elif s.verdict != "APPROVE":
+            fails.append(f"sign-off: {role} {s.name} voted {s.verdict}")
     r = ev.rollback
     if r is None:
         missing.append("rollback verified (deskgate rollback --reason ...)")
@@ -427,7 +449,8 @@ def gate_final(ev: GateEvidence, cfg: GoLiveConfig, previous: Sequence[GateResul
         fails.append("kill switch never confirmed by the broker")
     numbers = [
         ("gates passed", f"{sum(g.verdict is Verdict.PASS for g in previous)}/{len(previous)}"),
-        ("sign-offs", ", ".join(f"{s.role}={s.name}" for s in ev.signoffs) or "none"),
+        ("sign-offs", ", ".join(f"{s.role}={s.name} {s.verdict}" for s in signed.values())
+                      or "none"),
         ("rollback", "n/a" if r is None else f"{'verified' if r.verified else 'FAILED'} "
                                              f"in {r.duration_s:.1f}s"),
         ("kill", "n/a" if k is None else ("confirmed" if k.confirmed else "unconfirmed")),
@@ -458,10 +481,13 @@ class GoLiveDecision:
     decision: Decision
     open_requirements: tuple[str, ...]
     failing: tuple[GateResult, ...]
+    reason: str = ""
 
 
 def decide(results: Sequence[GateResult]) -> GoLiveDecision:
-    """APPROVED when all pass; REJECTED when any fails; otherwise CONDITIONAL."""
+    """Seed 001's logic: APPROVED when all pass; REJECTED when any fails; CONDITIONAL when
+    most gates pass and the rest are only pending; otherwise (no evidence at all, or too
+    little) REJECTED, insufficient gates passed."""
     failing = tuple(g for g in results if g.verdict is Verdict.FAIL)
     open_reqs = tuple(
         f"gate {g.number} {g.name}: {m}"
@@ -469,57 +495,21 @@ def decide(results: Sequence[GateResult]) -> GoLiveDecision:
         for m in g.missing
         if not (g.number == 8 and m.startswith("gate "))
     )
+    passed = sum(g.verdict is Verdict.PASS for g in results)
     if failing:
-        return GoLiveDecision(Decision.REJECTED, open_reqs, failing)
-    if all(g.verdict is Verdict.PASS for g in results) and results:
-        return GoLiveDecision(Decision.GO_LIVE_APPROVED, (), ())
-    return GoLiveDecision(Decision.CONDITIONAL, open_reqs, ())
-
-
-def render_table(results: Sequence[GateResult]) -> str:
-    """A plain-text table for the terminal."""
-    lines = [f"{'#':>2}  {'gate':<18} {'verdict':<8} detail"]
-    for g in results:
-        lines.append(f"{g.number:>2}  {g.name:<18} {g.verdict.value:<8} {g.detail}")
-        for key, value in g.numbers:
-            lines.append(f"{'':>4}{'':<18} {'':<8}   {key}: {value}")
-    return "\n".join(lines)
-
-
-def render_markdown(
-    results: Sequence[GateResult], decision: GoLiveDecision, generated_at: datetime
-) -> str:
-    """GO_LIVE_DECISION.md: the decision, why, and every gate with its numbers."""
-    out = [
-        "# Go-live decision",
-        "",
-        f"**Decision: {decision.decision.value}**",
-        "",
-        f"Generated {generated_at.isoformat(timespec='seconds')} by `deskgate gates` from "
-        "recorded evidence (reports, probe file, paper metrics, audit beads).",
-        "",
-    ]
-    if decision.failing:
-        out += ["## Failing gates", ""]
-        for g in decision.failing:
-            out.append(f"* Gate {g.number} ({g.name}): {g.detail}")
-            out.append(f"  * Action: {g.action}")
-        out.append("")
-    if decision.open_requirements:
-        out += ["## Open requirements", ""]
-        out += [f"* {req}" for req in decision.open_requirements]
-        out.append("")
-    out += ["## Gates", "", "| # | gate | verdict | detail |", "| --- | --- | --- | --- |"]
-    for g in results:
-        detail = g.detail.replace("|", "\\|")
-        out.append(f"| {g.number} | {g.name} | {g.verdict.value} | {detail} |")
-    out += ["", "## Numbers", ""]
-    for g in results:
-        if g.numbers:
-            out.append(f"* Gate {g.number} ({g.name}): "
-                       + "; ".join(f"{k} {v}" for k, v in g.numbers))  # fmt: skip
-    out.append("")
-    return "\n".join(out)
+        return GoLiveDecision(Decision.REJECTED, open_reqs, failing, "a gate failed")
+    if passed == len(results) and results:
+        return GoLiveDecision(Decision.GO_LIVE_APPROVED, (), (), "every gate passed")
+    if passed * 2 > len(results):
+        return GoLiveDecision(
+            Decision.CONDITIONAL, open_reqs, (), f"{passed}/{len(results)} gates passed"
+        )
+    return GoLiveDecision(
+        Decision.REJECTED,
+        open_reqs,
+        (),
+        f"insufficient gates passed ({passed}/{len(results)})",
+    )
 
 
 # --- permissions as far as the API reveals them ------------------------------------------------

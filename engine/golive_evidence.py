@@ -9,6 +9,7 @@ or looks outside the evidence dir and the data dir.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import sqlite3
 import xml.etree.ElementTree as ET
@@ -56,6 +57,7 @@ JUNIT_FILE = "junit.xml"
 IMPORT_CONTRACTS_FILE = "import-contracts.json"
 """`lint-imports`' result: contracts checked and the names of the broken ones (gate 2)."""
 REPOSITORY_FILE = "repository.json"
+PAPER_LOG_FILE = "PAPER_TRADING_LOG.json"
 """The checkout's scan: fixtures (gate 1), broker interface (gate 3), test files (gate 5)."""
 GOVERNANCE_STORE = "governance.sqlite"
 EVIDENCE_KINDS = ("SIGNOFF", "ROLLBACK_COMPLETED", "KILL_CONFIRMATION", "LIVE_OVERRIDE")
@@ -79,6 +81,38 @@ class EvidencePaths:
 
     def file(self, name: str) -> Path:
         return self.evidence_dir / name
+
+    def evidence_files(self) -> dict[str, Path]:
+        """Every file the gates judge, by a stable label (what a sign-off is bound to)."""
+        return {
+            "coverage": self.coverage_file,
+            "junit": self.junit_file,
+            **{
+                name: self.file(name)
+                for name in (
+                    ACCOUNT_FILE,
+                    METRICS_FILE,
+                    PAPER_LOG_FILE,
+                    IMPORT_CONTRACTS_FILE,
+                    REPOSITORY_FILE,
+                )
+            },
+        }
+
+
+def evidence_version(paths: EvidencePaths) -> str:
+    """sha256 over the evidence files' labels and contents (absent files are skipped).
+
+    Any change to the evidence gives a new version, so a sign-off made before it stops counting.
+    """
+    digest = hashlib.sha256()
+    for label, path in sorted(paths.evidence_files().items()):
+        try:
+            content = path.read_bytes()
+        except OSError:
+            continue
+        digest.update(label.encode() + b"\0" + hashlib.sha256(content).digest())
+    return digest.hexdigest()
 
 
 def _json_object(path: Path) -> dict[str, Any] | None:
@@ -315,7 +349,7 @@ def governance_evidence(
     kill: KillEvidence | None = None
     for e in events:
         if isinstance(e, SignOffRecorded):
-            signoffs[e.role] = SignOff(e.role, e.name, e.ts_init)
+            signoffs[e.role] = SignOff(e.role, e.name, e.ts_init, e.verdict, e.evidence_hash)
         elif isinstance(e, RollbackCompleted):
             rollback = RollbackEvidence(e.verified, e.duration_s, e.ts_init, e.problems)
         elif isinstance(e, KillConfirmation) and e.confirmed:
@@ -343,6 +377,7 @@ def load_evidence(config: Config, paths: EvidencePaths) -> GateEvidence:
         signoffs=signoffs,
         rollback=rollback,
         kill=kill,
+        evidence_hash=evidence_version(paths),
     )
 
 
@@ -361,14 +396,32 @@ def governance_store(config: Config) -> AuditStore:
     return AuditStore(config.resolved_data_dir() / GOVERNANCE_STORE)
 
 
-def record_signoff(config: Config, role: str, name: str, note: str = "") -> SignOffRecorded:
-    role, name = role.strip(), name.strip()
+def record_signoff(
+    config: Config,
+    role: str,
+    name: str,
+    note: str = "",
+    verdict: str = "APPROVE",
+    paths: EvidencePaths | None = None,
+) -> SignOffRecorded:
+    """Record a sign-off bound to the evidence version on disk now (cwd by default)."""
+    role, name, verdict = role.strip(), name.strip(), verdict.strip().upper()
+    if verdict not in ("APPROVE", "REJECT"):
+        raise ValueError(f"verdict {verdict!r}: APPROVE or REJECT")
     if role not in config.golive.signoff_roles:
         raise ValueError(f"unknown role {role!r}: one of {', '.join(config.golive.signoff_roles)}")
     if not name:
         raise ValueError("a sign-off needs the signer's name")
     now = datetime.now(UTC)
-    event = SignOffRecorded(ts_event=now, ts_init=now, role=role, name=name, note=note)
+    event = SignOffRecorded(
+        ts_event=now,
+        ts_init=now,
+        role=role,
+        name=name,
+        note=note,
+        verdict="APPROVE" if verdict == "APPROVE" else "REJECT",
+        evidence_hash=evidence_version(paths or EvidencePaths(Path.cwd())),
+    )
     store = governance_store(config)
     try:
         store.append_durable(event)

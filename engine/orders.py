@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from decimal import Decimal
 
@@ -31,6 +32,7 @@ from engine.audit import AuditUnavailable
 from engine.book import Book, IntentRecord
 from engine.clock import Clock
 from engine.execution_styles import first_child_quantity
+from engine.fsm import CANCELLABLE
 from engine.ports import BrokerUnavailable
 from engine.pretrade import PreTradeRisk
 from engine.recorder import EventRecorder
@@ -40,6 +42,8 @@ from engine.throttle import OutboundThrottle
 
 DEFAULT_SIZE_INCREMENT = Decimal(1)
 """An execution style's child size step, until an instrument master gives the venue's."""
+RESYNC_WAIT_S = 10.0
+"""How long an approved order waits for the reconciliation after a reconnect before failing."""
 
 SAFETY_EXEMPTIONS = frozenset({"flatten"})
 """Exempt orders that only reduce risk: sent even when the write-ahead cannot be synced."""
@@ -164,6 +168,14 @@ class OrderPath:
             return CommandResult(False, f"token refused: {redeemed}", str(redeemed))
         if not self._recorder.transition(rec, Trigger.APPROVE):
             return CommandResult(False, f"{intent_id} is {rec.state}: not approvable", "STATE")
+        if not await self._wait_for_resync():
+            self._recorder.transition(rec, Trigger.SUBMIT_FAILED)
+            self._recorder.alert(
+                AlertLevel.WARNING, "NOT_SENT", f"{intent_id}: broker not reconciled yet", intent_id
+            )
+            return CommandResult(
+                False, "broker not reconciled since the reconnect: order not sent", "RESYNC"
+            )
         checks = self._risk.run_checks(rec.intent, "submit")
         if checks.denials:
             self._risk.deny(rec, checks)
@@ -172,6 +184,14 @@ class OrderPath:
         first = first_child_quantity(rec.intent.order, DEFAULT_SIZE_INCREMENT)
         request = order_request_for(rec.intent, quantity=first)
         return await self.send(rec, request, token_id=redeemed)
+
+    async def _wait_for_resync(self) -> bool:
+        """After a (re)connect, new orders wait until broker truth has been reconciled."""
+        if self._session.resynced.is_set():
+            return True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._session.resynced.wait(), RESYNC_WAIT_S)
+        return self._session.resynced.is_set()
 
     async def reject(self, intent_id: str, reason: str = "") -> CommandResult:
         rec = self._book.records.get(intent_id)
@@ -287,14 +307,18 @@ class OrderPath:
         rec = self._book.records.get(intent_id)
         if rec is None:
             return CommandResult(False, f"no intent {intent_id}", "UNKNOWN_INTENT")
-        if rec.state not in (LifecycleState.SUBMITTED, LifecycleState.STALLED) or not rec.order_ref:
+        if rec.state not in CANCELLABLE or not rec.order_ref:
             return CommandResult(False, f"{intent_id} is {rec.state}: no working order", "STATE")
         if not self._session.connected:
             return CommandResult(False, "broker disconnected: cancel not sent", "DISCONNECTED")
+        if rec.state is not LifecycleState.PENDING_CANCEL:
+            self._recorder.transition(rec, Trigger.CANCEL_SENT)  # before: the answer may be quick
         await self._throttle.acquire(urgent=True)
         try:
             await self._session.broker.cancel(rec.order_ref)
         except BrokerUnavailable as exc:
+            if rec.state is LifecycleState.PENDING_CANCEL:
+                self._recorder.transition(rec, Trigger.CANCEL_REJECTED)
             return CommandResult(False, f"cancel not sent: {exc}", "BROKER_UNAVAILABLE")
         finally:
             self._recorder.record_safety(

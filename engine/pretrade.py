@@ -9,7 +9,7 @@ from decimal import Decimal
 from contracts.config import Config
 from contracts.enums import AlertLevel, DenialReason, Mode, TokenRejection, Trigger
 from contracts.events import CheckOutcome, KillFlagRaised, RiskChecked
-from contracts.intent import Intent
+from contracts.intent import Instrument, Intent
 from engine.approvals import ApprovalDesk
 from engine.book import Book, IntentRecord
 from engine.clock import Clock
@@ -18,6 +18,7 @@ from engine.recorder import EventRecorder
 from engine.risk import RiskContext, pre_trade_checks, reference_price
 from engine.scale import TierStatus, position_cap, tier_for
 from engine.session import BrokerSession
+from engine.trading_hours import ResetWindow, SessionState, VenueSession, session_for, venue_of
 
 STATE_CONFLICT_FLAG = "STATE_CONFLICT"
 
@@ -82,7 +83,60 @@ class PreTradeRisk:
 
     def evaluate(self, intent: Intent) -> tuple[CheckOutcome, ...]:
         """Run every check now without recording (the console's greying-out, the snapshot)."""
-        return pre_trade_checks(intent, self.context(intent), self._config.risk, self._config.stale)
+        checks = pre_trade_checks(
+            intent, self.context(intent), self._config.risk, self._config.stale
+        )
+        return (*checks, self._order_entry_check(), self._session_check(intent))
+
+    def _order_entry_check(self) -> CheckOutcome:
+        refused = self._session.order_entry_refused
+        if refused is None:
+            return CheckOutcome(name="order_entry", passed=True, detail="broker accepts orders")
+        return CheckOutcome(
+            name="order_entry",
+            passed=False,
+            detail=f"broker refuses new orders: {refused}",
+            reason=DenialReason.ORDER_ENTRY_REFUSED,
+        )
+
+    @property
+    def calendar_applies(self) -> bool:
+        """Whether venue sessions and IB's reset gate entries (`[hours] calendar`)."""
+        mode = self._config.hours.calendar
+        return mode == "on" or (mode == "auto" and self._config.broker.kind == "ibkr")
+
+    def market_session(self, instrument: Instrument) -> VenueSession | None:
+        """The instrument's venue session now (None: calendar off or no calendar for it)."""
+        if not self.calendar_applies:
+            return None
+        venue = venue_of(instrument.sec_type, instrument.exchange)
+        if venue is None:
+            return None
+        return session_for(venue, self._clock.now(), self._reset_window())
+
+    def _reset_window(self) -> ResetWindow:
+        hours = self._config.hours
+        return ResetWindow(hours.reset_start, hours.reset_end, hours.reset_weekend_end)
+
+    def _session_check(self, intent: Intent) -> CheckOutcome:
+        """No new entry outside the venue's session or inside IB's reset; exits always pass."""
+        session = self.market_session(intent.order.instrument)
+        if session is None or session.open:
+            detail = session.reason if session else "no calendar applies"
+            return CheckOutcome(name="market_session", passed=True, detail=detail)
+        if intent.reduces_risk:
+            return CheckOutcome(
+                name="market_session", passed=True, detail=f"exit allowed: {session.reason}"
+            )
+        in_reset = session.state is SessionState.MAINTENANCE and self._reset_window().contains(
+            self._clock.now()
+        )
+        return CheckOutcome(
+            name="market_session",
+            passed=False,
+            detail=f"{session.venue}: {session.reason}",
+            reason=DenialReason.RESET_WINDOW if in_reset else DenialReason.MARKET_CLOSED,
+        )
 
     def run_checks(self, intent: Intent, stage: str) -> RiskChecked:
         """Run every check and record the outcome (stage: proposal or submit)."""

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections import deque
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from contracts.broker import AccountSnapshot, BrokerOrder, BrokerPosition, parse_order_ref
@@ -41,7 +42,9 @@ from engine.session import BrokerSession
 OPEN_AT_BROKER = frozenset(
     {BrokerOrderStatus.PENDING_SUBMIT, BrokerOrderStatus.WORKING, BrokerOrderStatus.PENDING_CANCEL}
 )
-ENGINE_WORKING = frozenset({LifecycleState.SUBMITTED, LifecycleState.STALLED})
+ENGINE_WORKING = frozenset(
+    {LifecycleState.SUBMITTED, LifecycleState.STALLED, LifecycleState.PENDING_CANCEL}
+)
 PRICE_TOLERANCE = Decimal("0.005")
 """Average prices may differ by commission folded into the broker's average cost."""
 PNL_TOLERANCE = Decimal("1.00")
@@ -213,7 +216,7 @@ def _exits_may_work(rec: IntentRecord) -> bool:
     """Bracket exits live at the broker from submission: held while the entry works,
     active once it filled, and kept (shrunk to the filled part) when a partial entry was
     cancelled."""
-    if rec.state in (LifecycleState.SUBMITTED, LifecycleState.STALLED, LifecycleState.MANAGED):
+    if rec.state in ENGINE_WORKING or rec.state is LifecycleState.MANAGED:
         return True
     return rec.state is LifecycleState.CANCELLED and rec.entry_filled > 0
 
@@ -262,6 +265,8 @@ class Reconciler:
         self._runs: deque[float] = deque()
         self._timer: asyncio.TimerHandle | None = None
         self._lock = asyncio.Lock()
+        self._cancel_chased: dict[str, datetime] = {}
+        """intent_id -> when its unanswered cancel was last chased with the broker."""
 
     async def run_periodically(self) -> None:
         while True:
@@ -280,6 +285,35 @@ class Reconciler:
             self._tasks.spawn(self.reconcile(reason), "reconcile-soon")
 
         self._timer = loop.call_later(delay_s, fire)
+
+    def chase_unanswered_cancels(self) -> None:
+        """A cancel unanswered for `lifecycle.cancel_timeout_s`: re-query the broker (orders and
+        executions, then a reconciliation); repeated every timeout while it stays unanswered."""
+        timeout = self._config.lifecycle.cancel_timeout_s
+        now = self._clock.now()
+        due = []
+        for rec in self._book.live.values():
+            iid = rec.intent.intent_id
+            if rec.state is not LifecycleState.PENDING_CANCEL:
+                self._cancel_chased.pop(iid, None)
+                continue
+            last = self._cancel_chased.get(iid, rec.state_since)
+            if (now - last).total_seconds() >= timeout:
+                self._cancel_chased[iid] = now
+                due.append(iid)
+        if not due or not self._session.connected:
+            return
+        waited = max((now - self._book.records[i].state_since).total_seconds() for i in due)
+        self._recorder.alert(
+            AlertLevel.WARNING,
+            "CANCEL_UNANSWERED",
+            f"{', '.join(due)}: no answer to the cancel after {waited:.0f} s; asking the broker",
+        )
+        self._tasks.spawn(self._requery_cancels(), "cancel-requery")
+
+    async def _requery_cancels(self) -> None:
+        if await self._execution.recover():
+            await self.reconcile("cancel timeout")
 
     def stop(self) -> None:
         self.enabled = False
@@ -300,6 +334,7 @@ class Reconciler:
             return CommandResult(False, "reconciliation rate limit: deferred", "RATE_LIMITED")
         runs.append(mono)
         broker = self._session.broker
+        generation = self._session.link_generation
         async with self._lock:
             seen = self._execution.applied
             try:
@@ -324,6 +359,7 @@ class Reconciler:
                     open_orders=len(open_orders),
                 )
             )
+            self._session.mark_resynced(generation)
         self.update_reducing()
         self._recorder.changed("reconciled")
         if raised:
@@ -420,7 +456,7 @@ class Reconciler:
                 self.request("reconnect", delay_s=0.0)
         elif drift.drift_type is DriftType.ORDER_MISSING_AT_BROKER:
             rec = self._book.record_for_ref(drift.subject)
-            if rec is not None and rec.state in (LifecycleState.SUBMITTED, LifecycleState.STALLED):
+            if rec is not None and rec.state in ENGINE_WORKING:
                 self._recorder.emit(
                     OrderCancelConfirmed(
                         **self._recorder.now_pair(),

@@ -34,8 +34,33 @@ class BrokerSession:
         self.latency: dict[str, deque[float]] = {
             k: deque(maxlen=LATENCY_SAMPLES) for k in LATENCY_STAGES
         }
+        self.cancel_waits: deque[float] = deque(maxlen=LATENCY_SAMPLES)
+        """Seconds each answered cancel spent in PENDING_CANCEL, newest last."""
         self._quote_waiters: dict[str, asyncio.Event] = {}
         self._subscribed: set[str] = set()
+        self.instruments: dict[str, Instrument] = {}
+        """Every instrument the engine has watched, by symbol (its venue's session is shown)."""
+        self.order_entry_refused: str | None = None
+        """Why the broker refuses every new order of this session (read-only API), if it does."""
+        self.resynced = asyncio.Event()
+        """Clear from a connection loss or restore until broker truth has been reconciled again;
+        no new order leaves while it is clear (the start-up reconciliation runs before any)."""
+        self.resynced.set()
+        self._link_generation = 0
+
+    def link_interrupted(self) -> None:
+        """The connection dropped or was restored: broker truth must be reconciled again."""
+        self._link_generation += 1
+        self.resynced.clear()
+
+    @property
+    def link_generation(self) -> int:
+        return self._link_generation
+
+    def mark_resynced(self, generation: int) -> None:
+        """A reconciliation that began in `generation` finished: new orders may leave again."""
+        if generation == self._link_generation:
+            self.resynced.set()
 
     def on_quote(self, quote: Quote) -> None:
         self.quotes[quote.symbol] = quote
@@ -54,6 +79,7 @@ class BrokerSession:
     async def watch_quote(self, instrument: Instrument, wait_s: float = 2.0) -> Quote | None:
         """Subscribe to an instrument's quotes (once) and wait briefly for the first one."""
         symbol = instrument.symbol
+        self.instruments.setdefault(symbol, instrument)
         if symbol not in self._subscribed and self.connected:
             self._subscribed.add(symbol)
             try:

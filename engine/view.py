@@ -25,6 +25,7 @@ from engine.promotion import GoLive
 from engine.scale import TierStatus
 from engine.session import LATENCY_STAGES, BrokerSession
 from engine.style_desk import StyleDesk
+from engine.trading_hours import VenueSession
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,13 @@ class EngineSnapshot:
     """The fill journal for the fills view, oldest first (the newest 200; refreshed <= 1/s)."""
     slippage: tuple[SlippageDrift, ...] = ()
     """Observed entry slippage against the configured model, per symbol and style."""
+    order_entry_refused: str | None = None
+    """Why the broker refuses every new order this session (read-only API); None: it accepts."""
+    cancel_waits_s: tuple[float, ...] = ()
+    """Seconds each answered cancel spent in PENDING_CANCEL, newest last."""
+    market_sessions: tuple[VenueSession, ...] = ()
+    """Each traded venue's session now (OPEN / CLOSED / MAINTENANCE and why), for the status
+    bar; empty when the calendar does not apply (`[hours] calendar`)."""
 
 
 class SnapshotBuilder:
@@ -265,6 +273,9 @@ class SnapshotBuilder:
             scale_tier=self._risk.scale_tier(),
             fills=self._fills.rows,
             slippage=self._fills.slippage,
+            order_entry_refused=session.order_entry_refused,
+            cancel_waits_s=tuple(session.cancel_waits),
+            market_sessions=self._market_sessions(),
         )
 
     def _style(self, intent_id: str) -> StyleView | None:
@@ -280,6 +291,14 @@ class SnapshotBuilder:
             outcome=progress.outcome,
             last_step=progress.history[-1] if progress.history else "",
         )
+
+    def _market_sessions(self) -> tuple[VenueSession, ...]:
+        by_venue: dict[str, VenueSession] = {}
+        for instrument in self._session.instruments.values():
+            venue_session = self._risk.market_session(instrument)
+            if venue_session is not None:
+                by_venue.setdefault(venue_session.venue, venue_session)
+        return tuple(by_venue.values())
 
     def _pending(self, intent_id: str, now: datetime) -> PendingApproval | None:
         waiting = self._approvals.pending(intent_id)

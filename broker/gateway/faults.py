@@ -15,6 +15,14 @@ next matching request consumes (delayed ack, rejection, partial, fill-on-cancel,
 | fill_on_next_cancel         | PendingCancel, then a fill, then error 10148 (fill beat the cancel)|
 | fail_next_modify            | the next modify gets error 105 (or `code`); the order stays live  |
 | fill_order                  | a fill now, even if the owning client is disconnected             |
+| place_manual_order          | an order typed in TWS (clientId 0, orderId 0), seen by all-orders |
+| refuse_next_cancel          | the next cancel gets 10147 (or 10148); the order stays live       |
+| warn_order                  | a warning (399, 404, ...) against a live order; nothing changes   |
+| set_read_only               | TWS's Read-Only API: orders/cancels/open-order binding get 321    |
+
+connectivity_lost stops ticks and bars; connectivity_restored(data_lost=True) (1101) also drops
+every market-data and bar subscription, so only a resubscribe brings them back (as at TWS);
+1102 resumes them.
 """
 
 from __future__ import annotations
@@ -22,10 +30,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from broker.gateway import messages as msg
 from broker.gateway.ids import Code
 from broker.sim.chaos import Outcome, ScriptedOutcome
 from broker.sim.events import Execution, VenueError
+from broker.sim.orders import OrderSpec, SimOrder
+from contracts.enums import OrderType, Side
 
 if TYPE_CHECKING:
     from broker.gateway.server import GatewayServer
@@ -34,6 +43,15 @@ MARGIN_REASON = (
     "Order rejected - reason:YOUR ORDER IS NOT ACCEPTED. IN ORDER TO OBTAIN THE DESIRED "
     "POSITION YOUR EQUITY WITH LOAN VALUE [0.00 USD] MUST EXCEED THE INITIAL MARGIN"
 )
+CANCEL_REFUSALS: dict[int, str] = {
+    Code.CANCEL_NOT_FOUND: "OrderId {id} that needs to be cancelled is not found.",
+    Code.CANCEL_NOT_ALLOWED: "OrderId {id} that needs to be cancelled cannot be cancelled.",
+}
+WARNINGS: dict[int, str] = {
+    399: "Order Message:\nWarning: your order will not be placed at the exchange until "
+    "the market opens.",
+    404: "Order held while securities are located.",
+}
 FARMS_OK: tuple[tuple[int, str], ...] = (
     (Code.MD_FARM_OK, "Market data farm connection is OK:usfarm"),
     (Code.HMDS_FARM_OK, "HMDS data farm connection is OK:ushmds"),
@@ -53,6 +71,7 @@ class FaultInjector:
         self._server = server
         self._fill_on_cancel = 0
         self._modify_failures: list[tuple[int, str]] = []
+        self._cancel_refusals: list[int] = []
 
     # --- immediate --------------------------------------------------------------------------
 
@@ -66,13 +85,17 @@ class FaultInjector:
         return dropped
 
     def connectivity_lost(self) -> None:
+        self._server.data_connected = False
         self._broadcast(
             Code.CONNECTIVITY_LOST,
             "Connectivity between IB and Trader Workstation has been lost.",
         )
 
     def connectivity_restored(self, data_lost: bool = False) -> None:
+        self._server.data_connected = True
         if data_lost:
+            for session in list(self._server.sessions):
+                session.market.drop_subscriptions()
             self._broadcast(
                 Code.RESTORED_DATA_LOST,
                 "Connectivity between IB and Trader Workstation has been restored - data lost.",
@@ -101,7 +124,46 @@ class FaultInjector:
             raise VenueError(Code.CANCEL_NOT_FOUND, f"no order {order_id} for client {client_id}")
         return self._server.venue.force_fill(perm_id, quantity, price)
 
+    def place_manual_order(
+        self,
+        symbol: str,
+        side: Side,
+        quantity: Decimal,
+        limit_price: Decimal | None = None,
+        order_ref: str = "",
+    ) -> SimOrder:
+        """An order typed into TWS by hand: clientId 0, orderId 0, known only by its permId."""
+        return self._server.venue.submit(
+            OrderSpec(
+                account=self._server.account,
+                symbol=symbol,
+                side=side,
+                quantity=quantity,
+                order_type=OrderType.MARKET if limit_price is None else OrderType.LIMIT,
+                limit_price=limit_price,
+                order_ref=order_ref,
+            )
+        )
+
+    def warn_order(
+        self, client_id: int, order_id: int, code: int = 399, message: str | None = None
+    ) -> None:
+        """Send a warning against a live order to its client; the order is not touched."""
+        text = message if message is not None else WARNINGS.get(code, "Order Message: warning")
+        for session in list(self._server.sessions):
+            if session.ready and session.client_id == client_id:
+                session.send_error(order_id, code, text)
+
+    def set_read_only(self, on: bool = True) -> None:
+        self._server.read_only = on
+
     # --- one-shot, armed for the next matching request ----------------------------------------
+
+    def refuse_next_cancel(self, code: int = Code.CANCEL_NOT_FOUND, count: int = 1) -> None:
+        """The next cancels are answered with 10147 (not found) or 10148; orders stay live."""
+        if code not in CANCEL_REFUSALS:
+            raise ValueError(f"cancel refusal code must be one of {sorted(CANCEL_REFUSALS)}")
+        self._cancel_refusals.extend([code] * count)
 
     def delay_next_acks(self, seconds: float, count: int = 1) -> None:
         self._script(ScriptedOutcome(Outcome.DELAY, delay=seconds), count)
@@ -131,6 +193,9 @@ class FaultInjector:
             return True
         return False
 
+    def take_cancel_refusal(self) -> int | None:
+        return self._cancel_refusals.pop(0) if self._cancel_refusals else None
+
     def take_modify_failure(self) -> tuple[int, str] | None:
         return self._modify_failures.pop(0) if self._modify_failures else None
 
@@ -142,4 +207,4 @@ class FaultInjector:
     def _broadcast(self, code: int, text: str) -> None:
         for session in list(self._server.sessions):
             if session.ready:
-                session.send(msg.error(-1, code, text))
+                session.send_error(-1, code, text)

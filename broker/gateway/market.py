@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from broker.gateway import market_messages as mm
-from broker.gateway import messages as msg
 from broker.gateway.ids import Code, In
 from broker.gateway.requests import ContractRef, parse_req_with_contract
+from broker.gateway.versions import Ver
 from broker.gateway.wire import wire_contract
 from broker.sim.bars import SESSION_BAR, bar_seconds_of, bars_for_request, floor_to_bar
 from broker.sim.quotes import SimQuote
@@ -153,7 +153,7 @@ class MarketDesk:
         text = NO_SECURITY
         if len(found) > 1:
             text = f"The contract description specified for {c.symbol} is ambiguous."
-        self.session.send(msg.error(req_id, Code.NO_SECURITY, text))
+        self.session.send_error(req_id, Code.NO_SECURITY, text)
         return None
 
     # --- contract details -----------------------------------------------------------------
@@ -162,7 +162,7 @@ class MarketDesk:
         req_id, c, _ = parse_req_with_contract(fields)
         found = resolve(self.session, c)
         if not found:
-            self.session.send(msg.error(req_id, Code.NO_SECURITY, NO_SECURITY))
+            self.session.send_error(req_id, Code.NO_SECURITY, NO_SECURITY)
             return
         today = self.session.venue.scheduler.now().date()
         for listing in found:
@@ -208,7 +208,7 @@ class MarketDesk:
 
     def _req_historical_data(self, fields: list[str]) -> None:
         # IB's older clients put a version field before the reqId (servers below v124)
-        old = self._version < mm.SYNT_REALTIME_BARS
+        old = self._version < Ver.SYNT_REALTIME_BARS
         req_id, c, cur = parse_req_with_contract(fields, versioned=old)
         listing = self._one(req_id, c)
         if listing is None:
@@ -231,7 +231,7 @@ class MarketDesk:
             )
         except ValueError as exc:
             text = f"Historical Market Data Service error message:{exc}"
-            self.session.send(msg.error(req_id, Code.HISTORICAL_DATA_ERROR, text))
+            self.session.send_error(req_id, Code.HISTORICAL_DATA_ERROR, text)
             return
         del what_to_show  # TRADES, MIDPOINT, BID and ASK all read the one generated path
         zone = zone_id(spec)
@@ -272,6 +272,8 @@ class MarketDesk:
         self._updating[req_id] = updating
 
         def on_bar(bar: Bar) -> None:
+            if not self.session.server.data_connected:
+                return
             opened = floor_to_bar(bar.ts, bar_seconds)
             current = updating.current
             if current is None or current.ts != opened:
@@ -317,15 +319,21 @@ class MarketDesk:
             return
         bar_size = cur.read_int()
         if bar_size != 5:
-            self.session.send(
-                msg.error(req_id, Code.VALIDATION, "Error validating request.-'bN' : cause - "
-                          "Invalid bar size: real-time bars are 5 seconds")
-            )  # fmt: skip
+            self.session.send_error(
+                req_id,
+                Code.VALIDATION,
+                "Error validating request.-'bN' : cause - "
+                "Invalid bar size: real-time bars are 5 seconds",
+            )
             return
         self.cancel_real_time_bars(req_id)
         self._live_bars[req_id] = self.session.server.bars.subscribe(
-            listing.spec.symbol, lambda bar: self.session.send(mm.realtime_bar(req_id, bar))
+            listing.spec.symbol, lambda bar: self._send_live_bar(req_id, bar)
         )
+
+    def _send_live_bar(self, req_id: int, bar: Bar) -> None:
+        if self.session.server.data_connected:
+            self.session.send(mm.realtime_bar(req_id, bar))
 
     def cancel_real_time_bars(self, req_id: int) -> None:
         stop = self._live_bars.pop(req_id, None)

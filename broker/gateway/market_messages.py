@@ -13,19 +13,8 @@ from zoneinfo import ZoneInfo
 from broker.gateway.codec import fmt, fmt_price
 from broker.gateway.ids import Out
 from broker.gateway.messages import Fields, WireContract
+from broker.gateway.versions import Ver
 from contracts.market import Bar
-
-MD_SIZE_MULTIPLIER = 110
-AGG_GROUP = 121
-UNDERLYING_INFO = 122
-SYNT_REALTIME_BARS = 124
-MARKET_RULES = 126
-REAL_EXPIRATION_DATE = 134
-PAST_LIMIT = 109
-PRE_OPEN_BID_ASK = 132
-STOCK_TYPE = 161
-SIZE_RULES_SUGGESTED = 163
-SIZE_RULES = 164
 
 
 @dataclass(frozen=True)
@@ -57,30 +46,30 @@ def contract_details(req_id: int, d: WireDetails, version: int) -> Fields:
     c = d.contract
     future = c.is_future
     f: Fields = [Out.CONTRACT_DATA]
-    if version < SIZE_RULES:
+    if version < Ver.SIZE_RULES:
         f.append(8)
     f += [req_id, c.symbol, c.sec_type, _last_trade(d), "0.0", "", c.exchange, c.currency]
     f += [c.local, c.klass if future else "NMS", c.klass, c.con_id, fmt_price(c.min_tick)]
-    if MD_SIZE_MULTIPLIER <= version < SIZE_RULES:
+    if Ver.MD_SIZE_MULTIPLIER <= version < Ver.SIZE_RULES:
         f.append(1 if future else 100)  # mdSizeMultiplier
     valid = f"{c.exchange},QBALGO" if future else f"SMART,{c.primary_exchange or 'ISLAND'}"
     f += [c.wire_multiplier, "ACTVTIM,LMT,MKT,STP,STPLMT,TRAIL", valid, d.price_magnifier, 0]
     f += [c.long_name or c.symbol, c.primary_exchange, d.contract_month, "", "", ""]
     f += [d.time_zone, d.trading_hours, d.liquid_hours, "", "", 0]  # evRule, evMult, secIds
-    if version >= AGG_GROUP:
+    if version >= Ver.AGG_GROUP:
         f.append(1)
-    if version >= UNDERLYING_INFO:
+    if version >= Ver.UNDERLYING_INFO:
         f += [d.under_symbol, d.under_sec_type]
-    if version >= MARKET_RULES:
+    if version >= Ver.MARKET_RULES:
         f.append("67" if future else "26")
-    if version >= REAL_EXPIRATION_DATE:
+    if version >= Ver.REAL_EXPIRATION_DATE:
         f.append(c.expiry)
-    if version >= STOCK_TYPE:
+    if version >= Ver.STOCK_TYPE:
         f.append("" if future else "COMMON")
     increment = fmt(d.size_increment) if future else "0.0001"
-    if version == SIZE_RULES_SUGGESTED:
+    if version == Ver.FRACTIONAL_SIZE_SUPPORT:
         f.append(increment if future else "100")
-    if version >= SIZE_RULES:
+    if version >= Ver.SIZE_RULES:
         f += [increment, increment, increment if future else "100"]
     return f
 
@@ -94,7 +83,7 @@ def contract_details_end(req_id: int) -> Fields:
 
 def tick_price(req_id: int, tick_type: int, price: Decimal, size: int, version: int) -> Fields:
     """tickPrice (id 1), version 6: the size rides along for bid/ask/last."""
-    attributes = 0 if version >= PAST_LIMIT else 1  # canAutoExecute before v109
+    attributes = 0 if version >= Ver.PAST_LIMIT else 1  # canAutoExecute before v109
     return [Out.TICK_PRICE, 6, req_id, tick_type, fmt_price(price), size, attributes]
 
 
@@ -136,7 +125,7 @@ def _num(value: Decimal) -> str:
 
 def historical_data(req_id: int, start: str, end: str, bars: list[WireBar], version: int) -> Fields:
     """historicalData (id 17): every bar in one message; version field and hasGaps < v124."""
-    old = version < SYNT_REALTIME_BARS
+    old = version < Ver.SYNT_REALTIME_BARS
     f: Fields = [Out.HISTORICAL_DATA]
     if old:
         f.append(3)

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from broker.gateway.codec import UNSET_DOUBLE, UNSET_INTEGER, Field, fmt, fmt_price
 from broker.gateway.ids import Out
+from broker.gateway.versions import Ver
 
 Fields = list[Field]
 
@@ -138,8 +139,14 @@ def next_valid_id(order_id: int) -> Fields:
     return [Out.NEXT_VALID_ID, 1, order_id]
 
 
-def error(req_id: int, code: int, message: str) -> Fields:
-    return [Out.ERR_MSG, 2, req_id, code, message, ""]
+def error(
+    req_id: int, code: int, message: str, server_version: int = Ver.PENDING_PRICE_REVISION
+) -> Fields:
+    """error (id 4), version 2; advancedOrderRejectJson from v166 (the default layout)."""
+    f: Fields = [Out.ERR_MSG, 2, req_id, code, message]
+    if server_version >= Ver.ADVANCED_ORDER_REJECT:
+        f.append("")
+    return f
 
 
 def current_time(epoch: int) -> Fields:
@@ -149,31 +156,42 @@ def current_time(epoch: int) -> Fields:
 # --- orders ----------------------------------------------------------------------------------
 
 
-def order_status(o: WireOrder) -> Fields:
-    """orderStatus: 12 fields, no version."""
-    return [
-        Out.ORDER_STATUS, o.order_id, o.status, o.filled, o.remaining,
-        fmt_price(o.avg_fill_price), o.perm_id, o.parent_id, fmt_price(o.last_fill_price),
-        o.client_id, "", "0.0",
+def order_status(o: WireOrder, server_version: int) -> Fields:
+    """orderStatus (id 3): 12 fields from v131 (no version field, mktCapPrice last)."""
+    capped = server_version >= Ver.MARKET_CAP_PRICE
+    f: Fields = [Out.ORDER_STATUS] if capped else [Out.ORDER_STATUS, 6]
+    f += [
+        o.order_id, o.status, o.filled, o.remaining, fmt_price(o.avg_fill_price), o.perm_id,
+        o.parent_id, fmt_price(o.last_fill_price), o.client_id, "",
     ]  # fmt: skip
+    if capped:
+        f.append("0.0")
+    return f
 
 
 def open_order(
     o: WireOrder, server_version: int, *, what_if: bool = False, margin: MarginState | None = None
 ) -> Fields:
-    """openOrder (id 5): 136 fields at v176, 135 at v177+, matching TWS's layout."""
+    """openOrder (id 5): 136 fields at v176, 135 at v177+, matching TWS's layout; older
+    versions lose each block below its gate (a version field 34 before v145)."""
+    v = server_version
     m = margin or MarginState()
     c = o.contract
-    f: Fields = [Out.OPEN_ORDER, o.order_id, *c.for_order()]
+    f: Fields = [Out.OPEN_ORDER]
+    if v < Ver.ORDER_CONTAINER:
+        f.append(34)
+    f += [o.order_id, *c.for_order()]
     f += [
         o.action, o.quantity, o.order_type, fmt_price(o.limit_price), fmt_price(o.aux_price),
         o.tif, o.oca_group, o.account, "", 0, o.order_ref, o.client_id, o.perm_id,
         o.outside_rth, 0, "0", "", f"{o.perm_id}.0/{o.account}/{o.quantity}", "", "", "",
     ]  # fmt: skip
-    if server_version < 177:
+    if v < Ver.FA_PROFILE_DESUPPORT:
         f.append("")  # faProfile
+    if v >= Ver.MODELS_SUPPORT:
+        f.append("")  # modelCode
     f += [
-        "", "", "", "", "", 0, "", -1,  # model, gtd, rule80A, pctOffset, firm, ssSlot, loc, exempt
+        "", "", "", "", 0, "", -1,  # gtd, rule80A, pctOffset, firm, ssSlot, loc, exempt
         0, "", "", "", "", "",  # auctionStrategy, startingPrice, stockRefPrice, delta, ranges
         UNSET_INTEGER, 0, 0, 0, "", 3, 0, 0, "",  # display .. nbboPriceCap
         o.parent_id, 0, "", 0, "None", "",  # parentId, trigger, vol, volType, dnType, dnAux
@@ -185,19 +203,31 @@ def open_order(
     f += [""]  # hedgeType
     f += [0, "", "IB", 0, 0]  # optOutSmartRouting, clearingAcct, clearingIntent, notHeld, dnc
     f += [""]  # algoStrategy
-    f += [
-        0, what_if, o.status, m.init_before, m.maint_before, m.equity_before, m.init_change,
-        m.maint_change, m.equity_change, m.init_after, m.maint_after, m.equity_after,
-        m.commission, m.min_commission, m.max_commission, m.commission_currency, m.warning,
-        0, 0,
-    ]  # fmt: skip
-    f += [0]  # conditions
-    f += [
-        "None", UNSET_DOUBLE, UNSET_DOUBLE, UNSET_DOUBLE, UNSET_DOUBLE, UNSET_DOUBLE,
-        UNSET_DOUBLE, 0, "", "", "", UNSET_DOUBLE, 0, 0, 0, 0,
-    ]  # fmt: skip
-    f += ["", "", 0]  # duration, postToAts, autoCancelParent
-    f += ["", "", "", "", ""]  # minTradeQty .. midOffsetAtHalf
+    f += [0, what_if, o.status]  # solicited, whatIf, status
+    if v >= Ver.WHAT_IF_EXT_FIELDS:
+        f += [m.init_before, m.maint_before, m.equity_before]
+        f += [m.init_change, m.maint_change, m.equity_change]
+    f += [m.init_after, m.maint_after, m.equity_after, m.commission, m.min_commission]
+    f += [m.max_commission, m.commission_currency, m.warning, 0, 0]  # .. randomize size/price
+    if v >= Ver.PEGGED_TO_BENCHMARK:
+        f += [0]  # conditions
+        f += ["None", *[UNSET_DOUBLE] * 6, 0]  # adjusted order type .. adjustable trailing unit
+    if v >= Ver.SOFT_DOLLAR_TIER:
+        f += ["", "", ""]
+    if v >= Ver.CASH_QTY:
+        f.append(UNSET_DOUBLE)
+    gated: list[tuple[Ver, Field]] = [
+        (Ver.AUTO_PRICE_FOR_HEDGE, 0),  # dontUseAutoPriceForHedge
+        (Ver.ORDER_CONTAINER, 0),  # isOmsContainer
+        (Ver.D_PEG_ORDERS, 0),  # discretionaryUpToLimitPrice
+        (Ver.PRICE_MGMT_ALGO, 0),  # usePriceMgmtAlgo
+        (Ver.DURATION, ""),
+        (Ver.POST_TO_ATS, ""),
+        (Ver.AUTO_CANCEL_PARENT, 0),
+    ]
+    f += [value for gate, value in gated if v >= gate]
+    if v >= Ver.PEGBEST_PEGMID_OFFSETS:
+        f += ["", "", "", "", ""]  # minTradeQty .. midOffsetAtHalf
     return f
 
 
@@ -214,7 +244,7 @@ def completed_order(o: WireOrder, server_version: int, completed: datetime) -> F
         o.tif, o.oca_group, o.account, "", 0, o.order_ref, o.perm_id, o.outside_rth, 0, "0",
         "", "", "", "",
     ]  # fmt: skip
-    if server_version < 177:
+    if server_version < Ver.FA_PROFILE_DESUPPORT:
         f.append("")
     f += [
         "", "", "", "", "", 0, "", -1, "", "", "", "", "", UNSET_INTEGER, 0, 0, "", 3, 0, "", 0,
@@ -233,7 +263,8 @@ def completed_order(o: WireOrder, server_version: int, completed: datetime) -> F
         UNSET_INTEGER, f"{completed:%Y%m%d %H:%M:%S} {completed.tzname() or 'UTC'}",
         o.status,
     ]  # fmt: skip
-    f += ["", "", "", "", ""]
+    if server_version >= Ver.PEGBEST_PEGMID_OFFSETS:
+        f += ["", "", "", "", ""]
     return f
 
 
@@ -263,15 +294,23 @@ class WireExecution:
 
 
 def exec_details(e: WireExecution, server_version: int) -> Fields:
-    """execDetails (id 11): no version field at v176."""
-    f: Fields = [Out.EXECUTION_DATA, e.req_id, e.order_id, *e.contract.for_exec()]
+    """execDetails (id 11): a version field (10) before v136, modelCode from v103,
+    lastLiquidity from v136, pendingPriceRevision from v178."""
+    v = server_version
+    f: Fields = [Out.EXECUTION_DATA]
+    if v < Ver.LAST_LIQUIDITY:
+        f.append(10)
+    f += [e.req_id, e.order_id, *e.contract.for_exec()]
     venue = "CME" if e.contract.is_future else "ISLAND"
     f += [
         e.exec_id, ib_time(e.time), e.account, venue, e.side, e.shares, fmt_price(e.price),
-        e.perm_id, e.client_id, 0, e.cum_qty, fmt_price(e.avg_price), e.order_ref, "", "", "",
-        2,
+        e.perm_id, e.client_id, 0, e.cum_qty, fmt_price(e.avg_price), e.order_ref, "", "",
     ]  # fmt: skip
-    if server_version >= 178:
+    if v >= Ver.MODELS_SUPPORT:
+        f.append("")  # modelCode
+    if v >= Ver.LAST_LIQUIDITY:
+        f.append(2)  # lastLiquidity: removed
+    if v >= Ver.PENDING_PRICE_REVISION:
         f.append(0)
     return f
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from broker.gateway.codec import ProtocolError
+from broker.gateway.versions import Ver
 
 UNSET_DOUBLE_VALUE = 1.7976931348623157e308
 
@@ -116,8 +117,8 @@ class Cursor:
 
 
 def parse_place_order(fields: list[str], server_version: int) -> PlaceOrder:
-    """Walk a placeOrder (id 3, no version field) far enough to find whatIf."""
-    cur = Cursor(fields, 1)
+    """Walk a placeOrder (id 3; a version field before v145) far enough to find whatIf."""
+    cur = Cursor(fields, 1 if server_version >= Ver.ORDER_CONTAINER else 2)
     order_id = cur.read_int()
     contract = cur.contract()
     if contract.sec_type == "BAG":
@@ -140,9 +141,11 @@ def parse_place_order(fields: list[str], server_version: int) -> PlaceOrder:
     outside_rth = cur.read_bool()
     cur.skip(1)  # hidden
     cur.skip(7)  # "", discretionaryAmt, goodAfterTime, goodTillDate, faGroup/Method/Percentage
-    if server_version < 177:
+    if server_version < Ver.FA_PROFILE_DESUPPORT:
         cur.skip(1)  # faProfile
-    cur.skip(22)  # modelCode .. volatilityType
+    if server_version >= Ver.MODELS_SUPPORT:
+        cur.skip(1)  # modelCode
+    cur.skip(21)  # shortSaleSlot .. volatilityType
     delta_neutral_type = cur.next()
     cur.skip(1)  # deltaNeutralAuxPrice
     if delta_neutral_type:

@@ -47,6 +47,10 @@ class GatewayServer:
         self.pacing = pacing or PacingPolicy()
         self.limits = limits or GatewayLimits()
         self.refused_connections = 0
+        self.read_only = False
+        """TWS's "Read-Only API" setting: order entry is refused with error 321."""
+        self.data_connected = True
+        """False between a 1100 and its 1101/1102: no ticks or bars flow (as at TWS)."""
         self.faults = FaultInjector(self)
         self.bars = BarStream(venue)
         """Live 5-second bars shared by every session's subscriptions."""
@@ -138,7 +142,7 @@ class GatewayServer:
     def _on_venue_event(self, event: VenueEvent) -> None:
         if isinstance(event, VenueQuoteEvent):
             for session in list(self.sessions):
-                if session.ready and session.market.market_data:
+                if session.ready and session.market.market_data and self.data_connected:
                     session.on_quote(event.quote)
             return
         order = event.order
@@ -163,6 +167,7 @@ async def run_gateway(port: int, seed: int, chaos: ChaosMode, account: str) -> N
     server = GatewayServer(venue, account=account, host="127.0.0.1", port=port)
     streamer = QuoteStreamer(venue, rate=4.0)
     await server.start()
+    server.bars.drive([spec.symbol for spec in venue.symbols()])  # quotes follow the bars
     streamer.start()
     try:
         await asyncio.Event().wait()

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 from broker.gateway import messages as msg
 from broker.gateway.account_desk import AccountDesk
 from broker.gateway.codec import ProtocolError, decode_fields, encode_message, read_frame
-from broker.gateway.faults import FARMS_OK
+from broker.gateway.faults import CANCEL_REFUSALS, FARMS_OK
 from broker.gateway.ids import Code, In
 from broker.gateway.market import NO_SECURITY, MarketDesk, resolve
-from broker.gateway.pacing import Pacer, Verdict
+from broker.gateway.pacing import ArrivalClock, Pacer, Verdict
 from broker.gateway.requests import (
     ContractRef,
     PlaceOrder,
@@ -23,6 +23,7 @@ from broker.gateway.requests import (
     parse_place_order,
     parse_version_range,
 )
+from broker.gateway.versions import Ver, negotiate
 from broker.gateway.wire import (
     ORDER_TYPES,
     tws_status,
@@ -45,6 +46,21 @@ CLIENT_ID_IN_USE = (
     "Unable to connect as the client id is already in use. Retry with a unique client id."
 )
 VALIDATION = "Error validating request.-'bN' : cause - "
+READ_ONLY = (
+    "Error validating request:-'bY' : cause - The API interface is currently in Read-Only mode."
+)
+"""TWS's own text (seen in captures of TWS in read-only mode, error 321)."""
+NO_REQ_ID = 2147483647
+READ_ONLY_REFUSED = frozenset(
+    {
+        In.PLACE_ORDER,
+        In.CANCEL_ORDER,
+        In.REQ_GLOBAL_CANCEL,
+        In.REQ_OPEN_ORDERS,
+        In.REQ_ALL_OPEN_ORDERS,
+        In.REQ_AUTO_OPEN_ORDERS,
+    }
+)
 TIFS = {"DAY": TimeInForce.DAY, "GTC": TimeInForce.GTC, "IOC": TimeInForce.IOC}
 
 
@@ -62,6 +78,9 @@ class ClientSession:
         self.ready = False
         self.closed = False
         self.pacer = Pacer(server.pacing)
+        self.arrivals = ArrivalClock(writer.transport, asyncio.get_running_loop().time)
+        self._arrived = 0.0
+        """When the request being served reached the gateway (what the pacer counts)."""
         self.version = server.server_version
         """The server version this client was answered with (its layouts)."""
         self.market = MarketDesk(self)
@@ -97,6 +116,10 @@ class ClientSession:
             return
         self.writer.write(encode_message(fields))
 
+    def send_error(self, req_id: int, code: int, message: str) -> None:
+        """An error/notice (id 4) in this client's layout."""
+        self.send(msg.error(req_id, code, message, self.version))
+
     def close(self) -> None:
         if not self.closed:
             self.closed = True
@@ -117,19 +140,18 @@ class ClientSession:
         Nothing escapes: a peer's garbage ends its own session with a log line, never an
         unretrieved task exception.
         """
-        loop = asyncio.get_running_loop()
         limits = self.server.limits
         try:
             async with asyncio.timeout(limits.handshake_timeout) as deadline:
                 await self._handshake()
                 while not self.ready and not self.closed:
-                    self._serve(loop, decode_fields(await self._read_frame()))
+                    self._serve(decode_fields(await self._read_frame()))
                 deadline.reschedule(None)
             while not self.closed:
                 first = await self.reader.readexactly(1)  # idle between frames is allowed
                 async with asyncio.timeout(limits.frame_timeout):
                     payload = await self._read_frame(first)
-                self._serve(loop, decode_fields(payload))
+                self._serve(decode_fields(payload))
                 await self.writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError) as exc:
             log.debug("session %s ended: %r", self.client_id, exc)  # the client went away
@@ -146,14 +168,16 @@ class ClientSession:
                 await self.writer.wait_closed()
 
     async def _read_frame(self, first: bytes = b"") -> bytes:
-        return await read_frame(self.reader, max_frame=self.server.limits.max_frame, first=first)
+        payload = await read_frame(self.reader, max_frame=self.server.limits.max_frame, first=first)
+        self._arrived = self.arrivals.consumed(4 + len(payload))
+        return payload
 
-    def _serve(self, loop: asyncio.AbstractEventLoop, fields: list[str]) -> None:
+    def _serve(self, fields: list[str]) -> None:
         """Pace and dispatch one request."""
         if not fields:
             return
         if self.ready:
-            verdict = self.pacer.admit(loop.time())
+            verdict = self.pacer.admit(self._arrived)
             if verdict is not Verdict.OK:
                 self._pacing(verdict)
                 return
@@ -161,16 +185,15 @@ class ClientSession:
 
     async def _handshake(self) -> None:
         prefix = await self.reader.readexactly(4)
+        self.arrivals.consumed(len(prefix))
         if prefix != b"API\0":
             raise ProtocolError(f"expected API prefix, got {prefix!r}")
         announced = decode_fields(await self._read_frame())
         if not announced:
             raise ProtocolError("empty version announcement")
         low, high = parse_version_range(announced[0])
-        version = self.version
-        if not low <= version <= high:
-            raise ProtocolError(f"client wants v{low}..{high}, we speak {version}")
-        self.send(msg.handshake(version, self.venue.scheduler.now()))
+        self.version = negotiate(low, high, self.server.server_version)
+        self.send(msg.handshake(self.version, self.venue.scheduler.now()))
 
     def _pacing(self, verdict: Verdict) -> None:
         if verdict is Verdict.DROP:
@@ -180,7 +203,7 @@ class ClientSession:
             f"Max rate of messages per second has been exceeded:max={limit} "
             f"rec={self.pacer.received_in_window} ({self.pacer.violations})"
         )
-        self.send(msg.error(-1, Code.MAX_RATE, text))
+        self.send_error(-1, Code.MAX_RATE, text)
         if verdict is Verdict.DISCONNECT:
             log.warning("client %s disconnected: repeated pacing violations", self.client_id)
             self.close()
@@ -195,6 +218,9 @@ class ClientSession:
             return
         if not self.ready:
             return
+        if self.server.read_only and msg_id in READ_ONLY_REFUSED:
+            self._refuse_read_only(msg_id, fields)
+            return
         handler = self._handlers.get(msg_id)
         if handler is None:
             log.info("gateway ignores message id %s", msg_id)
@@ -202,13 +228,30 @@ class ClientSession:
         try:
             handler(fields)
         except (ProtocolError, IndexError, ValueError, ArithmeticError) as exc:
-            req_id = int(fields[1]) if msg_id == In.PLACE_ORDER and fields[1:2] else -1
-            self.send(msg.error(req_id, Code.VALIDATION, f"{VALIDATION}{exc}"))
+            req_id = self._order_id_of(fields) if msg_id == In.PLACE_ORDER else -1
+            self.send_error(req_id, Code.VALIDATION, f"{VALIDATION}{exc}")
         except Exception as exc:
             # A bug of ours must not cost the client its session (TWS keeps the connection).
             log.exception("gateway failed on message %s from client %s", msg_id, self.client_id)
-            req_id = int(fields[1]) if msg_id == In.PLACE_ORDER and fields[1:2] else -1
-            self.send(msg.error(req_id, Code.VALIDATION, f"{VALIDATION}internal error: {exc}"))
+            req_id = self._order_id_of(fields) if msg_id == In.PLACE_ORDER else -1
+            self.send_error(req_id, Code.VALIDATION, f"{VALIDATION}internal error: {exc}")
+
+    def _order_id_of(self, fields: list[str]) -> int:
+        """A placeOrder's orderId (after the version field clients below v145 send), or -1."""
+        index = 1 if self.version >= Ver.ORDER_CONTAINER else 2
+        text = fields[index] if len(fields) > index else ""
+        return int(text) if text.lstrip("-").isdigit() else -1
+
+    def _refuse_read_only(self, msg_id: int, fields: list[str]) -> None:
+        """TWS with "Read-Only API" ticked: order entry and open-order binding are refused."""
+        req_id = NO_REQ_ID
+        if msg_id == In.PLACE_ORDER:
+            req_id = self._order_id_of(fields)
+        elif msg_id == In.CANCEL_ORDER and fields[2:3] and fields[2].lstrip("-").isdigit():
+            req_id = int(fields[2])
+        self.send_error(req_id, Code.VALIDATION, READ_ONLY)
+        if msg_id in (In.REQ_OPEN_ORDERS, In.REQ_ALL_OPEN_ORDERS):
+            self.send(msg.open_order_end())
 
     # --- connection -------------------------------------------------------------------------
 
@@ -220,7 +263,7 @@ class ClientSession:
         except (IndexError, ValueError):
             raise ProtocolError(f"bad startApi {fields[:3]!r}") from None
         if self.server.client_in_use(client_id, self):
-            self.send(msg.error(-1, Code.CLIENT_ID_IN_USE, CLIENT_ID_IN_USE))
+            self.send_error(-1, Code.CLIENT_ID_IN_USE, CLIENT_ID_IN_USE)
             self.close()
             return
         self.client_id = client_id
@@ -229,7 +272,7 @@ class ClientSession:
         self.send(msg.managed_accounts(self.server.account))
         self.send(msg.next_valid_id(self.server.next_order_id(client_id)))
         for code, text in FARMS_OK:
-            self.send(msg.error(-1, code, text))
+            self.send_error(-1, code, text)
 
     def _ignore(self, fields: list[str]) -> None:
         return None
@@ -261,11 +304,11 @@ class ClientSession:
             if order is not None and order.is_open:
                 self._modify(req, order)
             else:
-                self.send(msg.error(req.order_id, Code.DUPLICATE_ORDER_ID, "Duplicate order id"))
+                self.send_error(req.order_id, Code.DUPLICATE_ORDER_ID, "Duplicate order id")
             return
         problem = self._validate(req)
         if problem is not None:
-            self.send(msg.error(req.order_id, *problem))
+            self.send_error(req.order_id, *problem)
             return
         self.server.note_order_id(self._cid, req.order_id)
         self._staged = [s for s in self._staged if s.order_id != req.order_id]
@@ -328,16 +371,14 @@ class ClientSession:
     def _modify(self, req: PlaceOrder, order: SimOrder) -> None:
         failure = self.server.faults.take_modify_failure()
         if failure is not None:
-            self.send(msg.error(req.order_id, *failure))
+            self.send_error(req.order_id, *failure)
             return
         listing = self._listing(req.contract)
         if listing is None or listing.spec.symbol != order.symbol or req.action != order.side.value:
-            self.send(
-                msg.error(
-                    req.order_id,
-                    Code.MODIFY_MISMATCH,
-                    "Order being modified does not match original order.",
-                )
+            self.send_error(
+                req.order_id,
+                Code.MODIFY_MISMATCH,
+                "Order being modified does not match original order.",
             )
             return
         order_type = ORDER_TYPES.get(req.order_type, order.order_type)
@@ -354,13 +395,13 @@ class ClientSession:
                 else None,
             )
         except VenueError as exc:
-            self.send(msg.error(req.order_id, exc.code, exc.message))
+            self.send_error(req.order_id, exc.code, exc.message)
 
     def _what_if(self, req: PlaceOrder) -> None:
         """Answer a whatIf order with its margin impact; nothing is placed."""
         problem = self._validate(req)
         if problem is not None:
-            self.send(msg.error(req.order_id, *problem))
+            self.send_error(req.order_id, *problem)
             return
         listing = self._listing(req.contract)
         assert listing is not None
@@ -417,36 +458,36 @@ class ClientSession:
         staged = [s for s in self._staged if s.order_id == order_id]
         if staged:
             self._staged = [s for s in self._staged if s.order_id != order_id]
-            self.send(msg.error(order_id, Code.CANCELLED, "Order Canceled - reason:"))
+            self.send_error(order_id, Code.CANCELLED, "Order Canceled - reason:")
             return
         perm_id = self.server.order_keys.get((self._cid, order_id))
         order = self.venue.order(perm_id) if perm_id is not None else None
+        refusal = self.server.faults.take_cancel_refusal()
+        if refusal is not None:  # fault injection: TWS answers the cancel, the order stays
+            self.send_error(order_id, refusal, CANCEL_REFUSALS[refusal].format(id=order_id))
+            return
         if perm_id is None or order is None:
-            self.send(
-                msg.error(
-                    order_id,
-                    Code.CANCEL_NOT_FOUND,
-                    f"OrderId {order_id} that needs to be cancelled is not found.",
-                )
+            self.send_error(
+                order_id,
+                Code.CANCEL_NOT_FOUND,
+                f"OrderId {order_id} that needs to be cancelled is not found.",
             )
             return
         if not order.is_open:
-            self.send(
-                msg.error(
-                    order_id,
-                    Code.CANCEL_NOT_ALLOWED,
-                    f"OrderId {order_id} that needs to be cancelled cannot be cancelled, "
-                    f"state: {tws_status(order)}.",
-                )
+            self.send_error(
+                order_id,
+                Code.CANCEL_NOT_ALLOWED,
+                f"OrderId {order_id} that needs to be cancelled cannot be cancelled, "
+                f"state: {tws_status(order)}.",
             )
             return
-        self.send(msg.order_status(wire_order(self.venue, order, "PendingCancel")))
+        self.send(msg.order_status(wire_order(self.venue, order, "PendingCancel"), self.version))
         if self.server.faults.take_fill_on_cancel():
             self.venue.force_fill(perm_id)  # the fill wins the race with the cancel
         try:
             self.venue.cancel(perm_id, "cancelled by client")
         except VenueError as exc:
-            self.send(msg.error(order_id, exc.code, exc.message))
+            self.send_error(order_id, exc.code, exc.message)
 
     def _global_cancel(self, fields: list[str]) -> None:
         self.venue.cancel_all(self.server.account)
@@ -507,7 +548,7 @@ class ClientSession:
     def send_order(self, order: SimOrder, status: str | None = None) -> None:
         wire = wire_order(self.venue, order, status)
         self.send(msg.open_order(wire, self.version))
-        self.send(msg.order_status(wire))
+        self.send(msg.order_status(wire, self.version))
 
     def on_order_event(self, event: VenueOrderEvent) -> None:
         order = event.order
@@ -520,12 +561,12 @@ class ClientSession:
         elif event.kind is OrderEventKind.MODIFIED:
             self.send_order(order)
         elif event.kind is OrderEventKind.CANCELLED:
-            self.send(msg.order_status(wire_order(self.venue, order)))
-            self.send(
-                msg.error(order.order_id, Code.CANCELLED, f"Order Canceled - reason:{event.reason}")
+            self.send(msg.order_status(wire_order(self.venue, order), self.version))
+            self.send_error(
+                order.order_id, Code.CANCELLED, f"Order Canceled - reason:{event.reason}"
             )
         elif event.kind is OrderEventKind.REJECTED:
-            self.send(msg.error(order.order_id, event.code, event.reason))
+            self.send_error(order.order_id, event.code, event.reason)
 
     def on_fill(self, event: VenueFillEvent) -> None:
         ex = event.execution

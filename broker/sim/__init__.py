@@ -1,5 +1,7 @@
 """The simulated venue: seeded quotes, fills, latency and chaos modes, behind the broker port."""
 
+from broker.sim.bar_stream import BarStream
+from broker.sim.bars import live_bar, session_bars
 from broker.sim.broker import SimBroker
 from broker.sim.chaos import PROFILES, ChaosProfile, Outcome, ScriptedOutcome
 from broker.sim.events import (
@@ -24,6 +26,7 @@ __all__ = [
     "PROFILES",
     "AccountState",
     "AsyncioScheduler",
+    "BarStream",
     "ChaosProfile",
     "Execution",
     "ManualScheduler",
@@ -45,4 +48,6 @@ __all__ = [
     "VenueOrderEvent",
     "VenueOrderStatus",
     "VenueQuoteEvent",
+    "live_bar",
+    "session_bars",
 ]

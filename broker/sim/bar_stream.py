@@ -13,6 +13,10 @@ from contracts.market import Bar
 BarListener = Callable[[Bar], None]
 
 
+def _ignore(bar: Bar) -> None:
+    return None
+
+
 class BarStream:
     """Publishes the generator's 5-second bar of every subscribed symbol when it completes.
 
@@ -40,6 +44,11 @@ class BarStream:
                 self._listeners.pop(symbol, None)
 
         return remove
+
+    def drive(self, symbols: list[str]) -> None:
+        """Keep these symbols' books on the generated path even while nobody subscribes."""
+        for symbol in symbols:
+            self.subscribe(symbol, _ignore)
 
     @property
     def symbols(self) -> list[str]:

@@ -227,6 +227,12 @@ def live_bar(symbol: str, start: datetime, *, seed: int) -> Bar | None:
     return _bar(spec, start, BASE_SECONDS, [steps[index]])
 
 
+def same_session(symbol: str, first: datetime, second: datetime) -> bool:
+    """Whether two moments fall in the same trading session of `symbol`."""
+    spec = spec_for(symbol)
+    return trading_day_of(spec, first) == trading_day_of(spec, second)
+
+
 def floor_to_bar(ts: datetime, seconds: int = BASE_SECONDS) -> datetime:
     epoch = int(ts.timestamp())
     return datetime.fromtimestamp(epoch - epoch % seconds, UTC)

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from broker.brackets import bracket_legs
 from broker.sim.bar_stream import BarStream
-from broker.sim.bars import bars_for_request
+from broker.sim.bars import bars_for_request, same_session
 from broker.sim.events import (
     Execution,
     OrderEventKind,
@@ -273,7 +273,11 @@ class SimBroker:
     def _on_bar(self, bar: Bar) -> None:
         previous = self._last_bar.get(bar.symbol)
         self._last_bar[bar.symbol] = bar
-        gap = previous is not None and (bar.ts - previous.ts).total_seconds() > previous.seconds
+        gap = (
+            previous is not None
+            and (bar.ts - previous.ts).total_seconds() > previous.seconds
+            and same_session(bar.symbol, previous.ts, bar.ts)  # a session break is no gap
+        )
         late = previous is not None and bar.ts <= previous.ts
         self._deliver(BarUpdated(ts=self.venue.scheduler.now(), bar=bar, gap_before=gap, late=late))
 

@@ -1,4 +1,4 @@
-"""The venue's trading sessions: CME Globex days for futures, NYSE regular hours for stocks."""
+"""The venue's trading sessions (Globex futures, NYSE stocks) on the engine's own calendar."""
 
 from __future__ import annotations
 
@@ -6,41 +6,30 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from broker.sim.symbols import SymbolSpec
+from engine.trading_hours import (
+    CME_CLOSED_DAYS,
+    CME_EARLY_CLOSES,
+    NYSE_EARLY_CLOSES,
+    NYSE_HOLIDAYS,
+)
 
 CHICAGO = ZoneInfo("America/Chicago")
 NEW_YORK = ZoneInfo("America/New_York")
 
 GLOBEX_OPEN = time(17, 0)
-"""A Globex trading day opens at 17:00 Chicago the evening before..."""
+"""A Globex trading day opens at 17:00 Chicago the evening before (after the daily break)..."""
 GLOBEX_CLOSE = time(16, 0)
-"""...and closes at 16:00 Chicago (then the daily maintenance break until 17:00)."""
-GLOBEX_EARLY_CLOSE = time(12, 0)
+"""...and closes at 16:00 Chicago, earlier on the engine calendar's early-close days."""
 RTH_FUTURES = (time(8, 30), time(15, 0))
 """The regular (pit) hours of the equity-index futures, Chicago time."""
 RTH_STOCKS = (time(9, 30), time(16, 0))
 
-HOLIDAYS: frozenset[date] = frozenset(
-    {
-        date(2026, 1, 1),
-        date(2026, 1, 19),
-        date(2026, 2, 16),
-        date(2026, 4, 3),
-        date(2026, 5, 25),
-        date(2026, 6, 19),
-        date(2026, 7, 3),
-        date(2026, 9, 7),
-        date(2026, 11, 26),
-        date(2026, 12, 25),
-        date(2027, 1, 1),
-    }
-)
-"""NYSE closed; CME equity index futures close early (12:00 Chicago) on these days."""
-
 
 def is_trading_day(spec: SymbolSpec, day: date) -> bool:
+    """Weekdays that are not holidays on the engine's calendar (one calendar for all)."""
     if day.weekday() >= 5:
         return False
-    return spec.is_future or day not in HOLIDAYS
+    return day not in (CME_CLOSED_DAYS if spec.is_future else NYSE_HOLIDAYS)
 
 
 def session_bounds(spec: SymbolSpec, day: date) -> tuple[datetime, datetime] | None:
@@ -48,15 +37,18 @@ def session_bounds(spec: SymbolSpec, day: date) -> tuple[datetime, datetime] | N
     if not is_trading_day(spec, day):
         return None
     if not spec.is_future:
+        close = NYSE_EARLY_CLOSES.get(day, RTH_STOCKS[1])
         return (
             datetime.combine(day, RTH_STOCKS[0], NEW_YORK),
-            datetime.combine(day, RTH_STOCKS[1], NEW_YORK),
+            datetime.combine(day, close, NEW_YORK),
         )
-    close = GLOBEX_EARLY_CLOSE if day in HOLIDAYS else GLOBEX_CLOSE
-    return (
-        datetime.combine(day - timedelta(days=1), GLOBEX_OPEN, CHICAGO),
-        datetime.combine(day, close, CHICAGO),
+    early = CME_EARLY_CLOSES.get(day)
+    end = (
+        datetime.combine(day, early, NEW_YORK)
+        if early is not None
+        else datetime.combine(day, GLOBEX_CLOSE, CHICAGO)
     )
+    return datetime.combine(day - timedelta(days=1), GLOBEX_OPEN, CHICAGO), end
 
 
 def regular_hours(spec: SymbolSpec, day: date) -> tuple[datetime, datetime]:

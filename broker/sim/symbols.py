@@ -191,16 +191,23 @@ def find_listings(
             continue
         if currency and currency != spec.currency:
             continue
-        exchanges = {spec.exchange, spec.primary_exchange, "SMART"} - {""}
-        if spec.is_future:
-            exchanges = {spec.exchange, "GLOBEX", "SMART"}
-        if exchange and exchange not in exchanges:
+        if exchange and not _trades_on(spec, exchange):
             continue
         for listing in listings(spec, today):
             if expiry and expiry not in (listing.contract_month, listing.last_trade_date):
                 continue
             out.append(listing)
     return out
+
+
+FUTURES_EXCHANGES = frozenset({"CME", "GLOBEX", "CBOT", "NYMEX", "COMEX"})
+
+
+def _trades_on(spec: SymbolSpec, exchange: str) -> bool:
+    """Futures trade on their exchange (or SMART); a stock on SMART or any stock exchange."""
+    if spec.is_future:
+        return exchange in {spec.exchange, "GLOBEX", "SMART"}
+    return exchange not in FUTURES_EXCHANGES
 
 
 def listing_facts(listing: Listing) -> ContractFacts:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
 import tempfile
 from pathlib import Path
 
@@ -20,20 +18,35 @@ def register(sub: SubParsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from console.drills import chaos as drill  # the chaos drill
+    import asyncio
+
+    from console.cli.output import log_to_file, print_table, progress_bar
+    from console.drills import chaos_suite as drill  # the chaos drill
 
     names = args.vector or None
     unknown = sorted(set(names or ()) - set(drill.VECTORS))
     if unknown:
         raise CliError(f"unknown vector {', '.join(unknown)}: one of {', '.join(drill.VECTORS)}")
-    logging.disable(logging.WARNING)
-    if args.data_dir:
-        results = asyncio.run(drill.run_all(Path(args.data_dir).expanduser(), names))
-    else:
-        with tempfile.TemporaryDirectory(prefix="deskgate-chaos-") as tmp:
-            results = asyncio.run(drill.run_all(Path(tmp), names))
-    Path(args.report).write_text(drill.report_markdown(results), encoding="utf-8")
-    for r in results:
-        print(f"{'PASS' if r.passed else 'FAIL'}  {r.title}: {r.figure}  ({r.seconds:.1f} s)")
-    print(f"report written to {args.report}")
+    report = Path(args.report)
+    log = log_to_file(report.with_suffix(".log"))
+    with progress_bar() as progress:
+        task = progress.add_task("chaos", total=len(names or drill.VECTORS), status="")
+
+        def advance(result: drill.VectorResult) -> None:
+            verdict = "PASS" if result.passed else "FAIL"
+            progress.update(task, advance=1, status=f"{result.name} {verdict}")
+
+        if args.data_dir:
+            root = Path(args.data_dir).expanduser()
+            results = asyncio.run(drill.run_all(root, names, advance))
+        else:
+            with tempfile.TemporaryDirectory(prefix="deskgate-chaos-") as tmp:
+                results = asyncio.run(drill.run_all(Path(tmp), names, advance))
+    report.write_text(drill.report_markdown(results), encoding="utf-8")
+    print_table(
+        "Chaos vectors",
+        ("vector", "result", "figure", "seconds"),
+        ((r.name, "PASS" if r.passed else "FAIL", r.figure, f"{r.seconds:.1f}") for r in results),
+    )
+    print(f"report written to {report}; library log in {log}")
     return 0 if all(r.passed for r in results) else 1

@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
-from pathlib import Path
 
 from console.cli.options import CONSOLE, SubParsers, add_common, fail, load
-from engine.audit import AuditUnavailable
-from engine.golive_evidence import live_start_check
-from engine.intake import IntakeError
 
 
 def register(sub: SubParsers) -> None:
@@ -20,13 +14,18 @@ def register(sub: SubParsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from console.app import DeskgateApp  # the Textual app
-    from console.compose import StartupRefused, build_session
+    import asyncio
+
+    from console.compose import StartupRefused, build_session, start_log, stop_on_hangup
+    from console.tui.app import DeskgateApp  # the Textual app
+    from engine.audit import AuditUnavailable
+    from engine.golive_evidence import live_start_check
+    from engine.intake import IntakeError
 
     config = load(args)
     data_dir = config.resolved_data_dir()
-    _log_to_file(data_dir)
     try:
+        start_log(data_dir)
         session = build_session(config, data_dir=data_dir, demo=False if args.no_demo else None)
     except (StartupRefused, IntakeError, AuditUnavailable) as exc:
         return fail(str(exc))
@@ -37,20 +36,12 @@ def run(args: argparse.Namespace) -> int:
     app = DeskgateApp(session.engine, config=config, live_account_check=session.live_account)
 
     async def run_app() -> None:
-        await session.start_venue()
+        stop_on_hangup(app)
         try:
+            await session.start_venue()
             await app.run_async()
         finally:
             await session.close()
 
     asyncio.run(run_app())
     return app.return_code or 0
-
-
-def _log_to_file(data_dir: Path) -> None:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(
-        filename=str(data_dir / "deskgate.log"),
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )

@@ -1,37 +1,45 @@
-"""`deskgate paper`: a paper validation session (writes the trade log and the metrics)."""
+"""`deskgate paper`: paper validation sessions (writes the trade logs, metrics and a summary)."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import sys
-from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from console.cli.options import BROKER, SubParsers, add_common, fail, load
 
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+
+    from console.drills.campaign import CampaignResult
+
 
 def register(sub: SubParsers) -> None:
-    p = sub.add_parser("paper", help="paper validation session (writes log and metrics)")
+    p = sub.add_parser("paper", help="paper validation sessions (writes logs, metrics, summary)")
     add_common(p, BROKER, verb="paper")
-    p.add_argument("--duration", default="6h", help="6h, 90m, 45s ... (default 6h)")
+    p.add_argument("--duration", default="6h", help="one session: 6h, 90m, 45s ... (default 6h)")
     p.add_argument("--trades", default="50-200", help="order count or range (default 50-200)")
     p.add_argument("--symbols", default="AAPL,MSFT,NVDA,SPY", help="comma-separated symbols")
     p.add_argument("--market-share", type=float, default=0.5, help="share of market orders")
-    p.add_argument("--out-dir", default=".", help="where the log and metrics go")
+    p.add_argument("--sessions", type=int, default=1, help="daily sessions in the campaign")
+    p.add_argument("--out-dir", default=".", help="where the logs, metrics and summary go")
     p.add_argument("--no-baseline", action="store_true", help="skip the simulated-venue baseline")
     p.add_argument("--no-rollback", action="store_true", help="skip the closing rollback drill")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from console.drills import paper as drill  # the paper-session drill
+    import asyncio
+
+    from console.cli.output import log_to_file, progress_bar
+    from console.drills import campaign, paper
 
     config = load(args)
+    out_dir = Path(args.out_dir).expanduser()
     try:
-        low, high = drill.parse_trades(args.trades)
-        plan = drill.PaperPlan(
-            duration_s=drill.parse_duration(args.duration),
+        low, high = paper.parse_trades(args.trades)
+        plan = paper.PaperPlan(
+            duration_s=paper.parse_duration(args.duration),
             trades_min=low,
             trades_max=high,
             symbols=tuple(s.strip().upper() for s in args.symbols.split(",") if s.strip()),
@@ -42,40 +50,60 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--symbols needs at least one symbol")
         if config.broker.kind == "sim":
             raise ValueError("a paper session runs against a gateway or IB (--broker gateway)")
-        result = asyncio.run(
-            drill.run_paper(
-                config,
-                plan,
-                Path(args.out_dir).expanduser(),
-                baseline=not args.no_baseline,
-                rollback_at_end=not args.no_rollback,
-                progress=_progress_printer(),
+        if args.sessions < 1:
+            raise ValueError(f"--sessions must be at least 1, not {args.sessions}")
+        log = log_to_file(out_dir / "deskgate-paper.log")
+        with progress_bar() as bar:
+            tasks: dict[int, TaskID] = {}
+
+            def show(day: int, state: paper.PaperProgress) -> None:
+                if day not in tasks:
+                    tasks[day] = bar.add_task(f"session {day}/{args.sessions}", status="")
+                bar.update(
+                    tasks[day],
+                    total=state.duration_s,
+                    completed=min(state.elapsed_s, state.duration_s),
+                    status=f"orders {state.placed}/{state.target} filled {state.filled}",
+                )
+
+            result = asyncio.run(
+                campaign.run_campaign(
+                    config,
+                    plan,
+                    out_dir,
+                    args.sessions,
+                    baseline=not args.no_baseline,
+                    rollback_at_end=not args.no_rollback,
+                    on_progress=show,
+                )
             )
-        )
     except ValueError as exc:
         return fail(str(exc))
-    for row in result.metrics:
-        print(f"{row.metric:>30} {row.value:>12} {row.unit:<10} {row.status}")
-    print(f"wrote {result.log_path} and {result.metrics_path}")
-    if result.incident:
-        verdict = "verified" if result.rollback_ok else "NOT verified"
-        print(f"rollback drill {verdict}: {result.incident}")
-    print(f"audit stores under {result.data_dir}")
-    return 0 if all(r.status != "FAIL" for r in result.metrics) else 1
+    _print(result)
+    print(f"campaign summary {result.summary_path}; library log in {log}")
+    return 0 if result.passed else 1
 
 
-def _progress_printer() -> Callable[[str], None]:
-    """Progress on one rewritten line at a terminal; every tenth when piped."""
-    tty = sys.stderr.isatty()
-    last = [-1]
+def _print(result: CampaignResult) -> None:
+    from console.cli.output import print_table
 
-    def show(line: str) -> None:
-        if tty:
-            print("\r" + line, end="", file=sys.stderr, flush=True)
-            return
-        pct = int(float(line.split("]")[1].split("%")[0]) // 10)
-        if pct != last[0] or line.endswith("\n"):
-            last[0] = pct
-            print(line.rstrip("\n"), file=sys.stderr, flush=True)
-
-    return show
+    for session in result.sessions:
+        print_table(
+            f"{session.session_id} ({session.log_path})",
+            ("metric", "value", "unit", "status"),
+            ((r.metric, r.value, r.unit, r.status) for r in session.metrics),
+        )
+        if session.incident:
+            verdict = "verified" if session.rollback_ok else "NOT verified"
+            print(f"rollback drill {verdict}: {session.incident}")
+        print(f"audit stores under {session.data_dir}")
+    if len(result.sessions) > 1:
+        print_table(
+            "Campaign",
+            ("session", "start", "end", "verdict"),
+            (
+                (s.session_id, f"{s.start_time:%H:%M:%S}", f"{s.end_time:%H:%M:%S}",
+                 "FAIL" if any(m.status == "FAIL" for m in s.metrics) else "PASS")
+                for s in result.sessions
+            ),
+        )  # fmt: skip

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from console.cli.live import confirm_live_account
 from console.cli.options import BROKER, SubParsers, add_common, load
-from contracts.config import Config
-from engine.gates import GateEvidence, gate_account, permissions_from_tags
-from engine.golive_evidence import read_account
+
+if TYPE_CHECKING:  # the domain loads when the verb runs, not when the parser is built
+    from contracts.config import Config
 
 EMBEDDED_ACCOUNT = "DU1234567"
 
@@ -27,6 +25,12 @@ def register(sub: SubParsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from console.cli.live import confirm_live_account
+    from engine.gates import GateEvidence, gate_account
+    from engine.golive_evidence import read_account
+
     config = load(args)
     confirm_live_account(config)
     record = asyncio.run(run_probe(config))
@@ -78,7 +82,10 @@ async def run_probe(config: Config) -> dict[str, Any]:
 
 def probe_record(result: Any, config: Config, now: datetime) -> dict[str, Any]:
     """The ACCOUNT_CONFIG.json content from a `broker.ibkr.probe.ProbeResult`."""
+    from engine.gates import permissions_from_tags
+
     acct = result.account
+    permissions = permissions_from_tags(result.permissions)
     return {
         "timestamp": now.isoformat(),
         "connected": True,
@@ -95,7 +102,10 @@ def probe_record(result: Any, config: Config, now: datetime) -> dict[str, Any]:
         "buying_power": _s(acct.buying_power),
         "available_funds": _s(acct.available_funds),
         "margin_cushion": _s(acct.cushion),
-        "permissions": permissions_from_tags(result.permissions),
+        "init_margin": _s(acct.init_margin),
+        "maint_margin": _s(acct.maint_margin),
+        "permissions": permissions,
+        "assets": [name.upper() for name, allowed in permissions.items() if allowed],
         "permission_tags": dict(result.permissions),
         "limits": _limits(config),
     }
@@ -110,6 +120,7 @@ def failed_probe_record(error: str, config: Config, now: datetime) -> dict[str, 
         "host": config.broker.host,
         "port": config.broker.port,
         "limits": _limits(config),
+        "assets": [],
     }
 
 
@@ -119,6 +130,9 @@ def _s(value: Decimal | None) -> str | None:
 
 def _limits(config: Config) -> dict[str, Any]:
     return {
+        "max_order_size": str(config.risk.max_order_quantity),
+        "max_position_value": str(config.risk.max_notional),
+        "max_position": str(config.risk.max_position),
         "mode": config.mode.value,
         "account": config.account,
         "risk": json.loads(config.risk.model_dump_json()),

@@ -11,38 +11,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
 import json
 import random
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Any
 
-from contracts.config import Config, GoLiveConfig
-from contracts.enums import AlertLevel, LifecycleState, Mode, OrderType, Regime, Side, TradingState
+from console.drills.paper_metrics import (
+    SOURCE,
+    MetricRow,
+    alert_counts,
+    compute_metrics,
+    trade_log,
+    write_metrics,
+)
+from contracts.config import Config
+from contracts.enums import LifecycleState, Mode, OrderType, Regime, Side, TradingState
 from contracts.events import (
-    AlertRaised,
-    AuditedEvent,
     AutoApprovePolicySet,
-    CommissionRecorded,
-    FillRecorded,
-    IntentReceived,
-    OrderAcknowledged,
-    OrderSubmitting,
-    PositionBead,
-    RollbackStarted,
 )
 from contracts.intent import Evidence, Instrument, Intent, OrderParams
 from engine.engine import Engine
 from engine.intake import Propose
-from engine.metrics import delta_pct, percentile, rate_pct, sharpe
 
 POLICY_NAME = "paper-auto-approve/v1"
-SOURCE = "paper"
 TRADE_NOTIONAL = Decimal(2000)
 OPEN_STATES = frozenset(
     {LifecycleState.PROPOSED, LifecycleState.APPROVED, LifecycleState.SUBMITTED,
@@ -240,223 +236,19 @@ async def _wait_settled(engine: Engine, intent_id: str, within_s: float) -> None
         sub.close()
 
 
-# --- the log and the metrics (from the audit beads) ---------------------------------------------
-
-
-@dataclass
-class _Trade:
-    intent: Intent
-    source: str
-    t_intent: datetime
-    t_submit: datetime | None = None
-    t_ack: datetime | None = None
-    t_fill: datetime | None = None
-    filled: Decimal = Decimal(0)
-    notional: Decimal = Decimal(0)
-    commission: Decimal = Decimal(0)
-    status: str = LifecycleState.PROPOSED.value
-    exempt: str | None = None
-
-
-def _ms(a: datetime | None, b: datetime | None) -> float | None:
-    return None if a is None or b is None else round((b - a).total_seconds() * 1000.0, 3)
-
-
-def trade_log(events: Iterable[AuditedEvent]) -> list[dict[str, Any]]:
-    """One row per order from the audit beads: ids, order, status, latencies, fill, commission."""
-    trades: dict[str, _Trade] = {}
-    exec_owner: dict[str, str] = {}
-    for e in events:
-        if isinstance(e, IntentReceived):
-            trades[e.intent.intent_id] = _Trade(e.intent, e.source, e.ts_init)
-            continue
-        iid = getattr(e, "intent_id", None)
-        t = trades.get(iid) if isinstance(iid, str) else None
-        if isinstance(e, CommissionRecorded) and e.exec_id in exec_owner:
-            trades[exec_owner[e.exec_id]].commission += e.commission
-        if t is None:
-            continue
-        if isinstance(e, OrderSubmitting):
-            t.t_submit, t.exempt = e.ts_init, e.exempt
-        elif isinstance(e, OrderAcknowledged) and t.t_ack is None:
-            t.t_ack = e.ts_init
-        elif isinstance(e, FillRecorded) and e.leg.value in ("ENTRY", "FLAT"):
-            exec_owner[e.exec_id] = e.intent_id
-            t.t_fill = t.t_fill or e.ts_init
-            t.filled += e.quantity
-            t.notional += e.quantity * e.price
-        elif isinstance(e, PositionBead):
-            t.status = e.to_state.value
-    rows = []
-    for iid, t in trades.items():
-        o = t.intent.order
-        rows.append(
-            {
-                "intent_id": iid,
-                "source": t.source,
-                "symbol": o.instrument.symbol,
-                "side": o.side.value,
-                "quantity": str(o.quantity),
-                "type": o.order_type.value,
-                "limit_price": None if o.limit_price is None else str(o.limit_price),
-                "status": t.status,
-                "filled_quantity": str(t.filled),
-                "latency_ms": {
-                    "intent_to_submit": _ms(t.t_intent, t.t_submit),
-                    "submit_to_ack": _ms(t.t_submit, t.t_ack),
-                    "ack_to_fill": _ms(t.t_ack, t.t_fill),
-                    "total": _ms(t.t_intent, t.t_fill),
-                },
-                "fill_price": str((t.notional / t.filled).quantize(Decimal("0.0001")))
-                if t.filled
-                else None,
-                "commission": str(t.commission),
-                "submitted": t.t_submit is not None,
-                "exempt": t.exempt,
-            }
-        )
-    return rows
-
-
-def round_trip_returns(log: Sequence[dict[str, Any]]) -> list[float]:
-    """Net return of each closed long round trip (open buy, then sell), commissions included."""
-    opened: dict[str, tuple[Decimal, Decimal, Decimal]] = {}
-    out: list[float] = []
-    for row in log:
-        if row["fill_price"] is None:
-            continue
-        sym, qty = row["symbol"], Decimal(row["filled_quantity"])
-        px, fee = Decimal(row["fill_price"]), Decimal(row["commission"])
-        if row["side"] == Side.BUY.value:
-            q0, cost0, fee0 = opened.get(sym, (Decimal(0), Decimal(0), Decimal(0)))
-            opened[sym] = (q0 + qty, cost0 + qty * px, fee0 + fee)
-        elif sym in opened:
-            q0, cost0, fee0 = opened.pop(sym)
-            if q0 and cost0:
-                pnl = qty * px - cost0 * qty / q0 - fee - fee0
-                out.append(float(pnl / (cost0 * qty / q0)))
-    return out
-
-
-@dataclass(frozen=True)
-class MetricRow:
-    metric: str
-    value: str
-    unit: str
-    status: str
-    """PASS / FAIL against the go-live thresholds, INFO for context, PENDING when n/a."""
-
-
-def _num(value: float | None, digits: int = 3) -> str:
-    return "n/a" if value is None else f"{value:.{digits}f}"
-
-
-def _lat(rows: Sequence[dict[str, Any]], key: str) -> list[float]:
-    return [r["latency_ms"][key] for r in rows if r["latency_ms"][key] is not None]
-
-
-def compute_metrics(
-    log: Sequence[dict[str, Any]],
-    baseline: Sequence[dict[str, Any]] | None,
-    duration_s: float,
-    pacing_violations: int,
-    disconnects: int,
-    cfg: GoLiveConfig,
-) -> list[MetricRow]:
-    """PAPER_TRADING_METRICS.csv rows from the session's (and the baseline's) trade logs."""
-    ours = [r for r in log if r["source"] == SOURCE and r["submitted"]]
-    filled = sum(Decimal(r["filled_quantity"]) >= Decimal(r["quantity"]) for r in ours)
-    fill_rate = rate_pct(filled, len(ours))
-    total = _lat(ours, "total")
-    p50, p95, p99 = (percentile(total, q) for q in (50, 95, 99))
-    sharpe_paper = sharpe(round_trip_returns(log))
-    base = [r for r in baseline or [] if r["source"] == SOURCE and r["submitted"]]
-    sharpe_bt = sharpe(round_trip_returns(baseline)) if baseline is not None else None
-    sim_p50 = percentile(_lat(base, "total"), 50)
-    lat_delta = delta_pct(p50, sim_p50) if p50 is not None and sim_p50 is not None else None
-    sharpe_delta = (
-        None if sharpe_paper is None or sharpe_bt is None else sharpe_paper - sharpe_bt
-    )  # fmt: skip
-
-    def verdict(ok: bool | None) -> str:
-        return "PENDING" if ok is None else ("PASS" if ok else "FAIL")
-
-    sharpe_ok = (
-        None
-        if sharpe_paper is None or sharpe_bt is None
-        else sharpe_bt > 0 and sharpe_paper >= cfg.min_sharpe_vs_backtest * sharpe_bt
-    )
-    rows = [
-        MetricRow("duration", f"{duration_s:.1f}", "s", "INFO"),
-        MetricRow("trades", str(len(ours)), "orders", verdict(len(ours) > 0)),
-        MetricRow("round_trips", str(len(round_trip_returns(log))), "count", "INFO"),
-        MetricRow(
-            "fill_rate", _num(fill_rate, 2), "%",
-            verdict(None if fill_rate is None else fill_rate > cfg.min_fill_rate_pct),
-        ),
-        MetricRow("latency_p50", _num(p50), "ms", "INFO"),
-        MetricRow("latency_p95", _num(p95), "ms", "INFO"),
-        MetricRow("latency_p99", _num(p99), "ms", "INFO"),
-        MetricRow("latency_intent_to_submit_p50",
-                  _num(percentile(_lat(ours, "intent_to_submit"), 50)), "ms", "INFO"),
-        MetricRow("latency_submit_to_ack_p50",
-                  _num(percentile(_lat(ours, "submit_to_ack"), 50)), "ms", "INFO"),
-        MetricRow("latency_ack_to_fill_p50",
-                  _num(percentile(_lat(ours, "ack_to_fill"), 50)), "ms", "INFO"),
-        MetricRow(
-            "pacing_violations", str(pacing_violations), "count",
-            verdict(pacing_violations <= cfg.max_pacing_violations),
-        ),
-        MetricRow("disconnects", str(disconnects), "count", "INFO"),
-        MetricRow("sharpe_paper", _num(sharpe_paper, 4), "per trade", "INFO"),
-        MetricRow("sharpe_backtest", _num(sharpe_bt, 4), "per trade", "INFO"),
-        MetricRow("sharpe_delta", _num(sharpe_delta, 4), "per trade", verdict(sharpe_ok)),
-        MetricRow("latency_sim_p50", _num(sim_p50), "ms", "INFO"),
-        MetricRow(
-            "latency_delta", _num(lat_delta, 1), "%",
-            verdict(None if lat_delta is None else lat_delta < cfg.max_latency_delta_pct),
-        ),
-    ]  # fmt: skip
-    return rows
-
-
-def alert_counts(events: Iterable[AuditedEvent]) -> tuple[int, int, int]:
-    """(pacing violations, disconnects, automatic rollbacks) from the session's beads."""
-    pacing = disconnects = auto = 0
-    for e in events:
-        auto += isinstance(e, RollbackStarted) and e.automatic
-        if isinstance(e, AlertRaised):
-            pacing += e.code == "PACING"
-            disconnects += e.code == "DISCONNECTED" or (
-                e.code == "CONNECTIVITY" and e.level is AlertLevel.CRITICAL
-            )
-    return pacing, disconnects, auto
-
-
-def write_metrics(path: Path, rows: Sequence[MetricRow]) -> None:
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["metric", "value", "unit", "status"])
-        for r in rows:
-            w.writerow([r.metric, r.value, r.unit, r.status])
-
-
 # --- the session ----------------------------------------------------------------------------
 
 
-def progress_line(elapsed: float, total: float, placed: int, target: int, filled: int) -> str:
-    frac = min(1.0, elapsed / total) if total > 0 else 1.0
-    width = 30
-    bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
+@dataclass(frozen=True)
+class PaperProgress:
+    """Where a running session stands (the command line draws it as a rich progress bar)."""
 
-    def clock(s: float) -> str:
-        s = int(s)
-        return f"{s // 3600:d}:{s % 3600 // 60:02d}:{s % 60:02d}"
-
-    return (
-        f"[{bar}] {frac * 100:5.1f}% {clock(elapsed)}/{clock(total)} "
-        f"orders {placed}/{target} filled {filled}"
-    )
+    elapsed_s: float
+    duration_s: float
+    placed: int
+    target: int
+    filled: int
+    finished: bool = False
 
 
 @dataclass
@@ -464,6 +256,9 @@ class PaperResult:
     log_path: Path
     metrics_path: Path
     metrics: list[MetricRow]
+    session_id: str
+    start_time: datetime
+    end_time: datetime
     incident: Path | None
     rollback_ok: bool | None
     data_dir: Path
@@ -476,14 +271,20 @@ async def run_paper(
     *,
     baseline: bool = True,
     rollback_at_end: bool = True,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[PaperProgress], None] | None = None,
+    session_number: int = 1,
 ) -> PaperResult:
-    """Run the session (and its simulated-venue baseline), then write the log and metrics."""
+    """Run the session (and its simulated-venue baseline), then write the log and metrics.
+
+    The log is named by `session_id` `paper_YYYYMMDD_NNN` (NNN = `session_number`).
+    """
     from console.compose import build_session
     from engine.rollback import rollback_and_report
 
     pconfig, overrides = paper_config(config, plan)
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    start_time = datetime.now(UTC)
+    session_id = f"paper_{start_time:%Y%m%d}_{session_number:03d}"
+    stamp = f"{start_time:%Y%m%d-%H%M%S}-{session_number:03d}"
     data_dir = config.resolved_data_dir() / "paper" / stamp
     strategy = PaperStrategy(plan, overrides)
     sessions = [build_session(pconfig, data_dir=data_dir, demo=False, sources=[strategy])]
@@ -512,7 +313,7 @@ async def run_paper(
         while not all_done.done():
             elapsed = loop.time() - started
             if progress:
-                progress(progress_line(elapsed, plan.duration_s, strategy.placed, target,
+                progress(PaperProgress(elapsed, plan.duration_s, strategy.placed, target,
                                        strategy.filled))  # fmt: skip
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(all_done), 1.0)
@@ -521,8 +322,8 @@ async def run_paper(
                 break
         duration = loop.time() - started
         if progress:
-            progress(progress_line(duration, plan.duration_s, strategy.placed, target,
-                                   strategy.filled) + "\n")  # fmt: skip
+            progress(PaperProgress(duration, plan.duration_s, strategy.placed, target,
+                                   strategy.filled, finished=True))  # fmt: skip
         engine = sessions[0].engine
         if rollback_at_end:
             result, incident = await rollback_and_report(
@@ -543,14 +344,28 @@ async def run_paper(
     finally:
         for s in sessions:
             await s.close()
+    end_time = datetime.now(UTC)
+    session = {
+        "session_id": session_id,
+        "start_time": _utc(start_time),
+        "end_time": _utc(end_time),
+    }
     log_path, metrics_path = _write_outputs(
-        out_dir, plan, pconfig, overrides, data_dir, strategy.error, log, metrics
+        out_dir, session, plan, pconfig, overrides, data_dir, strategy.error, log, metrics
     )
-    return PaperResult(log_path, metrics_path, metrics, incident, rollback_ok, data_dir)
+    return PaperResult(
+        log_path, metrics_path, metrics, session_id, start_time, end_time, incident,
+        rollback_ok, data_dir,
+    )  # fmt: skip
+
+
+def _utc(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _write_outputs(
     out_dir: Path,
+    session: dict[str, str],
     plan: PaperPlan,
     pconfig: Config,
     overrides: dict[str, str],
@@ -562,6 +377,7 @@ def _write_outputs(
     out_dir.mkdir(parents=True, exist_ok=True)
     log_path = out_dir / "PAPER_TRADING_LOG.json"
     meta = {
+        **session,
         "generated_at": datetime.now(UTC).isoformat(),
         "policy": POLICY_NAME,
         "risk_overrides": overrides,

@@ -17,10 +17,10 @@ from typing import Any
 
 from textual import events
 
-from console.app import DeskgateApp
-from console.messages import EngineChanged
-from console.screens.main import MainScreen
-from console.screens.modals import KillConfirmScreen
+from console.tui.app import DeskgateApp
+from console.tui.messages import EngineChanged
+from console.tui.screens.main import MainScreen
+from console.tui.screens.modals import KillConfirmScreen
 from contracts.enums import LifecycleState, Side
 from engine.bus import StateChanged
 from engine.clock import ManualClock
@@ -59,7 +59,7 @@ def busy_engine(orders: int) -> FakeEngine:
 async def frame_cost(orders: int, frames: int) -> dict[str, float]:
     engine = busy_engine(orders)
     engine.started = False
-    app = DeskgateApp(engine, config=engine.config, clock=engine.clock)  # type: ignore[arg-type]
+    app = DeskgateApp(engine, config=engine.config, clock=engine.clock)
     async with app.run_test(size=(200, 60)) as pilot:
         while not (app.started and app.snapshot is not None):
             await pilot.pause(0.01)
@@ -86,7 +86,7 @@ async def quote_storm(quotes: int, seconds: float) -> dict[str, float]:
     engine = busy_engine(50)
     engine.started = False
     messages: list[Any] = []
-    app = DeskgateApp(engine, config=engine.config, clock=engine.clock)  # type: ignore[arg-type]
+    app = DeskgateApp(engine, config=engine.config, clock=engine.clock)
     async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
         while not (app.started and app.snapshot is not None):
             await pilot.pause(0.01)

@@ -24,7 +24,7 @@ async def run(rate: float, seconds: float) -> dict[str, float]:
         ib = IB()
         await ib.connectAsync("127.0.0.1", server.port, clientId=1, raiseSyncErrors=True)
         contracts = await ib.qualifyContractsAsync(
-            *[Stock(s.symbol, "SMART", "USD") for s in server.venue.symbols()]
+            *[Stock(s.symbol, "SMART", "USD") for s in server.venue.symbols() if not s.is_future]
         )
         tickers = [ib.reqMktData(c) for c in contracts]
         updates = 0

@@ -66,6 +66,24 @@ async def wait_for(pilot: Any, predicate: Callable[[], Any], timeout: float = 5.
         await pilot.pause(0.02)
 
 
+def on_screen(app: Any) -> bool:
+    """The engine started and the main screen shows the app's latest state (screens watch it,
+    so they redraw a moment after the state changes)."""
+    main = app.screen_stack[0] if app.screen_stack else None
+    return bool(
+        app.started
+        and app.snapshot is not None
+        and app.console_state is not None
+        and getattr(main, "state", None) is app.console_state
+    )
+
+
+async def read_headline(pilot: Any, clock: ManualClock) -> None:
+    """Keep the selected trade's headline on screen for the approve dwell time (frozen clock)."""
+    await pilot.pause()
+    clock.advance(pilot.app.config.console.approve_dwell_s)
+
+
 def plain(renderable: Any, width: int = 120) -> str:
     """Render a Rich renderable to plain text (what the trader reads)."""
     from rich.console import Console
@@ -76,12 +94,12 @@ def plain(renderable: Any, width: int = 120) -> str:
 
 
 def evidence_text(app: Any) -> str:
-    from console.widgets.evidence import EvidencePanel
+    from console.tui.widgets.evidence import EvidencePanel
 
     return "".join(plain(part) for part in app.screen.query_one(EvidencePanel).text())
 
 
 def status_text(app: Any) -> str:
-    from console.widgets.status_bar import StatusBar
+    from console.tui.widgets.status_bar import StatusBar
 
     return plain(app.screen.query_one(StatusBar).render(), width=400)

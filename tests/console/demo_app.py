@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from console.app import DeskgateApp
+from console.tui.app import DeskgateApp
 from engine.clock import ManualClock, SystemClock
 from tests.console.scenarios import SCENARIOS
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
-from contracts.broker import AccountSnapshot
+from contracts.broker import AccountSnapshot, Quote
 from contracts.config import Config
 from contracts.enums import (
     AlertLevel,
@@ -22,7 +22,7 @@ from contracts.enums import (
     Side,
     TradingState,
 )
-from contracts.events import AlertRaised, CheckOutcome, DriftDetected
+from contracts.events import AlertRaised, CheckOutcome, DriftDetected, RollbackCompleted
 from contracts.intent import (
     CheckResult,
     Evidence,
@@ -170,6 +170,8 @@ class FakeEngine:
         self.realized_pnl_today = D(0)
         self.consecutive_losses = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self.last_rollback: RollbackCompleted | None = None
+        self.quotes: dict[str, Quote] = {}
 
     # --- scripting helpers -------------------------------------------------------------
 
@@ -344,6 +346,16 @@ class FakeEngine:
             monotonic_at=self.clock.monotonic(),
         )
 
+    def quote(self, symbol: str) -> Quote | None:
+        return self.quotes.get(symbol)
+
+    def set_quote(self, symbol: str, bid: str, ask: str, *, publish: bool = True) -> None:
+        self.quotes[symbol] = Quote(
+            symbol=symbol, bid=D(bid), ask=D(ask), last=D(ask), ts=self.clock.now()
+        )
+        if publish:
+            self.publish("quote")
+
     async def propose(self, intent: Intent, source: str = "api") -> ProposalResult:
         self.calls.append(("propose", intent.intent_id))
         self.add_pending(intent)
@@ -464,6 +476,14 @@ class FakeEngine:
         self.positions = [replace(p, quantity=D(0)) for p in self.positions]
         self.publish("flatten")
         return CommandResult(True, "flatten orders sent")
+
+    async def rollback(self, reason: str, actor: str = "trader") -> CommandResult:
+        """Halt and flatten; no incident (`last_rollback` stays None: the real engine's job)."""
+        self.calls.append(("rollback", reason, actor))
+        self.trading_state = TradingState.HALTED
+        self.positions = [replace(p, quantity=D(0)) for p in self.positions]
+        self.publish("rollback")
+        return CommandResult(True, "rolled back: HALTED, flat")
 
     async def reconcile_now(self) -> CommandResult:
         self.calls.append(("reconcile",))

@@ -103,6 +103,14 @@ def with_pending(clock: ManualClock | None = None, **kwargs: object) -> FakeEngi
     return engine
 
 
+def with_market(clock: ManualClock | None = None) -> FakeEngine:
+    """The pending buy limit sits 16c through the ask, and the bid is already under its stop."""
+    engine = with_pending(clock)
+    engine.set_quote("AAPL", "187.02", "187.04", publish=False)
+    engine.set_quote("AMD", "158.38", "158.41", publish=False)
+    return engine
+
+
 def risk_denied(clock: ManualClock | None = None) -> FakeEngine:
     clock = clock or ManualClock()
     engine = base(FakeEngine(clock=clock))

@@ -8,16 +8,16 @@ from pathlib import Path
 import pytest
 
 from broker.sim import ManualScheduler, SimBroker, SimVenue
-from console.app import DeskgateApp
-from console.screens.drift import DriftScreen
-from console.screens.modals import KillConfirmScreen, ReasonScreen
-from console.widgets.drift import DriftBanner, DriftTable
-from console.widgets.tables import OrdersTable, PositionsTable
+from console.tui.app import DeskgateApp
+from console.tui.screens.drift import DriftScreen
+from console.tui.screens.modals import KillConfirmScreen, ReasonScreen
+from console.tui.widgets.drift import DriftBanner, DriftTable
+from console.tui.widgets.tables import OrdersTable, PositionsTable
 from contracts.config import Config
 from contracts.enums import ChaosMode, DriftType, LifecycleState, TradingState
 from engine.clock import ManualClock
 from engine.engine import Engine
-from tests.console.conftest import status_text, wait_for
+from tests.console.conftest import on_screen, status_text, wait_for
 from tests.support import FakeBroker, approve_pending, config_with, make_intent
 
 
@@ -49,7 +49,7 @@ def desk(tmp_path: Path, clock: ManualClock) -> Desk:
 async def test_approve_reaches_the_venue_fills_and_shows_the_position(desk: Desk) -> None:
     app = desk.app
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.started and app.snapshot is not None)
+        await wait_for(pilot, lambda: on_screen(app))
         ask = desk.venue.quote("AAPL").ask
         intent = make_intent(
             desk.clock,
@@ -62,6 +62,7 @@ async def test_approve_reaches_the_venue_fills_and_shows_the_position(desk: Desk
         await wait_for(pilot, lambda: app.selected is not None and app.blocker is None)
         assert app.selected is not None and app.selected.intent.intent_id == "ui-buy-1"
 
+        desk.advance(desk.config.console.approve_dwell_s)  # the trader reads the headline
         await pilot.press("a")
         await wait_for(
             pilot, lambda: any(o.order_ref.startswith("dg:ui-buy-1") for o in desk.venue.orders())
@@ -92,7 +93,7 @@ async def test_kill_with_ten_working_orders_cancels_all_and_is_broker_confirmed(
 ) -> None:
     app = desk.app
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.started and app.snapshot is not None)
+        await wait_for(pilot, lambda: on_screen(app))
         bid = desk.venue.quote("AAPL").bid
         for i in range(10):
             limit = bid - Decimal("1.00") - Decimal(i) / 100  # resting, not marketable
@@ -143,7 +144,7 @@ async def test_wrong_broker_position_is_drift_resolved_engine_corrected(
     engine = Engine(config, broker, data_dir=tmp_path, clock=clock)
     app = DeskgateApp(engine, config=config, clock=clock)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.started and app.snapshot is not None)
+        await wait_for(pilot, lambda: on_screen(app))
         broker.quote("AAPL", "99.99", "100.01")
         intent = make_intent(clock, intent_id="drift-buy-1", quantity=10)
         assert (await engine.propose(intent, source="test")).accepted
@@ -188,7 +189,7 @@ async def test_rollback_from_the_console_flattens_verifies_and_writes_a_report(
     app = desk.app
     app.config = desk.config.model_copy(update={"data_dir": str(tmp_path / "data")})
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.started and app.snapshot is not None)
+        await wait_for(pilot, lambda: on_screen(app))
         ask = desk.venue.quote("AAPL").ask
         intent = make_intent(
             desk.clock,

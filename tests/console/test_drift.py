@@ -5,16 +5,16 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Static
 
-from console.app import DeskgateApp
-from console.screens.drift import DriftScreen
-from console.screens.main import MainScreen
-from console.screens.modals import KillConfirmScreen, ReasonScreen
-from console.widgets.drift import DriftBanner, DriftTable, side_text
+from console.tui.app import DeskgateApp
+from console.tui.screens.drift import DriftScreen
+from console.tui.screens.main import MainScreen
+from console.tui.screens.modals import KillConfirmScreen, ReasonScreen
+from console.tui.widgets.drift import DriftBanner, DriftTable, side_text
 from contracts.config import Config, ConsoleConfig, KeysConfig
 from contracts.enums import DriftResolution, DriftSeverity, DriftType, TradingState
 from engine.clock import ManualClock
 from tests.console import scenarios
-from tests.console.conftest import plain, status_text, wait_for
+from tests.console.conftest import on_screen, plain, status_text, wait_for
 from tests.console.fakes import FakeEngine
 
 POSITION = "a9f0e1d2c3b4"  # the CRITICAL MSFT position drift: first row (most severe)
@@ -23,11 +23,11 @@ FOREIGN = "d7c1a2b3e4f5"  # the order typed in TWS: second row
 
 def app_for(engine: FakeEngine) -> DeskgateApp:
     engine.started = False
-    return DeskgateApp(engine, config=engine.config)  # type: ignore[arg-type]
+    return DeskgateApp(engine, config=engine.config)
 
 
 async def started(pilot: object, app: DeskgateApp) -> None:
-    await wait_for(pilot, lambda: app.started and app.snapshot is not None)
+    await wait_for(pilot, lambda: on_screen(app))
 
 
 def resolves(engine: FakeEngine) -> list[tuple[str, ...]]:
@@ -176,7 +176,7 @@ async def test_kill_works_from_the_drift_screen_and_its_note_field(clock: Manual
         assert isinstance(app.screen, KillConfirmScreen)
         await pilot.press("escape")
         assert isinstance(app.screen, DriftScreen)
-        await pilot.press("e", *"typing", "K")  # from inside the text field
+        await pilot.press("e", *"typing K", "ctrl+k")  # K is text there; the chord kills
         assert isinstance(app.screen, KillConfirmScreen)
         await pilot.press("y")
         await wait_for(pilot, lambda: any(c[0] == "kill" for c in engine.calls))

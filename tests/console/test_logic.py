@@ -7,12 +7,12 @@ from decimal import Decimal
 
 import pytest
 
-from console import format as fmt
-from console.keymap import ACTIONS, keymap_from_config
-from console.screens.main import layout_for
-from console.state import approve_blocker
-from console.widgets.gates import GateVerdict, gates_from, render_gates
-from console.widgets.latency import summary
+from console.tui import format as fmt
+from console.tui.keymap import ACTIONS, keymap_from_config
+from console.tui.screens.main import layout_for
+from console.tui.state import approve_blocker
+from console.tui.widgets.gates import GateVerdict, gates_from, render_gates
+from console.tui.widgets.latency import summary
 from contracts.config import KeysConfig
 from contracts.enums import TradingState
 from contracts.events import CheckOutcome
@@ -149,3 +149,27 @@ def test_gates_from_tuples_and_objects() -> None:
 )
 def test_layout_by_terminal_size(size: tuple[int, int], layout: str) -> None:
     assert layout_for(*size) == layout
+
+
+def test_exchange_time_names_the_us_session() -> None:
+    from datetime import UTC, datetime
+
+    from console.tui.format import exchange_time
+
+    assert exchange_time(datetime(2026, 3, 2, 14, 30, 5, tzinfo=UTC)) == "09:30:05 ET open"
+    assert exchange_time(datetime(2026, 3, 2, 12, 0, tzinfo=UTC)) == "07:00:00 ET pre"
+    assert exchange_time(datetime(2026, 3, 2, 21, 0, tzinfo=UTC)) == "16:00:00 ET post"
+    assert exchange_time(datetime(2026, 3, 2, 2, 0, tzinfo=UTC)) == "21:00:00 ET closed"
+    assert exchange_time(datetime(2026, 3, 7, 15, 0, tzinfo=UTC)).endswith("ET closed")  # Sat
+
+
+def test_histograms_of_one_or_two_samples_have_whole_counts_from_zero() -> None:
+    from console.tui.widgets.latency import count_ticks, histogram
+
+    centers, counts = histogram((23759.0,))
+    assert counts == [1] and 0 < centers[0] <= 23759.0
+    centers, counts = histogram((3.0, 5.0))
+    assert sum(counts) == 2 and all(c > 0 for c in centers)
+    assert all(isinstance(c, int) for c in counts)
+    assert count_ticks(1) == [0, 1] and count_ticks(2) == [0, 1, 2]
+    assert count_ticks(40) == [0, 10, 20, 30, 40]

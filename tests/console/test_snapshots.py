@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from console.app import DeskgateApp
+from console.tui.app import DeskgateApp
 from engine.clock import ManualClock
 from engine.gates import GateResult, Verdict
 from engine.view import EngineSnapshot
 from tests.console import scenarios
-from tests.console.conftest import wait_for
+from tests.console.conftest import on_screen, wait_for
 from tests.console.fakes import FakeEngine
 
 WIDE = (120, 40)
@@ -24,18 +24,30 @@ SMALL = (80, 24)
 
 def app_for(engine: FakeEngine) -> DeskgateApp:
     engine.started = False
-    return DeskgateApp(engine, config=engine.config, clock=engine.clock)  # type: ignore[arg-type]
+    return DeskgateApp(engine, config=engine.config, clock=engine.clock)
 
 
 async def ready(pilot: Any) -> None:
     app = pilot.app
-    await wait_for(pilot, lambda: app.started and app.snapshot is not None)
+    await wait_for(pilot, lambda: on_screen(app))
     await pilot.pause()
 
 
 def test_main_screen_with_pending_trade(snap_compare: Any) -> None:
     assert snap_compare(
         app_for(scenarios.with_pending(ManualClock())), terminal_size=WIDE, run_before=ready
+    )
+
+
+def test_pending_trade_with_market(snap_compare: Any) -> None:
+    assert snap_compare(
+        app_for(scenarios.with_market(ManualClock())), terminal_size=WIDE, run_before=ready
+    )
+
+
+def test_pending_trade_with_market_80x24(snap_compare: Any) -> None:
+    assert snap_compare(
+        app_for(scenarios.with_market(ManualClock())), terminal_size=SMALL, run_before=ready
     )
 
 
@@ -172,7 +184,7 @@ def test_live_mode_account_modal(snap_compare: Any) -> None:
     app = DeskgateApp(
         engine,
         config=engine.config,
-        clock=clock,  # type: ignore[arg-type]
+        clock=clock,
         live_account_check="U7654321",
     )
 

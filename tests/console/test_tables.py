@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import App, ComposeResult
 
-from console.widgets.tables import SnapshotTable
+from console.tui.widgets.tables import SnapshotTable
 
 
 class Rows(SnapshotTable):
@@ -18,8 +19,8 @@ class Host(App[None]):
         yield Rows(id="rows")
 
 
-def rows(*keys: str) -> list[tuple[str, tuple[str, ...]]]:
-    return [(k, (k,)) for k in keys]
+def rows(*keys: str) -> list[tuple[str, tuple[Text, ...]]]:
+    return [(k, (Text(k),)) for k in keys]
 
 
 async def test_new_rows_on_top_stay_in_view_when_the_cursor_is_on_top() -> None:

@@ -25,9 +25,8 @@ from engine.gates import (
     decide,
     evaluate,
     permissions_from_tags,
-    render_markdown,
-    render_table,
 )
+from engine.golive_report import render_markdown, render_table
 
 NOW = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 CFG = GoLiveConfig()
@@ -82,11 +81,12 @@ def test_complete_evidence_passes_every_gate_and_approves() -> None:
     assert decision.open_requirements == () and decision.failing == ()
 
 
-def test_no_evidence_is_pending_never_pass() -> None:
+def test_no_evidence_is_pending_never_pass_and_rejected() -> None:
     results = evaluate(GateEvidence(), CFG)
     assert all(g.verdict is Verdict.PENDING for g in results)
     decision = decide(results)
-    assert decision.decision is Decision.CONDITIONAL
+    assert decision.decision is Decision.REJECTED  # seed 001: insufficient gates passed
+    assert decision.reason == "insufficient gates passed (0/8)" and decision.failing == ()
     text = " | ".join(decision.open_requirements)
     for needed in ("coverage report", "account probe", "paper session", "sign-off: cto",
                    "rollback verified", "kill switch verified"):  # fmt: skip
@@ -203,3 +203,60 @@ def test_permissions_from_ib_tags() -> None:
     }  # fmt: skip
     tags = {"TradingType-S": "STKMRGN", "SegmentTitle-C": "US Commodities"}
     assert permissions_from_tags(tags) == {"stocks": True, "options": False, "futures": True}
+
+
+def test_most_gates_passing_with_only_pending_gaps_is_conditional() -> None:
+    ev = replace(complete(), signoffs=())
+    decision = decide(evaluate(ev, CFG))
+    assert decision.decision is Decision.CONDITIONAL and decision.reason == "7/8 gates passed"
+    few = replace(ev, coverage=None, tests=None, account=None, paper=None, architecture=None)
+    assert decide(evaluate(few, CFG)).decision is Decision.REJECTED
+
+
+def test_gate_7_needs_p95_under_200_ms_and_no_disconnects() -> None:
+    slow = evaluate(replace(complete(), paper=paper(latency_p95_ms=200.0)), CFG)[6]
+    assert slow.verdict is Verdict.FAIL and "latency p95 200.0 ms >= 200 ms" in slow.detail
+    dropped = evaluate(replace(complete(), paper=paper(disconnects=1)), CFG)[6]
+    assert dropped.verdict is Verdict.FAIL and "1 disconnects (max 0)" in dropped.detail
+    unknown = evaluate(replace(complete(), paper=paper(latency_p95_ms=None)), CFG)[6]
+    assert unknown.verdict is Verdict.PENDING and "latency p95" in unknown.detail
+    ok = evaluate(replace(complete(), paper=paper(latency_p95_ms=199.9)), CFG)[6]
+    assert ok.verdict is Verdict.PASS and ("disconnects", "0") in ok.numbers
+
+
+def signed(
+    version: str, verdict: str = "APPROVE", roles: tuple[str, ...] = ()
+) -> tuple[SignOff, ...]:
+    return tuple(SignOff(r, f"N {r}", NOW, verdict, version) for r in roles or CFG.signoff_roles)
+
+
+def test_a_signoff_counts_only_for_the_evidence_version_it_approved() -> None:
+    current = replace(complete(), evidence_hash="v2", signoffs=signed("v2"))
+    assert evaluate(current, CFG)[7].verdict is Verdict.PASS
+    old = replace(current, signoffs=signed("v1"))
+    g8 = evaluate(old, CFG)[7]
+    assert g8.verdict is Verdict.PENDING
+    assert "sign-off: cto (signed older evidence, sign again" in g8.detail
+    assert decide(evaluate(old, CFG)).decision is not Decision.GO_LIVE_APPROVED
+
+
+def test_a_reject_signoff_fails_gate_8() -> None:
+    mixed = signed("v2", roles=("risk_officer", "lead_trader")) + signed("v2", "REJECT", ("cto",))
+    g8 = evaluate(replace(complete(), evidence_hash="v2", signoffs=mixed), CFG)[7]
+    assert g8.verdict is Verdict.FAIL and "sign-off: cto N cto voted REJECT" in g8.detail
+
+
+def test_decision_markdown_has_a_signatures_block_per_signer() -> None:
+    signoffs = signed("v2", roles=("risk_officer",)) + signed("v1", roles=("cto",))
+    ev = replace(complete(), evidence_hash="v2", signoffs=signoffs)
+    results = evaluate(ev, CFG)
+    md = render_markdown(results, decide(results), NOW, ev, CFG)
+    block = md[md.index("## Signatures") :]
+    assert "Evidence version `v2`" in block
+    assert "| role | name | date | verdict | evidence | counts |" in block
+    assert (
+        "| risk_officer | N risk_officer | 2026-03-02 14:00 UTC | APPROVE | current | yes |"
+        in block
+    )
+    assert "| cto | N cto | 2026-03-02 14:00 UTC | APPROVE | older `v1` | no |" in block
+    assert "| lead_trader | __________ | __________ | PENDING | - | no |" in block

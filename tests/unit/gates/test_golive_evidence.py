@@ -6,22 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from console.drills.paper import (
-    MetricRow,
-    PaperPlan,
-    paper_config,
-    parse_duration,
-    parse_trades,
-    write_metrics,
-)
+from console.drills.paper import PaperPlan, paper_config, parse_duration, parse_trades
+from console.drills.paper_metrics import MetricRow, write_metrics
 from contracts.config import Config
 from contracts.enums import Mode
 from contracts.events import LiveOverride
 from engine.golive_evidence import (
     EvidencePaths,
     evidence_events,
+    evidence_version,
     governance_evidence,
     live_start_check,
+    load_evidence,
     read_coverage,
     read_junit,
     read_paper_metrics,
@@ -92,6 +88,23 @@ def test_signoffs_are_audit_beads_and_the_latest_per_role_counts(tmp_path: Path)
     )
     assert {(s.role, s.name) for s in signoffs} == {("cto", "Grace"), ("risk_officer", "Linus")}
     assert rollback is None and kill is None
+
+
+def test_a_signoff_is_bound_to_the_evidence_files_on_disk(tmp_path: Path) -> None:
+    cfg = Config(data_dir=str(tmp_path / "data"))
+    paths = EvidencePaths(tmp_path)
+    (tmp_path / "ACCOUNT_CONFIG.json").write_text('{"account_id": "DU1"}')
+    before = evidence_version(paths)
+    event = record_signoff(cfg, "cto", "Ada", verdict="approve", paths=paths)
+    assert event.verdict == "APPROVE" and event.evidence_hash == before
+    assert load_evidence(cfg, paths).evidence_hash == before
+    (tmp_path / "PAPER_TRADING_METRICS.csv").write_text("metric,value,unit,status\n")
+    after = evidence_version(paths)
+    assert after != before and load_evidence(cfg, paths).evidence_hash == after
+    (signoff,) = load_evidence(cfg, paths).signoffs
+    assert signoff.evidence_hash == before  # signed the older evidence: it no longer counts
+    with pytest.raises(ValueError, match="verdict 'MAYBE'"):
+        record_signoff(cfg, "cto", "Ada", verdict="maybe", paths=paths)
 
 
 def test_live_start_is_refused_unless_gate_8_passes_or_overridden(tmp_path: Path) -> None:

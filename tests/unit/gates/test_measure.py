@@ -129,7 +129,7 @@ def test_gates_reads_nothing_from_the_source_tree_or_outside_its_dirs(tmp_path: 
     )
     out, _, touched_json = done.stdout.rpartition("\nTOUCHED ")
     assert done.returncode == 0 and touched_json, done.stderr[-2000:]
-    assert "fixture missing" not in out and "decision: CONDITIONAL" in out
+    assert "fixture missing" not in out and "decision: REJECTED (insufficient gates passed" in out
     allowed = [str(tmp_path), sys.prefix, sys.base_prefix, sys.exec_prefix, "/dev", "/proc"]
     outside = [
         p

@@ -145,3 +145,19 @@ async def test_what_if_and_modify() -> None:
     await broker.modify(resting.order_ref, limit_price=bid - 5, quantity=Decimal(2))
     [live] = venue.orders(open_only=True)
     assert live.limit_price == bid - 5 and live.quantity == 2
+
+
+async def test_the_daily_break_is_not_reported_as_a_gap() -> None:
+    clock = ManualScheduler(datetime(2026, 11, 23, 21, 59, 50, tzinfo=UTC))  # 15:59:50 Chicago
+    venue = SimVenue(3, scheduler=clock)
+    broker = SimBroker(venue)
+    events: list[BrokerEvent] = []
+    broker.set_event_sink(events.append)
+    await broker.connect()
+    await broker.subscribe_bars(MES)
+    clock.advance(3620)  # through the 16:00-17:00 maintenance break
+    bars = [e for e in events if isinstance(e, BarUpdated)]
+    assert [b.bar.ts.minute for b in bars[:2]] == [59, 59]
+    reopened = bars[2]
+    assert reopened.bar.ts == datetime(2026, 11, 23, 23, 0, tzinfo=UTC)
+    assert not reopened.gap_before and not any(b.gap_before for b in bars)

@@ -94,3 +94,10 @@ def test_futures_quantity_must_be_whole_contracts() -> None:
     venue = SimVenue(1)
     order = venue.submit(spec(Side.BUY, "1.5", symbol="MES"))
     assert order.status.value == "REJECTED"
+
+
+async def test_a_stock_trades_on_any_stock_exchange_never_on_a_futures_one() -> None:
+    broker = SimBroker(SimVenue(1))
+    [island] = await broker.contract_details(Instrument(symbol="AAPL", exchange="ISLAND"))
+    assert island.symbol == "AAPL"
+    assert await broker.contract_details(Instrument(symbol="AAPL", exchange="CME")) == []

@@ -1,0 +1,679 @@
+"""The deskgate Textual app: engine events in through a worker, trader commands out."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.reactive import var
+from textual.screen import ModalScreen, Screen
+from textual.worker import Worker, WorkerState
+
+from console.tui import format as fmt
+from console.tui.engine_api import ConsoleEngine
+from console.tui.keymap import ACTIONS, PANEL_KEYS, bindings_for, keymap_from_config
+from console.tui.messages import (
+    QUOTE_ONLY_REASONS,
+    CommandDone,
+    DriftResolveWanted,
+    EngineChanged,
+    EngineStarted,
+    EngineStartFailed,
+    PendingSelected,
+    StateWanted,
+)
+from console.tui.screens.drift import DriftScreen
+from console.tui.screens.main import MainScreen
+from console.tui.screens.modals import (
+    ConfirmScreen,
+    KillConfirmScreen,
+    LiveAccountScreen,
+    QuitConfirmScreen,
+    ReasonScreen,
+)
+from console.tui.screens.views import AuditScreen, GatesScreen, HelpScreen, StateScreen
+from console.tui.state import ConsoleState, approve_blocker, find_pending
+from console.tui.text import printable
+from console.tui.widgets.approvals import trade_text
+from console.tui.widgets.drift import RESOLUTIONS, side_text
+from contracts.broker import Quote
+from contracts.config import Config
+from contracts.enums import DriftResolution, Mode, TradingState
+from contracts.events import DriftDetected
+from engine.bus import Subscription
+from engine.clock import Clock
+from engine.results import CommandResult
+from engine.rollback import write_incident
+from engine.view import EngineSnapshot, PendingApproval
+
+MAIN_ACTIONS = frozenset(spec.action for spec in ACTIONS if spec.scope == "main")
+MODAL_ACTIONS = frozenset({"kill_anywhere", "quit_anywhere"})
+"""The app's actions that reach past a dialog: the chords ctrl+k and ctrl+q. The dialog's own
+keys (escape...) always work; the main footer shows none of the single keys meanwhile."""
+RESOLVE_DRIFT = "resolve drift"
+RESOLUTION_MEANING = {res: text[:1].upper() + text[1:] for _, res, _, text in RESOLUTIONS}
+STOP_TIMEOUT_S = 5.0
+TOKEN_WARNING_S = 60.0
+"""A pending trade's token under this many seconds rings the bell once."""
+QUOTE_THROTTLE_S = 0.1
+BUS_POLL_S = 0.005
+"""While price frames are held back, how often the bus is checked for anything urgent."""
+"""After a burst of price-only changes, wait this long before the next frame."""
+
+
+def bus_reason(item: Any) -> str:
+    """A short name for a bus item: `StateChanged.reason`, an event's `kind`, or its type."""
+    for attr in ("reason", "kind"):
+        value = getattr(item, attr, None)
+        if isinstance(value, str):
+            return value
+    return type(item).__name__
+
+
+class DeskgateApp(App[None]):
+    """The trading console. The composition root (console/cli.py) builds engine and broker."""
+
+    CSS_PATH = "deskgate.tcss"
+    TITLE = "deskgate"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS: ClassVar[list[BindingType]] = bindings_for()
+
+    console_state: var[ConsoleState | None] = var(None, init=False)
+    """What every screen shows; screens watch it (`watch_state`)."""
+    drift_result: var[tuple[bool, str] | None] = var(None, init=False)
+    """The outcome of the last drift resolution (ok, the engine's words); the drift screen
+    watches it."""
+
+    def __init__(
+        self,
+        engine: ConsoleEngine,
+        *,
+        config: Config,
+        clock: Clock | None = None,
+        live_account_check: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.engine = engine
+        self.config = config
+        self.clock: Clock = clock or engine.clock
+        self.live_account_check = live_account_check
+        self.keymap = keymap_from_config(config.console.keys)
+        self.set_keymap(self.keymap)
+        self.snapshot: EngineSnapshot | None = None
+        self.phase = "connecting…"
+        self.started = False
+        self.selected_intent_id: str | None = None
+        self.blocker: str | None = "engine not started yet"
+        self._inflight: set[str] = set()
+        self._subscription: Subscription | None = None
+        self._stopping = False
+        self._shown_availability: tuple[object, ...] = ()
+        self._headline_shown: tuple[str | None, float] = (None, 0.0)
+        self._pending_seen: set[str] = set()
+        self._tokens_warned: set[str] = set()
+        """The intent whose headline is on screen now, and since when (monotonic)."""
+        self._main = MainScreen(config, self.key_display("approve"), self.key_display("drift"))
+
+    # --- keys ---------------------------------------------------------------------------
+
+    def key_display(self, action_id: str) -> str:
+        key = self.keymap[action_id].split(",")[0]
+        return self.get_key_display(Binding(key, action_id))
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def get_default_screen(self) -> Screen[Any]:
+        return self._main
+
+    def on_mount(self) -> None:
+        self._set_mode_class(self.config.mode)
+        self._subscription = self.engine.bus.subscribe()
+        self._drain_bus(self._subscription)
+        self.set_interval(1.0, self._tick, name="countdown")
+        if self.live_account_check:
+            self.phase = "waiting for live account confirmation"
+            self.push_screen(
+                LiveAccountScreen(self.live_account_check),
+                callback=self._live_confirmed,
+            )
+        else:
+            self._start_engine()
+        self._render_state()
+
+    def _live_confirmed(self, ok: bool | None) -> None:
+        if ok:
+            self._start_engine()
+        else:
+            self.exit(return_code=2, message="Live start refused: account id not confirmed.")
+
+    def _set_mode_class(self, mode: Mode) -> None:
+        """`-mode-sim|paper|live` on the app: the status bar's colour (CSS)."""
+        for m in Mode:
+            self.set_class(m is mode, f"-mode-{m.value}")
+
+    @work(exclusive=True, group="engine-start", exit_on_error=False)
+    async def _start_engine(self) -> None:
+        self.phase = "connecting…"
+        self._render_state()
+        try:
+            await self.engine.start()
+        except Exception as exc:
+            self.post_message(EngineStartFailed(f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(EngineStarted())
+
+    @work(exclusive=True, group="bus", exit_on_error=False)
+    async def _drain_bus(self, subscription: Subscription) -> None:
+        """Turn bus items into coalesced `EngineChanged` messages.
+
+        Price-only frames are held to one per QUOTE_THROTTLE_S; anything else (an order, a
+        fill, a kill) ends the hold and is shown within BUS_POLL_S.
+        """
+        loop = asyncio.get_running_loop()
+        queue = subscription.queue
+        reasons: set[str] = set()
+        while True:
+            if not reasons:
+                reasons.add(bus_reason(await subscription.get()))
+            while not queue.empty():
+                reasons.add(bus_reason(queue.get_nowait()))
+            self.post_message(EngineChanged(frozenset(reasons)))
+            price_only = reasons <= QUOTE_ONLY_REASONS
+            reasons = set()
+            if not price_only:
+                continue
+            hold_until = loop.time() + QUOTE_THROTTLE_S
+            while loop.time() < hold_until:
+                await asyncio.sleep(BUS_POLL_S)
+                while not queue.empty():
+                    reasons.add(bus_reason(queue.get_nowait()))
+                if reasons - QUOTE_ONLY_REASONS:
+                    break
+
+    @on(EngineStarted)
+    def _engine_started(self) -> None:
+        self.started = True
+        self.phase = ""
+        self._refresh_from_engine()
+
+    @on(EngineStartFailed)
+    def _engine_start_failed(self, message: EngineStartFailed) -> None:
+        self.phase = f"start failed: {message.error}"
+        self.notify(
+            printable(message.error),
+            title="Engine did not start",
+            severity="error",
+            timeout=10,
+            markup=False,
+        )
+        self._refresh_from_engine()
+
+    @on(EngineChanged)
+    def _engine_changed(self) -> None:
+        self._refresh_from_engine()
+
+    def _refresh_from_engine(self) -> None:
+        try:
+            self.snapshot = self.engine.snapshot()
+        except Exception:
+            if self.started:
+                raise
+            self.snapshot = None  # not started yet: nothing to show
+        if self.snapshot is not None:
+            self._set_mode_class(self.snapshot.mode)
+        self._render_state()
+
+    def _tick(self) -> None:
+        """Once a second: countdowns, time in state, clock, approve availability."""
+        self._render_state()
+
+    # --- state down --------------------------------------------------------------------
+
+    @property
+    def selected(self) -> PendingApproval | None:
+        return find_pending(self.snapshot, self.selected_intent_id)
+
+    def _compute_blocker(self, now_mono: float) -> str | None:
+        pending = self.selected
+        verdict: CommandResult | None = None
+        if pending is not None and self.snapshot is not None and self.started:
+            try:
+                verdict = self.engine.can_approve(pending.intent.intent_id)
+            except Exception as exc:
+                verdict = CommandResult(False, f"cannot check: {exc}")
+        busy = pending is not None and f"approve:{pending.intent.intent_id}" in self._inflight
+        return approve_blocker(self.snapshot, pending, now_mono, verdict, busy=busy)
+
+    def _build_state(self) -> ConsoleState:
+        now_mono = self.clock.monotonic()
+        if self.selected is None and self.snapshot is not None and self.snapshot.pending:
+            self.selected_intent_id = self.snapshot.pending[0].intent.intent_id
+        self.blocker = self._compute_blocker(now_mono)
+        availability = self._availability()
+        if availability != self._shown_availability:
+            self._shown_availability = availability
+            self.refresh_bindings()
+        self._note_headline(now_mono)
+        self._ring_for_attention(now_mono)
+        return ConsoleState(
+            snapshot=self.snapshot,
+            mode=self.snapshot.mode if self.snapshot is not None else self.config.mode,
+            now=self.clock.now(),
+            now_mono=now_mono,
+            phase=self.phase,
+            selected=self.selected,
+            blocker=self.blocker,
+            quote=self._quote_for(self.selected),
+        )
+
+    def _quote_for(self, pending: PendingApproval | None) -> Quote | None:
+        if pending is None or not self.started:
+            return None
+        return self.engine.quote(pending.intent.order.instrument.symbol)
+
+    def _render_state(self) -> None:
+        """Publish a fresh `ConsoleState`; the screens watching `console_state` redraw."""
+        if self._main.is_mounted:
+            self.console_state = self._build_state()
+
+    @on(StateWanted)
+    def _state_wanted(self) -> None:
+        self._render_state()
+
+    @on(PendingSelected)
+    def _pending_selected(self, message: PendingSelected) -> None:
+        if message.intent_id is not None and message.intent_id != self.selected_intent_id:
+            self.selected_intent_id = message.intent_id
+            self._render_state()
+
+    # --- availability ------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Which app actions work now: the footer lights exactly these (None greys a key out,
+        False hides it)."""
+        if isinstance(self.screen, ModalScreen):
+            return action in MODAL_ACTIONS
+        if action in MAIN_ACTIONS and self.screen is not self._main:
+            return False
+        if action == "approve":
+            return True if self.blocker is None else None
+        if action == "reject":
+            return True if self.selected is not None else None
+        if action == "rearm":  # shown only when there is something to re-arm
+            return (
+                self.snapshot is not None
+                and self.snapshot.trading_state is not TradingState.ACTIVE
+                and not self.snapshot.drifts  # drift is lifted by resolving it (D), not re-arm
+            )
+        if action in ("flatten", "reconcile", "rollback"):
+            return True if self.started else None
+        return True
+
+    def _availability(self) -> tuple[object, ...]:
+        """What `check_action` depends on; the footer is refreshed when it changes."""
+        snap = self.snapshot
+        return (
+            self.blocker is None,
+            self.selected is not None,
+            self.started,
+            snap.trading_state if snap is not None else None,
+            bool(snap.drifts) if snap is not None else False,
+        )
+
+    # --- commands ----------------------------------------------------------------------
+
+    def _command(
+        self,
+        name: str,
+        key: str,
+        call: Callable[[], Awaitable[CommandResult]],
+        *,
+        subject: str = "",
+    ) -> Worker[None] | None:
+        """Run an engine command in a worker; one at a time per `key`; result → CommandDone
+        (echoed with `subject`, e.g. the trade's headline)."""
+        if key in self._inflight:
+            self.notify(f"{name} already in progress", severity="warning", timeout=2, markup=False)
+            return None
+        self._inflight.add(key)
+
+        async def run() -> None:
+            try:
+                result = await call()
+            finally:
+                self._inflight.discard(key)
+            self.post_message(CommandDone(name, result, subject))
+
+        return self.run_worker(run(), name=f"cmd:{name}", group="commands", exit_on_error=False)
+
+    @on(CommandDone)
+    def _command_done(self, message: CommandDone) -> None:
+        result = message.result
+        said = result.message or ("ok" if result.ok else "failed")
+        if message.subject:
+            said = f"{message.subject}: {said}"
+        self._main.show_result(message.command, result.ok, said)
+        if message.command == RESOLVE_DRIFT:
+            self.drift_result = (result.ok, result.message)
+        self.notify(
+            printable(said),
+            title=message.command,
+            markup=False,
+            severity="information" if result.ok else "error",
+            timeout=4 if result.ok else 8,
+        )
+        self._refresh_from_engine()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if event.state is WorkerState.ERROR and worker.name.startswith("cmd:"):
+            command = worker.name.removeprefix("cmd:")
+            error = f"{type(worker.error).__name__}: {worker.error}"
+            self._main.show_result(command, False, error)
+            if command == RESOLVE_DRIFT:
+                self.drift_result = (False, error)
+            self.notify(
+                printable(error),
+                title=f"{command} failed",
+                severity="error",
+                timeout=10,
+                markup=False,
+            )
+            self._refresh_from_engine()
+        elif event.state is WorkerState.ERROR and worker.group == "bus":
+            self.notify(
+                printable(f"engine feed stopped: {worker.error}"),
+                severity="error",
+                timeout=30,
+                markup=False,
+            )
+
+    def _ring_for_attention(self, now_mono: float) -> None:
+        """The bell: once for each new pending trade, once when its token drops under 60 s."""
+        pending = self.snapshot.pending if self.snapshot is not None else ()
+        ids = {p.intent.intent_id for p in pending}
+        low = {
+            p.intent.intent_id for p in pending if 0 < p.seconds_left(now_mono) < TOKEN_WARNING_S
+        }
+        if ids - self._pending_seen or low - self._tokens_warned:
+            self.bell()
+        self._pending_seen = ids
+        self._tokens_warned = (self._tokens_warned | low) & ids
+
+    def _note_headline(self, now_mono: float) -> None:
+        """Start the dwell clock when another trade's headline comes on screen."""
+        shown = self.selected_intent_id if self._headline_on_screen() else None
+        if shown != self._headline_shown[0]:
+            self._headline_shown = (shown, now_mono)
+
+    def _headline_on_screen(self) -> bool:
+        """The main screen is the top full screen (dialogs leave it visible) with approvals."""
+        full = [s for s in self.screen_stack if not isinstance(s, ModalScreen)]
+        return bool(full) and full[-1] is self._main and self._main.headline_visible()
+
+    def _dwell_refusal(self, pending: PendingApproval, now_mono: float) -> str | None:
+        """Why approve is refused as too soon after the headline appeared, or None."""
+        self._note_headline(now_mono)
+        shown, since = self._headline_shown
+        minimum = self.config.console.approve_dwell_s
+        if shown != pending.intent.intent_id:
+            return f"{trade_text(pending)} is not on screen: show the Approvals panel (1)"
+        if now_mono - since < minimum:
+            return (
+                f"{trade_text(pending)} on screen only {now_mono - since:.1f}s"
+                f" (< {minimum:g}s): read it, then press again"
+            )
+        return None
+
+    def action_approve(self) -> None:
+        pending = self.selected
+        self._render_state()  # re-check availability right now, not as of the last tick
+        if pending is None or self.blocker is not None:
+            self.bell()
+            return
+        refusal = self._dwell_refusal(pending, self.clock.monotonic())
+        if refusal is not None:
+            self.bell()
+            self._main.show_result("approve refused", False, refusal)
+            self.notify(refusal, title="approve refused", severity="warning", markup=False)
+            return
+        intent_id, token = pending.intent.intent_id, pending.token
+        headline = f"{trade_text(pending)} ({intent_id})"
+        self._main.show_result("approving", True, headline)
+        self._command(
+            "approve",
+            f"approve:{intent_id}",
+            lambda: self.engine.approve(intent_id, token),
+            subject=headline,
+        )
+        self._render_state()
+
+    def action_reject(self) -> None:
+        pending = self.selected
+        if pending is None:
+            self.bell()
+            return
+        intent_id = pending.intent.intent_id
+        headline = f"{trade_text(pending)} ({intent_id})"
+
+        def done(reason: str | None) -> None:
+            if reason is not None:
+                self._command(
+                    "reject",
+                    f"reject:{intent_id}",
+                    lambda: self.engine.reject(intent_id, reason),
+                    subject=headline,
+                )
+
+        self.push_screen(
+            ReasonScreen(
+                f"Reject {headline}",
+                "Why? (optional, goes to the audit log)",
+                required=False,
+            ),
+            callback=done,
+        )
+
+    def action_kill_anywhere(self) -> None:
+        self.action_kill()
+
+    async def action_quit_anywhere(self) -> None:
+        await self.action_quit()
+
+    def action_kill(self) -> None:
+        """Kill switch: first press asks, the kill key (or y) again confirms."""
+        if isinstance(self.screen, KillConfirmScreen):
+            self.screen.dismiss(True)
+            return
+        working = (
+            sum(1 for o in self.snapshot.orders if o.state.is_working) if (self.snapshot) else 0
+        )
+
+        def done(confirmed: bool | None) -> None:
+            if confirmed:
+                self._command(
+                    "kill",
+                    "kill",
+                    lambda: self.engine.kill("kill switch (console)", actor="trader"),
+                )
+
+        kill_keys = tuple(k.strip() for k in self.keymap["kill"].split(","))
+        self.push_screen(
+            KillConfirmScreen(kill_keys, self.key_display("kill"), working), callback=done
+        )
+
+    def action_flatten(self) -> None:
+        open_positions = [p for p in self.snapshot.positions if p.quantity] if self.snapshot else []
+        count = len(open_positions)
+        listed = "\n".join(
+            f"  {'SELL' if p.quantity > 0 else 'BUY'} {fmt.qty(abs(p.quantity))} "
+            f"{printable(p.symbol)}"
+            for p in open_positions
+        )
+
+        def done(confirmed: bool | None) -> None:
+            if confirmed:
+                self._command(
+                    "flatten",
+                    "flatten",
+                    lambda: self.engine.flatten("flatten (console)", actor="trader"),
+                )
+
+        self.push_screen(
+            ConfirmScreen(
+                "FLATTEN",
+                f"Close {count} open position{'s' if count != 1 else ''} at market:\n{listed}"
+                if count
+                else "No open positions: flatten sends nothing.",
+                danger=True,
+            ),
+            callback=done,
+        )
+
+    def action_reconcile(self) -> None:
+        self._command("reconcile", "reconcile", self.engine.reconcile_now)
+
+    def action_rearm(self) -> None:
+        def done(reason: str | None) -> None:
+            if reason:
+                self._command("rearm", "rearm", lambda: self.engine.rearm(reason, actor="trader"))
+
+        self.push_screen(
+            ReasonScreen(
+                "RE-ARM TRADING",
+                "Trading is halted. Type why it is safe to resume:",
+                required=True,
+                danger=True,
+            ),
+            callback=done,
+        )
+
+    def action_rollback(self) -> None:
+        def done(reason: str | None) -> None:
+            if reason:
+                self._command("rollback", "rollback", lambda: self._rollback(reason))
+
+        self.push_screen(
+            ReasonScreen(
+                "ROLLBACK",
+                "Halt, cancel every order, flatten every position and verify. Type why:",
+                required=True,
+                danger=True,
+            ),
+            callback=done,
+        )
+
+    async def _rollback(self, reason: str) -> CommandResult:
+        out_dir = self.config.resolved_data_dir() / "incidents"
+        result = await self.engine.rollback(reason, "trader")
+        done = self.engine.last_rollback
+        if done is None:
+            return result
+        snap = self.engine.snapshot()
+        report = write_incident(
+            out_dir,
+            done,
+            {
+                "Broker": f"{snap.connection.broker} ({snap.connection.account_id or '?'})",
+                "Mode": snap.mode.value,
+                "Trading state after": snap.trading_state.value,
+            },
+        )
+        return CommandResult(result.ok, f"{result.message} - report {report}", result.code)
+
+    def action_drift(self) -> None:
+        self._toggle_view(DriftScreen)
+
+    @on(DriftResolveWanted)
+    def _drift_resolve_wanted(self, message: DriftResolveWanted) -> None:
+        """Ask for the (required) note, then resolve in a worker; escape leaves it unresolved."""
+        drift, resolution = message.drift, message.resolution
+
+        def done(note: str | None) -> None:
+            if note:
+                self._resolve_drift(drift, resolution, note)
+
+        self.push_screen(
+            ReasonScreen(
+                printable(f"{resolution.value} - drift {drift.drift_id}"),
+                f"{drift.drift_type.value} {printable(drift.subject)} ({drift.severity.value})\n"
+                f"  engine: {side_text(drift.engine_state)}\n"
+                f"  broker: {side_text(drift.broker_state)}\n\n"
+                f"{RESOLUTION_MEANING[resolution]}.\n"
+                "Type a note for the audit log (required):",
+                required=True,
+                danger=True,
+                noun="note",
+            ),
+            callback=done,
+        )
+
+    def _resolve_drift(self, drift: DriftDetected, resolution: DriftResolution, note: str) -> None:
+        drift_id = drift.drift_id
+        self._command(
+            RESOLVE_DRIFT,
+            f"drift:{drift_id}",
+            lambda: self.engine.resolve_drift(drift_id, resolution, note, actor="trader"),
+        )
+
+    def _toggle_view(self, kind: type[StateScreen]) -> None:
+        if isinstance(self.screen, kind):
+            self.pop_screen()
+            return
+        while isinstance(self.screen, StateScreen):
+            self.pop_screen()
+        self.push_screen(kind(stale_threshold_s=self.config.stale.threshold_min * 60))
+
+    def action_gates(self) -> None:
+        self._toggle_view(GatesScreen)
+
+    def action_audit(self) -> None:
+        self._toggle_view(AuditScreen)
+
+    def action_help(self) -> None:
+        rows = [(self.key_display(spec.id), spec.label, spec.help) for spec in ACTIONS]
+        self.push_screen(HelpScreen(rows, list(PANEL_KEYS)))
+
+    async def action_quit(self) -> None:
+        if isinstance(self.screen, QuitConfirmScreen):
+            return  # already asking
+        working = (
+            sum(1 for o in self.snapshot.orders if o.state.is_working) if (self.snapshot) else 0
+        )
+        if not working:
+            await self.shutdown()
+            return
+
+        async def done(confirmed: bool | None) -> None:
+            if confirmed:
+                await self.shutdown()
+
+        self.push_screen(
+            QuitConfirmScreen(
+                "QUIT",
+                f"{working} order(s) are working at the broker and STAY working after you quit."
+                " Quit anyway?",
+                danger=True,
+            ),
+            callback=done,
+        )
+
+    async def shutdown(self) -> None:
+        """Stop the feed and the engine (bounded wait), then exit."""
+        if self._stopping:
+            return
+        self._stopping = True
+        self.workers.cancel_group(self, "bus")
+        if self._subscription is not None:
+            self._subscription.close()
+        if self.started:
+            try:
+                await asyncio.wait_for(self.engine.stop(), STOP_TIMEOUT_S)
+            except Exception as exc:  # leaving anyway; the trader sees why
+                self.exit(message=printable(f"engine stop: {type(exc).__name__}: {exc}"))
+                return
+        self.exit()

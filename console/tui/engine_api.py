@@ -1,0 +1,60 @@
+"""The engine as the console sees it: a Protocol of the facade's public methods."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from contracts.broker import Quote
+from contracts.enums import DriftResolution
+from contracts.events import RollbackCompleted
+from engine.bus import Subscription
+from engine.clock import Clock
+from engine.results import CommandResult
+from engine.view import EngineSnapshot
+
+
+class EngineFeed(Protocol):
+    """Where the engine publishes changes (its event bus)."""
+
+    def subscribe(self, maxsize: int = ...) -> Subscription: ...
+
+
+class ConsoleEngine(Protocol):
+    """What the trading console calls on the engine facade (`engine.engine.Engine`)."""
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def bus(self) -> EngineFeed: ...
+
+    @property
+    def last_rollback(self) -> RollbackCompleted | None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def snapshot(self) -> EngineSnapshot: ...
+
+    def quote(self, symbol: str) -> Quote | None: ...
+
+    def can_approve(self, intent_id: str) -> CommandResult: ...
+
+    async def approve(self, intent_id: str, token: str) -> CommandResult: ...
+
+    async def reject(self, intent_id: str, reason: str = "") -> CommandResult: ...
+
+    async def kill(self, reason: str, actor: str = "trader") -> CommandResult: ...
+
+    async def flatten(self, reason: str, actor: str = "trader") -> CommandResult: ...
+
+    async def rearm(self, reason: str, actor: str = "trader") -> CommandResult: ...
+
+    async def reconcile_now(self) -> CommandResult: ...
+
+    async def resolve_drift(
+        self, drift_id: str, resolution: DriftResolution, note: str, actor: str = "trader"
+    ) -> CommandResult: ...
+
+    async def rollback(self, reason: str, actor: str = "trader") -> CommandResult: ...

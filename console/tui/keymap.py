@@ -1,0 +1,113 @@
+"""Keys as data: the action registry and the bindings built from `config.console.keys`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding, BindingType
+
+from contracts.config import KeysConfig
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """One trader action: its id (a `KeysConfig` field), action string and help text."""
+
+    id: str
+    action: str
+    label: str
+    help: str
+    default_key: str
+    scope: str
+    """"app" (works on every screen; `priority` ones even in modals) or "main"."""
+    priority: bool = False
+    show: bool = True
+
+
+ACTIONS: tuple[ActionSpec, ...] = (
+    ActionSpec("approve", "approve", "Approve", "Approve the selected pending trade", "a", "main"),
+    ActionSpec(
+        "reject", "reject", "Reject", "Reject the selected trade (optional reason)", "r", "main"
+    ),
+    ActionSpec(
+        "kill",
+        "kill",
+        "KILL",
+        "Kill switch: cancel everything and HALT (one confirming key; ctrl+k in text boxes)",
+        "K",
+        "app",
+    ),
+    ActionSpec(
+        "flatten", "flatten", "Flatten", "Close every position at market (confirm)", "F", "main"
+    ),
+    ActionSpec("reconcile", "reconcile", "Reconcile", "Reconcile with the broker now", "R", "main"),
+    ActionSpec(
+        "rearm", "rearm", "Re-arm", "Re-arm trading after HALTED (typed reason)", "E", "main"
+    ),
+    ActionSpec(
+        "rollback",
+        "rollback",
+        "Rollback",
+        "Roll back: halt, cancel all, flatten, verify flat and NAV, write an incident report",
+        "X",
+        "main",
+        show=False,
+    ),
+    ActionSpec(
+        "drift",
+        "drift",
+        "Drift",
+        "Review unresolved broker drift and resolve it (typed note)",
+        "D",
+        "app",
+        show=False,  # the drift banner shows the key while there is drift to resolve
+    ),
+    ActionSpec("gates", "gates", "Gates", "Go-live gates screen", "g", "app", show=False),
+    ActionSpec("audit", "audit", "Audit", "Audit log screen", "l", "app", show=False),
+    ActionSpec("help", "help", "Help", "This help", "question_mark", "app"),
+    ActionSpec("quit", "quit", "Quit", "Quit (confirms while orders are working)", "q", "app"),
+)
+"""Every remappable action; `id` matches a `KeysConfig` field where one exists."""
+
+KILL_CHORD = "ctrl+k"
+"""The kill switch everywhere, text boxes included: a chord nobody types by accident. The
+single kill key (K) is text while a text box has focus."""
+
+
+PANEL_KEYS: tuple[tuple[str, str], ...] = (
+    ("1-7", "Show panel 1-7 (tabs on small terminals)"),
+    ("[ / ]", "Previous / next panel"),
+    ("up / down", "Move in the focused list (the approval queue selects the trade)"),
+    ("tab", "Move focus between lists"),
+    ("escape", "Close a screen or dialog"),
+    (KILL_CHORD, "Kill switch from anywhere, even while typing in a text box"),
+    ("ctrl+q", "Quit (from any screen or dialog; confirms while orders are working)"),
+    ("e / b / k", "Drift screen: adopt broker / fixed at broker / acknowledge"),
+)
+
+
+def bindings_for(scope: str | None = None) -> list[BindingType]:
+    """Textual bindings (default keys, with ids) for the actions of one scope (or all), plus
+    the chords that reach past dialogs and text boxes (priority): kill and quit."""
+    chords: list[BindingType] = [
+        Binding(KILL_CHORD, "kill_anywhere", "KILL", id="kill_chord", priority=True, show=False),
+        Binding("ctrl+q", "quit_anywhere", "Quit", id="quit_chord", priority=True, show=False),
+    ]
+    return (chords if scope in (None, "app") else []) + [
+        Binding(
+            spec.default_key,
+            spec.action,
+            spec.label,
+            id=spec.id,
+            priority=spec.priority,
+            show=spec.show,
+        )
+        for spec in ACTIONS
+        if scope is None or spec.scope == scope
+    ]
+
+
+def keymap_from_config(keys: KeysConfig) -> dict[str, str]:
+    """The Textual keymap (binding id -> key) from the trader's config."""
+    configured = keys.model_dump()
+    return {spec.id: str(configured.get(spec.id, spec.default_key)) for spec in ACTIONS}

@@ -1,0 +1,66 @@
+"""Small dataclass Messages the console posts upwards (engine changes, command results)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from contracts.enums import DriftResolution
+from contracts.events import DriftDetected
+from engine.results import CommandResult
+
+QUOTE_ONLY_REASONS = frozenset({"quote", "latency", "account", "quotes"})
+"""Bus reasons that only change prices or latency; the drain worker throttles them."""
+
+
+@dataclass
+class EngineChanged(Message):
+    """The engine's state changed; take a fresh snapshot. Bursts collapse to one."""
+
+    reasons: frozenset[str] = frozenset()
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, EngineChanged)
+
+
+@dataclass
+class EngineStarted(Message):
+    """`engine.start()` returned."""
+
+
+@dataclass
+class EngineStartFailed(Message):
+    """`engine.start()` raised; the console keeps running to show why."""
+
+    error: str
+
+
+@dataclass
+class CommandDone(Message):
+    """An engine command (approve, reject, kill...) finished with a result."""
+
+    command: str
+    result: CommandResult
+    subject: str = ""
+    """What it acted on, in the trader's words (a trade's headline); "" for global commands."""
+
+
+@dataclass
+class PendingSelected(Message):
+    """The trader moved the cursor in the approval queue."""
+
+    intent_id: str | None
+
+
+@dataclass
+class StateWanted(Message):
+    """A screen mounted and wants the current `ConsoleState` now, not at the next tick."""
+
+
+@dataclass
+class DriftResolveWanted(Message):
+    """The trader picked a resolution for a drift on the drift screen; a note comes next."""
+
+    drift: DriftDetected
+    resolution: DriftResolution

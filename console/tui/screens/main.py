@@ -1,0 +1,219 @@
+"""The main screen: status, drift banner, alerts line, approvals + evidence, the live panels."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Container, Vertical
+from textual.events import Resize
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import DataTable, Footer, Static
+
+from console.tui.messages import PendingSelected, StateWanted
+from console.tui.screens.views import watch_state
+from console.tui.state import ConsoleState
+from console.tui.widgets.account import AccountStrip
+from console.tui.widgets.approvals import ApprovalQueue
+from console.tui.widgets.chrome import MessageLine, PanelTabs
+from console.tui.widgets.drift import DriftBanner
+from console.tui.widgets.evidence import EvidencePanel, EvidenceView
+from console.tui.widgets.gates import GatesPanel, gates_from, tier_label
+from console.tui.widgets.latency import LatencyPanel
+from console.tui.widgets.status_bar import StatusBar
+from console.tui.widgets.tables import AlertsTable, AuditTable, OrdersTable, PositionsTable
+from contracts.config import Config
+from contracts.enums import AlertLevel, LifecycleState
+
+PANELS: tuple[tuple[str, str, str], ...] = (
+    ("approvals", "Approvals", "Appr"),
+    ("positions", "Positions", "Pos"),
+    ("orders", "Orders", "Ord"),
+    ("latency", "Latency", "Lat"),
+    ("gates", "Gates", "Gates"),
+    ("alerts", "Alerts", "Alrt"),
+    ("audit", "Audit", "Audit"),
+)
+LAYOUTS = ("-compact", "-split", "-tiled")
+
+
+def layout_for(width: int, height: int) -> str:
+    """All panels tiled on big terminals, approvals + one tab in the middle, tabs when small."""
+    if width >= 160 and height >= 42:
+        return "-tiled"
+    if width >= 110 and height >= 28:
+        return "-split"
+    return "-compact"
+
+
+class MainScreen(Screen[None]):
+    """Shows one `ConsoleState`; posts `PendingSelected` when the queue cursor moves."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(Binding(str(n + 1), f"panel({n})", PANELS[n][1], show=False) for n in range(7)),
+        Binding("left_square_bracket", "cycle(-1)", "Prev panel", show=False),
+        Binding("right_square_bracket", "cycle(1)", "Next panel", show=False),
+    ]
+
+    def __init__(self, config: Config, approve_key: str, drift_key: str = "D") -> None:
+        super().__init__(id="main")
+        self.config = config
+        self.approve_key = approve_key
+        self.drift_key = drift_key
+        self.layout_name = "-compact"
+        self.active = 0
+        self.side_active = 1
+        self.state: ConsoleState | None = None
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(stale_threshold_s=self.config.stale.threshold_min * 60, id="status")
+        yield AccountStrip(id="account")
+        yield DriftBanner(self.drift_key, id="drift-banner")
+        yield MessageLine(id="message")
+        yield PanelTabs([p[1] for p in PANELS], [p[2] for p in PANELS], id="tabs")
+        with Container(id="deck"):
+            with Vertical(id="p-approvals", classes="panel"):
+                yield ApprovalQueue(id="queue")
+                yield Static("No pending trades - waiting for intents.", id="queue-empty")
+                yield EvidencePanel(stale=self.config.stale, id="evidence")
+            with Vertical(id="p-positions", classes="panel"):
+                yield PositionsTable(id="positions")
+            with Vertical(id="p-orders", classes="panel"):
+                yield OrdersTable(id="orders")
+            with Vertical(id="p-latency", classes="panel"):
+                yield LatencyPanel(id="latency")
+            with Vertical(id="p-gates", classes="panel"):
+                yield GatesPanel(id="gates")
+            with Vertical(id="p-alerts", classes="panel"):
+                yield AlertsTable(id="alerts")
+            with Vertical(id="p-audit", classes="panel"):
+                yield AuditTable(id="audit-tail")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        for index, (key, label, _) in enumerate(PANELS):
+            self.query_one(f"#p-{key}").border_title = f"{index + 1} {label}"
+        self._apply_layout(self.app.size.width, self.app.size.height)
+        self.query_one(ApprovalQueue).focus()
+        watch_state(self, self.show_state)
+
+    # --- layout -------------------------------------------------------------------------
+
+    def on_resize(self, event: Resize) -> None:
+        self._apply_layout(event.size.width, event.size.height)
+
+    def _apply_layout(self, width: int, height: int) -> None:
+        self.layout_name = layout_for(width, height)
+        for name in LAYOUTS:
+            self.set_class(name == self.layout_name, name)
+        self._show_active()
+
+    def _panel(self, index: int) -> Widget:
+        return self.query_one(f"#p-{PANELS[index][0]}")
+
+    def _show_active(self) -> None:
+        for index in range(len(PANELS)):
+            panel = self._panel(index)
+            panel.set_class(index == self.active, "-active")
+            panel.set_class(index == self.side_active, "-side")
+        self._refresh_tabs()
+
+    def _visible_tabs(self) -> list[int]:
+        if self.layout_name == "-split":
+            return list(range(1, len(PANELS)))
+        return list(range(len(PANELS)))
+
+    def _tab_active(self) -> int:
+        return self.side_active if self.layout_name == "-split" else self.active
+
+    def headline_visible(self) -> bool:
+        """The approvals panel (and so the selected trade's headline) is on screen."""
+        return self.layout_name != "-compact" or self.active == 0
+
+    def action_panel(self, index: int) -> None:
+        """Show panel `index` (a tab on small terminals); focus its list."""
+        self.active = index
+        if index > 0:
+            self.side_active = index
+        self._show_active()
+        self.app.post_message(StateWanted())
+        for widget in self._panel(index).query("*"):
+            if widget.focusable:
+                widget.focus()
+                break
+
+    def action_cycle(self, step: int) -> None:
+        tabs = self._visible_tabs()
+        current = self._tab_active()
+        position = tabs.index(current) if current in tabs else 0
+        self.action_panel(tabs[(position + step) % len(tabs)])
+
+    # --- state in ----------------------------------------------------------------------
+
+    def show_state(self, state: ConsoleState) -> None:
+        self.state = state
+        snap = state.snapshot
+        self.query_one(StatusBar).show(snap, state.now, state.phase, state.mode)
+        queue = self.query_one(ApprovalQueue)
+        pending = snap.pending if snap is not None else ()
+        queue.show(pending, state.now_mono)
+        queue.display = bool(pending)
+        self.query_one("#queue-empty").display = not pending
+        self.query_one(EvidencePanel).display = bool(pending)
+        self.query_one(EvidencePanel).show(
+            EvidenceView(
+                pending=state.selected,
+                now=state.now,
+                now_mono=state.now_mono,
+                blocker=state.blocker,
+                quote=state.quote,
+                approve_key=self.approve_key,
+                kill_flags=snap.kill_flags if snap is not None else (),
+            )
+        )
+        self.query_one(DriftBanner).show(snap.drifts if snap is not None else ())
+        self.query_one(AccountStrip).show(snap)
+        if snap is None:
+            self._refresh_tabs()
+            return
+        self.query_one(MessageLine).show_alert(snap.alerts[-1] if snap.alerts else None)
+        self.query_one(PositionsTable).show(snap.positions)
+        self.query_one(OrdersTable).show(snap.orders, state.now)
+        self.query_one(LatencyPanel).show(snap.latency)
+        self.query_one(GatesPanel).show(gates_from(snap), tier_label(snap))
+        self.query_one(AlertsTable).show(snap.alerts)
+        self.query_one(AuditTable).show(snap.audit_tail)
+        self._refresh_tabs()
+
+    def show_result(self, command: str, ok: bool, message: str) -> None:
+        self.query_one(MessageLine).show_result(command, ok, message)
+
+    def _refresh_tabs(self) -> None:
+        badges: dict[int, tuple[str, str]] = {}
+        snap = self.state.snapshot if self.state is not None else None
+        if snap is not None:
+            if snap.pending:
+                badges[0] = (str(len(snap.pending)), "bold black on #ffaf00")
+            stalled = sum(1 for o in snap.orders if o.state is LifecycleState.STALLED)
+            working = sum(1 for o in snap.orders if o.state.is_working)
+            if stalled:
+                badges[2] = (f"{stalled} STALLED", "bold white on #d70000")
+            elif working:
+                badges[2] = (str(working), "bold")
+            open_positions = sum(1 for p in snap.positions if p.quantity)
+            if open_positions:
+                badges[1] = (str(open_positions), "bold")
+            serious = sum(1 for a in snap.alerts if a.level is not AlertLevel.INFO)
+            if serious:
+                badges[5] = (f"{serious}!", "bold black on #ffaf00")
+        self.query_one(PanelTabs).show(self._tab_active(), self._visible_tabs(), badges)
+
+    # --- messages up -------------------------------------------------------------------
+
+    @on(DataTable.RowHighlighted, "#queue")
+    def _queue_moved(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self.app.post_message(PendingSelected(self.query_one(ApprovalQueue).selected_intent_id))

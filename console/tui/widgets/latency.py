@@ -1,0 +1,101 @@
+"""Latency histograms (plotext) for intent→submit, submit→ack and ack→fill, with p50/p95/p99."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Static
+from textual_plotext import PlotextPlot
+
+from console.tui import format as fmt
+from engine.view import LatencyView
+
+HIST_BINS = 12
+STAGES: tuple[tuple[str, str], ...] = (
+    ("intent_to_submit", "intent→submit (trader's time + engine)"),
+    ("submit_to_ack", "submit→ack"),
+    ("ack_to_fill", "ack→fill"),
+)
+
+
+def summary(samples: tuple[float, ...]) -> str:
+    """`p50 3.1 p95 8 p99 12 ms n=40`, or `no samples`."""
+    if not samples:
+        return "no samples yet"
+    p50, p95, p99 = (fmt.percentile(samples, p) for p in (50, 95, 99))
+    return f"p50 {fmt.ms(p50)} · p95 {fmt.ms(p95)} · p99 {fmt.ms(p99)} ms · n={len(samples)}"
+
+
+def histogram(samples: tuple[float, ...]) -> tuple[list[float], list[int]]:
+    """Bin centres from 0 and whole counts: no negative axis, no fractional count, even for
+    one or two samples."""
+    top = max(samples) or 1.0
+    bins = min(HIST_BINS, max(1, len(samples)))
+    width = top / bins
+    counts = [0] * bins
+    for sample in samples:
+        counts[min(bins - 1, int(max(0.0, sample) / width))] += 1
+    return [width * (i + 0.5) for i in range(bins)], counts
+
+
+def count_ticks(highest: int) -> list[int]:
+    """At most five whole-number ticks from 0 to `highest`."""
+    step = max(1, -(-highest // 4))
+    return list(range(0, highest + 1, step))
+
+
+class StageHistogram(Vertical):
+    """One stage: a header line with percentiles over a plotext histogram."""
+
+    DEFAULT_CSS = """
+    StageHistogram { width: 1fr; height: 1fr; }
+    StageHistogram > .stage-title { height: 1; text-style: bold; }
+    StageHistogram > .stage-summary { height: auto; color: $text-muted; }
+    StageHistogram > PlotextPlot { height: 1fr; min-height: 4; }
+    """
+
+    def __init__(self, stage: str, title: str) -> None:
+        super().__init__(id=f"lat-{stage.replace('_', '-')}")
+        self.stage = stage
+        self.title = title
+        self.samples: tuple[float, ...] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.title, classes="stage-title")
+        yield Static(summary(()), classes="stage-summary")
+        yield PlotextPlot()
+
+    def show(self, samples: tuple[float, ...]) -> None:
+        if samples == self.samples:
+            return
+        self.samples = samples
+        self.query_one(".stage-summary", Static).update(summary(samples))
+        plot = self.query_one(PlotextPlot)
+        plt = plot.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.xlabel("ms")
+        if samples:
+            centers, counts = histogram(samples)
+            plt.bar(centers, counts)
+            plt.xlim(0, max(samples) * 1.05 or 1.0)
+            plt.ylim(0, max(counts))
+            ticks = count_ticks(max(counts))
+            plt.yticks([float(t) for t in ticks], [str(t) for t in ticks])
+        plot.refresh()
+
+
+class LatencyPanel(Horizontal):
+    """Three histograms side by side (stacked when the panel is narrow, via CSS)."""
+
+    DEFAULT_CSS = """
+    LatencyPanel { height: 1fr; }
+    """
+
+    def compose(self) -> ComposeResult:
+        for stage, title in STAGES:
+            yield StageHistogram(stage, title)
+
+    def show(self, latency: LatencyView) -> None:
+        for histogram in self.query(StageHistogram):
+            histogram.show(getattr(latency, histogram.stage))
