@@ -8,13 +8,14 @@ import hashlib
 import logging
 import os
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from contracts.config import Config
+from console.notify_sinks import AppriseSink, TerminalSink
+from contracts.config import Config, ConfigError
 from contracts.enums import Mode
 from engine.audit import AuditStore, AuditUnavailable
 from engine.clock import Clock, SystemClock
@@ -23,6 +24,7 @@ from engine.demo import demo_source
 from engine.engine import Engine
 from engine.instance_lock import EngineAlreadyRunning, InstanceLock
 from engine.intake import StrategyPlugin, load_plugin
+from engine.notify import AlertDispatcher, NotificationSink, NotifyPolicy
 from engine.ports import BrokerPort
 
 LIVE_CONFIRM_ENV = "DESKGATE_LIVE_CONFIRM"
@@ -34,9 +36,27 @@ class StartupRefused(Exception):
     """The session must not start (e.g. live mode without every confirmation)."""
 
 
+class TerminalHook:
+    """Where the terminal sink writes its bell and OSC escapes: the console connects its driver
+    output with `connect` once it runs; until then (and after `disconnect`) nothing is written."""
+
+    def __init__(self) -> None:
+        self._write: Callable[[str], None] | None = None
+
+    def connect(self, write: Callable[[str], None]) -> None:
+        self._write = write
+
+    def disconnect(self) -> None:
+        self._write = None
+
+    def __call__(self, text: str) -> None:
+        if self._write is not None:
+            self._write(text)
+
+
 @dataclass
 class Session:
-    """A built engine plus what runs beside it (embedded venue, gateway, quote streamer)."""
+    """A built engine plus what runs beside it (embedded venue, gateway, quote streamer, alerts)."""
 
     engine: Engine
     config: Config
@@ -44,6 +64,10 @@ class Session:
     closers: list[Any] = field(default_factory=list)
     starters: list[Any] = field(default_factory=list)
     instance_lock: InstanceLock | None = None
+    alerts: AlertDispatcher | None = None
+    """Off-screen alerts (bell/desktop escape, apprise); None when none are configured."""
+    terminal: TerminalHook = field(default_factory=TerminalHook)
+    """Connect the console's terminal output here: `session.terminal.connect(write)`."""
 
     async def start_venue(self) -> None:
         """Start whatever the broker connects to (embedded gateway, quote streamer)."""
@@ -53,6 +77,8 @@ class Session:
 
     async def close(self) -> None:
         try:
+            if self.alerts is not None:
+                await self.alerts.stop()
             await self.engine.stop()
             for close in reversed(self.closers):
                 with contextlib.suppress(Exception):
@@ -233,7 +259,40 @@ def _build(
 
     starters.append(start_control)
     closers.append(control.stop)
-    return Session(engine, config, live_account, closers, starters, lock)
+    session = Session(engine, config, live_account, closers, starters, lock)
+    session.alerts = alert_dispatcher(config, engine, session.terminal)
+    if session.alerts is not None:
+        alerts = session.alerts
+
+        async def start_alerts() -> None:
+            alerts.start()
+
+        starters.insert(0, start_alerts)
+    return session
+
+
+def alert_dispatcher(
+    config: Config, engine: Engine, terminal: Callable[[str], None]
+) -> AlertDispatcher | None:
+    """The off-screen alert dispatcher `[alerts]` asks for (None when it asks for none).
+
+    Raises ConfigError naming the scheme of an apprise URL apprise does not know.
+    """
+    settings = config.alerts
+    sinks: list[NotificationSink] = []
+    if settings.terminal_bell:
+        sinks.append(TerminalSink(terminal))
+    if settings.apprise_urls:
+        try:
+            sinks.append(AppriseSink(settings.apprise_urls))
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    if not sinks:
+        return None
+    policy = NotifyPolicy(
+        min_interval_s=settings.min_interval_s, escalate_after_s=settings.escalate_after_s
+    )
+    return AlertDispatcher(engine.bus, engine.clock, sinks, policy)
 
 
 def _sim_broker(config: Config, starters: list[Any], closers: list[Any], rate: float) -> BrokerPort:

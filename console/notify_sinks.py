@@ -7,9 +7,13 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from contracts.enums import AlertLevel
 from engine.notify import Notification
 
 log = logging.getLogger("deskgate.notify")
+
+NOTIFY_TYPES = {AlertLevel.CRITICAL: "failure", AlertLevel.WARNING: "warning"}
+"""apprise's notify_type per level (services colour or prefix by it); anything else is info."""
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f;]")
 """C0/C1 controls end or hijack an escape sequence; ';' splits OSC 777's fields."""
@@ -55,7 +59,9 @@ class AppriseSink:
 
     async def send(self, notification: Notification) -> None:
         ok = await self._apprise.async_notify(
-            title=osc_safe(notification.title, 120), body=osc_safe(notification.body, 1000)
+            title=osc_safe(notification.title, 120),
+            body=osc_safe(notification.body, 1000),
+            notify_type=NOTIFY_TYPES.get(notification.level, "info"),
         )
         if not ok:
             log.warning("apprise could not deliver %s", notification.code)

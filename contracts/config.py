@@ -181,6 +181,26 @@ class GoLiveConfig(_Section):
     min_promotion_regimes: int = Field(default=2, ge=1, le=100)
 
 
+class ExecutionConfig(_Section):
+    """The slippage model the fill report compares fills with (ticks; positive = worse)."""
+
+    modelled_slippage_ticks: dict[str, Decimal] = Field(default_factory=lambda: {"*": Decimal(0)})
+    """"SYMBOL", "SYMBOL/style" or "*" -> the modelled mean slippage in ticks."""
+    slippage_bound_ticks: Decimal = Field(default=Decimal(1), gt=0, le=100)
+
+
+class AlertsConfig(_Section):
+    """Off-screen alerts: terminal bell/desktop escape and apprise URLs, rate-limited."""
+
+    apprise_urls: list[str] = Field(default_factory=list, max_length=20)
+    """Secrets live in these URLs: keep the config private (deskgate refuses a shared one)."""
+    terminal_bell: bool = True
+    min_interval_s: float = Field(default=30.0, ge=1.0, le=3600.0)
+    escalate_after_s: float = Field(default=900.0, ge=60.0, le=86400.0)
+    margin_cushion_pct: Decimal = Field(default=Decimal(10), ge=1, le=50)
+    """A MARGIN_WARNING rings when the account's cushion falls below this percentage."""
+
+
 class Config(_Section):
     mode: Mode = Mode.SIM
     account: str = ""
@@ -200,6 +220,8 @@ class Config(_Section):
     scale: ScaleConfig = ScaleConfig()
     golive: GoLiveConfig = GoLiveConfig()
     strategy: StrategyConfig = StrategyConfig()
+    execution: ExecutionConfig = ExecutionConfig()
+    alerts: AlertsConfig = AlertsConfig()
 
     def resolved_data_dir(self) -> Path:
         if self.data_dir:
@@ -306,6 +328,8 @@ _HEADER = """\
 # [golive]     go-live gate thresholds, required account permissions and sign-off roles.
 # [strategy]   the K1–K5 bot (`--strategies`): templates, signals, beliefs F1–F6, EUC, sizing
 #              (never above [risk]), trade manager, learning loop, DVS/EQS gates, session times.
+# [execution]  the slippage model `deskgate fill-report` checks fills against (ticks).
+# [alerts]     off-screen alerts: terminal bell, apprise URLs, rate limit, escalation (seconds).
 
 """
 

@@ -402,6 +402,19 @@ class PromotionRefused(EngineEvent):
     reasons: tuple[str, ...]
 
 
+class OrderModified(EngineEvent):
+    """One step of an execution style: a modify of the working entry, and the broker's answer."""
+
+    kind: Literal["ORDER_MODIFIED"] = "ORDER_MODIFIED"
+    intent_id: str
+    order_ref: str
+    quantity: Decimal | None = None
+    limit_price: Decimal | None = None
+    confirmed: bool
+    reason: str = ""
+    """Why it was not confirmed (refused, not sent); empty when confirmed."""
+
+
 class LiveOverride(EngineEvent):
     """The trader started live mode although gate 8 did not pass, with a typed reason."""
 
@@ -458,7 +471,8 @@ AuditedEvent = Annotated[
     | PromotionApproved
     | PromotionRefused
     | LiveOverride
-    | StrategyRecorded,
+    | StrategyRecorded
+    | OrderModified,
     Field(discriminator="kind"),
 ]
 

@@ -36,6 +36,7 @@ from engine.instruments import InstrumentMaster
 from engine.intake import IntakeServer, StrategyPlugin
 from engine.killswitch import KillSwitch
 from engine.limits import RiskLimits
+from engine.margin_watch import MarginWatch
 from engine.orders import OrderPath
 from engine.ports import BrokerPort, BrokerUnavailable
 from engine.pretrade import PreTradeRisk
@@ -47,6 +48,7 @@ from engine.results import CommandResult, ProposalResult
 from engine.safety import SafetyActions
 from engine.scale import TierStatus
 from engine.session import BrokerSession
+from engine.style_desk import StyleDesk
 from engine.throttle import OutboundThrottle
 from engine.tokens import TokenBook
 from engine.view import EngineSnapshot, SnapshotBuilder
@@ -157,9 +159,21 @@ class Engine:
             background,
             clock_,
         )
+        self.styles = StyleDesk(
+            recorder, book, self.session, self.order_path, self.throttle, clock_, config
+        )
+        self.margin = MarginWatch(recorder, config.alerts.margin_cushion_pct)
         self.golive = GoLive(recorder, book, self.session, config)
         self._view = SnapshotBuilder(
-            self.store, book, self.session, self.approvals, self.risk, self.golive, clock_, config
+            self.store,
+            book,
+            self.session,
+            self.approvals,
+            self.risk,
+            self.golive,
+            clock_,
+            config,
+            styles=self.styles,
         )
         self._tasks: list[asyncio.Task[Any]] = []
         self._started = False
@@ -282,6 +296,7 @@ class Engine:
         if self._intake is not None:
             await self._intake.stop()
         self.reconciler.stop()
+        await self.styles.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -329,7 +344,9 @@ class Engine:
 
     def handle_broker_event(self, event: BrokerEvent) -> None:
         """Apply one event from the broker port (the port's sink; drills may interpose here)."""
+        self.styles.observe(event)
         self.router.deliver(event)
+        self.margin.observe(event)
 
     # --- commands ---------------------------------------------------------------------------
 
@@ -342,8 +359,13 @@ class Engine:
         return self.order_path.can_approve(intent_id)
 
     async def approve(self, intent_id: str, token: str) -> CommandResult:
-        """Redeem the token (atomically), re-check risk, write ahead, then send."""
-        return await self.order_path.approve(intent_id, token)
+        """Redeem the token (atomically), re-check risk, write ahead, then send; a patient
+        execution style then works the order (StyleDesk)."""
+        result = await self.order_path.approve(intent_id, token)
+        rec = self.book.records.get(intent_id)
+        if result.ok and rec is not None:
+            self.styles.start(rec)
+        return result
 
     async def reject(self, intent_id: str, reason: str = "") -> CommandResult:
         return await self.order_path.reject(intent_id, reason)
@@ -353,7 +375,8 @@ class Engine:
         return await self.order_path.cancel(intent_id, reason)
 
     async def kill(self, reason: str, actor: str = "trader") -> CommandResult:
-        """HALT: block new entries, globally cancel, and confirm with the broker."""
+        """HALT: stop working styles, block new entries, cancel all, confirm with the broker."""
+        self.styles.halt_all("halted: kill switch")
         return await self.kill_switch.kill(reason, actor)
 
     async def rearm(self, reason: str, actor: str = "trader") -> CommandResult:

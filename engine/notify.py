@@ -139,6 +139,18 @@ class AlertDispatcher:
         self._subscription: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
 
+    @property
+    def sinks(self) -> tuple[NotificationSink, ...]:
+        return tuple(self._sinks)
+
+    def add_sink(self, sink: NotificationSink) -> None:
+        """Another place notifications go (e.g. a console status line); takes effect at once."""
+        self._sinks.append(sink)
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None
+
     def start(self) -> None:
         if self._task is None:
             self._subscription = self._bus.subscribe(self.policy.queue_size)
@@ -146,9 +158,12 @@ class AlertDispatcher:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            task = self._task
+            while not task.done():  # re-cancel: a cancel racing a sink's answer can be lost
+                task.cancel()
+                await asyncio.wait({task}, timeout=0.1)
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                task.result()
             self._task = None
         if self._subscription is not None:
             self._subscription.close()

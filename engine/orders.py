@@ -31,6 +31,7 @@ from engine.approvals import ApprovalDesk
 from engine.audit import AuditUnavailable
 from engine.book import Book, IntentRecord
 from engine.clock import Clock
+from engine.execution_styles import first_child_quantity
 from engine.fsm import CANCELLABLE
 from engine.instruments import InstrumentMaster, with_facts
 from engine.ports import BrokerUnavailable
@@ -40,6 +41,7 @@ from engine.results import CommandResult, ProposalResult
 from engine.session import BrokerSession
 from engine.throttle import OutboundThrottle
 
+"""An execution style's child size step, until an instrument master gives the venue's."""
 RESYNC_WAIT_S = 10.0
 """How long an approved order waits for the reconciliation after a reconnect before failing."""
 
@@ -47,14 +49,21 @@ SAFETY_EXEMPTIONS = frozenset({"flatten"})
 """Exempt orders that only reduce risk: sent even when the write-ahead cannot be synced."""
 
 
-def order_request_for(intent: Intent, leg: OrderLeg = OrderLeg.ENTRY) -> OrderRequest:
-    """The broker request for an intent's leg; its orderRef is derived from the intent id."""
+def order_request_for(
+    intent: Intent, leg: OrderLeg = OrderLeg.ENTRY, *, quantity: Decimal | None = None
+) -> OrderRequest:
+    """The broker request for an intent's leg; its orderRef is derived from the intent id.
+
+    `quantity` sends less than the intent (an execution style's first child), never more.
+    """
     o = intent.order
+    if quantity is not None and not 0 < quantity <= o.quantity:
+        raise ValueError(f"child quantity {quantity} outside the approved {o.quantity}")
     return OrderRequest(
         order_ref=order_ref_for(intent.intent_id, leg),
         instrument=o.instrument,
         side=o.side,
-        quantity=o.quantity,
+        quantity=o.quantity if quantity is None else quantity,
         order_type=o.order_type,
         limit_price=o.limit_price,
         stop_price=o.stop_price,
@@ -181,7 +190,20 @@ class OrderPath:
             self._risk.deny(rec, checks)
             d = checks.denials[0]
             return CommandResult(False, f"denied at submit: {d.reason}: {d.detail}", str(d.reason))
-        return await self.send(rec, order_request_for(rec.intent), token_id=redeemed)
+        steps = self.contract_steps(rec.intent)
+        if steps is None:
+            return CommandResult(
+                False, "contract facts not known: order not sent", "UNKNOWN_INSTRUMENT"
+            )
+        first = first_child_quantity(rec.intent.order, steps[1])
+        request = order_request_for(rec.intent, quantity=first)
+        return await self.send(rec, request, token_id=redeemed)
+
+    def contract_steps(self, intent: Intent) -> tuple[Decimal, Decimal] | None:
+        """(min tick, size increment) of the intent's contract, from the instrument master;
+        None while the broker's facts are not known (then nothing is sent)."""
+        facts = self._instruments.facts(intent.order.instrument)
+        return None if facts is None else (facts.min_tick, facts.size_increment)
 
     async def _wait_for_resync(self) -> bool:
         """After a (re)connect, new orders wait until broker truth has been reconciled."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -16,11 +17,14 @@ from engine.approvals import ApprovalDesk
 from engine.audit import AuditStore
 from engine.book import Book
 from engine.clock import Clock
+from engine.fill_journal import FillJournalRow, SlippageDrift
+from engine.fills_view import FillsFeed
 from engine.gates import GateResult
 from engine.pretrade import PreTradeRisk
 from engine.promotion import GoLive
 from engine.scale import TierStatus
 from engine.session import LATENCY_STAGES, BrokerSession
+from engine.style_desk import StyleDesk
 from engine.trading_hours import VenueSession
 
 
@@ -47,6 +51,24 @@ class PendingApproval:
 
 
 @dataclass(frozen=True)
+class StyleView:
+    """An execution style's progress for the Orders panel."""
+
+    kind: str
+    """limit_patience or twap."""
+    steps: int
+    """Modifies the broker confirmed (reprices, slices)."""
+    working_quantity: Decimal
+    """What the working order asks for now (twap grows it slice by slice)."""
+    limit_price: Decimal | None
+    done: bool
+    outcome: str
+    """Why it stopped (filled, timed out, halted, ...); empty while working."""
+    last_step: str
+    """The newest history line ("40@100.02", "modify ... refused", ...)."""
+
+
+@dataclass(frozen=True)
 class OrderView:
     intent_id: str
     symbol: str
@@ -62,6 +84,8 @@ class OrderView:
     perm_id: int | None = None
     unknown: bool = False
     """True while disconnected: the broker side cannot be confirmed."""
+    style: StyleView | None = None
+    """The execution style working this order (None for immediate orders)."""
 
     @property
     def ratio(self) -> Decimal:
@@ -140,6 +164,10 @@ class EngineSnapshot:
     """Go-live gate results (number, name, verdict, detail, numbers); None if not evaluated."""
     scale_tier: TierStatus | None = None
     """The scale-up capital tier in force (None when no go-live date is configured)."""
+    fills: tuple[FillJournalRow, ...] = ()
+    """The fill journal for the fills view, oldest first (the newest 200; refreshed <= 1/s)."""
+    slippage: tuple[SlippageDrift, ...] = ()
+    """Observed entry slippage against the configured model, per symbol and style."""
     order_entry_refused: str | None = None
     """Why the broker refuses every new order this session (read-only API); None: it accepts."""
     cancel_waits_s: tuple[float, ...] = ()
@@ -162,7 +190,15 @@ class SnapshotBuilder:
         golive: GoLive,
         clock: Clock,
         config: Config,
+        *,
+        styles: StyleDesk | None = None,
     ) -> None:
+        self._styles = styles
+        self._fills = FillsFeed(
+            store,
+            config.execution.modelled_slippage_ticks,
+            config.execution.slippage_bound_ticks,
+        )
         self._store = store
         self._book = book
         self._session = session
@@ -175,6 +211,7 @@ class SnapshotBuilder:
 
     def take(self) -> EngineSnapshot:
         now = self._clock.now()
+        self._fills.refresh(time.monotonic())  # real time: a rate limit, not a timestamp
         session = self._session
         pending: list[PendingApproval] = []
         orders: list[OrderView] = []
@@ -200,6 +237,7 @@ class SnapshotBuilder:
                     avg_fill_price=rec.avg_price(OrderLeg.ENTRY) or rec.avg_price(OrderLeg.FLATTEN),
                     perm_id=rec.perm_id,
                     unknown=rec.state.is_working and not session.connected,
+                    style=self._style(rec.intent.intent_id),
                 )
             )
         last_quote = max((q.ts for q in session.quotes.values()), default=None)
@@ -233,9 +271,25 @@ class SnapshotBuilder:
             drifts=tuple(self._book.drifts.values()),
             gates=self._golive.gates,
             scale_tier=self._risk.scale_tier(),
+            fills=self._fills.rows,
+            slippage=self._fills.slippage,
             order_entry_refused=session.order_entry_refused,
             cancel_waits_s=tuple(session.cancel_waits),
             market_sessions=self._market_sessions(),
+        )
+
+    def _style(self, intent_id: str) -> StyleView | None:
+        progress = self._styles.progress.get(intent_id) if self._styles else None
+        if progress is None:
+            return None
+        return StyleView(
+            kind=progress.kind,
+            steps=progress.steps,
+            working_quantity=progress.working_quantity,
+            limit_price=progress.limit_price,
+            done=progress.done,
+            outcome=progress.outcome,
+            last_step=progress.history[-1] if progress.history else "",
         )
 
     def _market_sessions(self) -> tuple[VenueSession, ...]:

@@ -47,9 +47,9 @@ def test_every_verb_is_a_module_and_every_verb_takes_config_or_data_dir_after_it
     assert set(leaves) == {
         "console", "init", "propose", "audit verify", "audit tail", "audit export",
         "gateway", "chaos", "probe", "paper", "gates", "signoff", "rollback", "status", "kill",
-        "limits set", "backtest", "journal", "learning",
+        "limits set", "backtest", "journal", "learning", "fill-report", "promote",
     }  # fmt: skip
-    assert len(VERBS) == 14
+    assert len(VERBS) == 16
     for verb in leaves:
         with pytest.raises(SystemExit):
             main([*verb.split(), "--help"])
