@@ -40,6 +40,7 @@ from console.tui.state import ConsoleState, approve_blocker, find_pending
 from console.tui.text import printable
 from console.tui.widgets.approvals import trade_text
 from console.tui.widgets.drift import RESOLUTIONS, side_text
+from console.tui.widgets.status_bar import shown_mode
 from contracts.broker import Quote
 from contracts.config import Config
 from contracts.enums import DriftResolution, Mode, TradingState
@@ -202,9 +203,10 @@ class DeskgateApp(App[None]):
 
     @on(EngineStartFailed)
     def _engine_start_failed(self, message: EngineStartFailed) -> None:
-        self.phase = f"start failed: {message.error}"
+        reason = fmt.broker_reason(message.error)
+        self.phase = f"start failed: {reason} - {self.key_display('reconnect')} retries now"
         self.notify(
-            printable(message.error),
+            printable(reason),
             title="Engine did not start",
             severity="error",
             timeout=10,
@@ -224,7 +226,7 @@ class DeskgateApp(App[None]):
                 raise
             self.snapshot = None  # not started yet: nothing to show
         if self.snapshot is not None:
-            self._set_mode_class(self.snapshot.mode)
+            self._set_mode_class(shown_mode(self.snapshot.mode, self.snapshot))
         self._render_state()
 
     def _tick(self) -> None:
@@ -309,6 +311,8 @@ class DeskgateApp(App[None]):
                 and self.snapshot.trading_state is not TradingState.ACTIVE
                 and not self.snapshot.drifts  # drift is lifted by resolving it (D), not re-arm
             )
+        if action == "reconnect":  # shown only after a failed start
+            return not self.started and self.phase.startswith("start failed")
         if action in ("flatten", "reconcile", "rollback"):
             return True if self.started else None
         return True
@@ -322,6 +326,7 @@ class DeskgateApp(App[None]):
             self.started,
             snap.trading_state if snap is not None else None,
             bool(snap.drifts) if snap is not None else False,
+            self.phase,
         )
 
     # --- commands ----------------------------------------------------------------------
@@ -532,6 +537,22 @@ class DeskgateApp(App[None]):
                 danger=True,
             ),
             callback=done,
+        )
+
+    def action_reconnect(self) -> None:
+        """Retry a failed start now. (A session that drops later is reconnected by the
+        adapter with backoff; the engine offers no reconnect-now for it yet.)"""
+        if self.started or self._start_running():
+            self.bell()
+            return
+        self.phase = "connecting…"
+        self._main.show_result("reconnect", True, "connecting now…")
+        self._start_engine()
+
+    def _start_running(self) -> bool:
+        return any(
+            w.group == "engine-start" and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
+            for w in self.workers
         )
 
     def action_reconcile(self) -> None:

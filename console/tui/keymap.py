@@ -40,6 +40,14 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec(
         "flatten", "flatten", "Flatten", "Close every position at market (confirm)", "F", "main"
     ),
+    ActionSpec(
+        "reconnect",
+        "reconnect",
+        "Reconnect",
+        "Connect to the broker now instead of waiting for the next retry (while down)",
+        "o",
+        "main",
+    ),
     ActionSpec("reconcile", "reconcile", "Reconcile", "Reconcile with the broker now", "R", "main"),
     ActionSpec(
         "rearm", "rearm", "Re-arm", "Re-arm trading after HALTED (typed reason)", "E", "main"

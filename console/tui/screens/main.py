@@ -161,6 +161,7 @@ class MainScreen(Screen[None]):
         pending = snap.pending if snap is not None else ()
         queue.show(pending, state.now_mono)
         queue.display = bool(pending)
+        self.set_class(not pending, "-idle")
         self.query_one("#queue-empty").display = not pending
         self.query_one(EvidencePanel).display = bool(pending)
         self.query_one(EvidencePanel).show(
