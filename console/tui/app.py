@@ -18,6 +18,7 @@ from console.tui.engine_api import ConsoleEngine
 from console.tui.keymap import ACTIONS, PANEL_KEYS, bindings_for, keymap_from_config
 from console.tui.messages import (
     QUOTE_ONLY_REASONS,
+    AlertsAcknowledged,
     CommandDone,
     DriftResolveWanted,
     EngineChanged,
@@ -116,6 +117,8 @@ class DeskgateApp(App[None]):
         self._headline_shown: tuple[str | None, float] = (None, 0.0)
         self._pending_seen: set[str] = set()
         self._tokens_warned: set[str] = set()
+        self.acknowledged: set[str] = set()
+        """Alert event ids the trader acknowledged (space in the Alerts panel)."""
         """The intent whose headline is on screen now, and since when (monotonic)."""
         self._main = MainScreen(config, self.key_display("approve"), self.key_display("drift"))
 
@@ -270,6 +273,8 @@ class DeskgateApp(App[None]):
             selected=self.selected,
             blocker=self.blocker,
             quote=self._quote_for(self.selected),
+            pending_history=self.engine.pending_history() if self.started else (),
+            acknowledged=frozenset(self.acknowledged),
         )
 
     def _quote_for(self, pending: PendingApproval | None) -> Quote | None:
@@ -284,6 +289,11 @@ class DeskgateApp(App[None]):
 
     @on(StateWanted)
     def _state_wanted(self) -> None:
+        self._render_state()
+
+    @on(AlertsAcknowledged)
+    def _alerts_acknowledged(self, message: AlertsAcknowledged) -> None:
+        self.acknowledged |= message.event_ids
         self._render_state()
 
     @on(PendingSelected)
