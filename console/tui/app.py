@@ -549,6 +549,37 @@ class DeskgateApp(App[None]):
             callback=done,
         )
 
+    def action_cancel_order(self) -> None:
+        """`c` in the Orders panel: cancel the selected working order after one `y`; the
+        order leaves the live list only when the broker confirms the cancel."""
+        order = self._main.selected_order()
+        if order is None or not order.state.is_working:
+            self.bell()
+            self._main.show_result(
+                "cancel", False, "select a working order in the Orders panel (3) first"
+            )
+            return
+        intent_id = order.intent_id
+        headline = (
+            f"{order.side.value} {fmt.qty(order.requested - order.filled)} {order.symbol}"
+            f" {order.order_type.value} {fmt.price(order.limit_price or order.stop_price)}"
+            f" ({intent_id}, {order.state.value})"
+        )
+
+        def done(confirmed: bool | None) -> None:
+            if confirmed:
+                self._command(
+                    "cancel",
+                    f"cancel:{intent_id}",
+                    lambda: self.engine.cancel(intent_id, "cancelled by the trader (console)"),
+                    subject=printable(headline),
+                )
+
+        self.push_screen(
+            ConfirmScreen("CANCEL ORDER", f"Cancel {printable(headline)}?", danger=True),
+            callback=done,
+        )
+
     def action_reconnect(self) -> None:
         """Retry a failed start now. (A session that drops later is reconnected by the
         adapter with backoff; the engine offers no reconnect-now for it yet.)"""

@@ -48,6 +48,15 @@ ACTIONS: tuple[ActionSpec, ...] = (
         "o",
         "main",
     ),
+    ActionSpec(
+        "cancel_order",
+        "cancel_order",
+        "Cancel order",
+        "Orders panel: cancel the selected working or STALLED order (y confirms)",
+        "c",
+        "main",
+        show=False,
+    ),
     ActionSpec("reconcile", "reconcile", "Reconcile", "Reconcile with the broker now", "R", "main"),
     ActionSpec(
         "rearm", "rearm", "Re-arm", "Re-arm trading after HALTED (typed reason)", "E", "main"

@@ -28,6 +28,7 @@ from console.tui.widgets.status_bar import StatusBar
 from console.tui.widgets.tables import AlertsTable, AuditTable, OrdersTable, PositionsTable
 from contracts.config import Config
 from contracts.enums import AlertLevel, LifecycleState
+from engine.view import OrderView
 
 PANELS: tuple[tuple[str, str, str], ...] = (
     ("approvals", "Approvals", "Appr"),
@@ -148,6 +149,15 @@ class MainScreen(Screen[None]):
             if widget.focusable:
                 widget.focus()
                 break
+
+    def selected_order(self) -> OrderView | None:
+        """The order under the Orders panel's cursor while that list has focus."""
+        table = self.query_one(OrdersTable)
+        snap = self.state.snapshot if self.state is not None else None
+        if snap is None or not table.has_focus or not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return next((o for o in snap.orders if o.intent_id == key), None)
 
     def action_zoom(self) -> None:
         """Show the panel with focus (or the active one) alone, full screen; z again restores."""
