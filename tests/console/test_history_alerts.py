@@ -5,7 +5,7 @@ from __future__ import annotations
 from console.tui.app import DeskgateApp
 from console.tui.screens.main import MainScreen
 from console.tui.widgets.chrome import MessageLine, PanelTabs
-from console.tui.widgets.history import PendingHistoryTable
+from console.tui.widgets.history import PendingHistory, history_text
 from console.tui.widgets.tables import AlertsTable, PositionsTable
 from contracts.enums import AlertLevel
 from engine.clock import ManualClock
@@ -15,9 +15,8 @@ from tests.console.fakes import FakeEngine
 from tests.console.test_app import app_for, started
 
 
-def history_text(app: DeskgateApp) -> str:
-    table = app.screen.query_one(PendingHistoryTable)
-    return " ".join(plain(cell) for row in range(table.row_count) for cell in table.get_row_at(row))
+def shown_history(app: DeskgateApp) -> str:
+    return plain(history_text(app.screen.query_one(PendingHistory).history), width=400)
 
 
 async def test_rejected_and_voided_trades_stay_visible_with_their_reason(
@@ -27,15 +26,15 @@ async def test_rejected_and_voided_trades_stay_visible_with_their_reason(
     app = app_for(engine)
     async with app.run_test(size=(120, 40)) as pilot:
         await started(pilot, app)
-        assert not app.screen.query_one(PendingHistoryTable).display
+        assert not app.screen.query_one(PendingHistory).display
         first = engine.pending[0].intent.intent_id
         await engine.reject(first, "Kyle said no")
-        await wait_for(pilot, lambda: "Kyle said no" in history_text(app))
-        assert "REJECTED" in history_text(app)
+        await wait_for(pilot, lambda: "Kyle said no" in shown_history(app))
+        assert "REJECTED" in shown_history(app)
         assert engine.pending, "the scenario has a second pending trade for the kill to void"
         await engine.kill("test kill")
-        await wait_for(pilot, lambda: "voided by the kill switch" in history_text(app))
-        assert app.screen.query_one(PendingHistoryTable).display
+        await wait_for(pilot, lambda: "voided by the kill switch" in shown_history(app))
+        assert app.screen.query_one(PendingHistory).display
 
 
 def with_alerts(clock: ManualClock) -> FakeEngine:

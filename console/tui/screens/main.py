@@ -22,7 +22,7 @@ from console.tui.widgets.chrome import MessageLine, PanelTabs
 from console.tui.widgets.drift import DriftBanner
 from console.tui.widgets.evidence import EvidencePanel, EvidenceView
 from console.tui.widgets.gates import GatesPanel, gates_from, tier_label
-from console.tui.widgets.history import PendingHistoryTable
+from console.tui.widgets.history import PendingHistory
 from console.tui.widgets.latency import LatencyPanel
 from console.tui.widgets.status_bar import StatusBar
 from console.tui.widgets.tables import AlertsTable, AuditTable, OrdersTable, PositionsTable
@@ -83,7 +83,7 @@ class MainScreen(Screen[None]):
                 yield ApprovalQueue(id="queue")
                 yield Static("No pending trades - waiting for intents.", id="queue-empty")
                 yield EvidencePanel(stale=self.config.stale, id="evidence")
-                yield PendingHistoryTable(id="pending-history")
+                yield PendingHistory(id="pending-history")
             with Vertical(id="p-positions", classes="panel"):
                 yield PositionsTable(id="positions")
             with Vertical(id="p-orders", classes="panel"):
@@ -227,7 +227,7 @@ class MainScreen(Screen[None]):
         self.query_one(LatencyPanel).show(snap.latency)
         self.query_one(GatesPanel).show(gates_from(snap), tier_label(snap))
         self.query_one(AlertsTable).show(snap.alerts)
-        history = self.query_one(PendingHistoryTable)
+        history = self.query_one(PendingHistory)
         history.show(state.pending_history)
         history.display = bool(state.pending_history)
         self.query_one(AuditTable).show(snap.audit_tail)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual.widgets import Static
 
 from console.tui import format as fmt
-from console.tui.text import shown
-from console.tui.widgets.tables import Cell, SnapshotTable
+from console.tui.text import printable
 from engine.book import PendingOutcome
 
 OUTCOME_STYLE = {
@@ -15,33 +15,31 @@ OUTCOME_STYLE = {
     "REJECTED": "bold",
     "DENIED": "bold red",
 }
-SHOWN_OUTCOMES = 50
+SHOWN_OUTCOMES = 20
 """The newest outcomes kept on screen."""
 
 
-class PendingHistoryTable(SnapshotTable):
-    """Newest first: when, outcome, the trade, and the engine's reason in full."""
+class PendingHistory(Static):
+    """Newest first: when, outcome, the trade, and the engine's reason in full (wrapped,
+    never cut off)."""
 
-    COLUMNS = (
-        ("Time", "time"),
-        ("Outcome", "outcome"),
-        ("Trade", "trade"),
-        ("Reason", "reason"),
-    )
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, markup=False)
+        self.history: tuple[PendingOutcome, ...] = ()
 
     def show(self, history: tuple[PendingOutcome, ...]) -> None:
-        rows: list[tuple[str, tuple[Cell, ...]]] = []
-        for index, h in enumerate(reversed(history[-SHOWN_OUTCOMES:])):
-            trade = shown(f"{h.side.value} {fmt.qty(h.quantity)} {h.symbol}", style="bold")
-            rows.append(
-                (
-                    f"{h.intent_id}:{h.outcome}:{index}",
-                    (
-                        Text(h.at.strftime("%H:%M:%S"), style="dim"),
-                        Text(f" {h.outcome} ", style=OUTCOME_STYLE.get(h.outcome, "bold")),
-                        trade,
-                        shown(h.reason),
-                    ),
-                )
-            )
-        self.set_rows(rows)
+        if history == self.history:
+            return
+        self.history = history
+        self.update(history_text(history))
+
+
+def history_text(history: tuple[PendingOutcome, ...]) -> Text:
+    text = Text("Ended unsent (newest first)\n", style="bold")
+    for h in reversed(history[-SHOWN_OUTCOMES:]):
+        text.append(h.at.strftime("%H:%M:%S "), style="dim")
+        text.append(f" {h.outcome} ", style=OUTCOME_STYLE.get(h.outcome, "bold"))
+        text.append(f" {h.side.value} {fmt.qty(h.quantity)} {printable(h.symbol)}", style="bold")
+        text.append(f" - {printable(h.reason)}\n")
+    text.rstrip()
+    return text
