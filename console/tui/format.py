@@ -122,5 +122,5 @@ def broker_reason(text: str) -> str:
     the socket, although the adapter's wrapper may word it so."""
     lowered = text.lower()
     if any(marker in lowered for marker in REFUSED_MARKERS):
-        return f"connection refused: nothing listens there (TWS/Gateway down?) - {text}"
+        return f"connection refused (TWS/Gateway not running?) - {text}"
     return text

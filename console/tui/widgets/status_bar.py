@@ -25,6 +25,8 @@ STATE_BADGE = {
     TradingState.HALTED: (" ■ HALTED ", "bold white on #d70000"),
 }
 DRIFT_STYLE = "bold white on #d70000"
+DOWN_REASON_CHARS = 48
+"""The broker-down reason's head, kept on the bar at every width (the alert has it whole)."""
 
 
 @dataclass(frozen=True)
@@ -91,8 +93,8 @@ class StatusBar(Widget):
         else:
             parts.append(_Part(Text(" ✖ DISCONNECTED ", style="bold white on #d70000"), 0))
             if conn.down_reason:
-                reason = fmt.broker_reason(conn.down_reason)
-                parts.append(_Part(shown(reason, style="bold #ff5f5f"), 1))
+                reason = fmt.broker_reason(conn.down_reason).split(" - ", 1)[0]
+                parts.append(_Part(shown(reason[:DOWN_REASON_CHARS], style="bold #ff5f5f"), 0))
         if self.phase:
             parts.append(_Part(shown(self.phase, style="bold yellow"), 1))
         if conn.account_id:
