@@ -10,19 +10,14 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from contracts.config import load_config
-from contracts.market import Bar, ContractFacts
-from engine.audit import AuditUnavailable, open_read_only
-from engine.strategy.backtest import run_backtest, write_outputs
-from engine.strategy.bars import BarView, view_of
-from engine.strategy.config import StrategyConfig
-from engine.strategy.journal import journal_line
-from engine.strategy.learning import LearningLoop
-from engine.strategy.records import DecisionRecord, LearningRecord, StrategyRecord, TradeRecord
-from engine.strategy.sessions import trading_day
-from engine.strategy.store import RECORDS_FILE, read_log, records_from_beads
+if TYPE_CHECKING:  # the domain loads when the verb runs, not when the parser is built
+    from contracts.market import Bar, ContractFacts
+    from engine.strategy.bars import BarView
+    from engine.strategy.config import StrategyConfig
+    from engine.strategy.records import LearningRecord, StrategyRecord
+
 
 DEFAULT_START = date(2026, 11, 2)
 """Backtests start on a fixed day unless told otherwise: the same seed gives the same files."""
@@ -56,6 +51,7 @@ def _sim_sessions(
 ) -> Iterator[tuple[date, list[BarView]]]:
     from broker.sim.bars import session_bars, spec_for
     from broker.sim.sessions import is_trading_day
+    from engine.strategy.bars import view_of
 
     spec = spec_for(symbols[0])
     day, made = start, 0
@@ -74,6 +70,8 @@ BARS_CSV_HEADER = "symbol,ts,seconds,open,high,low,close,volume"
 def read_bars_csv(path: Path) -> list[Bar]:
     """Bars from CSV with a header: symbol,ts,seconds,open,high,low,close,volume (ts ISO 8601
     with a UTC offset). A bad row is an error naming the line."""
+    from contracts.market import Bar
+
     bars: list[Bar] = []
     with path.open(encoding="utf-8", newline="") as handle:
         for number, row in enumerate(csv.DictReader(handle), start=2):
@@ -97,6 +95,7 @@ def read_bars_csv(path: Path) -> list[Bar]:
 
 def _file_sessions(config: StrategyConfig, bars: list[Bar]) -> list[tuple[date, list[BarView]]]:
     from engine.strategy.backtest import one_minute_bars
+    from engine.strategy.sessions import trading_day
 
     by_day: dict[date, list[Bar]] = {}
     for bar in sorted(bars, key=lambda b: (b.ts, b.symbol)):
@@ -105,6 +104,10 @@ def _file_sessions(config: StrategyConfig, bars: list[Bar]) -> list[tuple[date, 
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
+    from contracts.config import load_config
+    from engine.strategy.backtest import run_backtest, write_outputs
+    from engine.strategy.config import StrategyConfig
+
     try:
         config = StrategyConfig(enabled=_names(args.strategies), symbols=_names(args.symbols))
         start = date.fromisoformat(args.start)
@@ -146,6 +149,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 def _records(args: argparse.Namespace) -> list[StrategyRecord]:
     """Records from --file (a records.jsonl or an audit store), else the data dir's log."""
+    from contracts.config import load_config
+    from engine.audit import open_read_only
+    from engine.strategy.store import RECORDS_FILE, read_log, records_from_beads
+
     if args.file:
         path = Path(args.file).expanduser()
         if path.suffix == ".sqlite":
@@ -171,6 +178,10 @@ def _since(text: str | None) -> datetime | None:
 
 
 def cmd_journal(args: argparse.Namespace) -> int:
+    from engine.audit import AuditUnavailable
+    from engine.strategy.journal import journal_line
+    from engine.strategy.records import DecisionRecord
+
     try:
         since = _since(args.since)
         records = _records(args)
@@ -188,6 +199,10 @@ def cmd_journal(args: argparse.Namespace) -> int:
 
 def learning_state(records: list[StrategyRecord]) -> dict[str, dict[str, Any]]:
     """Each strategy's standing, rebuilt from its trades and learning records."""
+    from engine.strategy.config import StrategyConfig
+    from engine.strategy.learning import LearningLoop
+    from engine.strategy.records import LearningRecord, TradeRecord
+
     loop = LearningLoop(StrategyConfig().learning)
     loop.restore(r for r in records if isinstance(r, TradeRecord | LearningRecord))
     last: dict[str, LearningRecord] = {}
@@ -206,6 +221,8 @@ def learning_state(records: list[StrategyRecord]) -> dict[str, dict[str, Any]]:
 
 
 def cmd_learning(args: argparse.Namespace) -> int:
+    from engine.audit import AuditUnavailable
+
     try:
         state = learning_state(_records(args))
     except (ValueError, OSError, AuditUnavailable) as exc:

@@ -8,14 +8,13 @@ import hashlib
 import logging
 import os
 import signal
-import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from contracts.config import Config, ConfigError
+from contracts.config import Config
 from contracts.enums import Mode
 from engine.audit import AuditStore, AuditUnavailable
 from engine.clock import Clock, SystemClock
@@ -144,24 +143,6 @@ def start_log(data_dir: Path) -> None:
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-
-
-def check_config_private(path: Path) -> None:
-    """Refuse a config others could have edited, as ssh refuses such a key (one-line error)."""
-    try:
-        info = path.stat()
-    except OSError:
-        return  # the loader reports a missing or unreadable file
-    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise ConfigError(
-            f"{path}: writable by group or others (mode {stat.S_IMODE(info.st_mode):04o}); "
-            f"deskgate trusts its config, so it refuses this one: run chmod go-w {path}"
-        )
-    if info.st_uid not in (os.getuid(), 0):
-        raise ConfigError(
-            f"{path}: owned by uid {info.st_uid}, not by you; deskgate refuses a config "
-            "another user controls"
-        )
 
 
 def build_session(

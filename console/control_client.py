@@ -100,7 +100,7 @@ def format_status(status: dict[str, Any]) -> str:
 def _data_dir(args: argparse.Namespace) -> Path:
     if args.data_dir:
         return Path(args.data_dir).expanduser()
-    from console.compose import check_config_private  # the domain loads only when needed
+    from console.cli.options import check_config_private  # the config loads only when needed
     from contracts.config import Config, load_config
 
     path = Path(args.config).expanduser() if args.config else DEFAULT_CONFIG.expanduser()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import bisect
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -57,3 +60,56 @@ class Pacer:
         if self._violations >= self.policy.max_violations:
             return Verdict.DISCONNECT
         return Verdict.WARN
+
+
+class ArrivalClock(asyncio.Protocol):
+    """When each request reached the gateway, as TWS counts it: on receipt, not on processing.
+
+    TWS's reader thread takes bytes off the socket as they arrive; how long it then takes to
+    process a request does not move it into a later second. The gateway serves a connection
+    one request at a time on the event loop, so a burst that arrived together is processed
+    over tens of milliseconds (more on a loaded machine); stamped on processing, it would be
+    counted as if the client had sent it later. Installed in front of the connection's own
+    protocol, this stamps every chunk as the transport hands it over.
+    """
+
+    def __init__(self, transport: asyncio.BaseTransport, clock: Callable[[], float]) -> None:
+        self._inner = transport.get_protocol()
+        self._clock = clock
+        self._ends: list[int] = []
+        """Cumulative byte count at the end of each chunk received and not yet consumed."""
+        self._times: list[float] = []
+        self._received = 0
+        self._consumed = 0
+        transport.set_protocol(self)
+
+    def consumed(self, n: int) -> float:
+        """The session has read `n` more bytes; returns when the last of them arrived."""
+        self._consumed += n
+        index = min(bisect.bisect_left(self._ends, self._consumed), len(self._ends) - 1)
+        arrived = self._times[index] if self._times else self._clock()
+        del self._ends[:index]
+        del self._times[:index]
+        return arrived
+
+    def data_received(self, data: bytes) -> None:
+        self._received += len(data)
+        self._ends.append(self._received)
+        self._times.append(self._clock())
+        self._forward().data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._forward().eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
+
+    def _forward(self) -> asyncio.Protocol:
+        assert isinstance(self._inner, asyncio.Protocol)
+        return self._inner

@@ -15,7 +15,7 @@ from broker.gateway.codec import ProtocolError, decode_fields, encode_message, r
 from broker.gateway.faults import CANCEL_REFUSALS, FARMS_OK
 from broker.gateway.ids import Code, In
 from broker.gateway.market import NO_SECURITY, MarketDesk, resolve
-from broker.gateway.pacing import Pacer, Verdict
+from broker.gateway.pacing import ArrivalClock, Pacer, Verdict
 from broker.gateway.requests import (
     ContractRef,
     PlaceOrder,
@@ -78,6 +78,9 @@ class ClientSession:
         self.ready = False
         self.closed = False
         self.pacer = Pacer(server.pacing)
+        self.arrivals = ArrivalClock(writer.transport, asyncio.get_running_loop().time)
+        self._arrived = 0.0
+        """When the request being served reached the gateway (what the pacer counts)."""
         self.version = server.server_version
         """The server version this client was answered with (its layouts)."""
         self.market = MarketDesk(self)
@@ -137,19 +140,18 @@ class ClientSession:
         Nothing escapes: a peer's garbage ends its own session with a log line, never an
         unretrieved task exception.
         """
-        loop = asyncio.get_running_loop()
         limits = self.server.limits
         try:
             async with asyncio.timeout(limits.handshake_timeout) as deadline:
                 await self._handshake()
                 while not self.ready and not self.closed:
-                    self._serve(loop, decode_fields(await self._read_frame()))
+                    self._serve(decode_fields(await self._read_frame()))
                 deadline.reschedule(None)
             while not self.closed:
                 first = await self.reader.readexactly(1)  # idle between frames is allowed
                 async with asyncio.timeout(limits.frame_timeout):
                     payload = await self._read_frame(first)
-                self._serve(loop, decode_fields(payload))
+                self._serve(decode_fields(payload))
                 await self.writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError) as exc:
             log.debug("session %s ended: %r", self.client_id, exc)  # the client went away
@@ -166,14 +168,16 @@ class ClientSession:
                 await self.writer.wait_closed()
 
     async def _read_frame(self, first: bytes = b"") -> bytes:
-        return await read_frame(self.reader, max_frame=self.server.limits.max_frame, first=first)
+        payload = await read_frame(self.reader, max_frame=self.server.limits.max_frame, first=first)
+        self._arrived = self.arrivals.consumed(4 + len(payload))
+        return payload
 
-    def _serve(self, loop: asyncio.AbstractEventLoop, fields: list[str]) -> None:
+    def _serve(self, fields: list[str]) -> None:
         """Pace and dispatch one request."""
         if not fields:
             return
         if self.ready:
-            verdict = self.pacer.admit(loop.time())
+            verdict = self.pacer.admit(self._arrived)
             if verdict is not Verdict.OK:
                 self._pacing(verdict)
                 return
@@ -181,6 +185,7 @@ class ClientSession:
 
     async def _handshake(self) -> None:
         prefix = await self.reader.readexactly(4)
+        self.arrivals.consumed(len(prefix))
         if prefix != b"API\0":
             raise ProtocolError(f"expected API prefix, got {prefix!r}")
         announced = decode_fields(await self._read_frame())

@@ -83,7 +83,7 @@ class IbkrBroker:
         clock: Clock | None = None,
         sleep: SleepFn = asyncio.sleep,
         reconnect: ReconnectPolicy | None = None,
-        max_messages_per_second: int = 40,
+        max_messages_per_second: int = 45,
         market_data_type: int = 1,
         known_exec_ids: Iterable[str] = (),
         heartbeat_s: float | None = 10.0,

@@ -75,12 +75,13 @@ class OrderConfirmation:
         it received; one it does not list (and did not complete) was dropped, and is reported
         rejected rather than left waiting for an ack that will never come.
         """
-        in_flight = [r for r in self._book.live() if not r.accepted and not r.terminal]
-        if not in_flight:
+        if not any(not r.accepted and not r.terminal for r in self._book.live()):
             return
 
         def confirm() -> None:
-            for record in in_flight:
+            # in flight when the window has passed, not when the error came: the pacer keeps
+            # sending after TWS's error 100 is on its way, and TWS drops those too
+            for record in self._book.live():
                 if not record.accepted and not record.terminal:
                     record.last_error = record.last_error or (code, f"not placed: {message}")
                     self.schedule(record)

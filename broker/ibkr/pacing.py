@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 import heapq
 import itertools
 import time
@@ -12,42 +13,65 @@ from dataclasses import dataclass, field
 
 MAX_MESSAGES_PER_SECOND = 45
 """Never pace faster than this: ib_async starts queueing (and drops the queue on disconnect)
-above 45 requests/s, and TWS answers error 100 above 50."""
+above 45 requests in any second."""
 
-WINDOW_GUARD_S = 0.1
+TWS_MESSAGES_PER_SECOND = 50
+"""TWS answers error 100 (and disconnects on repeats) above this, counted as it receives."""
+
+BURST_WINDOW_S = 0.08
+"""The bunching the pacer absorbs: a message may reach TWS up to this much later, relative to
+the messages sent after it, than it left (a loop stall between send and receipt, the kernel,
+the receiver reading late). Within it at most `TWS_MESSAGES_PER_SECOND - rate - 1` messages go
+out, so any second TWS counts holds at most `rate` (one pacing second) plus that burst, one
+under TWS's limit. At 45/s: 4 per 80 ms, a short-term 50/s that never binds a steady 45/s, and
+two 2-leg brackets (or one 3-leg) go out back to back."""
 
 
 class OutboundPacer:
     """A sliding-window rate limiter for every message the adapter sends.
 
-    `acquire(n)` waits until `n` messages fit in the window, so a bracket (3 messages) goes
-    out back to back. Urgent requests (cancels, global cancel) jump ahead of queued orders.
-    Because the adapter paces below ib_async's own throttle, ib_async never holds a queue
-    that a disconnect could drop.
+    Two windows hold at once: at most `max_per_window` in any `window_s`, and at most
+    `max_per_burst` in any `burst_s`. `acquire(n)` waits until `n` messages fit in both, so a
+    bracket (2-3 messages) goes out back to back. Urgent requests (cancels, global cancel) jump
+    ahead of queued orders. A message counts from the moment its sender resumes (it sends
+    without awaiting), not from when its slot was granted: a loop stall between the two must
+    not bunch messages the pacer believes were spread out. Because the adapter paces within
+    ib_async's own throttle, ib_async never holds a queue that a disconnect could drop.
     """
 
     @classmethod
     def per_second(cls, rate: int) -> OutboundPacer:
-        """A pacer of `rate` messages per second; refuses more than 45."""
+        """A pacer of `rate` messages per second (at most 45), safe against 80 ms of bunching.
+
+        At 45/s, 4 per 80 ms: a second as TWS counts it spans at most one second plus 80 ms of
+        sending, so it holds at most 45 + 4 = 49 (TWS's limit is 50), and sustained sending
+        still reaches 45/s.
+        """
         if not 0 < rate <= MAX_MESSAGES_PER_SECOND:
             raise ValueError(f"pacing must be 1..{MAX_MESSAGES_PER_SECOND} messages per second")
-        # the guard absorbs scheduling and network jitter: the receiver must never count
-        # more than `rate` messages in any one second
-        return cls(rate, 1.0 + WINDOW_GUARD_S)
+        burst = TWS_MESSAGES_PER_SECOND - rate - 1
+        return cls(rate, 1.0, max_per_burst=burst, burst_s=BURST_WINDOW_S)
 
     def __init__(
         self,
         max_per_window: int = 40,
         window_s: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
+        *,
+        max_per_burst: int | None = None,
+        burst_s: float = BURST_WINDOW_S,
     ) -> None:
-        if max_per_window <= 0 or window_s <= 0:
-            raise ValueError("the pacing window must hold at least one message")
+        burst = max_per_window if max_per_burst is None else max_per_burst
+        if max_per_window <= 0 or window_s <= 0 or burst <= 0 or burst_s <= 0:
+            raise ValueError("the pacing windows must hold at least one message")
         self._max = max_per_window
         self._window = window_s
+        self._burst = min(burst, max_per_window)
+        self._burst_s = burst_s
         self._monotonic = monotonic
-        self._sent: deque[float] = deque()
-        self._waiters: list[tuple[int, int, int, asyncio.Future[None]]] = []
+        self._sent: list[float] = []
+        """When each message in the last `window_s` went out, oldest first."""
+        self._waiters: list[tuple[int, int, int, asyncio.Future[float]]] = []
         self._seq = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
 
@@ -57,32 +81,62 @@ class OutboundPacer:
 
     async def acquire(self, n: int = 1, *, urgent: bool = False) -> None:
         """Wait until `n` messages may be sent now (then send them without awaiting)."""
-        if not 0 < n <= self._max:
-            raise ValueError(f"cannot send {n} messages at once (window holds {self._max})")
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if not 0 < n <= self._burst:
+            raise ValueError(f"cannot send {n} messages at once (a burst holds {self._burst})")
+        fut: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._waiters, (0 if urgent else 1, next(self._seq), n, fut))
         self._pump()
-        await fut
+        granted_at = await fut
+        self._restamp(granted_at, n)
+
+    def _restamp(self, granted_at: float, n: int) -> None:
+        """Move `n` sends granted at `granted_at` to now, when they really go out."""
+        now = self._monotonic()
+        if now <= granted_at:
+            return
+        for _ in range(n):
+            index = bisect.bisect_left(self._sent, granted_at)
+            if index < len(self._sent) and self._sent[index] == granted_at:
+                del self._sent[index]
+            bisect.insort(self._sent, now)
+
+    def _free_at(self, n: int, limit: int, span: float) -> float:
+        """When `n` more messages fit in `limit` per `span` (-inf: they fit now)."""
+        excess = len(self._sent) + n - limit
+        if excess <= 0:
+            return float("-inf")
+        # the (excess)-th oldest send must leave the span first
+        return self._sent[excess - 1] + span
+
+    def _ready_at(self, n: int) -> float:
+        """When `n` more messages fit in both windows."""
+        in_burst = len(self._sent) - bisect.bisect_right(
+            self._sent, self._monotonic() - self._burst_s
+        )
+        burst_excess = in_burst + n - self._burst
+        burst_free = (
+            self._sent[len(self._sent) - in_burst + burst_excess - 1] + self._burst_s
+            if burst_excess > 0
+            else float("-inf")
+        )
+        return max(self._free_at(n, self._max, self._window), burst_free)
 
     def _pump(self) -> None:
         now = self._monotonic()
-        while self._sent and now - self._sent[0] >= self._window:
-            self._sent.popleft()
+        expired = bisect.bisect_right(self._sent, now - self._window)
+        del self._sent[:expired]
         while self._waiters:
             _, _, n, fut = self._waiters[0]
             if fut.done():  # the waiter was cancelled
                 heapq.heappop(self._waiters)
                 continue
-            if len(self._sent) + n > self._max:
+            if self._ready_at(n) > now:
                 break
             heapq.heappop(self._waiters)
             self._sent.extend([now] * n)
-            fut.set_result(None)
+            fut.set_result(now)
         if self._waiters and self._timer is None:
-            n = self._waiters[0][2]
-            # the slot frees when the (len + n - max)-th oldest send leaves the window
-            idx = max(0, len(self._sent) + n - self._max - 1)
-            delay = max(0.0, self._sent[idx] + self._window - now) if self._sent else 0.0
+            delay = max(0.0, self._ready_at(self._waiters[0][2]) - now)
             loop = asyncio.get_running_loop()
             self._timer = loop.call_later(delay + 0.001, self._on_timer)
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from console.cli.options import AUDIT_LEVEL, FILES, CliError, SubParsers, add_common, fail, load
-from engine.audit import AuditUnavailable, ReadOnlyStore, open_read_only
-from engine.audit_verify import verify_store
+
+if TYPE_CHECKING:  # the domain loads when the verb runs, not when the parser is built
+    from engine.audit import ReadOnlyStore
 
 
 def register(sub: SubParsers) -> None:
@@ -38,6 +40,8 @@ def _file_option(p: argparse.ArgumentParser, prefix: str) -> None:
 
 
 def _audit_file(args: argparse.Namespace) -> Path:
+    from engine.audit import AuditUnavailable
+
     files: set[str] = {getattr(args, k) for k in (AUDIT_LEVEL + "file", "file") if hasattr(args, k)}
     if len(files) > 1:
         raise CliError(f"--file given twice with different values ({' and '.join(sorted(files))})")
@@ -52,6 +56,8 @@ def _audit_file(args: argparse.Namespace) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from engine.audit import AuditUnavailable, open_read_only
+
     try:
         path = _audit_file(args)
         if args.action == "verify":  # read-only: verify never writes to the store or beside it
@@ -71,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _verify(path: Path) -> int:
+    from engine.audit_verify import verify_store
+
     report = verify_store(path)
     for line in (*report.problems, *report.notes):
         print(line)

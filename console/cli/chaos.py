@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import tempfile
 from pathlib import Path
@@ -20,6 +19,8 @@ def register(sub: SubParsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
     from console.drills import chaos as drill
 
     names = args.vector or None

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 from console.cli.options import CONSOLE, SubParsers, add_common, fail, load
-from engine.audit import AuditUnavailable
-from engine.golive_evidence import live_start_check
-from engine.intake import IntakeError
 
 
 def register(sub: SubParsers) -> None:
@@ -18,8 +14,13 @@ def register(sub: SubParsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
     from console.compose import StartupRefused, build_session, start_log, stop_on_hangup
     from console.tui.app import DeskgateApp  # the Textual app
+    from engine.audit import AuditUnavailable
+    from engine.golive_evidence import live_start_check
+    from engine.intake import IntakeError
 
     config = load(args)
     data_dir = config.resolved_data_dir()

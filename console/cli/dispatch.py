@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
 from typing import NoReturn
 
 from console import bot_verbs, control_client
@@ -31,8 +31,6 @@ from console.cli.options import (
     fail,
     resolve_common,
 )
-from contracts.config import ConfigError
-from engine.audit import AuditUnavailable
 
 VERBS = (
     console_verb,
@@ -59,6 +57,8 @@ class ShowVersion(argparse.Action):
         super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
 
     def __call__(self, parser: argparse.ArgumentParser, *_: object) -> NoReturn:
+        from importlib.metadata import PackageNotFoundError, version
+
         try:
             installed = version("deskgate")
         except PackageNotFoundError:
@@ -91,16 +91,30 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpar
     return args
 
 
+DOMAIN_ERRORS = (("contracts.config", "ConfigError"), ("engine.audit", "AuditUnavailable"))
+"""Errors whose message is the trader's one line, named so building the parser imports neither."""
+
+
+def domain_errors() -> tuple[type[Exception], ...]:
+    """The loaded ones of DOMAIN_ERRORS: an error whose module never loaded was never raised."""
+    loaded = ((sys.modules.get(module), name) for module, name in DOMAIN_ERRORS)
+    return tuple(getattr(module, name) for module, name in loaded if module is not None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     os.umask(0o077)  # every file deskgate creates is private to the user (store, log, reports)
     try:
         args = parse(build_parser(), argv)
         status: int = args.func(args)
         return status
-    except (CliError, ConfigError, AuditUnavailable) as exc:
+    except CliError as exc:
         return fail(str(exc))
-    except OSError as exc:
-        where = f"{exc.filename}: " if exc.filename else ""
-        return fail(f"{where}{exc.strerror or exc}")
+    except Exception as exc:
+        if isinstance(exc, domain_errors()):
+            return fail(str(exc))
+        if isinstance(exc, OSError):
+            where = f"{exc.filename}: " if exc.filename else ""
+            return fail(f"{where}{exc.strerror or exc}")
+        raise
     except KeyboardInterrupt:
         return 130

@@ -6,14 +6,19 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from console.cli import measure
 from console.cli.options import FILES, CliError, SubParsers, add_common, load
-from engine.gates import Decision, decide, render_markdown, render_table
-from engine.golive_evidence import DECISION_FILE, EvidencePaths, gate_results
 
-EXIT = {Decision.GO_LIVE_APPROVED: 0, Decision.CONDITIONAL: 1, Decision.REJECTED: 3}
-"""`deskgate gates` exit status: 0 approved, 1 conditional, 3 rejected (2: usage error)."""
+if TYPE_CHECKING:  # the domain loads when the verb runs, not when the parser is built
+    from engine.gates import Decision
+
+
+def exit_status(decision: Decision) -> int:
+    """`deskgate gates` exit status: 0 approved, 1 conditional, 3 rejected (2: usage error)."""
+    from engine.gates import Decision
+
+    return {Decision.GO_LIVE_APPROVED: 0, Decision.CONDITIONAL: 1, Decision.REJECTED: 3}[decision]
 
 
 def register(sub: SubParsers) -> None:
@@ -39,6 +44,10 @@ def register(sub: SubParsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from console.cli import measure
+    from engine.gates import decide, render_markdown, render_table
+    from engine.golive_evidence import DECISION_FILE, EvidencePaths, gate_results
+
     config = load(args)
     evidence_dir = Path(args.evidence_dir).expanduser()
     if args.repo and not args.measure:
@@ -61,4 +70,4 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out).expanduser() if args.out else evidence_dir / DECISION_FILE
     out.write_text(render_markdown(results, decision, datetime.now(UTC)), encoding="utf-8")
     print(f"wrote {out}")
-    return EXIT[decision.decision]
+    return exit_status(decision.decision)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 
 from console.cli.options import SubParsers, add_common, fail, load
@@ -20,6 +19,8 @@ def register(sub: SubParsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
     from broker.gateway.server import run_gateway
 
     port = DEFAULT_PORT if args.port is None else args.port

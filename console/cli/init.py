@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from console.cli.options import DEFAULT_CONFIG, SubParsers, add_common
-from contracts.config import write_default_config
 
 
 def register(sub: SubParsers) -> None:
@@ -17,6 +16,8 @@ def register(sub: SubParsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from contracts.config import write_default_config
+
     path = Path(args.config).expanduser() if args.config else DEFAULT_CONFIG.expanduser()
     write_default_config(path, overwrite=args.force)
     print(f"wrote {path}")

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import os
+import stat
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from pydantic import ValidationError
-
-from contracts.config import Config, load_config
 from contracts.enums import ChaosMode
+
+if TYPE_CHECKING:  # pydantic and the config models load when a verb reads its config
+    from pydantic import ValidationError
+
+    from contracts.config import Config
 
 DEFAULT_CONFIG = Path("~/.config/deskgate/deskgate.toml")
 
@@ -162,9 +166,31 @@ def config_path(arg: str | None) -> Path | None:
     return default if default.exists() else None
 
 
+def check_config_private(path: Path) -> None:
+    """Refuse a config others could have edited, as ssh refuses such a key (one-line error)."""
+    from contracts.config import ConfigError
+
+    try:
+        info = path.stat()
+    except OSError:
+        return  # the loader reports a missing or unreadable file
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise ConfigError(
+            f"{path}: writable by group or others (mode {stat.S_IMODE(info.st_mode):04o}); "
+            f"deskgate trusts its config, so it refuses this one: run chmod go-w {path}"
+        )
+    if info.st_uid not in (os.getuid(), 0):
+        raise ConfigError(
+            f"{path}: owned by uid {info.st_uid}, not by you; deskgate refuses a config "
+            "another user controls"
+        )
+
+
 def load(args: argparse.Namespace) -> Config:
     """The config file with the command line's broker and data-dir options applied."""
-    from console.compose import check_config_private
+    from pydantic import ValidationError
+
+    from contracts.config import Config, load_config
 
     path = config_path(args.config)
     if path is not None:

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from console.cli.live import confirm_live_account
 from console.cli.options import BROKER, SubParsers, add_common, load
-from contracts.config import Config
-from engine.gates import GateEvidence, gate_account, permissions_from_tags
-from engine.golive_evidence import read_account
+
+if TYPE_CHECKING:  # the domain loads when the verb runs, not when the parser is built
+    from contracts.config import Config
 
 EMBEDDED_ACCOUNT = "DU1234567"
 
@@ -27,6 +25,12 @@ def register(sub: SubParsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from console.cli.live import confirm_live_account
+    from engine.gates import GateEvidence, gate_account
+    from engine.golive_evidence import read_account
+
     config = load(args)
     confirm_live_account(config)
     record = asyncio.run(run_probe(config))
@@ -78,6 +82,8 @@ async def run_probe(config: Config) -> dict[str, Any]:
 
 def probe_record(result: Any, config: Config, now: datetime) -> dict[str, Any]:
     """The ACCOUNT_CONFIG.json content from a `broker.ibkr.probe.ProbeResult`."""
+    from engine.gates import permissions_from_tags
+
     acct = result.account
     return {
         "timestamp": now.isoformat(),

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
 
 from console.cli.options import FILES, SubParsers, add_common, fail, load
-from engine.intake import IntakeError, parse_intents, send_intents
 
 
 def register(sub: SubParsers) -> None:
@@ -21,6 +19,10 @@ def register(sub: SubParsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from engine.intake import IntakeError, parse_intents, send_intents
+
     config = load(args)
     try:
         text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text("utf-8")

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from console.cli.live import confirm_live_account
 from console.cli.options import BROKER, SubParsers, add_common, fail, load
 from contracts.enums import Mode
-from engine.results import CommandResult
-from engine.rollback import rollback_and_report
+
+if TYPE_CHECKING:  # the domain loads when the verb runs, not when the parser is built
+    from engine.results import CommandResult
 
 
 def register(sub: SubParsers) -> None:
@@ -25,7 +25,11 @@ def register(sub: SubParsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from console.cli.live import confirm_live_account
     from console.compose import StartupRefused, build_session
+    from engine.rollback import rollback_and_report
 
     config = load(args)
     if not args.reason.strip():

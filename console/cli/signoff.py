@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from console.cli.options import FILES, SubParsers, add_common, fail, load
-from engine.golive_evidence import record_signoff
 
 
 def register(sub: SubParsers) -> None:
@@ -18,6 +17,8 @@ def register(sub: SubParsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from engine.golive_evidence import record_signoff
+
     config = load(args)
     try:
         event = record_signoff(config, args.role, args.name, args.note or "")

@@ -71,7 +71,8 @@ Figures = dict[str, float]
 
 
 def bench_config() -> Config:
-    """Defaults, except the limits a long run of resting entries would trip."""
+    """Defaults, except the limits a long run of resting entries would trip, and no approve dwell:
+    the benchmark times keystroke -> painted row, not the deliberate 1 s headline dwell."""
     base = Config()
     risk = base.risk.model_copy(
         update={
@@ -82,7 +83,8 @@ def bench_config() -> Config:
             "max_consecutive_losses": 10**6,
         }
     )
-    return base.model_copy(update={"risk": risk})
+    console = base.console.model_copy(update={"approve_dwell_s": 0.0})
+    return base.model_copy(update={"risk": risk, "console": console})
 
 
 # --- a tiny virtual terminal: enough of VT100 for Textual's output ---------------------------

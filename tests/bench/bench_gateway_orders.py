@@ -156,6 +156,17 @@ class PacingCounter:
             session._pacing = counted  # type: ignore[method-assign]
 
 
+async def reconciliations_settled(engine: Engine) -> None:
+    """Wait out the start-up reconciliations: one still to run would see the raw client's
+    orders (another client, same account) as foreign drift and leave the engine REDUCING."""
+    reconciler = engine.reconciler
+    quiet = 0
+    while quiet < 5:
+        busy = reconciler._timer is not None or reconciler._lock.locked()
+        quiet = 0 if busy or not reconciler._runs else quiet + 1
+        await asyncio.sleep(0.05)
+
+
 async def clear_venue(server: GatewayServer, desk: Desk) -> None:
     server.venue.cancel_all()
     deadline = time.perf_counter() + 10
@@ -269,7 +280,8 @@ async def sustained(
         "error 100 sent by the gateway": str(pacing.verdicts),
         "PacingViolation events reaching the engine": str(desk.pacing_events - events_before),
         "engine throttle / adapter pacer limits": f"{desk.engine.throttle.per_second} orders/s / "
-        f"{desk.broker._pacer._max} msgs per {desk.broker._pacer._window:g}s",
+        f"{desk.broker._pacer._max} msgs per {desk.broker._pacer._window:g}s, "
+        f"{desk.broker._pacer._burst} per {desk.broker._pacer._burst_s:g}s",
     }
     await clear_venue(server, desk)
     figures = {"sustained_msgs_per_s": sent * 2 / elapsed, "error_100_count": pacing.verdicts}
@@ -353,6 +365,7 @@ async def run(args: argparse.Namespace) -> tuple[list[tuple[str, Rows]], Figures
         desk = Desk(server, directory)
         await desk.engine.start()
         assert await desk.engine.watch_quote(AAPL) is not None, "no quote"
+        await reconciliations_settled(desk.engine)
         try:
             rows, got = await side_by_side(server, desk, ib, args.orders, args.rate)
             figures |= got

@@ -106,3 +106,35 @@ def test_the_command_line_loads_no_ui_or_ib_async_until_a_verb_needs_it() -> Non
     """Building `deskgate`'s parser (what --help and every one-line error cost) stays light."""
     loaded = loaded_after("from console.cli.dispatch import build_parser; build_parser()")
     assert not loaded & {"textual", "ib_async", "broker"}, loaded
+
+
+def test_building_the_parser_loads_neither_the_domain_nor_pydantic() -> None:
+    """`deskgate kill` from another shell must not wait for the engine, pydantic or sqlite to load:
+    the only domain module the parser needs is the control wire's constants (stdlib only)."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from console.cli.dispatch import build_parser; build_parser(); import sys; "
+            "print('\\n'.join(sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    modules = set(out.stdout.split())
+    domain = {m for m in modules if m.split(".")[0] in {"engine", "console"}}
+    assert domain <= {"engine", "engine.control_wire"} | {
+        m for m in domain if m.startswith("console")
+    }, domain
+    assert not {m.split(".")[0] for m in modules} & {
+        "pydantic",
+        "sqlite_utils",
+        "textual",
+        "ib_async",
+        "broker",
+        "plotext",
+        "asyncio",
+    }
+    assert not {m for m in modules if m.startswith(("console.compose", "console.tui"))}

@@ -47,8 +47,9 @@ def test_every_verb_is_a_module_and_every_verb_takes_config_or_data_dir_after_it
     assert set(leaves) == {
         "console", "init", "propose", "audit verify", "audit tail", "audit export",
         "gateway", "chaos", "probe", "paper", "gates", "signoff", "rollback", "status", "kill",
+        "backtest", "journal", "learning",
     }  # fmt: skip
-    assert len(VERBS) == 12
+    assert len(VERBS) == 13
     for verb in leaves:
         with pytest.raises(SystemExit):
             main([*verb.split(), "--help"])
