@@ -207,7 +207,7 @@ class DeskgateApp(App[None]):
     @on(EngineStartFailed)
     def _engine_start_failed(self, message: EngineStartFailed) -> None:
         reason = fmt.broker_reason(message.error)
-        self.phase = f"start failed: {reason} - {self.key_display('reconnect')} retries now"
+        self.phase = f"start failed: {reason}"
         self.notify(
             printable(reason),
             title="Engine did not start",

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from console.tui.app import DeskgateApp
 from console.tui.screens.main import MainScreen
-from console.tui.widgets.chrome import MessageLine, PanelTabs
+from console.tui.widgets.chrome import PanelTabs
 from console.tui.widgets.history import PendingHistory, history_text
 from console.tui.widgets.tables import AlertsTable, PositionsTable
 from contracts.enums import AlertLevel
 from engine.clock import ManualClock
 from tests.console import scenarios
-from tests.console.conftest import on_screen, plain, wait_for
+from tests.console.conftest import plain, wait_for
 from tests.console.fakes import FakeEngine
 from tests.console.test_app import app_for, started
 
@@ -66,20 +66,6 @@ async def test_space_acknowledges_an_alert_and_the_badge_counts_the_rest(
         if serious > 2:
             await pilot.press("down", "space")
         await wait_for(pilot, lambda: alert_badge(app) in ("", f"{serious - 3}!"))
-
-
-async def test_a_long_alert_is_shown_whole(clock: ManualClock) -> None:
-    engine = scenarios.with_pending(clock)
-    reason = "order 42 rejected by IB: " + "margin requirement not met, " * 4 + "END-OF-REASON"
-    engine.alert(AlertLevel.CRITICAL, "ORDER_REJECTED", reason)
-    app = app_for(engine)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: on_screen(app))
-        line = app.screen.query_one(MessageLine)
-        await wait_for(pilot, lambda: line.size.height > 1)
-        wrapped = plain(line.render(), width=line.size.width).rstrip().splitlines()
-        assert "END-OF-REASON" in wrapped[-1]
-        assert len(wrapped) <= line.size.height  # every line of it is on screen
 
 
 async def test_z_zooms_the_focused_panel_to_full_screen(clock: ManualClock) -> None:

@@ -54,16 +54,11 @@ class PanelTabs(Widget):
         return line
 
 
-MAX_LINES = 3
-"""A long alert wraps onto at most this many lines rather than being cut mid-reason."""
-
-
 class MessageLine(Widget):
-    """The latest alert or command result, coloured by severity; a long reason wraps (up to
-    three lines) rather than being cut off."""
+    """The latest alert or command result, in one line, coloured by severity."""
 
     DEFAULT_CSS = """
-    MessageLine { height: 1; width: 1fr; }
+    MessageLine { height: 1; width: 1fr; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -80,7 +75,7 @@ class MessageLine(Widget):
         if alert.level is AlertLevel.CRITICAL:
             text.stylize(LEVEL_STYLE[alert.level], 0, 9)
         self.text = text
-        self._fit()
+        self.refresh()
 
     def show_result(self, command: str, ok: bool, message: str) -> None:
         self.text = Text.assemble(
@@ -88,18 +83,6 @@ class MessageLine(Widget):
             " ",
             printable(message),
         )
-        self._fit()
-
-    def on_resize(self) -> None:
-        self._fit()
-
-    def _fit(self) -> None:
-        """One line, or as many (up to MAX_LINES) as the text needs at this width."""
-        width = max(1, self.size.width)
-        lines = len(self.text.wrap(self.app.console, width))
-        height = max(1, min(MAX_LINES, lines))
-        if self.styles.height is None or self.styles.height.value != height:
-            self.styles.height = height
         self.refresh()
 
     def render(self) -> RenderResult:
