@@ -133,6 +133,7 @@ class BrokerEventRouter:
                 self._kill_switch.check_loss_triggers()
             case BrokerConnected():
                 self._session.connected = True
+                self._session.down_reason = ""
                 self._session.account_id = event.account_id
                 self._session.is_paper = event.is_paper
                 self._recorder.changed("connected")
@@ -141,12 +142,14 @@ class BrokerEventRouter:
             case BrokerDisconnected():
                 self._session.connected = False
                 self._session.link_interrupted()
+                self._session.down_reason = event.reason or "broker disconnected"
                 self._recorder.alert(
                     AlertLevel.CRITICAL, "DISCONNECTED", event.reason or "broker disconnected"
                 )
                 self._connection_failed()
             case ConnectivityChanged():
                 self._session.connected = event.connected
+                self._session.down_reason = "" if event.connected else (event.message or "lost")
                 level = AlertLevel.INFO if event.connected else AlertLevel.CRITICAL
                 self._recorder.alert(
                     level,

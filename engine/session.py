@@ -26,6 +26,8 @@ class BrokerSession:
         self.broker = broker
         self._recorder = recorder
         self.connected = False
+        self.down_reason = ""
+        """The last disconnect's reason while down; cleared on (re)connect."""
         self.account_id = ""
         self.is_paper = is_paper
         self.account: AccountSnapshot | None = None

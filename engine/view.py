@@ -111,6 +111,8 @@ class ConnectionView:
     is_paper: bool
     farms: dict[str, bool] = field(default_factory=dict)
     last_quote_at: datetime | None = None
+    down_reason: str = ""
+    """Why the broker session is down (the adapter's words), "" while connected."""
 
 
 @dataclass(frozen=True)
@@ -255,6 +257,7 @@ class SnapshotBuilder:
                 is_paper=session.is_paper,
                 farms=dict(session.farms),
                 last_quote_at=last_quote,
+                down_reason=session.down_reason,
             ),
             account=session.account,
             pending=tuple(pending),

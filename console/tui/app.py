@@ -18,6 +18,7 @@ from console.tui.engine_api import ConsoleEngine
 from console.tui.keymap import ACTIONS, PANEL_KEYS, bindings_for, keymap_from_config
 from console.tui.messages import (
     QUOTE_ONLY_REASONS,
+    AlertsAcknowledged,
     CommandDone,
     DriftResolveWanted,
     EngineChanged,
@@ -40,6 +41,7 @@ from console.tui.state import ConsoleState, approve_blocker, find_pending
 from console.tui.text import printable
 from console.tui.widgets.approvals import trade_text
 from console.tui.widgets.drift import RESOLUTIONS, side_text
+from console.tui.widgets.status_bar import shown_mode
 from contracts.broker import Quote
 from contracts.config import Config
 from contracts.enums import DriftResolution, Mode, TradingState
@@ -115,6 +117,8 @@ class DeskgateApp(App[None]):
         self._headline_shown: tuple[str | None, float] = (None, 0.0)
         self._pending_seen: set[str] = set()
         self._tokens_warned: set[str] = set()
+        self.acknowledged: set[str] = set()
+        """Alert event ids the trader acknowledged (space in the Alerts panel)."""
         """The intent whose headline is on screen now, and since when (monotonic)."""
         self._main = MainScreen(config, self.key_display("approve"), self.key_display("drift"))
 
@@ -202,9 +206,10 @@ class DeskgateApp(App[None]):
 
     @on(EngineStartFailed)
     def _engine_start_failed(self, message: EngineStartFailed) -> None:
-        self.phase = f"start failed: {message.error}"
+        reason = fmt.broker_reason(message.error)
+        self.phase = f"start failed: {reason}"
         self.notify(
-            printable(message.error),
+            printable(reason),
             title="Engine did not start",
             severity="error",
             timeout=10,
@@ -224,7 +229,7 @@ class DeskgateApp(App[None]):
                 raise
             self.snapshot = None  # not started yet: nothing to show
         if self.snapshot is not None:
-            self._set_mode_class(self.snapshot.mode)
+            self._set_mode_class(shown_mode(self.snapshot.mode, self.snapshot))
         self._render_state()
 
     def _tick(self) -> None:
@@ -268,6 +273,8 @@ class DeskgateApp(App[None]):
             selected=self.selected,
             blocker=self.blocker,
             quote=self._quote_for(self.selected),
+            pending_history=self.engine.pending_history() if self.started else (),
+            acknowledged=frozenset(self.acknowledged),
         )
 
     def _quote_for(self, pending: PendingApproval | None) -> Quote | None:
@@ -282,6 +289,11 @@ class DeskgateApp(App[None]):
 
     @on(StateWanted)
     def _state_wanted(self) -> None:
+        self._render_state()
+
+    @on(AlertsAcknowledged)
+    def _alerts_acknowledged(self, message: AlertsAcknowledged) -> None:
+        self.acknowledged |= message.event_ids
         self._render_state()
 
     @on(PendingSelected)
@@ -309,6 +321,8 @@ class DeskgateApp(App[None]):
                 and self.snapshot.trading_state is not TradingState.ACTIVE
                 and not self.snapshot.drifts  # drift is lifted by resolving it (D), not re-arm
             )
+        if action == "reconnect":  # shown only after a failed start
+            return not self.started and self.phase.startswith("start failed")
         if action in ("flatten", "reconcile", "rollback"):
             return True if self.started else None
         return True
@@ -322,6 +336,7 @@ class DeskgateApp(App[None]):
             self.started,
             snap.trading_state if snap is not None else None,
             bool(snap.drifts) if snap is not None else False,
+            self.phase,
         )
 
     # --- commands ----------------------------------------------------------------------
@@ -532,6 +547,53 @@ class DeskgateApp(App[None]):
                 danger=True,
             ),
             callback=done,
+        )
+
+    def action_cancel_order(self) -> None:
+        """`c` in the Orders panel: cancel the selected working order after one `y`; the
+        order leaves the live list only when the broker confirms the cancel."""
+        order = self._main.selected_order()
+        if order is None or not order.state.is_working:
+            self.bell()
+            self._main.show_result(
+                "cancel", False, "select a working order in the Orders panel (3) first"
+            )
+            return
+        intent_id = order.intent_id
+        headline = (
+            f"{order.side.value} {fmt.qty(order.requested - order.filled)} {order.symbol}"
+            f" {order.order_type.value} {fmt.price(order.limit_price or order.stop_price)}"
+            f" ({intent_id}, {order.state.value})"
+        )
+
+        def done(confirmed: bool | None) -> None:
+            if confirmed:
+                self._command(
+                    "cancel",
+                    f"cancel:{intent_id}",
+                    lambda: self.engine.cancel(intent_id, "cancelled by the trader (console)"),
+                    subject=printable(headline),
+                )
+
+        self.push_screen(
+            ConfirmScreen("CANCEL ORDER", f"Cancel {printable(headline)}?", danger=True),
+            callback=done,
+        )
+
+    def action_reconnect(self) -> None:
+        """Retry a failed start now. (A session that drops later is reconnected by the
+        adapter with backoff; the engine offers no reconnect-now for it yet.)"""
+        if self.started or self._start_running():
+            self.bell()
+            return
+        self.phase = "connecting…"
+        self._main.show_result("reconnect", True, "connecting now…")
+        self._start_engine()
+
+    def _start_running(self) -> bool:
+        return any(
+            w.group == "engine-start" and w.state in (WorkerState.PENDING, WorkerState.RUNNING)
+            for w in self.workers
         )
 
     def action_reconcile(self) -> None:

@@ -7,6 +7,7 @@ from typing import Protocol
 from contracts.broker import Quote
 from contracts.enums import DriftResolution
 from contracts.events import RollbackCompleted
+from engine.book import PendingOutcome
 from engine.bus import Subscription
 from engine.clock import Clock
 from engine.results import CommandResult
@@ -38,6 +39,10 @@ class ConsoleEngine(Protocol):
     def snapshot(self) -> EngineSnapshot: ...
 
     def quote(self, symbol: str) -> Quote | None: ...
+
+    def pending_history(self) -> tuple[PendingOutcome, ...]: ...
+
+    async def cancel(self, intent_id: str, reason: str = "") -> CommandResult: ...
 
     def can_approve(self, intent_id: str) -> CommandResult: ...
 

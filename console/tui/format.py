@@ -111,3 +111,16 @@ def ms(value: float | None) -> str:
     if value is None:
         return "-"
     return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
+
+
+REFUSED_MARKERS = ("connectionrefused", "connection refused", "errno 111", "connect call failed")
+"""How a refused TCP connect reads in ib_async / asyncio errors, whatever wraps it."""
+
+
+def broker_reason(text: str) -> str:
+    """The real reason a broker link is down, first: a refused connect is not the peer closing
+    the socket, although the adapter's wrapper may word it so."""
+    lowered = text.lower()
+    if any(marker in lowered for marker in REFUSED_MARKERS):
+        return f"connection refused (TWS/Gateway not running?) - {text}"
+    return text

@@ -40,6 +40,23 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec(
         "flatten", "flatten", "Flatten", "Close every position at market (confirm)", "F", "main"
     ),
+    ActionSpec(
+        "reconnect",
+        "reconnect",
+        "Reconnect",
+        "Connect to the broker now instead of waiting for the next retry (while down)",
+        "o",
+        "main",
+    ),
+    ActionSpec(
+        "cancel_order",
+        "cancel_order",
+        "Cancel order",
+        "Orders panel: cancel the selected working or STALLED order (y confirms)",
+        "c",
+        "main",
+        show=False,
+    ),
     ActionSpec("reconcile", "reconcile", "Reconcile", "Reconcile with the broker now", "R", "main"),
     ActionSpec(
         "rearm", "rearm", "Re-arm", "Re-arm trading after HALTED (typed reason)", "E", "main"

@@ -64,3 +64,11 @@ class DriftResolveWanted(Message):
 
     drift: DriftDetected
     resolution: DriftResolution
+
+
+class AlertsAcknowledged(Message):
+    """The trader acknowledged these alerts (space in the Alerts panel)."""
+
+    def __init__(self, event_ids: frozenset[str]) -> None:
+        super().__init__()
+        self.event_ids = event_ids

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from contracts.broker import Quote
 from contracts.enums import Mode, TradingState
+from engine.book import PendingOutcome
 from engine.results import CommandResult
 from engine.view import EngineSnapshot, PendingApproval
 
@@ -27,6 +28,10 @@ class ConsoleState:
     """Why approve is unavailable for the selected trade; None when `a` works."""
     quote: Quote | None = None
     """The market for the selected trade's symbol."""
+    pending_history: tuple[PendingOutcome, ...] = ()
+    """Pending trades that ended unsent, oldest first, with their reasons."""
+    acknowledged: frozenset[str] = frozenset()
+    """Alert event ids the trader acknowledged (space in the Alerts panel)."""
 
 
 def find_pending(snapshot: EngineSnapshot | None, intent_id: str | None) -> PendingApproval | None:

@@ -31,6 +31,7 @@ from contracts.intent import (
     OrderParams,
     PositionSizing,
 )
+from engine.book import PendingOutcome
 from engine.bus import EventBus, StateChanged
 from engine.clock import ManualClock
 from engine.results import CommandResult, ProposalResult
@@ -172,6 +173,7 @@ class FakeEngine:
         self._tasks: set[asyncio.Task[None]] = set()
         self.last_rollback: RollbackCompleted | None = None
         self.quotes: dict[str, Quote] = {}
+        self.history: list[PendingOutcome] = []
 
     # --- scripting helpers -------------------------------------------------------------
 
@@ -296,6 +298,20 @@ class FakeEngine:
             )
         )
 
+    def end_pending(self, pending: PendingApproval, outcome: str, reason: str) -> None:
+        order = pending.intent.order
+        self.history.append(
+            PendingOutcome(
+                intent_id=pending.intent.intent_id,
+                symbol=order.instrument.symbol,
+                side=order.side,
+                quantity=order.quantity,
+                outcome=outcome,
+                reason=reason,
+                at=self.clock.now(),
+            )
+        )
+
     def publish(self, reason: str) -> None:
         self.bus.publish(StateChanged(reason))
 
@@ -348,6 +364,22 @@ class FakeEngine:
 
     def quote(self, symbol: str) -> Quote | None:
         return self.quotes.get(symbol)
+
+    def pending_history(self) -> tuple[PendingOutcome, ...]:
+        return tuple(self.history)
+
+    async def cancel(self, intent_id: str, reason: str = "") -> CommandResult:
+        """Cancel one working order; the broker confirms at once (CANCELLED)."""
+        self.calls.append(("cancel", intent_id, reason))
+        for index, order in enumerate(self.orders):
+            if order.intent_id == intent_id and order.state.is_working:
+                self.orders[index] = replace(
+                    order, state=LifecycleState.CANCELLED, state_since=self.clock.now()
+                )
+                self.bead("ORDER_CANCELLED", intent_id, reason or "cancelled")
+                self.publish("cancelled")
+                return CommandResult(True, f"{intent_id} cancelled (broker-confirmed)")
+        return CommandResult(False, f"{intent_id}: no working order to cancel")
 
     def set_quote(self, symbol: str, bid: str, ask: str, *, publish: bool = True) -> None:
         self.quotes[symbol] = Quote(
@@ -443,6 +475,7 @@ class FakeEngine:
         if pending is None:
             return CommandResult(False, "no such pending intent")
         self.pending.remove(pending)
+        self.end_pending(pending, "REJECTED", reason or "rejected by the trader")
         self.bead("TRADER_REJECTED", intent_id, reason or "rejected")
         self.publish("rejected")
         return CommandResult(True, f"{intent_id} rejected")
@@ -453,6 +486,9 @@ class FakeEngine:
             await asyncio.sleep(self.command_delay)
         self.trading_state = TradingState.HALTED
         self.kill_confirmed = False
+        for pending in list(self.pending):
+            self.pending.remove(pending)
+            self.end_pending(pending, "VOIDED", f"voided by the kill switch: {reason}")
         self.publish("halted")
         for index, order in enumerate(self.orders):
             if order.state.is_working:

@@ -194,3 +194,54 @@ def test_live_mode_account_modal(snap_compare: Any) -> None:
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SMALL, run_before=before)
+
+
+def with_history(clock: ManualClock) -> FakeEngine:
+    """One trade rejected with a reason, one voided by a kill; trading halted."""
+    engine = scenarios.with_pending(clock)
+    engine.started = True
+    first, second = (p for p in engine.pending[:2])
+    engine.pending.remove(first)
+    engine.end_pending(first, "REJECTED", "Kyle said no: spread too wide")
+    engine.pending.remove(second)
+    engine.end_pending(second, "VOIDED", "voided by the kill switch: kill switch (console)")
+    return engine
+
+
+def test_pending_history(snap_compare: Any) -> None:
+    assert snap_compare(app_for(with_history(ManualClock())), terminal_size=WIDE, run_before=ready)
+
+
+def test_pending_history_80x24(snap_compare: Any) -> None:
+    assert snap_compare(app_for(with_history(ManualClock())), terminal_size=SMALL, run_before=ready)
+
+
+def broker_down(clock: ManualClock) -> FakeEngine:
+    engine = scenarios.with_pending(clock)
+    engine.connection = replace(
+        engine.connection,
+        broker="ibkr",
+        connected=False,
+        down_reason="TWS closed the connection: API connection failed: ConnectionRefusedError()",
+    )
+    return engine
+
+
+def test_broker_down_reason(snap_compare: Any) -> None:
+    assert snap_compare(app_for(broker_down(ManualClock())), terminal_size=WIDE, run_before=ready)
+
+
+def test_broker_down_reason_80x24(snap_compare: Any) -> None:
+    assert snap_compare(app_for(broker_down(ManualClock())), terminal_size=SMALL, run_before=ready)
+
+
+async def zoomed_orders(pilot: Any) -> None:
+    await ready(pilot)
+    await pilot.press("3", "z")
+    await pilot.pause()
+
+
+def test_zoomed_orders(snap_compare: Any) -> None:
+    assert snap_compare(
+        app_for(scenarios.stalled(ManualClock())), terminal_size=WIDE, run_before=zoomed_orders
+    )

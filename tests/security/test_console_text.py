@@ -172,5 +172,5 @@ async def test_an_engine_start_error_is_escaped(clock: ManualClock) -> None:
     app = app_for(engine)
     async with app.run_test(size=(160, 40)) as pilot:
         await wait_for(pilot, lambda: "start failed" in app.phase)
-        await pilot.pause()
+        await wait_for(pilot, lambda: "start failed" in rendered(app)[0])  # screens watch state
         assert_clean(app)

@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Static
 
-from console.tui.messages import PendingSelected, StateWanted
+from console.tui.messages import AlertsAcknowledged, PendingSelected, StateWanted
 from console.tui.screens.views import watch_state
 from console.tui.state import ConsoleState
 from console.tui.widgets.account import AccountStrip
@@ -22,11 +22,13 @@ from console.tui.widgets.chrome import MessageLine, PanelTabs
 from console.tui.widgets.drift import DriftBanner
 from console.tui.widgets.evidence import EvidencePanel, EvidenceView
 from console.tui.widgets.gates import GatesPanel, gates_from, tier_label
+from console.tui.widgets.history import PendingHistory
 from console.tui.widgets.latency import LatencyPanel
 from console.tui.widgets.status_bar import StatusBar
 from console.tui.widgets.tables import AlertsTable, AuditTable, OrdersTable, PositionsTable
 from contracts.config import Config
 from contracts.enums import AlertLevel, LifecycleState
+from engine.view import OrderView
 
 PANELS: tuple[tuple[str, str, str], ...] = (
     ("approvals", "Approvals", "Appr"),
@@ -56,6 +58,8 @@ class MainScreen(Screen[None]):
         *(Binding(str(n + 1), f"panel({n})", PANELS[n][1], show=False) for n in range(7)),
         Binding("left_square_bracket", "cycle(-1)", "Prev panel", show=False),
         Binding("right_square_bracket", "cycle(1)", "Next panel", show=False),
+        Binding("z", "zoom", "Zoom", show=False),
+        Binding("space", "acknowledge", "Ack alert", show=False),
     ]
 
     def __init__(self, config: Config, approve_key: str, drift_key: str = "D") -> None:
@@ -79,6 +83,7 @@ class MainScreen(Screen[None]):
                 yield ApprovalQueue(id="queue")
                 yield Static("No pending trades - waiting for intents.", id="queue-empty")
                 yield EvidencePanel(stale=self.config.stale, id="evidence")
+                yield PendingHistory(id="pending-history")
             with Vertical(id="p-positions", classes="panel"):
                 yield PositionsTable(id="positions")
             with Vertical(id="p-orders", classes="panel"):
@@ -145,6 +150,42 @@ class MainScreen(Screen[None]):
                 widget.focus()
                 break
 
+    def selected_order(self) -> OrderView | None:
+        """The order under the Orders panel's cursor while that list has focus."""
+        table = self.query_one(OrdersTable)
+        snap = self.state.snapshot if self.state is not None else None
+        if snap is None or not table.has_focus or not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return next((o for o in snap.orders if o.intent_id == key), None)
+
+    def action_zoom(self) -> None:
+        """Show the panel with focus (or the active one) alone, full screen; z again restores."""
+        if self.has_class("-zoom"):
+            self.remove_class("-zoom")
+            return
+        focused = self.focused
+        zoomed = self._panel(self.active)
+        for index in range(len(PANELS)):
+            if focused is not None and focused in self._panel(index).query("*"):
+                zoomed = self._panel(index)
+        for index in range(len(PANELS)):
+            self._panel(index).set_class(self._panel(index) is zoomed, "-zoomed")
+        self.add_class("-zoom")
+
+    def action_acknowledge(self) -> None:
+        """Space in the Alerts panel acknowledges the highlighted alert (elsewhere: all shown)."""
+        snap = self.state.snapshot if self.state is not None else None
+        if snap is None or not snap.alerts:
+            return
+        table = self.query_one(AlertsTable)
+        if table.has_focus and table.row_count:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            ids = frozenset({key}) if key is not None else frozenset()
+        else:
+            ids = frozenset(a.event_id for a in snap.alerts)
+        self.app.post_message(AlertsAcknowledged(ids))
+
     def action_cycle(self, step: int) -> None:
         tabs = self._visible_tabs()
         current = self._tab_active()
@@ -161,6 +202,7 @@ class MainScreen(Screen[None]):
         pending = snap.pending if snap is not None else ()
         queue.show(pending, state.now_mono)
         queue.display = bool(pending)
+        self.set_class(not pending, "-idle")
         self.query_one("#queue-empty").display = not pending
         self.query_one(EvidencePanel).display = bool(pending)
         self.query_one(EvidencePanel).show(
@@ -185,6 +227,9 @@ class MainScreen(Screen[None]):
         self.query_one(LatencyPanel).show(snap.latency)
         self.query_one(GatesPanel).show(gates_from(snap), tier_label(snap))
         self.query_one(AlertsTable).show(snap.alerts)
+        history = self.query_one(PendingHistory)
+        history.show(state.pending_history)
+        history.display = bool(state.pending_history)
         self.query_one(AuditTable).show(snap.audit_tail)
         self._refresh_tabs()
 
@@ -206,7 +251,12 @@ class MainScreen(Screen[None]):
             open_positions = sum(1 for p in snap.positions if p.quantity)
             if open_positions:
                 badges[1] = (str(open_positions), "bold")
-            serious = sum(1 for a in snap.alerts if a.level is not AlertLevel.INFO)
+            acknowledged = self.state.acknowledged if self.state is not None else frozenset()
+            serious = sum(
+                1
+                for a in snap.alerts
+                if a.level is not AlertLevel.INFO and a.event_id not in acknowledged
+            )
             if serious:
                 badges[5] = (f"{serious}!", "bold black on #ffaf00")
         self.query_one(PanelTabs).show(self._tab_active(), self._visible_tabs(), badges)

@@ -25,6 +25,8 @@ STATE_BADGE = {
     TradingState.HALTED: (" ■ HALTED ", "bold white on #d70000"),
 }
 DRIFT_STYLE = "bold white on #d70000"
+DOWN_REASON_CHARS = 48
+"""The broker-down reason's head, kept on the bar at every width (the alert has it whole)."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ class StatusBar(Widget):
 
     def parts(self) -> list[_Part]:
         snap = self.snapshot
-        label, style = MODE_BADGE[self.mode]
+        label, style = MODE_BADGE[shown_mode(self.mode, snap)]
         parts = [_Part(Text(label, style=style), 0)]
         if snap is None:
             phase = printable(self.phase or "connecting…")
@@ -90,6 +92,9 @@ class StatusBar(Widget):
             parts.append(_Part(Text(f"● {printable(conn.broker)}", style="bold green"), 1))
         else:
             parts.append(_Part(Text(" ✖ DISCONNECTED ", style="bold white on #d70000"), 0))
+            if conn.down_reason:
+                reason = fmt.broker_reason(conn.down_reason).split(" - ", 1)[0]
+                parts.append(_Part(shown(reason[:DOWN_REASON_CHARS], style="bold #ff5f5f"), 0))
         if self.phase:
             parts.append(_Part(shown(self.phase, style="bold yellow"), 1))
         if conn.account_id:
@@ -139,6 +144,16 @@ class StatusBar(Widget):
                 line.append(" ")
             line.append_text(part.text)
         return line
+
+
+def shown_mode(mode: Mode, snap: EngineSnapshot | None) -> Mode:
+    """The badge's mode: the configured one, except that a real broker is never shown as SIM
+    (an IB paper account is PAPER, any other IB account LIVE)."""
+    if mode is not Mode.SIM or snap is None or snap.connection.broker == "sim":
+        return mode
+    if snap.connection.account_id and not snap.connection.is_paper:
+        return Mode.LIVE
+    return Mode.PAPER
 
 
 def _width(parts: list[_Part]) -> int:
