@@ -22,7 +22,7 @@ from console.tui.messages import (
     CommandDone,
     DriftResolveWanted,
     EngineChanged,
-    EngineStarted,
+    EngineReady,
     EngineStartFailed,
     PendingSelected,
     StateWanted,
@@ -168,7 +168,7 @@ class DeskgateApp(App[None]):
         except Exception as exc:
             self.post_message(EngineStartFailed(f"{type(exc).__name__}: {exc}"))
             return
-        self.post_message(EngineStarted())
+        self.post_message(EngineReady())
 
     @work(exclusive=True, group="bus", exit_on_error=False)
     async def _drain_bus(self, subscription: Subscription) -> None:
@@ -198,7 +198,7 @@ class DeskgateApp(App[None]):
                 if reasons - QUOTE_ONLY_REASONS:
                     break
 
-    @on(EngineStarted)
+    @on(EngineReady)
     def _engine_started(self) -> None:
         self.started = True
         self.phase = ""

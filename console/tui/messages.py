@@ -25,7 +25,7 @@ class EngineChanged(Message):
 
 
 @dataclass
-class EngineStarted(Message):
+class EngineReady(Message):
     """`engine.start()` returned."""
 
 

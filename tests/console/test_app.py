@@ -147,7 +147,8 @@ async def test_kill_needs_exactly_one_confirming_key(clock: ManualClock) -> None
         )
         assert "HALTED" in status_text(app)
         assert "broker-confirmed" in status_text(app)
-        assert app.blocker is not None and "HALTED" in app.blocker
+        assert app.blocker is not None  # the kill voided the pending trade: nothing to approve
+        assert app.snapshot.pending == ()
         assert app.check_action("approve", ()) is None
 
 
@@ -378,7 +379,7 @@ async def test_engine_start_failure_is_shown_and_the_console_keeps_running(
     app = DeskgateApp(engine, config=engine.config)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: app.phase.startswith("start failed"))
-        assert "refused" in status_text(app)
+        await wait_for(pilot, lambda: "refused" in status_text(app))  # screens watch the state
         assert app.check_action("approve", ()) is None
         await pilot.press("K")
         assert isinstance(app.screen, KillConfirmScreen)  # the kill switch is still there
