@@ -20,12 +20,14 @@ MES = Instrument(
 )
 
 
-def mes_intent(clock: ManualClock, intent_id: str, entry: Decimal, stop_ticks: int) -> Intent:
+def mes_intent(
+    clock: ManualClock, intent_id: str, entry: Decimal, stop_ticks: int, front: Instrument
+) -> Intent:
     stop = entry - Decimal("0.25") * stop_ticks
     base = make_intent(
         clock, intent_id=intent_id, quantity=1, limit=str(entry), stop_loss=str(stop)
     )
-    return base.model_copy(update={"order": base.order.model_copy(update={"instrument": MES})})
+    return base.model_copy(update={"order": base.order.model_copy(update={"instrument": front})})
 
 
 async def test_an_mes_intent_shows_its_dollar_risk_and_only_fifteen_dollars_pass(
@@ -41,11 +43,14 @@ async def test_an_mes_intent_shows_its_dollar_risk_and_only_fifteen_dollars_pass
         await wait_for(pilot, lambda: on_screen(app))
         venue.set_price("MES", Decimal("5700.00"), Decimal("5700.25"))
         await engine.watch_quote(MES)
-        too_wide = mes_intent(clock, "mes-16", Decimal("5700.25"), 13)  # 13 x $1.25 = $16.25
+        listed = await broker.contract_details(MES)  # every expiry, front month first
+        assert listed[0].expiry is not None
+        front = MES.model_copy(update={"expiry": listed[0].expiry.strftime("%Y%m%d")})
+        too_wide = mes_intent(clock, "mes-16", Decimal("5700.25"), 13, front)  # 13 x $1.25 = $16.25
         refused = await engine.propose(too_wide, source="test")
         assert not refused.accepted
         assert DenialReason.MAX_RISK_PER_TRADE.value in refused.message
-        ok = mes_intent(clock, "mes-15", Decimal("5700.25"), 12)  # 12 x $1.25 = $15.00
+        ok = mes_intent(clock, "mes-15", Decimal("5700.25"), 12, front)  # 12 x $1.25 = $15.00
         result = await engine.propose(ok, source="test")
         assert result.accepted, result.message
         await wait_for(pilot, lambda: app.selected is not None and app.blocker is None)
