@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -162,7 +162,11 @@ class FakeBroker:
         if symbol in self.unknown_symbols:
             return []
         if symbol not in self.contracts:
-            self.contracts[symbol] = stock_facts(symbol)
+            self.contracts[symbol] = (
+                future_facts(symbol, instrument.exchange, instrument.expiry)
+                if instrument.sec_type == "FUT"
+                else stock_facts(symbol)
+            )
         facts = self.contracts[symbol]
         return [] if instrument.con_id not in (None, facts.con_id) else [facts]
 
@@ -253,6 +257,21 @@ class FakeBroker:
 
 
 _intent_ids = itertools.count(1)
+
+
+def future_facts(symbol: str, exchange: str = "CME", expiry: str = "") -> ContractFacts:
+    """A future the fake broker lists when asked: multiplier 5, the intent's month; a cent tick
+    so the suite's round test prices stay on the grid."""
+    month = expiry or "202612"
+    last_day = date(int(month[:4]), int(month[4:6]), int(month[6:8]) if len(month) == 8 else 18)
+    return stock_facts(
+        symbol,
+        sec_type="FUT",
+        exchange=exchange,
+        multiplier=Decimal(5),
+        expiry=last_day,
+        trading_class=symbol,
+    )
 
 
 def stock_facts(symbol: str, con_id: int | None = None, **facts: Any) -> ContractFacts:

@@ -132,7 +132,9 @@ async def test_kill_with_foreign_orders_confirms_only_when_the_account_has_none_
     """
     async with running_gateway(seed=9) as gateway:
         broker = IbkrBroker("127.0.0.1", gateway.port, CLIENT_ID, connect_timeout_s=5)
-        config = config_with(max_trades_per_day=1000, max_position=Decimal(100_000))
+        config = config_with(
+            max_trades_per_day=1000, max_position=Decimal(100_000), max_working_orders=20
+        )  # IB allows 20 per contract and side
         engine = Engine(config, broker, data_dir=tmp_path)
         await engine.start()
         other = IB()

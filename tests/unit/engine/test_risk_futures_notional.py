@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -11,8 +12,9 @@ from contracts.config import RiskConfig, StaleConfig
 from contracts.enums import DenialReason as R
 from contracts.intent import Instrument, Intent
 from engine.clock import ManualClock
+from engine.instruments import Resolution
 from engine.risk import RiskContext, pre_trade_checks
-from tests.support import make_intent
+from tests.support import make_intent, stock_facts
 from tests.unit.engine.test_risk import ctx
 
 CLOCK = ManualClock()
@@ -24,6 +26,17 @@ MES = Instrument(
     multiplier=Decimal(5),
     con_id=1,
     expiry="20261218",
+)
+MES_FACTS = Resolution(
+    stock_facts(
+        "MES",
+        con_id=1,
+        sec_type="FUT",
+        exchange="CME",
+        multiplier=Decimal(5),
+        min_tick=Decimal("0.25"),
+        expiry=date(2026, 12, 18),
+    )
 )
 MES_QUOTE = Quote(symbol="MES", bid=Decimal("5699.75"), ask=Decimal("5700.25"), ts=CLOCK.now())
 
@@ -41,12 +54,12 @@ def denied(intent: Intent, context: RiskContext, risk: RiskConfig) -> set[R]:
 
 def test_one_mes_at_twelve_ticks_passes_the_default_caps():
     # 1 x 5,700 x 5 = $28,500 notional; 12 ticks x $1.25 = $15 at risk.
-    assert denied(mes_intent(1), ctx(quote=MES_QUOTE), RiskConfig()) == set()
+    assert denied(mes_intent(1), ctx(quote=MES_QUOTE, instrument=MES_FACTS), RiskConfig()) == set()
 
 
 def test_futures_notional_above_their_cap_is_refused():
     risk = RiskConfig(max_risk_per_trade=Decimal(10**6), max_notional_futures=Decimal(100_000))
-    assert R.MAX_NOTIONAL in denied(mes_intent(4), ctx(quote=MES_QUOTE), risk)
+    assert R.MAX_NOTIONAL in denied(mes_intent(4), ctx(quote=MES_QUOTE, instrument=MES_FACTS), risk)
 
 
 def test_the_stock_notional_cap_is_not_loosened():
