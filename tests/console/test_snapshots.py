@@ -189,7 +189,8 @@ def test_live_mode_account_modal(snap_compare: Any) -> None:
     )
 
     async def before(pilot: Any) -> None:
-        await pilot.pause()
+        await wait_for(pilot, lambda: "waiting for live account" in app.phase)
+        await pilot.pause(0.2)  # the main screen behind the dialog shows the phase
         await pilot.press(*"U1", "enter")
         await pilot.pause()
 
