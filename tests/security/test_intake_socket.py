@@ -81,15 +81,15 @@ async def test_propose_refuses_a_server_of_another_uid(
 async def test_a_socket_in_a_directory_others_can_write_is_refused(
     tmp_path: Path, mode: int
 ) -> None:
-    shared = tmp_path / "shared"
-    shared.mkdir()
-    os.chmod(shared, mode)
-    server = IntakeServer(shared / "intake.sock", Proposals())
+    open_dir = tmp_path / "open-to-others"
+    open_dir.mkdir()
+    os.chmod(open_dir, mode)
+    server = IntakeServer(open_dir / "intake.sock", Proposals())
     with pytest.raises(OSError, match="writable by others"):
         await server.start()
-    assert not (shared / "intake.sock").exists()
+    assert not (open_dir / "intake.sock").exists()
     with pytest.raises(ConnectionError, match="writable by others"):
-        await send_intents(shared / "intake.sock", [make_intent(CLOCK)])
+        await send_intents(open_dir / "intake.sock", [make_intent(CLOCK)])
 
 
 async def test_a_flood_on_one_connection_is_rate_limited_not_queued(tmp_path: Path) -> None:
