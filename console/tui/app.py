@@ -13,7 +13,9 @@ from textual.reactive import var
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
 
+from console.tui import dialogs
 from console.tui import format as fmt
+from console.tui.attention import Attention
 from console.tui.engine_api import ConsoleEngine
 from console.tui.keymap import ACTIONS, PANEL_KEYS, bindings_for, keymap_from_config
 from console.tui.messages import (
@@ -29,42 +31,29 @@ from console.tui.messages import (
 )
 from console.tui.screens.drift import DriftScreen
 from console.tui.screens.main import MainScreen
-from console.tui.screens.modals import (
-    ConfirmScreen,
-    KillConfirmScreen,
-    LiveAccountScreen,
-    QuitConfirmScreen,
-    ReasonScreen,
-)
+from console.tui.screens.modals import KillConfirmScreen, LiveAccountScreen, QuitConfirmScreen
 from console.tui.screens.views import AuditScreen, GatesScreen, HelpScreen, StateScreen
 from console.tui.state import ConsoleState, approve_blocker, find_pending
 from console.tui.text import printable
 from console.tui.widgets.approvals import trade_text
-from console.tui.widgets.drift import RESOLUTIONS, side_text
 from console.tui.widgets.status_bar import shown_mode
 from contracts.broker import Quote
 from contracts.config import Config
-from contracts.enums import DriftResolution, Mode, TradingState
-from contracts.events import DriftDetected
+from contracts.enums import Mode, TradingState
 from engine.bus import Subscription
 from engine.clock import Clock
 from engine.results import CommandResult
-from engine.rollback import write_incident
 from engine.view import EngineSnapshot, PendingApproval
 
 MAIN_ACTIONS = frozenset(spec.action for spec in ACTIONS if spec.scope == "main")
 MODAL_ACTIONS = frozenset({"kill_anywhere", "quit_anywhere"})
 """The app's actions that reach past a dialog: the chords ctrl+k and ctrl+q. The dialog's own
 keys (escape...) always work; the main footer shows none of the single keys meanwhile."""
-RESOLVE_DRIFT = "resolve drift"
-RESOLUTION_MEANING = {res: text[:1].upper() + text[1:] for _, res, _, text in RESOLUTIONS}
 STOP_TIMEOUT_S = 5.0
-TOKEN_WARNING_S = 60.0
-"""A pending trade's token under this many seconds rings the bell once."""
 QUOTE_THROTTLE_S = 0.1
+"""After a burst of price-only changes, wait this long before the next frame."""
 BUS_POLL_S = 0.005
 """While price frames are held back, how often the bus is checked for anything urgent."""
-"""After a burst of price-only changes, wait this long before the next frame."""
 
 
 def bus_reason(item: Any) -> str:
@@ -114,12 +103,9 @@ class DeskgateApp(App[None]):
         self._subscription: Subscription | None = None
         self._stopping = False
         self._shown_availability: tuple[object, ...] = ()
-        self._headline_shown: tuple[str | None, float] = (None, 0.0)
-        self._pending_seen: set[str] = set()
-        self._tokens_warned: set[str] = set()
+        self.attention = Attention(config.console.approve_dwell_s)
         self.acknowledged: set[str] = set()
         """Alert event ids the trader acknowledged (space in the Alerts panel)."""
-        """The intent whose headline is on screen now, and since when (monotonic)."""
         self._main = MainScreen(config, self.key_display("approve"), self.key_display("drift"))
 
     # --- keys ---------------------------------------------------------------------------
@@ -263,7 +249,8 @@ class DeskgateApp(App[None]):
             self._shown_availability = availability
             self.refresh_bindings()
         self._note_headline(now_mono)
-        self._ring_for_attention(now_mono)
+        if self.attention.bell_due(self.snapshot.pending if self.snapshot else (), now_mono):
+            self.bell()
         return ConsoleState(
             snapshot=self.snapshot,
             mode=self.snapshot.mode if self.snapshot is not None else self.config.mode,
@@ -341,7 +328,7 @@ class DeskgateApp(App[None]):
 
     # --- commands ----------------------------------------------------------------------
 
-    def _command(
+    def command(
         self,
         name: str,
         key: str,
@@ -372,7 +359,7 @@ class DeskgateApp(App[None]):
         if message.subject:
             said = f"{message.subject}: {said}"
         self._main.show_result(message.command, result.ok, said)
-        if message.command == RESOLVE_DRIFT:
+        if message.command == dialogs.RESOLVE_DRIFT:
             self.drift_result = (result.ok, result.message)
         self.notify(
             printable(said),
@@ -389,7 +376,7 @@ class DeskgateApp(App[None]):
             command = worker.name.removeprefix("cmd:")
             error = f"{type(worker.error).__name__}: {worker.error}"
             self._main.show_result(command, False, error)
-            if command == RESOLVE_DRIFT:
+            if command == dialogs.RESOLVE_DRIFT:
                 self.drift_result = (False, error)
             self.notify(
                 printable(error),
@@ -407,42 +394,15 @@ class DeskgateApp(App[None]):
                 markup=False,
             )
 
-    def _ring_for_attention(self, now_mono: float) -> None:
-        """The bell: once for each new pending trade, once when its token drops under 60 s."""
-        pending = self.snapshot.pending if self.snapshot is not None else ()
-        ids = {p.intent.intent_id for p in pending}
-        low = {
-            p.intent.intent_id for p in pending if 0 < p.seconds_left(now_mono) < TOKEN_WARNING_S
-        }
-        if ids - self._pending_seen or low - self._tokens_warned:
-            self.bell()
-        self._pending_seen = ids
-        self._tokens_warned = (self._tokens_warned | low) & ids
-
     def _note_headline(self, now_mono: float) -> None:
         """Start the dwell clock when another trade's headline comes on screen."""
         shown = self.selected_intent_id if self._headline_on_screen() else None
-        if shown != self._headline_shown[0]:
-            self._headline_shown = (shown, now_mono)
+        self.attention.headline_shown(shown, now_mono)
 
     def _headline_on_screen(self) -> bool:
         """The main screen is the top full screen (dialogs leave it visible) with approvals."""
         full = [s for s in self.screen_stack if not isinstance(s, ModalScreen)]
         return bool(full) and full[-1] is self._main and self._main.headline_visible()
-
-    def _dwell_refusal(self, pending: PendingApproval, now_mono: float) -> str | None:
-        """Why approve is refused as too soon after the headline appeared, or None."""
-        self._note_headline(now_mono)
-        shown, since = self._headline_shown
-        minimum = self.config.console.approve_dwell_s
-        if shown != pending.intent.intent_id:
-            return f"{trade_text(pending)} is not on screen: show the Approvals panel (1)"
-        if now_mono - since < minimum:
-            return (
-                f"{trade_text(pending)} on screen only {now_mono - since:.1f}s"
-                f" (< {minimum:g}s): read it, then press again"
-            )
-        return None
 
     def action_approve(self) -> None:
         pending = self.selected
@@ -450,7 +410,9 @@ class DeskgateApp(App[None]):
         if pending is None or self.blocker is not None:
             self.bell()
             return
-        refusal = self._dwell_refusal(pending, self.clock.monotonic())
+        now_mono = self.clock.monotonic()
+        self._note_headline(now_mono)
+        refusal = self.attention.dwell_refusal(pending, now_mono)
         if refusal is not None:
             self.bell()
             self._main.show_result("approve refused", False, refusal)
@@ -459,7 +421,7 @@ class DeskgateApp(App[None]):
         intent_id, token = pending.intent.intent_id, pending.token
         headline = f"{trade_text(pending)} ({intent_id})"
         self._main.show_result("approving", True, headline)
-        self._command(
+        self.command(
             "approve",
             f"approve:{intent_id}",
             lambda: self.engine.approve(intent_id, token),
@@ -472,26 +434,7 @@ class DeskgateApp(App[None]):
         if pending is None:
             self.bell()
             return
-        intent_id = pending.intent.intent_id
-        headline = f"{trade_text(pending)} ({intent_id})"
-
-        def done(reason: str | None) -> None:
-            if reason is not None:
-                self._command(
-                    "reject",
-                    f"reject:{intent_id}",
-                    lambda: self.engine.reject(intent_id, reason),
-                    subject=headline,
-                )
-
-        self.push_screen(
-            ReasonScreen(
-                f"Reject {headline}",
-                "Why? (optional, goes to the audit log)",
-                required=False,
-            ),
-            callback=done,
-        )
+        dialogs.ask_reject(self, pending)
 
     def action_kill_anywhere(self) -> None:
         self.action_kill()
@@ -504,50 +447,10 @@ class DeskgateApp(App[None]):
         if isinstance(self.screen, KillConfirmScreen):
             self.screen.dismiss(True)
             return
-        working = (
-            sum(1 for o in self.snapshot.orders if o.state.is_working) if (self.snapshot) else 0
-        )
-
-        def done(confirmed: bool | None) -> None:
-            if confirmed:
-                self._command(
-                    "kill",
-                    "kill",
-                    lambda: self.engine.kill("kill switch (console)", actor="trader"),
-                )
-
-        kill_keys = tuple(k.strip() for k in self.keymap["kill"].split(","))
-        self.push_screen(
-            KillConfirmScreen(kill_keys, self.key_display("kill"), working), callback=done
-        )
+        dialogs.ask_kill(self)
 
     def action_flatten(self) -> None:
-        open_positions = [p for p in self.snapshot.positions if p.quantity] if self.snapshot else []
-        count = len(open_positions)
-        listed = "\n".join(
-            f"  {'SELL' if p.quantity > 0 else 'BUY'} {fmt.qty(abs(p.quantity))} "
-            f"{printable(p.symbol)}"
-            for p in open_positions
-        )
-
-        def done(confirmed: bool | None) -> None:
-            if confirmed:
-                self._command(
-                    "flatten",
-                    "flatten",
-                    lambda: self.engine.flatten("flatten (console)", actor="trader"),
-                )
-
-        self.push_screen(
-            ConfirmScreen(
-                "FLATTEN",
-                f"Close {count} open position{'s' if count != 1 else ''} at market:\n{listed}"
-                if count
-                else "No open positions: flatten sends nothing.",
-                danger=True,
-            ),
-            callback=done,
-        )
+        dialogs.ask_flatten(self)
 
     def action_cancel_order(self) -> None:
         """`c` in the Orders panel: cancel the selected working order after one `y`; the
@@ -559,26 +462,7 @@ class DeskgateApp(App[None]):
                 "cancel", False, "select a working order in the Orders panel (3) first"
             )
             return
-        intent_id = order.intent_id
-        headline = (
-            f"{order.side.value} {fmt.qty(order.requested - order.filled)} {order.symbol}"
-            f" {order.order_type.value} {fmt.price(order.limit_price or order.stop_price)}"
-            f" ({intent_id}, {order.state.value})"
-        )
-
-        def done(confirmed: bool | None) -> None:
-            if confirmed:
-                self._command(
-                    "cancel",
-                    f"cancel:{intent_id}",
-                    lambda: self.engine.cancel(intent_id, "cancelled by the trader (console)"),
-                    subject=printable(headline),
-                )
-
-        self.push_screen(
-            ConfirmScreen("CANCEL ORDER", f"Cancel {printable(headline)}?", danger=True),
-            callback=done,
-        )
+        dialogs.ask_cancel_order(self, order)
 
     def action_reconnect(self) -> None:
         """Retry a failed start now. (A session that drops later is reconnected by the
@@ -597,90 +481,20 @@ class DeskgateApp(App[None]):
         )
 
     def action_reconcile(self) -> None:
-        self._command("reconcile", "reconcile", self.engine.reconcile_now)
+        self.command("reconcile", "reconcile", self.engine.reconcile_now)
 
     def action_rearm(self) -> None:
-        def done(reason: str | None) -> None:
-            if reason:
-                self._command("rearm", "rearm", lambda: self.engine.rearm(reason, actor="trader"))
-
-        self.push_screen(
-            ReasonScreen(
-                "RE-ARM TRADING",
-                "Trading is halted. Type why it is safe to resume:",
-                required=True,
-                danger=True,
-            ),
-            callback=done,
-        )
+        dialogs.ask_rearm(self)
 
     def action_rollback(self) -> None:
-        def done(reason: str | None) -> None:
-            if reason:
-                self._command("rollback", "rollback", lambda: self._rollback(reason))
-
-        self.push_screen(
-            ReasonScreen(
-                "ROLLBACK",
-                "Halt, cancel every order, flatten every position and verify. Type why:",
-                required=True,
-                danger=True,
-            ),
-            callback=done,
-        )
-
-    async def _rollback(self, reason: str) -> CommandResult:
-        out_dir = self.config.resolved_data_dir() / "incidents"
-        result = await self.engine.rollback(reason, "trader")
-        done = self.engine.last_rollback
-        if done is None:
-            return result
-        snap = self.engine.snapshot()
-        report = write_incident(
-            out_dir,
-            done,
-            {
-                "Broker": f"{snap.connection.broker} ({snap.connection.account_id or '?'})",
-                "Mode": snap.mode.value,
-                "Trading state after": snap.trading_state.value,
-            },
-        )
-        return CommandResult(result.ok, f"{result.message} - report {report}", result.code)
+        dialogs.ask_rollback(self)
 
     def action_drift(self) -> None:
         self._toggle_view(DriftScreen)
 
     @on(DriftResolveWanted)
     def _drift_resolve_wanted(self, message: DriftResolveWanted) -> None:
-        """Ask for the (required) note, then resolve in a worker; escape leaves it unresolved."""
-        drift, resolution = message.drift, message.resolution
-
-        def done(note: str | None) -> None:
-            if note:
-                self._resolve_drift(drift, resolution, note)
-
-        self.push_screen(
-            ReasonScreen(
-                printable(f"{resolution.value} - drift {drift.drift_id}"),
-                f"{drift.drift_type.value} {printable(drift.subject)} ({drift.severity.value})\n"
-                f"  engine: {side_text(drift.engine_state)}\n"
-                f"  broker: {side_text(drift.broker_state)}\n\n"
-                f"{RESOLUTION_MEANING[resolution]}.\n"
-                "Type a note for the audit log (required):",
-                required=True,
-                danger=True,
-                noun="note",
-            ),
-            callback=done,
-        )
-
-    def _resolve_drift(self, drift: DriftDetected, resolution: DriftResolution, note: str) -> None:
-        drift_id = drift.drift_id
-        self._command(
-            RESOLVE_DRIFT,
-            f"drift:{drift_id}",
-            lambda: self.engine.resolve_drift(drift_id, resolution, note, actor="trader"),
-        )
+        dialogs.ask_drift_note(self, message.drift, message.resolution)
 
     def _toggle_view(self, kind: type[StateScreen]) -> None:
         if isinstance(self.screen, kind):
@@ -703,26 +517,11 @@ class DeskgateApp(App[None]):
     async def action_quit(self) -> None:
         if isinstance(self.screen, QuitConfirmScreen):
             return  # already asking
-        working = (
-            sum(1 for o in self.snapshot.orders if o.state.is_working) if (self.snapshot) else 0
-        )
+        working = dialogs.working_count(self.snapshot)
         if not working:
             await self.shutdown()
             return
-
-        async def done(confirmed: bool | None) -> None:
-            if confirmed:
-                await self.shutdown()
-
-        self.push_screen(
-            QuitConfirmScreen(
-                "QUIT",
-                f"{working} order(s) are working at the broker and STAY working after you quit."
-                " Quit anyway?",
-                danger=True,
-            ),
-            callback=done,
-        )
+        dialogs.ask_quit(self, working)
 
     async def shutdown(self) -> None:
         """Stop the feed and the engine (bounded wait), then exit."""
