@@ -100,6 +100,19 @@ class HoursConfig(_Section):
     """IB's nightly reset (US/Eastern): Sun-Fri start-end, Saturday start to Sunday weekend_end."""
 
 
+class FuturesConfig(_Section):
+    roll_days_before_expiry: int = Field(default=8, ge=0, le=60)
+    """Calendar days before the last trade date when a future rolls. 8 is CME's equity-index
+    roll date (the Thursday eight days before the third-Friday expiry), when volume moves to the
+    next quarter: front-month resolution skips a contract from then, and entries in it are
+    refused CONTRACT_ROLLING (exits still pass)."""
+    what_if_preview: bool = True
+    """Ask the broker (when it has whatIf) for a margin preview of each pending approval."""
+    preview_wait_s: float = Field(default=3.0, ge=0, le=30)
+    """How long approve waits for a preview still on its way before going ahead with
+    "no preview" recorded."""
+
+
 class ReconcileConfig(_Section):
     interval_s: float = Field(default=300.0, gt=0, le=DAY_S)
     max_per_minute: int = Field(default=12, gt=0, le=600)
@@ -215,6 +228,7 @@ class Config(_Section):
     kill: KillConfig = KillConfig()
     reconcile: ReconcileConfig = ReconcileConfig()
     hours: HoursConfig = HoursConfig()
+    futures: FuturesConfig = FuturesConfig()
     intake: IntakeConfig = IntakeConfig()
     console: ConsoleConfig = ConsoleConfig()
     scale: ScaleConfig = ScaleConfig()
@@ -321,6 +335,8 @@ _HEADER = """\
 # [kill]       automatic kill-switch / rollback triggers.
 # [hours]      calendar auto | on | off: no new entries outside the venue session or in IB's
 #              nightly reset (auto: only with broker ibkr; the sim venue trades around the clock).
+# [futures]    roll_days_before_expiry (CME equity index: 8); whatIf preview of each pending
+#              approval, and how long approve waits for one (preview_wait_s).
 # [reconcile]  periodic reconciliation with the broker (never more than max_per_minute).
 # [intake]     local socket for JSON-lines intents; plugins as "module:callable".
 # [console.keys] remap any key (Textual key names, e.g. "question_mark").

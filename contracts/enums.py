@@ -173,6 +173,11 @@ class DenialReason(StrEnum):
     PRICE_OFF_TICK = "PRICE_OFF_TICK"
     QUANTITY_OFF_INCREMENT = "QUANTITY_OFF_INCREMENT"
     MAX_WORKING_ORDERS = "MAX_WORKING_ORDERS"
+    CONTRACT_EXPIRED = "CONTRACT_EXPIRED"
+    """The future's last trade date has passed."""
+    CONTRACT_ROLLING = "CONTRACT_ROLLING"
+    """The future is inside its roll window (`[futures] roll_days_before_expiry`): entries go
+    to the next expiry; exits still pass."""
 
 
 class TokenRejection(StrEnum):

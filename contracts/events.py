@@ -24,7 +24,7 @@ from contracts.enums import (
     Trigger,
 )
 from contracts.intent import Instrument, Intent
-from contracts.market import ContractFacts
+from contracts.market import ContractFacts, MarginPreview
 
 
 def new_event_id() -> str:
@@ -432,6 +432,22 @@ class StrategyRecorded(EngineEvent):
     record: dict[str, JsonValue]
 
 
+class PreviewRecorded(EngineEvent):
+    """The broker's whatIf preview of exactly the order an approval would send (or why there is
+    none), bound to the intent's token by the hash of that order: the approval's evidence."""
+
+    kind: Literal["PREVIEW"] = "PREVIEW"
+    intent_id: str
+    token_id: str
+    order_hash: str
+    request: OrderRequest
+    status: Literal["READY", "FAILED", "NONE"]
+    """READY: the broker answered; FAILED: it refused or errored; NONE: approve went ahead after
+    the bounded wait with no answer."""
+    preview: MarginPreview | None = None
+    reason: str = ""
+
+
 AuditedEvent = Annotated[
     IntentReceived
     | ContractResolved
@@ -472,7 +488,8 @@ AuditedEvent = Annotated[
     | PromotionRefused
     | LiveOverride
     | StrategyRecorded
-    | OrderModified,
+    | OrderModified
+    | PreviewRecorded,
     Field(discriminator="kind"),
 ]
 

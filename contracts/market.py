@@ -33,6 +33,23 @@ class ContractFacts(Frozen):
     long_name: str = ""
 
 
+class FuturesCalendar(Frozen):
+    """A future's dates for the trader: `MESZ6 · exp 2026-12-18 · rolls 2026-12-10`."""
+
+    con_id: int = Field(gt=0)
+    symbol: Symbol
+    local_symbol: str
+    """Symbol, month code and the year's last digit (MESZ6), as CME and TWS show it."""
+    expiry: date
+    roll_date: date
+    """From this day on, entries are refused CONTRACT_ROLLING and the front month is the next."""
+    tick_value: PositiveDecimal
+    """Dollars per tick per contract: min tick x multiplier (MES: 0.25 x 5 = 1.25)."""
+    multiplier: PositiveDecimal
+    front: bool
+    """The nearest expiry of its symbol that has not reached its roll date."""
+
+
 class Bar(Frozen):
     """One OHLCV bar. `ts` is the bar's open time (UTC)."""
 

@@ -32,7 +32,7 @@ from engine.bus import EventBus, StateChanged
 from engine.clock import Clock, SystemClock
 from engine.execution import ExecutionEvents
 from engine.gates import GateResult
-from engine.instruments import InstrumentMaster
+from engine.instruments import InstrumentMaster, exchange_date
 from engine.intake import IntakeServer, StrategyPlugin
 from engine.killswitch import KillSwitch
 from engine.limits import RiskLimits
@@ -40,6 +40,7 @@ from engine.margin_watch import MarginWatch
 from engine.orders import OrderPath
 from engine.ports import BrokerPort, BrokerUnavailable
 from engine.pretrade import PreTradeRisk
+from engine.previews import PreviewDesk
 from engine.promotion import EvidenceBundle, GoLive, Stage, stage_of
 from engine.reconciliation import Reconciler
 from engine.recorder import BackgroundTasks, EventRecorder
@@ -91,7 +92,15 @@ class Engine:
         background = BackgroundTasks()
         book, recorder, clock_ = self.book, self.recorder, self.clock
         self.session = BrokerSession(broker, recorder, is_paper=config.mode is not Mode.LIVE)
-        self.instruments = InstrumentMaster(broker, self._record_contract)
+        self.instruments = InstrumentMaster(
+            broker,
+            self._record_contract,
+            today=lambda: exchange_date(clock_.now()),
+            roll_days=config.futures.roll_days_before_expiry,
+        )
+        self.previews = PreviewDesk(
+            recorder, background, config.futures, getattr(broker, "what_if", None)
+        )
         self.limits = RiskLimits(config.risk, recorder)
         self.approvals = ApprovalDesk(recorder, book, clock_, expiry_s=config.tokens.expiry_s)
         self.risk = PreTradeRisk(
@@ -125,6 +134,7 @@ class Engine:
             clock_,
             config,
             instruments=self.instruments,
+            previews=self.previews,
         )
         self.safety = SafetyActions(
             recorder,
@@ -174,6 +184,8 @@ class Engine:
             clock_,
             config,
             styles=self.styles,
+            previews=self.previews,
+            instruments=self.instruments,
         )
         self._tasks: list[asyncio.Task[Any]] = []
         self._started = False

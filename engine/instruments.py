@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from contracts.enums import DenialReason
 from contracts.intent import Instrument, Intent
-from contracts.market import ContractFacts
+from contracts.market import ContractFacts, FuturesCalendar
 from engine.ports import BrokerUnavailable
 
 R = DenialReason
@@ -30,6 +32,45 @@ class Resolution:
 
 
 NOT_RESOLVED = Resolution(None, R.UNKNOWN_INSTRUMENT, "the instrument was never resolved")
+
+
+CME_ZONE = ZoneInfo("America/Chicago")
+
+MONTH_CODES = "FGHJKMNQUVXZ"
+"""CME month codes, January to December."""
+
+
+def exchange_date(now: datetime) -> date:
+    """The calendar day at CME (Chicago) at `now`: expiry and roll dates are CME dates."""
+    return now.astimezone(CME_ZONE).date()
+
+
+def roll_date(expiry: date, days_before: int) -> date:
+    """The day a future rolls: `days_before` calendar days before its last trade date."""
+    return expiry - timedelta(days=days_before)
+
+
+def local_symbol(facts: ContractFacts) -> str:
+    """MESZ6: symbol, the expiry's month code and the last digit of its year."""
+    if facts.expiry is None:
+        return facts.symbol
+    return f"{facts.symbol}{MONTH_CODES[facts.expiry.month - 1]}{facts.expiry.year % 10}"
+
+
+def front_month(matches: list[ContractFacts], today: date, roll_days: int) -> ContractFacts | None:
+    """The nearest expiry whose roll date has not come yet (None: every one has rolled)."""
+    live = [m for m in matches if m.expiry and today < roll_date(m.expiry, roll_days)]
+    return min(live, key=lambda m: m.expiry or date.max, default=None)
+
+
+def is_future_list(instrument: Instrument, matches: list[ContractFacts]) -> bool:
+    """A futures query without expiry or conId that the broker answered with its expiries."""
+    return (
+        instrument.sec_type == "FUT"
+        and not instrument.expiry
+        and instrument.con_id is None
+        and all(m.sec_type == "FUT" and m.expiry is not None for m in matches)
+    )
 
 
 def contract_key(instrument: Instrument) -> ContractKey:
@@ -105,13 +146,29 @@ class InstrumentMaster:
 
     A broker without contract details cannot be trusted to describe contracts: every instrument
     is then refused (UNKNOWN_INSTRUMENT), never valued from the intent's own claims.
+
+    A future named without expiry or conId resolves to its front month: the nearest expiry whose
+    roll date (`roll_days` before expiry) has not come on the exchange's `today()`. The choice
+    is cached for the session; if the session outlives the roll date, PreTradeRisk refuses the
+    cached contract CONTRACT_ROLLING rather than switching months under a pending trade.
     """
 
-    def __init__(self, broker: object, record: Callable[[Instrument, ContractFacts], None]):
+    def __init__(
+        self,
+        broker: object,
+        record: Callable[[Instrument, ContractFacts], None],
+        *,
+        today: Callable[[], date] = date.today,
+        roll_days: int = 8,
+    ):
         self._broker = broker
         self._record = record
+        self._today = today
+        self.roll_days = roll_days
         self._by_key: dict[ContractKey, ContractFacts] = {}
         self._failures: dict[ContractKey, Resolution] = {}
+        self._expiries: dict[tuple[str, str], list[ContractFacts]] = {}
+        """(symbol, exchange) -> every expiry the broker listed, for the front-month view."""
 
     async def resolve(self, instrument: Instrument) -> Resolution:
         """The broker's facts for an instrument (asked once per session), checked against it."""
@@ -145,6 +202,28 @@ class InstrumentMaster:
         """Every contract resolved this session (one entry per conId)."""
         return list({f.con_id: f for f in self._by_key.values()}.values())
 
+    def calendar(self, facts: ContractFacts) -> FuturesCalendar | None:
+        """A future's expiry, roll date and $/tick for the trader (None for non-futures)."""
+        if facts.sec_type != "FUT" or facts.expiry is None:
+            return None
+        listed = self._expiries.get((facts.symbol, facts.exchange), [facts])
+        front = front_month(listed, self._today(), self.roll_days)
+        return FuturesCalendar(
+            con_id=facts.con_id,
+            symbol=facts.symbol,
+            local_symbol=local_symbol(facts),
+            expiry=facts.expiry,
+            roll_date=roll_date(facts.expiry, self.roll_days),
+            tick_value=facts.min_tick * facts.multiplier,
+            multiplier=facts.multiplier,
+            front=front is not None and front.con_id == facts.con_id,
+        )
+
+    def calendars(self) -> list[FuturesCalendar]:
+        """The calendar of every future resolved this session, nearest expiry first."""
+        found = (self.calendar(f) for f in self.known())
+        return sorted((c for c in found if c is not None), key=lambda c: (c.symbol, c.expiry))
+
     def _remember(self, query: Instrument, facts: ContractFacts) -> None:
         first_time = all(f.con_id != facts.con_id for f in self._by_key.values())
         self._by_key[contract_key(query)] = facts
@@ -165,6 +244,8 @@ class InstrumentMaster:
             matches = [m for m in matches if m.con_id == instrument.con_id]
         if not matches:
             return Resolution(None, R.UNKNOWN_INSTRUMENT, f"{_named(instrument)} unknown to {name}")
+        if len({m.con_id for m in matches}) > 1 and is_future_list(instrument, matches):
+            return self._front_of(instrument, matches)
         if len({m.con_id for m in matches}) > 1:
             ids = ", ".join(str(m.con_id) for m in matches[:5])
             return Resolution(
@@ -174,6 +255,20 @@ class InstrumentMaster:
                 "name the expiry, exchange or conId",
             )
         return Resolution(matches[0])
+
+    def _front_of(self, instrument: Instrument, matches: list[ContractFacts]) -> Resolution:
+        self._expiries[(matches[0].symbol, matches[0].exchange)] = matches
+        today = self._today()
+        front = front_month(matches, today, self.roll_days)
+        if front is None:
+            last = max(m.expiry or date.min for m in matches)
+            return Resolution(
+                None,
+                R.CONTRACT_ROLLING,
+                f"every listed {_named(instrument)} expiry has rolled by {today} "
+                f"(last {last}, roll {self.roll_days} days before expiry)",
+            )
+        return Resolution(front)
 
 
 def _query(instrument: Instrument) -> Instrument:

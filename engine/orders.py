@@ -36,6 +36,7 @@ from engine.fsm import CANCELLABLE
 from engine.instruments import InstrumentMaster, with_facts
 from engine.ports import BrokerUnavailable
 from engine.pretrade import PreTradeRisk
+from engine.previews import PreviewDesk
 from engine.recorder import EventRecorder
 from engine.results import CommandResult, ProposalResult
 from engine.session import BrokerSession
@@ -88,8 +89,11 @@ class OrderPath:
         config: Config,
         *,
         instruments: InstrumentMaster,
+        previews: PreviewDesk | None = None,
     ) -> None:
         self._recorder = recorder
+        self.previews = previews
+        """WhatIf previews bound to each approval (None: never previewed)."""
         self._book = book
         self._session = session
         self._approvals = approvals
@@ -148,6 +152,9 @@ class OrderPath:
             reasons = "; ".join(f"{d.reason}: {d.detail}" for d in checks.denials)
             return ProposalResult(False, iid, f"denied: {reasons}", checks.denials)
         self._approvals.issue(rec)
+        request = self.approval_request(rec.intent)
+        if self.previews is not None and request is not None:
+            self.previews.request(iid, rec.token_id or "", request)
         return ProposalResult(True, iid, "waiting for approval")
 
     # --- approval -----------------------------------------------------------------------------
@@ -168,8 +175,14 @@ class OrderPath:
         return CommandResult(True, "ready to approve")
 
     async def approve(self, intent_id: str, token: str) -> CommandResult:
-        """Redeem the token (atomically), re-check risk, write ahead, then send."""
+        """Check the order is the one previewed, redeem the token (atomically), re-check risk,
+        write ahead, then send exactly the previewed order (PreviewDesk.gate)."""
         rec = self._book.records.get(intent_id)
+        planned = self.approval_request(rec.intent) if rec is not None else None
+        if self.previews is not None and rec is not None and planned is not None:
+            gate = await self._preview_gate(rec, planned)
+            if gate is not None:
+                return gate
         redeemed = self._approvals.redeem(rec, intent_id, token)
         if rec is None:
             return CommandResult(False, f"no intent {intent_id}", "UNKNOWN_INTENT")
@@ -190,14 +203,34 @@ class OrderPath:
             self._risk.deny(rec, checks)
             d = checks.denials[0]
             return CommandResult(False, f"denied at submit: {d.reason}: {d.detail}", str(d.reason))
-        steps = self.contract_steps(rec.intent)
-        if steps is None:
+        if planned is None:
             return CommandResult(
                 False, "contract facts not known: order not sent", "UNKNOWN_INSTRUMENT"
             )
-        first = first_child_quantity(rec.intent.order, steps[1])
-        request = order_request_for(rec.intent, quantity=first)
-        return await self.send(rec, request, token_id=redeemed)
+        if self.previews is not None:
+            self.previews.forget(intent_id)
+        return await self.send(rec, planned, token_id=redeemed)
+
+    async def _preview_gate(self, rec: IntentRecord, planned: OrderRequest) -> CommandResult | None:
+        """PREVIEW_MISMATCH (alerted) when `planned` is not the previewed order; else None."""
+        assert self.previews is not None
+        iid = rec.intent.intent_id
+        if rec.state is not LifecycleState.PROPOSED:
+            return None
+        gate = await self.previews.gate(iid, rec.token_id or "", planned)
+        if gate.ok:
+            return None
+        self._recorder.alert(AlertLevel.WARNING, "PREVIEW_MISMATCH", f"{iid}: {gate.message}", iid)
+        return gate
+
+    def approval_request(self, intent: Intent) -> OrderRequest | None:
+        """The order approving `intent` sends (an execution style's first child); None while
+        the contract's facts are not known."""
+        steps = self.contract_steps(intent)
+        if steps is None:
+            return None
+        first = first_child_quantity(intent.order, steps[1])
+        return order_request_for(intent, quantity=first)
 
     def contract_steps(self, intent: Intent) -> tuple[Decimal, Decimal] | None:
         """(min tick, size increment) of the intent's contract, from the instrument master;

@@ -20,7 +20,7 @@ from contracts.intent import Instrument, Intent
 from engine.approvals import ApprovalDesk
 from engine.book import Book, IntentRecord
 from engine.clock import Clock
-from engine.instruments import InstrumentMaster
+from engine.instruments import InstrumentMaster, exchange_date, local_symbol, roll_date
 from engine.limits import RiskLimits
 from engine.promotion import Stage, stage_of
 from engine.recorder import EventRecorder
@@ -106,7 +106,36 @@ class PreTradeRisk:
         checks = pre_trade_checks(
             intent, self.context(intent), self.limits.risk, self._config.stale
         )
-        return (*checks, self._order_entry_check(), self._session_check(intent))
+        roll = self._roll_check(intent)
+        extra = (roll,) if roll is not None else ()
+        return (*checks, self._order_entry_check(), self._session_check(intent), *extra)
+
+    def _roll_check(self, intent: Intent) -> CheckOutcome | None:
+        """Futures only: no order in an expired contract, no entry inside its roll window."""
+        facts = self._instruments.facts(intent.order.instrument)
+        if facts is None or facts.sec_type != "FUT" or facts.expiry is None:
+            return None
+        today = exchange_date(self._clock.now())
+        rolls = roll_date(facts.expiry, self._instruments.roll_days)
+        name = local_symbol(facts)
+        dates = f"{name} expires {facts.expiry}, rolls {rolls}, today {today}"
+        if today > facts.expiry:
+            return CheckOutcome(
+                name="contract_roll",
+                passed=False,
+                detail=f"{name} expired {facts.expiry} (today {today})",
+                reason=DenialReason.CONTRACT_EXPIRED,
+            )
+        if today < rolls:
+            return CheckOutcome(name="contract_roll", passed=True, detail=dates)
+        if intent.reduces_risk:
+            return CheckOutcome(name="contract_roll", passed=True, detail=f"exit allowed: {dates}")
+        return CheckOutcome(
+            name="contract_roll",
+            passed=False,
+            detail=f"{dates}: entries go to the next expiry",
+            reason=DenialReason.CONTRACT_ROLLING,
+        )
 
     def _order_entry_check(self) -> CheckOutcome:
         refused = self._session.order_entry_refused

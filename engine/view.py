@@ -13,6 +13,7 @@ from contracts.config import Config
 from contracts.enums import LifecycleState, Mode, OrderLeg, OrderType, Side, TradingState
 from contracts.events import AlertRaised, CheckOutcome, DriftDetected
 from contracts.intent import Intent
+from contracts.market import FuturesCalendar
 from engine.approvals import ApprovalDesk
 from engine.audit import AuditStore
 from engine.book import Book
@@ -20,7 +21,9 @@ from engine.clock import Clock
 from engine.fill_journal import FillJournalRow, SlippageDrift
 from engine.fills_view import FillsFeed
 from engine.gates import GateResult
+from engine.instruments import InstrumentMaster
 from engine.pretrade import PreTradeRisk
+from engine.previews import OrderPreview, PreviewDesk
 from engine.promotion import GoLive
 from engine.scale import TierStatus
 from engine.session import LATENCY_STAGES, BrokerSession
@@ -41,6 +44,10 @@ class PendingApproval:
     expires_monotonic: float
     checks: tuple[CheckOutcome, ...]
     evidence_hash: str
+    preview: OrderPreview | None = None
+    """The broker's whatIf preview of the order approve sends (None: the broker has none)."""
+    futures: FuturesCalendar | None = None
+    """For a future: its local symbol, expiry, roll date and $/tick."""
 
     def seconds_left(self, monotonic_now: float) -> float:
         return max(0.0, self.expires_monotonic - monotonic_now)
@@ -177,6 +184,8 @@ class EngineSnapshot:
     market_sessions: tuple[VenueSession, ...] = ()
     """Each traded venue's session now (OPEN / CLOSED / MAINTENANCE and why), for the status
     bar; empty when the calendar does not apply (`[hours] calendar`)."""
+    futures: tuple[FuturesCalendar, ...] = ()
+    """Every future resolved this session: expiry, roll date, and whether it is the front."""
 
 
 class SnapshotBuilder:
@@ -194,8 +203,12 @@ class SnapshotBuilder:
         config: Config,
         *,
         styles: StyleDesk | None = None,
+        previews: PreviewDesk | None = None,
+        instruments: InstrumentMaster | None = None,
     ) -> None:
         self._styles = styles
+        self._previews = previews
+        self._instruments = instruments
         self._fills = FillsFeed(
             store,
             config.execution.modelled_slippage_ticks,
@@ -279,6 +292,7 @@ class SnapshotBuilder:
             order_entry_refused=session.order_entry_refused,
             cancel_waits_s=tuple(session.cancel_waits),
             market_sessions=self._market_sessions(),
+            futures=tuple(self._instruments.calendars()) if self._instruments else (),
         )
 
     def _style(self, intent_id: str) -> StyleView | None:
@@ -318,7 +332,15 @@ class SnapshotBuilder:
             expires_monotonic=waiting.expires_monotonic,
             checks=self._risk.evaluate(rec.intent),
             evidence_hash=rec.intent.evidence_hash(),
+            preview=self._previews.get(intent_id) if self._previews else None,
+            futures=self._calendar(rec.intent),
         )
+
+    def _calendar(self, intent: Intent) -> FuturesCalendar | None:
+        if self._instruments is None:
+            return None
+        facts = self._instruments.facts(intent.order.instrument)
+        return self._instruments.calendar(facts) if facts is not None else None
 
     def _positions(self) -> tuple[PositionView, ...]:
         out = []
