@@ -168,6 +168,9 @@ class OrderPath:
             return CommandResult(False, f"{intent_id} is {rec.state}", "NOT_PENDING")
         if not self._approvals.is_live(intent_id):
             return CommandResult(False, "approval token expired", TokenRejection.EXPIRED)
+        pending_preview = self.previews.waiting(intent_id) if self.previews else None
+        if pending_preview is not None:
+            return CommandResult(False, pending_preview, "PREVIEW_PENDING")
         denied = [c for c in self._risk.evaluate(rec.intent) if not c.passed]
         if denied:
             d = denied[0]

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -52,6 +53,8 @@ class OrderPreview:
     status: PreviewStatus
     preview: MarginPreview | None = None
     reason: str = ""
+    asked_mono: float = 0.0
+    """When it was asked (real monotonic seconds), for the console's bounded "preview pending"."""
 
     @property
     def line(self) -> str:
@@ -108,11 +111,25 @@ class PreviewDesk:
         if self._what_if is None:
             return
         self._previews[intent_id] = OrderPreview(
-            intent_id, token_id, order_hash(request), PreviewStatus.PENDING
+            intent_id,
+            token_id,
+            order_hash(request),
+            PreviewStatus.PENDING,
+            asked_mono=time.monotonic(),
         )
         self._requests[intent_id] = request
         self._answered[intent_id] = asyncio.Event()
         self._background.spawn(self._ask(intent_id, token_id, request), name="what-if")
+
+    def waiting(self, intent_id: str) -> str | None:
+        """ "preview pending" while a preview is on its way and younger than the bounded wait
+        (the console greys out approve meanwhile); None once approve needs no wait."""
+        current = self._previews.get(intent_id)
+        if current is None or current.status is not PreviewStatus.PENDING:
+            return None
+        if time.monotonic() - current.asked_mono >= self._config.preview_wait_s:
+            return None
+        return current.line
 
     def forget(self, intent_id: str) -> None:
         """The approval ended (sent, rejected, expired): its preview is no longer shown."""

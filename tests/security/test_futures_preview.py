@@ -202,6 +202,7 @@ async def test_approve_during_the_preview_proceeds_once_it_arrives(tmp_path: Pat
     broker.hold = asyncio.Event()
     intent = make_intent(clock)
     assert (await engine.propose(intent)).accepted
+    assert engine.can_approve(intent.intent_id).code == "PREVIEW_PENDING"
     approving = asyncio.create_task(approve(engine, intent.intent_id))
     await eventually(lambda: len(broker.previewed) == 1)
     assert not approving.done() and broker.submits == []

@@ -73,7 +73,8 @@ class MainScreen(Screen[None]):
         self.state: ConsoleState | None = None
 
     def compose(self) -> ComposeResult:
-        yield StatusBar(stale_threshold_s=self.config.stale.threshold_min * 60, id="status")
+        stale_s = self.config.stale.threshold_min * 60
+        yield StatusBar(stale_threshold_s=stale_s, mode=self.config.mode, id="status")
         yield AccountStrip(id="account")
         yield DriftBanner(self.drift_key, id="drift-banner")
         yield MessageLine(id="message")

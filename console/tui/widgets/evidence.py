@@ -19,6 +19,8 @@ from contracts.broker import Quote
 from contracts.config import StaleConfig
 from contracts.enums import Regime, Side
 from contracts.intent import OrderParams
+from contracts.market import FuturesCalendar
+from engine.previews import OrderPreview, PreviewStatus
 from engine.view import KillFlagView, PendingApproval
 
 OK = Text("✓", style="bold green")
@@ -124,6 +126,10 @@ def render_evidence(view: EvidenceView, stale: StaleConfig) -> EvidenceParts:
             f"{' · reduces risk' if intent.reduces_risk else ''}"
         ),
     )
+    if pending.futures is not None:
+        grid.add_row("Contract", contract_line(pending.futures))
+    if pending.preview is not None:
+        grid.add_row("WhatIf", preview_line(pending.preview))
     grid.add_row(
         "Stop/target",
         _stop_target(order.stop_loss, order.take_profit, entry, order.instrument.tick_size),
@@ -197,6 +203,34 @@ def _limit_vs_market(limit: Decimal, touch: Decimal, buy: bool) -> Text:
     if through < 0:
         return Text(f"limit {cents}c off the {side}")
     return Text(f"limit at the {side}")
+
+
+def contract_line(calendar: FuturesCalendar) -> Text:
+    """`MESZ6 · exp 2026-12-18 · rolls 2026-12-10 · $1.25/tick · x5`."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(printable(calendar.local_symbol), style="bold")
+    text.append(f" · exp {calendar.expiry} · rolls {calendar.roll_date}")
+    text.append(f" · ${fmt.money(calendar.tick_value)}/tick · x{fmt.qty(calendar.multiplier)}")
+    return text
+
+
+def preview_line(preview: OrderPreview) -> Text:
+    """The broker's whatIf for the order `a` sends: margin change, commission, equity after;
+    or why there is none yet."""
+    margin = preview.preview
+    if preview.status is not PreviewStatus.READY or margin is None:
+        pending = preview.status is PreviewStatus.PENDING
+        return shown(preview.line, style="dim" if pending else "bold #ffaf00")
+    text = Text()
+    text.append(f"init {fmt.money(margin.init_margin_change, signed=True)}", style="bold")
+    text.append(f" · maint {fmt.money(margin.maint_margin_change, signed=True)}")
+    commission = "-" if margin.commission is None else fmt.money(margin.commission)
+    text.append(f" · comm {commission}")
+    text.append(f" · EWL after {fmt.money(margin.equity_with_loan_after)} {margin.currency}")
+    if margin.warning:
+        text.append("\n")
+        text.append_text(shown(margin.warning, style="bold #ffaf00"))
+    return text
 
 
 def _futures_risk(order: OrderParams, entry: Decimal, stop: Decimal) -> Text:

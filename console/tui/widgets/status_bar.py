@@ -12,6 +12,7 @@ from textual.widget import Widget
 from console.tui import format as fmt
 from console.tui.text import printable, shown
 from contracts.enums import Mode, TradingState
+from engine.trading_hours import SessionState, Venue, VenueSession
 from engine.view import EngineSnapshot
 
 MODE_BADGE = {
@@ -25,6 +26,12 @@ STATE_BADGE = {
     TradingState.HALTED: (" ■ HALTED ", "bold white on #d70000"),
 }
 DRIFT_STYLE = "bold white on #d70000"
+VENUE_LABEL = {Venue.CME_EQUITY: "Globex", Venue.NYSE: "NYSE"}
+SESSION_STYLE = {
+    SessionState.OPEN: "green",
+    SessionState.CLOSED: "bold #ff5f5f",
+    SessionState.MAINTENANCE: "bold #ffaf00",
+}
 DOWN_REASON_CHARS = 48
 """The broker-down reason's head, kept on the bar at every width (the alert has it whole)."""
 
@@ -45,14 +52,18 @@ class StatusBar(Widget):
     }
     """
 
-    def __init__(self, *, stale_threshold_s: float, id: str | None = None) -> None:
+    def __init__(
+        self, *, stale_threshold_s: float, mode: Mode = Mode.SIM, id: str | None = None
+    ) -> None:
         super().__init__(id=id)
         self.stale_threshold_s = stale_threshold_s
         self.snapshot: EngineSnapshot | None = None
         self.now: datetime | None = None
         self.phase = "connecting…"
         """What the engine is doing before the first snapshot (connecting, failed...)."""
-        self.mode: Mode = Mode.SIM
+        self.mode: Mode = mode
+        """The configured mode until the engine's first snapshot (never a guessed SIM behind
+        the live-account dialog)."""
 
     def show(self, snapshot: EngineSnapshot | None, now: datetime, phase: str, mode: Mode) -> None:
         mode = snapshot.mode if snapshot is not None else mode
@@ -105,6 +116,7 @@ class StatusBar(Widget):
         elif conn.farms:
             parts.append(_Part(Text("farms ok", style="green"), 5))
         parts.append(_Part(self._freshness(snap), 2))
+        parts.extend(_Part(session_text(s), 1 if not s.open else 3) for s in snap.market_sessions)
         if snap.pending:
             parts.append(_Part(Text(f"{len(snap.pending)} pending", style="bold #ffaf00"), 1))
         working = sum(1 for o in snap.orders if o.state.is_working)
@@ -144,6 +156,15 @@ class StatusBar(Widget):
                 line.append(" ")
             line.append_text(part.text)
         return line
+
+
+def session_text(session: VenueSession) -> Text:
+    """`Globex open`, `NYSE closed`, `Globex maintenance`, `Globex reset window`."""
+    label = VENUE_LABEL.get(session.venue, str(session.venue))
+    state = session.state.value.lower()
+    if session.state is SessionState.MAINTENANCE and "reset" in session.reason:
+        state = "reset window"
+    return Text(f"{label} {state}", style=SESSION_STYLE[session.state])
 
 
 def shown_mode(mode: Mode, snap: EngineSnapshot | None) -> Mode:
