@@ -17,6 +17,7 @@ next matching request consumes (delayed ack, rejection, partial, fill-on-cancel,
 | fill_order                  | a fill now, even if the owning client is disconnected             |
 | place_manual_order          | an order typed in TWS (clientId 0, orderId 0), seen by all-orders |
 | refuse_next_cancel          | the next cancel gets 10147 (or 10148); the order stays live       |
+| stall_next_what_ifs         | the next whatIf orders get no answer (no openOrder, no error)     |
 | warn_order                  | a warning (399, 404, ...) against a live order; nothing changes   |
 | set_read_only               | TWS's Read-Only API: orders/cancels/open-order binding get 321    |
 
@@ -72,6 +73,7 @@ class FaultInjector:
         self._fill_on_cancel = 0
         self._modify_failures: list[tuple[int, str]] = []
         self._cancel_refusals: list[int] = []
+        self._what_if_stalls = 0
 
     # --- immediate --------------------------------------------------------------------------
 
@@ -185,7 +187,17 @@ class FaultInjector:
     ) -> None:
         self._modify_failures.extend([(code, message)] * count)
 
+    def stall_next_what_ifs(self, count: int = 1) -> None:
+        """The next whatIf orders get no answer at all (TWS's margin server not answering)."""
+        self._what_if_stalls += count
+
     # --- consumed by sessions -------------------------------------------------------------
+
+    def take_what_if_stall(self) -> bool:
+        if self._what_if_stalls > 0:
+            self._what_if_stalls -= 1
+            return True
+        return False
 
     def take_fill_on_cancel(self) -> bool:
         if self._fill_on_cancel > 0:

@@ -399,6 +399,8 @@ class ClientSession:
 
     def _what_if(self, req: PlaceOrder) -> None:
         """Answer a whatIf order with its margin impact; nothing is placed."""
+        if self.server.faults.take_what_if_stall():
+            return
         problem = self._validate(req)
         if problem is not None:
             self.send_error(req.order_id, *problem)
