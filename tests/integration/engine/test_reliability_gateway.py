@@ -18,6 +18,7 @@ from broker.gateway.testing import running_gateway
 from broker.ibkr.adapter import IbkrBroker
 from contracts.enums import AlertLevel, DenialReason, LifecycleState
 from engine.engine import Engine
+from engine.previews import PreviewStatus
 from tests.support import approve_pending, config_with, eventually, make_intent
 
 CLIENT_ID = 12
@@ -49,6 +50,12 @@ async def resting_intent(gateway: GatewayServer, engine: Engine) -> str:
     result = await engine.propose(intent)
     assert result.accepted, result.message
     return intent.intent_id
+
+
+def preview_answered(engine: Engine, intent_id: str) -> bool:
+    """The whatIf preview of the pending approval came back (the order itself has not left)."""
+    preview = engine.previews.get(intent_id)
+    return preview is not None and preview.status is not PreviewStatus.PENDING
 
 
 def audit_kinds(engine: Engine) -> list[tuple[str, str | None]]:
@@ -106,8 +113,9 @@ async def test_a_read_only_api_disables_entry_and_the_refused_order_is_not_a_tra
     def refuse(fields: list[str]) -> None:
         session.send(msg.error(int(fields[1]), 321, READ_ONLY_TEXT))
 
-    session._handlers[3] = refuse  # placeOrder answered as TWS with "Read-Only API" does
     intent_id = await resting_intent(gateway, engine)
+    await eventually(lambda: preview_answered(engine, intent_id))
+    session._handlers[3] = refuse  # placeOrder answered as TWS with "Read-Only API" does
     assert (await approve_pending(engine, intent_id)).ok
     await eventually(lambda: engine.snapshot().order_entry_refused is not None)
     await eventually(lambda: engine.book.records[intent_id].state is LifecycleState.REJECTED)

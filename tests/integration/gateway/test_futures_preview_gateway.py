@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from broker.gateway import GatewayServer, running_gateway
+from broker.gateway import messages as msg
 from broker.ibkr.adapter import IbkrBroker
-from contracts.enums import LifecycleState
+from contracts.enums import DenialReason, LifecycleState
 from contracts.events import PreviewRecorded
 from contracts.intent import Instrument, Intent
 from engine.engine import Engine
@@ -19,6 +20,7 @@ from engine.previews import PreviewStatus
 from tests.integration.gateway.conftest import ACCOUNT
 from tests.support import approve_pending, config_with, eventually, make_intent
 
+CLIENT_ID = 12
 MES = Instrument(symbol="MES", sec_type="FUT", exchange="CME")
 """No expiry: the instrument master resolves the front month."""
 
@@ -32,7 +34,7 @@ class Desk:
 @pytest.fixture
 async def desk(tmp_path: Path) -> AsyncIterator[Desk]:
     async with running_gateway(seed=21, account=ACCOUNT) as gateway:
-        broker = IbkrBroker("127.0.0.1", gateway.port, 12, connect_timeout_s=5)
+        broker = IbkrBroker("127.0.0.1", gateway.port, CLIENT_ID, connect_timeout_s=5)
         config = config_with(duplicate_window_s=0.0)
         config = config.model_copy(
             update={"futures": config.futures.model_copy(update={"preview_wait_s": 0.5})}
@@ -102,3 +104,21 @@ async def test_an_unanswered_preview_does_not_stop_approve_after_the_bounded_wai
     assert bead.status == "NONE" and "did not answer within 0.5s" in bead.reason
     await eventually(lambda: engine.book.records["mes-stalled"].entry_filled == 1)
     assert engine.book.records["mes-stalled"].state is not LifecycleState.PROPOSED
+
+
+async def test_a_read_only_tws_refusing_the_whatif_stops_the_order_before_it_leaves(
+    desk: Desk,
+) -> None:
+    """TWS's Read-Only API refuses a whatIf as it refuses any placeOrder (321): entry is
+    disabled by the preview's refusal, so approve sends nothing. ib_async leaves the whatIf
+    request open on that error, so approve goes ahead on the bounded wait ("no preview")."""
+    engine = desk.engine
+    (session,) = [s for s in desk.gateway.sessions if s.client_id == CLIENT_ID]
+    read_only = "The API interface is currently in Read-Only mode."
+    session._handlers[3] = lambda fields: session.send(msg.error(int(fields[1]), 321, read_only))
+    assert (await engine.propose(mes_buy(engine, "mes-ro"))).accepted
+    await eventually(lambda: engine.snapshot().order_entry_refused is not None)
+    result = await approve_pending(engine, "mes-ro")
+    assert result.code == DenialReason.ORDER_ENTRY_REFUSED
+    assert desk.gateway.venue.orders() == []
+    assert preview_beads(engine, "mes-ro")[0].status == "NONE"
