@@ -210,8 +210,6 @@ class OrderPath:
             return CommandResult(
                 False, "contract facts not known: order not sent", "UNKNOWN_INSTRUMENT"
             )
-        if self.previews is not None:
-            self.previews.forget(intent_id)
         return await self.send(rec, planned, token_id=redeemed)
 
     async def _preview_gate(self, rec: IntentRecord, planned: OrderRequest) -> CommandResult | None:

@@ -95,6 +95,8 @@ class PreviewDesk:
         self._config = config
         self._what_if = what_if if config.what_if_preview else None
         self._previews: dict[str, OrderPreview] = {}
+        """intent_id -> its preview, kept after the approval ends (a racing second approve
+        still finds it and then loses on the used token)."""
         self._requests: dict[str, OrderRequest] = {}
         self._answered: dict[str, asyncio.Event] = {}
 
@@ -131,12 +133,6 @@ class PreviewDesk:
             return None
         return current.line
 
-    def forget(self, intent_id: str) -> None:
-        """The approval ended (sent, rejected, expired): its preview is no longer shown."""
-        self._previews.pop(intent_id, None)
-        self._requests.pop(intent_id, None)
-        self._answered.pop(intent_id, None)
-
     async def _ask(self, intent_id: str, token_id: str, request: OrderRequest) -> None:
         assert self._what_if is not None
         preview: MarginPreview | None = None
@@ -150,7 +146,7 @@ class PreviewDesk:
             reason = str(exc).strip() or type(exc).__name__
         current = self._previews.get(intent_id)
         if current is None or current.token_id != token_id:
-            return  # the approval ended or was offered again meanwhile
+            return  # the intent was offered again meanwhile (a new token)
         if current.status is PreviewStatus.NONE:
             log.info("preview of %s arrived after approve went ahead", intent_id)
         if preview is not None:
@@ -201,7 +197,7 @@ class PreviewDesk:
             answered = self._answered[intent_id]
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(answered.wait(), self._config.preview_wait_s)
-            current = self._previews.get(intent_id, current)
+            current = self._previews[intent_id]
             if current.status is PreviewStatus.PENDING:
                 waited = f"the broker did not answer within {self._config.preview_wait_s:g}s"
                 self._settle(current, PreviewStatus.NONE, self._requests[intent_id], reason=waited)

@@ -226,3 +226,18 @@ async def test_a_failing_preview_never_blocks_or_loses_the_intent(tmp_path: Path
     (bead,) = beads(engine, intent.intent_id)
     assert bead.status == "FAILED" and bead.order_hash == order_hash(broker.submits[0])
     await engine.stop()
+
+
+async def test_two_approvals_racing_on_a_pending_preview_send_one_order(tmp_path: Path) -> None:
+    engine, broker, clock = await previewing_engine(tmp_path, preview_config(wait_s=30))
+    broker.hold = asyncio.Event()
+    intent = make_intent(clock)
+    assert (await engine.propose(intent)).accepted
+    racing = [asyncio.create_task(approve(engine, intent.intent_id)) for _ in range(2)]
+    await eventually(lambda: len(broker.previewed) == 1)
+    broker.hold.set()
+    first, second = await asyncio.gather(*racing)
+    assert sorted((first.ok, second.ok)) == [False, True]
+    assert (second if first.ok else first).code == "ALREADY_USED"
+    assert len(broker.submits) == 1
+    await engine.stop()
