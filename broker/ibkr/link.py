@@ -74,9 +74,12 @@ class IbLink:
         if not self.ib.isConnected():
             raise BrokerUnavailable("not connected to IB")
 
-    async def request(self, factory: Callable[[], Awaitable[T]]) -> T:
-        """One paced sync request with a timeout; failures become BrokerUnavailable."""
-        await self.pacer.acquire(1)
+    async def request(self, factory: Callable[[], Awaitable[T]], *, background: bool = False) -> T:
+        """One paced sync request with a timeout; failures become BrokerUnavailable.
+
+        `background` requests (whatIf previews) are paced behind queued orders and cancels.
+        """
+        await self.pacer.acquire(1, background=background)
         self.require_socket()
         try:
             return await asyncio.wait_for(factory(), self.request_timeout_s)

@@ -246,7 +246,9 @@ class OrderFlow:
         link.require_socket()
         contract = convert.instrument_to_contract(order.instrument)
         entry = convert.preview_order(order, link.account_id or "")
-        state = await link.request(lambda: link.ib.whatIfOrderAsync(contract, entry))
+        state = await link.request(
+            lambda: link.ib.whatIfOrderAsync(contract, entry), background=True
+        )
         preview = convert.order_state_to_preview(state) if state else None
         if preview is None:
             raise BrokerUnavailable(f"no what-if preview for {order.order_ref}")

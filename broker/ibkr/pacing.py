@@ -33,9 +33,10 @@ class OutboundPacer:
     Two windows hold at once: at most `max_per_window` in any `window_s`, and at most
     `max_per_burst` in any `burst_s`. `acquire(n)` waits until `n` messages fit in both, so a
     bracket (2-3 messages) goes out back to back. Urgent requests (cancels, global cancel) jump
-    ahead of queued orders. A message counts from the moment its sender resumes (it sends
-    without awaiting), not from when its slot was granted: a loop stall between the two must
-    not bunch messages the pacer believes were spread out. Because the adapter paces within
+    ahead of queued orders; background requests (whatIf previews) go after them. A message
+    counts from the moment its sender resumes (it sends without awaiting), not from when its
+    slot was granted: a loop stall between the two must not bunch messages the pacer believes
+    were spread out. Because the adapter paces within
     ib_async's own throttle, ib_async never holds a queue that a disconnect could drop.
     """
 
@@ -79,12 +80,16 @@ class OutboundPacer:
     def max_per_window(self) -> int:
         return self._max
 
-    async def acquire(self, n: int = 1, *, urgent: bool = False) -> None:
-        """Wait until `n` messages may be sent now (then send them without awaiting)."""
+    async def acquire(self, n: int = 1, *, urgent: bool = False, background: bool = False) -> None:
+        """Wait until `n` messages may be sent now (then send them without awaiting).
+
+        `background` requests (whatIf previews) wait behind every queued order and cancel.
+        """
         if not 0 < n <= self._burst:
             raise ValueError(f"cannot send {n} messages at once (a burst holds {self._burst})")
         fut: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiters, (0 if urgent else 1, next(self._seq), n, fut))
+        priority = 0 if urgent else (2 if background else 1)
+        heapq.heappush(self._waiters, (priority, next(self._seq), n, fut))
         self._pump()
         granted_at = await fut
         self._restamp(granted_at, n)
