@@ -20,7 +20,7 @@ from contracts.intent import Instrument
 from engine.clock import ManualClock
 from engine.engine import Engine
 from engine.ports import BrokerUnavailable
-from tests.support import FakeBroker, approve_pending, config_with, eventually, make_intent
+from tests.support import FakeBroker, config_with, eventually, working_orders
 
 
 class LossyBroker(FakeBroker):
@@ -81,13 +81,7 @@ async def _engine_with_working(tmp_path: Path, n: int) -> tuple[Engine, LossyBro
     engine = Engine(config, broker, data_dir=tmp_path, clock=clock)
     await engine.start()
     broker.quote("AAPL", "99.99", "100.01")
-    ids = []
-    for i in range(n):
-        intent = make_intent(clock, quantity=1 + i)
-        assert (await engine.propose(intent)).accepted
-        assert (await approve_pending(engine, intent.intent_id)).ok
-        ids.append(intent.intent_id)
-    return engine, broker, ids
+    return engine, broker, await working_orders(engine, clock, n)
 
 
 async def test_kill_is_not_confirmed_while_the_engine_has_no_answer_for_its_orders(
