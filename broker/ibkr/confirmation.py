@@ -97,13 +97,14 @@ class OrderConfirmation:
 
         ib_async keys every open-orders request alike, so once one timed out the next would be
         answered by the late tail of the old one: a partial list that would settle working
-        orders as gone. TWS answers a connection's requests in order, so after a timeout a
-        current-time request goes first: once it is answered, the old answer has drained.
+        orders as gone. TWS answers a connection's requests in order, so after a timeout an
+        executions request goes first (ib_async keys it by its own request id, so no other
+        request can take its answer): once it is answered, the old answer has drained.
         """
         link = self._link
         try:
             if self._open_orders_owed:
-                await link.request(link.ib.reqCurrentTimeAsync)
+                await self.request_executions()
                 self._open_orders_owed = False
             factory = link.ib.reqAllOpenOrdersAsync if all_clients else link.ib.reqOpenOrdersAsync
             return await link.request(factory)

@@ -103,10 +103,10 @@ class Desk:
         store = self.engine.store
         durable = store.append_durable
 
-        def timed_durable(event: Any) -> int:
+        def timed_durable(event: Any, **options: bool) -> int:
             t0 = time.perf_counter()
             try:
-                return durable(event)
+                return durable(event, **options)
             finally:
                 if type(event).__name__ == "OrderSubmitting":
                     self.write_ahead.append((time.perf_counter() - t0) * 1000)

@@ -127,14 +127,15 @@ async def test_kill_confirmation_asks_again_after_a_timed_out_open_orders_reques
 
 class InOrderTws:
     """TWS answering one connection's requests in order, seen through ib_async's futures: one
-    pending future per request kind, so a late answer resolves whichever request of that kind
-    is pending when it arrives."""
+    pending future per request kind (open orders) or per request id (executions), so a late
+    open-orders answer resolves whichever open-orders request is pending when it arrives."""
 
     def __init__(self, open_orders_answers: list[list[str]]) -> None:
         self.open_orders_answers = open_orders_answers
         self.futures: dict[str, asyncio.Future[object]] = {}
         self.outbox: deque[tuple[str, object]] = deque()
         self.sent: list[str] = []
+        self.request_ids = 0
 
     def _request(self, kind: str, answer: object) -> asyncio.Future[object]:
         future = asyncio.get_running_loop().create_future()
@@ -146,8 +147,9 @@ class InOrderTws:
     def reqOpenOrdersAsync(self) -> asyncio.Future[object]:
         return self._request("openOrders", self.open_orders_answers.pop(0))
 
-    def reqCurrentTimeAsync(self) -> asyncio.Future[object]:
-        return self._request("currentTime", 0)
+    def reqExecutionsAsync(self, _filter: object) -> asyncio.Future[object]:
+        self.request_ids += 1
+        return self._request(f"executions {self.request_ids}", [])
 
     def isConnected(self) -> bool:
         return True
@@ -173,4 +175,4 @@ async def test_open_orders_after_a_timeout_are_not_the_late_tail_of_the_old_answ
             tws.answer_next()
         await asyncio.sleep(0)
     assert await asked == ["the working order"]
-    assert tws.sent == ["openOrders", "currentTime", "openOrders"]
+    assert tws.sent == ["openOrders", "executions 1", "openOrders"]
