@@ -6,7 +6,7 @@ import asyncio
 import logging
 
 from contracts.config import Config
-from contracts.enums import AlertLevel, TokenRejection, TradingState
+from contracts.enums import AlertLevel, LifecycleState, TokenRejection, TradingState
 from contracts.events import CancelRequested, KillConfirmation, TradingStateChanged
 from engine.approvals import ApprovalDesk
 from engine.audit import AuditUnavailable
@@ -103,11 +103,12 @@ class KillSwitch:
     async def _cancel_and_confirm(self, resend: bool) -> None:
         """Cancel globally, then ask the broker until nothing works; never give up while HALTED.
 
-        Confirmed only when the broker lists no live order AND the engine holds none working
-        (an order whose cancel the engine has not heard of may still work: the broker's answer
-        for it may have been lost). After a request that failed or timed out, one empty answer
-        is not trusted: ib_async keys every open-orders request alike, so the next answer can
-        be the tail of the one that timed out; the broker is asked again at once.
+        Confirmed only when the broker lists no live order AND the engine holds no order it sent
+        without a final answer (one whose cancel it has not heard of may still work: the
+        broker's answer may have been lost). A filled entry's bracket exits are the broker's
+        orders: its list decides for them. After a request that failed or timed out, one empty
+        answer is not trusted: ib_async keys every open-orders request alike, so the next answer
+        can be the tail of the one that timed out; the broker is asked again at once.
         """
         working = len(self._book.working())
         self._recorder.record_safety(
@@ -141,7 +142,9 @@ class KillSwitch:
                 await asyncio.sleep(0.5)
                 continue
             live_at_broker = [o for o in open_orders if o.status.value in LIVE_AT_BROKER]
-            held_working = self._book.working()
+            held_working = [
+                r for r in self._book.working() if r.state is not LifecycleState.MANAGED
+            ]
             if not live_at_broker and not held_working:
                 if suspect:
                     suspect = False
