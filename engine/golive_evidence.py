@@ -8,13 +8,14 @@ or looks outside the evidence dir and the data dir.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
 import sqlite3
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -59,6 +60,14 @@ IMPORT_CONTRACTS_FILE = "import-contracts.json"
 REPOSITORY_FILE = "repository.json"
 PAPER_LOG_FILE = "PAPER_TRADING_LOG.json"
 """The checkout's scan: fixtures (gate 1), broker interface (gate 3), test files (gate 5)."""
+BACKTEST_SUMMARY_FILE = "BACKTEST_SUMMARY.json"
+"""What `deskgate backtest --out DIR` writes; gate 7's Sharpe baseline is its sharpe_backtest."""
+BACKTEST_SEARCH = (
+    BACKTEST_SUMMARY_FILE,
+    f"*/{BACKTEST_SUMMARY_FILE}",
+    f"*/*/{BACKTEST_SUMMARY_FILE}",
+)
+"""Where a summary is looked for under the evidence dir and the data dir (two levels down)."""
 GOVERNANCE_STORE = "governance.sqlite"
 EVIDENCE_KINDS = ("SIGNOFF", "ROLLBACK_COMPLETED", "KILL_CONFIRMATION", "LIVE_OVERRIDE")
 
@@ -306,6 +315,39 @@ def read_paper_metrics(path: Path) -> PaperEvidence | None:
     )
 
 
+def newest_backtest(roots: Iterable[Path]) -> tuple[Path, float | None] | None:
+    """The newest BACKTEST_SUMMARY.json (by modification time) under `roots`, with its
+    `sharpe_backtest` (None when it has none or does not parse); None when there is none."""
+    found: dict[Path, int] = {}
+    for root in roots:
+        for pattern in BACKTEST_SEARCH:
+            for path in root.glob(pattern):
+                with contextlib.suppress(OSError):
+                    found[path.resolve()] = path.stat().st_mtime_ns
+    if not found:
+        return None
+    path = max(found, key=lambda p: (found[p], str(p)))
+    try:
+        value = json.loads(path.read_text(encoding="utf-8")).get("sharpe_backtest")
+    except (OSError, ValueError, AttributeError):
+        return path, None
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    return path, float(value) if ok else None
+
+
+def with_backtest_baseline(
+    paper: PaperEvidence | None, roots: Iterable[Path]
+) -> PaperEvidence | None:
+    """Gate 7 judges paper against the newest backtest, never the paper drill's own baseline
+    run of its toy strategy (that run still gives the latency reference)."""
+    if paper is None:
+        return None
+    newest = newest_backtest(roots)
+    if newest is None:
+        return replace(paper, sharpe_backtest=None, backtest_source="")
+    return replace(paper, sharpe_backtest=newest[1], backtest_source=str(newest[0]))
+
+
 # --- gate 8: audit beads (sign-offs, rollbacks, kills) ---------------------------------------
 
 
@@ -373,7 +415,10 @@ def load_evidence(config: Config, paths: EvidencePaths) -> GateEvidence:
         interface=scan.interface,
         tests=read_junit(paths.junit_file, scan.stage_files),
         account=read_account(paths.file(ACCOUNT_FILE), config),
-        paper=read_paper_metrics(paths.file(METRICS_FILE)),
+        paper=with_backtest_baseline(
+            read_paper_metrics(paths.file(METRICS_FILE)),
+            (paths.evidence_dir, config.resolved_data_dir()),
+        ),
         signoffs=signoffs,
         rollback=rollback,
         kill=kill,

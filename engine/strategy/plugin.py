@@ -61,9 +61,9 @@ class BotPlugin:
     engine's bus once `engine.watch_bars` subscribed them (5-second bars are rolled into 1-minute
     bars here, the runtime's one aggregation point). Optional hooks, found by name:
     * `engine.strategy_exit(intent_id, reason, text)`: a risk-reducing exit under the audited
-      exemption (else a reduces_risk market intent goes through `propose`);
-    * `engine.modify_stop(intent_id, stop_price, text)`: a supervised stop move (else journaled
-      as not sent).
+      exemption (engine.strategy.exits; else a reduces_risk market intent goes to `propose`);
+    * `engine.modify_stop(intent_id, stop_price, text)`: a supervised stop move, only tighter
+      (else journaled as not sent).
     """
 
     def __init__(
@@ -81,6 +81,8 @@ class BotPlugin:
         self._engine: Any = None
         self._rollers: dict[str, Aggregator] = {}
         self._day: date | None = None
+        self._exits_sent: dict[str, str] = {}
+        """intent_id -> the reason of an exit the engine confirmed (labels its fill)."""
 
     # --- records ---------------------------------------------------------------------------------
 
@@ -162,10 +164,12 @@ class BotPlugin:
                     item.intent_id, float(item.price), item.ts_event, int(item.cum_quantity)
                 )
             elif item.remaining == 0:
-                pos = runtime.positions.get(item.intent_id)
-                reason = {OrderLeg.STOP_LOSS: "stop", OrderLeg.TAKE_PROFIT: "target"}.get(
-                    item.leg, pos.exit_requested if pos and pos.exit_requested else "manual"
-                )
+                # An exit the engine confirmed (the stop leg moved through the market) fills
+                # on the stop leg: it is labelled with the reason the manager gave.
+                reason = self._exits_sent.pop(item.intent_id, "") or {
+                    OrderLeg.STOP_LOSS: "stop",
+                    OrderLeg.TAKE_PROFIT: "target",
+                }.get(item.leg, "manual")
                 runtime.on_exit_filled(item.intent_id, float(item.price), item.ts_event, reason)
         elif isinstance(item, PositionBead) and item.to_state in ENDED and item.filled == 0:
             runtime.on_entry_cancelled(item.intent_id, item.to_state.value.lower(), item.ts_event)
@@ -209,13 +213,17 @@ class BotPlugin:
         elif isinstance(action, RequestExit):
             hook = getattr(engine, "strategy_exit", None)
             if callable(hook):
-                await hook(action.intent_id, action.reason, action.text)
+                result = await hook(action.intent_id, action.reason, action.text)
+                if result.ok:
+                    self._exits_sent[action.intent_id] = action.reason
             else:
                 await propose(self._exit_intent(action, engine), SOURCE)
         elif isinstance(action, RequestModify):
             hook = getattr(engine, "modify_stop", None)
             if callable(hook):
-                await hook(action.intent_id, action.stop_price, action.text)
+                result = await hook(action.intent_id, action.stop_price, action.text)
+                if not result.ok:
+                    log.warning("stop move for %s: %s", action.intent_id, result.message)
             else:
                 log.warning(
                     "stop move for %s not sent: engine has no modify_stop", action.intent_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from types import SimpleNamespace
@@ -22,7 +22,8 @@ from contracts.market import Bar
 from contracts.strategy import StrategyConfig
 from engine.bus import EventBus
 from engine.clock import ManualClock
-from engine.results import ProposalResult
+from engine.results import CommandResult, ProposalResult
+from engine.strategy.manager import RequestExit
 from engine.strategy.plugin import make_plugin
 from engine.strategy.store import RECORDS_FILE
 from tests.support import eventually
@@ -70,6 +71,17 @@ class FakeEngine:
         return None
 
 
+@dataclass
+class HookedEngine(FakeEngine):
+    """With the engine hooks: exits and stop moves are recorded and confirmed."""
+
+    exits: list[tuple[str, str]] = field(default_factory=list)
+
+    async def strategy_exit(self, intent_id: str, reason: str, text: str) -> CommandResult:
+        self.exits.append((intent_id, reason))
+        return CommandResult(True, "stop leg moved through the market")
+
+
 def five_second_bars(minute_bars: list[Any]) -> list[Bar]:
     out = []
     for m in minute_bars:
@@ -91,9 +103,12 @@ def five_second_bars(minute_bars: list[Any]) -> list[Bar]:
     return out
 
 
-async def test_plugin_proposes_from_live_bars_and_records_what_happened(tmp_path, capsys):
+@pytest.mark.parametrize("hooked", [False, True])
+async def test_plugin_proposes_from_live_bars_and_records_what_happened(tmp_path, capsys, hooked):
+    """With the engine's exit hook, a confirmed exit's stop-leg fill carries the exit reason."""
     clock = ManualClock()
-    engine = FakeEngine(Config(data_dir=str(tmp_path)), clock, EventBus(), FakeBroker())
+    kind = HookedEngine if hooked else FakeEngine
+    engine = kind(Config(data_dir=str(tmp_path)), clock, EventBus(), FakeBroker())
     proposed = []
 
     async def propose(intent: Any, source: str) -> ProposalResult:
@@ -124,6 +139,12 @@ async def test_plugin_proposes_from_live_bars_and_records_what_happened(tmp_path
             remaining=Decimal(0),
         )
     )
+    if isinstance(engine, HookedEngine):
+        await eventually(lambda: intent.intent_id in plugin.runtime.positions)
+        await eventually(lambda: plugin.runtime.positions[intent.intent_id].filled)
+        exit_ = RequestExit(intent.intent_id, "MES", Side.SELL, 1, "time", "no progress")
+        await plugin._act(exit_, propose, engine)
+        assert engine.exits == [(intent.intent_id, "time")]
     engine.bus.publish(
         FillRecorded(
             **common,
@@ -146,7 +167,7 @@ async def test_plugin_proposes_from_live_bars_and_records_what_happened(tmp_path
     capsys.readouterr()
     assert main(["journal", "--file", str(records)]) == 0
     journal = capsys.readouterr().out
-    assert "K3 proposes buy" in journal and "(stop)" in journal
+    assert "K3 proposes buy" in journal and ("(time)" if hooked else "(stop)") in journal
     assert main(["learning", "--file", str(records), "--json"]) == 0
     state = json.loads(capsys.readouterr().out)
     assert state["K3"]["trades"] == 1 and state["K3"]["consecutive_losses"] == 1
