@@ -50,6 +50,7 @@ from engine.safety import SafetyActions
 from engine.scale import TierStatus
 from engine.session import BrokerSession
 from engine.strategy.exits import StrategyOrders
+from engine.strategy.manager import StrategyPanelView
 from engine.style_desk import StyleDesk
 from engine.throttle import OutboundThrottle
 from engine.tokens import TokenBook
@@ -474,6 +475,15 @@ class Engine:
     async def modify_stop(self, intent_id: str, stop_price: Decimal, text: str) -> CommandResult:
         """Move a bot trade's working stop leg, only ever tighter (broker-confirmed, audited)."""
         return await self.strategy_orders.modify_stop(intent_id, stop_price, text)
+
+    def strategy_panel(self) -> StrategyPanelView | None:
+        """The strategies panel's view from the bot among the intent sources (None without)."""
+        for source in self._sources:
+            panel = getattr(source, "panel", None)
+            if callable(panel):
+                view: StrategyPanelView = panel()
+                return view
+        return None
 
     def strategy_rows(self) -> list[tuple[str, str]]:
         """Every audited strategy record as (kind, payload), oldest first (restart restore)."""

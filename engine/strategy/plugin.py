@@ -24,6 +24,7 @@ from engine.bus import StateChanged
 from engine.intake import Propose
 from engine.strategy.bars import Aggregator, view_of
 from engine.strategy.evidence import instrument_of
+from engine.strategy.journal import journal_line
 from engine.strategy.manager import (
     Action,
     CancelEntry,
@@ -31,6 +32,7 @@ from engine.strategy.manager import (
     RequestExit,
     RequestKill,
     RequestModify,
+    StrategyPanelView,
 )
 from engine.strategy.records import LearningRecord, StrategyRecord, TradeRecord
 from engine.strategy.runtime import StrategyRuntime
@@ -49,6 +51,8 @@ log = logging.getLogger("deskgate.strategy")
 SOURCE = "strategy"
 BUS_QUEUE = 20_000
 """Large: the bus drops the oldest item when a subscriber falls behind (see engine.bus)."""
+PANEL_LINES = 12
+"""The journal lines the console's strategies panel shows."""
 ENDED = (LifecycleState.CANCELLED, LifecycleState.REJECTED, LifecycleState.EXPIRED)
 
 
@@ -83,6 +87,18 @@ class BotPlugin:
         self._day: date | None = None
         self._exits_sent: dict[str, str] = {}
         """intent_id -> the reason of an exit the engine confirmed (labels its fill)."""
+
+    def panel(self, lines: int = PANEL_LINES) -> StrategyPanelView:
+        """What the console's strategies panel shows now (empty rows until the bot started)."""
+        runtime = self.runtime
+        if runtime is None:
+            return StrategyPanelView()
+        recent = list(runtime.journal.recent)[-lines:]
+        return StrategyPanelView(
+            tuple(runtime.status()),
+            tuple(journal_line(r) for r in reversed(recent)),
+            runtime.halted,
+        )
 
     # --- records ---------------------------------------------------------------------------------
 
