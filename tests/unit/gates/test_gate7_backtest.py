@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from console.drills.paper_metrics import MetricRow, write_metrics
+from console.drills.paper_metrics import MetricRow, compute_metrics, write_metrics
 from contracts.config import Config
 from engine.gates import Verdict, evaluate
 from engine.golive_evidence import BACKTEST_SUMMARY_FILE, EvidencePaths, load_evidence
@@ -74,3 +74,14 @@ def test_gate7_fails_a_backtest_without_edge_or_sharpe(tmp_path: Path) -> None:
     backtest(tmp_path / "bt", None)
     verdict, text, _ = gate7(tmp_path)
     assert verdict is not Verdict.PASS and "Sharpe backtest (undefined in" in text
+
+
+def test_the_paper_drill_metrics_take_the_backtest_sharpe() -> None:
+    rows = {
+        r.metric: r
+        for r in compute_metrics([], [], 60.0, 0, 0, Config().golive, backtest_sharpe=0.25)
+    }
+    assert rows["sharpe_backtest"].value == "0.2500"
+    assert rows["sharpe_sim_baseline"].value == "n/a"
+    without = {r.metric: r for r in compute_metrics([], None, 60.0, 0, 0, Config().golive)}
+    assert without["sharpe_backtest"].value == "n/a"  # no summary: nothing to compare with
