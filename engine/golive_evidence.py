@@ -109,13 +109,17 @@ class EvidencePaths:
         }
 
 
-def evidence_version(paths: EvidencePaths) -> str:
-    """sha256 over the evidence files' labels and contents (absent files are skipped).
+def evidence_version(paths: EvidencePaths, backtest: Path | None = None) -> str:
+    """sha256 over the evidence files' labels and contents (absent files are skipped), and the
+    backtest summary gate 7 compares against (`newest_backtest`), when there is one.
 
     Any change to the evidence gives a new version, so a sign-off made before it stops counting.
     """
     digest = hashlib.sha256()
-    for label, path in sorted(paths.evidence_files().items()):
+    files = paths.evidence_files()
+    if backtest is not None:
+        files = {**files, "backtest": backtest}
+    for label, path in sorted(files.items()):
         try:
             content = path.read_bytes()
         except OSError:
@@ -335,14 +339,18 @@ def newest_backtest(roots: Iterable[Path]) -> tuple[Path, float | None] | None:
     return path, float(value) if ok else None
 
 
+def backtest_roots(config: Config, paths: EvidencePaths) -> tuple[Path, Path]:
+    """Where gate 7 looks for backtest summaries: the evidence dir and the data dir."""
+    return paths.evidence_dir, config.resolved_data_dir()
+
+
 def with_backtest_baseline(
-    paper: PaperEvidence | None, roots: Iterable[Path]
+    paper: PaperEvidence | None, newest: tuple[Path, float | None] | None
 ) -> PaperEvidence | None:
-    """Gate 7 judges paper against the newest backtest, never the paper drill's own baseline
-    run of its toy strategy (that run still gives the latency reference)."""
+    """Gate 7 judges paper against the newest backtest (`newest_backtest`), never the paper
+    drill's own baseline run of its toy strategy (that run still gives the latency reference)."""
     if paper is None:
         return None
-    newest = newest_backtest(roots)
     if newest is None:
         return replace(paper, sharpe_backtest=None, backtest_source="")
     return replace(paper, sharpe_backtest=newest[1], backtest_source=str(newest[0]))
@@ -408,6 +416,7 @@ def load_evidence(config: Config, paths: EvidencePaths) -> GateEvidence:
         evidence_events(audit_stores(config.resolved_data_dir()))
     )
     scan = read_repository_scan(paths.file(REPOSITORY_FILE))
+    newest = newest_backtest(backtest_roots(config, paths))
     return GateEvidence(
         coverage=read_coverage(paths.coverage_file),
         fixtures=scan.fixtures,
@@ -415,14 +424,11 @@ def load_evidence(config: Config, paths: EvidencePaths) -> GateEvidence:
         interface=scan.interface,
         tests=read_junit(paths.junit_file, scan.stage_files),
         account=read_account(paths.file(ACCOUNT_FILE), config),
-        paper=with_backtest_baseline(
-            read_paper_metrics(paths.file(METRICS_FILE)),
-            (paths.evidence_dir, config.resolved_data_dir()),
-        ),
+        paper=with_backtest_baseline(read_paper_metrics(paths.file(METRICS_FILE)), newest),
         signoffs=signoffs,
         rollback=rollback,
         kill=kill,
-        evidence_hash=evidence_version(paths),
+        evidence_hash=evidence_version(paths, newest[0] if newest else None),
     )
 
 
@@ -457,6 +463,8 @@ def record_signoff(
         raise ValueError(f"unknown role {role!r}: one of {', '.join(config.golive.signoff_roles)}")
     if not name:
         raise ValueError("a sign-off needs the signer's name")
+    paths = paths or EvidencePaths(Path.cwd())
+    newest = newest_backtest(backtest_roots(config, paths))
     now = datetime.now(UTC)
     event = SignOffRecorded(
         ts_event=now,
@@ -465,7 +473,7 @@ def record_signoff(
         name=name,
         note=note,
         verdict="APPROVE" if verdict == "APPROVE" else "REJECT",
-        evidence_hash=evidence_version(paths or EvidencePaths(Path.cwd())),
+        evidence_hash=evidence_version(paths, newest[0] if newest else None),
     )
     store = governance_store(config)
     try:

@@ -339,7 +339,7 @@ async def run_paper(
         log = trade_log(logs[0])
         base_log = trade_log(logs[1]) if baseline else None
         pacing, disconnects, auto = alert_counts(logs[0])
-        newest = newest_backtest((out_dir, config.resolved_data_dir()))
+        newest = newest_backtest((out_dir, config.resolved_data_dir()))  # as gate 7 finds it
         metrics = compute_metrics(
             log,
             base_log,

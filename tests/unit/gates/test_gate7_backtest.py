@@ -9,7 +9,12 @@ from pathlib import Path
 from console.drills.paper_metrics import MetricRow, compute_metrics, write_metrics
 from contracts.config import Config
 from engine.gates import Verdict, evaluate
-from engine.golive_evidence import BACKTEST_SUMMARY_FILE, EvidencePaths, load_evidence
+from engine.golive_evidence import (
+    BACKTEST_SUMMARY_FILE,
+    EvidencePaths,
+    load_evidence,
+    record_signoff,
+)
 from engine.strategy.backtest import SUMMARY_FILE
 
 
@@ -85,3 +90,14 @@ def test_the_paper_drill_metrics_take_the_backtest_sharpe() -> None:
     assert rows["sharpe_sim_baseline"].value == "n/a"
     without = {r.metric: r for r in compute_metrics([], None, 60.0, 0, 0, Config().golive)}
     assert without["sharpe_backtest"].value == "n/a"  # no summary: nothing to compare with
+
+
+def test_a_signoff_is_bound_to_the_backtest_gate7_uses(tmp_path: Path) -> None:
+    cfg = Config(data_dir=str(tmp_path / "data"))
+    paths = EvidencePaths(tmp_path)
+    metrics(tmp_path, "0.90", "0.10")
+    backtest(tmp_path / "bt", 0.5, age_s=60)
+    signed = record_signoff(cfg, "cto", "Ada", paths=paths)
+    assert load_evidence(cfg, paths).evidence_hash == signed.evidence_hash
+    backtest(tmp_path / "data" / "bt-new", 0.6)  # a newer backtest changes gate 7's baseline
+    assert load_evidence(cfg, paths).evidence_hash != signed.evidence_hash
