@@ -34,7 +34,7 @@ from engine.strategy.manager import (
     RequestModify,
     StrategyPanelView,
 )
-from engine.strategy.records import LearningRecord, StrategyRecord, TradeRecord
+from engine.strategy.records import DecisionAction, LearningRecord, StrategyRecord, TradeRecord
 from engine.strategy.runtime import StrategyRuntime
 from engine.strategy.sessions import trading_day
 from engine.strategy.store import (
@@ -232,6 +232,8 @@ class BotPlugin:
                 result = await hook(action.intent_id, action.reason, action.text)
                 if result.ok:
                     self._exits_sent[action.intent_id] = action.reason
+                else:
+                    self._journal_refusal(action.intent_id, "EXIT", "exit_refused", result.message)
             else:
                 await propose(self._exit_intent(action, engine), SOURCE)
         elif isinstance(action, RequestModify):
@@ -239,7 +241,9 @@ class BotPlugin:
             if callable(hook):
                 result = await hook(action.intent_id, action.stop_price, action.text)
                 if not result.ok:
-                    log.warning("stop move for %s: %s", action.intent_id, result.message)
+                    self._journal_refusal(
+                        action.intent_id, "MODIFY", "stop_move_refused", result.message
+                    )
             else:
                 log.warning(
                     "stop move for %s not sent: engine has no modify_stop", action.intent_id
@@ -249,6 +253,27 @@ class BotPlugin:
                 await engine.cancel(action.intent_id, action.reason)
         elif isinstance(action, RequestKill):
             await engine.kill(action.reason, actor=SOURCE)
+
+    def _journal_refusal(
+        self, intent_id: str, action: DecisionAction, code: str, message: str
+    ) -> None:
+        """The engine refused an exit or a stop move: the journal says so, in the trade's line."""
+        runtime = self.runtime
+        pos = runtime.positions.get(intent_id) if runtime is not None else None
+        if runtime is None or pos is None:
+            log.warning("%s for %s: %s", code, intent_id, message)
+            return
+        what = "exit" if action == "EXIT" else "stop move"
+        runtime.journal.write(
+            self._engine.clock.now(),
+            pos.strategy,
+            pos.symbol,
+            "LIVE",
+            action,
+            code,
+            f"{pos.strategy} {what} not sent by the engine: {message}",
+            intent_id,
+        )
 
     def _exit_intent(self, action: RequestExit, engine: Any) -> Intent:
         f = self.facts[action.symbol]

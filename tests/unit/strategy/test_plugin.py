@@ -178,3 +178,37 @@ async def test_plugin_proposes_from_live_bars_and_records_what_happened(tmp_path
 def test_factory_refuses_an_unknown_strategy():
     with pytest.raises(ValueError, match="unknown strategy K7"):
         make_plugin(StrategyConfig(), "K1,K7")
+
+
+async def test_an_exit_or_stop_move_the_engine_refuses_is_journaled(tmp_path):
+    from engine.strategy.manager import Position, RequestModify
+    from engine.strategy.runtime import StrategyRuntime
+    from engine.strategy.templates import Setup
+
+    class RefusingEngine(HookedEngine):
+        async def strategy_exit(self, intent_id: str, reason: str, text: str) -> CommandResult:
+            return CommandResult(False, f"{intent_id}: exit refused: the trade is CLOSED")
+
+        async def modify_stop(self, intent_id: str, stop: Decimal, text: str) -> CommandResult:
+            return CommandResult(False, f"{intent_id}: not sent: would widen the stop")
+
+    clock = ManualClock()
+    engine = RefusingEngine(Config(data_dir=str(tmp_path)), clock, EventBus(), FakeBroker())
+    plugin = make_plugin(StrategyConfig(), "K3", "MES")
+    plugin._engine = engine
+    runtime = plugin.runtime = StrategyRuntime(
+        plugin.config, {"MES": MES}, lambda r: None, equity=Decimal(10000)
+    )
+    setup = Setup("K3", 1, 0.7, ("F1",), 5000.0, 4999.0, 5004.0, "swept the low")
+    runtime.positions["t1"] = Position(
+        "t1", "K3", "live", "MES", 1, 1, 5000.0, 4998.0, 4998.0, 5004.0, 8, Decimal(10), setup
+    )
+
+    async def propose(intent: Any, source: str) -> ProposalResult:
+        raise AssertionError("nothing is proposed")
+
+    await plugin._act(RequestExit("t1", "MES", Side.SELL, 1, "time", "t"), propose, engine)
+    await plugin._act(RequestModify("t1", Decimal("4997.00"), "wider"), propose, engine)
+    codes = [(r.code, r.text) for r in runtime.journal.recent]
+    assert codes[0][0] == "exit_refused" and "trade is CLOSED" in codes[0][1]
+    assert codes[1][0] == "stop_move_refused" and "widen" in codes[1][1]
