@@ -167,10 +167,10 @@ class OrderPath:
             return CommandResult(False, f"{d.reason}: {d.detail}", str(d.reason))
         return CommandResult(True, "ready to approve")
 
-    async def approve(self, intent_id: str, token: str) -> CommandResult:
+    async def approve(self, intent_id: str, token: str, actor: str = "trader") -> CommandResult:
         """Redeem the token (atomically), re-check risk, write ahead, then send."""
         rec = self._book.records.get(intent_id)
-        redeemed = self._approvals.redeem(rec, intent_id, token)
+        redeemed = self._approvals.redeem(rec, intent_id, token, actor)
         if rec is None:
             return CommandResult(False, f"no intent {intent_id}", "UNKNOWN_INTENT")
         if isinstance(redeemed, TokenRejection):
