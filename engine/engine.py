@@ -51,7 +51,7 @@ from engine.session import BrokerSession
 from engine.style_desk import StyleDesk
 from engine.throttle import OutboundThrottle
 from engine.tokens import TokenBook
-from engine.view import EngineSnapshot, SnapshotBuilder
+from engine.view import BeadView, EngineSnapshot, SnapshotBuilder
 
 log = logging.getLogger("deskgate.engine")
 
@@ -489,6 +489,11 @@ class Engine:
 
     def snapshot(self) -> EngineSnapshot:
         return self._view.take()
+
+    def audit_page(self, top_seq: int | None, n: int) -> tuple[int, tuple[BeadView, ...]]:
+        """The newest bead's seq, and a page of at most n beads at or below `top_seq` (None:
+        the newest), newest first: the audit screen pages the whole store this way."""
+        return self._view.audit_page(top_seq, n)
 
     def pending_history(self) -> tuple[PendingOutcome, ...]:
         """Pending trades that ended unsent (expired, voided by a kill, rejected, denied),

@@ -11,7 +11,7 @@ from engine.book import PendingOutcome
 from engine.bus import Subscription
 from engine.clock import Clock
 from engine.results import CommandResult
-from engine.view import EngineSnapshot
+from engine.view import BeadView, EngineSnapshot
 
 
 class EngineFeed(Protocol):
@@ -41,6 +41,8 @@ class ConsoleEngine(Protocol):
     def quote(self, symbol: str) -> Quote | None: ...
 
     def pending_history(self) -> tuple[PendingOutcome, ...]: ...
+
+    def audit_page(self, top_seq: int | None, n: int) -> tuple[int, tuple[BeadView, ...]]: ...
 
     async def cancel(self, intent_id: str, reason: str = "") -> CommandResult: ...
 

@@ -166,6 +166,8 @@ class FakeEngine:
         self.alerts: list[AlertRaised] = []
         self.latency = LatencyView()
         self.audit: list[BeadView] = []
+        self.audit_pages_read: list[tuple[int, int]] = []
+        """(top seq, size) of every page the audit screen asked for."""
         self.drifts: list[DriftDetected] = []
         self.trades_today = 0
         self.realized_pnl_today = D(0)
@@ -367,6 +369,12 @@ class FakeEngine:
 
     def pending_history(self) -> tuple[PendingOutcome, ...]:
         return tuple(self.history)
+
+    def audit_page(self, top_seq: int | None, n: int) -> tuple[int, tuple[BeadView, ...]]:
+        head = len(self.audit)
+        top = head if top_seq is None else min(top_seq, head)
+        self.audit_pages_read.append((top, n))
+        return head, tuple(reversed(self.audit[max(0, top - n) : top]))
 
     async def cancel(self, intent_id: str, reason: str = "") -> CommandResult:
         """Cancel one working order; the broker confirms at once (CANCELLED)."""

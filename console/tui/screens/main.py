@@ -21,6 +21,7 @@ from console.tui.widgets.approvals import ApprovalQueue
 from console.tui.widgets.chrome import MessageLine, PanelTabs
 from console.tui.widgets.drift import DriftBanner
 from console.tui.widgets.evidence import EvidencePanel, EvidenceView
+from console.tui.widgets.fills import FillsTable
 from console.tui.widgets.gates import GatesPanel, gates_from, tier_label
 from console.tui.widgets.history import PendingHistory
 from console.tui.widgets.latency import LatencyPanel
@@ -38,6 +39,7 @@ PANELS: tuple[tuple[str, str, str], ...] = (
     ("gates", "Gates", "Gates"),
     ("alerts", "Alerts", "Alrt"),
     ("audit", "Audit", "Audit"),
+    ("fills", "Fills", "Fills"),
 )
 LAYOUTS = ("-compact", "-split", "-tiled")
 
@@ -55,7 +57,7 @@ class MainScreen(Screen[None]):
     """Shows one `ConsoleState`; posts `PendingSelected` when the queue cursor moves."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        *(Binding(str(n + 1), f"panel({n})", PANELS[n][1], show=False) for n in range(7)),
+        *(Binding(str(n + 1), f"panel({n})", PANELS[n][1], show=False) for n in range(len(PANELS))),
         Binding("left_square_bracket", "cycle(-1)", "Prev panel", show=False),
         Binding("right_square_bracket", "cycle(1)", "Next panel", show=False),
         Binding("z", "zoom", "Zoom", show=False),
@@ -96,6 +98,8 @@ class MainScreen(Screen[None]):
                 yield AlertsTable(id="alerts")
             with Vertical(id="p-audit", classes="panel"):
                 yield AuditTable(id="audit-tail")
+            with Vertical(id="p-fills", classes="panel"):
+                yield FillsTable(id="fills")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -125,6 +129,19 @@ class MainScreen(Screen[None]):
             panel.set_class(index == self.active, "-active")
             panel.set_class(index == self.side_active, "-side")
         self._refresh_tabs()
+        if self.state is not None:
+            self._show_panels(self.state)  # a panel that just came into view catches up
+
+    def panel_visible(self, index: int) -> bool:
+        """Whether panel `index` is on screen in the current layout (and zoom): hidden panels
+        are not updated until they are shown."""
+        if self.has_class("-zoom"):
+            return self._panel(index).has_class("-zoomed")
+        if self.layout_name == "-tiled":
+            return True
+        if self.layout_name == "-split":
+            return index in (0, self.side_active)
+        return index == self.active
 
     def _visible_tabs(self) -> list[int]:
         if self.layout_name == "-split":
@@ -154,15 +171,16 @@ class MainScreen(Screen[None]):
         """The order under the Orders panel's cursor while that list has focus."""
         table = self.query_one(OrdersTable)
         snap = self.state.snapshot if self.state is not None else None
-        if snap is None or not table.has_focus or not table.row_count:
+        if snap is None or not table.has_focus:
             return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        key = table.selected_intent_id
         return next((o for o in snap.orders if o.intent_id == key), None)
 
     def action_zoom(self) -> None:
         """Show the panel with focus (or the active one) alone, full screen; z again restores."""
         if self.has_class("-zoom"):
             self.remove_class("-zoom")
+            self._show_active()
             return
         focused = self.focused
         zoomed = self._panel(self.active)
@@ -172,6 +190,7 @@ class MainScreen(Screen[None]):
         for index in range(len(PANELS)):
             self._panel(index).set_class(self._panel(index) is zoomed, "-zoomed")
         self.add_class("-zoom")
+        self._show_active()
 
     def action_acknowledge(self) -> None:
         """Space in the Alerts panel acknowledges the highlighted alert (elsewhere: all shown)."""
@@ -205,33 +224,55 @@ class MainScreen(Screen[None]):
         self.set_class(not pending, "-idle")
         self.query_one("#queue-empty").display = not pending
         self.query_one(EvidencePanel).display = bool(pending)
-        self.query_one(EvidencePanel).show(
-            EvidenceView(
-                pending=state.selected,
-                now=state.now,
-                now_mono=state.now_mono,
-                blocker=state.blocker,
-                quote=state.quote,
-                approve_key=self.approve_key,
-                kill_flags=snap.kill_flags if snap is not None else (),
-            )
-        )
         self.query_one(DriftBanner).show(snap.drifts if snap is not None else ())
         self.query_one(AccountStrip).show(snap)
         if snap is None:
+            self._show_panels(state)
             self._refresh_tabs()
             return
         self.query_one(MessageLine).show_alert(snap.alerts[-1] if snap.alerts else None)
-        self.query_one(PositionsTable).show(snap.positions)
-        self.query_one(OrdersTable).show(snap.orders, state.now)
-        self.query_one(LatencyPanel).show(snap.latency)
-        self.query_one(GatesPanel).show(gates_from(snap), tier_label(snap))
-        self.query_one(AlertsTable).show(snap.alerts)
         history = self.query_one(PendingHistory)
         history.show(state.pending_history)
         history.display = bool(state.pending_history)
-        self.query_one(AuditTable).show(snap.audit_tail)
+        self._show_panels(state)
         self._refresh_tabs()
+
+    def _show_panels(self, state: ConsoleState) -> None:
+        """Feed the panels on screen; the others keep their last rows until shown."""
+        snap = state.snapshot
+        visible = self.panel_visible
+        if visible(0):
+            self.query_one(EvidencePanel).show(
+                EvidenceView(
+                    pending=state.selected,
+                    now=state.now,
+                    now_mono=state.now_mono,
+                    blocker=state.blocker,
+                    quote=state.quote,
+                    approve_key=self.approve_key,
+                    kill_flags=snap.kill_flags if snap is not None else (),
+                )
+            )
+        if snap is None:
+            return
+        if visible(1):
+            self.query_one(PositionsTable).show(snap.positions)
+        if visible(2):
+            orders = self.query_one(OrdersTable)
+            orders.show(snap.orders, state.now)
+            self._panel(2).border_title = (
+                "3 Order history (h: live)" if orders.history else "3 Orders"
+            )
+        if visible(3):
+            self.query_one(LatencyPanel).show(snap.latency)
+        if visible(4):
+            self.query_one(GatesPanel).show(gates_from(snap), tier_label(snap))
+        if visible(5):
+            self.query_one(AlertsTable).show(snap.alerts)
+        if visible(6):
+            self.query_one(AuditTable).show(snap.audit_tail)
+        if visible(7):
+            self.query_one(FillsTable).show(snap.fills)
 
     def show_result(self, command: str, ok: bool, message: str) -> None:
         self.query_one(MessageLine).show_result(command, ok, message)
