@@ -34,6 +34,7 @@ from contracts.intent import (
 from engine.book import PendingOutcome
 from engine.bus import EventBus, StateChanged
 from engine.clock import ManualClock
+from engine.fill_journal import FillJournalRow
 from engine.results import CommandResult, ProposalResult
 from engine.view import (
     BeadView,
@@ -166,6 +167,7 @@ class FakeEngine:
         self.alerts: list[AlertRaised] = []
         self.latency = LatencyView()
         self.audit: list[BeadView] = []
+        self.fills: list[FillJournalRow] = []
         self.audit_pages_read: list[tuple[int, int]] = []
         """(top seq, size) of every page the audit screen asked for."""
         self.drifts: list[DriftDetected] = []
@@ -357,6 +359,7 @@ class FakeEngine:
             latency=self.latency,
             audit_tail=tuple(self.audit[-50:]),
             drifts=tuple(self.drifts),
+            fills=tuple(self.fills),
             trades_today=self.trades_today,
             realized_pnl_today=self.realized_pnl_today,
             consecutive_losses=self.consecutive_losses,

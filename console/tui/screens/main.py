@@ -258,11 +258,7 @@ class MainScreen(Screen[None]):
         if visible(1):
             self.query_one(PositionsTable).show(snap.positions)
         if visible(2):
-            orders = self.query_one(OrdersTable)
-            orders.show(snap.orders, state.now)
-            self._panel(2).border_title = (
-                "3 Order history (h: live)" if orders.history else "3 Orders"
-            )
+            self.query_one(OrdersTable).show(snap.orders, state.now)
         if visible(3):
             self.query_one(LatencyPanel).show(snap.latency)
         if visible(4):
@@ -303,6 +299,11 @@ class MainScreen(Screen[None]):
         self.query_one(PanelTabs).show(self._tab_active(), self._visible_tabs(), badges)
 
     # --- messages up -------------------------------------------------------------------
+
+    @on(OrdersTable.ViewChanged)
+    def _orders_view_changed(self, event: OrdersTable.ViewChanged) -> None:
+        event.stop()
+        self._panel(2).border_title = "3 Order history (h: live)" if event.history else "3 Orders"
 
     @on(DataTable.RowHighlighted, "#queue")
     def _queue_moved(self, event: DataTable.RowHighlighted) -> None:

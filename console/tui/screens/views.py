@@ -116,7 +116,8 @@ class AuditScreen(StateScreen):
 
     @property
     def page_size(self) -> int:
-        return max(self.PAGE_MIN, self.query_one(AuditTable).size.height - 1)
+        # the rows that fit: less the status bar, the table's border and header, the footer
+        return max(self.PAGE_MIN, self.app.size.height - 5)
 
     def turn(self, where: str) -> None:
         """Show another page: older, newer, oldest or newest."""

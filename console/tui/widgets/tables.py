@@ -9,10 +9,10 @@ from typing import ClassVar
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.events import Resize
+from textual.message import Message
 from textual.widgets.data_table import ColumnKey, RowKey
 
 from console.tui import format as fmt
-from console.tui.messages import StateWanted
 from console.tui.text import printable, shown
 from console.tui.widgets.snapshot_table import Cell, Row, SnapshotTable
 from contracts.enums import AlertLevel, LifecycleState, OrderLeg
@@ -127,6 +127,13 @@ class OrdersTable(SnapshotTable):
         Binding("h", "toggle_history", "Order history", show=False)
     ]
 
+    class ViewChanged(Message):
+        """The table switched between live orders and the history."""
+
+        def __init__(self, history: bool) -> None:
+            super().__init__()
+            self.history = history
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.history = False
@@ -148,7 +155,7 @@ class OrdersTable(SnapshotTable):
             self.show(self._orders, self._now)
         self.move_cursor(row=0, animate=False)
         self.scroll_home(animate=False)
-        self.post_message(StateWanted())  # the panel's title says which view this is
+        self.post_message(self.ViewChanged(self.history))
 
     def show(self, orders: tuple[OrderView, ...], now: datetime) -> None:
         self._orders, self._now = orders, now
