@@ -42,6 +42,10 @@ PANELS: tuple[tuple[str, str, str], ...] = (
     ("fills", "Fills", "Fills"),
 )
 LAYOUTS = ("-compact", "-split", "-tiled")
+DECK_COLUMNS = {"-split": ("11fr 9fr", "1fr 2fr"), "-tiled": ("3fr 2fr 2fr", "2fr 5fr 5fr")}
+"""The deck's grid columns per layout, (busy, idle): with no pending trade the approvals column
+gives its width to positions and orders. Set inline on the deck, because a class on the screen
+would re-apply the stylesheet to every widget (tens of ms) each time a trade comes or goes."""
 
 
 def layout_for(width: int, height: int) -> str:
@@ -70,6 +74,7 @@ class MainScreen(Screen[None]):
         self.approve_key = approve_key
         self.drift_key = drift_key
         self.layout_name = "-compact"
+        self.idle = True
         self.active = 0
         self.side_active = 1
         self.state: ConsoleState | None = None
@@ -118,7 +123,13 @@ class MainScreen(Screen[None]):
         self.layout_name = layout_for(width, height)
         for name in LAYOUTS:
             self.set_class(name == self.layout_name, name)
+        self._set_deck_columns()
         self._show_active()
+
+    def _set_deck_columns(self) -> None:
+        columns = DECK_COLUMNS.get(self.layout_name)
+        if columns is not None:
+            self.query_one("#deck").styles.grid_columns = columns[self.idle]
 
     def _panel(self, index: int) -> Widget:
         return self.query_one(f"#p-{PANELS[index][0]}")
@@ -221,7 +232,9 @@ class MainScreen(Screen[None]):
         pending = snap.pending if snap is not None else ()
         queue.show(pending, state.now_mono)
         queue.display = bool(pending)
-        self.set_class(not pending, "-idle")
+        if self.idle != (not pending):
+            self.idle = not pending
+            self._set_deck_columns()
         self.query_one("#queue-empty").display = not pending
         self.query_one(EvidencePanel).display = bool(pending)
         self.query_one(DriftBanner).show(snap.drifts if snap is not None else ())
