@@ -46,6 +46,9 @@ DECK_COLUMNS = {"-split": ("11fr 9fr", "1fr 2fr"), "-tiled": ("3fr 2fr 2fr", "2f
 """The deck's grid columns per layout, (busy, idle): with no pending trade the approvals column
 gives its width to positions and orders. Set inline on the deck, because a class on the screen
 would re-apply the stylesheet to every widget (tens of ms) each time a trade comes or goes."""
+IDLE_AFTER_S = 3.0
+"""The deck widens positions and orders only after this long with nothing pending: while the
+trader works through trades the panels stay put (no re-layout between approve and its row)."""
 
 
 def layout_for(width: int, height: int) -> str:
@@ -75,6 +78,8 @@ class MainScreen(Screen[None]):
         self.drift_key = drift_key
         self.layout_name = "-compact"
         self.idle = True
+        self.empty_since: float | None = None
+        """Monotonic time the approval queue last became empty (None: trades pending)."""
         self.active = 0
         self.side_active = 1
         self.state: ConsoleState | None = None
@@ -125,6 +130,19 @@ class MainScreen(Screen[None]):
             self.set_class(name == self.layout_name, name)
         self._set_deck_columns()
         self._show_active()
+
+    def _note_idle(self, pending: bool, now_mono: float) -> None:
+        """Busy at once when a trade arrives; idle once the queue stayed empty IDLE_AFTER_S."""
+        if pending:
+            self.empty_since = None
+            idle = False
+        else:
+            if self.empty_since is None:
+                self.empty_since = now_mono
+            idle = self.idle or now_mono - self.empty_since >= IDLE_AFTER_S
+        if idle != self.idle:
+            self.idle = idle
+            self._set_deck_columns()
 
     def _set_deck_columns(self) -> None:
         columns = DECK_COLUMNS.get(self.layout_name)
@@ -232,9 +250,7 @@ class MainScreen(Screen[None]):
         pending = snap.pending if snap is not None else ()
         queue.show(pending, state.now_mono)
         queue.display = bool(pending)
-        if self.idle != (not pending):
-            self.idle = not pending
-            self._set_deck_columns()
+        self._note_idle(bool(pending), state.now_mono)
         self.query_one("#queue-empty").display = not pending
         self.query_one(EvidencePanel).display = bool(pending)
         self.query_one(DriftBanner).show(snap.drifts if snap is not None else ())
