@@ -15,8 +15,10 @@ def slippage_text(row: FillJournalRow) -> Text:
     if row.slippage_ticks is None:
         return Text("-", style="dim", justify="right")
     ticks = row.slippage_ticks.normalize()
+    if not ticks:
+        return Text("0t", style="dim", justify="right")
     money = f" {fmt.money(row.slippage_usd, signed=True)}" if row.slippage_usd is not None else ""
-    style = "red" if ticks > 0 else ("green" if ticks < 0 else "")
+    style = "red" if ticks > 0 else "green"
     return Text(f"{ticks:+}t{money}", style=style, justify="right")
 
 

@@ -16,6 +16,9 @@ Cell = Text
 """Every cell is a `Text`: a plain str cell would be parsed as markup."""
 Row = tuple[str, tuple[Cell, ...]]
 
+CHILD = "/"
+"""In a row key, joins the parent row's key and the child's name ("intent/SL"): a child row
+(a bracket leg, a style's progress) stays under its parent when filtered or sorted."""
 REBUILD_OVER = 64
 """Removing more rows than this (and more than half the table) at once, e.g. a new filter on a
 long list, clears and re-adds instead: each `remove_row` walks every row."""
@@ -140,11 +143,23 @@ class SnapshotTable(DataTable[Cell]):
     def _matches(self, cells: tuple[Cell, ...]) -> bool:
         return not self.filter_text or any(self.filter_text in c.plain.lower() for c in cells)
 
-    def _apply(self, *, force_order: bool = False) -> None:
-        rows = [row for row in self._given if self._matches(row[1])]
+    def _filtered_sorted(self) -> list[Row]:
+        """The given rows as shown: each parent with its children, the group kept when any of
+        its rows matches the filter; groups sorted by their parent's cell."""
+        groups: list[list[Row]] = []
+        for row in self._given:
+            if groups and CHILD in row[0] and row[0].split(CHILD, 1)[0] == groups[-1][0][0]:
+                groups[-1].append(row)
+            else:
+                groups.append([row])
+        groups = [g for g in groups if any(self._matches(cells) for _, cells in g)]
         column = self.sort_column
         if column is not None:
-            rows.sort(key=lambda row: sort_value(row[1][column]))
+            groups.sort(key=lambda group: sort_value(group[0][1][column]))
+        return [row for group in groups for row in group]
+
+    def _apply(self, *, force_order: bool = False) -> None:
+        rows = self._filtered_sorted()
         wanted = dict(rows)
         order = [key for key, _ in rows]
         gone = [key for key in self._order if key not in wanted]

@@ -14,7 +14,7 @@ from textual.widgets.data_table import ColumnKey, RowKey
 
 from console.tui import format as fmt
 from console.tui.text import printable, shown
-from console.tui.widgets.snapshot_table import Cell, Row, SnapshotTable
+from console.tui.widgets.snapshot_table import CHILD, Cell, Row, SnapshotTable
 from contracts.enums import AlertLevel, LifecycleState, OrderLeg
 from contracts.events import AlertRaised
 from engine.view import BeadView, LegView, OrderView, PositionView
@@ -87,8 +87,6 @@ def order_sort_key(order: OrderView) -> tuple[int, float]:
 MAX_FINISHED_ORDERS = 200
 """Finished orders kept in the history view (newest first); the audit screen has the rest."""
 LEG_NAMES = {OrderLeg.STOP_LOSS: "stop", OrderLeg.TAKE_PROFIT: "target"}
-CHILD = "/"
-"""Joins a parent's intent id and a child row's name in the child's row key."""
 
 
 def parent_key(row_key: str) -> str:
@@ -192,7 +190,7 @@ class OrdersTable(SnapshotTable):
                 Text(o.side.value, style="green" if o.side.value == "BUY" else "red"),
                 Text(o.order_type.value),
                 right(fmt.price(o.limit_price or o.stop_price or o.avg_fill_price)),
-                right(f"{fmt.qty(o.filled)}/{fmt.qty(o.requested)} {fmt.pct(o.ratio)}"),
+                right(f"{fmt.qty(o.filled)}/{fmt.qty(o.requested)}"),
                 right(fmt.price(o.avg_fill_price) if o.avg_fill_price is not None else ""),
                 shown(o.intent_id, style="dim"),
             ),
@@ -213,7 +211,7 @@ class OrdersTable(SnapshotTable):
                 right(f"{style.steps} step{'' if style.steps == 1 else 's'}", "dim"),
                 Text(""),
                 Text(""),
-                Text("working", style="dim"),
+                Text(""),
                 right(fmt.price(style.limit_price)),
                 right(f"{fmt.qty(o.filled)}/{fmt.qty(style.working_quantity)}"),
                 right(fmt.price(o.avg_fill_price) if o.avg_fill_price is not None else ""),
