@@ -49,8 +49,8 @@ from engine.audit_verify import (
     check_anchor,
     export_jsonl,
     newest_rows,
-    rows_up_to,
     rows_of,
+    rows_up_to,
     verify_store,
 )
 

@@ -15,8 +15,7 @@ from contracts.enums import LifecycleState, Mode, OrderLeg, OrderType, Side, Tra
 from contracts.events import AlertRaised, CheckOutcome, DriftDetected
 from contracts.intent import Intent
 from engine.approvals import ApprovalDesk
-from engine.audit import AuditStore
-from engine.audit import BeadRow
+from engine.audit import AuditStore, BeadRow
 from engine.book import Book
 from engine.clock import Clock
 from engine.fill_journal import FillJournalRow, SlippageDrift
