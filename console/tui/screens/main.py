@@ -26,9 +26,11 @@ from console.tui.widgets.gates import GatesPanel, gates_from, tier_label
 from console.tui.widgets.history import PendingHistory
 from console.tui.widgets.latency import LatencyPanel
 from console.tui.widgets.status_bar import StatusBar
+from console.tui.widgets.strategies import StrategiesPanel
 from console.tui.widgets.tables import AlertsTable, AuditTable, OrdersTable, PositionsTable
 from contracts.config import Config
 from contracts.enums import AlertLevel, LifecycleState
+from engine.strategy.manager import StrategyPanelView
 from engine.view import OrderView
 
 PANELS: tuple[tuple[str, str, str], ...] = (
@@ -40,7 +42,10 @@ PANELS: tuple[tuple[str, str, str], ...] = (
     ("alerts", "Alerts", "Alrt"),
     ("audit", "Audit", "Audit"),
     ("fills", "Fills", "Fills"),
+    ("strategies", "Strategies", "Strat"),
 )
+STRATEGIES = len(PANELS) - 1
+"""The strategies panel: a tab only while the bot runs (`--strategies`)."""
 LAYOUTS = ("-compact", "-split", "-tiled")
 DECK_COLUMNS = {"-split": ("11fr 9fr", "1fr 2fr"), "-tiled": ("3fr 2fr 2fr", "2fr 5fr 5fr")}
 """The deck's grid columns per layout, (busy, idle): with no pending trade the approvals column
@@ -83,6 +88,7 @@ class MainScreen(Screen[None]):
         self.active = 0
         self.side_active = 1
         self.state: ConsoleState | None = None
+        self._bot: bool | None = None
 
     def compose(self) -> ComposeResult:
         yield StatusBar(stale_threshold_s=self.config.stale.threshold_min * 60, id="status")
@@ -110,6 +116,8 @@ class MainScreen(Screen[None]):
                 yield AuditTable(id="audit-tail")
             with Vertical(id="p-fills", classes="panel"):
                 yield FillsTable(id="fills")
+            with Vertical(id="p-strategies", classes="panel"):
+                yield StrategiesPanel(self._strategy_view, id="strategies")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -172,10 +180,20 @@ class MainScreen(Screen[None]):
             return index in (0, self.side_active)
         return index == self.active
 
+    def _strategy_view(self) -> StrategyPanelView | None:
+        source = getattr(getattr(self.app, "engine", None), "strategy_panel", None)
+        return source() if callable(source) else None
+
+    def _bot_runs(self) -> bool:
+        if self._bot is None:
+            self._bot = self._strategy_view() is not None
+            self._panel(STRATEGIES).set_class(not self._bot, "-absent")
+        return self._bot
+
     def _visible_tabs(self) -> list[int]:
-        if self.layout_name == "-split":
-            return list(range(1, len(PANELS)))
-        return list(range(len(PANELS)))
+        bot = self._bot_runs()
+        shown = [i for i in range(len(PANELS)) if bot or i != STRATEGIES]
+        return shown[1:] if self.layout_name == "-split" else shown
 
     def _tab_active(self) -> int:
         return self.side_active if self.layout_name == "-split" else self.active
@@ -186,6 +204,8 @@ class MainScreen(Screen[None]):
 
     def action_panel(self, index: int) -> None:
         """Show panel `index` (a tab on small terminals); focus its list."""
+        if index == STRATEGIES and not self._bot_runs():
+            return
         self.active = index
         if index > 0:
             self.side_active = index
