@@ -160,7 +160,14 @@ class Engine:
             clock_,
         )
         self.styles = StyleDesk(
-            recorder, book, self.session, self.order_path, self.throttle, clock_, config
+            recorder,
+            book,
+            self.session,
+            self.order_path,
+            self.throttle,
+            clock_,
+            config,
+            instruments=self.instruments,
         )
         self.margin = MarginWatch(recorder, config.alerts.margin_cushion_pct)
         self.golive = GoLive(recorder, book, self.session, config)
@@ -193,7 +200,9 @@ class Engine:
         if self._started:
             return
         self._started = True
-        unreadable = replay_into(self.store, self.book, observe=self.limits.observe)
+        unreadable = replay_into(
+            self.store, self.book, self.limits.observe, self.styles.observe_replayed
+        )
         self.limits.restore()
         voided = self.approvals.void_after_restart()
         self.execution.resolve_write_ahead()
@@ -229,6 +238,7 @@ class Engine:
             self.kill_switch.start_confirmation(resend=True)
         if self.session.connected:
             await self.reconciler.reconcile("start-up")
+        await self.styles.resume_after_restart()
         self._tasks.append(loop.create_task(self.reconciler.run_periodically(), name="reconcile"))
         if self._intake is not None:
             try:
