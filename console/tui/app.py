@@ -30,6 +30,7 @@ from console.tui.messages import (
     StateWanted,
 )
 from console.tui.screens.drift import DriftScreen
+from console.tui.screens.limits import LimitsScreen
 from console.tui.screens.main import MainScreen
 from console.tui.screens.modals import KillConfirmScreen, LiveAccountScreen, QuitConfirmScreen
 from console.tui.screens.views import AuditScreen, GatesScreen, HelpScreen, StateScreen
@@ -509,6 +510,9 @@ class DeskgateApp(App[None]):
 
     def action_audit(self) -> None:
         self._toggle_view(AuditScreen)
+
+    def action_limits(self) -> None:
+        self.push_screen(LimitsScreen(self.engine))
 
     def action_help(self) -> None:
         rows = [(self.key_display(spec.id), spec.label, spec.help) for spec in ACTIONS]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from contracts.broker import Quote
+from contracts.config import Config
 from contracts.enums import DriftResolution
 from contracts.events import RollbackCompleted
 from engine.book import PendingOutcome
@@ -63,3 +64,12 @@ class ConsoleEngine(Protocol):
     ) -> CommandResult: ...
 
     async def rollback(self, reason: str, actor: str = "trader") -> CommandResult: ...
+
+    @property
+    def config(self) -> Config:
+        """The configuration in force (risk limits changed since start included)."""
+        ...
+
+    def set_limit(
+        self, key: str, value: str, reason: str = "", actor: str = "trader"
+    ) -> CommandResult: ...

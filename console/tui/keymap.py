@@ -81,6 +81,15 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ),
     ActionSpec("gates", "gates", "Gates", "Go-live gates screen", "g", "app", show=False),
     ActionSpec("audit", "audit", "Audit", "Audit log screen", "l", "app", show=False),
+    ActionSpec(
+        "limits",
+        "limits",
+        "Limits",
+        "Risk limits: change one on the running engine (loosening needs a typed reason)",
+        "L",
+        "main",
+        show=False,
+    ),
     ActionSpec("help", "help", "Help", "This help", "question_mark", "app"),
     ActionSpec("quit", "quit", "Quit", "Quit (confirms while orders are working)", "q", "app"),
 )

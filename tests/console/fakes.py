@@ -544,3 +544,18 @@ class FakeEngine:
             self.trading_state = TradingState.ACTIVE
         self.publish("drift-resolved")
         return CommandResult(True, f"drift {drift_id} {resolution}")
+
+    def set_limit(
+        self, key: str, value: str, reason: str = "", actor: str = "trader"
+    ) -> CommandResult:
+        """As the engine's: validated by `plan_limit_change`, loosening needs a reason."""
+        from engine.limits import LimitError, plan_limit_change
+
+        self.calls.append(("set_limit", key, value, reason, actor))
+        try:
+            change = plan_limit_change(self.config.risk, key, value, reason)
+        except LimitError as exc:
+            return CommandResult(False, str(exc), "BAD_LIMIT")
+        self.config = self.config.model_copy(update={"risk": change.risk})
+        verb = "tightened" if change.tightens else "loosened"
+        return CommandResult(True, f"{change.key} {verb}: {change.old} -> {change.new}")
