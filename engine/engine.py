@@ -41,6 +41,7 @@ from engine.orders import OrderPath
 from engine.ports import BrokerPort, BrokerUnavailable
 from engine.pretrade import PreTradeRisk
 from engine.promotion import EvidenceBundle, GoLive, Stage, stage_of
+from engine.promotion_ceremony import PromotionCeremony, RunningEngine
 from engine.reconciliation import Reconciler
 from engine.recorder import BackgroundTasks, EventRecorder
 from engine.replay import replay_into
@@ -490,6 +491,12 @@ class Engine:
         self, strategy: str, approver: str, tier: str, to_stage: Stage = Stage.LIVE
     ) -> CommandResult:
         return self.golive.approve_promotion(strategy, approver, tier, to_stage)
+
+    def promotion_ceremony(self) -> PromotionCeremony:
+        """The `deskgate promote` ceremony over this running engine's book and audit (the
+        console's promote screen): vetoes, the request, a single-use T2 token."""
+        running = RunningEngine(self.book, self.recorder, self.golive)
+        return PromotionCeremony(self.config, self.store, self.clock, running=running)
 
     def scale_tier(self) -> TierStatus | None:
         """The capital tier in force today (from `scale.go_live_date`); None when not live."""

@@ -11,6 +11,7 @@ from contracts.events import RollbackCompleted
 from engine.book import PendingOutcome
 from engine.bus import Subscription
 from engine.clock import Clock
+from engine.promotion_ceremony import PromotionCeremony
 from engine.results import CommandResult
 from engine.view import EngineSnapshot
 
@@ -73,3 +74,7 @@ class ConsoleEngine(Protocol):
     def set_limit(
         self, key: str, value: str, reason: str = "", actor: str = "trader"
     ) -> CommandResult: ...
+
+    def promotion_ceremony(self) -> PromotionCeremony:
+        """The promotion ceremony over the running engine (evidence vetoes, T2 token)."""
+        ...

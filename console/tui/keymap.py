@@ -90,6 +90,15 @@ ACTIONS: tuple[ActionSpec, ...] = (
         "main",
         show=False,
     ),
+    ActionSpec(
+        "promote",
+        "promote",
+        "Promote",
+        "Promote a strategy SHADOW -> LIVE: shadow evidence, refusals, typed T2 approval",
+        "P",
+        "main",
+        show=False,
+    ),
     ActionSpec("help", "help", "Help", "This help", "question_mark", "app"),
     ActionSpec("quit", "quit", "Quit", "Quit (confirms while orders are working)", "q", "app"),
 )

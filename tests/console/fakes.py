@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from contracts.broker import AccountSnapshot, Quote
 from contracts.config import Config
@@ -31,9 +33,11 @@ from contracts.intent import (
     OrderParams,
     PositionSizing,
 )
+from engine.audit import AuditStore
 from engine.book import PendingOutcome
 from engine.bus import EventBus, StateChanged
 from engine.clock import ManualClock
+from engine.promotion_ceremony import PromotionCeremony
 from engine.results import CommandResult, ProposalResult
 from engine.view import (
     BeadView,
@@ -147,6 +151,7 @@ class FakeEngine:
         self.command_delay = command_delay
         self.start_delay = start_delay
         self.started = False
+        self._ceremony_store: AuditStore | None = None
         self.stopped = False
         self.calls: list[tuple[str, ...]] = []
         self.trading_state = TradingState.ACTIVE
@@ -559,3 +564,10 @@ class FakeEngine:
         self.config = self.config.model_copy(update={"risk": change.risk})
         verb = "tightened" if change.tightens else "loosened"
         return CommandResult(True, f"{change.key} {verb}: {change.old} -> {change.new}")
+
+    def promotion_ceremony(self) -> PromotionCeremony:
+        """The real ceremony over a store of its own (the fake engine keeps no audit)."""
+        if self._ceremony_store is None:
+            directory = Path(tempfile.mkdtemp(prefix="fake-engine-"))
+            self._ceremony_store = AuditStore(directory / "audit.sqlite")
+        return PromotionCeremony(self.config, self._ceremony_store, self.clock)
