@@ -241,7 +241,8 @@ class StyleRunner:
             clock = j * interval
             if (why := self._stopped()) is not None:
                 return self._finished(why)
-            limit = await self._slice(limit, schedule[j])
+            if schedule[j] > self.progress.working_quantity:  # never a slice already out
+                limit = await self._slice(limit, schedule[j])
         await self._sleep(max(0.0, window - clock))
         if (why := self._stopped()) is not None:
             return self._finished(why)

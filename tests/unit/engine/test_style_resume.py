@@ -90,3 +90,22 @@ async def test_a_halted_engine_resumes_nothing(tmp_path: Path) -> None:
     assert desk.broker.modifies == []
     assert alerts(engine, "STYLE_NOT_RESUMED")
     await desk.stop()
+
+
+async def test_slices_the_broker_already_holds_are_never_sent_again(tmp_path: Path) -> None:
+    desk = RestartDesk(tmp_path)
+    engine = await desk.start(sleeping=False)
+    assert desk.broker is not None
+    iid = await approve_styled(engine, desk.broker, "twap")
+    ref = engine.book.records[iid].order_ref
+    assert ref is not None
+    await desk.stop()
+    # the broker holds 8 (a step whose bead the crash took), the clock says slice 4 is due
+    desk.working[ref] = desk.working[ref].model_copy(update={"quantity": Decimal(8)})
+
+    desk.clock.advance(700)
+    engine = await desk.start()
+    assert desk.broker is not None
+    await eventually(lambda: engine.styles.progress[iid].done)
+    assert [q for q, _ in desk.broker.modifies] == [Decimal(10)]
+    await desk.stop()
