@@ -42,6 +42,7 @@ from engine.orders import OrderPath
 from engine.ports import BrokerPort, BrokerUnavailable
 from engine.pretrade import PreTradeRisk
 from engine.promotion import EvidenceBundle, GoLive, Stage, stage_of
+from engine.promotion_ceremony import PromotionCeremony, RunningEngine
 from engine.reconciliation import Reconciler
 from engine.recorder import BackgroundTasks, EventRecorder
 from engine.replay import replay_into
@@ -163,7 +164,14 @@ class Engine:
             clock_,
         )
         self.styles = StyleDesk(
-            recorder, book, self.session, self.order_path, self.throttle, clock_, config
+            recorder,
+            book,
+            self.session,
+            self.order_path,
+            self.throttle,
+            clock_,
+            config,
+            instruments=self.instruments,
         )
         self.strategy_orders = StrategyOrders(
             recorder,
@@ -206,7 +214,9 @@ class Engine:
         if self._started:
             return
         self._started = True
-        unreadable = replay_into(self.store, self.book, observe=self.limits.observe)
+        unreadable = replay_into(
+            self.store, self.book, self.limits.observe, self.styles.observe_replayed
+        )
         self.limits.restore()
         voided = self.approvals.void_after_restart()
         self.execution.resolve_write_ahead()
@@ -242,6 +252,7 @@ class Engine:
             self.kill_switch.start_confirmation(resend=True)
         if self.session.connected:
             await self.reconciler.reconcile("start-up")
+        await self.styles.resume_after_restart()
         self._tasks.append(loop.create_task(self.reconciler.run_periodically(), name="reconcile"))
         if self._intake is not None:
             try:
@@ -513,6 +524,12 @@ class Engine:
         self, strategy: str, approver: str, tier: str, to_stage: Stage = Stage.LIVE
     ) -> CommandResult:
         return self.golive.approve_promotion(strategy, approver, tier, to_stage)
+
+    def promotion_ceremony(self) -> PromotionCeremony:
+        """The `deskgate promote` ceremony over this running engine's book and audit (the
+        console's promote screen): vetoes, the request, a single-use T2 token."""
+        running = RunningEngine(self.book, self.recorder, self.golive)
+        return PromotionCeremony(self.config, self.store, self.clock, running=running)
 
     def scale_tier(self) -> TierStatus | None:
         """The capital tier in force today (from `scale.go_live_date`); None when not live."""

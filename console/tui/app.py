@@ -13,6 +13,7 @@ from textual.reactive import var
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
 
+from console.cli.promote import SHADOW_FILE
 from console.tui import dialogs
 from console.tui import format as fmt
 from console.tui.attention import Attention
@@ -30,8 +31,10 @@ from console.tui.messages import (
     StateWanted,
 )
 from console.tui.screens.drift import DriftScreen
+from console.tui.screens.limits import LimitsScreen
 from console.tui.screens.main import MainScreen
 from console.tui.screens.modals import KillConfirmScreen, LiveAccountScreen, QuitConfirmScreen
+from console.tui.screens.promote import PromoteScreen
 from console.tui.screens.views import AuditScreen, GatesScreen, HelpScreen, StateScreen
 from console.tui.state import ConsoleState, approve_blocker, find_pending
 from console.tui.text import printable
@@ -509,6 +512,13 @@ class DeskgateApp(App[None]):
 
     def action_audit(self) -> None:
         self._toggle_view(AuditScreen)
+
+    def action_limits(self) -> None:
+        self.push_screen(LimitsScreen(self.engine))
+
+    def action_promote(self) -> None:
+        evidence = self.config.resolved_data_dir() / SHADOW_FILE
+        self.push_screen(PromoteScreen(self.engine, evidence))
 
     def action_help(self) -> None:
         rows = [(self.key_display(spec.id), spec.label, spec.help) for spec in ACTIONS]

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Protocol
 
 from contracts.broker import Quote
+from contracts.config import Config
 from contracts.enums import DriftResolution
 from contracts.events import RollbackCompleted
 from engine.book import PendingOutcome
 from engine.bus import Subscription
 from engine.clock import Clock
+from engine.promotion_ceremony import PromotionCeremony
 from engine.results import CommandResult
 from engine.view import BeadView, EngineSnapshot
 
@@ -65,3 +67,16 @@ class ConsoleEngine(Protocol):
     ) -> CommandResult: ...
 
     async def rollback(self, reason: str, actor: str = "trader") -> CommandResult: ...
+
+    @property
+    def config(self) -> Config:
+        """The configuration in force (risk limits changed since start included)."""
+        ...
+
+    def set_limit(
+        self, key: str, value: str, reason: str = "", actor: str = "trader"
+    ) -> CommandResult: ...
+
+    def promotion_ceremony(self) -> PromotionCeremony:
+        """The promotion ceremony over the running engine (evidence vetoes, T2 token)."""
+        ...

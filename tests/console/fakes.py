@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from contracts.broker import AccountSnapshot, Quote
 from contracts.config import Config
@@ -31,10 +33,12 @@ from contracts.intent import (
     OrderParams,
     PositionSizing,
 )
+from engine.audit import AuditStore
 from engine.book import PendingOutcome
 from engine.bus import EventBus, StateChanged
 from engine.clock import ManualClock
 from engine.fill_journal import FillJournalRow
+from engine.promotion_ceremony import PromotionCeremony
 from engine.results import CommandResult, ProposalResult
 from engine.view import (
     BeadView,
@@ -148,6 +152,7 @@ class FakeEngine:
         self.command_delay = command_delay
         self.start_delay = start_delay
         self.started = False
+        self._ceremony_store: AuditStore | None = None
         self.stopped = False
         self.calls: list[tuple[str, ...]] = []
         self.trading_state = TradingState.ACTIVE
@@ -555,3 +560,25 @@ class FakeEngine:
             self.trading_state = TradingState.ACTIVE
         self.publish("drift-resolved")
         return CommandResult(True, f"drift {drift_id} {resolution}")
+
+    def set_limit(
+        self, key: str, value: str, reason: str = "", actor: str = "trader"
+    ) -> CommandResult:
+        """As the engine's: validated by `plan_limit_change`, loosening needs a reason."""
+        from engine.limits import LimitError, plan_limit_change
+
+        self.calls.append(("set_limit", key, value, reason, actor))
+        try:
+            change = plan_limit_change(self.config.risk, key, value, reason)
+        except LimitError as exc:
+            return CommandResult(False, str(exc), "BAD_LIMIT")
+        self.config = self.config.model_copy(update={"risk": change.risk})
+        verb = "tightened" if change.tightens else "loosened"
+        return CommandResult(True, f"{change.key} {verb}: {change.old} -> {change.new}")
+
+    def promotion_ceremony(self) -> PromotionCeremony:
+        """The real ceremony over a store of its own (the fake engine keeps no audit)."""
+        if self._ceremony_store is None:
+            directory = Path(tempfile.mkdtemp(prefix="fake-engine-"))
+            self._ceremony_store = AuditStore(directory / "audit.sqlite")
+        return PromotionCeremony(self.config, self._ceremony_store, self.clock)
