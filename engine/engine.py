@@ -15,6 +15,7 @@ from contracts.config import Config
 from contracts.enums import AlertLevel, DriftResolution, LifecycleState, Mode, TradingState, Trigger
 from contracts.events import (
     AutoApprovePolicySet,
+    CheckOutcome,
     ContractResolved,
     EngineStarted,
     KillFlagCleared,
@@ -36,6 +37,7 @@ from engine.instruments import InstrumentMaster
 from engine.intake import IntakeServer, StrategyPlugin
 from engine.killswitch import KillSwitch
 from engine.limits import RiskLimits
+from engine.manual import ContractLookup, ManualDesk
 from engine.margin_watch import MarginWatch
 from engine.orders import OrderPath
 from engine.ports import BrokerPort, BrokerUnavailable
@@ -161,6 +163,9 @@ class Engine:
         )
         self.styles = StyleDesk(
             recorder, book, self.session, self.order_path, self.throttle, clock_, config
+        )
+        self.manual = ManualDesk(
+            book, self.bus, self.session, self.instruments, self.risk, self.order_path
         )
         self.margin = MarginWatch(recorder, config.alerts.margin_cushion_pct)
         self.golive = GoLive(recorder, book, self.session, config)
@@ -361,7 +366,7 @@ class Engine:
     async def approve(self, intent_id: str, token: str) -> CommandResult:
         """Redeem the token (atomically), re-check risk, write ahead, then send; a patient
         execution style then works the order (StyleDesk)."""
-        result = await self.order_path.approve(intent_id, token)
+        result = await self.manual.approve(intent_id, token)  # a replacement cancels first
         rec = self.book.records.get(intent_id)
         if result.ok and rec is not None:
             self.styles.start(rec)
@@ -369,6 +374,36 @@ class Engine:
 
     async def reject(self, intent_id: str, reason: str = "") -> CommandResult:
         return await self.order_path.reject(intent_id, reason)
+
+    # --- the trader's ticket ------------------------------------------------------------------
+
+    async def lookup_contract(self, symbol: str) -> ContractLookup:
+        """The broker's facts for a ticket's symbol (tick, size step, multiplier); watches it."""
+        return await self.manual.lookup(symbol)
+
+    def check_intent(self, intent: Intent) -> tuple[CheckOutcome, ...]:
+        """Every pre-trade check on an intent now, nothing recorded (the ticket as typed)."""
+        return self.manual.check(intent)
+
+    async def propose_manual(self, intent: Intent, replaces: str | None = None) -> ProposalResult:
+        """A ticket's intent (strategy `manual`) offered for approval like any other; with
+        `replaces`, approving it cancels that working order first (broker-confirmed), then
+        sends (engine.manual.ManualDesk)."""
+        return await self.manual.propose(intent, replaces)
+
+    def replaces(self, intent_id: str) -> str | None:
+        """The working order a pending intent would replace, if any."""
+        return self.manual.replaces(intent_id)
+
+    async def close_position(
+        self, symbol: str, reason: str, actor: str = "trader"
+    ) -> CommandResult:
+        """Close one position: cancel its symbol's live orders, one reducing MARKET order."""
+        return await self.safety.close_position(symbol, reason, actor)
+
+    def reconnect_now(self) -> CommandResult:
+        """Ask the broker adapter's reconnect loop to try now (never a second connect)."""
+        return self.session.reconnect_now()
 
     async def cancel(self, intent_id: str, reason: str = "") -> CommandResult:
         """Cancel a working entry order; allowed while HALTED (it only reduces risk)."""

@@ -86,6 +86,8 @@ class OrderView:
     """True while disconnected: the broker side cannot be confirmed."""
     style: StyleView | None = None
     """The execution style working this order (None for immediate orders)."""
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
 
     @property
     def ratio(self) -> Decimal:
@@ -138,6 +140,10 @@ class LatencyView:
     intent_to_submit: tuple[float, ...] = ()
     submit_to_ack: tuple[float, ...] = ()
     ack_to_fill: tuple[float, ...] = ()
+    intent_to_approve: tuple[float, ...] = ()
+    """The trader's time: the intent on screen until the approve."""
+    approve_to_submit: tuple[float, ...] = ()
+    """The engine's own time: the approve until the order is handed to the broker."""
 
 
 @dataclass(frozen=True)
@@ -240,6 +246,8 @@ class SnapshotBuilder:
                     perm_id=rec.perm_id,
                     unknown=rec.state.is_working and not session.connected,
                     style=self._style(rec.intent.intent_id),
+                    stop_loss=o.stop_loss,
+                    take_profit=o.take_profit,
                 )
             )
         last_quote = max((q.ts for q in session.quotes.values()), default=None)

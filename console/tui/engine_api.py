@@ -6,11 +6,13 @@ from typing import Protocol
 
 from contracts.broker import Quote
 from contracts.enums import DriftResolution
-from contracts.events import RollbackCompleted
+from contracts.events import CheckOutcome, RollbackCompleted
+from contracts.intent import Intent
 from engine.book import PendingOutcome
 from engine.bus import Subscription
 from engine.clock import Clock
-from engine.results import CommandResult
+from engine.manual import ContractLookup
+from engine.results import CommandResult, ProposalResult
 from engine.view import EngineSnapshot
 
 
@@ -63,3 +65,17 @@ class ConsoleEngine(Protocol):
     ) -> CommandResult: ...
 
     async def rollback(self, reason: str, actor: str = "trader") -> CommandResult: ...
+
+    async def lookup_contract(self, symbol: str) -> ContractLookup: ...
+
+    def check_intent(self, intent: Intent) -> tuple[CheckOutcome, ...]: ...
+
+    async def propose_manual(
+        self, intent: Intent, replaces: str | None = None
+    ) -> ProposalResult: ...
+
+    async def close_position(
+        self, symbol: str, reason: str, actor: str = "trader"
+    ) -> CommandResult: ...
+
+    def reconnect_now(self) -> CommandResult: ...

@@ -24,11 +24,12 @@ from console.tui.widgets.evidence import EvidencePanel, EvidenceView
 from console.tui.widgets.gates import GatesPanel, gates_from, tier_label
 from console.tui.widgets.history import PendingHistory
 from console.tui.widgets.latency import LatencyPanel
+from console.tui.widgets.quotes import QuotesPanel
 from console.tui.widgets.status_bar import StatusBar
 from console.tui.widgets.tables import AlertsTable, AuditTable, OrdersTable, PositionsTable
 from contracts.config import Config
 from contracts.enums import AlertLevel, LifecycleState
-from engine.view import OrderView
+from engine.view import OrderView, PositionView
 
 PANELS: tuple[tuple[str, str, str], ...] = (
     ("approvals", "Approvals", "Appr"),
@@ -80,6 +81,7 @@ class MainScreen(Screen[None]):
         yield PanelTabs([p[1] for p in PANELS], [p[2] for p in PANELS], id="tabs")
         with Container(id="deck"):
             with Vertical(id="p-approvals", classes="panel"):
+                yield QuotesPanel(id="quotes")
                 yield ApprovalQueue(id="queue")
                 yield Static("No pending trades - waiting for intents.", id="queue-empty")
                 yield EvidencePanel(stale=self.config.stale, id="evidence")
@@ -159,6 +161,15 @@ class MainScreen(Screen[None]):
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         return next((o for o in snap.orders if o.intent_id == key), None)
 
+    def selected_position(self) -> PositionView | None:
+        """The open position under the Positions panel's cursor while that list has focus."""
+        table = self.query_one(PositionsTable)
+        snap = self.state.snapshot if self.state is not None else None
+        if snap is None or not table.has_focus or not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return next((p for p in snap.positions if p.symbol == key and p.quantity), None)
+
     def action_zoom(self) -> None:
         """Show the panel with focus (or the active one) alone, full screen; z again restores."""
         if self.has_class("-zoom"):
@@ -218,6 +229,7 @@ class MainScreen(Screen[None]):
         )
         self.query_one(DriftBanner).show(snap.drifts if snap is not None else ())
         self.query_one(AccountStrip).show(snap)
+        self.query_one(QuotesPanel).show(state.quotes)
         if snap is None:
             self._refresh_tabs()
             return

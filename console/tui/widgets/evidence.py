@@ -156,8 +156,8 @@ def render_evidence(view: EvidenceView, stale: StaleConfig) -> EvidenceParts:
 
 
 def market_line(order: OrderParams, quote: Quote | None) -> Text:
-    """`bid 190.42 / ask 190.44 · limit 16c through the ask · notional $9,530 · risk $5.00`,
-    with the stop flagged when the market is already through it."""
+    """`bid 190.42 / ask 190.44 · limit 16c through the ask`, then `notional $9,530 · risk
+    $5.00` on a second line; the stop is flagged when the market is already through it."""
     line = Text(no_wrap=True, overflow="ellipsis")
     buy = order.side is Side.BUY
     entry = order.limit_price or order.stop_price
@@ -180,8 +180,8 @@ def market_line(order: OrderParams, quote: Quote | None) -> Text:
                 style="bold white on #d70000",
             )
         entry = entry or (quote.ask if buy else quote.bid)
-    if entry is not None:
-        line.append(f" · notional ${fmt.money(order.quantity * entry)}")
+    if entry is not None:  # its own line: never cut at 120 or 80 columns
+        line.append(f"\nnotional ${fmt.money(order.quantity * entry)}")
         if order.stop_loss is not None:
             line.append(f" · risk ${fmt.money(order.quantity * abs(entry - order.stop_loss))}")
     return line
@@ -325,8 +325,8 @@ class EvidencePanel(VerticalScroll):
     DEFAULT_CSS = """
     EvidencePanel { height: 1fr; }
     EvidencePanel > Static { width: 1fr; }
-    EvidencePanel > #evidence-head, EvidencePanel > #evidence-market,
-    EvidencePanel > #evidence-fresh { height: 1; }
+    EvidencePanel > #evidence-head, EvidencePanel > #evidence-fresh { height: 1; }
+    EvidencePanel > #evidence-market { height: 2; }
     """
 
     def __init__(self, *, stale: StaleConfig, id: str | None = None) -> None:
