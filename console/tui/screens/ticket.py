@@ -251,7 +251,12 @@ class TicketScreen(ModalScreen[TicketResult | None]):
     """Typed fields (every printable key is text, K too); enter sends for approval only when
     every check passes; escape closes; ctrl+k still kills (the app's chord)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Close"),
+        Binding("tab", "field(1)", "Next field", show=False),
+        Binding("shift+tab", "field(-1)", "Previous field", show=False),
+    ]
+    """Its own tab keys: the app's focus keys do not reach past a dialog."""
 
     def __init__(
         self,
@@ -361,6 +366,12 @@ class TicketScreen(ModalScreen[TicketResult | None]):
             return
         intent = ticket_intent(self.check.order, self.clock, self._replaces_id)
         self.dismiss(TicketResult(intent, self._replaces_id))
+
+    def action_field(self, step: int) -> None:
+        if step > 0:
+            self.focus_next()
+        else:
+            self.focus_previous()
 
     def action_cancel(self) -> None:
         self.dismiss(None)
