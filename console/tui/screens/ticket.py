@@ -251,6 +251,17 @@ class TicketScreen(ModalScreen[TicketResult | None]):
     """Typed fields (every printable key is text, K too); enter sends for approval only when
     every check passes; escape closes; ctrl+k still kills (the app's chord)."""
 
+    DEFAULT_CSS = """
+    TicketScreen #dialog { width: 78; max-height: 100%; }
+    TicketScreen #ticket-fields {
+        grid-size: 4; grid-columns: 1fr 1fr 1fr 1fr; grid-gutter: 0 1; height: auto;
+    }
+    TicketScreen .ticket-field { height: 2; }
+    TicketScreen .ticket-field Label { color: $text-muted; }
+    TicketScreen .ticket-field Input { width: 1fr; }
+    TicketScreen #ticket-checks { height: auto; margin: 1 0 0 0; }
+    """
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Close"),
         Binding("tab", "field(1)", "Next field", show=False),

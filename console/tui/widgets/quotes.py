@@ -15,14 +15,15 @@ from contracts.broker import Quote
 from engine.view import EngineSnapshot
 
 COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("Symbol", "symbol", 8),
-    ("Bid", "bid", 10),
-    ("Ask", "ask", 10),
-    ("Last", "last", 10),
+    ("Symbol", "symbol", 6),
+    ("Bid", "bid", 8),
+    ("Ask", "ask", 8),
+    ("Last", "last", 8),
     ("Sprd", "spread", 6),
-    ("Chg", "change", 8),
+    ("Chg", "change", 7),
 )
-"""Fixed widths: a price tick rewrites a cell, never re-measures the table."""
+"""Fixed widths, no cell padding (43 columns; right-aligned numbers keep a space between
+them up to 9999.99): a price tick rewrites a cell, never re-measures the table."""
 
 
 def quoted_symbols(snapshot: EngineSnapshot | None, configured: Iterable[str]) -> tuple[str, ...]:
@@ -51,29 +52,37 @@ async def watch_configured(engine: ConsoleEngine, configured: Iterable[str]) -> 
             await engine.lookup_contract(symbol.strip().upper())
 
 
-def _num(value: Decimal | None, style: str = "") -> Text:
-    return Text(fmt.price(value) if value is not None else "-", style=style, justify="right")
+def _right(text: str, key: str, style: str = "") -> Text:
+    """Right-aligned inside its column with one space after (the table has no padding)."""
+    width = next(w for _, k, w in COLUMNS if k == key)
+    return Text(text[: width - 1].rjust(width - 1) + " ", style=style)
+
+
+def _num(value: Decimal | None, key: str, style: str = "") -> Text:
+    return _right(fmt.price(value) if value is not None else "-", key, style)
 
 
 def cells(quote: Quote | None, first_last: Decimal | None) -> tuple[Text, ...]:
     """The price cells of one row (symbol excluded)."""
     if quote is None:
-        dash = Text("-", style="dim", justify="right")
-        return (Text("no quote", style="dim #ffaf00"), dash, dash, dash, dash)
+        return (
+            Text("no quote", style="dim #ffaf00"),
+            *(_right("-", key, "dim") for key in ("ask", "last", "spread", "change")),
+        )
     spread = quote.ask - quote.bid if quote.bid is not None and quote.ask is not None else None
     change: Text
     if quote.last is not None and first_last is not None:
         delta = quote.last - first_last
         style = "green" if delta > 0 else ("red" if delta < 0 else "")
-        change = Text(f"{delta:+.2f}", style=style, justify="right")
+        change = _right(f"{delta:+.2f}", "change", style)
     else:
-        change = Text("-", style="dim", justify="right")
+        change = _right("-", "change", "dim")
     crossed = spread is not None and spread <= 0
     return (
-        _num(quote.bid, "bold"),
-        _num(quote.ask, "bold"),
-        _num(quote.last),
-        _num(spread, "bold white on #d70000" if crossed else ""),
+        _num(quote.bid, "bid", "bold"),
+        _num(quote.ask, "ask", "bold"),
+        _num(quote.last, "last"),
+        _num(spread, "spread", "bold white on #d70000" if crossed else ""),
         change,
     )
 
@@ -83,11 +92,13 @@ class QuotesPanel(DataTable[Text]):
     a price tick updates just the cells whose text changed."""
 
     DEFAULT_CSS = """
-    QuotesPanel { height: auto; max-height: 7; }
+    QuotesPanel { height: auto; max-height: 7; overflow-x: hidden; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="none", zebra_stripes=False, show_cursor=False)
+        super().__init__(
+            id=id, cursor_type="none", zebra_stripes=False, show_cursor=False, cell_padding=0
+        )
         self.can_focus = False
         self._symbols: tuple[str, ...] = ()
         self._shown: dict[tuple[str, str], Text] = {}
@@ -98,7 +109,8 @@ class QuotesPanel(DataTable[Text]):
 
     def on_mount(self) -> None:
         for label, key, width in COLUMNS:
-            self.add_column(label, key=key, width=width)
+            header = Text(label.ljust(width)) if key == "symbol" else _right(label, key)
+            self.add_column(header, key=key, width=width)
 
     def show(self, quotes: tuple[tuple[str, Quote | None], ...]) -> None:
         symbols = tuple(s for s, _ in quotes)
@@ -125,5 +137,5 @@ class QuotesPanel(DataTable[Text]):
             row = cells(quote, self.first_last.get(symbol))
             for (_, key, _), text in zip(COLUMNS[1:], row, strict=True):
                 self._shown[(symbol, key)] = text
-            self.add_row(Text(printable(symbol), style="bold"), *row, key=symbol)
+            self.add_row(Text(printable(symbol)[:6], style="bold"), *row, key=symbol)
         self.display = bool(quotes)
