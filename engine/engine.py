@@ -66,8 +66,10 @@ class Engine:
 
     A thin facade: each command is delegated to the component that owns it. Components share
     one audit store, book, bus and clock and are wired here, once.
-    Commands: propose, approve, reject, cancel, kill, rearm, flatten, rollback, resolve_drift,
-    reconcile_now, can_approve. Observation: `bus.subscribe()`, `snapshot()`, `pending_history()`.
+    Commands: propose, approve, reject, cancel, kill, rearm, flatten, close_position, rollback,
+    resolve_drift, reconcile_now, reconnect_now, can_approve; the ticket's lookup_contract,
+    check_intent and propose_manual.
+    Observation: `bus.subscribe()`, `snapshot()`, `pending_history()`.
     """
 
     def __init__(
