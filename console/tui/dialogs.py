@@ -64,7 +64,12 @@ def ask_kill(app: DeskgateApp) -> None:
 
     kill_keys = tuple(k.strip() for k in app.keymap["kill"].split(","))
     app.push_screen(
-        KillConfirmScreen(kill_keys, app.key_display("kill"), working_count(app.snapshot)),
+        KillConfirmScreen(
+            kill_keys,
+            app.key_display("kill"),
+            working_count(app.snapshot),
+            app.clock.monotonic,
+        ),
         callback=done,
     )
 

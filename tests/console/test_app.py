@@ -9,7 +9,12 @@ import pytest
 from console.tui.app import DeskgateApp
 from console.tui.messages import EngineChanged
 from console.tui.screens.main import MainScreen
-from console.tui.screens.modals import KillConfirmScreen, LiveAccountScreen, ReasonScreen
+from console.tui.screens.modals import (
+    TYPED_BURST_S,
+    KillConfirmScreen,
+    LiveAccountScreen,
+    ReasonScreen,
+)
 from console.tui.screens.views import AuditScreen, GatesScreen
 from console.tui.widgets.tables import OrdersTable
 from contracts.config import Config, ConsoleConfig, KeysConfig
@@ -161,6 +166,7 @@ async def test_kill_works_from_inside_a_modal_with_text_input(clock: ManualClock
         assert isinstance(app.screen, ReasonScreen)
         await pilot.press("ctrl+k")  # K is text in a text box; the chord kills
         assert isinstance(app.screen, KillConfirmScreen)
+        clock.advance(2 * TYPED_BURST_S)  # read, then confirm
         await pilot.press("y")
         await wait_for(pilot, lambda: any(c[0] == "kill" for c in engine.calls))
 

@@ -10,7 +10,7 @@ import pytest
 from broker.sim import ManualScheduler, SimBroker, SimVenue
 from console.tui.app import DeskgateApp
 from console.tui.screens.drift import DriftScreen
-from console.tui.screens.modals import KillConfirmScreen, ReasonScreen
+from console.tui.screens.modals import TYPED_BURST_S, KillConfirmScreen, ReasonScreen
 from console.tui.widgets.drift import DriftBanner, DriftTable
 from console.tui.widgets.tables import OrdersTable, PositionsTable
 from contracts.config import Config
@@ -123,6 +123,7 @@ async def test_kill_with_ten_working_orders_cancels_all_and_is_broker_confirmed(
 
         await pilot.press("K")
         assert isinstance(app.screen, KillConfirmScreen)
+        desk.clock.advance(2 * TYPED_BURST_S)  # read, then confirm
         await pilot.press("y")
 
         def confirmed() -> bool:

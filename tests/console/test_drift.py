@@ -8,7 +8,7 @@ from textual.widgets import Static
 from console.tui.app import DeskgateApp
 from console.tui.screens.drift import DriftScreen
 from console.tui.screens.main import MainScreen
-from console.tui.screens.modals import KillConfirmScreen, ReasonScreen
+from console.tui.screens.modals import TYPED_BURST_S, KillConfirmScreen, ReasonScreen
 from console.tui.widgets.drift import DriftBanner, DriftTable, side_text
 from contracts.config import Config, ConsoleConfig, KeysConfig
 from contracts.enums import DriftResolution, DriftSeverity, DriftType, TradingState
@@ -178,6 +178,7 @@ async def test_kill_works_from_the_drift_screen_and_its_note_field(clock: Manual
         assert isinstance(app.screen, DriftScreen)
         await pilot.press("e", *"typing K", "ctrl+k")  # K is text there; the chord kills
         assert isinstance(app.screen, KillConfirmScreen)
+        clock.advance(2 * TYPED_BURST_S)  # read, then confirm
         await pilot.press("y")
         await wait_for(pilot, lambda: any(c[0] == "kill" for c in engine.calls))
         assert resolves(engine) == []

@@ -14,6 +14,7 @@ from console.tui.app import DeskgateApp
 from console.tui.screens.drift import DriftScreen
 from console.tui.screens.main import MainScreen
 from console.tui.screens.modals import (
+    TYPED_BURST_S,
     ConfirmScreen,
     KillConfirmScreen,
     LiveAccountScreen,
@@ -177,6 +178,34 @@ async def test_outside_text_boxes_k_is_one_key(clock: ManualClock) -> None:
         await pilot.press("K")
         assert isinstance(app.screen, KillConfirmScreen)
         await pilot.press("K")
+        await wait_for(pilot, lambda: any(c[0] == "kill" for c in engine.calls))
+
+
+async def test_kyle_typed_outside_a_text_box_does_not_kill(clock: ManualClock) -> None:
+    """Nothing pending, so `r` opens no box: "Kyle" lands on the main screen. The K opens the
+    kill dialog; the y typed right after it is refused as a typed burst, not a decision."""
+    engine = scenarios.with_pending(clock)
+    app = app_for(engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(pilot, app)
+        await pilot.press(*"Kyle")
+        await pilot.pause()
+        assert isinstance(app.screen, KillConfirmScreen)
+        assert not any(c[0] == "kill" for c in engine.calls)
+        hint = plain(app.screen.query_one("#dialog-hint").render(), width=300)
+        assert "typed, not read" in hint
+        await pilot.press("y")  # a second, deliberate y is an answer
+        await wait_for(pilot, lambda: any(c[0] == "kill" for c in engine.calls))
+
+
+async def test_a_y_after_reading_the_kill_dialog_kills(clock: ManualClock) -> None:
+    engine = scenarios.with_pending(clock)
+    app = app_for(engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(pilot, app)
+        await pilot.press("K")
+        clock.advance(2 * TYPED_BURST_S)
+        await pilot.press("y")
         await wait_for(pilot, lambda: any(c[0] == "kill" for c in engine.calls))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.console import RenderableType
@@ -49,11 +50,23 @@ class QuitConfirmScreen(ConfirmScreen):
     """Quit while orders are working (they stay working at the broker)."""
 
 
+TYPED_BURST_S = 0.3
+"""A `y` this soon after the kill dialog opened was typed along with the K ("Kyle…"), not
+read: it is refused. The kill key pressed again is a deliberate double tap and always kills."""
+
+
 class KillConfirmScreen(ConfirmScreen):
     """The kill switch's one confirming keystroke: `y`, the kill key or the chord again.
-    Every other key is ignored (a dialog keeps the app's single keys away)."""
+    Every other key is ignored (a dialog keeps the app's single keys away). A `y` inside
+    TYPED_BURST_S of the dialog opening is refused and said so; the next `y` kills."""
 
-    def __init__(self, kill_keys: tuple[str, ...], kill_key_display: str, working: int) -> None:
+    def __init__(
+        self,
+        kill_keys: tuple[str, ...],
+        kill_key_display: str,
+        working: int,
+        monotonic: Callable[[], float],
+    ) -> None:
         orders = (
             f"{working} working order{'s' if working != 1 else ''}"
             if working
@@ -66,11 +79,26 @@ class KillConfirmScreen(ConfirmScreen):
             hint=f"{kill_key_display}, {KILL_CHORD} or y = KILL · n / escape = cancel",
         )
         self.kill_keys = frozenset(kill_keys)
+        self.kill_key_display = kill_key_display
+        self.monotonic = monotonic
+        self.opened_mono = monotonic()
 
     def on_key(self, event: Key) -> None:
         if event.key in self.kill_keys:
             event.stop()
             self.dismiss(True)
+
+    def action_answer(self, answer: bool) -> None:
+        waited = self.monotonic() - self.opened_mono
+        if answer and waited < TYPED_BURST_S:
+            self.app.bell()
+            self.query_one("#dialog-hint", Static).update(
+                f"y came {waited:.2f}s after the dialog opened: typed, not read."
+                f" Press y again (or {self.kill_key_display}) to KILL · n / escape = cancel"
+            )
+            self.opened_mono = float("-inf")  # the next y is a deliberate answer
+            return
+        self.dismiss(answer)
 
 
 class ReasonScreen(ModalScreen[str | None]):
