@@ -14,7 +14,7 @@ from console.tui.screens.modals import (
 from console.tui.text import printable
 from console.tui.widgets.approvals import trade_text
 from console.tui.widgets.drift import RESOLUTIONS, side_text
-from contracts.enums import DriftResolution
+from contracts.enums import DriftResolution, LifecycleState
 from contracts.events import DriftDetected
 from engine.results import CommandResult
 from engine.rollback import write_incident
@@ -142,7 +142,12 @@ def ask_close_position(app: DeskgateApp, position: PositionView) -> None:
         for o in (app.snapshot.orders if app.snapshot else ())
         if o.symbol == symbol and o.state.is_working
     ]
-    cancels = "".join(f"\n  cancel {printable(order_headline(o))}" for o in working)
+    cancels = "".join(
+        f"\n  cancel the stop/target of {printable(o.intent_id)}"
+        if o.state is LifecycleState.MANAGED
+        else f"\n  cancel {printable(order_headline(o))}"
+        for o in working
+    )
 
     def done(confirmed: bool | None) -> None:
         if confirmed:

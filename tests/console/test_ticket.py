@@ -228,3 +228,35 @@ async def test_a_ticket_at_the_real_venue_waits_for_approval_then_sends(
         await wait_for(pilot, lambda: desk.venue.orders() != [])
         rec = desk.engine.book.records[app.snapshot.orders[0].intent_id]
         assert rec.intent.strategy == "manual" and rec.state is not LifecycleState.PROPOSED
+
+
+def test_a_stop_already_through_the_market_is_refused() -> None:
+    from console.tui.screens.ticket import TicketForm, validate
+    from contracts.broker import Quote
+    from contracts.config import RiskConfig
+    from contracts.intent import Instrument
+    from contracts.market import ContractFacts
+    from engine.manual import ContractLookup
+
+    facts = ContractFacts(
+        con_id=1,
+        symbol="KO",
+        sec_type="STK",
+        exchange="SMART",
+        currency="USD",
+        multiplier=D(1),
+        min_tick=D("0.01"),
+    )
+    lookup = ContractLookup(Instrument(symbol="KO"), facts)
+    quote = Quote(
+        symbol="KO", bid=D("60.10"), ask=D("60.12"), last=D("60.11"), ts=ManualClock().now()
+    )
+    check = validate(
+        TicketForm("KO", "BUY", "100", "LMT", "60.20", "60.10"), lookup, quote, RiskConfig()
+    )
+    assert not check.ok
+    assert any("already through the bid" in line for ok, line in check.lines if not ok)
+    fine = validate(
+        TicketForm("KO", "BUY", "100", "LMT", "60.11", "60.01"), lookup, quote, RiskConfig()
+    )
+    assert fine.ok, fine.lines

@@ -141,6 +141,7 @@ def validate(
             lines.append((False, f"{name} {text!r}: a positive price"))
     if lines or side is None or order_type is None or quantity is None:
         return TicketCheck(tuple(lines), None)
+    priced = (price is None) == (order_type is OrderType.MARKET)
     if order_type is OrderType.MARKET and price is not None:
         lines.append((False, "a MKT order takes no price: clear it or choose LMT"))
     if order_type is not OrderType.MARKET and price is None:
@@ -177,6 +178,10 @@ def validate(
             )
         else:
             lines.append((True, market))
+        through = stop is not None and (stop >= quote.bid if buy else stop <= quote.ask)
+        if through:
+            touched = "bid" if buy else "ask"
+            lines.append((False, f"stop {stop} is already through the {touched}: it triggers"))
     else:
         lines.append((False, f"no two-sided quote for {symbol}"))
     entry = price if price is not None else touch
@@ -198,6 +203,8 @@ def validate(
         lines.append(
             (not risk.require_stop, "no stop" + (" (required)" if risk.require_stop else ""))
         )
+    if not priced:
+        return TicketCheck(tuple(lines), None)
     instrument = Instrument(
         symbol=symbol,
         sec_type=facts.sec_type,
@@ -264,10 +271,11 @@ class TicketScreen(ModalScreen[TicketResult | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Close"),
-        Binding("tab", "field(1)", "Next field", show=False),
-        Binding("shift+tab", "field(-1)", "Previous field", show=False),
+        Binding("tab", "field(1)", "Next field", show=False, priority=True),
+        Binding("shift+tab", "field(-1)", "Previous field", show=False, priority=True),
     ]
-    """Its own tab keys: the app's focus keys do not reach past a dialog."""
+    """Its own tab keys (the app's focus keys do not reach past a dialog), checked before the
+    field sees the key: the keys typed right after a tab go to the next field."""
 
     def __init__(
         self,

@@ -100,7 +100,8 @@ class QuotesPanel(DataTable[Text]):
             id=id, cursor_type="none", zebra_stripes=False, show_cursor=False, cell_padding=0
         )
         self.can_focus = False
-        self._symbols: tuple[str, ...] = ()
+        self._symbols: tuple[str, ...] | None = None
+        """None until the first `show`: the panel hides while there is nothing to quote."""
         self._shown: dict[tuple[str, str], Text] = {}
         self.first_last: dict[str, Decimal] = {}
         """The first last price seen per symbol: `Chg` is measured from it (this session)."""
