@@ -175,8 +175,8 @@ async def test_latency_labels_say_whose_time_it_is(clock: ManualClock) -> None:
     async with app.run_test(size=(180, 50)) as pilot:
         await started(pilot, app)
         titles = [str(s.render()) for s in app.screen.query_one(LatencyPanel).query(".stage-title")]
-        assert titles[0].startswith("TRADER intent→approve")
-        assert titles[1].startswith("ENGINE approve→submit")
+        assert titles[0] == "TRADER\nintent→approve"
+        assert titles[1] == "ENGINE\napprove→submit"
         assert "ENGINE" in titles[2] and "submit→ack" in titles[2]
 
 

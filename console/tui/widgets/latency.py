@@ -12,10 +12,10 @@ from engine.view import LatencyView
 
 HIST_BINS = 12
 STAGES: tuple[tuple[str, str], ...] = (
-    ("intent_to_approve", "TRADER intent→approve (thinking time)"),
-    ("approve_to_submit", "ENGINE approve→submit"),
-    ("submit_to_ack", "ENGINE+BROKER submit→ack"),
-    ("ack_to_fill", "MARKET ack→fill"),
+    ("intent_to_approve", "TRADER\nintent→approve"),
+    ("approve_to_submit", "ENGINE\napprove→submit"),
+    ("submit_to_ack", "ENGINE+IB\nsubmit→ack"),
+    ("ack_to_fill", "MARKET\nack→fill"),
 )
 """The trader's time first, then the engine's own; intent→submit (both) is no longer shown."""
 
@@ -51,7 +51,7 @@ class StageHistogram(Vertical):
 
     DEFAULT_CSS = """
     StageHistogram { width: 1fr; height: 1fr; }
-    StageHistogram > .stage-title { height: 1; text-style: bold; }
+    StageHistogram > .stage-title { height: 2; text-style: bold; }
     StageHistogram > .stage-summary { height: auto; color: $text-muted; }
     StageHistogram > PlotextPlot { height: 1fr; min-height: 4; }
     """
