@@ -105,6 +105,8 @@ class TokenUsed(EngineEvent):
     kind: Literal["TOKEN_USED"] = "TOKEN_USED"
     intent_id: str
     token_id: str
+    actor: str = "trader"
+    """Who approved: the trader at the console, or a named approver (the paper drill's)."""
 
 
 class TokenExpired(EngineEvent):
@@ -403,7 +405,8 @@ class PromotionRefused(EngineEvent):
 
 
 class OrderModified(EngineEvent):
-    """One step of an execution style: a modify of the working entry, and the broker's answer."""
+    """A modify of a working order (an execution style's entry step, or a strategy's stop
+    leg), and the broker's answer."""
 
     kind: Literal["ORDER_MODIFIED"] = "ORDER_MODIFIED"
     intent_id: str
@@ -413,6 +416,11 @@ class OrderModified(EngineEvent):
     confirmed: bool
     reason: str = ""
     """Why it was not confirmed (refused, not sent); empty when confirmed."""
+    stop_price: Decimal | None = None
+    """A stop leg's new trigger price (a strategy's stop move or exit)."""
+    purpose: str = ""
+    """Why it was asked: empty for an execution style; 'stop_move: ...' or
+    'strategy_exit:<reason>: ...' for the strategy runtime's supervised modifies."""
 
 
 class LiveOverride(EngineEvent):

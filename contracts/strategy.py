@@ -227,6 +227,9 @@ class StrategyConfig(_StrategySection):
     quality: QualityConfig = QualityConfig()
     journal: JournalConfig = JournalConfig()
     session: SessionConfig = SessionConfig()
+    exits_need_approval: bool = False
+    """False: the trade manager's exits (which only reduce risk) go out under the audited
+    `strategy_exit` exemption, without a token; True: each exit is a normal approval."""
 
     def template(self, name: str) -> TemplateConfig:
         return self.templates.get(name) or TemplateConfig()

@@ -58,8 +58,11 @@ class ApprovalDesk:
             )
         )
 
-    def redeem(self, rec: IntentRecord | None, intent_id: str, token: str) -> TokenRejection | str:
-        """Consume the token for this intent: its token id, or why it was refused (recorded)."""
+    def redeem(
+        self, rec: IntentRecord | None, intent_id: str, token: str, actor: str = "trader"
+    ) -> TokenRejection | str:
+        """Consume the token for this intent: its token id, or why it was refused (recorded);
+        the TOKEN_USED bead names the `actor` who approved."""
         if rec is None:
             self._recorder.emit(
                 TokenRejected(
@@ -99,7 +102,10 @@ class ApprovalDesk:
         self._pending.pop(intent_id, None)
         self._recorder.emit(
             TokenUsed(
-                **self._recorder.now_pair(), intent_id=intent_id, token_id=redemption.token_id
+                **self._recorder.now_pair(),
+                intent_id=intent_id,
+                token_id=redemption.token_id,
+                actor=actor,
             )
         )
         return redemption.token_id

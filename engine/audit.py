@@ -13,9 +13,7 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
-
-import sqlite_utils
+from typing import IO
 
 from contracts.events import (
     AuditedEvent,
@@ -69,47 +67,46 @@ def _intent_id_of(event: AuditedEvent) -> str | None:
     return value if isinstance(value, str) else None
 
 
-_SCHEMA: dict[str, dict[str, Any]] = {
-    "beads": {
-        "columns": {
-            "seq": int,
-            "ts": str,
-            "kind": str,
-            "intent_id": str,
-            "payload": str,
-            "prev_hash": str,
-            "hash": str,
-        },
-        "pk": "seq",
-    },
-    "intents": {
-        "columns": {"intent_id": str, "received_at": str, "source": str, "payload": str},
-        "pk": "intent_id",
-    },
-    "orders": {
-        "columns": {"order_ref": str, "intent_id": str, "submitted_at": str, "payload": str},
-        "pk": "order_ref",
-    },
-    "fills": {
-        "columns": {
-            "exec_id": str,
-            "intent_id": str,
-            "order_ref": str,
-            "ts": str,
-            "quantity": str,
-            "price": str,
-        },
-        "pk": "exec_id",
-    },
-    "tokens": {
-        "columns": {"token_id": str, "intent_id": str, "status": str, "ts": str},
-        "pk": "token_id",
-    },
-    "drift": {
-        "columns": {"drift_id": str, "ts": str, "payload": str, "resolved": int},
-        "pk": "drift_id",
-    },
+_TABLES: dict[str, tuple[str, ...]] = {
+    "beads": (
+        '"seq" INTEGER PRIMARY KEY',
+        '"ts" TEXT',
+        '"kind" TEXT',
+        '"intent_id" TEXT',
+        '"payload" TEXT',
+        '"prev_hash" TEXT',
+        '"hash" TEXT',
+    ),
+    "intents": (
+        '"intent_id" TEXT PRIMARY KEY',
+        '"received_at" TEXT',
+        '"source" TEXT',
+        '"payload" TEXT',
+    ),
+    "orders": (
+        '"order_ref" TEXT PRIMARY KEY',
+        '"intent_id" TEXT',
+        '"submitted_at" TEXT',
+        '"payload" TEXT',
+    ),
+    "fills": (
+        '"exec_id" TEXT PRIMARY KEY',
+        '"intent_id" TEXT',
+        '"order_ref" TEXT',
+        '"ts" TEXT',
+        '"quantity" TEXT',
+        '"price" TEXT',
+    ),
+    "tokens": ('"token_id" TEXT PRIMARY KEY', '"intent_id" TEXT', '"status" TEXT', '"ts" TEXT'),
+    "drift": ('"drift_id" TEXT PRIMARY KEY', '"ts" TEXT', '"payload" TEXT', '"resolved" INTEGER'),
 }
+"""The store's tables, as sqlite-utils created them in stores written before (same SQL types)."""
+
+
+def _create_schema(conn: sqlite3.Connection) -> None:
+    for name, columns in _TABLES.items():
+        conn.execute(f'CREATE TABLE IF NOT EXISTS "{name}" ({", ".join(columns)})')
+    conn.execute('CREATE INDEX IF NOT EXISTS "idx_beads_intent_id" ON "beads" ("intent_id")')
 
 
 class AuditStore:
@@ -132,11 +129,7 @@ class AuditStore:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             self._conn = conn
-            self.db = sqlite_utils.Database(conn)
-            for name, spec in _SCHEMA.items():
-                if not self.db[name].exists():
-                    self.db[name].create(spec["columns"], pk=spec["pk"])  # type: ignore[union-attr]
-            self.db["beads"].create_index(["intent_id"], if_not_exists=True)  # type: ignore[union-attr]
+            _create_schema(conn)
             chmod_private(*_sqlite_files(path))
             row = conn.execute("SELECT seq, hash FROM beads ORDER BY seq DESC LIMIT 1").fetchone()
         except (sqlite3.Error, OSError) as exc:
@@ -145,6 +138,8 @@ class AuditStore:
         self._head: str = row[1] if row else GENESIS
         self._key, self._keyed_from, self._anchor_file = self._open_chain_key()
         self._pending: list[tuple[BeadRow, AuditedEvent]] = []
+        self._anchor_due: BeadRow | None = None
+        """A committed head whose anchor a deferred durable append has not written yet."""
 
     def _open_chain_key(self) -> tuple[bytes, int, AnchorFile]:
         """Load the key and check the anchor; key a new or legacy store from its next bead."""
@@ -194,15 +189,27 @@ class AuditStore:
                 self.flush()
         return row.seq
 
-    def append_durable(self, event: AuditedEvent) -> int:
-        """Write the pending batch and this bead, fully synced, before returning."""
+    def append_durable(self, event: AuditedEvent, *, defer_anchor: bool = False) -> int:
+        """Write the pending batch and this bead, fully synced, before returning.
+
+        With `defer_anchor` the head anchor is left due until `sync_anchor` (or the next write):
+        the bead is on disk either way; the anchor is tamper evidence that may lag, never lead.
+        """
         row = self._make_row(event)
         batch = [*self._pending, (row, event)]
         self._write(batch)
         self._pending.clear()
         self._seq, self._head = row.seq, row.hash
-        self._anchor(row)
+        if defer_anchor:
+            self._anchor_due = row
+        else:
+            self._anchor(row)
         return row.seq
+
+    def sync_anchor(self) -> None:
+        """Write the head anchor a deferred durable append left due (nothing if none is)."""
+        if self._anchor_due is not None:
+            self._anchor(self._anchor_due)
 
     def flush(self) -> None:
         if not self._pending:
@@ -217,9 +224,11 @@ class AuditStore:
         try:
             self._anchor_file.write(self._key, Anchor(newest.seq, newest.hash, self._keyed_from))
         except OSError as exc:
+            self._anchor_due = newest
             raise AuditUnavailable(
                 f"audit head anchor {anchor_path(self.path)} refused the write: {_cause(exc)}"
             ) from exc
+        self._anchor_due = None
 
     @property
     def head_seq(self) -> int:
@@ -320,6 +329,7 @@ class AuditStore:
     def close(self) -> None:
         try:
             self.flush()
+            self.sync_anchor()
         finally:
             self._conn.close()
             self._anchor_file.close()

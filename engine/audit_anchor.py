@@ -13,8 +13,10 @@ anchor `<store>.head` (0600) holds the seq and hash of the newest committed bead
 place and synced after every commit, and MACed with the key so no one without the key can write
 one for a head it never recorded. A store whose head is older than its anchor lost beads. The
 anchor may lag the store by one commit after a crash (it is written after the commit), never lead
-it. (An old copy of the anchor, put back, would hide a truncation back to that point: keep a copy
-of the anchor elsewhere when that matters.)
+it. The order path syncs the write-ahead commit before the order leaves and this anchor just
+after (`defer_anchor`): a crash in between leaves the same one-commit lag. (An old copy of the
+anchor, put back, would hide a truncation back to that point: keep a copy of the anchor elsewhere
+when that matters.)
 
 Stores written before the key existed ("legacy"): the first engine that opens one creates the
 key and keys every bead after the existing head; the anchor records that boundary

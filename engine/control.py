@@ -22,6 +22,7 @@ from contracts.enums import TradingState
 from contracts.events import KillConfirmation, TradingStateChanged
 from engine.bus import EventBus, Subscription
 from engine.control_wire import CONTROL_SOCKET, KILL_CONFIRM_TIMEOUT_S, peer_uid
+from engine.intake import close_unix, listen_unix
 from engine.results import CommandResult
 from engine.view import EngineSnapshot
 
@@ -76,26 +77,11 @@ class ControlServer:
         return tuple(sorted(self._commands))
 
     async def start(self) -> None:
-        if self.path.exists() or self.path.is_symlink():
-            if await _socket_alive(self.path):
-                raise OSError(f"{self.path}: another deskgate already answers there")
-            self.path.unlink()
-        old = os.umask(0o177)  # created 0600: no window in which others can connect
-        try:
-            self._server = await asyncio.start_unix_server(
-                self._handle, path=str(self.path), limit=MAX_REQUEST
-            )
-        finally:
-            os.umask(old)
-        os.chmod(self.path, 0o600)
+        self._server = await listen_unix(self.path, self._handle, MAX_REQUEST)
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+        await close_unix(self._server, self.path)
+        self._server = None
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -258,12 +244,3 @@ def status_of(snap: EngineSnapshot) -> dict[str, Any]:
 async def _reply(writer: asyncio.StreamWriter, reply: Reply) -> None:
     writer.write(json.dumps(reply, default=str).encode() + b"\n")
     await writer.drain()
-
-
-async def _socket_alive(path: Path) -> bool:
-    try:
-        _, writer = await asyncio.open_unix_connection(str(path))
-    except OSError:
-        return False
-    writer.close()
-    return True

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,8 @@ from engine.results import CommandResult, ProposalResult
 from engine.safety import SafetyActions
 from engine.scale import TierStatus
 from engine.session import BrokerSession
+from engine.strategy.exits import StrategyOrders
+from engine.strategy.manager import StrategyPanelView
 from engine.style_desk import StyleDesk
 from engine.throttle import OutboundThrottle
 from engine.tokens import TokenBook
@@ -168,6 +171,16 @@ class Engine:
         )
         self.manual = ManualDesk(
             book, self.bus, self.session, self.instruments, self.risk, self.order_path
+        )
+        self.strategy_orders = StrategyOrders(
+            recorder,
+            book,
+            self.session,
+            self.order_path,
+            self.throttle,
+            self.store,
+            self.instruments,
+            lambda: self.config,
         )
         self.margin = MarginWatch(recorder, config.alerts.margin_cushion_pct)
         self.golive = GoLive(recorder, book, self.session, config)
@@ -352,6 +365,7 @@ class Engine:
     def handle_broker_event(self, event: BrokerEvent) -> None:
         """Apply one event from the broker port (the port's sink; drills may interpose here)."""
         self.styles.observe(event)
+        self.strategy_orders.observe(event)
         self.router.deliver(event)
         self.margin.observe(event)
 
@@ -365,10 +379,12 @@ class Engine:
         """Whether approve would be accepted now (for greying out the key), and why not."""
         return self.order_path.can_approve(intent_id)
 
-    async def approve(self, intent_id: str, token: str) -> CommandResult:
+    async def approve(self, intent_id: str, token: str, actor: str = "trader") -> CommandResult:
         """Redeem the token (atomically), re-check risk, write ahead, then send; a patient
-        execution style then works the order (StyleDesk)."""
-        result = await self.manual.approve(intent_id, token)  # a replacement cancels first
+        execution style then works the order (StyleDesk). `actor` is named in the TOKEN_USED
+        bead (the trader, or an explicit drill approver). A ticket's replacement cancels the
+        order it replaces first (engine.manual)."""
+        result = await self.manual.approve(intent_id, token, actor)
         rec = self.book.records.get(intent_id)
         if result.ok and rec is not None:
             self.styles.start(rec)
@@ -488,6 +504,24 @@ class Engine:
         self.recorder.emit(
             StrategyRecorded(**self.recorder.now_pair(), record=record.model_dump(mode="json"))
         )
+
+    async def strategy_exit(self, intent_id: str, reason: str, text: str) -> CommandResult:
+        """Close a bot trade (risk-reducing only; reason from the fixed vocabulary) under the
+        audited exemption, or as a normal approval with `[strategy].exits_need_approval`."""
+        return await self.strategy_orders.strategy_exit(intent_id, reason, text)
+
+    async def modify_stop(self, intent_id: str, stop_price: Decimal, text: str) -> CommandResult:
+        """Move a bot trade's working stop leg, only ever tighter (broker-confirmed, audited)."""
+        return await self.strategy_orders.modify_stop(intent_id, stop_price, text)
+
+    def strategy_panel(self) -> StrategyPanelView | None:
+        """The strategies panel's view from the bot among the intent sources (None without)."""
+        for source in self._sources:
+            panel = getattr(source, "panel", None)
+            if callable(panel):
+                view: StrategyPanelView = panel()
+                return view
+        return None
 
     def strategy_rows(self) -> list[tuple[str, str]]:
         """Every audited strategy record as (kind, payload), oldest first (restart restore)."""

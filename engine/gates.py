@@ -132,6 +132,8 @@ class PaperEvidence:
     sharpe_paper: float | None
     sharpe_backtest: float | None
     latency_delta_pct: float | None
+    backtest_source: str = ""
+    """The BACKTEST_SUMMARY.json whose `sharpe_backtest` paper is judged against (empty: none)."""
 
 
 @dataclass(frozen=True)
@@ -373,7 +375,8 @@ def gate_paper(ev: GateEvidence, cfg: GoLiveConfig) -> GateResult:
         ("pacing violations", str(p.pacing_violations)),
         ("disconnects", str(p.disconnects)),
         ("Sharpe paper/backtest", f"{_fmt(p.sharpe_paper, digits=3)}"
-                                  f"/{_fmt(p.sharpe_backtest, digits=3)}"),
+                                  f"/{_fmt(p.sharpe_backtest, digits=3)} per trade"),
+        ("backtest", p.backtest_source or "none found"),
     ]  # fmt: skip
     fails: list[str] = []
     missing: list[str] = []
@@ -395,14 +398,21 @@ def gate_paper(ev: GateEvidence, cfg: GoLiveConfig) -> GateResult:
         missing.append("fill rate (no orders submitted)")
     elif p.fill_rate_pct <= cfg.min_fill_rate_pct:
         fails.append(f"fill rate {p.fill_rate_pct:.1f}% not > {cfg.min_fill_rate_pct:g}%")
-    if p.sharpe_paper is None or p.sharpe_backtest is None:
+    if p.sharpe_backtest is None:
         missing.append(
-            "Sharpe " + ("paper" if p.sharpe_paper is None else "backtest")
-            + " (needs at least 2 closed round trips with varying returns)"
+            "Sharpe backtest (deskgate backtest --out DIR under the evidence or data dir; "
+            "its BACKTEST_SUMMARY.json needs 2 closed trades with varying returns)"
+            if not p.backtest_source else f"Sharpe backtest (undefined in {p.backtest_source})"
         )  # fmt: skip
-    elif p.sharpe_backtest <= 0:
+    if p.sharpe_paper is None:
+        missing.append("Sharpe paper (needs at least 2 closed round trips with varying returns)")
+    if p.sharpe_backtest is not None and p.sharpe_backtest <= 0:
         fails.append(f"backtest Sharpe {p.sharpe_backtest:.3f} <= 0: no edge for paper to confirm")
-    elif p.sharpe_paper < cfg.min_sharpe_vs_backtest * p.sharpe_backtest:
+    elif (
+        p.sharpe_backtest is not None
+        and p.sharpe_paper is not None
+        and p.sharpe_paper < cfg.min_sharpe_vs_backtest * p.sharpe_backtest
+    ):
         fails.append(
             f"paper Sharpe {p.sharpe_paper:.3f} < {cfg.min_sharpe_vs_backtest:g} x backtest "
             f"{p.sharpe_backtest:.3f}"

@@ -8,13 +8,14 @@ or looks outside the evidence dir and the data dir.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
 import sqlite3
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -59,6 +60,14 @@ IMPORT_CONTRACTS_FILE = "import-contracts.json"
 REPOSITORY_FILE = "repository.json"
 PAPER_LOG_FILE = "PAPER_TRADING_LOG.json"
 """The checkout's scan: fixtures (gate 1), broker interface (gate 3), test files (gate 5)."""
+BACKTEST_SUMMARY_FILE = "BACKTEST_SUMMARY.json"
+"""What `deskgate backtest --out DIR` writes; gate 7's Sharpe baseline is its sharpe_backtest."""
+BACKTEST_SEARCH = (
+    BACKTEST_SUMMARY_FILE,
+    f"*/{BACKTEST_SUMMARY_FILE}",
+    f"*/*/{BACKTEST_SUMMARY_FILE}",
+)
+"""Where a summary is looked for under the evidence dir and the data dir (two levels down)."""
 GOVERNANCE_STORE = "governance.sqlite"
 EVIDENCE_KINDS = ("SIGNOFF", "ROLLBACK_COMPLETED", "KILL_CONFIRMATION", "LIVE_OVERRIDE")
 
@@ -100,13 +109,17 @@ class EvidencePaths:
         }
 
 
-def evidence_version(paths: EvidencePaths) -> str:
-    """sha256 over the evidence files' labels and contents (absent files are skipped).
+def evidence_version(paths: EvidencePaths, backtest: Path | None = None) -> str:
+    """sha256 over the evidence files' labels and contents (absent files are skipped), and the
+    backtest summary gate 7 compares against (`newest_backtest`), when there is one.
 
     Any change to the evidence gives a new version, so a sign-off made before it stops counting.
     """
     digest = hashlib.sha256()
-    for label, path in sorted(paths.evidence_files().items()):
+    files = paths.evidence_files()
+    if backtest is not None:
+        files = {**files, "backtest": backtest}
+    for label, path in sorted(files.items()):
         try:
             content = path.read_bytes()
         except OSError:
@@ -306,6 +319,43 @@ def read_paper_metrics(path: Path) -> PaperEvidence | None:
     )
 
 
+def newest_backtest(roots: Iterable[Path]) -> tuple[Path, float | None] | None:
+    """The newest BACKTEST_SUMMARY.json (by modification time) under `roots`, with its
+    `sharpe_backtest` (None when it has none or does not parse); None when there is none."""
+    found: dict[Path, int] = {}
+    for root in roots:
+        for pattern in BACKTEST_SEARCH:
+            for path in root.glob(pattern):
+                with contextlib.suppress(OSError):
+                    found[path.resolve()] = path.stat().st_mtime_ns
+    if not found:
+        return None
+    path = max(found, key=lambda p: (found[p], str(p)))
+    try:
+        value = json.loads(path.read_text(encoding="utf-8")).get("sharpe_backtest")
+    except (OSError, ValueError, AttributeError):
+        return path, None
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    return path, float(value) if ok else None
+
+
+def backtest_roots(config: Config, paths: EvidencePaths) -> tuple[Path, Path]:
+    """Where gate 7 looks for backtest summaries: the evidence dir and the data dir."""
+    return paths.evidence_dir, config.resolved_data_dir()
+
+
+def with_backtest_baseline(
+    paper: PaperEvidence | None, newest: tuple[Path, float | None] | None
+) -> PaperEvidence | None:
+    """Gate 7 judges paper against the newest backtest (`newest_backtest`), never the paper
+    drill's own baseline run of its toy strategy (that run still gives the latency reference)."""
+    if paper is None:
+        return None
+    if newest is None:
+        return replace(paper, sharpe_backtest=None, backtest_source="")
+    return replace(paper, sharpe_backtest=newest[1], backtest_source=str(newest[0]))
+
+
 # --- gate 8: audit beads (sign-offs, rollbacks, kills) ---------------------------------------
 
 
@@ -366,6 +416,7 @@ def load_evidence(config: Config, paths: EvidencePaths) -> GateEvidence:
         evidence_events(audit_stores(config.resolved_data_dir()))
     )
     scan = read_repository_scan(paths.file(REPOSITORY_FILE))
+    newest = newest_backtest(backtest_roots(config, paths))
     return GateEvidence(
         coverage=read_coverage(paths.coverage_file),
         fixtures=scan.fixtures,
@@ -373,11 +424,11 @@ def load_evidence(config: Config, paths: EvidencePaths) -> GateEvidence:
         interface=scan.interface,
         tests=read_junit(paths.junit_file, scan.stage_files),
         account=read_account(paths.file(ACCOUNT_FILE), config),
-        paper=read_paper_metrics(paths.file(METRICS_FILE)),
+        paper=with_backtest_baseline(read_paper_metrics(paths.file(METRICS_FILE)), newest),
         signoffs=signoffs,
         rollback=rollback,
         kill=kill,
-        evidence_hash=evidence_version(paths),
+        evidence_hash=evidence_version(paths, newest[0] if newest else None),
     )
 
 
@@ -412,6 +463,8 @@ def record_signoff(
         raise ValueError(f"unknown role {role!r}: one of {', '.join(config.golive.signoff_roles)}")
     if not name:
         raise ValueError("a sign-off needs the signer's name")
+    paths = paths or EvidencePaths(Path.cwd())
+    newest = newest_backtest(backtest_roots(config, paths))
     now = datetime.now(UTC)
     event = SignOffRecorded(
         ts_event=now,
@@ -420,7 +473,7 @@ def record_signoff(
         name=name,
         note=note,
         verdict="APPROVE" if verdict == "APPROVE" else "REJECT",
-        evidence_hash=evidence_version(paths or EvidencePaths(Path.cwd())),
+        evidence_hash=evidence_version(paths, newest[0] if newest else None),
     )
     store = governance_store(config)
     try:

@@ -9,9 +9,7 @@ import json
 import logging
 import math
 import os
-import socket
 import stat
-import struct
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from contracts.intent import Intent
+from engine.control_wire import peer_uid
 from engine.results import ProposalResult
 
 log = logging.getLogger("deskgate.intake")
@@ -173,26 +172,11 @@ class IntakeServer:
     async def start(self) -> None:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         check_private_dir(self.path.parent)
-        if self.path.exists() or self.path.is_symlink():
-            if await _socket_alive(self.path):
-                raise OSError(f"{self.path}: another deskgate is already listening")
-            self.path.unlink()
-        old = os.umask(0o177)  # the socket is created 0600: no window where others can connect
-        try:
-            self._server = await asyncio.start_unix_server(
-                self._handle, path=str(self.path), limit=MAX_LINE
-            )
-        finally:
-            os.umask(old)
-        os.chmod(self.path, 0o600)
+        self._server = await listen_unix(self.path, self._handle, MAX_LINE)
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+        await close_unix(self._server, self.path)
+        self._server = None
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._connections += 1
@@ -272,13 +256,43 @@ class RateBucket:
         return True
 
 
-def peer_uid(sock: socket.socket | None) -> int | None:
-    """The uid of the process at the other end of a Unix socket (None if it cannot be told)."""
-    if sock is None or not hasattr(socket, "SO_PEERCRED"):
-        return None
-    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    _pid, uid, _gid = struct.unpack("3i", creds)
-    return int(uid)
+async def listen_unix(
+    path: Path,
+    handle: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+    limit: int,
+) -> asyncio.AbstractServer:
+    """Serve `handle` on a Unix socket created 0600 at `path` (the intake and control sockets).
+
+    A stale socket file is replaced; one a live server still answers is refused.
+    """
+    if _present(path):
+        if await _socket_alive(path):
+            raise OSError(f"{path}: another deskgate is already listening")
+        _remove(path)
+    old = os.umask(0o177)  # the socket is created 0600: no window where others can connect
+    try:
+        server = await asyncio.start_unix_server(handle, path=str(path), limit=limit)
+    finally:
+        os.umask(old)
+    os.chmod(path, 0o600)
+    return server
+
+
+async def close_unix(server: asyncio.AbstractServer | None, path: Path) -> None:
+    """Stop serving and remove the socket file."""
+    if server is not None:
+        server.close()
+        await server.wait_closed()
+    _remove(path)
+
+
+def _present(path: Path) -> bool:
+    return path.exists() or path.is_symlink()
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
 
 
 def check_private_dir(directory: Path) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import logging
 
 from contracts.config import Config
-from contracts.enums import AlertLevel, TokenRejection, TradingState
+from contracts.enums import AlertLevel, LifecycleState, TokenRejection, TradingState
 from contracts.events import CancelRequested, KillConfirmation, TradingStateChanged
 from engine.approvals import ApprovalDesk
 from engine.audit import AuditUnavailable
@@ -101,12 +101,23 @@ class KillSwitch:
         )
 
     async def _cancel_and_confirm(self, resend: bool) -> None:
+        """Cancel globally, then ask the broker until nothing works; never give up while HALTED.
+
+        Confirmed only when the broker lists no live order AND the engine holds no order it sent
+        without a final answer (one whose cancel it has not heard of may still work: the
+        broker's answer may have been lost). A filled entry's bracket exits are the broker's
+        orders: its list decides for them. After a request that failed or timed out, one empty
+        answer is not trusted: ib_async keys every open-orders request alike, so the next answer
+        can be the tail of the one that timed out; the broker is asked again at once.
+        """
         working = len(self._book.working())
         self._recorder.record_safety(
             KillConfirmation(**self._recorder.now_pair(), confirmed=False, working_orders=working)
         )
         delay = 0.2
         sent = False
+        suspect = False
+        warned = False
         while self._book.trading_state is TradingState.HALTED:
             if not self._session.connected:
                 await asyncio.sleep(0.5)
@@ -125,11 +136,19 @@ class KillSwitch:
                         )
                     )
                 open_orders = await self._session.broker.open_orders()
-            except BrokerUnavailable:
-                resend = True
+            except BrokerUnavailable as exc:
+                log.warning("kill confirmation: open orders not answered, asking again: %s", exc)
+                resend = suspect = True
                 await asyncio.sleep(0.5)
                 continue
-            if not [o for o in open_orders if o.status.value in LIVE_AT_BROKER]:
+            live_at_broker = [o for o in open_orders if o.status.value in LIVE_AT_BROKER]
+            held_working = [
+                r for r in self._book.working() if r.state is not LifecycleState.MANAGED
+            ]
+            if not live_at_broker and not held_working:
+                if suspect:
+                    suspect = False
+                    continue
                 self._recorder.record_safety(
                     KillConfirmation(**self._recorder.now_pair(), confirmed=True, working_orders=0)
                 )
@@ -137,10 +156,20 @@ class KillSwitch:
                     AlertLevel.INFO, "KILL_CONFIRMED", "broker reports no working orders"
                 )
                 return
+            suspect = False
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
             if delay >= 2.0:
                 resend = True
+                if not live_at_broker and not warned:
+                    warned = True
+                    ids = ", ".join(r.intent.intent_id for r in held_working[:5])
+                    self._recorder.alert(
+                        AlertLevel.WARNING,
+                        "KILL_UNCONFIRMED",
+                        f"the broker lists nothing working but {len(held_working)} order(s) "
+                        f"have no final answer ({ids}); still asking",
+                    )
 
     async def rearm(self, reason: str, actor: str = "trader") -> CommandResult:
         reason = reason.strip()

@@ -113,17 +113,17 @@ class ManualDesk:
         link = self._replacing.get(intent_id)
         return link.old_intent_id if link else None
 
-    async def approve(self, intent_id: str, token: str) -> CommandResult:
+    async def approve(self, intent_id: str, token: str, actor: str = "trader") -> CommandResult:
         """Approve a replacement: cancel the old order first (confirmed), then send."""
         link = self._replacing.get(intent_id)
         if link is None:
-            return await self._orders.approve(intent_id, token)
+            return await self._orders.approve(intent_id, token, actor)
 
         async def cancel_old() -> CommandResult:
             self._replacing.pop(intent_id, None)
             return await self._cancel_confirmed(link)
 
-        return await self._orders.approve(intent_id, token, before_send=cancel_old)
+        return await self._orders.approve(intent_id, token, actor, before_send=cancel_old)
 
     async def _cancel_confirmed(self, link: Replacement) -> CommandResult:
         old_id = link.old_intent_id

@@ -172,6 +172,7 @@ class OrderPath:
         self,
         intent_id: str,
         token: str,
+        actor: str = "trader",
         *,
         before_send: Callable[[], Awaitable[CommandResult]] | None = None,
     ) -> CommandResult:
@@ -180,7 +181,7 @@ class OrderPath:
         `before_send` runs once the token is used and before the submit checks (a replacement
         cancels the order it replaces there); if it fails, nothing is sent."""
         rec = self._book.records.get(intent_id)
-        redeemed = self._approvals.redeem(rec, intent_id, token)
+        redeemed = self._approvals.redeem(rec, intent_id, token, actor)
         if rec is None:
             return CommandResult(False, f"no intent {intent_id}", "UNKNOWN_INTENT")
         if isinstance(redeemed, TokenRejection):
@@ -293,7 +294,7 @@ class OrderPath:
             self._recorder.record_safety(write_ahead)
         else:
             try:
-                self._recorder.emit(write_ahead, durable=True)
+                self._recorder.write_ahead(write_ahead)
             except AuditUnavailable as exc:
                 with contextlib.suppress(AuditUnavailable):
                     self._recorder.transition(rec, Trigger.SUBMIT_FAILED)
@@ -303,6 +304,19 @@ class OrderPath:
                 return CommandResult(
                     False, f"order not sent: audit store unavailable ({exc})", "AUDIT_UNAVAILABLE"
                 )
+        try:
+            return await self._submit(rec, request, exempt)
+        finally:
+            # The anchor is tamper evidence, not the write-ahead: its sync waits until the
+            # order has left (a crash before it leaves the anchor one commit behind, as a
+            # crash between any commit and its anchor does).
+            self._recorder.sync_anchor()
+
+    async def _submit(
+        self, rec: IntentRecord, request: OrderRequest, exempt: str | None
+    ) -> CommandResult:
+        """After the write-ahead: mark it SUBMITTED, wait for a send slot, send."""
+        iid = rec.intent.intent_id
         self._recorder.transition(rec, Trigger.SUBMIT)
         self._submitted_mono[iid] = self._clock.monotonic()
         self._risk.note_sent(rec.intent)

@@ -359,3 +359,14 @@ async def started_engine(
 async def approve_pending(engine: Engine, intent_id: str) -> CommandResult:
     """Approve with the token the engine offered for the intent (as the console does)."""
     return await engine.approve(intent_id, engine.pending_token(intent_id) or "")
+
+
+async def working_orders(engine: Engine, clock: Clock, n: int) -> list[str]:
+    """Propose and approve n AAPL buys (quantities 1..n); their intent ids, oldest first."""
+    ids = []
+    for i in range(n):
+        intent = make_intent(clock, quantity=1 + i)
+        assert (await engine.propose(intent)).accepted
+        assert (await approve_pending(engine, intent.intent_id)).ok
+        ids.append(intent.intent_id)
+    return ids

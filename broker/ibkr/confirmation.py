@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 PACING_SETTLE_S = 1.2
 """After error 100, wait out TWS's one-second pacing window before confirming orders."""
+CONFIRM_RETRY_S = (0.5, 5.0)
+"""An unanswered confirm is asked again after this long, doubling up to the cap."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,8 @@ class OrderConfirmation:
         self._outcomes = outcomes
         self._refs: set[str] = set()
         self._task: asyncio.Task[None] | None = None
+        self._open_orders_owed = False
+        """An open-orders request timed out: its answer may still come (see `open_trades`)."""
 
     @property
     def busy(self) -> asyncio.Task[None] | None:
@@ -88,13 +92,33 @@ class OrderConfirmation:
 
         asyncio.get_running_loop().call_later(PACING_SETTLE_S, confirm)
 
+    async def open_trades(self, *, all_clients: bool = False) -> list[Trade]:
+        """The broker's open orders now (this client's, or every client's); hold the sync lock.
+
+        ib_async keys every open-orders request alike, so once one timed out the next would be
+        answered by the late tail of the old one: a partial list that would settle working
+        orders as gone. TWS answers a connection's requests in order, so after a timeout an
+        executions request goes first (ib_async keys it by its own request id, so no other
+        request can take its answer): once it is answered, the old answer has drained.
+        """
+        link = self._link
+        try:
+            if self._open_orders_owed:
+                await self.request_executions()
+                self._open_orders_owed = False
+            factory = link.ib.reqAllOpenOrdersAsync if all_clients else link.ib.reqOpenOrdersAsync
+            return await link.request(factory)
+        except BrokerUnavailable:
+            self._open_orders_owed = True
+            raise
+
     async def resync_orders(self) -> None:
         """Open orders, executions, completed orders; the caller holds the sync lock.
 
         Fills that happened while away are delivered (deduped by exec id); orders that ended
         while away are settled from completed orders.
         """
-        trades = await self._link.request(self._link.ib.reqOpenOrdersAsync)
+        trades = await self.open_trades()
         open_keys = self._outcomes.apply_open_trades(trades)
         self._outcomes.recover_fills(await self.request_executions())
         completed = await self.completed_or_none()
@@ -128,6 +152,9 @@ class OrderConfirmation:
         return by_key
 
     async def _loop(self) -> None:
+        """Confirm the scheduled orders; an unanswered round is asked again while connected
+        (only a lost connection leaves them to the resync, which confirms every order)."""
+        retry_s, cap_s = CONFIRM_RETRY_S
         while self._refs:
             refs, self._refs = self._refs, set()
             records = [r for ref in refs if (r := self._book.by_ref(ref)) is not None]
@@ -135,11 +162,16 @@ class OrderConfirmation:
                 async with self._link.sync_lock:
                     await self._confirm(records)
             except BrokerUnavailable as exc:
-                log.warning("order confirm deferred to the resync: %s", exc)
-                return
+                if not self._link.ib.isConnected():
+                    log.warning("order confirm deferred to the resync: %s", exc)
+                    return
+                log.warning("order confirm unanswered, asking again in %.1fs: %s", retry_s, exc)
+                self._refs |= {r.order_ref for r in records if not r.terminal}
+                await asyncio.sleep(retry_s)
+                retry_s = min(retry_s * 2, cap_s)
 
     async def _confirm(self, records: list[OrderRecord]) -> None:
-        trades = await self._link.request(self._link.ib.reqOpenOrdersAsync)
+        trades = await self.open_trades()
         open_keys = self._outcomes.apply_open_trades(trades)
         for record in records:
             if id(record) in open_keys and record.last_error:

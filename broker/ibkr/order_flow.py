@@ -264,7 +264,7 @@ class OrderFlow:
         link = self._link
         link.require_socket()
         async with link.sync_lock:
-            trades = await link.request(link.ib.reqAllOpenOrdersAsync)
+            trades = await self._confirmation.open_trades(all_clients=True)
             self._outcomes.apply_open_trades(trades)
         account = link.account_id
         result: dict[int, BrokerOrder] = {}

@@ -1,4 +1,6 @@
-"""`deskgate paper`: paper validation sessions (writes the trade logs, metrics and a summary)."""
+"""`deskgate paper`: paper validation sessions (writes the trade logs, metrics and a summary),
+or with `--strategies K1,...` the K1–K5 bot headless in the paper drill (sim or paper only;
+each intent approved through its token by the audited 'paper-drill approver')."""
 
 from __future__ import annotations
 
@@ -12,14 +14,38 @@ if TYPE_CHECKING:
     from rich.progress import TaskID
 
     from console.drills.campaign import CampaignResult
+    from contracts.config import Config
+
+
+TOY_SYMBOLS = "AAPL,MSFT,NVDA,SPY"
 
 
 def register(sub: SubParsers) -> None:
-    p = sub.add_parser("paper", help="paper validation sessions (writes logs, metrics, summary)")
+    p = sub.add_parser(
+        "paper",
+        help="paper validation sessions (writes logs, metrics, summary)",
+        description=(
+            "Paper validation sessions. With --strategies K1,...,K5 the bot runs headless "
+            "instead, in sim or paper mode only (a live account is refused): every intent it "
+            "proposes goes through the token approval and is approved by the explicit, audited "
+            "'paper-drill approver' actor, named in every approval bead."
+        ),
+    )
     add_common(p, BROKER, verb="paper")
     p.add_argument("--duration", default="6h", help="one session: 6h, 90m, 45s ... (default 6h)")
     p.add_argument("--trades", default="50-200", help="order count or range (default 50-200)")
-    p.add_argument("--symbols", default="AAPL,MSFT,NVDA,SPY", help="comma-separated symbols")
+    p.add_argument(
+        "--symbols",
+        default=None,
+        help="comma-separated symbols (default AAPL,MSFT,NVDA,SPY; with --strategies the "
+        "[strategy] symbols, e.g. MES)",
+    )
+    p.add_argument(
+        "--strategies",
+        default=None,
+        help="run the bot (K1,...,K5) headless for --duration, approved by the audited "
+        "'paper-drill approver' (sim/paper only)",
+    )
     p.add_argument("--market-share", type=float, default=0.5, help="share of market orders")
     p.add_argument("--sessions", type=int, default=1, help="daily sessions in the campaign")
     p.add_argument("--out-dir", default=".", help="where the logs, metrics and summary go")
@@ -36,13 +62,17 @@ def run(args: argparse.Namespace) -> int:
 
     config = load(args)
     out_dir = Path(args.out_dir).expanduser()
+    if args.strategies is not None:
+        return _run_bot(args, config, out_dir)
     try:
         low, high = paper.parse_trades(args.trades)
         plan = paper.PaperPlan(
             duration_s=paper.parse_duration(args.duration),
             trades_min=low,
             trades_max=high,
-            symbols=tuple(s.strip().upper() for s in args.symbols.split(",") if s.strip()),
+            symbols=tuple(
+                s.strip().upper() for s in (args.symbols or TOY_SYMBOLS).split(",") if s.strip()
+            ),
             seed=config.broker.seed,
             market_share=args.market_share,
         )
@@ -82,6 +112,31 @@ def run(args: argparse.Namespace) -> int:
     _print(result)
     print(f"campaign summary {result.summary_path}; library log in {log}")
     return 0 if result.passed else 1
+
+
+def _run_bot(args: argparse.Namespace, config: Config, out_dir: Path) -> int:
+    import asyncio
+
+    from console.cli.output import log_to_file
+    from console.compose import StartupRefused
+    from console.drills import paper, paper_bot
+    from engine.strategy.plugin import make_plugin
+
+    try:
+        paper_bot.refuse_live(config)
+        duration = paper.parse_duration(args.duration)
+        plugin = make_plugin(config.strategy, args.strategies, args.symbols)
+        log = log_to_file(out_dir / "deskgate-paper-bot.log")
+        result = asyncio.run(paper_bot.run_paper_bot(config, plugin, duration, out_dir))
+    except (ValueError, StartupRefused) as exc:
+        return fail(str(exc))
+    print(
+        f"bot drill: {result.approved} approved by '{paper_bot.APPROVER}', "
+        f"{result.refused} refused at submit, {result.trades} trades, "
+        f"{result.journal_lines} journal lines"
+    )
+    print(f"summary {result.summary_path}; audit store under {result.data_dir}; log {log}")
+    return 0
 
 
 def _print(result: CampaignResult) -> None:

@@ -3,8 +3,9 @@ recorded auto-approve policy, writing PAPER_TRADING_LOG.json and PAPER_TRADING_M
 
 The session trades market and marketable-limit orders across the symbols (open long, then
 close), runs a baseline of the same strategy on the in-process simulated venue beside it (the
-"backtest" Sharpe and the reference latency), and ends with a rollback drill that flattens
-whatever is open and records how long it took.
+reference latency), takes the backtest Sharpe from the newest BACKTEST_SUMMARY.json (`deskgate
+backtest`), and ends with a rollback drill that flattens whatever is open and records how long
+it took.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from contracts.events import (
 )
 from contracts.intent import Evidence, Instrument, Intent, OrderParams
 from engine.engine import Engine
+from engine.golive_evidence import newest_backtest
 from engine.intake import Propose
 
 POLICY_NAME = "paper-auto-approve/v1"
@@ -337,7 +339,16 @@ async def run_paper(
         log = trade_log(logs[0])
         base_log = trade_log(logs[1]) if baseline else None
         pacing, disconnects, auto = alert_counts(logs[0])
-        metrics = compute_metrics(log, base_log, duration, pacing, disconnects, config.golive)
+        newest = newest_backtest((out_dir, config.resolved_data_dir()))  # as gate 7 finds it
+        metrics = compute_metrics(
+            log,
+            base_log,
+            duration,
+            pacing,
+            disconnects,
+            config.golive,
+            backtest_sharpe=newest[1] if newest else None,
+        )
         metrics.insert(
             2, MetricRow("automatic_rollbacks", str(auto), "count", "FAIL" if auto else "PASS")
         )

@@ -149,8 +149,14 @@ def compute_metrics(
     pacing_violations: int,
     disconnects: int,
     cfg: GoLiveConfig,
+    *,
+    backtest_sharpe: float | None = None,
 ) -> list[MetricRow]:
-    """PAPER_TRADING_METRICS.csv rows from the session's (and the baseline's) trade logs."""
+    """PAPER_TRADING_METRICS.csv rows from the session's (and the baseline's) trade logs.
+
+    `sharpe_backtest` is `backtest_sharpe`: the newest BACKTEST_SUMMARY.json's, which gate 7
+    judges paper against (the baseline run of the drill's own strategy gives only the latency
+    reference; its Sharpe is `sharpe_sim_baseline`, for information)."""
     ours = [r for r in log if r["source"] == SOURCE and r["submitted"]]
     filled = sum(Decimal(r["filled_quantity"]) >= Decimal(r["quantity"]) for r in ours)
     fill_rate = rate_pct(filled, len(ours))
@@ -158,7 +164,8 @@ def compute_metrics(
     p50, p95, p99 = (percentile(total, q) for q in (50, 95, 99))
     sharpe_paper = sharpe(round_trip_returns(log))
     base = [r for r in baseline or [] if r["source"] == SOURCE and r["submitted"]]
-    sharpe_bt = sharpe(round_trip_returns(baseline)) if baseline is not None else None
+    sharpe_sim = sharpe(round_trip_returns(baseline)) if baseline is not None else None
+    sharpe_bt = backtest_sharpe
     sim_p50 = percentile(_lat(base, "total"), 50)
     lat_delta = delta_pct(p50, sim_p50) if p50 is not None and sim_p50 is not None else None
     sharpe_delta = (
@@ -198,6 +205,7 @@ def compute_metrics(
         MetricRow("sharpe_paper", _num(sharpe_paper, 4), "per trade", "INFO"),
         MetricRow("sharpe_backtest", _num(sharpe_bt, 4), "per trade", "INFO"),
         MetricRow("sharpe_delta", _num(sharpe_delta, 4), "per trade", verdict(sharpe_ok)),
+        MetricRow("sharpe_sim_baseline", _num(sharpe_sim, 4), "per trade", "INFO"),
         MetricRow("latency_sim_p50", _num(sim_p50), "ms", "INFO"),
         MetricRow(
             "latency_delta", _num(lat_delta, 1), "%",

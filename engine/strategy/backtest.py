@@ -82,6 +82,8 @@ class BacktestResult:
     kills: int = 0
     denials: list[str] = field(default_factory=list)
     """The engine's pre-trade refusals of backtest entries (first failed check of each)."""
+    point_values: dict[str, Decimal] = field(default_factory=dict)
+    """Each symbol's multiplier ($ per point), for the trades' notional."""
 
     def sink(self, record: object) -> None:
         if isinstance(record, TradeRecord):
@@ -159,7 +161,7 @@ def run_backtest(
     """Run every session through the runtime. Each entry passes the engine's pre-trade checks
     (`risk`, default the constitution's RiskConfig) and is then taken as approved at once (the
     backtest measures the strategies, not the trader); fills follow `venue.VirtualVenue`."""
-    result = BacktestResult()
+    result = BacktestResult(point_values={s: f.multiplier for s, f in facts.items()})
     checks = risk or RiskConfig()
     runtime = StrategyRuntime(config, facts, result.sink, equity=equity, run_id="bt")
     venues = {
@@ -244,6 +246,28 @@ def _by_template(trades: Sequence[TradeRecord]) -> dict[str, dict[str, object]]:
     return out
 
 
+SHARPE_BASIS = (
+    "sharpe: mean/stdev of daily net P&L, per session, not annualised; "
+    "sharpe_backtest: mean/stdev of each live trade's net return on its entry notional, "
+    "per trade, not annualised (the basis of the paper drill's sharpe_paper, which gate 7 "
+    "compares against it)"
+)
+"""How the summary's Sharpe ratios are computed. Neither is annualised: a per-trade ratio has
+no fixed number of periods a year, and gate 7 compares paper and backtest on the same basis."""
+
+
+def trade_returns(
+    trades: Sequence[TradeRecord], point_values: Mapping[str, Decimal]
+) -> list[float]:
+    """Each trade's net P&L over its entry notional (price x quantity x multiplier)."""
+    out = []
+    for t in trades:
+        notional = t.entry_price * t.quantity * point_values.get(t.symbol, Decimal(1))
+        if notional > 0:
+            out.append(float(t.pnl_usd / notional))
+    return out
+
+
 def summary(result: BacktestResult, meta: Mapping[str, object]) -> dict[str, object]:
     """The summary document: figures only, no wall-clock time (same seed, same bytes)."""
     live = result.live_trades
@@ -253,6 +277,7 @@ def summary(result: BacktestResult, meta: Mapping[str, object]) -> dict[str, obj
         day = t.exit_time.date()
         daily[day] = daily.get(day, Decimal(0)) + t.pnl_usd
     ratio = sharpe([float(v) for v in daily.values()])
+    per_trade = sharpe(trade_returns(live, result.point_values))
     return {
         **meta,
         "sessions": len(result.sessions),
@@ -262,6 +287,8 @@ def summary(result: BacktestResult, meta: Mapping[str, object]) -> dict[str, obj
         "pnl_usd": str(sum((t.pnl_usd for t in live), Decimal(0))),
         "max_risk_usd": str(max((t.risk_usd for t in result.trades), default=Decimal(0))),
         "sharpe": None if ratio is None else round(ratio, 6),
+        "sharpe_backtest": None if per_trade is None else round(per_trade, 6),
+        "sharpe_basis": SHARPE_BASIS,
         "by_template": _by_template(live),
         "shadow_by_template": _by_template(shadow),
         "exit_reasons": dict(sorted(Counter(t.exit_reason for t in result.trades).items())),

@@ -143,3 +143,13 @@ class StrategyStatus:
     last_decision: str
     dvs: float
     eqs: float
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyPanelView:
+    """The console's strategies panel: a row per strategy, the journal's newest lines (newest
+    first) and why the runtime stopped entering (empty while it may)."""
+
+    rows: tuple[StrategyStatus, ...] = ()
+    journal: tuple[str, ...] = ()
+    halted: str = ""

@@ -24,6 +24,7 @@ from engine.bus import StateChanged
 from engine.intake import Propose
 from engine.strategy.bars import Aggregator, view_of
 from engine.strategy.evidence import instrument_of
+from engine.strategy.journal import journal_line
 from engine.strategy.manager import (
     Action,
     CancelEntry,
@@ -31,8 +32,9 @@ from engine.strategy.manager import (
     RequestExit,
     RequestKill,
     RequestModify,
+    StrategyPanelView,
 )
-from engine.strategy.records import LearningRecord, StrategyRecord, TradeRecord
+from engine.strategy.records import DecisionAction, LearningRecord, StrategyRecord, TradeRecord
 from engine.strategy.runtime import StrategyRuntime
 from engine.strategy.sessions import trading_day
 from engine.strategy.store import (
@@ -49,6 +51,8 @@ log = logging.getLogger("deskgate.strategy")
 SOURCE = "strategy"
 BUS_QUEUE = 20_000
 """Large: the bus drops the oldest item when a subscriber falls behind (see engine.bus)."""
+PANEL_LINES = 12
+"""The journal lines the console's strategies panel shows."""
 ENDED = (LifecycleState.CANCELLED, LifecycleState.REJECTED, LifecycleState.EXPIRED)
 
 
@@ -61,9 +65,9 @@ class BotPlugin:
     engine's bus once `engine.watch_bars` subscribed them (5-second bars are rolled into 1-minute
     bars here, the runtime's one aggregation point). Optional hooks, found by name:
     * `engine.strategy_exit(intent_id, reason, text)`: a risk-reducing exit under the audited
-      exemption (else a reduces_risk market intent goes through `propose`);
-    * `engine.modify_stop(intent_id, stop_price, text)`: a supervised stop move (else journaled
-      as not sent).
+      exemption (engine.strategy.exits; else a reduces_risk market intent goes to `propose`);
+    * `engine.modify_stop(intent_id, stop_price, text)`: a supervised stop move, only tighter
+      (else journaled as not sent).
     """
 
     def __init__(
@@ -81,6 +85,20 @@ class BotPlugin:
         self._engine: Any = None
         self._rollers: dict[str, Aggregator] = {}
         self._day: date | None = None
+        self._exits_sent: dict[str, str] = {}
+        """intent_id -> the reason of an exit the engine confirmed (labels its fill)."""
+
+    def panel(self, lines: int = PANEL_LINES) -> StrategyPanelView:
+        """What the console's strategies panel shows now (empty rows until the bot started)."""
+        runtime = self.runtime
+        if runtime is None:
+            return StrategyPanelView()
+        recent = list(runtime.journal.recent)[-lines:]
+        return StrategyPanelView(
+            tuple(runtime.status()),
+            tuple(journal_line(r) for r in reversed(recent)),
+            runtime.halted,
+        )
 
     # --- records ---------------------------------------------------------------------------------
 
@@ -162,10 +180,12 @@ class BotPlugin:
                     item.intent_id, float(item.price), item.ts_event, int(item.cum_quantity)
                 )
             elif item.remaining == 0:
-                pos = runtime.positions.get(item.intent_id)
-                reason = {OrderLeg.STOP_LOSS: "stop", OrderLeg.TAKE_PROFIT: "target"}.get(
-                    item.leg, pos.exit_requested if pos and pos.exit_requested else "manual"
-                )
+                # An exit the engine confirmed (the stop leg moved through the market) fills
+                # on the stop leg: it is labelled with the reason the manager gave.
+                reason = self._exits_sent.pop(item.intent_id, "") or {
+                    OrderLeg.STOP_LOSS: "stop",
+                    OrderLeg.TAKE_PROFIT: "target",
+                }.get(item.leg, "manual")
                 runtime.on_exit_filled(item.intent_id, float(item.price), item.ts_event, reason)
         elif isinstance(item, PositionBead) and item.to_state in ENDED and item.filled == 0:
             runtime.on_entry_cancelled(item.intent_id, item.to_state.value.lower(), item.ts_event)
@@ -209,13 +229,21 @@ class BotPlugin:
         elif isinstance(action, RequestExit):
             hook = getattr(engine, "strategy_exit", None)
             if callable(hook):
-                await hook(action.intent_id, action.reason, action.text)
+                result = await hook(action.intent_id, action.reason, action.text)
+                if result.ok:
+                    self._exits_sent[action.intent_id] = action.reason
+                else:
+                    self._journal_refusal(action.intent_id, "EXIT", "exit_refused", result.message)
             else:
                 await propose(self._exit_intent(action, engine), SOURCE)
         elif isinstance(action, RequestModify):
             hook = getattr(engine, "modify_stop", None)
             if callable(hook):
-                await hook(action.intent_id, action.stop_price, action.text)
+                result = await hook(action.intent_id, action.stop_price, action.text)
+                if not result.ok:
+                    self._journal_refusal(
+                        action.intent_id, "MODIFY", "stop_move_refused", result.message
+                    )
             else:
                 log.warning(
                     "stop move for %s not sent: engine has no modify_stop", action.intent_id
@@ -225,6 +253,27 @@ class BotPlugin:
                 await engine.cancel(action.intent_id, action.reason)
         elif isinstance(action, RequestKill):
             await engine.kill(action.reason, actor=SOURCE)
+
+    def _journal_refusal(
+        self, intent_id: str, action: DecisionAction, code: str, message: str
+    ) -> None:
+        """The engine refused an exit or a stop move: the journal says so, in the trade's line."""
+        runtime = self.runtime
+        pos = runtime.positions.get(intent_id) if runtime is not None else None
+        if runtime is None or pos is None:
+            log.warning("%s for %s: %s", code, intent_id, message)
+            return
+        what = "exit" if action == "EXIT" else "stop move"
+        runtime.journal.write(
+            self._engine.clock.now(),
+            pos.strategy,
+            pos.symbol,
+            "LIVE",
+            action,
+            code,
+            f"{pos.strategy} {what} not sent by the engine: {message}",
+            intent_id,
+        )
 
     def _exit_intent(self, action: RequestExit, engine: Any) -> Intent:
         f = self.facts[action.symbol]

@@ -314,7 +314,7 @@ class StrategyRuntime:
         elif not math.isnan(st.last_close):
             st.path += abs(bar.close - st.last_close)
         st.last_close, st.last_ts = bar.close, bar.end
-        s = st.signals.update(bar)
+        s = st.signals.advance(bar)
         st.quality.on_bar(bar, s.atr)
         dvs = st.quality.score(now or bar.end)
         self._last_dvs = dvs
@@ -331,6 +331,7 @@ class StrategyRuntime:
             self.journal.write(bar.end, "runtime", bar.symbol, "LIVE", "SKIP", "window", text)
         if not window and not self.positions:
             return actions  # beliefs only matter to decisions and open trades
+        st.signals.derive(bar)
         ctx = Context(bar.symbol, s, st.beliefs.update(s), st.tick)
         self._manage(ctx, bar, actions)
         if window and not self.halted:

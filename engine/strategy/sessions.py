@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from contracts.strategy import SessionConfig
@@ -11,7 +11,7 @@ from contracts.strategy import SessionConfig
 
 @dataclass(frozen=True)
 class SessionTimes:
-    """One trading day's moments, as aware datetimes."""
+    """One trading day's moments, as aware datetimes in UTC."""
 
     day: date
     rth_open: datetime
@@ -24,7 +24,9 @@ class SessionTimes:
 
 
 def _at(day: date, hhmm: str, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, time.fromisoformat(hhmm), zone)
+    """The moment in UTC: bars are stamped in UTC, and comparing datetimes of one tzinfo skips
+    the zone arithmetic (the runtime compares every bar against these)."""
+    return datetime.combine(day, time.fromisoformat(hhmm), zone).astimezone(UTC)
 
 
 def session_times(config: SessionConfig, day: date) -> SessionTimes:

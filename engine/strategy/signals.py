@@ -178,6 +178,8 @@ class SignalEngine:
         self._htf_slow = NAN
         self._htf_bars = 0
         self._prev_close = NAN
+        self._first = True
+        self._prev_fast = NAN
         self._avg_gain = 0.0
         self._avg_loss = 0.0
         self._vol_ema = 0.0
@@ -233,12 +235,20 @@ class SignalEngine:
 
     def update(self, bar: BarView) -> Signals:
         """Advance by one 1-minute bar and return the (mutated, shared) signal record."""
+        self.advance(bar)
+        return self.derive(bar)
+
+    def advance(self, bar: BarView) -> Signals:
+        """The state part of `update`: what later bars depend on (averages, windows, levels,
+        sweeps, streaks). The record's other fields are stale until `derive(bar)`; the runtime
+        skips that on bars where nothing decides (outside the entry window, nothing open)."""
         cfg = self.config
         s = self.signals
         clip = cfg.clip
         h, lo, c, o, v = bar.high, bar.low, bar.close, bar.open, bar.volume
         prev = self._prev_close
-        first = math.isnan(prev)
+        first = prev != prev  # NaN: the first bar ever
+        self._first = first
         self._index += 1
         self._total_bars += 1
         idx = self._index
@@ -250,16 +260,16 @@ class SignalEngine:
             s.atr += (tr - s.atr) / cfg.atr_bars
             s.atr_slow += (tr - s.atr_slow) / cfg.atr_slow_bars
         atr = s.atr if s.atr > 0 else 1e-9
-        s.vol_regime = _clip(s.atr / s.atr_slow, 0.0, 5.0) if s.atr_slow > 0 else 1.0
-        # Session: first bar, VWAP, high/low, opening range.
+        # Session: first bar, VWAP sums, high/low, opening range.
         if s.bars == 0:
             self._session_open_ts = bar.stamp
             s.session_high, s.session_low = h, lo
             s.gap_open_atr = 0.0 if math.isnan(s.pdc) else _clip((o - s.pdc) / atr, -clip, clip)
         s.bars += 1
-        s.session_high = max(s.session_high, h)
-        s.session_low = min(s.session_low, lo)
-        s.session_range_atr = _clip((s.session_high - s.session_low) / atr, 0.0, 4 * clip)
+        if h > s.session_high:
+            s.session_high = h
+        if lo < s.session_low:
+            s.session_low = lo
         opened = self._rth_open or self._session_open_ts or bar.stamp
         s.session_minutes = max(0.0, (bar.stamp + bar.seconds - opened) / 60.0)
         in_range_window = self._rth_open is None or bar.stamp >= self._rth_open
@@ -273,44 +283,29 @@ class SignalEngine:
         if not in_range_window:
             self._pre_high = max(self._pre_high, h)
             self._pre_low = min(self._pre_low, lo)
-        typical = (h + lo + c) / 3.0
-        self._pv += typical * v
+        self._pv += (h + lo + c) / 3.0 * v
         self._v += v
-        s.vwap = self._pv / self._v if self._v > 0 else typical
-        s.vwap_dist_atr = _clip((c - s.vwap) / atr, -clip, clip)
-        if math.isnan(s.or_high) and in_range_window:
+        if s.or_high != s.or_high and in_range_window:  # NaN: the range is still forming
             self._or_high = h if math.isnan(self._or_high) else max(self._or_high, h)
             self._or_low = lo if math.isnan(self._or_low) else min(self._or_low, lo)
             if s.session_minutes >= cfg.opening_range_minutes:
                 s.or_high, s.or_low = self._or_high, self._or_low
                 self._levels += [_Level(s.or_high, True), _Level(s.or_low, False)]
-        if math.isnan(s.or_high):
-            s.or_position = 0
-        else:
-            s.or_position = 1 if c > s.or_high else -1 if c < s.or_low else 0
-        # Prior-day distances.
-        if not math.isnan(s.pdh):
-            s.dist_pdh_atr = _clip((c - s.pdh) / atr, -clip, clip)
-            s.dist_pdl_atr = _clip((c - s.pdl) / atr, -clip, clip)
-        # EMAs, slope and trends.
-        old_fast = s.ema_fast
+        # EMAs and the higher timeframe.
+        self._prev_fast = s.ema_fast
         if first:
             s.ema_fast = s.ema_slow = c
         else:
             s.ema_fast += self._a_fast * (c - s.ema_fast)
             s.ema_slow += self._a_slow * (c - s.ema_slow)
-        s.ema_slope_atr = 0.0 if first else _clip((s.ema_fast - old_fast) / atr, -clip, clip)
-        s.ltf_trend = (s.ema_fast > s.ema_slow) - (s.ema_fast < s.ema_slow)
         for done in self._htf.add(bar):
             self._on_htf(done)
-        # RSI (Wilder).
+        # RSI averages, return and path windows, streaks.
         if not first:
             change = c - prev
             n = cfg.rsi_bars
-            self._avg_gain += (max(change, 0.0) - self._avg_gain) / n
-            self._avg_loss += (max(-change, 0.0) - self._avg_loss) / n
-            total = self._avg_gain + self._avg_loss
-            s.rsi = 50.0 if total == 0 else 100.0 * self._avg_gain / total
+            self._avg_gain += ((change if change > 0 else 0.0) - self._avg_gain) / n
+            self._avg_loss += ((-change if change < 0 else 0.0) - self._avg_loss) / n
             ret = change / prev * 10_000.0
             if len(self._returns) == self._returns.maxlen:
                 gone = self._returns[0]
@@ -319,10 +314,6 @@ class SignalEngine:
             self._returns.append(ret)
             self._ret_sum += ret
             self._ret_sq += ret * ret
-            k = len(self._returns)
-            if k >= 2:
-                var = (self._ret_sq - self._ret_sum * self._ret_sum / k) / (k - 1)
-                s.realized_vol_bps = math.sqrt(var) if var > 0 else 0.0
             step = abs(change)
             if len(self._paths) == self._paths.maxlen:
                 self._path_sum -= self._paths[0]
@@ -331,31 +322,64 @@ class SignalEngine:
             s.up_streak = min(s.up_streak + 1, 10) if change > 0 else 0
             s.down_streak = min(s.down_streak + 1, 10) if change < 0 else 0
         self._closes.append(c)
-        closes = self._closes
-        m = cfg.momentum_bars
-        if len(closes) > m:
-            s.momentum_atr = _clip((c - closes[-1 - m]) / atr, -clip, clip)
         e = cfg.efficiency_bars
-        if len(closes) > e and self._path_sum > 0:
+        closes = self._closes
+        if len(closes) > e and self._path_sum > 0:  # kept when the path is flat: state
             s.efficiency = _clip(abs(c - closes[-1 - e]) / self._path_sum, 0.0, 1.0)
-        # Volume surge.
+        # Volume average.
         if self._vol_ema == 0.0:
             self._vol_ema = v
         else:
             self._vol_ema += self._a_vol * (v - self._vol_ema)
-        s.volume_ratio = _clip(v / self._vol_ema, 0.0, 10.0) if self._vol_ema > 0 else 1.0
-        # Bar shape.
-        rng = h - lo
-        s.range_atr = _clip(rng / atr, 0.0, clip)
-        s.body_ratio = abs(c - o) / rng if rng > 0 else 0.0
-        s.close_location = (c - lo) / rng if rng > 0 else 0.5
         # Sweeps against the previous n bars' extremes (monotonic deques: amortised O(1)).
         self._sweeps(bar, idx)
         # Failed breaks of the session's levels (at most four).
         self._failed_breaks(bar, idx)
         s.open, s.high, s.low, s.close = o, h, lo, c
         self._prev_close = c
-        s.warm = self._total_bars > max(cfg.atr_bars, cfg.ema_slow_bars, e) and self._htf_bars > 1
+        return s
+
+    def derive(self, bar: BarView) -> Signals:
+        """The rest of `update` for the bar just advanced: every value that is a function of
+        the state and this bar alone (so skipping it on a bar changes nothing later)."""
+        cfg = self.config
+        s = self.signals
+        clip = cfg.clip
+        h, lo, c, o, v = bar.high, bar.low, bar.close, bar.open, bar.volume
+        atr = s.atr if s.atr > 0 else 1e-9
+        s.vol_regime = _clip(s.atr / s.atr_slow, 0.0, 5.0) if s.atr_slow > 0 else 1.0
+        s.session_range_atr = _clip((s.session_high - s.session_low) / atr, 0.0, 4 * clip)
+        s.vwap = self._pv / self._v if self._v > 0 else (h + lo + c) / 3.0
+        s.vwap_dist_atr = _clip((c - s.vwap) / atr, -clip, clip)
+        if math.isnan(s.or_high):
+            s.or_position = 0
+        else:
+            s.or_position = 1 if c > s.or_high else -1 if c < s.or_low else 0
+        if not math.isnan(s.pdh):
+            s.dist_pdh_atr = _clip((c - s.pdh) / atr, -clip, clip)
+            s.dist_pdl_atr = _clip((c - s.pdl) / atr, -clip, clip)
+        first = self._first
+        slope = 0.0 if first else (s.ema_fast - self._prev_fast) / atr
+        s.ema_slope_atr = 0.0 if first else _clip(slope, -clip, clip)
+        s.ltf_trend = (s.ema_fast > s.ema_slow) - (s.ema_fast < s.ema_slow)
+        if not first:
+            total = self._avg_gain + self._avg_loss
+            s.rsi = 50.0 if total == 0 else 100.0 * self._avg_gain / total
+            k = len(self._returns)
+            if k >= 2:
+                var = (self._ret_sq - self._ret_sum * self._ret_sum / k) / (k - 1)
+                s.realized_vol_bps = math.sqrt(var) if var > 0 else 0.0
+        closes = self._closes
+        m = cfg.momentum_bars
+        if len(closes) > m:
+            s.momentum_atr = _clip((c - closes[-1 - m]) / atr, -clip, clip)
+        s.volume_ratio = _clip(v / self._vol_ema, 0.0, 10.0) if self._vol_ema > 0 else 1.0
+        rng = h - lo
+        s.range_atr = _clip(rng / atr, 0.0, clip)
+        s.body_ratio = abs(c - o) / rng if rng > 0 else 0.0
+        s.close_location = (c - lo) / rng if rng > 0 else 0.5
+        warm_after = max(cfg.atr_bars, cfg.ema_slow_bars, cfg.efficiency_bars)
+        s.warm = self._total_bars > warm_after and self._htf_bars > 1
         return s
 
     def _on_htf(self, bar: BarView) -> None:

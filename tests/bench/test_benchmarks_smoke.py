@@ -42,6 +42,7 @@ REQUIRED = {
         "startup_connected_median_ms",
     },
     ("bench_console_live", "--only", "memory"): {"rss_growth_pct"},
+    ("bench_bot_live",): {"bar_decision_p50_ms", "bar_decision_p99_ms"},
 }
 
 

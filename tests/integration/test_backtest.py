@@ -32,6 +32,8 @@ def test_five_seeded_mes_sessions_close_varied_trades_within_risk_and_repeat_exa
     for stats in summary["by_template"].values():
         assert {"win_rate", "expectancy_usd", "trades"} <= set(stats)
     assert "sharpe" in summary
+    assert isinstance(summary["sharpe_backtest"], float)
+    assert "per trade, not annualised" in summary["sharpe_basis"]
     journal = first[JOURNAL_FILE].decode()
     assert "skipped:" in journal and "proposes" in journal
     second = run(tmp_path / "b")

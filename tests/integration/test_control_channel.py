@@ -3,51 +3,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sys
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
-
-from console.compose import Session, build_session
-from contracts.config import Config
+from console.compose import Session
 from contracts.enums import LifecycleState, TradingState
 from contracts.intent import Instrument
 from engine.control import CONTROL_SOCKET
 from engine.engine import Engine
+from tests.integration.control_support import deskgate
 from tests.support import approve_pending, eventually, make_intent
 
 AAPL = Instrument(symbol="AAPL")
-
-
-async def deskgate(*args: str) -> tuple[int, str, str]:
-    """Run the CLI in another process while this loop keeps serving the engine."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "console.cli",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
-
-
-@pytest.fixture
-async def session(tmp_path: Path) -> AsyncIterator[Session]:
-    config = Config.model_validate({"broker": {"kind": "sim"}, "intake": {"demo": False}})
-    session = build_session(config, data_dir=tmp_path)
-    await session.start_venue()
-    await session.engine.start()
-    try:
-        yield session
-    finally:
-        await session.close()
 
 
 async def resting_order(engine: Engine, quantity: int = 10) -> str:
@@ -68,8 +36,8 @@ async def resting_order(engine: Engine, quantity: int = 10) -> str:
     return iid
 
 
-async def test_status_json_from_another_process(session: Session, tmp_path: Path) -> None:
-    iid = await resting_order(session.engine)
+async def test_status_json_from_another_process(control_session: Session, tmp_path: Path) -> None:
+    iid = await resting_order(control_session.engine)
     code, out, err = await deskgate("status", "--json", "--data-dir", str(tmp_path))
     assert code == 0, err
     status = json.loads(out)
@@ -84,9 +52,9 @@ async def test_status_json_from_another_process(session: Session, tmp_path: Path
 
 
 async def test_kill_from_another_process_is_broker_confirmed(
-    session: Session, tmp_path: Path
+    control_session: Session, tmp_path: Path
 ) -> None:
-    engine = session.engine
+    engine = control_session.engine
     await resting_order(engine, 10)
     await resting_order(engine, 5)
     watcher = engine.bus.subscribe()  # what the console's worker drains

@@ -4,55 +4,24 @@ typed reason, both are audit records."""
 
 from __future__ import annotations
 
-import asyncio
-import sys
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
-
-from console.compose import Session, build_session
+from console.compose import Session
 from contracts.config import Config
 from contracts.enums import LifecycleState
 from contracts.events import LimitChanged
 from contracts.intent import Instrument
+from tests.integration.control_support import deskgate
 from tests.support import make_intent
 
 AAPL = Instrument(symbol="AAPL")
 
 
-async def deskgate(*args: str) -> tuple[int, str, str]:
-    """Run the CLI in another process while this loop keeps serving the engine."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "console.cli",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
-
-
-@pytest.fixture
-async def session(tmp_path: Path) -> AsyncIterator[Session]:
-    config = Config.model_validate({"broker": {"kind": "sim"}, "intake": {"demo": False}})
-    session = build_session(config, data_dir=tmp_path)
-    await session.start_venue()
-    await session.engine.start()
-    try:
-        yield session
-    finally:
-        await session.close()
-
-
 async def test_limits_set_from_another_process_tightens_and_rechecks_pending(
-    session: Session, tmp_path: Path
+    control_session: Session, tmp_path: Path
 ) -> None:
-    engine = session.engine
+    engine = control_session.engine
     quote = await engine.watch_quote(AAPL)
     assert quote is not None and quote.bid is not None
     limit = quote.bid.quantize(Decimal("0.01"))
@@ -89,10 +58,12 @@ async def test_limits_set_from_another_process_tightens_and_rechecks_pending(
     ]
 
 
-async def test_limits_set_refuses_a_bad_value_in_one_line(session: Session, tmp_path: Path) -> None:
+async def test_limits_set_refuses_a_bad_value_in_one_line(
+    control_session: Session, tmp_path: Path
+) -> None:
     code, _, err = await deskgate(
         "limits", "set", "max_notional", "inf", "--data-dir", str(tmp_path)
     )
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "max_notional" in err
-    assert session.engine.config.risk.max_notional == Config().risk.max_notional
+    assert control_session.engine.config.risk.max_notional == Config().risk.max_notional

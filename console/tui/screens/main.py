@@ -26,9 +26,11 @@ from console.tui.widgets.history import PendingHistory
 from console.tui.widgets.latency import LatencyPanel
 from console.tui.widgets.quotes import QuotesPanel
 from console.tui.widgets.status_bar import StatusBar
+from console.tui.widgets.strategies import StrategiesPanel
 from console.tui.widgets.tables import AlertsTable, AuditTable, OrdersTable, PositionsTable
 from contracts.config import Config
 from contracts.enums import AlertLevel, LifecycleState
+from engine.strategy.manager import StrategyPanelView
 from engine.view import OrderView, PositionView
 
 PANELS: tuple[tuple[str, str, str], ...] = (
@@ -39,7 +41,10 @@ PANELS: tuple[tuple[str, str, str], ...] = (
     ("gates", "Gates", "Gates"),
     ("alerts", "Alerts", "Alrt"),
     ("audit", "Audit", "Audit"),
+    ("strategies", "Strategies", "Strat"),
 )
+STRATEGIES = len(PANELS) - 1
+"""The strategies panel: a tab only while the bot runs (`--strategies`)."""
 LAYOUTS = ("-compact", "-split", "-tiled")
 
 
@@ -56,7 +61,7 @@ class MainScreen(Screen[None]):
     """Shows one `ConsoleState`; posts `PendingSelected` when the queue cursor moves."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        *(Binding(str(n + 1), f"panel({n})", PANELS[n][1], show=False) for n in range(7)),
+        *(Binding(str(n + 1), f"panel({n})", PANELS[n][1], show=False) for n in range(len(PANELS))),
         Binding("left_square_bracket", "cycle(-1)", "Prev panel", show=False),
         Binding("right_square_bracket", "cycle(1)", "Next panel", show=False),
         Binding("z", "zoom", "Zoom", show=False),
@@ -72,6 +77,7 @@ class MainScreen(Screen[None]):
         self.active = 0
         self.side_active = 1
         self.state: ConsoleState | None = None
+        self._bot: bool | None = None
 
     def compose(self) -> ComposeResult:
         yield StatusBar(stale_threshold_s=self.config.stale.threshold_min * 60, id="status")
@@ -98,6 +104,8 @@ class MainScreen(Screen[None]):
                 yield AlertsTable(id="alerts")
             with Vertical(id="p-audit", classes="panel"):
                 yield AuditTable(id="audit-tail")
+            with Vertical(id="p-strategies", classes="panel"):
+                yield StrategiesPanel(self._strategy_view, id="strategies")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -128,10 +136,20 @@ class MainScreen(Screen[None]):
             panel.set_class(index == self.side_active, "-side")
         self._refresh_tabs()
 
+    def _strategy_view(self) -> StrategyPanelView | None:
+        source = getattr(getattr(self.app, "engine", None), "strategy_panel", None)
+        return source() if callable(source) else None
+
+    def _bot_runs(self) -> bool:
+        if self._bot is None:
+            self._bot = self._strategy_view() is not None
+            self._panel(STRATEGIES).set_class(not self._bot, "-absent")
+        return self._bot
+
     def _visible_tabs(self) -> list[int]:
-        if self.layout_name == "-split":
-            return list(range(1, len(PANELS)))
-        return list(range(len(PANELS)))
+        bot = self._bot_runs()
+        shown = [i for i in range(len(PANELS)) if bot or i != STRATEGIES]
+        return shown[1:] if self.layout_name == "-split" else shown
 
     def _tab_active(self) -> int:
         return self.side_active if self.layout_name == "-split" else self.active
@@ -142,6 +160,8 @@ class MainScreen(Screen[None]):
 
     def action_panel(self, index: int) -> None:
         """Show panel `index` (a tab on small terminals); focus its list."""
+        if index == STRATEGIES and not self._bot_runs():
+            return
         self.active = index
         if index > 0:
             self.side_active = index

@@ -49,6 +49,30 @@ class Parts:
         if isinstance(event, QuoteUpdated):
             self.session.on_quote(event.quote)
 
+    def order_path(self) -> OrderPath:
+        """The order path on these parts, with its pre-trade risk."""
+        risk = PreTradeRisk(
+            self.recorder,
+            self.book,
+            self.session,
+            self.approvals,
+            self.clock,
+            self.config,
+            instruments=self.instruments,
+            limits=self.limits,
+        )
+        return OrderPath(
+            self.recorder,
+            self.book,
+            self.session,
+            self.approvals,
+            risk,
+            self.throttle,
+            self.clock,
+            self.config,
+            instruments=self.instruments,
+        )
+
     def kinds(self) -> list[str]:
         self.store.flush()
         return [r.kind for r in self.store.rows()]
@@ -70,27 +94,7 @@ async def test_kill_switch_alone_halts_voids_tokens_and_cancels_at_the_broker(
         parts.config,
         limits=parts.limits,
     )
-    risk = PreTradeRisk(
-        parts.recorder,
-        parts.book,
-        parts.session,
-        parts.approvals,
-        parts.clock,
-        parts.config,
-        instruments=parts.instruments,
-        limits=parts.limits,
-    )
-    orders = OrderPath(
-        parts.recorder,
-        parts.book,
-        parts.session,
-        parts.approvals,
-        risk,
-        parts.throttle,
-        parts.clock,
-        parts.config,
-        instruments=parts.instruments,
-    )
+    orders = parts.order_path()
     parts.broker.quote("AAPL", "99.99", "100.01")
     intent = make_intent(parts.clock)
     assert (await orders.propose(intent)).accepted
@@ -127,27 +131,7 @@ async def test_approval_desk_alone_records_every_token_state_change(tmp_path: Pa
 async def test_the_write_ahead_carries_the_quote_at_send(tmp_path: Path) -> None:
     parts = Parts(tmp_path)
     await parts.connect()
-    risk = PreTradeRisk(
-        parts.recorder,
-        parts.book,
-        parts.session,
-        parts.approvals,
-        parts.clock,
-        parts.config,
-        instruments=parts.instruments,
-        limits=parts.limits,
-    )
-    orders = OrderPath(
-        parts.recorder,
-        parts.book,
-        parts.session,
-        parts.approvals,
-        risk,
-        parts.throttle,
-        parts.clock,
-        parts.config,
-        instruments=parts.instruments,
-    )
+    orders = parts.order_path()
     parts.broker.quote("AAPL", "99.99", "100.01")
     intent = make_intent(parts.clock)
     assert (await orders.propose(intent)).accepted

@@ -7,17 +7,14 @@ from pathlib import Path
 
 from contracts.broker import BrokerDisconnected
 from contracts.enums import LifecycleState, Side, TradingState
-from tests.support import approve_pending, config_with, eventually, make_intent, started_engine
-
-
-async def working_orders(engine, clock, n: int) -> list[str]:  # type: ignore[no-untyped-def]
-    ids = []
-    for i in range(n):
-        intent = make_intent(clock, quantity=1 + i)
-        assert (await engine.propose(intent)).accepted
-        assert (await approve_pending(engine, intent.intent_id)).ok
-        ids.append(intent.intent_id)
-    return ids
+from tests.support import (
+    approve_pending,
+    config_with,
+    eventually,
+    make_intent,
+    started_engine,
+    working_orders,
+)
 
 
 async def test_kill_with_ten_working_orders_cancels_all_and_confirms(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from types import SimpleNamespace
@@ -22,7 +22,8 @@ from contracts.market import Bar
 from contracts.strategy import StrategyConfig
 from engine.bus import EventBus
 from engine.clock import ManualClock
-from engine.results import ProposalResult
+from engine.results import CommandResult, ProposalResult
+from engine.strategy.manager import RequestExit
 from engine.strategy.plugin import make_plugin
 from engine.strategy.store import RECORDS_FILE
 from tests.support import eventually
@@ -70,6 +71,17 @@ class FakeEngine:
         return None
 
 
+@dataclass
+class HookedEngine(FakeEngine):
+    """With the engine hooks: exits and stop moves are recorded and confirmed."""
+
+    exits: list[tuple[str, str]] = field(default_factory=list)
+
+    async def strategy_exit(self, intent_id: str, reason: str, text: str) -> CommandResult:
+        self.exits.append((intent_id, reason))
+        return CommandResult(True, "stop leg moved through the market")
+
+
 def five_second_bars(minute_bars: list[Any]) -> list[Bar]:
     out = []
     for m in minute_bars:
@@ -91,9 +103,12 @@ def five_second_bars(minute_bars: list[Any]) -> list[Bar]:
     return out
 
 
-async def test_plugin_proposes_from_live_bars_and_records_what_happened(tmp_path, capsys):
+@pytest.mark.parametrize("hooked", [False, True])
+async def test_plugin_proposes_from_live_bars_and_records_what_happened(tmp_path, capsys, hooked):
+    """With the engine's exit hook, a confirmed exit's stop-leg fill carries the exit reason."""
     clock = ManualClock()
-    engine = FakeEngine(Config(data_dir=str(tmp_path)), clock, EventBus(), FakeBroker())
+    kind = HookedEngine if hooked else FakeEngine
+    engine = kind(Config(data_dir=str(tmp_path)), clock, EventBus(), FakeBroker())
     proposed = []
 
     async def propose(intent: Any, source: str) -> ProposalResult:
@@ -124,6 +139,12 @@ async def test_plugin_proposes_from_live_bars_and_records_what_happened(tmp_path
             remaining=Decimal(0),
         )
     )
+    if isinstance(engine, HookedEngine):
+        await eventually(lambda: intent.intent_id in plugin.runtime.positions)
+        await eventually(lambda: plugin.runtime.positions[intent.intent_id].filled)
+        exit_ = RequestExit(intent.intent_id, "MES", Side.SELL, 1, "time", "no progress")
+        await plugin._act(exit_, propose, engine)
+        assert engine.exits == [(intent.intent_id, "time")]
     engine.bus.publish(
         FillRecorded(
             **common,
@@ -146,7 +167,7 @@ async def test_plugin_proposes_from_live_bars_and_records_what_happened(tmp_path
     capsys.readouterr()
     assert main(["journal", "--file", str(records)]) == 0
     journal = capsys.readouterr().out
-    assert "K3 proposes buy" in journal and "(stop)" in journal
+    assert "K3 proposes buy" in journal and ("(time)" if hooked else "(stop)") in journal
     assert main(["learning", "--file", str(records), "--json"]) == 0
     state = json.loads(capsys.readouterr().out)
     assert state["K3"]["trades"] == 1 and state["K3"]["consecutive_losses"] == 1
@@ -157,3 +178,37 @@ async def test_plugin_proposes_from_live_bars_and_records_what_happened(tmp_path
 def test_factory_refuses_an_unknown_strategy():
     with pytest.raises(ValueError, match="unknown strategy K7"):
         make_plugin(StrategyConfig(), "K1,K7")
+
+
+async def test_an_exit_or_stop_move_the_engine_refuses_is_journaled(tmp_path):
+    from engine.strategy.manager import Position, RequestModify
+    from engine.strategy.runtime import StrategyRuntime
+    from engine.strategy.templates import Setup
+
+    class RefusingEngine(HookedEngine):
+        async def strategy_exit(self, intent_id: str, reason: str, text: str) -> CommandResult:
+            return CommandResult(False, f"{intent_id}: exit refused: the trade is CLOSED")
+
+        async def modify_stop(self, intent_id: str, stop: Decimal, text: str) -> CommandResult:
+            return CommandResult(False, f"{intent_id}: not sent: would widen the stop")
+
+    clock = ManualClock()
+    engine = RefusingEngine(Config(data_dir=str(tmp_path)), clock, EventBus(), FakeBroker())
+    plugin = make_plugin(StrategyConfig(), "K3", "MES")
+    plugin._engine = engine
+    runtime = plugin.runtime = StrategyRuntime(
+        plugin.config, {"MES": MES}, lambda r: None, equity=Decimal(10000)
+    )
+    setup = Setup("K3", 1, 0.7, ("F1",), 5000.0, 4999.0, 5004.0, "swept the low")
+    runtime.positions["t1"] = Position(
+        "t1", "K3", "live", "MES", 1, 1, 5000.0, 4998.0, 4998.0, 5004.0, 8, Decimal(10), setup
+    )
+
+    async def propose(intent: Any, source: str) -> ProposalResult:
+        raise AssertionError("nothing is proposed")
+
+    await plugin._act(RequestExit("t1", "MES", Side.SELL, 1, "time", "t"), propose, engine)
+    await plugin._act(RequestModify("t1", Decimal("4997.00"), "wider"), propose, engine)
+    codes = [(r.code, r.text) for r in runtime.journal.recent]
+    assert codes[0][0] == "exit_refused" and "trade is CLOSED" in codes[0][1]
+    assert codes[1][0] == "stop_move_refused" and "widen" in codes[1][1]

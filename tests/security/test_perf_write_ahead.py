@@ -1,0 +1,100 @@
+"""The write-ahead stays synced before the order leaves; only the head anchor's sync waits."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from contracts.enums import AlertLevel
+from contracts.events import AlertRaised
+from engine.audit import AuditStore
+from engine.audit_anchor import Anchor, AnchorFile, load_key, read_anchor
+from tests.support import approve_pending, eventually, make_intent, started_engine
+
+
+def alert(n: int) -> AlertRaised:
+    now = datetime.now(UTC)
+    return AlertRaised(ts_event=now, ts_init=now, level=AlertLevel.INFO, code="T", message=str(n))
+
+
+def anchor_of(store_path: Path) -> Anchor | None:
+    key = load_key(store_path)
+    assert key is not None
+    return read_anchor(store_path, key)
+
+
+def test_a_crash_before_the_deferred_anchor_keeps_the_bead_and_verifies(tmp_path: Path) -> None:
+    path = tmp_path / "a.sqlite"
+    store = AuditStore(path)
+    store.append_durable(alert(1))
+    seq = store.append_durable(alert(2), defer_anchor=True)
+    anchored = anchor_of(path)
+    assert anchored is not None and anchored.seq == seq - 1  # lags by one commit, never leads
+    store._conn.close()  # the process dies here: no flush, no anchor
+    store._anchor_file.close()
+    reopened = AuditStore(path)  # refuses a store whose head is older than its anchor
+    assert reopened.head_seq == seq
+    assert reopened.verify().ok
+    reopened.close()
+
+
+def test_the_next_write_or_sync_writes_the_due_anchor(tmp_path: Path) -> None:
+    path = tmp_path / "a.sqlite"
+    store = AuditStore(path)
+    seq = store.append_durable(alert(1), defer_anchor=True)
+    store.sync_anchor()
+    assert anchor_of(path) == Anchor(seq, store.tail(1)[0].hash, 1)
+    seq = store.append_durable(alert(2), defer_anchor=True)
+    store.close()
+    reopened = AuditStore(path)
+    assert reopened.verify().ok and anchor_of(path) == Anchor(seq, reopened.tail(1)[0].hash, 1)
+    reopened.close()
+
+
+class RefusingAnchor:
+    """The anchor file on a disk that has stopped taking writes."""
+
+    def write(self, key: bytes, anchor: Anchor) -> None:
+        raise OSError(5, "Input/output error")
+
+    def close(self) -> None:
+        pass
+
+
+async def test_the_order_leaves_after_its_synced_write_ahead_and_the_anchor_follows(
+    tmp_path: Path,
+) -> None:
+    engine, broker, clock = await started_engine(tmp_path)
+    store = engine.store
+    seen_at_submit: list[tuple[int, int | None]] = []
+    real_submit = broker.submit
+
+    async def submit(order):  # type: ignore[no-untyped-def]
+        committed = store._conn.execute("SELECT MAX(seq) FROM beads").fetchone()[0]
+        kinds = [r.kind for r in store.rows(committed - 1)]
+        assert "SUBMITTING" in kinds  # the write-ahead is committed before it leaves
+        anchored = anchor_of(store.path)
+        seen_at_submit.append((committed, anchored.seq if anchored else None))
+        await real_submit(order)
+
+    broker.submit = submit  # type: ignore[method-assign]
+    intent = make_intent(clock)
+    assert (await engine.propose(intent)).accepted
+    assert (await approve_pending(engine, intent.intent_id)).ok
+    (committed, anchored_then), *_ = seen_at_submit
+    assert anchored_then is not None and anchored_then < committed
+    anchored = anchor_of(store.path)
+    assert anchored is not None and anchored.seq >= committed  # written once it had left
+    await engine.stop()
+
+
+async def test_an_anchor_refused_after_the_send_raises_a_critical_alert(tmp_path: Path) -> None:
+    engine, broker, clock = await started_engine(tmp_path)
+    intent = make_intent(clock)
+    assert (await engine.propose(intent)).accepted
+    engine.store._anchor_file = RefusingAnchor()  # type: ignore[assignment]
+    assert (await approve_pending(engine, intent.intent_id)).ok
+    assert broker.submits  # the write-ahead was on disk: the order left
+    await eventually(lambda: any(a.code == "AUDIT_ANCHOR" for a in engine.snapshot().alerts))
+    engine.store._anchor_file = AnchorFile(engine.store.path)  # the disk is back
+    await engine.stop()
