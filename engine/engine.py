@@ -16,6 +16,7 @@ from contracts.config import Config
 from contracts.enums import AlertLevel, DriftResolution, LifecycleState, Mode, TradingState, Trigger
 from contracts.events import (
     AutoApprovePolicySet,
+    CheckOutcome,
     ContractResolved,
     EngineStarted,
     KillFlagCleared,
@@ -37,6 +38,7 @@ from engine.instruments import InstrumentMaster
 from engine.intake import IntakeServer, StrategyPlugin
 from engine.killswitch import KillSwitch
 from engine.limits import RiskLimits
+from engine.manual import ContractLookup, ManualDesk
 from engine.margin_watch import MarginWatch
 from engine.orders import OrderPath
 from engine.ports import BrokerPort, BrokerUnavailable
@@ -68,8 +70,10 @@ class Engine:
 
     A thin facade: each command is delegated to the component that owns it. Components share
     one audit store, book, bus and clock and are wired here, once.
-    Commands: propose, approve, reject, cancel, kill, rearm, flatten, rollback, resolve_drift,
-    reconcile_now, can_approve. Observation: `bus.subscribe()`, `snapshot()`, `pending_history()`.
+    Commands: propose, approve, reject, cancel, kill, rearm, flatten, close_position, rollback,
+    resolve_drift, reconcile_now, reconnect_now, can_approve; the ticket's lookup_contract,
+    check_intent and propose_manual.
+    Observation: `bus.subscribe()`, `snapshot()`, `pending_history()`.
     """
 
     def __init__(
@@ -172,6 +176,9 @@ class Engine:
             clock_,
             config,
             instruments=self.instruments,
+        )
+        self.manual = ManualDesk(
+            book, self.bus, self.session, self.instruments, self.risk, self.order_path
         )
         self.strategy_orders = StrategyOrders(
             recorder,
@@ -386,8 +393,9 @@ class Engine:
     async def approve(self, intent_id: str, token: str, actor: str = "trader") -> CommandResult:
         """Redeem the token (atomically), re-check risk, write ahead, then send; a patient
         execution style then works the order (StyleDesk). `actor` is named in the TOKEN_USED
-        bead (the trader, or an explicit drill approver)."""
-        result = await self.order_path.approve(intent_id, token, actor)
+        bead (the trader, or an explicit drill approver). A ticket's replacement cancels the
+        order it replaces first (engine.manual)."""
+        result = await self.manual.approve(intent_id, token, actor)
         rec = self.book.records.get(intent_id)
         if result.ok and rec is not None:
             self.styles.start(rec)
@@ -395,6 +403,36 @@ class Engine:
 
     async def reject(self, intent_id: str, reason: str = "") -> CommandResult:
         return await self.order_path.reject(intent_id, reason)
+
+    # --- the trader's ticket ------------------------------------------------------------------
+
+    async def lookup_contract(self, symbol: str) -> ContractLookup:
+        """The broker's facts for a ticket's symbol (tick, size step, multiplier); watches it."""
+        return await self.manual.lookup(symbol)
+
+    def check_intent(self, intent: Intent) -> tuple[CheckOutcome, ...]:
+        """Every pre-trade check on an intent now, nothing recorded (the ticket as typed)."""
+        return self.manual.check(intent)
+
+    async def propose_manual(self, intent: Intent, replaces: str | None = None) -> ProposalResult:
+        """A ticket's intent (strategy `manual`) offered for approval like any other; with
+        `replaces`, approving it cancels that working order first (broker-confirmed), then
+        sends (engine.manual.ManualDesk)."""
+        return await self.manual.propose(intent, replaces)
+
+    def replaces(self, intent_id: str) -> str | None:
+        """The working order a pending intent would replace, if any."""
+        return self.manual.replaces(intent_id)
+
+    async def close_position(
+        self, symbol: str, reason: str, actor: str = "trader"
+    ) -> CommandResult:
+        """Close one position: cancel its symbol's live orders, one reducing MARKET order."""
+        return await self.safety.close_position(symbol, reason, actor)
+
+    def reconnect_now(self) -> CommandResult:
+        """Ask the broker adapter's reconnect loop to try now (never a second connect)."""
+        return self.session.reconnect_now()
 
     async def cancel(self, intent_id: str, reason: str = "") -> CommandResult:
         """Cancel a working entry order; allowed while HALTED (it only reduces risk)."""

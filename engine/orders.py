@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 from contracts.broker import OrderRequest, order_ref_for
@@ -167,8 +168,18 @@ class OrderPath:
             return CommandResult(False, f"{d.reason}: {d.detail}", str(d.reason))
         return CommandResult(True, "ready to approve")
 
-    async def approve(self, intent_id: str, token: str, actor: str = "trader") -> CommandResult:
-        """Redeem the token (atomically), re-check risk, write ahead, then send."""
+    async def approve(
+        self,
+        intent_id: str,
+        token: str,
+        actor: str = "trader",
+        *,
+        before_send: Callable[[], Awaitable[CommandResult]] | None = None,
+    ) -> CommandResult:
+        """Redeem the token (atomically), re-check risk, write ahead, then send.
+
+        `before_send` runs once the token is used and before the submit checks (a replacement
+        cancels the order it replaces there); if it fails, nothing is sent."""
         rec = self._book.records.get(intent_id)
         redeemed = self._approvals.redeem(rec, intent_id, token, actor)
         if rec is None:
@@ -177,6 +188,8 @@ class OrderPath:
             return CommandResult(False, f"token refused: {redeemed}", str(redeemed))
         if not self._recorder.transition(rec, Trigger.APPROVE):
             return CommandResult(False, f"{intent_id} is {rec.state}: not approvable", "STATE")
+        approved_at = rec.state_since
+        self._session.sample("intent_to_approve", rec.received_at, approved_at)
         if not await self._wait_for_resync():
             self._recorder.transition(rec, Trigger.SUBMIT_FAILED)
             self._recorder.alert(
@@ -185,6 +198,12 @@ class OrderPath:
             return CommandResult(
                 False, "broker not reconciled since the reconnect: order not sent", "RESYNC"
             )
+        if before_send is not None:
+            ready = await before_send()
+            if not ready.ok:
+                self._recorder.transition(rec, Trigger.SUBMIT_FAILED)
+                self._recorder.alert(AlertLevel.WARNING, "NOT_SENT", ready.message, intent_id)
+                return ready
         checks = self._risk.run_checks(rec.intent, "submit")
         if checks.denials:
             self._risk.deny(rec, checks)
@@ -197,7 +216,9 @@ class OrderPath:
             )
         first = first_child_quantity(rec.intent.order, steps[1])
         request = order_request_for(rec.intent, quantity=first)
-        return await self.send(rec, request, token_id=redeemed)
+        sent = await self.send(rec, request, token_id=redeemed)
+        self._session.sample("approve_to_submit", approved_at, rec.submitted_at)
+        return sent
 
     def contract_steps(self, intent: Intent) -> tuple[Decimal, Decimal] | None:
         """(min tick, size increment) of the intent's contract, from the instrument master;

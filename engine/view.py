@@ -99,6 +99,8 @@ class OrderView:
     """The execution style working this order (None for immediate orders)."""
     legs: tuple[LegView, ...] = ()
     """The bracket's stop and target, shown under their parent."""
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
 
     @property
     def ratio(self) -> Decimal:
@@ -151,6 +153,10 @@ class LatencyView:
     intent_to_submit: tuple[float, ...] = ()
     submit_to_ack: tuple[float, ...] = ()
     ack_to_fill: tuple[float, ...] = ()
+    intent_to_approve: tuple[float, ...] = ()
+    """The trader's time: the intent on screen until the approve."""
+    approve_to_submit: tuple[float, ...] = ()
+    """The engine's own time: the approve until the order is handed to the broker."""
 
 
 @dataclass(frozen=True)
@@ -261,6 +267,8 @@ class SnapshotBuilder:
                         )
                         if price is not None
                     ),
+                    stop_loss=o.stop_loss,
+                    take_profit=o.take_profit,
                 )
             )
         last_quote = max((q.ts for q in session.quotes.values()), default=None)

@@ -7,12 +7,14 @@ from typing import Protocol
 from contracts.broker import Quote
 from contracts.config import Config
 from contracts.enums import DriftResolution
-from contracts.events import RollbackCompleted
+from contracts.events import CheckOutcome, RollbackCompleted
+from contracts.intent import Intent
 from engine.book import PendingOutcome
 from engine.bus import Subscription
 from engine.clock import Clock
+from engine.manual import ContractLookup
 from engine.promotion_ceremony import PromotionCeremony
-from engine.results import CommandResult
+from engine.results import CommandResult, ProposalResult
 from engine.view import BeadView, EngineSnapshot
 
 
@@ -80,3 +82,17 @@ class ConsoleEngine(Protocol):
     def promotion_ceremony(self) -> PromotionCeremony:
         """The promotion ceremony over the running engine (evidence vetoes, T2 token)."""
         ...
+
+    async def lookup_contract(self, symbol: str) -> ContractLookup: ...
+
+    def check_intent(self, intent: Intent) -> tuple[CheckOutcome, ...]: ...
+
+    async def propose_manual(
+        self, intent: Intent, replaces: str | None = None
+    ) -> ProposalResult: ...
+
+    async def close_position(
+        self, symbol: str, reason: str, actor: str = "trader"
+    ) -> CommandResult: ...
+
+    def reconnect_now(self) -> CommandResult: ...

@@ -33,11 +33,13 @@ from contracts.intent import (
     OrderParams,
     PositionSizing,
 )
+from contracts.market import ContractFacts
 from engine.audit import AuditStore
 from engine.book import PendingOutcome
 from engine.bus import EventBus, StateChanged
 from engine.clock import ManualClock
 from engine.fill_journal import FillJournalRow
+from engine.manual import ContractLookup
 from engine.promotion_ceremony import PromotionCeremony
 from engine.results import CommandResult, ProposalResult
 from engine.view import (
@@ -582,3 +584,40 @@ class FakeEngine:
             directory = Path(tempfile.mkdtemp(prefix="fake-engine-"))
             self._ceremony_store = AuditStore(directory / "audit.sqlite")
         return PromotionCeremony(self.config, self._ceremony_store, self.clock)
+
+    # --- the ticket, close and reconnect (real behaviour: tests/security/test_ticket_attacks.py)
+
+    async def lookup_contract(self, symbol: str) -> ContractLookup:
+        """Every symbol is a US stock on the cent grid; its quote is whatever the test set."""
+        facts = ContractFacts(
+            con_id=1000 + sum(map(ord, symbol)),
+            symbol=symbol,
+            sec_type="STK",
+            exchange="SMART",
+            currency="USD",
+            multiplier=D(1),
+            min_tick=D("0.01"),
+        )
+        return ContractLookup(Instrument(symbol=symbol), facts)
+
+    def check_intent(self, intent: Intent) -> tuple[CheckOutcome, ...]:
+        return passing_checks()
+
+    async def propose_manual(self, intent: Intent, replaces: str | None = None) -> ProposalResult:
+        self.calls.append(("propose_manual", intent.intent_id, replaces or ""))
+        self.add_pending(intent)
+        return ProposalResult(True, intent.intent_id, "waiting for approval")
+
+    async def close_position(
+        self, symbol: str, reason: str, actor: str = "trader"
+    ) -> CommandResult:
+        self.calls.append(("close_position", symbol, reason, actor))
+        self.positions = [
+            replace(p, quantity=D(0)) if p.symbol == symbol else p for p in self.positions
+        ]
+        self.publish("close")
+        return CommandResult(True, f"{symbol}: close order sent")
+
+    def reconnect_now(self) -> CommandResult:
+        self.calls.append(("reconnect_now",))
+        return CommandResult(True, "reconnecting now")

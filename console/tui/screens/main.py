@@ -25,13 +25,14 @@ from console.tui.widgets.fills import FillsTable
 from console.tui.widgets.gates import GatesPanel, gates_from, tier_label
 from console.tui.widgets.history import PendingHistory
 from console.tui.widgets.latency import LatencyPanel
+from console.tui.widgets.quotes import QuotesPanel
 from console.tui.widgets.status_bar import StatusBar
 from console.tui.widgets.strategies import StrategiesPanel
 from console.tui.widgets.tables import AlertsTable, AuditTable, OrdersTable, PositionsTable
 from contracts.config import Config
 from contracts.enums import AlertLevel, LifecycleState
 from engine.strategy.manager import StrategyPanelView
-from engine.view import OrderView
+from engine.view import OrderView, PositionView
 
 PANELS: tuple[tuple[str, str, str], ...] = (
     ("approvals", "Approvals", "Appr"),
@@ -47,7 +48,7 @@ PANELS: tuple[tuple[str, str, str], ...] = (
 STRATEGIES = len(PANELS) - 1
 """The strategies panel: a tab only while the bot runs (`--strategies`)."""
 LAYOUTS = ("-compact", "-split", "-tiled")
-DECK_COLUMNS = {"-split": ("11fr 9fr", "1fr 2fr"), "-tiled": ("3fr 2fr 2fr", "2fr 5fr 5fr")}
+DECK_COLUMNS = {"-split": ("11fr 9fr", "47 1fr"), "-tiled": ("3fr 2fr 2fr", "2fr 5fr 5fr")}
 """The deck's grid columns per layout, (busy, idle): with no pending trade the approvals column
 gives its width to positions and orders. Set inline on the deck, because a class on the screen
 would re-apply the stylesheet to every widget (tens of ms) each time a trade comes or goes."""
@@ -98,6 +99,7 @@ class MainScreen(Screen[None]):
         yield PanelTabs([p[1] for p in PANELS], [p[2] for p in PANELS], id="tabs")
         with Container(id="deck"):
             with Vertical(id="p-approvals", classes="panel"):
+                yield QuotesPanel(id="quotes")
                 yield ApprovalQueue(id="queue")
                 yield Static("No pending trades - waiting for intents.", id="queue-empty")
                 yield EvidencePanel(stale=self.config.stale, id="evidence")
@@ -225,6 +227,15 @@ class MainScreen(Screen[None]):
         key = table.selected_intent_id
         return next((o for o in snap.orders if o.intent_id == key), None)
 
+    def selected_position(self) -> PositionView | None:
+        """The open position under the Positions panel's cursor while that list has focus."""
+        table = self.query_one(PositionsTable)
+        snap = self.state.snapshot if self.state is not None else None
+        if snap is None or not table.has_focus or not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return next((p for p in snap.positions if p.symbol == key and p.quantity), None)
+
     def action_zoom(self) -> None:
         """Show the panel with focus (or the active one) alone, full screen; z again restores."""
         if self.has_class("-zoom"):
@@ -275,6 +286,7 @@ class MainScreen(Screen[None]):
         self.query_one(EvidencePanel).display = bool(pending)
         self.query_one(DriftBanner).show(snap.drifts if snap is not None else ())
         self.query_one(AccountStrip).show(snap)
+        self.query_one(QuotesPanel).show(state.quotes)
         if snap is None:
             self._show_panels(state)
             self._refresh_tabs()
