@@ -14,6 +14,7 @@ from typing import Any
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from contracts.base import Symbol
 from contracts.enums import ChaosMode, Mode
 from contracts.strategy import StrategyConfig
 
@@ -155,6 +156,8 @@ class ConsoleConfig(_Section):
     keys: KeysConfig = KeysConfig()
     approve_dwell_s: float = Field(default=1.0, ge=0, le=10)
     """A trade's headline must be on screen this long before `a` approves it (no double tap)."""
+    symbols: tuple[Symbol, ...] = Field(default=(), max_length=30)
+    """Symbols the quotes panel always shows (besides every one traded, held or working)."""
 
 
 class CapitalTier(_Section):

@@ -48,6 +48,7 @@ from engine.audit_verify import (
     export_jsonl,
     newest_rows,
     rows_of,
+    rows_up_to,
     verify_store,
 )
 
@@ -318,6 +319,13 @@ class AuditStore:
         pending = [r for r, _ in self._pending]
         stored = newest_rows(self._conn, max(0, n - len(pending)))
         return (stored + pending)[-n:]
+
+    def page(self, top_seq: int, n: int) -> list[BeadRow]:
+        """At most n beads with seq <= top_seq, newest first, including ones not yet flushed;
+        reads only those rows (the audit screen pages through the whole store)."""
+        pending = [r for r, _ in reversed(self._pending) if r.seq <= top_seq][:n]
+        older = pending[-1].seq if pending else top_seq + 1
+        return pending + rows_up_to(self._conn, min(top_seq, older - 1), n - len(pending))
 
     def verify(self) -> VerifyReport:
         """Check the committed chain, its key and its head anchor (read-only)."""

@@ -105,6 +105,14 @@ def newest_rows(conn: sqlite3.Connection, n: int) -> list[BeadRow]:
     return [BeadRow(*r) for r in cur][::-1]
 
 
+def rows_up_to(conn: sqlite3.Connection, top_seq: int, n: int) -> list[BeadRow]:
+    """At most n committed beads with seq <= top_seq, newest first (one indexed range read)."""
+    cur = conn.execute(
+        f"SELECT {_COLUMNS} FROM beads WHERE seq <= ? ORDER BY seq DESC LIMIT ?", (top_seq, n)
+    )
+    return [BeadRow(*r) for r in cur]
+
+
 def export_jsonl(rows: Iterable[BeadRow], out: IO[str]) -> int:
     n = 0
     for row in rows:

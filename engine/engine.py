@@ -16,6 +16,7 @@ from contracts.config import Config
 from contracts.enums import AlertLevel, DriftResolution, LifecycleState, Mode, TradingState, Trigger
 from contracts.events import (
     AutoApprovePolicySet,
+    CheckOutcome,
     ContractResolved,
     EngineStarted,
     KillFlagCleared,
@@ -37,12 +38,14 @@ from engine.instruments import InstrumentMaster, exchange_date
 from engine.intake import IntakeServer, StrategyPlugin
 from engine.killswitch import KillSwitch
 from engine.limits import RiskLimits
+from engine.manual import ContractLookup, ManualDesk
 from engine.margin_watch import MarginWatch
 from engine.orders import OrderPath
 from engine.ports import BrokerPort, BrokerUnavailable
 from engine.pretrade import PreTradeRisk
 from engine.previews import PreviewDesk
 from engine.promotion import EvidenceBundle, GoLive, Stage, stage_of
+from engine.promotion_ceremony import PromotionCeremony, RunningEngine
 from engine.reconciliation import Reconciler
 from engine.recorder import BackgroundTasks, EventRecorder
 from engine.replay import replay_into
@@ -55,7 +58,7 @@ from engine.strategy.manager import StrategyPanelView
 from engine.style_desk import StyleDesk
 from engine.throttle import OutboundThrottle
 from engine.tokens import TokenBook
-from engine.view import EngineSnapshot, SnapshotBuilder
+from engine.view import BeadView, EngineSnapshot, SnapshotBuilder
 
 log = logging.getLogger("deskgate.engine")
 
@@ -68,8 +71,10 @@ class Engine:
 
     A thin facade: each command is delegated to the component that owns it. Components share
     one audit store, book, bus and clock and are wired here, once.
-    Commands: propose, approve, reject, cancel, kill, rearm, flatten, rollback, resolve_drift,
-    reconcile_now, can_approve. Observation: `bus.subscribe()`, `snapshot()`, `pending_history()`.
+    Commands: propose, approve, reject, cancel, kill, rearm, flatten, close_position, rollback,
+    resolve_drift, reconcile_now, reconnect_now, can_approve; the ticket's lookup_contract,
+    check_intent and propose_manual.
+    Observation: `bus.subscribe()`, `snapshot()`, `pending_history()`.
     """
 
     def __init__(
@@ -173,7 +178,17 @@ class Engine:
             clock_,
         )
         self.styles = StyleDesk(
-            recorder, book, self.session, self.order_path, self.throttle, clock_, config
+            recorder,
+            book,
+            self.session,
+            self.order_path,
+            self.throttle,
+            clock_,
+            config,
+            instruments=self.instruments,
+        )
+        self.manual = ManualDesk(
+            book, self.bus, self.session, self.instruments, self.risk, self.order_path
         )
         self.strategy_orders = StrategyOrders(
             recorder,
@@ -218,7 +233,9 @@ class Engine:
         if self._started:
             return
         self._started = True
-        unreadable = replay_into(self.store, self.book, observe=self.limits.observe)
+        unreadable = replay_into(
+            self.store, self.book, self.limits.observe, self.styles.observe_replayed
+        )
         self.limits.restore()
         voided = self.approvals.void_after_restart()
         self.execution.resolve_write_ahead()
@@ -254,6 +271,7 @@ class Engine:
             self.kill_switch.start_confirmation(resend=True)
         if self.session.connected:
             await self.reconciler.reconcile("start-up")
+        await self.styles.resume_after_restart()
         self._tasks.append(loop.create_task(self.reconciler.run_periodically(), name="reconcile"))
         if self._intake is not None:
             try:
@@ -387,8 +405,9 @@ class Engine:
     async def approve(self, intent_id: str, token: str, actor: str = "trader") -> CommandResult:
         """Redeem the token (atomically), re-check risk, write ahead, then send; a patient
         execution style then works the order (StyleDesk). `actor` is named in the TOKEN_USED
-        bead (the trader, or an explicit drill approver)."""
-        result = await self.order_path.approve(intent_id, token, actor)
+        bead (the trader, or an explicit drill approver). A ticket's replacement cancels the
+        order it replaces first (engine.manual)."""
+        result = await self.manual.approve(intent_id, token, actor)
         rec = self.book.records.get(intent_id)
         if result.ok and rec is not None:
             self.styles.start(rec)
@@ -396,6 +415,36 @@ class Engine:
 
     async def reject(self, intent_id: str, reason: str = "") -> CommandResult:
         return await self.order_path.reject(intent_id, reason)
+
+    # --- the trader's ticket ------------------------------------------------------------------
+
+    async def lookup_contract(self, symbol: str) -> ContractLookup:
+        """The broker's facts for a ticket's symbol (tick, size step, multiplier); watches it."""
+        return await self.manual.lookup(symbol)
+
+    def check_intent(self, intent: Intent) -> tuple[CheckOutcome, ...]:
+        """Every pre-trade check on an intent now, nothing recorded (the ticket as typed)."""
+        return self.manual.check(intent)
+
+    async def propose_manual(self, intent: Intent, replaces: str | None = None) -> ProposalResult:
+        """A ticket's intent (strategy `manual`) offered for approval like any other; with
+        `replaces`, approving it cancels that working order first (broker-confirmed), then
+        sends (engine.manual.ManualDesk)."""
+        return await self.manual.propose(intent, replaces)
+
+    def replaces(self, intent_id: str) -> str | None:
+        """The working order a pending intent would replace, if any."""
+        return self.manual.replaces(intent_id)
+
+    async def close_position(
+        self, symbol: str, reason: str, actor: str = "trader"
+    ) -> CommandResult:
+        """Close one position: cancel its symbol's live orders, one reducing MARKET order."""
+        return await self.safety.close_position(symbol, reason, actor)
+
+    def reconnect_now(self) -> CommandResult:
+        """Ask the broker adapter's reconnect loop to try now (never a second connect)."""
+        return self.session.reconnect_now()
 
     async def cancel(self, intent_id: str, reason: str = "") -> CommandResult:
         """Cancel a working entry order; allowed while HALTED (it only reduces risk)."""
@@ -526,6 +575,12 @@ class Engine:
     ) -> CommandResult:
         return self.golive.approve_promotion(strategy, approver, tier, to_stage)
 
+    def promotion_ceremony(self) -> PromotionCeremony:
+        """The `deskgate promote` ceremony over this running engine's book and audit (the
+        console's promote screen): vetoes, the request, a single-use T2 token."""
+        running = RunningEngine(self.book, self.recorder, self.golive)
+        return PromotionCeremony(self.config, self.store, self.clock, running=running)
+
     def scale_tier(self) -> TierStatus | None:
         """The capital tier in force today (from `scale.go_live_date`); None when not live."""
         return self.risk.scale_tier()
@@ -534,6 +589,11 @@ class Engine:
 
     def snapshot(self) -> EngineSnapshot:
         return self._view.take()
+
+    def audit_page(self, top_seq: int | None, n: int) -> tuple[int, tuple[BeadView, ...]]:
+        """The newest bead's seq, and a page of at most n beads at or below `top_seq` (None:
+        the newest), newest first: the audit screen pages the whole store this way."""
+        return self._view.audit_page(top_seq, n)
 
     def pending_history(self) -> tuple[PendingOutcome, ...]:
         """Pending trades that ended unsent (expired, voided by a kill, rejected, denied),

@@ -11,6 +11,11 @@ order, as for an immediate one:
 
 No price ever passes `worst_price`, and the quantity never passes the approved quantity. The
 runner stops at once when the engine is HALTED (the kill switch cancels the order itself).
+
+Both styles keep one timeline from the moment the parent was sent, so a style resumed after a
+restart (`ResumePoint`) keeps its original window: reprice moments and slices missed while the
+engine was down are not replayed one by one (twap catches up to the slice due now in one step),
+and a window that ended while it was down ends the style at once by its rule.
 """
 
 from __future__ import annotations
@@ -66,6 +71,19 @@ class StyleProgress:
     history: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where a style stood when the engine stopped, rebuilt from its audit beads."""
+
+    elapsed_s: float
+    """Seconds since the parent was sent (the style's timeline origin)."""
+    limit_price: Decimal | None
+    """The last limit the broker confirmed (None: the approved one)."""
+    working_quantity: Decimal
+    """What is, or may be, working at the broker (confirmed or in flight at the crash)."""
+    steps: int = 0
+
+
 def first_child_quantity(params: OrderParams, size_increment: Decimal) -> Decimal:
     """What goes out first: everything, except for twap the first slice (whole increments)."""
     style = params.execution
@@ -111,6 +129,7 @@ class StyleRunner:
         size_increment: Decimal,
         port: StylePort,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        resume: ResumePoint | None = None,
     ) -> None:
         style: ExecutionStyle = params.execution
         if style.kind == "immediate" or style.worst_price is None:
@@ -123,12 +142,18 @@ class StyleRunner:
         self.increment = size_increment
         self.port = port
         self._sleep = sleep
+        self.resume = resume
         self.progress = StyleProgress(
             intent_id,
             style.kind,
             working_quantity=first_child_quantity(params, size_increment),
             limit_price=params.limit_price,
         )
+        if resume is not None:
+            self.progress.steps = resume.steps
+            self.progress.working_quantity = resume.working_quantity
+            self.progress.limit_price = resume.limit_price or params.limit_price
+            self.progress.history.append(f"resumed after a restart at {resume.elapsed_s:.0f}s")
 
     def _finished(self, outcome: str) -> StyleProgress:
         self.progress.done, self.progress.outcome = True, outcome
@@ -161,14 +186,22 @@ class StyleRunner:
             self.progress.history.append(f"modify to {limit} refused: order left as it was")
         return ok
 
+    def _ended_while_down(self, window_s: float) -> bool:
+        return self.resume is not None and self.resume.elapsed_s >= window_s
+
     async def _patience(self) -> StyleProgress:
         side = self.params.side
-        limit = self.params.limit_price
+        limit = self.progress.limit_price
         if limit is None:
             return self._finished("limit_patience needs a limit order")
+        every = self.style.reprice_every_s
         max_move = self.tick * self.style.reprice_ticks
-        for _ in range(self.style.max_reprices):
-            await self._sleep(self.style.reprice_every_s)
+        window = (self.style.max_reprices + 1) * every
+        down = self._ended_while_down(window)
+        clock = self.resume.elapsed_s if self.resume else 0.0
+        for k in range(int(clock // every) + 1, self.style.max_reprices + 1):
+            await self._sleep(k * every - clock)
+            clock = k * every
             if (why := self._stopped()) is not None:
                 return self._finished(why)
             touch = self.port.touch(self.params.instrument.symbol, side)
@@ -178,33 +211,47 @@ class StyleRunner:
             target = bounded(side, step_toward(side, limit, touch, max_move), self.worst)
             if target != limit and await self._modify(target):
                 limit = target
-        await self._sleep(self.style.reprice_every_s)
+        await self._sleep(max(0.0, window - clock))
         if (why := self._stopped()) is not None:
             return self._finished(why)
+        when = "window ended while the engine was down: " if down else ""
         touch = self.port.touch(self.params.instrument.symbol, side)
         if self.style.on_timeout == "cross" and touch is not None:
             crossed = bounded(side, touch, self.worst)
             if crossed != limit:
                 await self._modify(crossed)
-            return self._finished(f"crossed at {crossed}")
+            return self._finished(f"{when}crossed at {crossed}")
         await self.port.cancel_entry(self.intent_id, "limit_patience timed out")
-        return self._finished("timed out: rest cancelled")
+        return self._finished(f"{when or 'timed out: '}rest cancelled")
 
     async def _twap(self) -> StyleProgress:
-        side = self.params.side
         schedule = slice_schedule(self.params.quantity, self.style.slices, self.increment)
         interval = self.style.window_s / len(schedule)
-        limit = self.params.limit_price or self.worst
-        for cumulative in schedule[1:]:
-            await self._sleep(interval)
+        window = interval * len(schedule)
+        limit = self.progress.limit_price or self.worst
+        down = self._ended_while_down(window)
+        clock = self.resume.elapsed_s if self.resume else 0.0
+        due = schedule[min(int(clock // interval), len(schedule) - 1)]
+        if not down and due > self.progress.working_quantity:  # catch up once after a restart
             if (why := self._stopped()) is not None:
                 return self._finished(why)
-            touch = self.port.touch(self.params.instrument.symbol, side)
-            target = bounded(side, touch, self.worst) if touch is not None else limit
-            if await self._modify(target, cumulative):
-                limit = target
-        await self._sleep(interval)
+            limit = await self._slice(limit, due)
+        for j in range(int(clock // interval) + 1, len(schedule)):
+            await self._sleep(j * interval - clock)
+            clock = j * interval
+            if (why := self._stopped()) is not None:
+                return self._finished(why)
+            if schedule[j] > self.progress.working_quantity:  # never a slice already out
+                limit = await self._slice(limit, schedule[j])
+        await self._sleep(max(0.0, window - clock))
         if (why := self._stopped()) is not None:
             return self._finished(why)
         await self.port.cancel_entry(self.intent_id, "twap window ended")
-        return self._finished("window ended: rest cancelled")
+        when = "while the engine was down" if down else ""
+        return self._finished(f"window ended{' ' + when if when else ''}: rest cancelled")
+
+    async def _slice(self, limit: Decimal, cumulative: Decimal) -> Decimal:
+        """Grow the working order to `cumulative`, repriced to the touch; the limit in force."""
+        touch = self.port.touch(self.params.instrument.symbol, self.params.side)
+        target = bounded(self.params.side, touch, self.worst) if touch is not None else limit
+        return target if await self._modify(target, cumulative) else limit

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 from contracts.broker import OrderRequest, order_ref_for
@@ -177,9 +178,19 @@ class OrderPath:
             return CommandResult(False, f"{d.reason}: {d.detail}", str(d.reason))
         return CommandResult(True, "ready to approve")
 
-    async def approve(self, intent_id: str, token: str, actor: str = "trader") -> CommandResult:
+    async def approve(
+        self,
+        intent_id: str,
+        token: str,
+        actor: str = "trader",
+        *,
+        before_send: Callable[[], Awaitable[CommandResult]] | None = None,
+    ) -> CommandResult:
         """Check the order is the one previewed, redeem the token (atomically), re-check risk,
-        write ahead, then send exactly the previewed order (PreviewDesk.gate)."""
+        write ahead, then send exactly the previewed order (PreviewDesk.gate).
+
+        `before_send` runs once the token is used and before the submit checks (a replacement
+        cancels the order it replaces there); if it fails, nothing is sent."""
         rec = self._book.records.get(intent_id)
         planned = self.approval_request(rec.intent) if rec is not None else None
         if self.previews is not None and rec is not None and planned is not None:
@@ -193,6 +204,8 @@ class OrderPath:
             return CommandResult(False, f"token refused: {redeemed}", str(redeemed))
         if not self._recorder.transition(rec, Trigger.APPROVE):
             return CommandResult(False, f"{intent_id} is {rec.state}: not approvable", "STATE")
+        approved_at = rec.state_since
+        self._session.sample("intent_to_approve", rec.received_at, approved_at)
         if not await self._wait_for_resync():
             self._recorder.transition(rec, Trigger.SUBMIT_FAILED)
             self._recorder.alert(
@@ -201,6 +214,12 @@ class OrderPath:
             return CommandResult(
                 False, "broker not reconciled since the reconnect: order not sent", "RESYNC"
             )
+        if before_send is not None:
+            ready = await before_send()
+            if not ready.ok:
+                self._recorder.transition(rec, Trigger.SUBMIT_FAILED)
+                self._recorder.alert(AlertLevel.WARNING, "NOT_SENT", ready.message, intent_id)
+                return ready
         checks = self._risk.run_checks(rec.intent, "submit")
         if checks.denials:
             self._risk.deny(rec, checks)
@@ -210,7 +229,9 @@ class OrderPath:
             return CommandResult(
                 False, "contract facts not known: order not sent", "UNKNOWN_INSTRUMENT"
             )
-        return await self.send(rec, planned, token_id=redeemed)
+        sent = await self.send(rec, planned, token_id=redeemed)
+        self._session.sample("approve_to_submit", approved_at, rec.submitted_at)
+        return sent
 
     async def _preview_gate(self, rec: IntentRecord, planned: OrderRequest) -> CommandResult | None:
         """PREVIEW_MISMATCH (alerted) when `planned` is not the previewed order; else None."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -131,20 +132,42 @@ class OfflineBroker:
         raise BrokerUnavailable("offline")
 
 
-class PromotionCeremony:
-    """Over one audit store (replayed): the vetoes, the request, and a single-use T2 token.
+@dataclass(frozen=True)
+class RunningEngine:
+    """A running engine's own book, recorder and go-live desk (the console's ceremony)."""
 
-    The caller holds the data dir's instance lock, so no engine writes the store meanwhile.
+    book: Book
+    recorder: EventRecorder
+    golive: GoLive
+
+
+class PromotionCeremony:
+    """Over one audit store: the vetoes, the request, and a single-use T2 token.
+
+    Offline (`deskgate promote`), the store is replayed into a book of its own and the caller
+    holds the data dir's instance lock, so no engine writes the store meanwhile. In the
+    console, `running` is the engine's own book and recorder, so the engine sees the outcome.
     """
 
-    def __init__(self, config: Config, store: AuditStore, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        store: AuditStore,
+        clock: Clock | None = None,
+        *,
+        running: RunningEngine | None = None,
+    ) -> None:
         self.store = store
-        self.book = Book()
-        self.unreadable = replay_into(store, self.book)
         self.clock = clock or SystemClock()
-        self.recorder = EventRecorder(store, self.book, EventBus(), self.clock)
-        session = BrokerSession(OfflineBroker(), self.recorder, is_paper=True)
-        self.golive = GoLive(self.recorder, self.book, session, config)
+        if running is None:
+            self.book = Book()
+            self.unreadable = replay_into(store, self.book)
+            self.recorder = EventRecorder(store, self.book, EventBus(), self.clock)
+            session = BrokerSession(OfflineBroker(), self.recorder, is_paper=True)
+            self.golive = GoLive(self.recorder, self.book, session, config)
+        else:
+            self.book, self.recorder, self.golive = running.book, running.recorder, running.golive
+            self.unreadable = []
         self.config = config
         self._tokens = TokenBook(TOKEN_LIFETIME_S)
         self._clear_lapsed_flags()

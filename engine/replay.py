@@ -13,10 +13,10 @@ log = logging.getLogger("deskgate.engine")
 
 
 def replay_into(
-    store: AuditStore, book: Book, observe: Callable[[AuditedEvent], None] | None = None
+    store: AuditStore, book: Book, *observers: Callable[[AuditedEvent], None]
 ) -> list[tuple[int, str]]:
-    """Apply every stored event to `book` (and show it to `observe`), oldest first; returns
-    (seq, reason) of each skipped one.
+    """Apply every stored event to `book` (and show it to each observer: the live limits,
+    the execution styles to resume), oldest first; returns (seq, reason) of each skipped one.
 
     A record that does not parse, or that the book cannot apply, is skipped and reported:
     one bad record never stops the engine from starting.
@@ -26,7 +26,7 @@ def replay_into(
         try:
             event = parse_event(row.payload)
             book.apply(event)
-            if observe is not None:
+            for observe in observers:
                 observe(event)
         except Exception as exc:  # any bad record: report it, keep replaying
             reason = f"{type(exc).__name__}: {_first_line(exc)}"

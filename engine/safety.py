@@ -83,25 +83,74 @@ class SafetyActions:
         )
         instruments = await self._instruments(positions)
         sent = 0
-        stamp = self._clock.now().strftime("%H%M%S%f")
         for symbol, quantity in positions.items():
-            instrument = instruments.get(symbol)
-            if instrument is None:
-                self._recorder.alert(
-                    AlertLevel.CRITICAL,
-                    "FLATTEN_FAILED",
-                    f"{symbol}: contract unknown to the engine and the broker; close it by hand",
-                )
-                continue
-            intent = _flatten_intent(symbol, instrument, quantity, stamp, reason, self._clock)
-            assert reduces_position(intent, quantity)
-            rec = self._orders.open_exempt(intent, f"flatten:{actor}")
-            result = await self._orders.send(
-                rec, order_request_for(intent, OrderLeg.FLATTEN), token_id=None, exempt="flatten"
-            )
-            sent += result.ok
+            sent += (await self._close(symbol, quantity, instruments, reason, actor)).ok
         return CommandResult(
             sent == len(positions), f"flatten: {sent} of {len(positions)} orders sent"
+        )
+
+    async def close_position(
+        self, symbol: str, reason: str, actor: str = "trader"
+    ) -> CommandResult:
+        """Close one position the engine holds: cancel that symbol's live orders at the broker
+        (exits that could reopen it), then one reducing MARKET order, through flatten's path."""
+        position = self._book.positions.get(symbol)
+        quantity = position.quantity if position is not None else Decimal(0)
+        if not quantity:
+            return CommandResult(False, f"no open position in {symbol}: nothing sent", "FLAT")
+        if not self._session.connected:
+            return CommandResult(False, "broker disconnected: cannot close", "DISCONNECTED")
+        broker = self._session.broker
+        try:
+            live = [
+                o
+                for o in await broker.open_orders()
+                if o.instrument.symbol == symbol
+                and o.status.value in LIVE_AT_BROKER
+                and o.order_ref
+            ]
+        except BrokerUnavailable as exc:
+            return CommandResult(False, f"cannot list {symbol}'s orders: {exc}", "BROKER")
+        for order in live:
+            await self._throttle.acquire(urgent=True)
+            try:
+                await broker.cancel(order.order_ref)
+            except BrokerUnavailable as exc:
+                log.error("close %s: cancel of %s failed: %s", symbol, order.order_ref, exc)
+            self._recorder.record_safety(
+                CancelRequested(
+                    **self._recorder.now_pair(),
+                    intent_id=self._book.by_ref.get(order.order_ref),
+                    order_ref=order.order_ref,
+                    reason=f"close {symbol}",
+                )
+            )
+        instruments = await self._instruments({symbol: quantity})
+        return await self._close(symbol, quantity, instruments, reason, actor)
+
+    async def _close(
+        self,
+        symbol: str,
+        quantity: Decimal,
+        instruments: dict[str, Instrument],
+        reason: str,
+        actor: str,
+    ) -> CommandResult:
+        """One reducing MARKET order for the whole of `quantity` (exempt from the token)."""
+        instrument = instruments.get(symbol)
+        if instrument is None:
+            self._recorder.alert(
+                AlertLevel.CRITICAL,
+                "FLATTEN_FAILED",
+                f"{symbol}: contract unknown to the engine and the broker; close it by hand",
+            )
+            return CommandResult(False, f"{symbol}: contract unknown: nothing sent", "UNKNOWN")
+        stamp = self._clock.now().strftime("%H%M%S%f")
+        intent = _flatten_intent(symbol, instrument, quantity, stamp, reason, self._clock)
+        assert reduces_position(intent, quantity)
+        rec = self._orders.open_exempt(intent, f"flatten:{actor}")
+        return await self._orders.send(
+            rec, order_request_for(intent, OrderLeg.FLATTEN), token_id=None, exempt="flatten"
         )
 
     async def _instruments(self, positions: dict[str, Decimal]) -> dict[str, Instrument]:

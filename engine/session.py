@@ -6,17 +6,36 @@ import asyncio
 import contextlib
 from collections import deque
 from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 from contracts.broker import AccountSnapshot, Quote
 from contracts.enums import AlertLevel
 from contracts.intent import Instrument
 from engine.ports import BrokerPort, BrokerUnavailable
 from engine.recorder import EventRecorder
+from engine.results import CommandResult
 from engine.risk import two_sided
 from engine.rollback import NavTracker
 
 LATENCY_SAMPLES = 2000
-LATENCY_STAGES = ("intent_to_submit", "submit_to_ack", "ack_to_fill")
+LATENCY_STAGES = (
+    "intent_to_submit",
+    "submit_to_ack",
+    "ack_to_fill",
+    "intent_to_approve",
+    "approve_to_submit",
+)
+"""intent_to_approve is the trader's time; approve_to_submit and submit_to_ack the engine's
+(and the broker's); the order matches `engine.view.LatencyView`'s fields."""
+
+
+@runtime_checkable
+class SupportsReconnectNow(Protocol):
+    """A broker port that reconnects by itself with backoff and can be asked to try now."""
+
+    def reconnect_now(self) -> str:
+        """Start the next attempt now (never a second one alongside); say what was done."""
+        ...
 
 
 class BrokerSession:
@@ -67,6 +86,17 @@ class BrokerSession:
         """A reconciliation that began in `generation` finished: new orders may leave again."""
         if generation == self._link_generation:
             self.resynced.set()
+
+    def reconnect_now(self) -> CommandResult:
+        """The trader's reconnect-now: the adapter's own reconnect loop tries at once (one
+        attempt at a time, its per-minute budget kept); nothing while connected."""
+        if self.connected:
+            return CommandResult(False, "already connected", "CONNECTED")
+        if not isinstance(self.broker, SupportsReconnectNow):
+            return CommandResult(
+                False, f"{self.broker.name} cannot reconnect on request", "UNSUPPORTED"
+            )
+        return CommandResult(True, self.broker.reconnect_now())
 
     def on_quote(self, quote: Quote) -> None:
         self.quotes[quote.symbol] = quote

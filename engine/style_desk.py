@@ -1,21 +1,31 @@
-"""The engine side of execution styles: the StylePort over the order path, and running styles."""
+"""The engine side of execution styles: the StylePort over the order path, running styles, and
+resuming them after a restart."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
 
 from contracts.broker import BrokerEvent, ModifyRejected
 from contracts.config import Config
 from contracts.enums import AlertLevel, LifecycleState, Side, TradingState, Trigger
-from contracts.events import OrderCancelConfirmed, OrderModified
+from contracts.events import AuditedEvent, OrderCancelConfirmed, OrderModified
 from contracts.intent import Intent
+from engine import crashpoints
 from engine.book import Book, IntentRecord
 from engine.clock import Clock
-from engine.execution_styles import StyleProgress, StyleRunner, bounded
+from engine.execution_styles import (
+    ResumePoint,
+    StyleProgress,
+    StyleRunner,
+    bounded,
+    first_child_quantity,
+)
+from engine.instruments import InstrumentMaster
 from engine.orders import OrderPath
 from engine.ports import BrokerUnavailable
 from engine.recorder import EventRecorder
@@ -25,6 +35,8 @@ from engine.throttle import OutboundThrottle
 log = logging.getLogger("deskgate.styles")
 
 WORKING = (LifecycleState.SUBMITTED, LifecycleState.STALLED)
+IN_FLIGHT = "stopped in flight"
+NOT_RESUMED_HALTED = "not resumed after the restart: trading HALTED"
 
 
 def is_patient(intent: Intent) -> bool:
@@ -44,6 +56,7 @@ class StyleDesk:
         throttle: OutboundThrottle,
         clock: Clock,
         config: Config,
+        instruments: InstrumentMaster,
     ) -> None:
         self._recorder = recorder
         self._book = book
@@ -52,16 +65,21 @@ class StyleDesk:
         self._throttle = throttle
         self._clock = clock
         self._config = config
+        self._instruments = instruments
         self.progress: dict[str, StyleProgress] = {}
         self._tasks: dict[str, asyncio.Task[StyleProgress]] = {}
         self._working_quantity: dict[str, Decimal] = {}
         self._refusals: dict[str, str | None] = {}
         """order_ref -> the broker's refusal of the modify in flight (None while none)."""
+        self._replayed: dict[str, list[OrderModified]] = {}
+        """intent_id -> its style steps read back from the audit store at start."""
+        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        """How runners wait between steps (tests drive time through it)."""
 
     # --- starting and stopping ---------------------------------------------------------------
 
-    def start(self, rec: IntentRecord) -> None:
-        """Work a sent patient order in its style (in the background)."""
+    def start(self, rec: IntentRecord, resume: ResumePoint | None = None) -> None:
+        """Work a sent patient order in its style (in the background), from `resume` if given."""
         intent = rec.intent
         iid = intent.intent_id
         if not is_patient(intent) or iid in self._tasks:
@@ -70,11 +88,154 @@ class StyleDesk:
         if steps is None:  # sent orders were resolved first; never work a style blind
             return
         tick, increment = steps
-        runner = StyleRunner(iid, intent.order, tick=tick, size_increment=increment, port=self)
+        runner = StyleRunner(
+            iid,
+            intent.order,
+            tick=tick,
+            size_increment=increment,
+            port=self,
+            sleep=self.sleep,
+            resume=resume,
+        )
         self._working_quantity[iid] = runner.progress.working_quantity
         self.progress[iid] = runner.progress
         task = asyncio.get_running_loop().create_task(self._run(runner), name=f"style-{iid}")
         self._tasks[iid] = task
+
+    # --- resuming after a restart --------------------------------------------------------------
+
+    def observe_replayed(self, event: AuditedEvent) -> None:
+        """Keep the style steps the audit store holds (called for each replayed record)."""
+        if isinstance(event, OrderModified):
+            self._replayed.setdefault(event.intent_id, []).append(event)
+
+    async def resume_after_restart(self) -> tuple[str, ...]:
+        """Resume every patient style whose parent still works, from its audited steps and
+        the broker's order, inside its approval and original window; HALTED resumes nothing.
+        Returns the intents resumed."""
+        replayed, self._replayed = self._replayed, {}
+        waiting = [
+            rec
+            for rec in self._book.records.values()
+            if is_patient(rec.intent)
+            and rec.state in WORKING
+            and rec.order_ref is not None
+            and rec.intent.intent_id not in self._tasks
+        ]
+        if not waiting:
+            return ()
+        if self.halted():
+            for rec in waiting:
+                iid = rec.intent.intent_id
+                self.progress[iid] = StyleProgress(
+                    iid, rec.intent.order.execution.kind, done=True, outcome=NOT_RESUMED_HALTED
+                )
+            self._recorder.alert(
+                AlertLevel.WARNING,
+                "STYLE_NOT_RESUMED",
+                f"{len(waiting)} execution style(s) not resumed: trading HALTED",
+            )
+            return ()
+        at_broker = await self._broker_quantities()
+        resumed = []
+        for rec in waiting:
+            iid = rec.intent.intent_id
+            if not await self._resolved(rec):
+                continue
+            point = self._resume_point(rec, replayed.get(iid, []), at_broker)
+            if point is None:
+                continue
+            self.start(rec, point)
+            if iid in self._tasks:
+                resumed.append(iid)
+                self._recorder.alert(
+                    AlertLevel.INFO,
+                    "STYLE_RESUMED",
+                    f"{iid}: {rec.intent.order.execution.kind} resumed at "
+                    f"{point.elapsed_s:.0f}s, {point.working_quantity} of {rec.requested} "
+                    f"working at {point.limit_price or rec.intent.order.limit_price}",
+                    iid,
+                )
+        return tuple(resumed)
+
+    async def _resolved(self, rec: IntentRecord) -> bool:
+        """The contract's facts (for ticks and increments) and its quotes, as before the stop."""
+        instrument = rec.intent.order.instrument
+        resolution = await self._instruments.resolve(instrument)
+        if not resolution.ok:
+            self._recorder.alert(
+                AlertLevel.WARNING,
+                "STYLE_NOT_RESUMED",
+                f"{rec.intent.intent_id}: contract not resolved: {resolution.detail}",
+                rec.intent.intent_id,
+            )
+            return False
+        await self._session.watch_quote(instrument, wait_s=0.0)
+        return True
+
+    async def _broker_quantities(self) -> dict[str, Decimal] | None:
+        """order_ref -> quantity of each order open at the broker (None: could not ask)."""
+        if not self._session.connected:
+            return None
+        try:
+            orders = await self._session.broker.open_orders()
+        except BrokerUnavailable:
+            return None
+        return {o.order_ref: o.quantity for o in orders}
+
+    def _resume_point(
+        self,
+        rec: IntentRecord,
+        beads: list[OrderModified],
+        at_broker: dict[str, Decimal] | None,
+    ) -> ResumePoint | None:
+        """Where the style stood: audited steps inside the approval (others are ignored and
+        alerted), and the broker's quantity when it could be asked; None when the broker
+        holds more than the approval (alerted, not resumed)."""
+        order = rec.intent.order
+        iid = rec.intent.intent_id
+        worst = order.execution.worst_price
+        contract = self._order_path.contract_steps(rec.intent)
+        working = first_child_quantity(order, contract[1] if contract else Decimal(1))
+        limit: Decimal | None = None
+        confirmed = 0
+        for bead in beads:
+            inside = (
+                bead.order_ref == rec.order_ref
+                and worst is not None
+                and (
+                    bead.limit_price is None
+                    or bounded(order.side, bead.limit_price, worst) == bead.limit_price
+                )
+                and (bead.quantity is None or Decimal(0) < bead.quantity <= rec.requested)
+            )
+            if not inside:
+                self._recorder.alert(
+                    AlertLevel.WARNING,
+                    "STYLE_RECORD_IGNORED",
+                    f"{iid}: style step {bead.quantity}@{bead.limit_price} is outside "
+                    f"the approval ({rec.requested} at worst {worst}): ignored",
+                    iid,
+                )
+                continue
+            if bead.confirmed:
+                confirmed += 1
+                limit = bead.limit_price or limit
+            if bead.quantity is not None and (bead.confirmed or bead.reason.startswith(IN_FLIGHT)):
+                working = max(working, bead.quantity)
+        if at_broker is not None and rec.order_ref in at_broker:
+            working = at_broker[rec.order_ref]
+            if working > rec.requested:
+                self._recorder.alert(
+                    AlertLevel.CRITICAL,
+                    "STYLE_NOT_RESUMED",
+                    f"{iid}: broker order holds {working}, above the approved {rec.requested}",
+                    iid,
+                )
+                return None
+        origin = rec.submitted_at or rec.received_at
+        elapsed = max(0.0, (self._clock.now() - origin).total_seconds())
+        return ResumePoint(elapsed, limit, working, confirmed)
 
     async def _run(self, runner: StyleRunner) -> StyleProgress:
         iid = runner.intent_id
@@ -186,11 +347,13 @@ class StyleDesk:
             try:
                 why_not = await self._send_modify(rec.order_ref, limit_price, quantity)
             except asyncio.CancelledError:  # the kill stopped the style mid-modify
-                self._audit(rec, limit_price, quantity, "stopped in flight: broker answer unknown")
+                self._audit(rec, limit_price, quantity, f"{IN_FLIGHT}: broker answer unknown")
                 raise
         self._audit(rec, limit_price, quantity, why_not)
         if why_not is None and quantity is not None:
             self._working_quantity[intent_id] = quantity
+        if why_not is None:
+            crashpoints.hit("style_step")
         return why_not is None
 
     def _audit(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -15,7 +16,7 @@ from contracts.events import AlertRaised, CheckOutcome, DriftDetected
 from contracts.intent import Intent
 from contracts.market import FuturesCalendar
 from engine.approvals import ApprovalDesk
-from engine.audit import AuditStore
+from engine.audit import AuditStore, BeadRow
 from engine.book import Book
 from engine.clock import Clock
 from engine.fill_journal import FillJournalRow, SlippageDrift
@@ -76,6 +77,16 @@ class StyleView:
 
 
 @dataclass(frozen=True)
+class LegView:
+    """A bracket exit (stop or target) of an order, for the Orders panel."""
+
+    leg: OrderLeg
+    price: Decimal
+    filled: Decimal
+    avg_fill_price: Decimal | None
+
+
+@dataclass(frozen=True)
 class OrderView:
     intent_id: str
     symbol: str
@@ -93,6 +104,10 @@ class OrderView:
     """True while disconnected: the broker side cannot be confirmed."""
     style: StyleView | None = None
     """The execution style working this order (None for immediate orders)."""
+    legs: tuple[LegView, ...] = ()
+    """The bracket's stop and target, shown under their parent."""
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
 
     @property
     def ratio(self) -> Decimal:
@@ -145,6 +160,10 @@ class LatencyView:
     intent_to_submit: tuple[float, ...] = ()
     submit_to_ack: tuple[float, ...] = ()
     ack_to_fill: tuple[float, ...] = ()
+    intent_to_approve: tuple[float, ...] = ()
+    """The trader's time: the intent on screen until the approve."""
+    approve_to_submit: tuple[float, ...] = ()
+    """The engine's own time: the approve until the order is handed to the broker."""
 
 
 @dataclass(frozen=True)
@@ -253,6 +272,16 @@ class SnapshotBuilder:
                     perm_id=rec.perm_id,
                     unknown=rec.state.is_working and not session.connected,
                     style=self._style(rec.intent.intent_id),
+                    legs=tuple(
+                        LegView(leg, price, rec.filled.get(leg, Decimal(0)), rec.avg_price(leg))
+                        for leg, price in (
+                            (OrderLeg.STOP_LOSS, o.stop_loss),
+                            (OrderLeg.TAKE_PROFIT, o.take_profit),
+                        )
+                        if price is not None
+                    ),
+                    stop_loss=o.stop_loss,
+                    take_profit=o.take_profit,
                 )
             )
         last_quote = max((q.ts for q in session.quotes.values()), default=None)
@@ -364,15 +393,22 @@ class SnapshotBuilder:
         """The newest beads for the console; re-read only when a bead was appended."""
         head = self._store.head_seq
         if self._tail_cache[0] != head:
-            rows = self._store.tail(30)
-            views = tuple(
-                BeadView(
-                    r.seq, datetime.fromisoformat(r.ts), r.kind, r.intent_id, _summary(r.payload)
-                )
-                for r in rows
-            )
-            self._tail_cache = (head, views)
+            self._tail_cache = (head, bead_views(self._store.tail(30)))
         return self._tail_cache[1]
+
+    def audit_page(self, top_seq: int | None, n: int) -> tuple[int, tuple[BeadView, ...]]:
+        """The newest bead's seq, and at most n beads with seq <= top_seq (None: the newest),
+        newest first."""
+        head = self._store.head_seq
+        top = head if top_seq is None else min(top_seq, head)
+        return head, bead_views(self._store.page(top, n))
+
+
+def bead_views(rows: Iterable[BeadRow]) -> tuple[BeadView, ...]:
+    return tuple(
+        BeadView(r.seq, datetime.fromisoformat(r.ts), r.kind, r.intent_id, _summary(r.payload))
+        for r in rows
+    )
 
 
 def _summary(payload: str) -> str:

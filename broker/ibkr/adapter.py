@@ -189,6 +189,10 @@ class IbkrBroker:
             return
         await self._session.connect()
 
+    def reconnect_now(self) -> str:
+        """Reconnect at once instead of after the backoff (never a second concurrent connect)."""
+        return self._session.reconnect_now()
+
     async def disconnect(self) -> None:
         """Close the session and stop reconnecting; idempotent."""
         await self._confirmation.stop()

@@ -83,6 +83,8 @@ class IbSession:
         self._restore_task: asyncio.Task[None] | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._down_reason: str | None = None
+        self._wake = asyncio.Event()
+        """Set by `reconnect_now`: the reconnect loop skips its backoff wait (not its budget)."""
 
     @property
     def session_up(self) -> bool:
@@ -205,6 +207,36 @@ class IbSession:
             log.warning("broker session down: %s", reason)
             self._link.emit(BrokerDisconnected(ts=self._link.clock.now(), reason=reason))
 
+    def reconnect_now(self) -> str:
+        """The trader's reconnect-now: the reconnect loop's next attempt starts at once (its
+        attempts-per-minute budget still holds). Only the loop connects, so an attempt in
+        flight is never joined by a second one; a loop that gave up is started again."""
+        if self._session_up:
+            return "already connected"
+        if self._closing:
+            return "disconnect requested: not reconnecting"
+        self._wake.set()
+        if self._reconnect_task is None or self._reconnect_task.done():
+            self._reconnect_task = asyncio.ensure_future(self._reconnect_loop())
+            return "reconnecting now"
+        return "reconnecting now (the reconnect loop's next attempt)"
+
+    async def _wait_or_wake(self, delay: float) -> None:
+        """The backoff wait, cut short by `reconnect_now` (then only the budget is waited)."""
+        if not self._wake.is_set() and delay > 0:
+            sleeper = asyncio.ensure_future(self._sleep(delay))
+            woken = asyncio.ensure_future(self._wake.wait())
+            try:
+                await asyncio.wait({sleeper, woken}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (sleeper, woken):
+                    task.cancel()
+        if self._wake.is_set():
+            self._wake.clear()
+            budget = self._policy.window_delay(self._link.clock.monotonic())
+            if budget > 0:
+                await self._sleep(budget)
+
     async def _reconnect_loop(self) -> None:
         failures = 0
         client_id_in_use = False
@@ -212,12 +244,12 @@ class IbSession:
             delay = self._policy.next_delay(
                 failures, self._link.clock.monotonic(), client_id_in_use=client_id_in_use
             )
-            if delay > 0:
-                await self._sleep(delay)
+            await self._wait_or_wake(delay)
             if self._closing:
                 return
             try:
                 await self._open(reconnect=True)
+                self._wake.clear()  # a press during the attempt is spent: the next drop backs off
                 log.info("reconnected after %d failed attempt(s)", failures)
                 return
             except BrokerRefused as exc:

@@ -13,6 +13,7 @@ from textual.reactive import var
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
 
+from console.cli.promote import SHADOW_FILE
 from console.tui import dialogs
 from console.tui import format as fmt
 from console.tui.attention import Attention
@@ -29,13 +30,17 @@ from console.tui.messages import (
     PendingSelected,
     StateWanted,
 )
+from console.tui.screens import ticket
 from console.tui.screens.drift import DriftScreen
+from console.tui.screens.limits import LimitsScreen
 from console.tui.screens.main import MainScreen
 from console.tui.screens.modals import KillConfirmScreen, LiveAccountScreen, QuitConfirmScreen
+from console.tui.screens.promote import PromoteScreen
 from console.tui.screens.views import AuditScreen, GatesScreen, HelpScreen, StateScreen
 from console.tui.state import ConsoleState, approve_blocker, find_pending
 from console.tui.text import printable
 from console.tui.widgets.approvals import trade_text
+from console.tui.widgets.quotes import quotes_for, watch_configured
 from console.tui.widgets.status_bar import shown_mode
 from contracts.broker import Quote
 from contracts.config import Config
@@ -188,6 +193,7 @@ class DeskgateApp(App[None]):
     def _engine_started(self) -> None:
         self.started = True
         self.phase = ""
+        self.run_worker(watch_configured(self.engine, self.config.console.symbols), group="quotes")
         self._refresh_from_engine()
 
     @on(EngineStartFailed)
@@ -262,6 +268,9 @@ class DeskgateApp(App[None]):
             quote=self._quote_for(self.selected),
             pending_history=self.engine.pending_history() if self.started else (),
             acknowledged=frozenset(self.acknowledged),
+            quotes=quotes_for(self.engine, self.snapshot, self.config.console.symbols)
+            if self.started
+            else (),
         )
 
     def _quote_for(self, pending: PendingApproval | None) -> Quote | None:
@@ -308,8 +317,10 @@ class DeskgateApp(App[None]):
                 and self.snapshot.trading_state is not TradingState.ACTIVE
                 and not self.snapshot.drifts  # drift is lifted by resolving it (D), not re-arm
             )
-        if action == "reconnect":  # shown only after a failed start
-            return not self.started and self.phase.startswith("start failed")
+        if action == "reconnect":  # shown only while down: a failed start or a dropped session
+            if self.started:
+                return self.snapshot is not None and not self.snapshot.connection.connected
+            return self.phase.startswith("start failed")
         if action in ("flatten", "reconcile", "rollback"):
             return True if self.started else None
         return True
@@ -324,6 +335,7 @@ class DeskgateApp(App[None]):
             snap.trading_state if snap is not None else None,
             bool(snap.drifts) if snap is not None else False,
             self.phase,
+            snap.connection.connected if snap is not None else None,
         )
 
     # --- commands ----------------------------------------------------------------------
@@ -464,10 +476,42 @@ class DeskgateApp(App[None]):
             return
         dialogs.ask_cancel_order(self, order)
 
+    def action_ticket(self) -> None:
+        ticket.open_ticket(self)
+
+    def action_replace_order(self) -> None:
+        """`m` in the Orders panel: the ticket pre-filled to replace the selected order."""
+        order = self._main.selected_order()
+        if order is None or not order.state.is_working:
+            self.bell()
+            self._main.show_result(
+                "replace", False, "select a working order in the Orders panel (3) first"
+            )
+            return
+        ticket.open_ticket(self, replaces=order)
+
+    def action_close_position(self) -> None:
+        """`x` in the Positions panel: close the selected open position (y confirms)."""
+        position = self._main.selected_position()
+        if position is None:
+            self.bell()
+            self._main.show_result(
+                "close", False, "select an open position in the Positions panel (2) first"
+            )
+            return
+        dialogs.ask_close_position(self, position)
+
     def action_reconnect(self) -> None:
-        """Retry a failed start now. (A session that drops later is reconnected by the
-        adapter with backoff; the engine offers no reconnect-now for it yet.)"""
-        if self.started or self._start_running():
+        """Connect now: a failed start is started again; a session that dropped later asks
+        the adapter's reconnect loop for its next attempt now (never a second connect)."""
+        if self.started:
+
+            async def now() -> CommandResult:
+                return self.engine.reconnect_now()
+
+            self.command("reconnect", "reconnect", now)
+            return
+        if self._start_running():
             self.bell()
             return
         self.phase = "connecting…"
@@ -509,6 +553,13 @@ class DeskgateApp(App[None]):
 
     def action_audit(self) -> None:
         self._toggle_view(AuditScreen)
+
+    def action_limits(self) -> None:
+        self.push_screen(LimitsScreen(self.engine))
+
+    def action_promote(self) -> None:
+        evidence = self.config.resolved_data_dir() / SHADOW_FILE
+        self.push_screen(PromoteScreen(self.engine, evidence))
 
     def action_help(self) -> None:
         rows = [(self.key_display(spec.id), spec.label, spec.help) for spec in ACTIONS]

@@ -14,11 +14,11 @@ from console.tui.screens.modals import (
 from console.tui.text import printable
 from console.tui.widgets.approvals import trade_text
 from console.tui.widgets.drift import RESOLUTIONS, side_text
-from contracts.enums import DriftResolution
+from contracts.enums import DriftResolution, LifecycleState
 from contracts.events import DriftDetected
 from engine.results import CommandResult
 from engine.rollback import write_incident
-from engine.view import EngineSnapshot, OrderView, PendingApproval
+from engine.view import EngineSnapshot, OrderView, PendingApproval, PositionView
 
 if TYPE_CHECKING:
     from console.tui.app import DeskgateApp
@@ -128,6 +128,44 @@ def ask_cancel_order(app: DeskgateApp, order: OrderView) -> None:
 
     app.push_screen(
         ConfirmScreen("CANCEL ORDER", f"Cancel {headline}?", danger=True), callback=done
+    )
+
+
+def ask_close_position(app: DeskgateApp, position: PositionView) -> None:
+    """`x` in Positions: one reducing MARKET order for the whole position (flatten's path),
+    after the symbol's live orders are cancelled; one `y` confirms what is listed."""
+    symbol = position.symbol
+    side = "SELL" if position.quantity > 0 else "BUY"
+    sends = printable(f"{side} {fmt.qty(abs(position.quantity))} {symbol} MKT")
+    working = [
+        o
+        for o in (app.snapshot.orders if app.snapshot else ())
+        if o.symbol == symbol and o.state.is_working
+    ]
+    cancels = "".join(
+        f"\n  cancel the stop/target of {printable(o.intent_id)}"
+        if o.state is LifecycleState.MANAGED
+        else f"\n  cancel {printable(order_headline(o))}"
+        for o in working
+    )
+
+    def done(confirmed: bool | None) -> None:
+        if confirmed:
+            app.command(
+                "close",
+                f"close:{symbol}",
+                lambda: app.engine.close_position(symbol, "close position (console)", "trader"),
+                subject=sends,
+            )
+
+    app.push_screen(
+        ConfirmScreen(
+            f"CLOSE {printable(symbol)}",
+            f"Sends one reducing market order:\n  {sends}{cancels}\n"
+            f"(and cancels every live {printable(symbol)} order at the broker first)",
+            danger=True,
+        ),
+        callback=done,
     )
 
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 from typing import Protocol
 
 from contracts.broker import Quote
+from contracts.config import Config
 from contracts.enums import DriftResolution
-from contracts.events import RollbackCompleted
+from contracts.events import CheckOutcome, RollbackCompleted
+from contracts.intent import Intent
 from engine.book import PendingOutcome
 from engine.bus import Subscription
 from engine.clock import Clock
-from engine.results import CommandResult
-from engine.view import EngineSnapshot
+from engine.manual import ContractLookup
+from engine.promotion_ceremony import PromotionCeremony
+from engine.results import CommandResult, ProposalResult
+from engine.view import BeadView, EngineSnapshot
 
 
 class EngineFeed(Protocol):
@@ -42,6 +46,8 @@ class ConsoleEngine(Protocol):
 
     def pending_history(self) -> tuple[PendingOutcome, ...]: ...
 
+    def audit_page(self, top_seq: int | None, n: int) -> tuple[int, tuple[BeadView, ...]]: ...
+
     async def cancel(self, intent_id: str, reason: str = "") -> CommandResult: ...
 
     def can_approve(self, intent_id: str) -> CommandResult: ...
@@ -63,3 +69,30 @@ class ConsoleEngine(Protocol):
     ) -> CommandResult: ...
 
     async def rollback(self, reason: str, actor: str = "trader") -> CommandResult: ...
+
+    @property
+    def config(self) -> Config:
+        """The configuration in force (risk limits changed since start included)."""
+        ...
+
+    def set_limit(
+        self, key: str, value: str, reason: str = "", actor: str = "trader"
+    ) -> CommandResult: ...
+
+    def promotion_ceremony(self) -> PromotionCeremony:
+        """The promotion ceremony over the running engine (evidence vetoes, T2 token)."""
+        ...
+
+    async def lookup_contract(self, symbol: str) -> ContractLookup: ...
+
+    def check_intent(self, intent: Intent) -> tuple[CheckOutcome, ...]: ...
+
+    async def propose_manual(
+        self, intent: Intent, replaces: str | None = None
+    ) -> ProposalResult: ...
+
+    async def close_position(
+        self, symbol: str, reason: str, actor: str = "trader"
+    ) -> CommandResult: ...
+
+    def reconnect_now(self) -> CommandResult: ...

@@ -44,7 +44,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
         "reconnect",
         "reconnect",
         "Reconnect",
-        "Connect to the broker now instead of waiting for the next retry (while down)",
+        "Connect to the broker now instead of waiting for the next retry (while down,"
+        " at start or after a drop)",
         "o",
         "main",
     ),
@@ -81,8 +82,53 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ),
     ActionSpec("gates", "gates", "Gates", "Go-live gates screen", "g", "app", show=False),
     ActionSpec("audit", "audit", "Audit", "Audit log screen", "l", "app", show=False),
+    ActionSpec(
+        "limits",
+        "limits",
+        "Limits",
+        "Risk limits: change one on the running engine (loosening needs a typed reason)",
+        "L",
+        "main",
+        show=False,
+    ),
+    ActionSpec(
+        "promote",
+        "promote",
+        "Promote",
+        "Promote a strategy SHADOW -> LIVE: shadow evidence, refusals, typed T2 approval",
+        "P",
+        "main",
+        show=False,
+    ),
     ActionSpec("help", "help", "Help", "This help", "question_mark", "app"),
     ActionSpec("quit", "quit", "Quit", "Quit (confirms while orders are working)", "q", "app"),
+    # Last: a key the trader configures for an action above wins over these defaults.
+    ActionSpec(
+        "ticket",
+        "ticket",
+        "Ticket",
+        "Order ticket: a manual order, checked as typed, sent for approval (strategy manual)",
+        "n",
+        "main",
+    ),
+    ActionSpec(
+        "replace_order",
+        "replace_order",
+        "Replace order",
+        "Orders panel: replace the selected working order (new approval; old cancelled first)",
+        "m",
+        "main",
+        show=False,
+    ),
+    ActionSpec(
+        "close_position",
+        "close_position",
+        "Close position",
+        "Positions panel: close the selected position at market (y confirms)",
+        "x",
+        "main",
+        show=False,
+    ),
 )
 """Every remappable action; `id` matches a `KeysConfig` field where one exists."""
 

@@ -32,6 +32,8 @@ class ConsoleState:
     """Pending trades that ended unsent, oldest first, with their reasons."""
     acknowledged: frozenset[str] = frozenset()
     """Alert event ids the trader acknowledged (space in the Alerts panel)."""
+    quotes: tuple[tuple[str, Quote | None], ...] = ()
+    """The quotes panel's rows: configured symbols and every symbol the trader is exposed to."""
 
 
 def find_pending(snapshot: EngineSnapshot | None, intent_id: str | None) -> PendingApproval | None:

@@ -64,6 +64,8 @@ WIDTH, HEIGHT = 120, 40
 ACCOUNT = "DU1234567"
 LIVE_STATES = ("APPROVED", "SUBMITTED", "STALLED", "FILLED", "MANAGED")
 REPO = Path(__file__).resolve().parents[2]
+MESSAGE_LINES = range(6)
+"""Screen lines the message line can be on (below the status bar, account strip, banners)."""
 
 
 Rows = dict[str, str]
@@ -198,7 +200,8 @@ async def approve_latency(approvals: int, rate: float) -> tuple[Rows, Figures]:
             if any(probe.price in ln and any(s in ln for s in LIVE_STATES) for ln in lines):
                 probe.row_painted = now
                 probe.painted.set()
-        if probe.message_painted is None and f"{probe.intent_id} sent" in vt.line(1):
+        sent = f"{probe.intent_id} sent"
+        if probe.message_painted is None and any(sent in vt.line(y) for y in MESSAGE_LINES):
             probe.message_painted = now
 
     hook_frames(app, vt, on_frame)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from contracts.broker import AccountSnapshot, Quote
 from contracts.config import Config
@@ -31,9 +33,14 @@ from contracts.intent import (
     OrderParams,
     PositionSizing,
 )
+from contracts.market import ContractFacts
+from engine.audit import AuditStore
 from engine.book import PendingOutcome
 from engine.bus import EventBus, StateChanged
 from engine.clock import ManualClock
+from engine.fill_journal import FillJournalRow
+from engine.manual import ContractLookup
+from engine.promotion_ceremony import PromotionCeremony
 from engine.results import CommandResult, ProposalResult
 from engine.view import (
     BeadView,
@@ -147,6 +154,7 @@ class FakeEngine:
         self.command_delay = command_delay
         self.start_delay = start_delay
         self.started = False
+        self._ceremony_store: AuditStore | None = None
         self.stopped = False
         self.calls: list[tuple[str, ...]] = []
         self.trading_state = TradingState.ACTIVE
@@ -166,6 +174,9 @@ class FakeEngine:
         self.alerts: list[AlertRaised] = []
         self.latency = LatencyView()
         self.audit: list[BeadView] = []
+        self.fills: list[FillJournalRow] = []
+        self.audit_pages_read: list[tuple[int, int]] = []
+        """(top seq, size) of every page the audit screen asked for."""
         self.drifts: list[DriftDetected] = []
         self.trades_today = 0
         self.realized_pnl_today = D(0)
@@ -355,6 +366,7 @@ class FakeEngine:
             latency=self.latency,
             audit_tail=tuple(self.audit[-50:]),
             drifts=tuple(self.drifts),
+            fills=tuple(self.fills),
             trades_today=self.trades_today,
             realized_pnl_today=self.realized_pnl_today,
             consecutive_losses=self.consecutive_losses,
@@ -367,6 +379,12 @@ class FakeEngine:
 
     def pending_history(self) -> tuple[PendingOutcome, ...]:
         return tuple(self.history)
+
+    def audit_page(self, top_seq: int | None, n: int) -> tuple[int, tuple[BeadView, ...]]:
+        head = len(self.audit)
+        top = head if top_seq is None else min(top_seq, head)
+        self.audit_pages_read.append((top, n))
+        return head, tuple(reversed(self.audit[max(0, top - n) : top]))
 
     async def cancel(self, intent_id: str, reason: str = "") -> CommandResult:
         """Cancel one working order; the broker confirms at once (CANCELLED)."""
@@ -544,3 +562,62 @@ class FakeEngine:
             self.trading_state = TradingState.ACTIVE
         self.publish("drift-resolved")
         return CommandResult(True, f"drift {drift_id} {resolution}")
+
+    def set_limit(
+        self, key: str, value: str, reason: str = "", actor: str = "trader"
+    ) -> CommandResult:
+        """As the engine's: validated by `plan_limit_change`, loosening needs a reason."""
+        from engine.limits import LimitError, plan_limit_change
+
+        self.calls.append(("set_limit", key, value, reason, actor))
+        try:
+            change = plan_limit_change(self.config.risk, key, value, reason)
+        except LimitError as exc:
+            return CommandResult(False, str(exc), "BAD_LIMIT")
+        self.config = self.config.model_copy(update={"risk": change.risk})
+        verb = "tightened" if change.tightens else "loosened"
+        return CommandResult(True, f"{change.key} {verb}: {change.old} -> {change.new}")
+
+    def promotion_ceremony(self) -> PromotionCeremony:
+        """The real ceremony over a store of its own (the fake engine keeps no audit)."""
+        if self._ceremony_store is None:
+            directory = Path(tempfile.mkdtemp(prefix="fake-engine-"))
+            self._ceremony_store = AuditStore(directory / "audit.sqlite")
+        return PromotionCeremony(self.config, self._ceremony_store, self.clock)
+
+    # --- the ticket, close and reconnect (real behaviour: tests/security/test_ticket_attacks.py)
+
+    async def lookup_contract(self, symbol: str) -> ContractLookup:
+        """Every symbol is a US stock on the cent grid; its quote is whatever the test set."""
+        facts = ContractFacts(
+            con_id=1000 + sum(map(ord, symbol)),
+            symbol=symbol,
+            sec_type="STK",
+            exchange="SMART",
+            currency="USD",
+            multiplier=D(1),
+            min_tick=D("0.01"),
+        )
+        return ContractLookup(Instrument(symbol=symbol), facts)
+
+    def check_intent(self, intent: Intent) -> tuple[CheckOutcome, ...]:
+        return passing_checks()
+
+    async def propose_manual(self, intent: Intent, replaces: str | None = None) -> ProposalResult:
+        self.calls.append(("propose_manual", intent.intent_id, replaces or ""))
+        self.add_pending(intent)
+        return ProposalResult(True, intent.intent_id, "waiting for approval")
+
+    async def close_position(
+        self, symbol: str, reason: str, actor: str = "trader"
+    ) -> CommandResult:
+        self.calls.append(("close_position", symbol, reason, actor))
+        self.positions = [
+            replace(p, quantity=D(0)) if p.symbol == symbol else p for p in self.positions
+        ]
+        self.publish("close")
+        return CommandResult(True, f"{symbol}: close order sent")
+
+    def reconnect_now(self) -> CommandResult:
+        self.calls.append(("reconnect_now",))
+        return CommandResult(True, "reconnecting now")

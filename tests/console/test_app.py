@@ -346,6 +346,7 @@ async def test_stalled_order_stands_out(clock: ManualClock) -> None:
     app = app_for(engine)
     async with app.run_test(size=(80, 24)) as pilot:
         await started(pilot, app)
+        await pilot.press("3")  # hidden panels are filled when they come into view
         table = app.screen.query_one(OrdersTable)
         first = table.get_row_at(0)
         assert "STALLED" in str(first[0])

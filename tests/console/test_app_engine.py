@@ -87,6 +87,7 @@ async def test_approve_reaches_the_venue_fills_and_shows_the_position(desk: Desk
         await wait_for(pilot, lambda: positions.row_count == 1)
         row = positions.get_row_at(0)
         assert str(row[0]) == "AAPL" and str(row[1]) == "10"
+        await pilot.press("3")  # hidden panels are filled when they come into view
         orders = app.screen.query_one(OrdersTable)
         assert any("ui-buy-1" in str(orders.get_row_at(i)[-1]) for i in range(orders.row_count))
         assert app.snapshot is not None and not app.snapshot.pending

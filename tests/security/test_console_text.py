@@ -11,6 +11,7 @@ from console.tui.app import DeskgateApp
 from console.tui.screens.drift import DriftScreen
 from console.tui.screens.modals import ReasonScreen
 from console.tui.screens.views import AuditScreen
+from console.tui.widgets.tables import AlertsTable
 from contracts.enums import AlertLevel, DriftType, LifecycleState
 from engine.clock import ManualClock
 from engine.results import CommandResult
@@ -96,6 +97,11 @@ async def test_outside_text_is_escaped_on_the_main_screen(clock: ManualClock) ->
     app = app_for(evil_engine(clock))
     async with app.run_test(size=(200, 60)) as pilot:  # tiled: every panel on screen
         await wait_for(pilot, lambda: on_screen(app))
+        await pilot.pause()
+        assert_clean(app)
+        # Alerts wrap in full: the newest (the drift's) fills the small panel, so bring the
+        # broker's alert (the second row) into view.
+        app.screen.query_one(AlertsTable).move_cursor(row=1, animate=False)
         await pilot.pause()
         assert_clean(app)
         text, _ = rendered(app)

@@ -21,16 +21,18 @@ from console.tui.widgets.approvals import ApprovalQueue
 from console.tui.widgets.chrome import MessageLine, PanelTabs
 from console.tui.widgets.drift import DriftBanner
 from console.tui.widgets.evidence import EvidencePanel, EvidenceView
+from console.tui.widgets.fills import FillsTable
 from console.tui.widgets.gates import GatesPanel, gates_from, tier_label
 from console.tui.widgets.history import PendingHistory
 from console.tui.widgets.latency import LatencyPanel
+from console.tui.widgets.quotes import QuotesPanel
 from console.tui.widgets.status_bar import StatusBar
 from console.tui.widgets.strategies import StrategiesPanel
 from console.tui.widgets.tables import AlertsTable, AuditTable, OrdersTable, PositionsTable
 from contracts.config import Config
 from contracts.enums import AlertLevel, LifecycleState
 from engine.strategy.manager import StrategyPanelView
-from engine.view import OrderView
+from engine.view import OrderView, PositionView
 
 PANELS: tuple[tuple[str, str, str], ...] = (
     ("approvals", "Approvals", "Appr"),
@@ -40,11 +42,19 @@ PANELS: tuple[tuple[str, str, str], ...] = (
     ("gates", "Gates", "Gates"),
     ("alerts", "Alerts", "Alrt"),
     ("audit", "Audit", "Audit"),
+    ("fills", "Fills", "Fills"),
     ("strategies", "Strategies", "Strat"),
 )
 STRATEGIES = len(PANELS) - 1
 """The strategies panel: a tab only while the bot runs (`--strategies`)."""
 LAYOUTS = ("-compact", "-split", "-tiled")
+DECK_COLUMNS = {"-split": ("11fr 9fr", "47 1fr"), "-tiled": ("3fr 2fr 2fr", "2fr 5fr 5fr")}
+"""The deck's grid columns per layout, (busy, idle): with no pending trade the approvals column
+gives its width to positions and orders. Set inline on the deck, because a class on the screen
+would re-apply the stylesheet to every widget (tens of ms) each time a trade comes or goes."""
+IDLE_AFTER_S = 3.0
+"""The deck widens positions and orders only after this long with nothing pending: while the
+trader works through trades the panels stay put (no re-layout between approve and its row)."""
 
 
 def layout_for(width: int, height: int) -> str:
@@ -73,6 +83,9 @@ class MainScreen(Screen[None]):
         self.approve_key = approve_key
         self.drift_key = drift_key
         self.layout_name = "-compact"
+        self.idle = True
+        self.empty_since: float | None = None
+        """Monotonic time the approval queue last became empty (None: trades pending)."""
         self.active = 0
         self.side_active = 1
         self.state: ConsoleState | None = None
@@ -87,6 +100,7 @@ class MainScreen(Screen[None]):
         yield PanelTabs([p[1] for p in PANELS], [p[2] for p in PANELS], id="tabs")
         with Container(id="deck"):
             with Vertical(id="p-approvals", classes="panel"):
+                yield QuotesPanel(id="quotes")
                 yield ApprovalQueue(id="queue")
                 yield Static("No pending trades - waiting for intents.", id="queue-empty")
                 yield EvidencePanel(stale=self.config.stale, id="evidence")
@@ -103,6 +117,8 @@ class MainScreen(Screen[None]):
                 yield AlertsTable(id="alerts")
             with Vertical(id="p-audit", classes="panel"):
                 yield AuditTable(id="audit-tail")
+            with Vertical(id="p-fills", classes="panel"):
+                yield FillsTable(id="fills")
             with Vertical(id="p-strategies", classes="panel"):
                 yield StrategiesPanel(self._strategy_view, id="strategies")
         yield Footer(compact=True, show_command_palette=False)
@@ -123,7 +139,26 @@ class MainScreen(Screen[None]):
         self.layout_name = layout_for(width, height)
         for name in LAYOUTS:
             self.set_class(name == self.layout_name, name)
+        self._set_deck_columns()
         self._show_active()
+
+    def _note_idle(self, pending: bool, now_mono: float) -> None:
+        """Busy at once when a trade arrives; idle once the queue stayed empty IDLE_AFTER_S."""
+        if pending:
+            self.empty_since = None
+            idle = False
+        else:
+            if self.empty_since is None:
+                self.empty_since = now_mono
+            idle = self.idle or now_mono - self.empty_since >= IDLE_AFTER_S
+        if idle != self.idle:
+            self.idle = idle
+            self._set_deck_columns()
+
+    def _set_deck_columns(self) -> None:
+        columns = DECK_COLUMNS.get(self.layout_name)
+        if columns is not None:
+            self.query_one("#deck").styles.grid_columns = columns[self.idle]
 
     def _panel(self, index: int) -> Widget:
         return self.query_one(f"#p-{PANELS[index][0]}")
@@ -134,6 +169,19 @@ class MainScreen(Screen[None]):
             panel.set_class(index == self.active, "-active")
             panel.set_class(index == self.side_active, "-side")
         self._refresh_tabs()
+        if self.state is not None:
+            self._show_panels(self.state)  # a panel that just came into view catches up
+
+    def panel_visible(self, index: int) -> bool:
+        """Whether panel `index` is on screen in the current layout (and zoom): hidden panels
+        are not updated until they are shown."""
+        if self.has_class("-zoom"):
+            return self._panel(index).has_class("-zoomed")
+        if self.layout_name == "-tiled":
+            return True
+        if self.layout_name == "-split":
+            return index in (0, self.side_active)
+        return index == self.active
 
     def _strategy_view(self) -> StrategyPanelView | None:
         source = getattr(getattr(self.app, "engine", None), "strategy_panel", None)
@@ -175,15 +223,25 @@ class MainScreen(Screen[None]):
         """The order under the Orders panel's cursor while that list has focus."""
         table = self.query_one(OrdersTable)
         snap = self.state.snapshot if self.state is not None else None
+        if snap is None or not table.has_focus:
+            return None
+        key = table.selected_intent_id
+        return next((o for o in snap.orders if o.intent_id == key), None)
+
+    def selected_position(self) -> PositionView | None:
+        """The open position under the Positions panel's cursor while that list has focus."""
+        table = self.query_one(PositionsTable)
+        snap = self.state.snapshot if self.state is not None else None
         if snap is None or not table.has_focus or not table.row_count:
             return None
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return next((o for o in snap.orders if o.intent_id == key), None)
+        return next((p for p in snap.positions if p.symbol == key and p.quantity), None)
 
     def action_zoom(self) -> None:
         """Show the panel with focus (or the active one) alone, full screen; z again restores."""
         if self.has_class("-zoom"):
             self.remove_class("-zoom")
+            self._show_active()
             return
         focused = self.focused
         zoomed = self._panel(self.active)
@@ -193,6 +251,7 @@ class MainScreen(Screen[None]):
         for index in range(len(PANELS)):
             self._panel(index).set_class(self._panel(index) is zoomed, "-zoomed")
         self.add_class("-zoom")
+        self._show_active()
 
     def action_acknowledge(self) -> None:
         """Space in the Alerts panel acknowledges the highlighted alert (elsewhere: all shown)."""
@@ -223,36 +282,55 @@ class MainScreen(Screen[None]):
         pending = snap.pending if snap is not None else ()
         queue.show(pending, state.now_mono)
         queue.display = bool(pending)
-        self.set_class(not pending, "-idle")
+        self._note_idle(bool(pending), state.now_mono)
         self.query_one("#queue-empty").display = not pending
         self.query_one(EvidencePanel).display = bool(pending)
-        self.query_one(EvidencePanel).show(
-            EvidenceView(
-                pending=state.selected,
-                now=state.now,
-                now_mono=state.now_mono,
-                blocker=state.blocker,
-                quote=state.quote,
-                approve_key=self.approve_key,
-                kill_flags=snap.kill_flags if snap is not None else (),
-            )
-        )
         self.query_one(DriftBanner).show(snap.drifts if snap is not None else ())
         self.query_one(AccountStrip).show(snap)
+        self.query_one(QuotesPanel).show(state.quotes)
         if snap is None:
+            self._show_panels(state)
             self._refresh_tabs()
             return
         self.query_one(MessageLine).show_alert(snap.alerts[-1] if snap.alerts else None)
-        self.query_one(PositionsTable).show(snap.positions)
-        self.query_one(OrdersTable).show(snap.orders, state.now)
-        self.query_one(LatencyPanel).show(snap.latency)
-        self.query_one(GatesPanel).show(gates_from(snap), tier_label(snap))
-        self.query_one(AlertsTable).show(snap.alerts)
         history = self.query_one(PendingHistory)
         history.show(state.pending_history)
         history.display = bool(state.pending_history)
-        self.query_one(AuditTable).show(snap.audit_tail)
+        self._show_panels(state)
         self._refresh_tabs()
+
+    def _show_panels(self, state: ConsoleState) -> None:
+        """Feed the panels on screen; the others keep their last rows until shown."""
+        snap = state.snapshot
+        visible = self.panel_visible
+        if visible(0):
+            self.query_one(EvidencePanel).show(
+                EvidenceView(
+                    pending=state.selected,
+                    now=state.now,
+                    now_mono=state.now_mono,
+                    blocker=state.blocker,
+                    quote=state.quote,
+                    approve_key=self.approve_key,
+                    kill_flags=snap.kill_flags if snap is not None else (),
+                )
+            )
+        if snap is None:
+            return
+        if visible(1):
+            self.query_one(PositionsTable).show(snap.positions)
+        if visible(2):
+            self.query_one(OrdersTable).show(snap.orders, state.now)
+        if visible(3):
+            self.query_one(LatencyPanel).show(snap.latency)
+        if visible(4):
+            self.query_one(GatesPanel).show(gates_from(snap), tier_label(snap))
+        if visible(5):
+            self.query_one(AlertsTable).show(snap.alerts)
+        if visible(6):
+            self.query_one(AuditTable).show(snap.audit_tail)
+        if visible(7):
+            self.query_one(FillsTable).show(snap.fills)
 
     def show_result(self, command: str, ok: bool, message: str) -> None:
         self.query_one(MessageLine).show_result(command, ok, message)
@@ -283,6 +361,11 @@ class MainScreen(Screen[None]):
         self.query_one(PanelTabs).show(self._tab_active(), self._visible_tabs(), badges)
 
     # --- messages up -------------------------------------------------------------------
+
+    @on(OrdersTable.ViewChanged)
+    def _orders_view_changed(self, event: OrdersTable.ViewChanged) -> None:
+        event.stop()
+        self._panel(2).border_title = "3 Order history (h: live)" if event.history else "3 Orders"
 
     @on(DataTable.RowHighlighted, "#queue")
     def _queue_moved(self, event: DataTable.RowHighlighted) -> None:

@@ -15,6 +15,7 @@ from textual.css.query import NoMatches
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
 
+from console.tui.engine_api import ConsoleEngine
 from console.tui.state import ConsoleState
 from console.tui.widgets.gates import GatesPanel, gates_from, tier_label
 from console.tui.widgets.status_bar import StatusBar
@@ -70,22 +71,95 @@ class GatesScreen(StateScreen):
         self.query_one(GatesPanel).show(gates_from(state.snapshot), tier_label(state.snapshot))
 
 
+class AuditPageTable(AuditTable):
+    """The audit screen's table: PgUp/PgDn, Home/End page through the whole store."""
+
+    def __init__(self, pager: AuditScreen, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.pager = pager
+
+    def action_page_down(self) -> None:
+        self.pager.turn("older")
+
+    def action_page_up(self) -> None:
+        self.pager.turn("newer")
+
+    def action_scroll_home(self) -> None:
+        self.pager.turn("newest")
+
+    def action_scroll_end(self) -> None:
+        self.pager.turn("oldest")
+
+
 class AuditScreen(StateScreen):
+    """The audit log, a page at a time, newest first. On the newest page it follows new beads;
+    PgDn/PgUp turn to older/newer pages, End to the first bead, Home back to the newest. Only
+    the page shown is read from the store."""
+
+    PAGE_MIN = 10
+
+    def __init__(self, *, stale_threshold_s: float) -> None:
+        super().__init__(stale_threshold_s=stale_threshold_s)
+        self.top_seq: int | None = None
+        """The newest seq on the page shown; None: follow the newest bead."""
+        self.head_seq = 0
+        self.shown_head: int | None = None
+
     def compose(self) -> ComposeResult:
         yield from self.compose_status()
-        yield AuditTable(id="audit-full")
+        yield AuditPageTable(self, id="audit-full")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         super().on_mount()
+        self.query_one(AuditTable).focus()
+
+    @property
+    def page_size(self) -> int:
+        # the rows that fit: less the status bar, the table's border and header, the footer
+        return max(self.PAGE_MIN, self.app.size.height - 5)
+
+    def turn(self, where: str) -> None:
+        """Show another page: older, newer, oldest or newest."""
+        size = self.page_size
+        top = self.head_seq if self.top_seq is None else self.top_seq
+        if where == "older":
+            top = max(min(size, self.head_seq), top - size)
+        elif where == "newer":
+            top = top + size
+        elif where == "oldest":
+            top = min(size, self.head_seq)
+        else:
+            top = self.head_seq
+        self.top_seq = None if top >= self.head_seq else top
+        self._load()
         table = self.query_one(AuditTable)
-        table.border_title = "Audit log (newest first)"
-        table.focus()
+        table.move_cursor(row=0, animate=False)
+        table.scroll_home(animate=False)
+
+    def _load(self) -> None:
+        engine: ConsoleEngine | None = getattr(self.app, "engine", None)
+        if engine is None:
+            return
+        self.head_seq, beads = engine.audit_page(self.top_seq, self.page_size)
+        self.shown_head = self.head_seq
+        self.query_one(AuditTable).show(tuple(reversed(beads)))
+        first = beads[-1].seq if beads else 0
+        last = beads[0].seq if beads else 0
+        where = "newest, following" if self.top_seq is None else "PgUp newer, Home newest"
+        self.query_one(AuditTable).border_title = (
+            f"Audit log: beads {first:,}-{last:,} of {self.head_seq:,} ({where}; PgDn older, "
+            "End oldest)"
+        )
 
     def show_state(self, state: ConsoleState) -> None:
         super().show_state(state)
-        if state.snapshot is not None:
-            self.query_one(AuditTable).show(state.snapshot.audit_tail)
+        if state.snapshot is None:
+            return
+        tail = state.snapshot.audit_tail
+        head = tail[-1].seq if tail else 0
+        if self.shown_head is None or (self.top_seq is None and head != self.shown_head):
+            self._load()
 
 
 class HelpScreen(ModalScreen[None]):

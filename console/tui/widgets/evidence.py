@@ -162,11 +162,13 @@ def render_evidence(view: EvidenceView, stale: StaleConfig) -> EvidenceParts:
 
 
 def market_line(order: OrderParams, quote: Quote | None) -> Text:
-    """`bid 190.42 / ask 190.44 · limit 16c through the ask · notional $9,530 · risk $5.00`,
-    with the stop flagged when the market is already through it."""
+    """Two lines that fit a 60-column panel: `bid 190.42 / ask 190.44 · limit 16c through the
+    ask`, then `notional $9,530 · risk $5.00`, led by the stop when the market is already
+    through it."""
     line = Text(no_wrap=True, overflow="ellipsis")
     buy = order.side is Side.BUY
     entry = order.limit_price or order.stop_price
+    second: list[Text] = []
     if quote is None or quote.bid is None or quote.ask is None:
         line.append("no quote", style="bold #ffaf00")
     else:
@@ -180,16 +182,21 @@ def market_line(order: OrderParams, quote: Quote | None) -> Text:
             order.stop_loss >= quote.bid if buy else order.stop_loss <= quote.ask
         ):
             side = "bid" if buy else "ask"
-            line.append(" · ")
-            line.append(
-                f"STOP {fmt.price(order.stop_loss)} {'≥' if buy else '≤'} {side}",
-                style="bold white on #d70000",
+            second.append(
+                Text(
+                    f"STOP {fmt.price(order.stop_loss)} {'≥' if buy else '≤'} {side}",
+                    style="bold white on #d70000",
+                )
             )
         entry = entry or (quote.ask if buy else quote.bid)
     if entry is not None:
-        line.append(f" · notional ${fmt.money(order.quantity * entry)}")
+        second.append(Text(f"notional ${fmt.money(order.quantity * entry)}"))
         if order.stop_loss is not None:
-            line.append(f" · risk ${fmt.money(order.quantity * abs(entry - order.stop_loss))}")
+            risk = order.quantity * abs(entry - order.stop_loss)
+            second.append(Text(f"risk ${fmt.money(risk)}"))
+    if second:
+        line.append("\n")
+        line.append_text(Text(" · ").join(second))
     return line
 
 
@@ -359,8 +366,8 @@ class EvidencePanel(VerticalScroll):
     DEFAULT_CSS = """
     EvidencePanel { height: 1fr; }
     EvidencePanel > Static { width: 1fr; }
-    EvidencePanel > #evidence-head, EvidencePanel > #evidence-market,
-    EvidencePanel > #evidence-fresh { height: 1; }
+    EvidencePanel > #evidence-head, EvidencePanel > #evidence-fresh { height: 1; }
+    EvidencePanel > #evidence-market { height: 2; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def __init__(self, *, stale: StaleConfig, id: str | None = None) -> None:

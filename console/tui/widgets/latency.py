@@ -1,4 +1,4 @@
-"""Latency histograms (plotext) for intent→submit, submit→ack and ack→fill, with p50/p95/p99."""
+"""Latency histograms (plotext), the trader's time apart from the engine's, with p50/p95/p99."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from engine.view import LatencyView
 
 HIST_BINS = 12
 STAGES: tuple[tuple[str, str], ...] = (
-    ("intent_to_submit", "intent→submit (trader's time + engine)"),
-    ("submit_to_ack", "submit→ack"),
-    ("ack_to_fill", "ack→fill"),
+    ("intent_to_approve", "TRADER\nintent→approve"),
+    ("approve_to_submit", "ENGINE\napprove→submit"),
+    ("submit_to_ack", "ENGINE+IB\nsubmit→ack"),
+    ("ack_to_fill", "MARKET\nack→fill"),
 )
+"""The trader's time first, then the engine's own; intent→submit (both) is no longer shown."""
 
 
 def summary(samples: tuple[float, ...]) -> str:
@@ -49,7 +51,7 @@ class StageHistogram(Vertical):
 
     DEFAULT_CSS = """
     StageHistogram { width: 1fr; height: 1fr; }
-    StageHistogram > .stage-title { height: 1; text-style: bold; }
+    StageHistogram > .stage-title { height: 2; text-style: bold; }
     StageHistogram > .stage-summary { height: auto; color: $text-muted; }
     StageHistogram > PlotextPlot { height: 1fr; min-height: 4; }
     """
@@ -89,7 +91,7 @@ class StageHistogram(Vertical):
 
 
 class LatencyPanel(Horizontal):
-    """Three histograms side by side (stacked when the panel is narrow, via CSS)."""
+    """Four histograms side by side (stacked when the panel is narrow, via CSS)."""
 
     DEFAULT_CSS = """
     LatencyPanel { height: 1fr; }

@@ -1,64 +1,25 @@
-"""Positions, orders, alerts and audit tables: plain attributes in, rows out."""
+"""Positions, orders (live + history), alerts and audit tables: plain attributes in, rows out."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import ClassVar
 
 from rich.text import Text
-from textual.coordinate import Coordinate
-from textual.widgets import DataTable
+from textual.binding import Binding, BindingType
+from textual.events import Resize
+from textual.message import Message
+from textual.widgets.data_table import ColumnKey, RowKey
 
 from console.tui import format as fmt
 from console.tui.text import printable, shown
-from contracts.enums import AlertLevel, LifecycleState
+from console.tui.widgets.snapshot_table import CHILD, Cell, Row, SnapshotTable
+from contracts.enums import AlertLevel, LifecycleState, OrderLeg
 from contracts.events import AlertRaised
-from engine.view import BeadView, OrderView, PositionView
+from engine.view import BeadView, LegView, OrderView, PositionView
 
-Cell = Text
-"""Every cell is a `Text`: a plain str cell would be parsed as markup."""
-
-
-class SnapshotTable(DataTable[Cell]):
-    """A DataTable rebuilt from a tuple of rows. A cursor on the top row stays on top (the newest
-    row); a cursor the trader moved down stays on the same key."""
-
-    COLUMNS: tuple[tuple[str, str], ...] = ()
-
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
-        self._rows: list[tuple[str, tuple[Cell, ...]]] = []
-
-    def on_mount(self) -> None:
-        for label, key in self.COLUMNS:
-            self.add_column(label, key=key)
-
-    def set_rows(self, rows: Sequence[tuple[str, tuple[Cell, ...]]]) -> None:
-        rows = list(rows)
-        if rows == self._rows:
-            return
-        if [key for key, _ in rows] == [key for key, _ in self._rows]:
-            for row_index, ((_, new), (_, old)) in enumerate(zip(rows, self._rows, strict=True)):
-                for column_index, (cell, before) in enumerate(zip(new, old, strict=True)):
-                    if cell != before:
-                        self.update_cell_at(Coordinate(row_index, column_index), cell)
-            self._rows = rows
-            return
-        keep = None
-        if self._rows and 0 < self.cursor_row < len(self._rows):
-            keep = self._rows[self.cursor_row][0]  # the trader moved onto this row: follow it
-        self._rows = rows
-        self.clear()
-        for key, cells in rows:
-            self.add_row(*cells, key=key)
-        keys = [key for key, _ in rows]
-        if keep in keys:
-            self.move_cursor(row=keys.index(keep), animate=False)
-        elif rows:
-            # On the top row the table follows the newest: new rows never scroll out of view.
-            self.move_cursor(row=0, animate=False)
-            self.scroll_home(animate=False)
+__all__ = ["Cell", "SnapshotTable"]
 
 
 def pnl(value: Decimal) -> Text:
@@ -123,13 +84,31 @@ def order_sort_key(order: OrderView) -> tuple[int, float]:
     return (rank, -order.state_since.timestamp())
 
 
-MAX_FINISHED_ORDERS = 50
-"""Finished orders kept on screen (newest first); the audit screen has the rest."""
+MAX_FINISHED_ORDERS = 200
+"""Finished orders kept in the history view (newest first); the audit screen has the rest."""
+LEG_NAMES = {OrderLeg.STOP_LOSS: "stop", OrderLeg.TAKE_PROFIT: "target"}
+
+
+def parent_key(row_key: str) -> str:
+    """The intent id of a row: a child row (leg, style) belongs to its parent order."""
+    return row_key.split(CHILD, 1)[0]
+
+
+def leg_status(order: OrderView, leg: LegView) -> tuple[str, str]:
+    """The word and style for a bracket leg: its own fill, else what its parent allows."""
+    if leg.filled and leg.filled >= order.filled:
+        return ("FILLED", "bold green")
+    if order.state in (LifecycleState.FILLED, LifecycleState.MANAGED):
+        return ("WORKING", "#5fafff")
+    if order.state.is_terminal:
+        return ("DONE", "dim")
+    return ("ATTACHED", "dim")  # works once the entry fills
 
 
 class OrdersTable(SnapshotTable):
-    """Live orders first (STALLED on top) with a ticking time in state; finished ones show
-    when they finished, so a busy day does not re-render hundreds of rows every second."""
+    """Live orders (STALLED on top) with a ticking time in state, each followed by its
+    execution style's progress and its bracket stop and target, indented. `h` switches to the
+    history: finished orders, newest first, with when they finished."""
 
     COLUMNS = (
         ("State", "state"),
@@ -139,17 +118,60 @@ class OrdersTable(SnapshotTable):
         ("Type", "type"),
         ("Px", "px"),
         ("Filled", "filled"),
+        ("Avg", "avg"),
         ("Intent", "intent"),
     )
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("h", "toggle_history", "Order history", show=False)
+    ]
+
+    class ViewChanged(Message):
+        """The table switched between live orders and the history."""
+
+        def __init__(self, history: bool) -> None:
+            super().__init__()
+            self.history = history
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.history = False
+        """Showing finished orders (the history view) instead of the live ones."""
+        self._orders: tuple[OrderView, ...] = ()
+        self._now: datetime | None = None
+
+    @property
+    def selected_intent_id(self) -> str | None:
+        """The order under the cursor (a leg or style row selects its parent)."""
+        if not self.row_count or not 0 <= self.cursor_row < len(self._order):
+            return None
+        return parent_key(self._order[self.cursor_row])
+
+    def action_toggle_history(self) -> None:
+        self.history = not self.history
+        self.columns[ColumnKey("since")].label = Text("Ended" if self.history else "In state")
+        if self._now is not None:
+            self.show(self._orders, self._now)
+        self.move_cursor(row=0, animate=False)
+        self.scroll_home(animate=False)
+        self.post_message(self.ViewChanged(self.history))
 
     def show(self, orders: tuple[OrderView, ...], now: datetime) -> None:
+        self._orders, self._now = orders, now
         ordered = sorted(orders, key=order_sort_key)
-        live = [o for o in ordered if not o.state.is_terminal]
-        finished = [o for o in ordered if o.state.is_terminal][:MAX_FINISHED_ORDERS]
-        self.set_rows([self._row(o, now) for o in (*live, *finished)])
+        if self.history:
+            shown_orders = [o for o in ordered if o.state.is_terminal][:MAX_FINISHED_ORDERS]
+        else:
+            shown_orders = [o for o in ordered if not o.state.is_terminal]
+        rows: list[Row] = []
+        for o in shown_orders:
+            rows.append(self._row(o, now))
+            if o.style is not None:
+                rows.append(self._style_row(o))
+            rows.extend(self._leg_row(o, leg) for leg in o.legs)
+        self.set_rows(rows)
 
     @staticmethod
-    def _row(o: OrderView, now: datetime) -> tuple[str, tuple[Cell, ...]]:
+    def _row(o: OrderView, now: datetime) -> Row:
         state = Text(f" {o.state.value} ", style=STATE_STYLE[o.state])
         if o.unknown:
             state.append(" ?", style="bold #ffaf00")
@@ -168,8 +190,51 @@ class OrdersTable(SnapshotTable):
                 Text(o.side.value, style="green" if o.side.value == "BUY" else "red"),
                 Text(o.order_type.value),
                 right(fmt.price(o.limit_price or o.stop_price or o.avg_fill_price)),
-                right(f"{fmt.qty(o.filled)}/{fmt.qty(o.requested)} {fmt.pct(o.ratio)}"),
+                right(f"{fmt.qty(o.filled)}/{fmt.qty(o.requested)}"),
+                right(fmt.price(o.avg_fill_price) if o.avg_fill_price is not None else ""),
                 shown(o.intent_id, style="dim"),
+            ),
+        )
+
+    @staticmethod
+    def _style_row(o: OrderView) -> Row:
+        """The execution style under its order: steps the broker confirmed, the quantity and
+        limit working now, filled of that, and the newest step (or how it ended)."""
+        style = o.style
+        assert style is not None
+        state = Text(f"  └ {style.kind}", style="dim" if style.done else "#87afd7")
+        note = style.outcome if style.done else style.last_step
+        return (
+            f"{o.intent_id}{CHILD}style",
+            (
+                state,
+                right(f"{style.steps} step{'' if style.steps == 1 else 's'}", "dim"),
+                Text(""),
+                Text(""),
+                Text(""),
+                right(fmt.price(style.limit_price)),
+                right(f"{fmt.qty(o.filled)}/{fmt.qty(style.working_quantity)}"),
+                right(fmt.price(o.avg_fill_price) if o.avg_fill_price is not None else ""),
+                shown(note, style="dim"),
+            ),
+        )
+
+    @staticmethod
+    def _leg_row(o: OrderView, leg: LegView) -> Row:
+        word, style = leg_status(o, leg)
+        exit_side = "SELL" if o.side.value == "BUY" else "BUY"
+        return (
+            f"{o.intent_id}{CHILD}{leg.leg.value}",
+            (
+                Text(f"  └ {LEG_NAMES.get(leg.leg, leg.leg.value)}", style="dim"),
+                Text(word, style=style, justify="right"),
+                Text(""),
+                Text(exit_side, style="dim"),
+                Text("STP" if leg.leg is OrderLeg.STOP_LOSS else "LMT", style="dim"),
+                right(fmt.price(leg.price)),
+                right(f"{fmt.qty(leg.filled)}/{fmt.qty(o.filled)}", "dim"),
+                right(fmt.price(leg.avg_fill_price) if leg.avg_fill_price is not None else ""),
+                Text(""),
             ),
         )
 
@@ -196,7 +261,36 @@ def alert_text(alert: AlertRaised, *, with_time: bool = True) -> Text:
 
 
 class AlertsTable(SnapshotTable):
-    COLUMNS = (("Time", "time"), ("Level", "level"), ("Code", "code"), ("Message", "message"))
+    """Newest first; each alert's whole text, wrapped to the panel's width (never cut off)."""
+
+    COLUMNS = (("Time", "time"), ("Alert", "alert"))
+    TIME_WIDTH = 8
+    WIDTHS: ClassVar[dict[str, int]] = {"time": TIME_WIDTH, "alert": 40}
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.text_width = 0
+        """The width alert text wraps at (the panel's width less the time column)."""
+
+    def on_resize(self, event: Resize) -> None:
+        # time column + its padding + the alert column's padding + the scrollbar
+        width = max(20, event.size.width - self.TIME_WIDTH - 2 * self.cell_padding - 3)
+        if width == self.text_width:
+            return
+        self.text_width = width
+        self.columns[ColumnKey("alert")].width = width
+        given, self._given = self._given, []
+        self._apply()  # wrapped row heights depend on the width: re-add them (resize only)
+        self.set_rows(given)
+
+    def add_row(
+        self,
+        *cells: Cell,
+        height: int | None = 1,
+        key: str | None = None,
+        label: Text | str | None = None,
+    ) -> RowKey:
+        return super().add_row(*cells, height=None, key=key, label=label)
 
     def show(self, alerts: tuple[AlertRaised, ...]) -> None:
         self.set_rows(
@@ -205,11 +299,7 @@ class AlertsTable(SnapshotTable):
                     a.event_id,
                     (
                         Text(a.ts_event.strftime("%H:%M:%S"), style="dim"),
-                        Text(f" {a.level.value} ", style=LEVEL_STYLE[a.level]),
-                        shown(
-                            a.code, style="bold #ffaf00" if "DRIFT" in a.code.upper() else "bold"
-                        ),
-                        shown(a.message),
+                        alert_text(a, with_time=False),
                     ),
                 )
                 for a in reversed(alerts)
