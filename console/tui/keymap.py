@@ -138,8 +138,14 @@ single kill key (K) is text while a text box has focus."""
 
 
 PANEL_KEYS: tuple[tuple[str, str], ...] = (
-    ("1-7", "Show panel 1-7 (tabs on small terminals)"),
+    ("1-9", "Show panel 1-9 (tabs on small terminals; 9 Strategies while the bot runs)"),
     ("[ / ]", "Previous / next panel"),
+    ("z", "Zoom the active panel to the full screen (again: back)"),
+    ("/", "Filter the focused table (escape clears)"),
+    ("s", "Cycle the focused table's sort column"),
+    ("h", "Orders panel: live orders / finished order history"),
+    ("space", "Alerts panel: acknowledge the selected alert"),
+    ("pgup / pgdn / home / end", "Audit screen: page through the whole store"),
     ("up / down", "Move in the focused list (the approval queue selects the trade)"),
     ("tab", "Move focus between lists"),
     ("escape", "Close a screen or dialog"),

@@ -14,7 +14,7 @@ from engine.clock import ManualClock
 from engine.gates import GateResult, Verdict
 from engine.view import EngineSnapshot
 from tests.console import scenarios
-from tests.console.conftest import on_screen, wait_for
+from tests.console.conftest import on_screen, plain, wait_for
 from tests.console.fakes import FakeEngine
 
 WIDE = (120, 40)
@@ -189,8 +189,13 @@ def test_live_mode_account_modal(snap_compare: Any) -> None:
     )
 
     async def before(pilot: Any) -> None:
-        await wait_for(pilot, lambda: "waiting for live account" in app.phase)
-        await pilot.pause(0.2)  # the main screen behind the dialog shows the phase
+        from console.tui.widgets.status_bar import StatusBar
+
+        def status_bar_says_waiting() -> bool:  # the main screen behind the dialog
+            bar = app.get_default_screen().query_one(StatusBar)
+            return "waiting for live account" in plain(bar.render(), width=200)
+
+        await wait_for(pilot, status_bar_says_waiting)
         await pilot.press(*"U1", "enter")
         await pilot.pause()
 

@@ -123,8 +123,12 @@ async def test_without_the_bot_there_is_no_strategies_tab() -> None:
 
 
 def test_strategies_panel(snap_compare: Any) -> None:
-    assert snap_compare(app_for(bot_engine()), terminal_size=WIDE, run_before=ready, press=["8"])
+    assert snap_compare(
+        app_for(bot_engine()), terminal_size=WIDE, run_before=ready, press=[str(STRATEGIES + 1)]
+    )
 
 
 def test_strategies_panel_80x24(snap_compare: Any) -> None:
-    assert snap_compare(app_for(bot_engine()), terminal_size=SMALL, run_before=ready, press=["8"])
+    assert snap_compare(
+        app_for(bot_engine()), terminal_size=SMALL, run_before=ready, press=[str(STRATEGIES + 1)]
+    )

@@ -48,7 +48,7 @@ PANELS: tuple[tuple[str, str, str], ...] = (
 STRATEGIES = len(PANELS) - 1
 """The strategies panel: a tab only while the bot runs (`--strategies`)."""
 LAYOUTS = ("-compact", "-split", "-tiled")
-DECK_COLUMNS = {"-split": ("11fr 9fr", "47 1fr"), "-tiled": ("3fr 2fr 2fr", "2fr 5fr 5fr")}
+DECK_COLUMNS = {"-split": ("11fr 9fr", "47 1fr"), "-tiled": ("3fr 2fr 2fr", "47 1fr 1fr")}
 """The deck's grid columns per layout, (busy, idle): with no pending trade the approvals column
 gives its width to positions and orders. Set inline on the deck, because a class on the screen
 would re-apply the stylesheet to every widget (tens of ms) each time a trade comes or goes."""

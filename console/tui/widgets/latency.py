@@ -46,8 +46,13 @@ def count_ticks(highest: int) -> list[int]:
     return list(range(0, highest + 1, step))
 
 
+PLOT_MIN_SIZE = (24, 9)
+"""Below this many columns and rows a histogram is unreadable (one axis label, no bars worth
+reading) and plotext's label placement at that size flickers: only the percentiles show."""
+
+
 class StageHistogram(Vertical):
-    """One stage: a header line with percentiles over a plotext histogram."""
+    """One stage: a header line with percentiles over a plotext histogram (when it fits)."""
 
     DEFAULT_CSS = """
     StageHistogram { width: 1fr; height: 1fr; }
@@ -66,6 +71,11 @@ class StageHistogram(Vertical):
         yield Static(self.title, classes="stage-title")
         yield Static(summary(()), classes="stage-summary")
         yield PlotextPlot()
+
+    def on_resize(self) -> None:
+        min_width, min_height = PLOT_MIN_SIZE
+        fits = self.size.width >= min_width and self.size.height >= min_height
+        self.query_one(PlotextPlot).display = fits
 
     def show(self, samples: tuple[float, ...]) -> None:
         if samples == self.samples:
