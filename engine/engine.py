@@ -15,7 +15,6 @@ from contracts.broker import BrokerEvent, Quote
 from contracts.config import Config
 from contracts.enums import AlertLevel, DriftResolution, LifecycleState, Mode, TradingState, Trigger
 from contracts.events import (
-    AutoApprovePolicySet,
     CheckOutcome,
     ContractResolved,
     EngineStarted,
@@ -33,7 +32,6 @@ from engine.broker_events import BrokerEventRouter
 from engine.bus import EventBus, StateChanged
 from engine.clock import Clock, SystemClock
 from engine.execution import ExecutionEvents
-from engine.gates import GateResult
 from engine.instruments import InstrumentMaster, exchange_date
 from engine.intake import IntakeServer, StrategyPlugin
 from engine.killswitch import KillSwitch
@@ -403,10 +401,8 @@ class Engine:
         return self.order_path.can_approve(intent_id)
 
     async def approve(self, intent_id: str, token: str, actor: str = "trader") -> CommandResult:
-        """Redeem the token (atomically), re-check risk, write ahead, then send; a patient
-        execution style then works the order (StyleDesk). `actor` is named in the TOKEN_USED
-        bead (the trader, or an explicit drill approver). A ticket's replacement cancels the
-        order it replaces first (engine.manual)."""
+        """Redeem the token, re-check, write ahead, send (a replacement cancels first); then a
+        style works the order. `actor` is named in the TOKEN_USED bead."""
         result = await self.manual.approve(intent_id, token, actor)
         rec = self.book.records.get(intent_id)
         if result.ok and rec is not None:
@@ -427,9 +423,7 @@ class Engine:
         return self.manual.check(intent)
 
     async def propose_manual(self, intent: Intent, replaces: str | None = None) -> ProposalResult:
-        """A ticket's intent (strategy `manual`) offered for approval like any other; with
-        `replaces`, approving it cancels that working order first (broker-confirmed), then
-        sends (engine.manual.ManualDesk)."""
+        """A ticket's intent (strategy `manual`) for approval; `replaces`: cancelled first."""
         return await self.manual.propose(intent, replaces)
 
     def replaces(self, intent_id: str) -> str | None:
@@ -507,8 +501,7 @@ class Engine:
     def set_limit(
         self, key: str, value: str, reason: str = "", actor: str = "trader"
     ) -> CommandResult:
-        """Change one risk limit now: tightening at once, loosening with a typed reason; both
-        recorded (LIMIT bead), and pending intents re-checked against the new limits."""
+        """Change a risk limit now (loosening needs a reason); LIMIT bead; pending re-checked."""
         return self.risk.set_limit(key, value, reason, actor)
 
     async def watch_quote(self, instrument: Instrument, wait_s: float = 2.0) -> Quote | None:
@@ -516,8 +509,7 @@ class Engine:
         return await self.session.watch_quote(instrument, wait_s)
 
     async def watch_bars(self, instrument: Instrument) -> bool:
-        """Subscribe to an instrument's live 5-second bars (once); they arrive as `BarUpdated`
-        on the bus. False when the broker has no bars."""
+        """Subscribe to 5-second bars (once), as `BarUpdated` on the bus; False: no bars."""
         return await self.session.watch_bars(instrument)
 
     # --- strategy runtime -------------------------------------------------------------------
@@ -529,8 +521,7 @@ class Engine:
         )
 
     async def strategy_exit(self, intent_id: str, reason: str, text: str) -> CommandResult:
-        """Close a bot trade (risk-reducing only; reason from the fixed vocabulary) under the
-        audited exemption, or as a normal approval with `[strategy].exits_need_approval`."""
+        """Close a bot trade (reducing only) under the audited exemption or an approval."""
         return await self.strategy_orders.strategy_exit(intent_id, reason, text)
 
     async def modify_stop(self, intent_id: str, stop_price: Decimal, text: str) -> CommandResult:
@@ -539,12 +530,8 @@ class Engine:
 
     def strategy_panel(self) -> StrategyPanelView | None:
         """The strategies panel's view from the bot among the intent sources (None without)."""
-        for source in self._sources:
-            panel = getattr(source, "panel", None)
-            if callable(panel):
-                view: StrategyPanelView = panel()
-                return view
-        return None
+        panels = (getattr(source, "panel", None) for source in self._sources)
+        return next((panel() for panel in panels if callable(panel)), None)
 
     def strategy_rows(self) -> list[tuple[str, str]]:
         """Every audited strategy record as (kind, payload), oldest first (restart restore)."""
@@ -552,15 +539,7 @@ class Engine:
 
     # --- go-live ----------------------------------------------------------------------------
 
-    def publish_gates(self, results: Sequence[GateResult]) -> None:
-        self.golive.publish_gates(results)
-
-    @property
-    def gate_results(self) -> tuple[GateResult, ...] | None:
-        return self.golive.gates
-
-    def record_auto_approve_policy(self, policy: AutoApprovePolicySet) -> CommandResult:
-        return self.golive.record_auto_approve_policy(policy)
+    # gates and auto-approve policies: `engine.golive` (GoLive) directly
 
     def strategy_stage(self, strategy: str) -> Stage:
         return stage_of(self.book, strategy)
@@ -576,8 +555,7 @@ class Engine:
         return self.golive.approve_promotion(strategy, approver, tier, to_stage)
 
     def promotion_ceremony(self) -> PromotionCeremony:
-        """The `deskgate promote` ceremony over this running engine's book and audit (the
-        console's promote screen): vetoes, the request, a single-use T2 token."""
+        """`deskgate promote`'s ceremony over this running engine (the promote screen)."""
         running = RunningEngine(self.book, self.recorder, self.golive)
         return PromotionCeremony(self.config, self.store, self.clock, running=running)
 
@@ -591,13 +569,11 @@ class Engine:
         return self._view.take()
 
     def audit_page(self, top_seq: int | None, n: int) -> tuple[int, tuple[BeadView, ...]]:
-        """The newest bead's seq, and a page of at most n beads at or below `top_seq` (None:
-        the newest), newest first: the audit screen pages the whole store this way."""
+        """(newest seq, at most n beads at or below `top_seq` (None: newest), newest first)."""
         return self._view.audit_page(top_seq, n)
 
     def pending_history(self) -> tuple[PendingOutcome, ...]:
-        """Pending trades that ended unsent (expired, voided by a kill, rejected, denied),
-        oldest first, each with its reason."""
+        """Pending trades that ended unsent, oldest first, each with its reason."""
         return self.approvals.history()
 
     def pending_token(self, intent_id: str) -> str | None:

@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     gates, refused = live_start_check(config, args.override_gates, "trader")
     if refused:
         return fail(refused)
-    session.engine.publish_gates(gates)
+    session.engine.golive.publish_gates(gates)
     app = DeskgateApp(session.engine, config=config, live_account_check=session.live_account)
 
     async def run_app() -> None:

@@ -138,7 +138,7 @@ class PaperStrategy:
 
     async def _run(self, propose: Propose, engine: Engine) -> None:
         now = engine.clock.now()
-        recorded = engine.record_auto_approve_policy(
+        recorded = engine.golive.record_auto_approve_policy(
             AutoApprovePolicySet(
                 ts_event=now,
                 ts_init=now,

@@ -72,7 +72,7 @@ class DrillApprover:
         sub = engine.bus.subscribe(10_000)
         try:
             now = engine.clock.now()
-            recorded = engine.record_auto_approve_policy(
+            recorded = engine.golive.record_auto_approve_policy(
                 AutoApprovePolicySet(
                     ts_event=now,
                     ts_init=now,

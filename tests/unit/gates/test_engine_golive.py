@@ -159,12 +159,12 @@ def policy(now: datetime) -> AutoApprovePolicySet:
 
 async def test_auto_approve_policy_is_recorded_for_paper_and_refused_live(tmp_path: Path) -> None:
     engine, _, _ = await engine_with(tmp_path / "paper", config_with())
-    assert engine.record_auto_approve_policy(policy(engine.clock.now())).ok
+    assert engine.golive.record_auto_approve_policy(policy(engine.clock.now())).ok
     assert len(beads(engine, "AUTO_APPROVE_POLICY")) == 1
     await engine.stop()
     live = config_with().model_copy(update={"mode": Mode.LIVE})
     engine, _, _ = await engine_with(tmp_path / "live", live)
-    result = engine.record_auto_approve_policy(policy(engine.clock.now()))
+    result = engine.golive.record_auto_approve_policy(policy(engine.clock.now()))
     assert not result.ok and not beads(engine, "AUTO_APPROVE_POLICY")
     await engine.stop()
 
@@ -174,9 +174,9 @@ async def test_published_gates_reach_the_snapshot(tmp_path: Path) -> None:
     assert engine.snapshot().gates is None
     sub = engine.bus.subscribe()
     results = evaluate(GateEvidence())
-    engine.publish_gates(results)
+    engine.golive.publish_gates(results)
     snap = engine.snapshot()
     assert snap.gates == results and snap.gates[7].verdict is Verdict.PENDING
     assert (await sub.get()).reason == "gates"
-    assert engine.gate_results == results
+    assert engine.golive.gates == results
     await engine.stop()
