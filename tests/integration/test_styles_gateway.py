@@ -66,6 +66,8 @@ async def test_twap_grows_the_working_order_slice_by_slice(tmp_path: Path) -> No
             lambda: desk.quote() and desk.venue_order(iid).quantity >= 6,  # type: ignore[union-attr]
             timeout=20,
         )
+        # the venue applies a modify before its confirmation reaches the engine's record
+        await eventually(lambda: sum(s.confirmed for s in modifies(desk, iid)) >= 2, timeout=10)
         steps = [s for s in modifies(desk, iid) if s.confirmed]
         assert [s.quantity for s in steps][:2] == [Decimal(4), Decimal(6)]
         assert all(s.limit_price == far for s in steps)  # never past the worst price
