@@ -385,8 +385,7 @@ class Engine:
 
     def handle_broker_event(self, event: BrokerEvent) -> None:
         """Apply one event from the broker port (the port's sink; drills may interpose here)."""
-        self.styles.observe(event)
-        self.strategy_orders.observe(event)
+        self.session.observe(event)  # a modify's refusal, for whoever awaits that modify
         self.router.deliver(event)
         self.margin.observe(event)
 

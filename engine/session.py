@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 from collections import deque
 from datetime import datetime
+from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
-from contracts.broker import AccountSnapshot, Quote
+from contracts.broker import AccountSnapshot, BrokerEvent, ModifyRejected, Quote
 from contracts.enums import AlertLevel
 from contracts.intent import Instrument
 from engine.ports import BrokerPort, BrokerUnavailable
@@ -62,6 +63,8 @@ class BrokerSession:
         """Seconds each answered cancel spent in PENDING_CANCEL, newest last."""
         self._quote_waiters: dict[str, asyncio.Event] = {}
         self._subscribed: set[str] = set()
+        self._modify_refusals: dict[str, str | None] = {}
+        """order_ref -> the broker's refusal of the modify in flight (None while none)."""
         self._bars_subscribed: set[str] = set()
         self.instruments: dict[str, Instrument] = {}
         """Every instrument the engine has watched, by symbol (its venue's session is shown)."""
@@ -86,6 +89,24 @@ class BrokerSession:
         """A reconciliation that began in `generation` finished: new orders may leave again."""
         if generation == self._link_generation:
             self.resynced.set()
+
+    async def modify(self, order_ref: str, **changes: Decimal | None) -> str | None:
+        """Send one broker modify of a working order and wait for the broker's answer: None
+        when confirmed, else the refusal (or why it was not sent). The order is unchanged then."""
+        modify = getattr(self.broker, "modify", None)
+        if modify is None:
+            return f"not sent: broker {self.broker.name} cannot modify orders"
+        self._modify_refusals[order_ref] = None
+        try:
+            await modify(order_ref, **changes)
+        except (BrokerUnavailable, ValueError) as exc:
+            self._modify_refusals[order_ref] = str(exc)
+        return self._modify_refusals.pop(order_ref, None)
+
+    def observe(self, event: BrokerEvent) -> None:
+        """Note the broker refusing a modify in flight (the adapter's call returns either way)."""
+        if isinstance(event, ModifyRejected) and event.order_ref in self._modify_refusals:
+            self._modify_refusals[event.order_ref] = f"{event.code} {event.reason}"
 
     def reconnect_now(self) -> CommandResult:
         """The trader's reconnect-now: the adapter's own reconnect loop tries at once (one

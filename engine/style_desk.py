@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
 
-from contracts.broker import BrokerEvent, ModifyRejected
 from contracts.config import Config
 from contracts.enums import AlertLevel, LifecycleState, Side, TradingState, Trigger
 from contracts.events import AuditedEvent, OrderCancelConfirmed, OrderModified
@@ -69,8 +68,6 @@ class StyleDesk:
         self.progress: dict[str, StyleProgress] = {}
         self._tasks: dict[str, asyncio.Task[StyleProgress]] = {}
         self._working_quantity: dict[str, Decimal] = {}
-        self._refusals: dict[str, str | None] = {}
-        """order_ref -> the broker's refusal of the modify in flight (None while none)."""
         self._replayed: dict[str, list[OrderModified]] = {}
         """intent_id -> its style steps read back from the audit store at start."""
         self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -297,11 +294,6 @@ class StyleDesk:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
-    def observe(self, event: BrokerEvent) -> None:
-        """Note the broker refusing a modify in flight (the adapter's call returns either way)."""
-        if isinstance(event, ModifyRejected) and event.order_ref in self._refusals:
-            self._refusals[event.order_ref] = f"{event.code} {event.reason}"
-
     # --- the StylePort --------------------------------------------------------------------------
 
     def halted(self) -> bool:
@@ -391,12 +383,4 @@ class StyleDesk:
     async def _send_modify(
         self, order_ref: str, limit: Decimal, quantity: Decimal | None
     ) -> str | None:
-        modify = getattr(self._session.broker, "modify", None)
-        if modify is None:
-            return f"not sent: broker {self._session.broker.name} cannot modify orders"
-        self._refusals[order_ref] = None
-        try:
-            await modify(order_ref, quantity=quantity, limit_price=limit)
-        except (BrokerUnavailable, ValueError) as exc:
-            self._refusals[order_ref] = str(exc)
-        return self._refusals.pop(order_ref, None)
+        return await self._session.modify(order_ref, quantity=quantity, limit_price=limit)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from contracts.broker import BrokerEvent, ModifyRejected, order_ref_for
+from contracts.broker import order_ref_for
 from contracts.config import Config
 from contracts.enums import AlertLevel, OrderLeg, OrderType, Regime, Side, TradingState
 from contracts.events import OrderModified, parse_event
@@ -16,7 +16,6 @@ from engine.audit import AuditStore
 from engine.book import EXITS_WORKING_STATES, Book, IntentRecord
 from engine.instruments import InstrumentMaster
 from engine.orders import OrderPath
-from engine.ports import BrokerUnavailable
 from engine.recorder import EventRecorder
 from engine.results import CommandResult
 from engine.session import BrokerSession
@@ -72,12 +71,6 @@ class StrategyOrders:
         self._config = config
         self._stops: dict[str, Decimal] = {}
         """intent_id -> the stop in force, once a move was confirmed (else read from the store)."""
-        self._refusals: dict[str, str | None] = {}
-
-    def observe(self, event: BrokerEvent) -> None:
-        """Note the broker refusing a stop modify in flight."""
-        if isinstance(event, ModifyRejected) and event.order_ref in self._refusals:
-            self._refusals[event.order_ref] = f"{event.code} {event.reason}"
 
     # --- stop moves -----------------------------------------------------------------------------
 
@@ -156,15 +149,7 @@ class StrategyOrders:
         return CommandResult(True, f"{intent_id}: stop at {stop}")
 
     async def _send(self, order_ref: str, stop: Decimal) -> str | None:
-        modify = getattr(self._session.broker, "modify", None)
-        if modify is None:
-            return f"not sent: broker {self._session.broker.name} cannot modify orders"
-        self._refusals[order_ref] = None
-        try:
-            await modify(order_ref, stop_price=stop)
-        except (BrokerUnavailable, ValueError) as exc:
-            self._refusals[order_ref] = str(exc)
-        return self._refusals.pop(order_ref, None)
+        return await self._session.modify(order_ref, stop_price=stop)
 
     def _audit(
         self, rec: IntentRecord, ref: str, stop: Decimal, purpose: str, why_not: str | None
