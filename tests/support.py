@@ -25,14 +25,16 @@ from contracts.broker import (
     Quote,
     QuoteUpdated,
 )
-from contracts.config import Config
-from contracts.enums import BrokerOrderStatus, OrderType, Regime, Side
+from contracts.config import Config, RiskConfig, StaleConfig
+from contracts.enums import BrokerOrderStatus, DenialReason, OrderType, Regime, Side, TradingState
 from contracts.intent import CheckResult, Evidence, Instrument, Intent, OrderParams, PositionSizing
 from contracts.market import ContractFacts
 from engine.clock import Clock, ManualClock
 from engine.engine import Engine
+from engine.instruments import Resolution
 from engine.ports import BrokerUnavailable, EventSink
 from engine.results import CommandResult
+from engine.risk import RiskContext, pre_trade_checks
 
 AAPL = Instrument(symbol="AAPL")
 REPO = Path(__file__).resolve().parents[1]
@@ -370,3 +372,30 @@ async def working_orders(engine: Engine, clock: Clock, n: int) -> list[str]:
         assert (await approve_pending(engine, intent.intent_id)).ok
         ids.append(intent.intent_id)
     return ids
+
+
+def risk_context(clock: Clock, **overrides: object) -> RiskContext:
+    """A pre-trade context that passes every check (AAPL 99.99/100.01, flat, ACTIVE); the
+    keyword arguments replace its fields."""
+    fields: dict[str, object] = dict(
+        now=clock.now(),
+        quote=Quote(symbol="AAPL", bid=Decimal("99.99"), ask=Decimal("100.01"), ts=clock.now()),
+        position=Decimal(0),
+        working_same_side=Decimal(0),
+        trades_today=0,
+        realized_pnl_today=Decimal(0),
+        consecutive_losses=0,
+        trading_state=TradingState.ACTIVE,
+        kill_flags=(),
+        connected=True,
+        recent_identical_s=None,
+        instrument=Resolution(stock_facts("AAPL")),
+    )
+    fields.update(overrides)
+    return RiskContext(**fields)  # type: ignore[arg-type]
+
+
+def risk_denials(intent: Intent, context: RiskContext, **risk: Any) -> set[DenialReason]:
+    """The denial reasons `pre_trade_checks` gives under a RiskConfig of `risk`."""
+    checks = pre_trade_checks(intent, context, RiskConfig(**risk), StaleConfig())
+    return {c.reason for c in checks if not c.passed and c.reason}

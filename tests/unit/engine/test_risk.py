@@ -8,39 +8,20 @@ from decimal import Decimal
 import pytest
 
 from contracts.broker import Quote
-from contracts.config import RiskConfig, StaleConfig
 from contracts.enums import DenialReason as R
 from contracts.enums import OrderType, Regime, Side, TradingState
 from engine.clock import ManualClock
-from engine.instruments import Resolution
-from engine.risk import RiskContext, pre_trade_checks
-from tests.support import make_intent, stock_facts
+from engine.risk import RiskContext
+from tests.support import make_intent, risk_context, risk_denials
 
 CLOCK = ManualClock()
 
 
-def ctx(**kw) -> RiskContext:  # type: ignore[no-untyped-def]
-    base = dict(
-        now=CLOCK.now(),
-        quote=Quote(symbol="AAPL", bid=Decimal("99.99"), ask=Decimal("100.01"), ts=CLOCK.now()),
-        position=Decimal(0),
-        working_same_side=Decimal(0),
-        trades_today=0,
-        realized_pnl_today=Decimal(0),
-        consecutive_losses=0,
-        trading_state=TradingState.ACTIVE,
-        kill_flags=(),
-        connected=True,
-        recent_identical_s=None,
-        instrument=Resolution(stock_facts("AAPL")),
-    )
-    base.update(kw)
-    return RiskContext(**base)  # type: ignore[arg-type]
+def ctx(**kw: object) -> RiskContext:
+    return risk_context(CLOCK, **kw)
 
 
-def denials(intent, context, **risk) -> set[R]:  # type: ignore[no-untyped-def]
-    checks = pre_trade_checks(intent, context, RiskConfig(**risk), StaleConfig())
-    return {c.reason for c in checks if not c.passed and c.reason}
+denials = risk_denials
 
 
 def test_a_good_intent_passes_every_check() -> None:
