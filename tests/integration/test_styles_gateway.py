@@ -41,13 +41,14 @@ async def test_limit_patience_reprices_toward_the_touch_and_fills(tmp_path: Path
         rec = desk.engine.book.records[iid]
         await eventually(lambda: rec.acked_at is not None)
         await eventually(lambda: desk.quote() and rec.state is LifecycleState.FILLED, timeout=40)
+        # a reprice may still be in flight when the fill lands: read the steps once the style is done
+        await eventually(lambda: desk.engine.styles.progress[iid].done, timeout=5)
         steps = modifies(desk, iid)
         assert steps and all(s.confirmed for s in steps)
         prices = [s.limit_price for s in steps]
         assert prices == sorted(prices) and all(p is not None and p <= ask for p in prices)
         assert all(b - a <= Decimal("0.02") for a, b in zip([start, *prices], prices, strict=False))
         assert desk.engine.book.positions["AAPL"].quantity == 10
-        await eventually(lambda: desk.engine.styles.progress[iid].done, timeout=5)
         view = next(o for o in desk.engine.snapshot().orders if o.intent_id == iid)
         assert view.style is not None and view.style.kind == "limit_patience"
         assert view.style.steps == len(steps) and view.style.outcome == "filled"
