@@ -14,6 +14,7 @@ from textual.widgets._footer import FooterKey
 
 from console.tui import app as app_module
 from console.tui.app import DeskgateApp
+from console.tui.widgets.approvals import ApprovalQueue
 from console.tui.widgets.chrome import KeysFooter
 from console.tui.widgets.evidence import EvidencePanel
 from console.tui.widgets.quotes import QuotesPanel
@@ -181,6 +182,15 @@ async def test_reworded_checks_do_not_relayout_but_a_failing_check_shows_at_once
             return refresh(*regions, layout=layout, **kwargs)
 
         panel._body.refresh = counting_refresh  # type: ignore[method-assign]
+        queue = app.screen.query_one(ApprovalQueue)
+        rebuilds: list[object] = []
+        clear = queue.clear
+
+        def counting_clear(*args: Any, **kwargs: Any) -> Any:
+            rebuilds.append(args)
+            return clear(*args, **kwargs)
+
+        queue.clear = counting_clear  # type: ignore[method-assign]
         first = engine.pending[0]
         for age in range(5):  # the quote's age re-worded on every price
             checks = tuple(
@@ -194,6 +204,7 @@ async def test_reworded_checks_do_not_relayout_but_a_failing_check_shows_at_once
             await wait_for(pilot, selected_shows(app, checks))
             await pilot.pause()
         assert layouts == []
+        assert rebuilds == []  # the queue's rows read the same: not rebuilt
         failing = (
             CheckOutcome(name=first.checks[0].name, passed=False, detail="quote 99s old"),
             *first.checks[1:],
