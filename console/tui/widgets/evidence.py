@@ -439,9 +439,10 @@ class EvidencePanel(VerticalScroll):
         """Update `static`, re-laying out the screen only when its height changes: the risk
         checks re-word with every price (a full re-layout each frame while a trade waits)."""
         static.update(content, layout=False)
-        width = static.content_size.width
-        if not width or static.get_content_height(self.size, self.app.size, width) != (
-            static.content_size.height
+        width, height = static.content_size
+        console = self.app.console
+        if not width or height != len(
+            console.render_lines(content, console.options.update_width(width))
         ):
             static.refresh(layout=True)
 
