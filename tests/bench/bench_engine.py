@@ -71,6 +71,10 @@ async def approve_to_submit(n: int, directory: Path) -> dict[str, float]:
         )
         result = await engine.propose(intent)
         assert result.accepted, result.message
+        # The console keeps approve greyed out while the broker's preview is on its way (and
+        # for the dwell time after): time the approve a trader can press, not the preview wait.
+        while engine.previews.waiting(intent.intent_id) is not None:
+            await asyncio.sleep(0)
         token = engine.pending_token(intent.intent_id) or ""
         start = time.perf_counter()
         ok = await engine.approve(intent.intent_id, token)
