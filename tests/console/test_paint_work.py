@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 from typing import Any
 
@@ -22,9 +22,10 @@ from console.tui.widgets.quotes import QuotesPanel
 from console.tui.widgets.snapshot_table import RowPatchedTable
 from console.tui.widgets.tables import OrdersTable
 from contracts.broker import Quote
-from contracts.enums import LifecycleState
+from contracts.enums import LifecycleState, OrderType, Side
 from contracts.events import CheckOutcome
 from engine.clock import ManualClock
+from engine.view import OrderView
 from tests.console import scenarios
 from tests.console.conftest import evidence_text, on_screen, read_headline, wait_for
 from tests.console.fakes import FakeEngine
@@ -154,6 +155,10 @@ async def test_a_price_tick_repaints_one_row_and_shows_what_a_fresh_table_shows(
         assert patched._update_count == updates  # the other rows' cached lines stay valid
         kept = cached & set(patched._line_cache.keys())
         assert kept and all(key[0] != 2 for key in kept)  # header 0, AAPL 1, AMD 2
+        lines(patched)
+        book["MSFT"] = quote("MSFT", "9.99", "10.02")  # another row, then the first again
+        book["AMD"] = quote("AMD", "10.03", "10.05")
+        patched.show(tuple(book.items()))
         fresh.first_last = dict(patched.first_last)  # Chg from the same first prices
         fresh.show(tuple(book.items()))
         await pilot.pause()
@@ -244,3 +249,44 @@ async def test_prices_right_behind_an_order_wait_for_the_throttle_window(
         engine.publish("fill")  # ends the hold at once: shown, with the prices held so far
         await wait_for(pilot, lambda: any("fill" in reasons for reasons in posted))
         assert [r for r in posted if r <= QUOTE_ONLY_REASONS] == []
+
+
+class TwoOrderTables(App[None]):
+    def compose(self) -> ComposeResult:
+        yield OrdersTable(id="patched")
+        yield OrdersTable(id="fresh")
+
+
+def order(intent_id: str, state: LifecycleState, since: datetime, filled: str = "0") -> OrderView:
+    return OrderView(
+        intent_id=intent_id,
+        symbol="AAPL",
+        side=Side.BUY,
+        order_type=OrderType.LIMIT,
+        requested=D("10"),
+        filled=D(filled),
+        state=state,
+        state_since=since,
+        limit_price=D("187.20"),
+    )
+
+
+async def test_orders_patched_tick_by_tick_read_like_a_table_built_once() -> None:
+    app = TwoOrderTables()
+    async with app.run_test(size=(100, 30)) as pilot:
+        patched = app.query_one("#patched", OrdersTable)
+        fresh = app.query_one("#fresh", OrdersTable)
+        start = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
+        book = [order(f"ord-{n}", LifecycleState.SUBMITTED, start) for n in range(5)]
+        for second in range(4):  # the time in state ticks; an order fills, one is added
+            now = start + timedelta(seconds=second)
+            if second == 2:
+                book[1] = order("ord-1", LifecycleState.FILLED, now, filled="10")
+            if second == 3:
+                book.append(order("ord-new", LifecycleState.SUBMITTED, now))
+            patched.show(tuple(book), now)
+            await pilot.pause()
+            lines(patched)  # rendered (and cached) between the ticks
+        fresh.show(tuple(book), now)
+        await pilot.pause()
+        assert lines(patched) == lines(fresh)

@@ -53,7 +53,8 @@ def _discard(cache: LRUCache[Any, Any], stale: Callable[[Any], bool]) -> None:
 class RowPatchedTable(DataTable[Cell]):
     """A DataTable whose cell updates repaint one row: `DataTable.update_cell` invalidates the
     cached lines of every row (a price tick or an order's new state re-rendered the whole
-    table, tens of ms a frame); `patch_cell` drops only that row's cached renders."""
+    table, tens of ms a frame); `patch_cell` drops only that cell's render and its row's lines
+    (the row is re-assembled from its other cells' cached renders)."""
 
     def patch_cell(self, row_key: str, column_key: str, value: Cell) -> None:
         """`update_cell(row_key, column_key, value)` (the column keeps its width), repainting
@@ -72,7 +73,7 @@ class RowPatchedTable(DataTable[Cell]):
         region = self._get_row_region(index)
         lines = range(region.y, region.bottom)
         _discard(self._row_renderable_cache, lambda key: key[1] == index)
-        _discard(self._cell_render_cache, lambda key: key[0] == row)
+        _discard(self._cell_render_cache, lambda key: key[0] == row and key[1] == column)
         _discard(self._row_render_cache, lambda key: key[0] == row)
         _discard(self._line_cache, lambda key: key[0] in lines)
         self._refresh_region(region)
