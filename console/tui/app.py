@@ -166,8 +166,7 @@ class DeskgateApp(App[None]):
     async def _drain_bus(self, subscription: Subscription) -> None:
         """Turn bus items into coalesced `EngineChanged` messages.
 
-        After any frame, price-only changes are held for QUOTE_THROTTLE_S (at most one price
-        frame per window, and none right behind an order's frame); anything else (an order, a
+        Price-only frames are held to one per QUOTE_THROTTLE_S; anything else (an order, a
         fill, a kill) ends the hold and is shown within BUS_POLL_S.
         """
         loop = asyncio.get_running_loop()
@@ -179,7 +178,10 @@ class DeskgateApp(App[None]):
             while not queue.empty():
                 reasons.add(bus_reason(queue.get_nowait()))
             self.post_message(EngineChanged(frozenset(reasons)))
+            price_only = reasons <= QUOTE_ONLY_REASONS
             reasons = set()
+            if not price_only:
+                continue
             hold_until = loop.time() + QUOTE_THROTTLE_S
             while loop.time() < hold_until:
                 await asyncio.sleep(BUS_POLL_S)

@@ -14,7 +14,6 @@ from textual.widgets._footer import FooterKey
 
 from console.tui import app as app_module
 from console.tui.app import DeskgateApp
-from console.tui.messages import QUOTE_ONLY_REASONS, EngineChanged
 from console.tui.widgets.approvals import ApprovalQueue
 from console.tui.widgets.chrome import KeysFooter
 from console.tui.widgets.evidence import EvidencePanel
@@ -218,37 +217,6 @@ async def test_reworded_checks_do_not_relayout_but_a_failing_check_shows_at_once
         engine.pending[0] = replace(first, checks=failing)
         engine.publish("quote")  # the clock stands still: no re-wording window has passed
         await wait_for(pilot, lambda: "quote 99s old" in evidence_text(app))
-
-
-async def test_prices_right_behind_an_order_wait_for_the_throttle_window(
-    clock: ManualClock, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(app_module, "QUOTE_THROTTLE_S", 3600.0)  # a price hold never ends
-    engine = scenarios.with_pending(clock)
-    app = app_for(engine)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: on_screen(app))
-        posted: list[frozenset[str]] = []
-        post = app.post_message
-
-        def recording_post(message: Any) -> bool:
-            if isinstance(message, EngineChanged):
-                posted.append(message.reasons)
-            return post(message)
-
-        app.post_message = recording_post  # type: ignore[method-assign]
-        engine.add_order("fresh-order-09", LifecycleState.SUBMITTED, symbol="AMD")
-        engine.publish("order")
-        await wait_for(pilot, lambda: any("order" in reasons for reasons in posted))
-        for cents in range(20):  # the venue keeps streaming right behind the order
-            engine.set_quote("AAPL", f"187.{cents:02d}", f"187.{cents + 1:02d}")
-        subscription = app._subscription
-        assert subscription is not None
-        await wait_for(pilot, subscription.queue.empty)  # the feed has read the prices
-        await pilot.pause()
-        engine.publish("fill")  # ends the hold at once: shown, with the prices held so far
-        await wait_for(pilot, lambda: any("fill" in reasons for reasons in posted))
-        assert [r for r in posted if r <= QUOTE_ONLY_REASONS] == []
 
 
 class TwoOrderTables(App[None]):
