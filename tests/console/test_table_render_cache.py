@@ -1,0 +1,153 @@
+"""Table redraws cost what changed: a row added on top lays out its own cells, not the table's."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal as D
+from typing import Any
+
+from rich.segment import Segment
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.widgets import DataTable
+
+from console.tui.widgets.snapshot_table import RowPatchedTable
+from console.tui.widgets.tables import OrdersTable
+from contracts.enums import LifecycleState, OrderType, Side
+from engine.view import OrderView
+
+START = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
+
+
+def order(number: int, since: datetime) -> OrderView:
+    return OrderView(
+        intent_id=f"ord-{number:04d}",
+        symbol="AAPL",
+        side=Side.BUY,
+        order_type=OrderType.LIMIT,
+        requested=D("10"),
+        filled=D("0"),
+        state=LifecycleState.SUBMITTED,
+        state_since=since,
+        limit_price=D("187.20"),
+    )
+
+
+class OneOrdersTable(App[None]):
+    def compose(self) -> ComposeResult:
+        yield OrdersTable(id="orders")
+
+
+async def test_an_order_added_on_top_of_30_lays_out_only_its_own_cells() -> None:
+    app = OneOrdersTable()
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.query_one(OrdersTable)
+        book = [order(n, START - timedelta(seconds=n)) for n in range(30)]
+        now = START + timedelta(seconds=60)  # the clock stands still: no age re-worded
+        table.show(tuple(book), now)
+        await pilot.pause()
+        await pilot.pause()  # every row painted once
+        layouts: list[object] = []
+        render_lines = app.console.render_lines
+
+        def counting_render_lines(renderable: Any, *args: Any, **kwargs: Any) -> Any:
+            if not isinstance(renderable, Text):  # a cell (a Text is laid out inside one)
+                layouts.append(renderable)
+            return render_lines(renderable, *args, **kwargs)
+
+        app.console.render_lines = counting_render_lines  # type: ignore[method-assign]
+        for added in range(3):
+            layouts.clear()
+            book.insert(0, order(100 + added, START + timedelta(seconds=added)))
+            table.show(tuple(book), now)
+            await pilot.pause()
+            await pilot.pause()
+            assert table._order[0] == f"ord-{100 + added:04d}"
+            # The new row's 9 cells; the 30 rows below only moved (old code: ~280 cells).
+            assert len(layouts) <= len(OrdersTable.COLUMNS) + 2
+
+
+class TwoTables(App[None]):
+    def compose(self) -> ComposeResult:
+        yield RowPatchedTable(id="cached", zebra_stripes=True, cursor_type="row")
+        yield DataTable(id="plain", zebra_stripes=True, cursor_type="row")
+
+
+def segments(table: DataTable[Any]) -> list[list[Segment]]:
+    """Every line as drawn: text, colours and the click-to-row meta of each segment."""
+    return [list(table.render_line(y)) for y in range(table.size.height)]
+
+
+def show(table: DataTable[Any], keys: list[str]) -> None:
+    """Rows `keys` in that order: the rows held stay (cells cached), the rest come and go."""
+    held = [str(row.key.value) for row in table.ordered_rows]
+    for key in held:
+        if key not in keys:
+            table.remove_row(key)
+    for key in keys:
+        if key in held:
+            continue
+        tall = key.endswith("x")  # wrapped text: the row's height comes from its content
+        note = f"{key} " + "wraps " * 6 if tall else key
+        table.add_row(
+            Text(key, style="dim"),
+            Text("187.20", justify="right"),
+            Text(note, style="bold #87afd7"),
+            key=key,
+            height=None if tall else 1,
+        )
+    position = {key: index for index, key in enumerate(keys)}
+    table.sort(key=lambda values: position[values[0].plain])
+
+
+async def test_rows_drawn_from_cached_cells_look_like_datatables_own() -> None:
+    app = TwoTables()
+    async with app.run_test(size=(60, 40)) as pilot:
+        cached = app.query_one("#cached", RowPatchedTable)
+        plain = app.query_one("#plain", DataTable)
+        both = (cached, plain)
+        for table in both:
+            table.styles.height = 18
+            for label, width in (("Key", 8), ("Px", 8), ("Note", 16)):
+                table.add_column(label, key=label.lower(), width=width)
+        keys = [f"row-{n}" for n in range(12)]
+        app.set_focus(None)
+        for shown in (
+            keys,
+            ["row-new", *keys],  # one on top: every stripe and row index moves
+            ["row-new", *keys[3:]],  # some gone from the middle
+            ["row-top", "row-3x", "row-new", *keys[4:]],  # a tall row among them
+        ):
+            for table in both:
+                show(table, shown)
+                table.move_cursor(row=2, animate=False)
+            await pilot.pause()
+            await pilot.pause()
+            assert segments(cached) == segments(plain)
+        for table in both:
+            table._set_hover_cursor(True)
+            table.hover_coordinate = table.cursor_coordinate.down()
+        await pilot.pause()
+        assert segments(cached) == segments(plain)
+        cached.patch_cell("row-new", "px", Text("188.00", justify="right"))
+        plain.update_cell("row-new", "px", Text("188.00", justify="right"))
+        await pilot.pause()
+        assert segments(cached) == segments(plain)
+
+
+async def test_a_click_selects_the_row_under_it_after_rows_moved() -> None:
+    app = TwoTables()
+    async with app.run_test(size=(60, 40)) as pilot:
+        cached = app.query_one("#cached", RowPatchedTable)
+        cached.styles.height = 18
+        for label, width in (("Key", 8), ("Px", 8), ("Note", 16)):
+            cached.add_column(label, key=label.lower(), width=width)
+        keys = [f"row-{n}" for n in range(12)]
+        show(cached, keys)
+        await pilot.pause()
+        segments(cached)  # every row drawn (and cached) at its first place
+        show(cached, ["row-new", *keys])  # every row one line lower
+        await pilot.pause()
+        await pilot.click(cached, offset=(2, 1 + 5))  # below the header: the 6th row
+        assert cached.cursor_row == 5
+        assert cached.coordinate_to_cell_key(cached.cursor_coordinate).row_key.value == "row-4"
