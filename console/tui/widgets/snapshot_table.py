@@ -30,6 +30,10 @@ REBUILD_OVER = 64
 long list, clears and re-adds instead: each `remove_row` walks every row."""
 
 
+CellPlace = tuple[int, int, Style, bool, bool, bool, object, int]
+"""Where and how a cell is drawn: row and column index (the click-to-row meta), the row's
+style, under the cursor, under the mouse, hover shown, the table's pseudo-classes (focus) and
+its style generation."""
 STYLED_KEPT = 4
 """Styled copies kept per rendered cell (cursor on/off, hover, the stripe, a move or two)."""
 
@@ -44,8 +48,8 @@ class CellLines:
     height: int
     padding: int
     lines: list[list[Segment]]
-    styled: dict[tuple[Style, Style], list[list[Segment]]] = field(default_factory=dict)
-    """These lines under (the style before the cell's own, the style after): what is drawn."""
+    styled: dict[CellPlace, list[list[Segment]]] = field(default_factory=dict)
+    """These lines as drawn at a place (row and column index, row style, cursor, hover...)."""
 
 
 def same(a: Cell, b: Cell) -> bool:
@@ -83,6 +87,10 @@ class RowPatchedTable(DataTable[Cell]):
     style, the cursor and the click-to-row position (style meta) on those segments, exactly as
     DataTable's `Styled` would. `patch_cell` changes one cell and repaints only its row
     (`DataTable.update_cell` invalidates the cached lines of every row)."""
+
+    _styles_generation = 0
+    """Counts the table's style changes (CSS, cursor settings): styled cells of an older
+    generation are not drawn."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -123,6 +131,29 @@ class RowPatchedTable(DataTable[Cell]):
             entry = CellLines(datum, width, height, self.cell_padding, lines)
             self._cell_lines.discard((row_key, column_key))  # `set` keeps an existing value
             self._cell_lines.set((row_key, column_key), entry)
+        place = (
+            row_index,
+            column_index,
+            base_style,
+            cursor,
+            hover,
+            self._show_hover_cursor,
+            self._pseudo_class_state,
+            self._styles_generation,
+        )
+        styled = entry.styled.get(place)
+        if styled is None:
+            if len(entry.styled) >= STYLED_KEPT:
+                entry.styled.clear()
+            styled = self._style_cell(entry.lines, place)
+            entry.styled[place] = styled
+        return styled
+
+    def _style_cell(self, lines: list[list[Segment]], place: CellPlace) -> list[list[Segment]]:
+        """`lines` under the row's style, the cursor's and the click-to-row meta, as
+        DataTable's `Styled` puts them on a cell it renders."""
+        row_index, column_index, base_style, cursor, hover = place[:5]
+        header = row_index == -1
         fixed = not header and (row_index < self.fixed_rows or column_index < self.fixed_columns)
         component_style, post_style = self._get_styles_to_render_cell(
             header,
@@ -135,17 +166,17 @@ class RowPatchedTable(DataTable[Cell]):
             self.cursor_foreground_priority == "css",
             self.cursor_background_priority == "css",
         )
-        place = Style.from_meta({"row": row_index, "column": column_index})
-        pre_style = base_style + place + component_style
-        styled = entry.styled.get((pre_style, post_style))
-        if styled is None:
-            if len(entry.styled) >= STYLED_KEPT:
-                entry.styled.clear()
-            styled = [
-                list(Segment.apply_style(line, pre_style, post_style)) for line in entry.lines
-            ]
-            entry.styled[(pre_style, post_style)] = styled
-        return styled
+        meta = Style.from_meta({"row": row_index, "column": column_index})
+        pre_style = base_style + meta + component_style
+        return [list(Segment.apply_style(line, pre_style, post_style)) for line in lines]
+
+    def _clear_caches(self) -> None:
+        super()._clear_caches()
+        self._styles_generation += 1  # the laid-out cells stay: their values did not change
+
+    def notify_style_update(self) -> None:
+        self._styles_generation += 1
+        super().notify_style_update()
 
     def _lay_out_cell(
         self, row_index: int, column_index: int, width: int, height: int
