@@ -135,8 +135,8 @@ class DeskgateApp(App[None]):
                 LiveAccountScreen(self.live_account_check),
                 callback=self._live_confirmed,
             )
-        else:
-            self._start_engine()
+        else:  # after the first frame: connecting loads the adapter (ib_async, a gateway)
+            self.call_after_refresh(self._start_engine)
         self._render_state()
 
     def _live_confirmed(self, ok: bool | None) -> None:
