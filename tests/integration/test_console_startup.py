@@ -20,7 +20,7 @@ from tests.support import eventually
 ROOT = Path(__file__).resolve().parents[2]
 
 FIRST_FRAME = """
-import json, os, sys
+import gc, json, os, sys
 from textual.app import App
 
 run_async, display = App.run_async, App._display
@@ -32,7 +32,8 @@ def first_frame(self, screen, renderable):
     display(self, screen, renderable)
     if renderable is not None:
         status = str(self.screen.query_one("#status").render())
-        print(json.dumps({"status": status, "modules": sorted(sys.modules)}), flush=True)
+        report = {"status": status, "modules": sorted(sys.modules), "gc": gc.isenabled()}
+        print(json.dumps(report), flush=True)
         os._exit(0)
 
 App.run_async = headless
@@ -47,8 +48,9 @@ NOT_BEFORE_THE_FIRST_FRAME = {"ib_async", "eventkit", "numpy", "plotext", "textu
 """The IB adapter's stack (ib_async pulls eventkit and numpy) and the latency plots."""
 
 
-def first_frame(tmp_path: Path, *options: str) -> tuple[str, set[str]]:
-    """The status bar and the loaded modules of `deskgate OPTIONS` at its first painted frame."""
+def first_frame(tmp_path: Path, *options: str) -> tuple[str, set[str], bool]:
+    """The status bar, the loaded modules and whether the garbage collector is on, for
+    `deskgate OPTIONS` at its first painted frame."""
     home = tmp_path / "home"
     env = {
         **os.environ,
@@ -67,7 +69,7 @@ def first_frame(tmp_path: Path, *options: str) -> tuple[str, set[str]]:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    return report["status"], set(report["modules"])
+    return report["status"], set(report["modules"]), report["gc"]
 
 
 @pytest.mark.parametrize(
@@ -81,8 +83,9 @@ def first_frame(tmp_path: Path, *options: str) -> tuple[str, set[str]]:
 def test_the_first_frame_loads_no_adapter_and_no_plot(
     tmp_path: Path, options: tuple[str, ...], badge: str, also_not: set[str]
 ) -> None:
-    status, modules = first_frame(tmp_path, *options)
+    status, modules, collecting = first_frame(tmp_path, *options)
     assert badge in status and "connecting" in status  # the console, before the engine connects
+    assert collecting  # off only while the console is imported and built
     top_level = {name.split(".")[0] for name in modules}
     assert not top_level & NOT_BEFORE_THE_FIRST_FRAME, top_level & NOT_BEFORE_THE_FIRST_FRAME
     assert not modules & also_not, modules & also_not
