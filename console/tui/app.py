@@ -30,6 +30,7 @@ from console.tui.messages import (
     EngineStartFailed,
     PendingSelected,
     StateWanted,
+    bus_reason,
 )
 from console.tui.screens import ticket
 from console.tui.screens.drift import DriftScreen
@@ -60,15 +61,6 @@ QUOTE_THROTTLE_S = 0.1
 """After a burst of price-only changes, wait this long before the next frame."""
 BUS_POLL_S = 0.005
 """While price frames are held back, how often the bus is checked for anything urgent."""
-
-
-def bus_reason(item: Any) -> str:
-    """A short name for a bus item: `StateChanged.reason`, an event's `kind`, or its type."""
-    for attr in ("reason", "kind"):
-        value = getattr(item, attr, None)
-        if isinstance(value, str):
-            return value
-    return type(item).__name__
 
 
 class DeskgateApp(App[None]):
