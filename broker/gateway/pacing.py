@@ -37,6 +37,8 @@ class Pacer:
         self._violations = 0
         self._last_violation = float("-inf")
         self.received_in_window = 0
+        self.busiest_window = 0
+        """The most requests any one window has received so far (refused ones included)."""
 
     @property
     def violations(self) -> int:
@@ -48,6 +50,7 @@ class Pacer:
             self._window_start, self._count, self._warned = now, 0, False
         self._count += 1
         self.received_in_window = self._count
+        self.busiest_window = max(self.busiest_window, self._count)
         if self._count <= self.policy.max_per_second:
             return PacingVerdict.OK
         if self._warned:
