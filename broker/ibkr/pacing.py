@@ -11,20 +11,28 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-MAX_MESSAGES_PER_SECOND = 45
-"""Never pace faster than this: ib_async starts queueing (and drops the queue on disconnect)
-above 45 requests in any second."""
-
 TWS_MESSAGES_PER_SECOND = 50
-"""TWS answers error 100 (and disconnects on repeats) above this, counted as it receives."""
+"""TWS answers error 100 (and disconnects on repeats) above this, counted as it receives: the
+51st message of a second is the first refused ("max=50 rec=51")."""
 
 BURST_WINDOW_S = 0.08
 """The bunching the pacer absorbs: a message may reach TWS up to this much later, relative to
-the messages sent after it, than it left (a loop stall between send and receipt, the kernel,
-the receiver reading late). Within it at most `TWS_MESSAGES_PER_SECOND - rate - 1` messages go
-out, so any second TWS counts holds at most `rate` (one pacing second) plus that burst, one
-under TWS's limit. At 45/s: 4 per 80 ms, a short-term 50/s that never binds a steady 45/s, and
-two 2-leg brackets (or one 3-leg) go out back to back."""
+the messages sent after it, than it left (the receiver reading late, the kernel). The sender's
+own loop stalls do not bunch: a message counts from when it really leaves (see `_restamp`)."""
+
+BURST_MESSAGES = 4
+"""At most this many messages in any `BURST_WINDOW_S`: two 2-leg brackets (or one 3-leg) back
+to back. 4 per 80 ms is a short-term 50/s, so it never binds a steady `MAX_MESSAGES_PER_SECOND`."""
+
+MAX_MESSAGES_PER_SECOND = TWS_MESSAGES_PER_SECOND - BURST_MESSAGES
+"""46: IB's budget less the burst. A second as TWS counts it holds messages sent over at most
+1 s + 80 ms: at most 46 from one sliding second plus 4 from the 80 ms burst = 50, never the 51st.
+The margin is in time, not in count: TWS may read a message up to 80 ms late (8 % of a second)
+and still never see more than its limit, at 92 % of IB's rate."""
+
+IB_ASYNC_THROTTLE = TWS_MESSAGES_PER_SECOND
+"""ib_async's own per-second throttle (its default, 45, would queue below this pacer's rate and
+drop the queue on a disconnect): a backstop the pacer never reaches, not a second pacer."""
 
 
 class OutboundPacer:
@@ -36,22 +44,23 @@ class OutboundPacer:
     ahead of queued orders; background requests (whatIf previews) go after them. A message
     counts from the moment its sender resumes (it sends without awaiting), not from when its
     slot was granted: a loop stall between the two must not bunch messages the pacer believes
-    were spread out. Because the adapter paces within
-    ib_async's own throttle, ib_async never holds a queue that a disconnect could drop.
+    were spread out. ib_async's own throttle is set above this pacer (`IB_ASYNC_THROTTLE`), so
+    ib_async never holds a queue that a disconnect could drop.
     """
 
     @classmethod
-    def per_second(cls, rate: int) -> OutboundPacer:
-        """A pacer of `rate` messages per second (at most 45), safe against 80 ms of bunching.
+    def per_second(
+        cls, rate: int = MAX_MESSAGES_PER_SECOND, monotonic: Callable[[], float] = time.monotonic
+    ) -> OutboundPacer:
+        """A pacer of `rate` messages per second (at most 46), safe against 80 ms of bunching.
 
-        At 45/s, 4 per 80 ms: a second as TWS counts it spans at most one second plus 80 ms of
-        sending, so it holds at most 45 + 4 = 49 (TWS's limit is 50), and sustained sending
-        still reaches 45/s.
+        At most 4 per 80 ms on top: a second as TWS counts it spans at most one second plus
+        80 ms of sending, so it holds at most 46 + 4 = 50 (TWS refuses the 51st), and sustained
+        sending still reaches `rate`.
         """
         if not 0 < rate <= MAX_MESSAGES_PER_SECOND:
             raise ValueError(f"pacing must be 1..{MAX_MESSAGES_PER_SECOND} messages per second")
-        burst = TWS_MESSAGES_PER_SECOND - rate - 1
-        return cls(rate, 1.0, max_per_burst=burst, burst_s=BURST_WINDOW_S)
+        return cls(rate, 1.0, monotonic, max_per_burst=BURST_MESSAGES, burst_s=BURST_WINDOW_S)
 
     def __init__(
         self,
