@@ -37,9 +37,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ib_async import IB, LimitOrder, Stock, StopOrder, Trade
+from ib_async import IB, Contract, LimitOrder, Stock, StopOrder, Trade
 
 from broker.ibkr import IbkrBroker
 from contracts.broker import BrokerEvent, OrderAccepted, PacingViolation
@@ -50,6 +50,9 @@ from engine.clock import SystemClock
 from engine.engine import Engine
 from tests.bench.report import add_output_args, dist, pct, table, write_figures
 from tests.support import make_intent
+
+if TYPE_CHECKING:
+    from broker.gateway.server import GatewayServer
 
 AAPL = Instrument(symbol="AAPL")
 ACCOUNT = "DU1234567"
@@ -125,8 +128,7 @@ class GatewayProcess:
 class Desk:
     """The engine on IbkrBroker, its acks timed where they reach the engine."""
 
-    def __init__(self, gateway: GatewayProcess, directory: Path) -> None:
-        self.gateway = gateway
+    def __init__(self, gateway: GatewayProcess | GatewayServer, directory: Path) -> None:
         self.broker = IbkrBroker("127.0.0.1", gateway.port, ENGINE_CLIENT, connect_timeout_s=10)
         self.engine = Engine(bench_config(), self.broker, data_dir=directory, clock=SystemClock())
         self.acked: dict[str, float] = {}
@@ -209,11 +211,20 @@ async def reconciliations_settled(engine: Engine) -> None:
         await asyncio.sleep(0.05)
 
 
-async def clear_venue(gateway: GatewayProcess, desk: Desk) -> None:
-    await gateway.ask("cancel_all")
+async def clear_venue(gateway: GatewayProcess | GatewayServer, desk: Desk) -> None:
+    """Cancel every order at the venue (as if typed in TWS) and wait for the engine to see it;
+    the gateway in its own process, or in this one (bench_control_kill)."""
+    if isinstance(gateway, GatewayProcess):
+        await gateway.ask("cancel_all")
+    else:
+        gateway.venue.cancel_all()
     deadline = time.perf_counter() + 10
     while time.perf_counter() < deadline:
-        if not desk.engine.book.working() and not await gateway.open_orders():
+        if isinstance(gateway, GatewayProcess):
+            venue_open = await gateway.open_orders()
+        else:
+            venue_open = len(gateway.venue.orders(open_only=True))
+        if not desk.engine.book.working() and not venue_open:
             return
         await asyncio.sleep(0.05)
 
@@ -229,7 +240,9 @@ class RawClient:
         ib.orderStatusEvent += self.on_status
 
     async def qualify(self) -> None:
-        (self.contract,) = await self.ib.qualifyContractsAsync(Stock("AAPL", "SMART", "USD"))
+        (contract,) = await self.ib.qualifyContractsAsync(Stock("AAPL", "SMART", "USD"))
+        assert isinstance(contract, Contract)
+        self.contract = contract
 
     def on_status(self, trade: Trade) -> None:
         # the same answer the adapter turns into OrderAccepted: the order's first status

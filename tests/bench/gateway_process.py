@@ -32,17 +32,22 @@ class VenueWatch:
     """When the venue last became empty of open orders (monotonic, comparable across processes)."""
 
     def __init__(self, server: GatewayServer) -> None:
-        self.server = server
         self.empty_at: float | None = None
+        self._open: set[int] = set()
+        """Open orders by permId, kept per event (listing the venue per event would cost the
+        gateway more than the cancels themselves)."""
         server.venue.subscribe(self.on_event)
 
     def on_event(self, event: VenueEvent) -> None:
         if not isinstance(event, VenueOrderEvent):
             return
         if event.order.is_open:
+            self._open.add(event.order.perm_id)
             self.empty_at = None
-        elif self.empty_at is None and not self.server.venue.orders(open_only=True):
-            self.empty_at = time.monotonic()
+        elif event.order.perm_id in self._open:
+            self._open.discard(event.order.perm_id)
+            if not self._open:
+                self.empty_at = time.monotonic()
 
 
 def answer(server: GatewayServer, watch: VenueWatch, command: str) -> dict[str, Any]:
