@@ -7,8 +7,9 @@ work to every latency measured. Here the gateway reads on its own loop, as TWS d
 
 Protocol: the child prints its port on the first stdout line, then answers one JSON line per
 command line on stdin: `open` (open orders at the venue), `cancel_all` (the venue cancels every
-order, as if typed in TWS), `pacing` (requests refused for pacing, busiest window), `empty_at`
-(time.monotonic() when the venue last became empty of open orders, or null), `quit`.
+order, as if typed in TWS), `pacing` (requests refused for pacing, the busiest window, requests
+received per client id), `empty_at` (time.monotonic() when the venue last became empty of open
+orders, or null), `quit`.
 
 Run (by the benchmark): python -m tests.bench.gateway_process [--seed 7] [--quote-rate 20]
 """
@@ -57,7 +58,8 @@ def answer(server: GatewayServer, watch: VenueWatch, command: str) -> dict[str, 
         return {"cancelled": len(server.venue.cancel_all())}
     if command == "pacing":
         busiest = max((s.pacer.busiest_window for s in server.sessions), default=0)
-        return {"refused": server.pacing_refused, "busiest_window": busiest}
+        received = {s.client_id: s.pacer.received for s in server.sessions if s.ready}
+        return {"refused": server.pacing_refused, "busiest_window": busiest, "received": received}
     if command == "empty_at":
         return {"empty_at": watch.empty_at}
     return {"error": f"unknown command {command!r}"}
