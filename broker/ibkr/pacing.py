@@ -44,7 +44,8 @@ class OutboundPacer:
     ahead of queued orders; background requests (whatIf previews) go after them. A message
     counts from the moment its sender resumes (it sends without awaiting), not from when its
     slot was granted: a loop stall between the two must not bunch messages the pacer believes
-    were spread out. ib_async's own throttle is set above this pacer (`IB_ASYNC_THROTTLE`), so
+    were spread out, and until the sender resumes every grant decision counts it as leaving
+    then and there. ib_async's own throttle is set above this pacer (`IB_ASYNC_THROTTLE`), so
     ib_async never holds a queue that a disconnect could drop.
     """
 
@@ -82,6 +83,9 @@ class OutboundPacer:
         self._sent: list[float] = []
         """When each message in the last `window_s` went out, oldest first."""
         self._waiters: list[tuple[int, int, int, asyncio.Future[float]]] = []
+        self._unsent: dict[int, tuple[float, int]] = {}
+        """Slots granted whose senders have not resumed yet, by waiter: (stamped at, messages).
+        They leave no earlier than now, so every pump counts them as leaving now."""
         self._seq = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
 
@@ -98,21 +102,31 @@ class OutboundPacer:
             raise ValueError(f"cannot send {n} messages at once (a burst holds {self._burst})")
         fut: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         priority = 0 if urgent else (2 if background else 1)
-        heapq.heappush(self._waiters, (priority, next(self._seq), n, fut))
+        seq = next(self._seq)
+        heapq.heappush(self._waiters, (priority, seq, n, fut))
         self._pump()
-        granted_at = await fut
-        self._restamp(granted_at, n)
+        try:
+            await fut
+        finally:
+            # the sender writes its messages before it next yields: they count from then
+            asyncio.get_running_loop().call_soon(self._leave, seq)
 
-    def _restamp(self, granted_at: float, n: int) -> None:
-        """Move `n` sends granted at `granted_at` to now, when they really go out."""
-        now = self._monotonic()
-        if now <= granted_at:
+    def _leave(self, seq: int) -> None:
+        """The sender has written its messages (or was cancelled after its grant): they count
+        from now, no earlier than they left."""
+        unsent = self._unsent.pop(seq, None)
+        if unsent is not None:
+            self._restamp(*unsent, to=self._monotonic())
+
+    def _restamp(self, stamped_at: float, n: int, *, to: float) -> None:
+        """Move `n` sends stamped at `stamped_at` to `to`, when they really go out."""
+        if to <= stamped_at:
             return
         for _ in range(n):
-            index = bisect.bisect_left(self._sent, granted_at)
-            if index < len(self._sent) and self._sent[index] == granted_at:
+            index = bisect.bisect_left(self._sent, stamped_at)
+            if index < len(self._sent) and self._sent[index] == stamped_at:
                 del self._sent[index]
-            bisect.insort(self._sent, now)
+            bisect.insort(self._sent, to)
 
     def _free_at(self, n: int, limit: int, span: float) -> float:
         """When `n` more messages fit in `limit` per `span` (-inf: they fit now)."""
@@ -137,10 +151,14 @@ class OutboundPacer:
 
     def _pump(self) -> None:
         now = self._monotonic()
+        for seq, (stamped_at, n) in self._unsent.items():
+            # granted, but the loop has not resumed the sender yet (a stall): not gone before now
+            self._restamp(stamped_at, n, to=now)
+            self._unsent[seq] = (max(stamped_at, now), n)
         expired = bisect.bisect_right(self._sent, now - self._window)
         del self._sent[:expired]
         while self._waiters:
-            _, _, n, fut = self._waiters[0]
+            _, seq, n, fut = self._waiters[0]
             if fut.done():  # the waiter was cancelled
                 heapq.heappop(self._waiters)
                 continue
@@ -148,6 +166,7 @@ class OutboundPacer:
                 break
             heapq.heappop(self._waiters)
             self._sent.extend([now] * n)
+            self._unsent[seq] = (now, n)
             fut.set_result(now)
         if self._waiters and self._timer is None:
             delay = max(0.0, self._ready_at(self._waiters[0][2]) - now)

@@ -85,3 +85,31 @@ async def test_three_leg_brackets_and_a_stalling_sender_stay_within_the_window()
     for phase in (0.0, 0.029, 0.06):
         gateway = _gateway_count(_read_in_batches(sent, BURST_WINDOW_S, phase))
         assert gateway.busiest_window <= 50
+
+
+async def test_a_grant_not_yet_sent_when_the_loop_stalls_still_counts_against_the_burst() -> None:
+    clock = FakeMonotonic()
+    pacer = OutboundPacer(10, 10.0, clock, max_per_burst=2, burst_s=0.05)
+    sent: list[float] = []
+
+    async def send(name: str) -> None:
+        await pacer.acquire(2)
+        sent.extend([clock.now, clock.now])
+
+    await send("first")  # the burst is full until +50 ms
+    stalled = asyncio.ensure_future(send("stalled"))
+    other = asyncio.ensure_future(send("other"))
+    await asyncio.sleep(0)  # both queued
+    clock.now += 0.05
+    pacer._pump()  # "stalled" is granted; its sender has not resumed yet ...
+    clock.now += 0.15  # ... and the loop stalls 150 ms before it does
+    pacer._pump()  # another request's pump runs first (an acquire already in the ready queue)
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert stalled.done()
+    assert not other.done()  # the stalled pair leaves now: no room for two more in this burst
+    clock.now += 0.05
+    pacer._pump()
+    await asyncio.wait_for(other, 5)
+    assert max(sum(1 for u in sent if t <= u < t + 0.05) for t in sent) <= 2
+    pacer.close()
