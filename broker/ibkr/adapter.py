@@ -27,7 +27,6 @@ from broker.ibkr.order_flow import OrderFlow
 from broker.ibkr.order_outcomes import OrderOutcomes
 from broker.ibkr.orders import OrderBook
 from broker.ibkr.pacing import (
-    IB_ASYNC_THROTTLE,
     MAX_MESSAGES_PER_SECOND,
     OutboundPacer,
     ReconnectPolicy,
@@ -98,7 +97,7 @@ class IbkrBroker:
             redact_account_in_logs(live_confirmed_account)
         self._pacer = OutboundPacer.per_second(max_messages_per_second)
         self._ib = IB()
-        self._ib.client.MaxRequests = IB_ASYNC_THROTTLE
+        self._ib.client.MaxRequests = max_messages_per_second  # ib_async's default is 45
         self._link = IbLink(self._ib, self._pacer, clock or SystemClock(), request_timeout_s)
         self._book = OrderBook()
         self._book.mark_seen(known_exec_ids)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from ib_async import IB
@@ -88,26 +87,6 @@ class IbLink:
             raise BrokerUnavailable("the broker did not answer a sync request in time") from None
         except ConnectionError as exc:
             raise BrokerUnavailable(f"connection lost: {exc}") from None
-
-    @contextlib.contextmanager
-    def one_write(self) -> Iterator[None]:
-        """The messages sent inside go out in one socket write, in order, when the block ends.
-
-        A bracket's legs then reach TWS together (the parent never sits there without its
-        transmitting child), and TWS is woken once per order, not once per leg: on a busy
-        machine each loopback send can cost a context switch. TWS still counts (and the pacer
-        still paces) every message.
-        """
-        conn = self.ib.client.conn
-        send = conn.sendMsg
-        chunks: list[bytes] = []
-        conn.sendMsg = chunks.append  # type: ignore[method-assign]
-        try:
-            yield
-        finally:
-            conn.sendMsg = send  # type: ignore[method-assign]
-            if chunks:
-                send(b"".join(chunks))
 
     def notice(self, code: int, message: str, order_ref: str | None = None) -> None:
         self.emit(

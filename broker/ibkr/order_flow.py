@@ -89,9 +89,8 @@ class OrderFlow:
                         parent_ref=leg.spec.parent_ref,
                     )
                 )
-            with link.one_write():
-                for leg in legs:
-                    link.ib.placeOrder(contract, leg.order)
+            for leg in legs:
+                link.ib.placeOrder(contract, leg.order)
         except ConnectionError as exc:
             raise BrokerUnavailable(f"connection lost while sending: {exc}") from None
         finally:

@@ -30,10 +30,6 @@ MAX_MESSAGES_PER_SECOND = TWS_MESSAGES_PER_SECOND - BURST_MESSAGES
 The margin is in time, not in count: TWS may read a message up to 80 ms late (8 % of a second)
 and still never see more than its limit, at 92 % of IB's rate."""
 
-IB_ASYNC_THROTTLE = TWS_MESSAGES_PER_SECOND
-"""ib_async's own per-second throttle (its default, 45, would queue below this pacer's rate and
-drop the queue on a disconnect): a backstop the pacer never reaches, not a second pacer."""
-
 
 class OutboundPacer:
     """A sliding-window rate limiter for every message the adapter sends.
@@ -45,8 +41,9 @@ class OutboundPacer:
     counts from the moment its sender resumes (it sends without awaiting), not from when its
     slot was granted: a loop stall between the two must not bunch messages the pacer believes
     were spread out, and until the sender resumes every grant decision counts it as leaving
-    then and there. ib_async's own throttle is set above this pacer (`IB_ASYNC_THROTTLE`), so
-    ib_async never holds a queue that a disconnect could drop.
+    then and there. ib_async's own throttle is set to the same rate (it counts at the socket,
+    a few hundred microseconds after the pacer's stamp): it only ever holds a message for
+    those microseconds, never a queue that a disconnect could drop.
     """
 
     @classmethod
@@ -108,12 +105,11 @@ class OutboundPacer:
         try:
             await fut
         finally:
-            # the sender writes its messages before it next yields: they count from then
-            asyncio.get_running_loop().call_soon(self._leave, seq)
+            self._leave(seq)
 
     def _leave(self, seq: int) -> None:
-        """The sender has written its messages (or was cancelled after its grant): they count
-        from now, no earlier than they left."""
+        """The sender resumed (it sends without awaiting), or was cancelled after its grant:
+        its messages count from now, when they really go out."""
         unsent = self._unsent.pop(seq, None)
         if unsent is not None:
             self._restamp(*unsent, to=self._monotonic())

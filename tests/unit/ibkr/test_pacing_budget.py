@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from broker.ibkr.pacing import IB_ASYNC_THROTTLE, OutboundPacer
+from broker.ibkr import IbkrBroker
+from broker.ibkr.pacing import OutboundPacer
 
 
 def _max_in_window(times: list[float], window: float) -> int:
@@ -27,7 +28,7 @@ async def _send(pacer: OutboundPacer, messages: int, per_acquire: int = 1) -> li
 async def test_the_default_pacer_spends_46_a_second_at_most_4_per_80ms() -> None:
     sent = await _send(OutboundPacer.per_second(), 60)
     assert _max_in_window(sent, 0.999) <= 46  # ib_async never queues
-    assert IB_ASYNC_THROTTLE >= 46
+    assert IbkrBroker()._ib.client.MaxRequests == 46  # ib_async's own throttle, at the same rate
     assert _max_in_window(sent, 0.079) <= 4
     # a second as TWS counts it, with up to 80 ms of bunching before receipt
     assert _max_in_window(sent, 1.079) <= 50
