@@ -166,6 +166,7 @@ class AuditStore:
                 )
             anchor_file = AnchorFile(self.path)
             anchor_file.write(key, Anchor(self._seq, self._head, anchor.keyed_from))
+            anchor_file.wait()  # a disk refusing the anchor is found at open, not at an order
         except (AnchorError, OSError) as exc:
             raise AuditUnavailable(f"audit store {self.path}: {_cause(exc)}") from exc
         return key, anchor.keyed_from, anchor_file

@@ -10,11 +10,11 @@ against tampering by anyone else, which is what file permissions cannot prove af
 
 Why an anchor: deleting the newest rows leaves a chain that is still internally consistent. The
 anchor `<store>.head` (0600) holds the seq and hash of the newest committed bead, rewritten in
-place and synced after every commit, and MACed with the key so no one without the key can write
-one for a head it never recorded. A store whose head is older than its anchor lost beads. The
-anchor may lag the store by one commit after a crash (it is written after the commit), never lead
-it. The order path syncs the write-ahead commit before the order leaves and this anchor just
-after (`defer_anchor`): a crash in between leaves the same one-commit lag. (An old copy of the
+place after every commit (synced off the event loop), and MACed with the key so no one without the
+key can write one for a head it never recorded. A store whose head is older than its anchor lost
+beads. The anchor may lag the store by one commit after a crash (it is written after the commit),
+never lead it. The order path syncs the write-ahead commit before the order leaves and this anchor
+just after (`defer_anchor`): a crash in between leaves the same one-commit lag. (An old copy of the
 anchor, put back, would hide a truncation back to that point: keep a copy of the anchor elsewhere
 when that matters.)
 
@@ -33,6 +33,7 @@ import hmac
 import json
 import os
 import secrets
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,17 +101,25 @@ def _anchor_mac(key: bytes, seq: int, head: str, keyed_from: int) -> str:
 
 
 class AnchorFile:
-    """The anchor, kept open: each update is one fixed-size pwrite plus fdatasync in place.
+    """The anchor, kept open: each update is one fixed-size pwrite in place, then fdatasync.
 
     The record is padded to RECORD_BYTES (well under a disk sector), so an update is one block
-    written over the same offsets: no rename, no metadata, one sync per durable commit."""
+    written over the same offsets: no rename, no metadata. The fdatasync runs on a background
+    thread, so the event loop (and an order's acknowledgement) never waits on the anchor's disk:
+    the anchor is written after its commit is synced, so a late sync only lets it lag. A sync the
+    disk refused is raised by the next `write` (or `wait`, `close`), before anything more is
+    written."""
 
     def __init__(self, store: Path) -> None:
         self.path = anchor_path(store)
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         os.fchmod(self._fd, 0o600)
+        self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="anchor-sync")
+        self._sync: Future[None] | None = None
+        self._refused: OSError | None = None
 
     def write(self, key: bytes, anchor: Anchor) -> None:
+        self._raise_refused()
         record = {
             "seq": anchor.seq,
             "hash": anchor.hash,
@@ -119,10 +128,33 @@ class AnchorFile:
         }
         data = (json.dumps(record) + "\n").ljust(RECORD_BYTES).encode()
         os.pwrite(self._fd, data, 0)
-        os.fdatasync(self._fd)
+        queued = self._sync is not None and not (self._sync.running() or self._sync.done())
+        if not queued:  # a sync not started yet covers this write too
+            self._sync = self._syncer.submit(self._fdatasync)
+
+    def _fdatasync(self) -> None:
+        try:
+            os.fdatasync(self._fd)
+        except OSError as exc:
+            self._refused = exc
+
+    def _raise_refused(self) -> None:
+        refused, self._refused = self._refused, None
+        if refused is not None:
+            raise refused
+
+    def wait(self) -> None:
+        """Block until every write so far is synced; raise a sync the disk refused."""
+        if self._sync is not None:
+            self._sync.result()
+        self._raise_refused()
 
     def close(self) -> None:
-        os.close(self._fd)
+        try:
+            self.wait()
+        finally:
+            self._syncer.shutdown(wait=True)
+            os.close(self._fd)
 
 
 def read_anchor(store: Path, key: bytes) -> Anchor | None:

@@ -186,6 +186,10 @@ class Book:
     """Sum of open_entry_qty per (symbol, side): what position limits count."""
     live: dict[str, IntentRecord] = field(default_factory=dict)
     """Records not yet in a final state, by intent."""
+    _orders_at_broker: dict[tuple[str, Side], int] = field(default_factory=dict, repr=False)
+    """How many orders work at the broker per (symbol, side): open entries and live exits."""
+    _counted: dict[str, tuple[tuple[str, Side], int]] = field(default_factory=dict, repr=False)
+    """Each record's share of _orders_at_broker, so a state change moves only its own."""
     pending_history: deque[PendingOutcome] = field(
         default_factory=lambda: deque(maxlen=PENDING_HISTORY)
     )
@@ -317,20 +321,34 @@ class Book:
     def working_orders(self, symbol: str, side: Side, excluding: str = "") -> int:
         """How many orders work at the broker in `symbol` on `side` (open entries and live
         bracket exits), not counting intent `excluding`; working_qty is their entry quantity."""
-        count = 0
-        for rec in self.live.values():
-            o = rec.intent.order
-            if o.instrument.symbol != symbol or rec.intent.intent_id == excluding:
-                continue
-            if rec.state in ENTRY_OPEN_STATES and o.side is side:
-                count += 1
-            if rec.state in EXITS_WORKING_STATES and o.side is not side:
-                count += (o.stop_loss is not None) + (o.take_profit is not None)
+        count = self._orders_at_broker.get((symbol, side), 0)
+        mine = self._counted.get(excluding)
+        if mine is not None and mine[0] == (symbol, side):
+            count -= mine[1]
         return count
+
+    def _count_at_broker(self, rec: IntentRecord) -> None:
+        """Move `rec`'s share of the per-(symbol, side) order count to its current state."""
+        iid = rec.intent.intent_id
+        old = self._counted.pop(iid, None)
+        if old is not None:
+            self._orders_at_broker[old[0]] -= old[1]
+        o = rec.intent.order
+        if rec.state in ENTRY_OPEN_STATES:
+            new = ((o.instrument.symbol, o.side), 1)
+        elif rec.state in EXITS_WORKING_STATES:
+            exits = (o.stop_loss is not None) + (o.take_profit is not None)
+            new = ((o.instrument.symbol, o.side.opposite), exits)
+        else:
+            return
+        if new[1]:
+            self._counted[iid] = new
+            self._orders_at_broker[new[0]] = self._orders_at_broker.get(new[0], 0) + new[1]
 
     def _index(self, rec: IntentRecord) -> None:
         iid = rec.intent.intent_id
         self._recount(rec)
+        self._count_at_broker(rec)
         if rec.state in FINAL_STATES:
             self.live.pop(iid, None)
         else:

@@ -41,7 +41,7 @@ async def test_limit_patience_reprices_toward_the_touch_and_fills(tmp_path: Path
         rec = desk.engine.book.records[iid]
         await eventually(lambda: rec.acked_at is not None)
         await eventually(lambda: desk.quote() and rec.state is LifecycleState.FILLED, timeout=40)
-        # a reprice may still be in flight when the fill lands: read the steps once the style is done
+        # a reprice may be in flight when the fill lands: read the steps once the style is done
         await eventually(lambda: desk.engine.styles.progress[iid].done, timeout=5)
         steps = modifies(desk, iid)
         assert steps and all(s.confirmed for s in steps)

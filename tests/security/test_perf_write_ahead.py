@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
 from contracts.enums import AlertLevel
 from contracts.events import AlertRaised
+from engine import audit_anchor
 from engine.audit import AuditStore
 from engine.audit_anchor import Anchor, AnchorFile, load_key, read_anchor
 from tests.support import approve_pending, eventually, make_intent, started_engine
@@ -96,5 +99,46 @@ async def test_an_anchor_refused_after_the_send_raises_a_critical_alert(tmp_path
     assert (await approve_pending(engine, intent.intent_id)).ok
     assert broker.submits  # the write-ahead was on disk: the order left
     await eventually(lambda: any(a.code == "AUDIT_ANCHOR" for a in engine.snapshot().alerts))
+    engine.store._anchor_file = AnchorFile(engine.store.path)  # the disk is back
+    await engine.stop()
+
+
+async def test_the_anchor_sync_never_blocks_the_event_loop(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A slow anchor disk must not hold the loop (and the order's acknowledgement) hostage."""
+    engine, broker, clock = await started_engine(tmp_path)
+    release = threading.Event()
+    synced_on: list[str] = []
+
+    def slow_fdatasync(fd: int) -> None:
+        synced_on.append(threading.current_thread().name)
+        release.wait(5)
+
+    monkeypatch.setattr(audit_anchor.os, "fdatasync", slow_fdatasync)
+    intent = make_intent(clock)
+    assert (await engine.propose(intent)).accepted
+    assert (await approve_pending(engine, intent.intent_id)).ok
+    await asyncio.sleep(0)  # the loop turns while the anchor's disk is still busy
+    assert not release.is_set() and broker.submits
+    release.set()
+    await engine.stop()
+    assert synced_on and threading.main_thread().name not in synced_on
+
+
+async def test_a_refused_background_anchor_sync_raises_a_critical_alert(
+    tmp_path: Path,
+    monkeypatch,  # type: ignore[no-untyped-def]
+) -> None:
+    engine, _, clock = await started_engine(tmp_path)
+
+    def refused(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(audit_anchor.os, "fdatasync", refused)
+    for n in (1, 2):  # the first anchor's refusal is raised by the next anchor write
+        intent = make_intent(clock, quantity=n)
+        assert (await engine.propose(intent)).accepted
+        assert (await approve_pending(engine, intent.intent_id)).ok
+    await eventually(lambda: any(a.code == "AUDIT_ANCHOR" for a in engine.snapshot().alerts))
+    monkeypatch.undo()
     engine.store._anchor_file = AnchorFile(engine.store.path)  # the disk is back
     await engine.stop()
