@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -29,6 +30,7 @@ from console.tui.messages import (
     EngineStartFailed,
     PendingSelected,
     StateWanted,
+    bus_reason,
 )
 from console.tui.screens import ticket
 from console.tui.screens.drift import DriftScreen
@@ -59,15 +61,6 @@ QUOTE_THROTTLE_S = 0.1
 """After a burst of price-only changes, wait this long before the next frame."""
 BUS_POLL_S = 0.005
 """While price frames are held back, how often the bus is checked for anything urgent."""
-
-
-def bus_reason(item: Any) -> str:
-    """A short name for a bus item: `StateChanged.reason`, an event's `kind`, or its type."""
-    for attr in ("reason", "kind"):
-        value = getattr(item, attr, None)
-        if isinstance(value, str):
-            return value
-    return type(item).__name__
 
 
 class DeskgateApp(App[None]):
@@ -245,8 +238,9 @@ class DeskgateApp(App[None]):
         busy = pending is not None and f"approve:{pending.intent.intent_id}" in self._inflight
         return approve_blocker(self.snapshot, pending, now_mono, verdict, busy=busy)
 
-    def _build_state(self) -> ConsoleState:
-        now_mono = self.clock.monotonic()
+    def _recheck(self, now_mono: float) -> None:
+        """The selection (the first pending trade by default), why approve is unavailable now,
+        and the footer's keys when that changed."""
         if self.selected is None and self.snapshot is not None and self.snapshot.pending:
             self.selected_intent_id = self.snapshot.pending[0].intent.intent_id
         self.blocker = self._compute_blocker(now_mono)
@@ -254,6 +248,10 @@ class DeskgateApp(App[None]):
         if availability != self._shown_availability:
             self._shown_availability = availability
             self.refresh_bindings()
+
+    def _build_state(self) -> ConsoleState:
+        now_mono = self.clock.monotonic()
+        self._recheck(now_mono)
         self._note_headline(now_mono)
         if self.attention.bell_due(self.snapshot.pending if self.snapshot else (), now_mono):
             self.bell()
@@ -373,13 +371,18 @@ class DeskgateApp(App[None]):
         self._main.show_result(message.command, result.ok, said)
         if message.command == dialogs.RESOLVE_DRIFT:
             self.drift_result = (result.ok, result.message)
-        self.notify(
+        toast = partial(
+            self.notify,
             printable(said),
             title=message.command,
             markup=False,
             severity="information" if result.ok else "error",
             timeout=4 if result.ok else 8,
         )
+        if result.ok:  # the result's own frame (an approved order's row) is painted first
+            self.call_after_refresh(toast)
+        else:
+            toast()
         self._refresh_from_engine()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -418,8 +421,9 @@ class DeskgateApp(App[None]):
 
     def action_approve(self) -> None:
         pending = self.selected
-        self._render_state()  # re-check availability right now, not as of the last tick
+        self._recheck(self.clock.monotonic())  # availability right now, not as of the last tick
         if pending is None or self.blocker is not None:
+            self._render_state()  # the screen says why
             self.bell()
             return
         now_mono = self.clock.monotonic()

@@ -14,6 +14,7 @@ import pytest_textual_snapshot
 from pytest_textual_snapshot import SVGImageExtension
 from syrupy import SnapshotAssertion
 from syrupy.location import PyTestLocation
+from textual.widgets import Input
 
 from engine.clock import ManualClock
 from tests.console.fakes import FakeEngine
@@ -39,9 +40,18 @@ class _UseTopLevel:
         return self._snapshot.use_extension(TopLevelSVGExtension)
 
 
+def _steady_cursor(self: Input) -> None:
+    """The blink tick, with the cursor left shown: a picture must not depend on whether half a
+    second passed between the last keystroke and the screenshot (it does on a busy machine)."""
+    self._cursor_visible = True
+
+
 @pytest.fixture
-def snap_compare(snapshot: SnapshotAssertion, request: pytest.FixtureRequest) -> Any:
+def snap_compare(
+    snapshot: SnapshotAssertion, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Any:
     """Like the plugin's `snap_compare` (same report, same arguments), kept in `snapshots/`."""
+    monkeypatch.setattr(Input, "_toggle_cursor", _steady_cursor)
     plugin_fixture = pytest_textual_snapshot.snap_compare.__wrapped__  # type: ignore[attr-defined]
     return plugin_fixture(_UseTopLevel(snapshot), request)
 

@@ -11,14 +11,14 @@ from textual.containers import Container, Vertical
 from textual.events import Resize
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from console.tui.messages import AlertsAcknowledged, PendingSelected, StateWanted
 from console.tui.screens.views import watch_state
 from console.tui.state import ConsoleState
 from console.tui.widgets.account import AccountStrip
 from console.tui.widgets.approvals import ApprovalQueue
-from console.tui.widgets.chrome import MessageLine, PanelTabs
+from console.tui.widgets.chrome import KeysFooter, MessageLine, PanelTabs
 from console.tui.widgets.drift import DriftBanner
 from console.tui.widgets.evidence import EvidencePanel, EvidenceView
 from console.tui.widgets.fills import FillsTable
@@ -121,7 +121,7 @@ class MainScreen(Screen[None]):
                 yield FillsTable(id="fills")
             with Vertical(id="p-strategies", classes="panel"):
                 yield StrategiesPanel(self._strategy_view, id="strategies")
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeysFooter(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         for index, (key, label, _) in enumerate(PANELS):

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from console.tui import format as fmt
 from console.tui.text import printable, shown
+from console.tui.widgets.snapshot_table import RowPatchedTable
 from engine.view import PendingApproval
 
 
@@ -24,7 +24,12 @@ def countdown_text(pending: PendingApproval, now_mono: float) -> Text:
     return Text(fmt.countdown(left), style=style, justify="right")
 
 
-class ApprovalQueue(DataTable[Text]):
+def queue_row(pending: PendingApproval) -> tuple[str, str, bool]:
+    """What a queue row shows apart from its countdown."""
+    return (pending.intent.intent_id, trade_text(pending), pending.risk_ok)
+
+
+class ApprovalQueue(RowPatchedTable):
     """Pending approvals, oldest first; the cursor row is the trade the evidence panel shows."""
 
     DEFAULT_CSS = """
@@ -52,9 +57,8 @@ class ApprovalQueue(DataTable[Text]):
     def show(self, pending: tuple[PendingApproval, ...], now_mono: float) -> None:
         """Set the queue; keeps the cursor on the same intent when rows come and go."""
         self.now_mono = now_mono
-        if [p.intent.intent_id for p in pending] == [
-            p.intent.intent_id for p in self.pending
-        ] and pending == self.pending:
+        if [queue_row(p) for p in pending] == [queue_row(p) for p in self.pending]:
+            self.pending = pending  # the same rows (a check re-worded with a price): no rebuild
             self.tick(now_mono)
             return
         keep = self.selected_intent_id
@@ -84,4 +88,4 @@ class ApprovalQueue(DataTable[Text]):
             text = countdown_text(p, now_mono)
             if self._shown_countdowns.get(key) != text:
                 self._shown_countdowns[key] = text
-                self.update_cell(key, "exp", text)
+                self.patch_cell(key, "exp", text)

@@ -1,10 +1,13 @@
-"""Screen chrome: the panel tab bar and the one-line message / alert bar."""
+"""Screen chrome: the panel tab bar, the one-line message / alert bar and the key footer."""
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual.app import RenderResult
+from textual.screen import Screen
 from textual.widget import Widget
+from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
 
 from console.tui.text import printable
 from console.tui.widgets.tables import LEVEL_STYLE, alert_text
@@ -87,3 +90,51 @@ class MessageLine(Widget):
 
     def render(self) -> RenderResult:
         return self.text
+
+
+KeySpec = tuple[str, str, str, str]
+"""What a footer key shows apart from being enabled: key, key display, description, action."""
+
+
+class KeysFooter(Footer):
+    """Textual's footer, except that when only which keys are enabled changed (approve greys
+    out while an approval is in flight), the keys are dimmed or lit in place: Footer rebuilds
+    all its keys on every bindings change, a full re-layout in the middle of an approve."""
+
+    recomposes = 0
+    """Times the keys were rebuilt (diagnostics: an enable/disable change rebuilds nothing)."""
+
+    def bindings_changed(self, screen: Screen[object]) -> None:
+        self._bindings_ready = True
+        if not screen.app.app_focus:
+            return
+        if self.is_attached and screen is self.screen:
+            self.call_after_refresh(self._update_keys)
+
+    def _wanted(self) -> tuple[list[tuple[KeySpec, bool, str]], bool]:
+        """The shown bindings as the footer lays them out (one key per action, in order), and
+        whether any is in a binding group (drawn differently: then the keys are rebuilt)."""
+        wanted: dict[str, tuple[KeySpec, bool, str]] = {}
+        grouped = False
+        for _, binding, enabled, tooltip in self.screen.active_bindings.values():
+            if binding.show and binding.action not in wanted:
+                grouped = grouped or binding.group is not None
+                display = self.app.get_key_display(binding)
+                spec = (binding.key, display, binding.description, binding.action)
+                wanted[binding.action] = (spec, enabled, tooltip)
+        return list(wanted.values()), grouped
+
+    async def _update_keys(self) -> None:
+        wanted, grouped = self._wanted()
+        keys = list(self.query_children(FooterKey))
+        shown = [(k.key, k.key_display, k.description, k.action) for k in keys]
+        same_keys = shown == [spec for spec, _, _ in wanted] and len(keys) == len(self.children)
+        if grouped or not same_keys:
+            self.recomposes += 1
+            await self.recompose()
+            return
+        for key, (_, enabled, tooltip) in zip(keys, wanted, strict=True):
+            if key._disabled == enabled:
+                key._disabled = not enabled
+                key.set_class(not enabled, "-disabled")
+            key.tooltip = tooltip or None

@@ -353,6 +353,28 @@ def _verdict(view: EvidenceView) -> Text:
     )
 
 
+BODY_REWORD_S = 1.0
+"""The risk checks re-word with every price (the collar's distance, the quote's age): the body
+is redrawn for a new wording at most this often. A new trade, a check turning pass or fail, a
+new preview or kill flag shows at once."""
+
+
+def _body_essence(view: EvidenceView) -> object:
+    """What in the body must show at once: everything but the wording of the checks."""
+    pending = view.pending
+    if pending is None:
+        return (None, view.kill_flags)
+    checks = tuple((c.name, c.passed) for c in pending.checks)
+    return (
+        pending.intent,
+        pending.token_id,
+        checks,
+        pending.preview,
+        pending.futures,
+        view.kill_flags,
+    )
+
+
 def _intent_id(pending: PendingApproval | None) -> str | None:
     return pending.intent.intent_id if pending is not None else None
 
@@ -380,6 +402,8 @@ class EvidencePanel(VerticalScroll):
         self._body = Static("", id="evidence-body")
         self._verdict = Static("", id="evidence-verdict")
         self._body_key: object = None
+        self._body_essence: object = None
+        self._body_at = float("-inf")
         self._verdict_key: object = None
 
     def compose(self) -> ComposeResult:
@@ -402,12 +426,25 @@ class EvidencePanel(VerticalScroll):
         self._fresh.update(parts.freshness, layout=False)
         body_key = (view.pending, view.kill_flags)
         if body_key != self._body_key:
-            self._body_key = body_key
-            self._body.update(parts.body)
+            essence = _body_essence(view)
+            if essence != self._body_essence or view.now_mono - self._body_at >= BODY_REWORD_S:
+                self._body_key, self._body_essence, self._body_at = body_key, essence, view.now_mono
+                self._update_sized(self._body, parts.body)
         verdict_key = (view.blocker, view.approve_key)
         if verdict_key != self._verdict_key:
             self._verdict_key = verdict_key
-            self._verdict.update(parts.verdict)
+            self._update_sized(self._verdict, parts.verdict)
+
+    def _update_sized(self, static: Static, content: RenderableType) -> None:
+        """Update `static`, re-laying out the screen only when its height changes: the risk
+        checks re-word with every price (a full re-layout each frame while a trade waits)."""
+        static.update(content, layout=False)
+        width, height = static.content_size
+        console = self.app.console
+        if not width or height != len(
+            console.render_lines(content, console.options.update_width(width))
+        ):
+            static.refresh(layout=True)
 
     def text(self) -> list[object]:
         """The current content, top to bottom (for tests and screen readers)."""

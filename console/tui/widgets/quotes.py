@@ -6,11 +6,11 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from console.tui import format as fmt
 from console.tui.engine_api import ConsoleEngine
 from console.tui.text import printable
+from console.tui.widgets.snapshot_table import RowPatchedTable
 from contracts.broker import Quote
 from engine.view import EngineSnapshot
 
@@ -87,7 +87,7 @@ def cells(quote: Quote | None, first_last: Decimal | None) -> tuple[Text, ...]:
     )
 
 
-class QuotesPanel(DataTable[Text]):
+class QuotesPanel(RowPatchedTable):
     """One row per symbol. Rows are added or removed only when the set of symbols changes;
     a price tick updates just the cells whose text changed."""
 
@@ -128,7 +128,7 @@ class QuotesPanel(DataTable[Text]):
                 if self._shown.get((symbol, key)) != text:
                     self._shown[(symbol, key)] = text
                     self.updates += 1
-                    self.update_cell(symbol, key, text)
+                    self.patch_cell(symbol, key, text)
 
     def _rebuild(self, quotes: tuple[tuple[str, Quote | None], ...]) -> None:
         self._symbols = tuple(s for s, _ in quotes)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
 from textual.widget import Widget
 from textual.widgets import DataTable, Input
-from textual.widgets.data_table import ColumnKey
+from textual.widgets.data_table import ColumnKey, RowKey
 
 Cell = Text
 """Every cell is a `Text`: a plain str cell would be parsed as markup."""
@@ -42,6 +43,42 @@ def sort_value(cell: Cell) -> tuple[int, Decimal, str]:
     return (0, -value, "")  # numbers: largest first
 
 
+def _discard(cache: LRUCache[Any, Any], stale: Callable[[Any], bool]) -> None:
+    """Drop the entries of a DataTable render cache whose key `stale` picks."""
+    keys = cache.keys()
+    for key in [k for k in keys if stale(k)]:
+        cache.discard(key)
+
+
+class RowPatchedTable(DataTable[Cell]):
+    """A DataTable whose cell updates repaint one row: `DataTable.update_cell` invalidates the
+    cached lines of every row (a price tick or an order's new state re-rendered the whole
+    table, tens of ms a frame); `patch_cell` drops only that cell's render and its row's lines
+    (the row is re-assembled from its other cells' cached renders)."""
+
+    def patch_cell(self, row_key: str, column_key: str, value: Cell) -> None:
+        """`update_cell(row_key, column_key, value)` (the column keeps its width), repainting
+        only the row. Falls back to `update_cell` while the table's dimensions are pending."""
+        row, column = RowKey(row_key), ColumnKey(column_key)
+        index = self._row_locations.get(row)
+        if (
+            index is None
+            or column not in self._column_locations
+            or self._require_update_dimensions
+            or self._updated_cells
+        ):
+            self.update_cell(row_key, column_key, value)
+            return
+        self._data[row][column] = value
+        region = self._get_row_region(index)
+        lines = range(region.y, region.bottom)
+        _discard(self._row_renderable_cache, lambda key: key[1] == index)
+        _discard(self._cell_render_cache, lambda key: key[0] == row and key[1] == column)
+        _discard(self._row_render_cache, lambda key: key[0] == row)
+        _discard(self._line_cache, lambda key: key[0] in lines)
+        self._refresh_region(region)
+
+
 class TableFilter(Input):
     """The `/` filter of one table: rows stay whose text contains what is typed. Printable keys
     are text here (capital letters too); enter returns to the table, escape clears and closes."""
@@ -68,7 +105,7 @@ class TableFilter(Input):
         self.remove()
 
 
-class SnapshotTable(DataTable[Cell]):
+class SnapshotTable(RowPatchedTable):
     """A DataTable fed whole snapshots but changed row by row: rows that left are removed, new
     rows added, changed cells updated in place (`update_cell`); the table is never cleared for a
     value change. A cursor on the top row stays on top (the newest row); a cursor the trader
@@ -186,7 +223,7 @@ class SnapshotTable(DataTable[Cell]):
                 if same(new, old):
                     merged.append(old)  # the object the DataTable holds (see `_reorder`)
                 else:
-                    self.update_cell(key, column_key, new)
+                    self.patch_cell(key, column_key, new)
                     merged.append(new)
             self._cells[key] = tuple(merged)
         if held != order or force_order:

@@ -1,0 +1,260 @@
+"""Work per frame: what an approve, a quote tick or a re-worded check costs the screen (counts)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal as D
+from typing import Any
+
+import pytest
+from textual.app import App, ComposeResult
+from textual.widgets._footer import FooterKey
+
+from console.tui import app as app_module
+from console.tui.app import DeskgateApp
+from console.tui.widgets.approvals import ApprovalQueue
+from console.tui.widgets.chrome import KeysFooter
+from console.tui.widgets.evidence import EvidencePanel
+from console.tui.widgets.quotes import QuotesPanel
+from console.tui.widgets.snapshot_table import RowPatchedTable
+from console.tui.widgets.tables import OrdersTable
+from contracts.broker import Quote
+from contracts.enums import LifecycleState, OrderType, Side
+from contracts.events import CheckOutcome
+from engine.clock import ManualClock
+from engine.view import OrderView
+from tests.console import scenarios
+from tests.console.conftest import evidence_text, on_screen, read_headline, wait_for
+from tests.console.fakes import FakeEngine
+
+
+def app_for(engine: FakeEngine) -> DeskgateApp:
+    engine.started = False  # the app starts it
+    return DeskgateApp(engine, config=engine.config)
+
+
+def approve_key(app: DeskgateApp) -> FooterKey:
+    footer = app.screen.query_one(KeysFooter)
+    return next(k for k in footer.query_children(FooterKey) if k.action == "approve")
+
+
+async def test_approve_in_flight_dims_the_footer_key_without_rebuilding_the_footer(
+    clock: ManualClock,
+) -> None:
+    engine = scenarios.with_pending(clock, command_delay=0.5)
+    app = app_for(engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: on_screen(app))
+        await read_headline(pilot, clock)
+        footer = app.screen.query_one(KeysFooter)
+        await wait_for(pilot, lambda: not approve_key(app).has_class("-disabled"))
+        keys = list(footer.query_children(FooterKey))
+        rebuilt = footer.recomposes
+        await pilot.press("a")
+        await wait_for(pilot, lambda: approve_key(app).has_class("-disabled"))
+        assert list(footer.query_children(FooterKey)) == keys  # the same widgets, dimmed
+        await wait_for(pilot, lambda: any(o.intent_id == "orb-aapl-03" for o in engine.orders))
+        await wait_for(pilot, lambda: not approve_key(app).has_class("-disabled"))
+        assert footer.recomposes == rebuilt
+        assert list(footer.query_children(FooterKey)) == keys
+
+
+async def test_approve_publishes_the_screen_state_once(clock: ManualClock) -> None:
+    engine = scenarios.with_pending(clock)
+    app = app_for(engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: on_screen(app))
+        await read_headline(pilot, clock)
+        built: list[object] = []
+        build = app._build_state
+
+        def counting_build() -> Any:
+            built.append(None)
+            return build()
+
+        app._build_state = counting_build  # type: ignore[method-assign]
+        app.action_approve()
+        assert len(built) == 1
+        await wait_for(pilot, lambda: ("approve", "orb-aapl-03", "tok-orb-aapl-03") in engine.calls)
+
+
+async def test_order_change_is_not_held_behind_the_quote_throttle(
+    clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(app_module, "QUOTE_THROTTLE_S", 3600.0)  # a price hold never ends
+    engine = scenarios.with_pending(clock)
+    app = app_for(engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: on_screen(app))
+        await pilot.press("3")
+        engine.set_quote("AAPL", "187.02", "187.04")  # starts a price hold
+        await wait_for(pilot, lambda: app.engine.quote("AAPL") is not None)
+        await pilot.pause()
+        engine.add_order("fresh-order-09", LifecycleState.SUBMITTED, symbol="AMD")
+        engine.publish("order")
+        table = app.screen.query_one(OrdersTable)
+        await wait_for(pilot, lambda: any(k == "fresh-order-09" for k, _ in table._rows))
+
+
+async def test_quote_burst_does_not_touch_the_orders_table(clock: ManualClock) -> None:
+    engine = scenarios.with_pending(clock)
+    app = app_for(engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: on_screen(app))
+        await pilot.press("3")
+        table = app.screen.query_one(OrdersTable)
+        await wait_for(pilot, lambda: table.row_count > 0)
+        await pilot.pause()
+        updates = table._update_count
+        repaints: list[object] = []
+        refresh = table.refresh
+
+        def counting_refresh(*regions: Any, **kwargs: Any) -> Any:
+            repaints.append(regions)
+            return refresh(*regions, **kwargs)
+
+        table.refresh = counting_refresh  # type: ignore[method-assign]
+        quotes = app.screen.query_one(QuotesPanel)
+        for cents in range(50):
+            engine.set_quote("AAPL", f"187.{cents:02d}", f"187.{cents + 1:02d}")
+        await wait_for(pilot, lambda: "187.49" in "".join(c.plain for c in quotes._shown.values()))
+        assert table._update_count == updates
+        assert repaints == []
+
+
+class TwoTables(App[None]):
+    def compose(self) -> ComposeResult:
+        yield QuotesPanel(id="patched")
+        yield QuotesPanel(id="fresh")
+
+
+def quote(symbol: str, bid: str, ask: str) -> Quote:
+    return Quote(symbol=symbol, bid=D(bid), ask=D(ask), last=D(ask), ts=datetime.now(UTC))
+
+
+def lines(table: RowPatchedTable) -> list[str]:
+    return [table.render_line(y).text for y in range(table.size.height)]
+
+
+async def test_a_price_tick_repaints_one_row_and_shows_what_a_fresh_table_shows() -> None:
+    app = TwoTables()
+    async with app.run_test(size=(60, 20)) as pilot:
+        patched = app.query_one("#patched", QuotesPanel)
+        fresh = app.query_one("#fresh", QuotesPanel)
+        book = {s: quote(s, "10.00", "10.02") for s in ("AAPL", "AMD", "MSFT")}
+        patched.show(tuple(book.items()))
+        await pilot.pause()
+        lines(patched)  # every row rendered and cached
+        updates = patched._update_count
+        cached = set(patched._line_cache.keys())
+        book["AMD"] = quote("AMD", "10.01", "10.05")
+        patched.show(tuple(book.items()))
+        assert patched._update_count == updates  # the other rows' cached lines stay valid
+        kept = cached & set(patched._line_cache.keys())
+        assert kept and all(key[0] != 2 for key in kept)  # header 0, AAPL 1, AMD 2
+        lines(patched)
+        book["MSFT"] = quote("MSFT", "9.99", "10.02")  # another row, then the first again
+        book["AMD"] = quote("AMD", "10.03", "10.05")
+        patched.show(tuple(book.items()))
+        fresh.first_last = dict(patched.first_last)  # Chg from the same first prices
+        fresh.show(tuple(book.items()))
+        await pilot.pause()
+        assert lines(patched) == lines(fresh)
+        assert "10.05" in lines(patched)[2]
+
+
+def selected_shows(app: DeskgateApp, checks: tuple[CheckOutcome, ...]) -> Callable[[], bool]:
+    return lambda: app.selected is not None and app.selected.checks == checks
+
+
+async def test_reworded_checks_do_not_relayout_but_a_failing_check_shows_at_once(
+    clock: ManualClock,
+) -> None:
+    engine = scenarios.with_pending(clock)
+    app = app_for(engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: on_screen(app))
+        panel = app.screen.query_one(EvidencePanel)
+        await pilot.pause()
+        layouts: list[object] = []
+        refresh = panel._body.refresh
+
+        def counting_refresh(*regions: Any, layout: bool = False, **kwargs: Any) -> Any:
+            if layout:
+                layouts.append(regions)
+            return refresh(*regions, layout=layout, **kwargs)
+
+        panel._body.refresh = counting_refresh  # type: ignore[method-assign]
+        queue = app.screen.query_one(ApprovalQueue)
+        rebuilds: list[object] = []
+        clear = queue.clear
+
+        def counting_clear(*args: Any, **kwargs: Any) -> Any:
+            rebuilds.append(args)
+            return clear(*args, **kwargs)
+
+        queue.clear = counting_clear  # type: ignore[method-assign]
+        first = engine.pending[0]
+        for age in range(5):  # the quote's age re-worded on every price
+            checks = tuple(
+                c.model_copy(update={"detail": f"quote {age}.{age}s old"})
+                if c.name == first.checks[0].name
+                else c
+                for c in first.checks
+            )
+            engine.pending[0] = replace(first, checks=checks)
+            engine.publish("quote")
+            await wait_for(pilot, selected_shows(app, checks))
+            await pilot.pause()
+        assert layouts == []
+        assert rebuilds == []  # the queue's rows read the same: not rebuilt
+        failing = (
+            CheckOutcome(name=first.checks[0].name, passed=False, detail="quote 99s old"),
+            *first.checks[1:],
+        )
+        engine.pending[0] = replace(first, checks=failing)
+        engine.publish("quote")  # the clock stands still: no re-wording window has passed
+        await wait_for(pilot, lambda: "quote 99s old" in evidence_text(app))
+
+
+class TwoOrderTables(App[None]):
+    def compose(self) -> ComposeResult:
+        yield OrdersTable(id="patched")
+        yield OrdersTable(id="fresh")
+
+
+def order(intent_id: str, state: LifecycleState, since: datetime, filled: str = "0") -> OrderView:
+    return OrderView(
+        intent_id=intent_id,
+        symbol="AAPL",
+        side=Side.BUY,
+        order_type=OrderType.LIMIT,
+        requested=D("10"),
+        filled=D(filled),
+        state=state,
+        state_since=since,
+        limit_price=D("187.20"),
+    )
+
+
+async def test_orders_patched_tick_by_tick_read_like_a_table_built_once() -> None:
+    app = TwoOrderTables()
+    async with app.run_test(size=(100, 30)) as pilot:
+        patched = app.query_one("#patched", OrdersTable)
+        fresh = app.query_one("#fresh", OrdersTable)
+        start = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
+        book = [order(f"ord-{n}", LifecycleState.SUBMITTED, start) for n in range(5)]
+        for second in range(4):  # the time in state ticks; an order fills, one is added
+            now = start + timedelta(seconds=second)
+            if second == 2:
+                book[1] = order("ord-1", LifecycleState.FILLED, now, filled="10")
+            if second == 3:
+                book.append(order("ord-new", LifecycleState.SUBMITTED, now))
+            patched.show(tuple(book), now)
+            await pilot.pause()
+            lines(patched)  # rendered (and cached) between the ticks
+        fresh.show(tuple(book), now)
+        await pilot.pause()
+        assert lines(patched) == lines(fresh)
