@@ -24,6 +24,12 @@ BURST_MESSAGES = 4
 """At most this many messages in any `BURST_WINDOW_S`: two 2-leg brackets (or one 3-leg) back
 to back. 4 per 80 ms is a short-term 50/s, so it never binds a steady `MAX_MESSAGES_PER_SECOND`."""
 
+SEND_LAG_S = 0.005
+"""A message is stamped when its sender resumes; it reaches the socket after the sender has
+encoded it (and any leg before it), a millisecond or more on a busy loop. The one-second
+window waits this much longer, so one second at the socket (what ib_async's own throttle
+counts) never holds more than the rate either."""
+
 MAX_MESSAGES_PER_SECOND = TWS_MESSAGES_PER_SECOND - BURST_MESSAGES
 """46: IB's budget less the burst. A second as TWS counts it holds messages sent over at most
 1 s + 80 ms: at most 46 from one sliding second plus 4 from the 80 ms burst = 50, never the 51st.
@@ -58,7 +64,14 @@ class OutboundPacer:
         """
         if not 0 < rate <= MAX_MESSAGES_PER_SECOND:
             raise ValueError(f"pacing must be 1..{MAX_MESSAGES_PER_SECOND} messages per second")
-        return cls(rate, 1.0, monotonic, max_per_burst=BURST_MESSAGES, burst_s=BURST_WINDOW_S)
+        return cls(
+            rate,
+            1.0,
+            monotonic,
+            max_per_burst=BURST_MESSAGES,
+            burst_s=BURST_WINDOW_S,
+            send_lag_s=SEND_LAG_S,
+        )
 
     def __init__(
         self,
@@ -68,12 +81,15 @@ class OutboundPacer:
         *,
         max_per_burst: int | None = None,
         burst_s: float = BURST_WINDOW_S,
+        send_lag_s: float = 0.0,
     ) -> None:
         burst = max_per_window if max_per_burst is None else max_per_burst
         if max_per_window <= 0 or window_s <= 0 or burst <= 0 or burst_s <= 0:
             raise ValueError("the pacing windows must hold at least one message")
         self._max = max_per_window
         self._window = window_s
+        self._span = window_s + send_lag_s
+        """How long a stamp holds its place in the window: the window plus the send lag."""
         self._burst = min(burst, max_per_window)
         self._burst_s = burst_s
         self._monotonic = monotonic
@@ -143,7 +159,7 @@ class OutboundPacer:
             if burst_excess > 0
             else float("-inf")
         )
-        return max(self._free_at(n, self._max, self._window), burst_free)
+        return max(self._free_at(n, self._max, self._span), burst_free)
 
     def _pump(self) -> None:
         now = self._monotonic()
@@ -151,7 +167,7 @@ class OutboundPacer:
             # granted, but the loop has not resumed the sender yet (a stall): not gone before now
             self._restamp(stamped_at, n, to=now)
             self._unsent[seq] = (max(stamped_at, now), n)
-        expired = bisect.bisect_right(self._sent, now - self._window)
+        expired = bisect.bisect_right(self._sent, now - self._span)
         del self._sent[:expired]
         while self._waiters:
             _, seq, n, fut = self._waiters[0]
