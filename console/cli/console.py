@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(opened, int):
         return opened
     session, app = opened
+    app.settle_heap_when_started = True  # full collections then skip the start-up heap
     import asyncio
 
     from console.compose import stop_on_hangup

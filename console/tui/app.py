@@ -49,6 +49,7 @@ from contracts.config import Config
 from contracts.enums import Mode, TradingState
 from engine.bus import Subscription
 from engine.clock import Clock
+from engine.heap import settle_heap
 from engine.results import CommandResult
 from engine.view import EngineSnapshot, PendingApproval
 
@@ -105,6 +106,8 @@ class DeskgateApp(App[None]):
         self.acknowledged: set[str] = set()
         """Alert event ids the trader acknowledged (space in the Alerts panel)."""
         self._main = MainScreen(config, self.key_display("approve"), self.key_display("drift"))
+        self.settle_heap_when_started = False
+        """Freeze the start-up heap once the engine runs (the `deskgate` process sets it)."""
 
     # --- keys ---------------------------------------------------------------------------
 
@@ -188,6 +191,8 @@ class DeskgateApp(App[None]):
         self.phase = ""
         self.run_worker(watch_configured(self.engine, self.config.console.symbols), group="quotes")
         self._refresh_from_engine()
+        if self.settle_heap_when_started:
+            self.call_after_refresh(settle_heap)
 
     @on(EngineStartFailed)
     def _engine_start_failed(self, message: EngineStartFailed) -> None:

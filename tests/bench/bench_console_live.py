@@ -186,6 +186,7 @@ async def approve_latency(approvals: int, rate: float) -> tuple[Rows, Figures]:
 
     broker.set_event_sink(counting_sink)
     app = DeskgateApp(engine, config=config)
+    app.settle_heap_when_started = True  # as the `deskgate` process does
     vt = VirtualTerminal()
     probe = Probe()
     table: OrdersTable | None = None
@@ -476,6 +477,7 @@ async def memory_hour(total: int, every: int, trace_top: int) -> tuple[Rows, Fig
     broker = SimBroker(venue, ACCOUNT)
     engine = Engine(config, broker, data_dir=tmp, clock=SystemClock())
     app = DeskgateApp(engine, config=config)
+    app.settle_heap_when_started = True  # as the `deskgate` process does
     frames = {"n": 0}
     original = app._display
 
