@@ -12,8 +12,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from console.lazy_ibkr import LazyIbkrBroker
 from console.notify_sinks import AppriseSink, TerminalSink
 from contracts.config import Config, ConfigError
 from contracts.enums import Mode
@@ -26,6 +27,9 @@ from engine.instance_lock import EngineAlreadyRunning, InstanceLock
 from engine.intake import StrategyPlugin, load_plugin
 from engine.notify import AlertDispatcher, NotificationSink, NotifyPolicy
 from engine.ports import BrokerPort
+
+if TYPE_CHECKING:  # ib_async loads when the engine connects, after the first frame
+    from broker.ibkr.adapter import IbkrBroker
 
 LIVE_CONFIRM_ENV = "DESKGATE_LIVE_CONFIRM"
 EMBEDDED_ACCOUNT = "DU1234567"
@@ -215,18 +219,9 @@ def _build(
     if kind == "sim":
         broker = _sim_broker(config, starters, closers, quote_rate)
     elif kind == "gateway" and config.broker.port == 0:
-        broker = _embedded_gateway_broker(config, starters, closers, quote_rate)
+        broker = _embedded_gateway_broker(config, closers, quote_rate)
     else:
-        from broker.ibkr.adapter import IbkrBroker
-
-        broker = IbkrBroker(
-            config.broker.host,
-            config.broker.port or 4002,
-            config.broker.client_id,
-            account=config.account or None,
-            live_confirmed_account=live_account,
-            connect_timeout_s=config.broker.connect_timeout_s,
-        )
+        broker = _ibkr_broker(config, live_account)
         account = config.account or f"ibkr-{config.broker.port}"
     store = AuditStore(audit_path(config, directory, embedded, account))
     plugins = [load_plugin(spec) for spec in config.intake.plugins]
@@ -312,34 +307,54 @@ def _sim_broker(config: Config, starters: list[Any], closers: list[Any], rate: f
     return SimBroker(venue, EMBEDDED_ACCOUNT, client_id=config.broker.client_id)
 
 
-def _embedded_gateway_broker(
-    config: Config, starters: list[Any], closers: list[Any], rate: float
-) -> BrokerPort:
-    from broker.gateway.server import GatewayServer
-    from broker.ibkr.adapter import IbkrBroker
-    from broker.sim.scheduler import AsyncioScheduler
-    from broker.sim.streamer import QuoteStreamer
-    from broker.sim.venue import SimVenue
+def _ibkr_broker(config: Config, live_account: str | None) -> BrokerPort:
+    """TWS / IB Gateway at the configured address; ib_async loads when the engine connects."""
 
-    venue = SimVenue(config.broker.seed, config.broker.chaos, scheduler=AsyncioScheduler())
-    gateway = GatewayServer(venue, account=EMBEDDED_ACCOUNT, host="127.0.0.1", port=0)
-    streamer = QuoteStreamer(venue, rate)
-    broker = IbkrBroker(
-        "127.0.0.1",
-        4002,  # replaced by the ephemeral port once the gateway is listening
-        config.broker.client_id,
-        connect_timeout_s=config.broker.connect_timeout_s,
-    )
+    def build() -> IbkrBroker:
+        from broker.ibkr.adapter import IbkrBroker
 
-    async def start() -> None:
+        return IbkrBroker(
+            config.broker.host,
+            config.broker.port or 4002,
+            config.broker.client_id,
+            account=config.account or None,
+            live_confirmed_account=live_account,
+            connect_timeout_s=config.broker.connect_timeout_s,
+        )
+
+    return LazyIbkrBroker(build)
+
+
+def _embedded_gateway_broker(config: Config, closers: list[Any], rate: float) -> BrokerPort:
+    """The adapter against a gateway on loopback over a sim venue; both start when the engine
+    first connects (after the console's first frame), not before the console is on screen."""
+
+    def build() -> IbkrBroker:
+        from broker.ibkr.adapter import IbkrBroker
+
+        return IbkrBroker(
+            "127.0.0.1",
+            4002,  # replaced by the ephemeral port once the gateway is listening
+            config.broker.client_id,
+            connect_timeout_s=config.broker.connect_timeout_s,
+        )
+
+    async def start_gateway(broker: IbkrBroker) -> None:
+        from broker.gateway.server import GatewayServer
+        from broker.sim.scheduler import AsyncioScheduler
+        from broker.sim.streamer import QuoteStreamer
+        from broker.sim.venue import SimVenue
+
+        venue = SimVenue(config.broker.seed, config.broker.chaos, scheduler=AsyncioScheduler())
+        gateway = GatewayServer(venue, account=EMBEDDED_ACCOUNT, host="127.0.0.1", port=0)
+        streamer = QuoteStreamer(venue, rate)
+        closers.append(streamer.stop)
+        closers.append(gateway.stop)
         await gateway.start()
         broker.port = gateway.port
         streamer.start()
 
-    starters.append(start)
-    closers.append(streamer.stop)
-    closers.append(gateway.stop)
-    return broker
+    return LazyIbkrBroker(build, start_gateway)
 
 
 def stop_on_hangup(app: Any) -> None:

@@ -8,9 +8,11 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 STRICT_FROZEN = ConfigDict(
-    frozen=True, extra="forbid", str_strip_whitespace=True, allow_inf_nan=False
+    frozen=True, extra="forbid", str_strip_whitespace=True, allow_inf_nan=False, defer_build=True
 )
-"""No NaN or infinity in any number: one non-finite value stored would break every replay."""
+"""No NaN or infinity in any number: one non-finite value stored would break every replay.
+Validators are built on first use or by `contracts.events.build_validators()` (the engine's
+start), not at import: the console's first frame does not wait for a hundred schemas."""
 
 
 class Frozen(BaseModel):

@@ -501,7 +501,17 @@ AuditedEvent = Annotated[
     Field(discriminator="kind"),
 ]
 
-AUDITED_EVENT: TypeAdapter[AuditedEvent] = TypeAdapter(AuditedEvent)
+AUDITED_EVENT: TypeAdapter[AuditedEvent] = TypeAdapter(AuditedEvent, config={"defer_build": True})
+
+
+def build_validators() -> None:
+    """Build every contract's deferred validator now, so no order waits on a schema build."""
+    AUDITED_EVENT.rebuild()
+    pending: list[type[Frozen]] = [Frozen]
+    while pending:
+        model = pending.pop()
+        pending.extend(model.__subclasses__())
+        model.model_rebuild(raise_errors=False)
 
 
 def parse_event(payload: str | bytes) -> AuditedEvent:

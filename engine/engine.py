@@ -22,6 +22,7 @@ from contracts.events import (
     RollbackCompleted,
     StrategyRecorded,
     TradingStateChanged,
+    build_validators,
 )
 from contracts.intent import Instrument, Intent
 from contracts.market import ContractFacts
@@ -231,6 +232,7 @@ class Engine:
         if self._started:
             return
         self._started = True
+        build_validators()  # deferred at import (the console's first frame); built before any order
         unreadable = replay_into(
             self.store, self.book, self.limits.observe, self.styles.observe_replayed
         )

@@ -37,6 +37,10 @@ class Pacer:
         self._violations = 0
         self._last_violation = float("-inf")
         self.received_in_window = 0
+        self.busiest_window = 0
+        """The most requests any one window has received so far (refused ones included)."""
+        self.received = 0
+        """Every request counted so far (refused ones included)."""
 
     @property
     def violations(self) -> int:
@@ -47,7 +51,9 @@ class Pacer:
         if now - self._window_start >= 1.0:
             self._window_start, self._count, self._warned = now, 0, False
         self._count += 1
+        self.received += 1
         self.received_in_window = self._count
+        self.busiest_window = max(self.busiest_window, self._count)
         if self._count <= self.policy.max_per_second:
             return PacingVerdict.OK
         if self._warned:

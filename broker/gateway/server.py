@@ -47,6 +47,8 @@ class GatewayServer:
         self.pacing = pacing or PacingPolicy()
         self.limits = limits or GatewayLimits()
         self.refused_connections = 0
+        self.pacing_refused = 0
+        """Requests refused for pacing (error 100 or dropped), every session since the start."""
         self.read_only = False
         """TWS's "Read-Only API" setting: order entry is refused with error 321."""
         self.data_connected = True

@@ -196,6 +196,7 @@ class ClientSession:
         self.send(msg.handshake(self.version, self.venue.scheduler.now()))
 
     def _pacing(self, verdict: PacingVerdict) -> None:
+        self.server.pacing_refused += 1
         if verdict is PacingVerdict.DROP:
             return
         limit = self.server.pacing.max_per_second

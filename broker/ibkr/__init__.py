@@ -16,7 +16,7 @@
 | convert        | Instrument/OrderRequest <-> ib_async Contract/Order/Trade/Fill          |
 | orders         | the adapter's own order records keyed by permId, exec-id dedupe         |
 | account        | account value rows folded into an AccountSnapshot                       |
-| pacing         | outbound pacer (≤ 45 msg/s, cancels first) and reconnect backoff        |
+| pacing         | outbound pacer (≤ 46 msg/s, cancels first) and reconnect backoff        |
 | safety         | live-port and account checks (paper DU only unless live confirmed)      |
 | probe          | read-only connect: account snapshot, type and permissions               |
 """

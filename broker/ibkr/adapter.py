@@ -26,7 +26,11 @@ from broker.ibkr.market_data import MarketData
 from broker.ibkr.order_flow import OrderFlow
 from broker.ibkr.order_outcomes import OrderOutcomes
 from broker.ibkr.orders import OrderBook
-from broker.ibkr.pacing import OutboundPacer, ReconnectPolicy
+from broker.ibkr.pacing import (
+    MAX_MESSAGES_PER_SECOND,
+    OutboundPacer,
+    ReconnectPolicy,
+)
 from broker.ibkr.session import Endpoint, IbSession, SessionHooks, SleepFn
 from contracts.broker import (
     AccountSnapshot,
@@ -61,7 +65,7 @@ class IbkrBroker:
         clock: wall/monotonic clock for event timestamps and the reconnect budget.
         sleep: how the reconnect loop waits (injectable for tests).
         reconnect: backoff policy (≤ 6 attempts a minute, long pause after 326).
-        max_messages_per_second: outbound pacing, at most 45.
+        max_messages_per_second: outbound pacing, at most 46 (IB's 50 less an 80 ms burst).
         market_data_type: 1 live, 2 frozen, 3 delayed, 4 delayed-frozen.
         known_exec_ids: executions the engine has already applied (never re-delivered).
         heartbeat_s: ask TWS for the time this often; no answer within the same span means
@@ -83,7 +87,7 @@ class IbkrBroker:
         clock: Clock | None = None,
         sleep: SleepFn = asyncio.sleep,
         reconnect: ReconnectPolicy | None = None,
-        max_messages_per_second: int = 45,
+        max_messages_per_second: int = MAX_MESSAGES_PER_SECOND,
         market_data_type: int = 1,
         known_exec_ids: Iterable[str] = (),
         heartbeat_s: float | None = 10.0,
@@ -93,6 +97,7 @@ class IbkrBroker:
             redact_account_in_logs(live_confirmed_account)
         self._pacer = OutboundPacer.per_second(max_messages_per_second)
         self._ib = IB()
+        self._ib.client.MaxRequests = max_messages_per_second  # ib_async's default is 45
         self._link = IbLink(self._ib, self._pacer, clock or SystemClock(), request_timeout_s)
         self._book = OrderBook()
         self._book.mark_seen(known_exec_ids)

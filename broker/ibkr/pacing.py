@@ -11,20 +11,30 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-MAX_MESSAGES_PER_SECOND = 45
-"""Never pace faster than this: ib_async starts queueing (and drops the queue on disconnect)
-above 45 requests in any second."""
-
 TWS_MESSAGES_PER_SECOND = 50
-"""TWS answers error 100 (and disconnects on repeats) above this, counted as it receives."""
+"""TWS answers error 100 (and disconnects on repeats) above this, counted as it receives: the
+51st message of a second is the first refused ("max=50 rec=51")."""
 
 BURST_WINDOW_S = 0.08
 """The bunching the pacer absorbs: a message may reach TWS up to this much later, relative to
-the messages sent after it, than it left (a loop stall between send and receipt, the kernel,
-the receiver reading late). Within it at most `TWS_MESSAGES_PER_SECOND - rate - 1` messages go
-out, so any second TWS counts holds at most `rate` (one pacing second) plus that burst, one
-under TWS's limit. At 45/s: 4 per 80 ms, a short-term 50/s that never binds a steady 45/s, and
-two 2-leg brackets (or one 3-leg) go out back to back."""
+the messages sent after it, than it left (the receiver reading late, the kernel). The sender's
+own loop stalls do not bunch: a message counts from when it really leaves (see `_restamp`)."""
+
+BURST_MESSAGES = 4
+"""At most this many messages in any `BURST_WINDOW_S`: two 2-leg brackets (or one 3-leg) back
+to back. 4 per 80 ms is a short-term 50/s, so it never binds a steady `MAX_MESSAGES_PER_SECOND`."""
+
+SEND_LAG_S = 0.005
+"""A message is stamped when its sender resumes; it reaches the socket after the sender has
+encoded it (and any leg before it), a millisecond or more on a busy loop. The one-second
+window waits this much longer, so one second at the socket (what ib_async's own throttle
+counts) never holds more than the rate either."""
+
+MAX_MESSAGES_PER_SECOND = TWS_MESSAGES_PER_SECOND - BURST_MESSAGES
+"""46: IB's budget less the burst. A second as TWS counts it holds messages sent over at most
+1 s + 80 ms: at most 46 from one sliding second plus 4 from the 80 ms burst = 50, never the 51st.
+The margin is in time, not in count: TWS may read a message up to 80 ms late (8 % of a second)
+and still never see more than its limit, at 92 % of IB's rate."""
 
 
 class OutboundPacer:
@@ -36,22 +46,32 @@ class OutboundPacer:
     ahead of queued orders; background requests (whatIf previews) go after them. A message
     counts from the moment its sender resumes (it sends without awaiting), not from when its
     slot was granted: a loop stall between the two must not bunch messages the pacer believes
-    were spread out. Because the adapter paces within
-    ib_async's own throttle, ib_async never holds a queue that a disconnect could drop.
+    were spread out, and until the sender resumes every grant decision counts it as leaving
+    then and there. ib_async's own throttle is set to the same rate (it counts at the socket,
+    a few hundred microseconds after the pacer's stamp): it only ever holds a message for
+    those microseconds, never a queue that a disconnect could drop.
     """
 
     @classmethod
-    def per_second(cls, rate: int) -> OutboundPacer:
-        """A pacer of `rate` messages per second (at most 45), safe against 80 ms of bunching.
+    def per_second(
+        cls, rate: int = MAX_MESSAGES_PER_SECOND, monotonic: Callable[[], float] = time.monotonic
+    ) -> OutboundPacer:
+        """A pacer of `rate` messages per second (at most 46), safe against 80 ms of bunching.
 
-        At 45/s, 4 per 80 ms: a second as TWS counts it spans at most one second plus 80 ms of
-        sending, so it holds at most 45 + 4 = 49 (TWS's limit is 50), and sustained sending
-        still reaches 45/s.
+        At most 4 per 80 ms on top: a second as TWS counts it spans at most one second plus
+        80 ms of sending, so it holds at most 46 + 4 = 50 (TWS refuses the 51st), and sustained
+        sending still reaches `rate`.
         """
         if not 0 < rate <= MAX_MESSAGES_PER_SECOND:
             raise ValueError(f"pacing must be 1..{MAX_MESSAGES_PER_SECOND} messages per second")
-        burst = TWS_MESSAGES_PER_SECOND - rate - 1
-        return cls(rate, 1.0, max_per_burst=burst, burst_s=BURST_WINDOW_S)
+        return cls(
+            rate,
+            1.0,
+            monotonic,
+            max_per_burst=BURST_MESSAGES,
+            burst_s=BURST_WINDOW_S,
+            send_lag_s=SEND_LAG_S,
+        )
 
     def __init__(
         self,
@@ -61,18 +81,24 @@ class OutboundPacer:
         *,
         max_per_burst: int | None = None,
         burst_s: float = BURST_WINDOW_S,
+        send_lag_s: float = 0.0,
     ) -> None:
         burst = max_per_window if max_per_burst is None else max_per_burst
         if max_per_window <= 0 or window_s <= 0 or burst <= 0 or burst_s <= 0:
             raise ValueError("the pacing windows must hold at least one message")
         self._max = max_per_window
         self._window = window_s
+        self._span = window_s + send_lag_s
+        """How long a stamp holds its place in the window: the window plus the send lag."""
         self._burst = min(burst, max_per_window)
         self._burst_s = burst_s
         self._monotonic = monotonic
         self._sent: list[float] = []
         """When each message in the last `window_s` went out, oldest first."""
         self._waiters: list[tuple[int, int, int, asyncio.Future[float]]] = []
+        self._unsent: dict[int, tuple[float, int]] = {}
+        """Slots granted whose senders have not resumed yet, by waiter: (stamped at, messages).
+        They leave no earlier than now, so every pump counts them as leaving now."""
         self._seq = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
 
@@ -89,21 +115,30 @@ class OutboundPacer:
             raise ValueError(f"cannot send {n} messages at once (a burst holds {self._burst})")
         fut: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         priority = 0 if urgent else (2 if background else 1)
-        heapq.heappush(self._waiters, (priority, next(self._seq), n, fut))
+        seq = next(self._seq)
+        heapq.heappush(self._waiters, (priority, seq, n, fut))
         self._pump()
-        granted_at = await fut
-        self._restamp(granted_at, n)
+        try:
+            await fut
+        finally:
+            self._leave(seq)
 
-    def _restamp(self, granted_at: float, n: int) -> None:
-        """Move `n` sends granted at `granted_at` to now, when they really go out."""
-        now = self._monotonic()
-        if now <= granted_at:
+    def _leave(self, seq: int) -> None:
+        """The sender resumed (it sends without awaiting), or was cancelled after its grant:
+        its messages count from now, when they really go out."""
+        unsent = self._unsent.pop(seq, None)
+        if unsent is not None:
+            self._restamp(*unsent, to=self._monotonic())
+
+    def _restamp(self, stamped_at: float, n: int, *, to: float) -> None:
+        """Move `n` sends stamped at `stamped_at` to `to`, when they really go out."""
+        if to <= stamped_at:
             return
         for _ in range(n):
-            index = bisect.bisect_left(self._sent, granted_at)
-            if index < len(self._sent) and self._sent[index] == granted_at:
+            index = bisect.bisect_left(self._sent, stamped_at)
+            if index < len(self._sent) and self._sent[index] == stamped_at:
                 del self._sent[index]
-            bisect.insort(self._sent, now)
+            bisect.insort(self._sent, to)
 
     def _free_at(self, n: int, limit: int, span: float) -> float:
         """When `n` more messages fit in `limit` per `span` (-inf: they fit now)."""
@@ -124,14 +159,18 @@ class OutboundPacer:
             if burst_excess > 0
             else float("-inf")
         )
-        return max(self._free_at(n, self._max, self._window), burst_free)
+        return max(self._free_at(n, self._max, self._span), burst_free)
 
     def _pump(self) -> None:
         now = self._monotonic()
-        expired = bisect.bisect_right(self._sent, now - self._window)
+        for seq, (stamped_at, n) in self._unsent.items():
+            # granted, but the loop has not resumed the sender yet (a stall): not gone before now
+            self._restamp(stamped_at, n, to=now)
+            self._unsent[seq] = (max(stamped_at, now), n)
+        expired = bisect.bisect_right(self._sent, now - self._span)
         del self._sent[:expired]
         while self._waiters:
-            _, _, n, fut = self._waiters[0]
+            _, seq, n, fut = self._waiters[0]
             if fut.done():  # the waiter was cancelled
                 heapq.heappop(self._waiters)
                 continue
@@ -139,6 +178,7 @@ class OutboundPacer:
                 break
             heapq.heappop(self._waiters)
             self._sent.extend([now] * n)
+            self._unsent[seq] = (now, n)
             fut.set_result(now)
         if self._waiters and self._timer is None:
             delay = max(0.0, self._ready_at(self._waiters[0][2]) - now)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import gc
 from typing import TYPE_CHECKING
 
 from console.cli.options import CONSOLE, SubParsers, add_common, fail, load
 
 if TYPE_CHECKING:  # the domain loads when the verb runs, not when the parser is built
+    from console.compose import Session
+    from console.tui.app import DeskgateApp
     from contracts.config import Config
     from engine.intake import StrategyPlugin
 
@@ -47,9 +50,40 @@ def strategy_sources(args: argparse.Namespace, config: Config) -> list[StrategyP
 
 
 def run(args: argparse.Namespace) -> int:
+    gc.disable()  # see `open_console`; collections resume before the console runs
+    try:
+        opened = open_console(args)
+    finally:
+        gc.enable()
+    if isinstance(opened, int):
+        return opened
+    session, app = opened
+    app.settle_heap_when_started = True  # full collections then skip the start-up heap
     import asyncio
 
-    from console.compose import StartupRefused, build_session, start_log, stop_on_hangup
+    from console.compose import stop_on_hangup
+
+    async def run_app() -> None:
+        stop_on_hangup(app)
+        try:
+            await session.start_venue()
+            await app.run_async()
+        finally:
+            await session.close()
+
+    asyncio.run(run_app())
+    return app.return_code or 0
+
+
+def open_console(args: argparse.Namespace) -> tuple[Session, DeskgateApp] | int:
+    """Import and build the console and its session, or the exit status of a refusal.
+
+    The caller runs this with the garbage collector off: the imports make some 100,000
+    long-lived objects (schemas, styles, classes) and collecting them again and again while
+    they are made costs about 15 % of the imports; nothing here makes garbage
+    worth collecting.
+    """
+    from console.compose import StartupRefused, build_session, start_log
     from console.tui.app import DeskgateApp  # the Textual app
     from engine.audit import AuditUnavailable
     from engine.golive_evidence import live_start_check
@@ -73,14 +107,4 @@ def run(args: argparse.Namespace) -> int:
         return fail(refused)
     session.engine.golive.publish_gates(gates)
     app = DeskgateApp(session.engine, config=config, live_account_check=session.live_account)
-
-    async def run_app() -> None:
-        stop_on_hangup(app)
-        try:
-            await session.start_venue()
-            await app.run_async()
-        finally:
-            await session.close()
-
-    asyncio.run(run_app())
-    return app.return_code or 0
+    return session, app

@@ -30,6 +30,7 @@ from console.tui.messages import (
     EngineStartFailed,
     PendingSelected,
     StateWanted,
+    bus_reason,
 )
 from console.tui.screens import ticket
 from console.tui.screens.drift import DriftScreen
@@ -48,6 +49,7 @@ from contracts.config import Config
 from contracts.enums import Mode, TradingState
 from engine.bus import Subscription
 from engine.clock import Clock
+from engine.heap import settle_heap
 from engine.results import CommandResult
 from engine.view import EngineSnapshot, PendingApproval
 
@@ -60,15 +62,6 @@ QUOTE_THROTTLE_S = 0.1
 """After a burst of price-only changes, wait this long before the next frame."""
 BUS_POLL_S = 0.005
 """While price frames are held back, how often the bus is checked for anything urgent."""
-
-
-def bus_reason(item: Any) -> str:
-    """A short name for a bus item: `StateChanged.reason`, an event's `kind`, or its type."""
-    for attr in ("reason", "kind"):
-        value = getattr(item, attr, None)
-        if isinstance(value, str):
-            return value
-    return type(item).__name__
 
 
 class DeskgateApp(App[None]):
@@ -113,6 +106,8 @@ class DeskgateApp(App[None]):
         self.acknowledged: set[str] = set()
         """Alert event ids the trader acknowledged (space in the Alerts panel)."""
         self._main = MainScreen(config, self.key_display("approve"), self.key_display("drift"))
+        self.settle_heap_when_started = False
+        """Freeze the start-up heap once the engine runs (the `deskgate` process sets it)."""
 
     # --- keys ---------------------------------------------------------------------------
 
@@ -136,8 +131,8 @@ class DeskgateApp(App[None]):
                 LiveAccountScreen(self.live_account_check),
                 callback=self._live_confirmed,
             )
-        else:
-            self._start_engine()
+        else:  # after the first frame: connecting loads the adapter (ib_async, a gateway)
+            self.call_after_refresh(self._start_engine)
         self._render_state()
 
     def _live_confirmed(self, ok: bool | None) -> None:
@@ -196,6 +191,8 @@ class DeskgateApp(App[None]):
         self.phase = ""
         self.run_worker(watch_configured(self.engine, self.config.console.symbols), group="quotes")
         self._refresh_from_engine()
+        if self.settle_heap_when_started:
+            self.call_after_refresh(settle_heap)
 
     @on(EngineStartFailed)
     def _engine_start_failed(self, message: EngineStartFailed) -> None:

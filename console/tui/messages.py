@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from textual.message import Message
 
@@ -72,3 +73,12 @@ class AlertsAcknowledged(Message):
     def __init__(self, event_ids: frozenset[str]) -> None:
         super().__init__()
         self.event_ids = event_ids
+
+
+def bus_reason(item: Any) -> str:
+    """A short name for a bus item: `StateChanged.reason`, an event's `kind`, or its type."""
+    for attr in ("reason", "kind"):
+        value = getattr(item, attr, None)
+        if isinstance(value, str):
+            return value
+    return type(item).__name__

@@ -203,10 +203,12 @@ async def test_the_market_line_keeps_notional_and_risk_at_120_columns(
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: on_screen(app))
         market = app.screen.query_one(EvidencePanel).query_one("#evidence-market")
-        await wait_for(pilot, lambda: "notional" in str(market.render()))
-        lines = [strip.text for strip in market.render_lines(market.region.reset_offset)]
-        shown = "\n".join(lines)
-        assert "notional $9,360.00 · risk $5.00" in shown
+
+        def shown() -> str:  # as laid out (the panel appears with the first pending trade)
+            lines = market.render_lines(market.region.reset_offset)
+            return "\n".join(strip.text for strip in lines)
+
+        await wait_for(pilot, lambda: "notional $9,360.00 · risk $5.00" in shown())
 
 
 async def test_a_ticket_at_the_real_venue_waits_for_approval_then_sends(

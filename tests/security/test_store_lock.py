@@ -70,7 +70,8 @@ class ConsoleProcess:
 async def running_console(data_dir: Path) -> AsyncIterator[ConsoleProcess]:
     console = ConsoleProcess(data_dir)
     try:
-        # the engine is up once the control socket answers `deskgate status`
+        # the engine is up once `deskgate status` reports it connected (the control socket
+        # answers from before the first frame; the engine starts right after that frame)
         await eventually(lambda: status_answers(data_dir, console), timeout=60, interval=0.2)
         yield console
     finally:
@@ -83,9 +84,10 @@ def status_answers(data_dir: Path, console: ConsoleProcess) -> bool:
     from console.control_client import ControlUnavailable, request
 
     try:
-        return bool(request(data_dir, {"command": "status"}, 5.0).get("ok"))
+        reply = request(data_dir, {"command": "status"}, 5.0)
     except ControlUnavailable:
         return False
+    return bool(reply.get("ok") and reply["status"]["connection"]["connected"])
 
 
 async def test_a_second_session_on_the_same_data_dir_is_refused_naming_the_first(

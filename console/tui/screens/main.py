@@ -282,6 +282,8 @@ class MainScreen(Screen[None]):
         pending = snap.pending if snap is not None else ()
         queue.show(pending, state.now_mono)
         queue.display = bool(pending)
+        if pending and self.focused is None:  # hidden while empty (e.g. before the start) it
+            queue.focus()  # lost the focus: the first trade to approve brings it back
         self._note_idle(bool(pending), state.now_mono)
         self.query_one("#queue-empty").display = not pending
         self.query_one(EvidencePanel).display = bool(pending)

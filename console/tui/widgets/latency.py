@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
-from textual_plotext import PlotextPlot
 
 from console.tui import format as fmt
 from engine.view import LatencyView
+
+if TYPE_CHECKING:  # plotext loads when a histogram is first drawn, not with the first frame
+    from textual_plotext import PlotextPlot
 
 HIST_BINS = 12
 STAGES: tuple[tuple[str, str], ...] = (
@@ -66,23 +70,37 @@ class StageHistogram(Vertical):
         self.stage = stage
         self.title = title
         self.samples: tuple[float, ...] | None = None
+        self._plot: PlotextPlot | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(self.title, classes="stage-title")
         yield Static(summary(()), classes="stage-summary")
-        yield PlotextPlot()
 
     def on_resize(self) -> None:
+        self._fit_plot()
+
+    def _fit_plot(self) -> None:
         min_width, min_height = PLOT_MIN_SIZE
         fits = self.size.width >= min_width and self.size.height >= min_height
-        self.query_one(PlotextPlot).display = fits
+        if self._plot is not None:
+            self._plot.display = fits
+
+    def plot(self) -> PlotextPlot:
+        """The histogram's plot, mounted when first drawn (the panel is on screen)."""
+        if self._plot is None:
+            from textual_plotext import PlotextPlot
+
+            self._plot = PlotextPlot()
+            self._fit_plot()
+            self.mount(self._plot)
+        return self._plot
 
     def show(self, samples: tuple[float, ...]) -> None:
         if samples == self.samples:
             return
         self.samples = samples
         self.query_one(".stage-summary", Static).update(summary(samples))
-        plot = self.query_one(PlotextPlot)
+        plot = self.plot()
         plt = plot.plt
         plt.clear_data()
         plt.clear_figure()

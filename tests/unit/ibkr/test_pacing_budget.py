@@ -1,10 +1,11 @@
-"""The adapter's pacer spends IB's real budget: 45 msg/s, never more than TWS's 50 on receipt."""
+"""The adapter's pacer spends IB's real budget: 46 msg/s, never more than TWS's 50 on receipt."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 
+from broker.ibkr import IbkrBroker
 from broker.ibkr.pacing import OutboundPacer
 
 
@@ -24,16 +25,17 @@ async def _send(pacer: OutboundPacer, messages: int, per_acquire: int = 1) -> li
     return sent
 
 
-async def test_the_default_pacer_spends_45_a_second_at_most_4_per_80ms() -> None:
-    sent = await _send(OutboundPacer.per_second(45), 60)
-    assert _max_in_window(sent, 0.999) <= 45  # ib_async never queues
+async def test_the_default_pacer_spends_46_a_second_at_most_4_per_80ms() -> None:
+    sent = await _send(OutboundPacer.per_second(), 60)
+    assert _max_in_window(sent, 0.999) <= 46  # ib_async never queues
+    assert IbkrBroker()._ib.client.MaxRequests == 46  # ib_async's own throttle, at the same rate
     assert _max_in_window(sent, 0.079) <= 4
     # a second as TWS counts it, with up to 80 ms of bunching before receipt
-    assert _max_in_window(sent, 1.079) <= 49
+    assert _max_in_window(sent, 1.079) <= 50
 
 
 async def test_brackets_go_out_whole_within_the_burst_budget() -> None:
-    sent = await _send(OutboundPacer.per_second(45), 30, per_acquire=3)
+    sent = await _send(OutboundPacer.per_second(), 30, per_acquire=3)
     assert len(sent) == 30
     assert _max_in_window(sent, 0.079) <= 4
 

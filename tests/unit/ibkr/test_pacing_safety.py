@@ -61,8 +61,8 @@ async def test_urgent_requests_jump_the_queue() -> None:
     assert order.index("cancel") <= 1
 
 
-@pytest.mark.parametrize("rate", [0, 46, 50])
-def test_pacer_refuses_more_than_45_per_second(rate: int) -> None:
+@pytest.mark.parametrize("rate", [0, 47, 50])
+def test_pacer_refuses_more_than_46_per_second(rate: int) -> None:
     with pytest.raises(ValueError):
         OutboundPacer.per_second(rate)
     with pytest.raises(ValueError):
