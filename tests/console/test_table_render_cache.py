@@ -151,3 +151,18 @@ async def test_a_click_selects_the_row_under_it_after_rows_moved() -> None:
         await pilot.click(cached, offset=(2, 1 + 5))  # below the header: the 6th row
         assert cached.cursor_row == 5
         assert cached.coordinate_to_cell_key(cached.cursor_coordinate).row_key.value == "row-4"
+
+
+async def test_a_new_order_is_laid_out_in_the_update_that_adds_it() -> None:
+    """Not when the table next goes idle: under a stream of price frames that came as late as
+    the next second's tick, and the order was in the table but not on screen."""
+    app = OneOrdersTable()
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.query_one(OrdersTable)
+        now = START + timedelta(seconds=60)
+        table.show((order(1, START),), now)
+        await pilot.pause()
+        height = table.virtual_size.height
+        table.show((order(2, START), order(1, START)), now)  # no pause: the same update
+        assert table.virtual_size.height == height + 1
+        assert table.get_row_index("ord-0002") == 0

@@ -360,6 +360,7 @@ class SnapshotTable(RowPatchedTable):
                     self.patch_cell(key, column_key, new)
                     merged.append(new)
             self._cells[key] = tuple(merged)
+        self._lay_out_new_rows()
         if held != order or force_order:
             self._reorder(order)
         moved = order != self._order
@@ -372,6 +373,15 @@ class SnapshotTable(RowPatchedTable):
             # On the top row the table follows the newest: new rows never scroll out of view.
             self.move_cursor(row=0, animate=False)
             self.scroll_home(animate=False)
+
+    def _lay_out_new_rows(self) -> None:
+        """Size the rows just added now, as DataTable does when it next goes idle: a new order
+        is in the table at once, and must not wait off screen for that idle moment."""
+        if self._require_update_dimensions:
+            self._require_update_dimensions = False
+            new_rows = self._new_rows.copy()
+            self._new_rows.clear()
+            self._update_dimensions(new_rows)
 
     def _reorder(self, order: list[str]) -> None:
         """Put the rows in `order` without touching them: DataTable.sort with a key that finds
