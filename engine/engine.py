@@ -358,10 +358,7 @@ class Engine:
     async def _flusher(self) -> None:
         while True:
             await asyncio.sleep(FLUSH_PERIOD_S)
-            try:
-                self.recorder.flush()
-            except AuditUnavailable as exc:
-                log.error("audit flush failed: %s", exc)
+            self.recorder.periodic_flush()
 
     async def _timers(self) -> None:
         while True:

@@ -33,6 +33,7 @@ class EventRecorder:
         self.clock = clock
         self.unrecorded_safety = 0
         """Safety records applied and queued while the store refused to write them."""
+        self._flush_refused = False
 
     def now_pair(self) -> dict[str, Any]:
         now = self.clock.now()
@@ -92,6 +93,22 @@ class EventRecorder:
             self.alert(
                 AlertLevel.INFO, "AUDIT_RECORDED", f"{count} queued safety record(s) written"
             )
+
+    def periodic_flush(self) -> None:
+        """The flusher's write. A store that starts refusing (a dead disk, the head anchor's
+        sync refused in the background) raises one CRITICAL alert, and an INFO one when a flush
+        goes through again; the log has every refusal."""
+        try:
+            self.flush()
+        except AuditUnavailable as exc:
+            log.error("audit flush failed: %s", exc)
+            if not self._flush_refused:
+                self._flush_refused = True
+                self.alert(AlertLevel.CRITICAL, "AUDIT_FLUSH", f"audit store refused: {exc}")
+            return
+        if self._flush_refused:
+            self._flush_refused = False
+            self.alert(AlertLevel.INFO, "AUDIT_FLUSH", "audit store writes again")
 
     def alert(
         self, level: AlertLevel, code: str, message: str, intent_id: str | None = None

@@ -128,17 +128,43 @@ async def test_a_refused_background_anchor_sync_raises_a_critical_alert(
     tmp_path: Path,
     monkeypatch,  # type: ignore[no-untyped-def]
 ) -> None:
+    """The refusal surfaces at the next anchor write: the flusher's (one CRITICAL alert) or the
+    next order's; meanwhile a durable write (a new proposal) is refused, never half-recorded."""
     engine, _, clock = await started_engine(tmp_path)
 
     def refused(fd: int) -> None:
         raise OSError(5, "Input/output error")
 
+    intent = make_intent(clock)
+    assert (await engine.propose(intent)).accepted
     monkeypatch.setattr(audit_anchor.os, "fdatasync", refused)
-    for n in (1, 2):  # the first anchor's refusal is raised by the next anchor write
-        intent = make_intent(clock, quantity=n)
-        assert (await engine.propose(intent)).accepted
-        assert (await approve_pending(engine, intent.intent_id)).ok
-    await eventually(lambda: any(a.code == "AUDIT_ANCHOR" for a in engine.snapshot().alerts))
+    assert (await approve_pending(engine, intent.intent_id)).ok
+    codes = {"AUDIT_ANCHOR", "AUDIT_FLUSH"}
+    await eventually(
+        lambda: any(
+            a.code in codes and a.level is AlertLevel.CRITICAL for a in engine.snapshot().alerts
+        )
+    )
     monkeypatch.undo()
     engine.store._anchor_file = AnchorFile(engine.store.path)  # the disk is back
+    again = make_intent(clock, quantity=2)
+    assert (await engine.propose(again)).accepted  # proposals are recorded again
+    await engine.stop()
+
+
+async def test_the_flusher_raises_one_critical_alert_while_the_store_refuses(
+    tmp_path: Path,
+) -> None:
+    engine = (await started_engine(tmp_path))[0]
+    engine.store._anchor_file = RefusingAnchor()  # type: ignore[assignment]
+    for n in range(3):
+        engine.recorder.alert(AlertLevel.INFO, "T", f"queued {n}")  # something to flush
+        engine.recorder.periodic_flush()
+    refusals = [a for a in engine.snapshot().alerts if a.code == "AUDIT_FLUSH"]
+    assert [a.level for a in refusals] == [AlertLevel.CRITICAL]  # once, not every 100 ms
+    engine.store._anchor_file = AnchorFile(engine.store.path)  # the disk is back
+    engine.recorder.periodic_flush()
+    assert [a.message for a in engine.snapshot().alerts if a.code == "AUDIT_FLUSH"][-1] == (
+        "audit store writes again"
+    )
     await engine.stop()
