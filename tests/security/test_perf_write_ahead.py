@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,18 +106,19 @@ async def test_the_anchor_sync_never_blocks_the_event_loop(tmp_path: Path, monke
     """A slow anchor disk must not hold the loop (and the order's acknowledgement) hostage."""
     engine, broker, clock = await started_engine(tmp_path)
     release = threading.Event()
+    syncing = threading.Event()
     synced_on: list[str] = []
 
     def slow_fdatasync(fd: int) -> None:
         synced_on.append(threading.current_thread().name)
+        syncing.set()
         release.wait(5)
 
     monkeypatch.setattr(audit_anchor.os, "fdatasync", slow_fdatasync)
     intent = make_intent(clock)
     assert (await engine.propose(intent)).accepted
     assert (await approve_pending(engine, intent.intent_id)).ok
-    await asyncio.sleep(0)  # the loop turns while the anchor's disk is still busy
-    assert not release.is_set() and broker.submits
+    assert broker.submits and syncing.wait(5)  # the anchor's sync is under way meanwhile
     release.set()
     await engine.stop()
     assert synced_on and threading.main_thread().name not in synced_on
