@@ -14,6 +14,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from console.tui.messages import AlertsAcknowledged, PendingSelected, StateWanted
+from console.tui.screens.paint import FramePainter, PaintNow
 from console.tui.screens.views import watch_state
 from console.tui.state import ConsoleState
 from console.tui.widgets.account import AccountStrip
@@ -90,6 +91,8 @@ class MainScreen(Screen[None]):
         self.side_active = 1
         self.state: ConsoleState | None = None
         self._bot: bool | None = None
+        self.painter = FramePainter(self)
+        """Paints a change of the Orders list at once (an approved order's row)."""
 
     def compose(self) -> ComposeResult:
         stale_s = self.config.stale.threshold_min * 60
@@ -275,6 +278,18 @@ class MainScreen(Screen[None]):
     # --- state in ----------------------------------------------------------------------
 
     def show_state(self, state: ConsoleState) -> None:
+        orders = self.query_one(OrdersTable)
+        orders_changed = orders.changes
+        self._show_state(state)
+        if orders.changes != orders_changed:
+            self.painter.request()
+
+    @on(PaintNow)
+    def _paint_now(self, event: PaintNow) -> None:
+        event.stop()
+        self.painter.paint()
+
+    def _show_state(self, state: ConsoleState) -> None:
         self.state = state
         snap = state.snapshot
         self.query_one(StatusBar).show(snap, state.now, state.phase, state.mode)

@@ -14,6 +14,10 @@ from rich.text import Text
 from textual._types import SegmentLines
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
+from textual.color import Color
+from textual.coordinate import Coordinate
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import DataTable, Input
 from textual.widgets.data_table import ColumnKey, RowKey
@@ -95,6 +99,114 @@ class RowPatchedTable(DataTable[Cell]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._cell_lines: LRUCache[tuple[RowKey, ColumnKey], CellLines] = LRUCache(10000)
+        self._drawing_style: Style | None = None
+        """The table's own style while it draws a frame (see `rich_style`)."""
+
+    @property
+    def rich_style(self) -> Style:
+        """While drawing, the style worked out once for the frame: DataTable asks for it on
+        every line, and it is computed over all the widget's ancestors each time."""
+        if self._drawing_style is not None:
+            return self._drawing_style
+        return super().rich_style
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._drawing_style = None
+        self._drawing_style = self.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._drawing_style = None
+
+    def _render_line_in_row(
+        self,
+        row_key: RowKey,
+        line_no: int,
+        base_style: Style,
+        cursor_location: Coordinate,
+        hover_location: Coordinate,
+    ) -> tuple[SegmentLines, SegmentLines]:
+        """DataTable's, for a table without row labels or fixed columns (every table here),
+        without working out the header's style for each row it draws."""
+        if self.fixed_columns or (self._labelled_row_exists and self.show_row_labels):
+            return super()._render_line_in_row(
+                row_key, line_no, base_style, cursor_location, hover_location
+            )
+        cursor_type = self.cursor_type
+        cache_key = (
+            row_key,
+            line_no,
+            base_style,
+            cursor_location,
+            hover_location,
+            cursor_type,
+            self.show_cursor,
+            self._show_hover_cursor,
+            self._update_count,
+            self._pseudo_class_state,
+        )
+        cached = self._row_render_cache.get(cache_key)
+        if cached is not None:
+            return cached
+        index = self._row_locations.get(row_key)
+        row_index = -1 if index is None else index
+        row_style = self._get_row_style(row_index, base_style)
+        highlight = self._should_highlight
+        scrollable: SegmentLines = []
+        table_width = 0
+        for column_index, column in enumerate(self.ordered_columns):
+            width = column.get_render_width(self)
+            table_width += width
+            cell = Coordinate(row_index, column_index)
+            lines = self._render_cell(
+                row_index,
+                column_index,
+                row_style,
+                width,
+                cursor=highlight(cursor_location, cell, cursor_type),
+                hover=highlight(hover_location, cell, cursor_type),
+            )
+            scrollable.append(lines[line_no])
+        remaining_space = max(0, self.size.width - table_width - self._row_label_column_width)
+        extend_style = self._extend_style(row_index, row_style, cursor_location, hover_location)
+        scrollable.append([Segment(" " * remaining_space, extend_style)])
+        row_pair: tuple[SegmentLines, SegmentLines] = ([], scrollable)
+        self._row_render_cache[cache_key] = row_pair
+        return row_pair
+
+    def _extend_style(
+        self,
+        row_index: int,
+        row_style: Style,
+        cursor_location: Coordinate,
+        hover_location: Coordinate,
+    ) -> Style:
+        """The style of the space right of the last column, as DataTable draws it."""
+        if self.cursor_type == "row":
+            extend_style, _ = self._get_styles_to_render_cell(
+                row_index == -1,
+                False,
+                False,
+                self._should_highlight(
+                    hover_location, Coordinate(row_index or 0, 0), self.cursor_type
+                ),
+                row_index == cursor_location.row,
+                self.show_cursor,
+                self._show_hover_cursor,
+                False,
+                False,
+            )
+            extend_style = row_style + extend_style
+        elif row_style.bgcolor is not None:
+            faded = Color.from_rich_color(row_style.bgcolor).blend(
+                self.background_colors[1], factor=0.25
+            )
+            extend_style = Style.from_color(color=row_style.color, bgcolor=faded.rich_color)
+        else:
+            extend_style = Style.from_color(row_style.color, row_style.bgcolor)
+        return extend_style + Style.from_meta(
+            {"row": row_index, "column": 0, "out_of_bounds": True}
+        )
 
     def _render_cell(
         self,
@@ -169,6 +281,20 @@ class RowPatchedTable(DataTable[Cell]):
         meta = Style.from_meta({"row": row_index, "column": column_index})
         pre_style = base_style + meta + component_style
         return [list(Segment.apply_style(line, pre_style, post_style)) for line in lines]
+
+    def _get_row_style(self, row_index: int, base_style: Style) -> Style:
+        """DataTable's row style, from the table's cached component styles: DataTable works
+        it out over the widget's ancestors for every row it draws (a third of a frame)."""
+        if row_index == -1:
+            return self.get_component_rich_style("datatable--header")
+        if row_index < self.fixed_rows:
+            return self.get_component_rich_style("datatable--fixed")
+        if self.zebra_stripes:
+            odd = row_index % 2
+            return self.get_component_rich_style(
+                "datatable--odd-row" if odd else "datatable--even-row"
+            )
+        return base_style
 
     def _clear_caches(self) -> None:
         super()._clear_caches()
@@ -264,6 +390,9 @@ class SnapshotTable(RowPatchedTable):
         self.filter_text = ""
         self.sort_column: int | None = None
         """Index into COLUMNS the rows are sorted by; None: the natural order."""
+        self.changes = 0
+        """Counts the updates that changed what the table shows (a row came, went, moved or a
+        cell changed): the screen paints an Orders change at once (`MainScreen`)."""
 
     @property
     def _rows(self) -> list[Row]:
@@ -345,12 +474,14 @@ class SnapshotTable(RowPatchedTable):
                 self.remove_row(key)
                 del self._cells[key]
         held = [key for key in self._order if key in wanted]
+        changed = bool(gone)
         for key, cells in rows:
             before = self._cells.get(key)
             if before is None:
                 self.add_row(*cells, key=key)
                 self._cells[key] = cells
                 held.append(key)
+                changed = True
                 continue
             merged = []
             for (_, column_key), new, old in zip(self.COLUMNS, cells, before, strict=True):
@@ -359,12 +490,15 @@ class SnapshotTable(RowPatchedTable):
                 else:
                     self.patch_cell(key, column_key, new)
                     merged.append(new)
+                    changed = True
             self._cells[key] = tuple(merged)
         self._lay_out_new_rows()
         if held != order or force_order:
             self._reorder(order)
         moved = order != self._order
         self._order = order
+        if changed or moved:
+            self.changes += 1
         if not moved:
             return
         if keep in wanted:

@@ -1,0 +1,57 @@
+"""Painting an order's change at once: the frame is drawn now, not at the next 60 Hz tick."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from textual.message import Message
+from textual.screen import Screen
+from textual.widget import Widget
+
+MIN_FRAME_GAP_S = 1 / 60
+"""Frames painted at once are at least this far apart (Textual's own frame rate): a burst of
+order events never paints more often than the screen's update timer would."""
+
+
+@dataclass
+class PaintNow(Message):
+    """A screen to itself, queued behind its widgets' refresh requests: draw the frame now."""
+
+
+class FramePainter:
+    """Draws a screen's next frame as soon as the refreshes already asked for have reached it.
+
+    Textual repaints in three hops: a changed widget tells the screen when the widget next goes
+    idle, the screen then resumes its update timer, and the timer draws on its next 1/60 s
+    tick (a frame that falls between the first two hops misses the change). `request` sends
+    the widgets' pending refreshes to the screen now and queues `PaintNow` behind them; the
+    screen's handler then calls `paint`, which draws exactly what the timer would have drawn
+    (layout first when one is needed). Later ticks find nothing left to draw."""
+
+    def __init__(self, screen: Screen[Any]) -> None:
+        self.screen = screen
+        self.requested = 0
+        """Frames asked for (an order event on screen)."""
+        self.painted = 0
+        """Frames drawn at once."""
+        self._last_request = float("-inf")
+
+    def request(self) -> bool:
+        """Ask for the frame now; False (the timer paints it) within MIN_FRAME_GAP_S of the last."""
+        now = time.monotonic()
+        if now - self._last_request < MIN_FRAME_GAP_S:
+            return False
+        self._last_request = now
+        self.requested += 1
+        for widget in self.screen.walk_children(Widget):
+            widget._check_refresh()  # post the widget's Update / Layout to the screen now
+        self.screen.post_message(PaintNow())
+        return True
+
+    def paint(self) -> None:
+        """Draw the frame (the screen's update-timer callback), if the screen is on top."""
+        if self.screen.is_current:
+            self.painted += 1
+            self.screen._on_timer_update()
