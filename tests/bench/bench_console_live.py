@@ -57,6 +57,7 @@ from contracts.enums import ChaosMode
 from contracts.intent import Instrument
 from engine.clock import SystemClock
 from engine.engine import Engine
+from tests.bench.console_stages import StageMarks
 from tests.bench.report import add_output_args, pct, table, write_figures
 from tests.support import make_intent
 
@@ -207,7 +208,7 @@ async def approve_latency(approvals: int, rate: float) -> tuple[Rows, Figures]:
 
     hook_frames(app, vt, on_frame)
     key = app.keymap["approve"].split(",")[0].strip()
-    rng = random.Random(3)
+    rng, stages = random.Random(3), StageMarks(app, engine)
     to_row: list[float] = []
     to_message: list[float] = []
     to_table: list[float] = []
@@ -256,7 +257,7 @@ async def approve_latency(approvals: int, rate: float) -> tuple[Rows, Figures]:
             probe.price, probe.intent_id = f"{limit:.2f}", intent.intent_id
             probe.row_painted = probe.message_painted = None
             probe.painted.clear()
-            t0 = time.perf_counter()
+            t0 = stages.start()
             app.post_message(events.Key(key, key))  # as the terminal driver delivers it
             table_at = None
             while table_at is None:  # the DataTable holds the row (not yet painted)
@@ -278,6 +279,7 @@ async def approve_latency(approvals: int, rate: float) -> tuple[Rows, Figures]:
             assert probe.row_painted is not None
             to_row.append((probe.row_painted - t0) * 1000)
             to_table.append((table_at - t0) * 1000)
+            stages.keep()
             deadline = time.perf_counter() + 2
             while probe.message_painted is None and time.perf_counter() < deadline:
                 await asyncio.sleep(0.002)
@@ -303,10 +305,12 @@ async def approve_latency(approvals: int, rate: float) -> tuple[Rows, Figures]:
     figures = {
         "approve_to_painted_p50_ms": pct(to_row, 50),
         "approve_to_painted_p99_ms": pct(to_row, 99),
+        **await stages.floor(approvals, (WIDTH, HEIGHT)),
     }
     return {
         f"approve -> order row painted ({len(to_row)} approvals)": row(to_row),
         "approve -> row in OrdersTable (not yet painted)": row(to_table),
+        **stages.rows(row),
         f"approve -> 'sent' message painted ({len(to_message)})": row(to_message)
         if to_message
         else "never seen",

@@ -10,6 +10,7 @@ from textual.widget import Widget
 
 from console.tui import format as fmt
 from console.tui.text import printable
+from console.tui.widgets.status_bar import drawn
 from engine.view import EngineSnapshot
 
 
@@ -37,11 +38,15 @@ class AccountStrip(Widget):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.snapshot: EngineSnapshot | None = None
+        self._drawn: object = None
 
     def show(self, snapshot: EngineSnapshot | None) -> None:
         if snapshot is not self.snapshot:
             self.snapshot = snapshot
-            self.refresh()
+            shows = drawn((part, None) for part in self.parts())
+            if shows != self._drawn:  # a new snapshot that reads the same is not redrawn
+                self._drawn = shows
+                self.refresh()
 
     def parts(self) -> list[Text]:
         """Most important first; `render` drops from the end to fit."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -64,13 +65,18 @@ class StatusBar(Widget):
         self.mode: Mode = mode
         """The configured mode until the engine's first snapshot (never a guessed SIM behind
         the live-account dialog)."""
+        self._drawn: object = None
+        """What the bar shows (`drawn`): a new snapshot that reads the same is not redrawn."""
 
     def show(self, snapshot: EngineSnapshot | None, now: datetime, phase: str, mode: Mode) -> None:
         mode = snapshot.mode if snapshot is not None else mode
         if (snapshot, now, phase, mode) == (self.snapshot, self.now, self.phase, self.mode):
             return
         self.snapshot, self.now, self.phase, self.mode = snapshot, now, phase, mode
-        self.refresh()
+        shows = drawn((p.text, p.priority) for p in self.parts())
+        if shows != self._drawn:
+            self._drawn = shows
+            self.refresh()
 
     def parts(self) -> list[_Part]:
         snap = self.snapshot
@@ -175,6 +181,11 @@ def shown_mode(mode: Mode, snap: EngineSnapshot | None) -> Mode:
     if snap.connection.account_id and not snap.connection.is_paper:
         return Mode.LIVE
     return Mode.PAPER
+
+
+def drawn(parts: Iterable[tuple[Text, object]]) -> tuple[object, ...]:
+    """What texts look like on screen, comparable: `Text.__eq__` ignores the base style."""
+    return tuple((t.plain, tuple(t.spans), t.style, t.justify, extra) for t, extra in parts)
 
 
 def _width(parts: list[_Part]) -> int:
