@@ -1,0 +1,151 @@
+"""An order event is painted at once, in one frame; price ticks and look-alike snapshots are not."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
+from typing import Any
+
+from textual.app import App, ComposeResult
+
+from console.tui.app import DeskgateApp
+from console.tui.screens.main import MainScreen
+from console.tui.screens.paint import FramePainter
+from console.tui.widgets.account import AccountStrip
+from console.tui.widgets.status_bar import StatusBar
+from console.tui.widgets.tables import OrdersTable
+from contracts.enums import LifecycleState, Mode
+from engine.clock import ManualClock
+from tests.console import scenarios
+from tests.console.conftest import on_screen, wait_for
+from tests.console.fakes import FakeEngine
+
+
+class Frames:
+    """Every frame the app hands its driver, as text, and whether `FramePainter` drew it."""
+
+    def __init__(self, app: DeskgateApp, painter: FramePainter) -> None:
+        self.drawn: list[tuple[bool, str]] = []
+        self.painting = False
+        display, paint = app._display, painter.paint
+
+        def recording_display(screen: Any, renderable: Any) -> None:
+            display(screen, renderable)
+            if renderable is not None and hasattr(renderable, "render_segments"):
+                self.drawn.append((self.painting, renderable.render_segments(app.console)))
+
+        def flagged_paint() -> None:
+            self.painting = True
+            try:
+                paint()
+            finally:
+                self.painting = False
+
+        app._display = recording_display  # type: ignore[method-assign]
+        painter.paint = flagged_paint  # type: ignore[method-assign]
+
+
+def main_screen(app: DeskgateApp) -> MainScreen:
+    screen = app.screen_stack[0]
+    assert isinstance(screen, MainScreen)
+    return screen
+
+
+async def open_orders(pilot: Any, app: DeskgateApp) -> OrdersTable:
+    await wait_for(pilot, lambda: on_screen(app))
+    await pilot.press("3")  # the Orders panel beside the approvals (120x40: split layout)
+    table = app.screen.query_one(OrdersTable)
+    await wait_for(pilot, lambda: table.region.height > 0)
+    return table
+
+
+async def test_a_new_order_is_in_the_frame_painted_at_once(clock: ManualClock) -> None:
+    engine = scenarios.with_pending(clock)
+    engine.started = False
+    app = DeskgateApp(engine, config=engine.config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await open_orders(pilot, app)
+        painter = main_screen(app).painter
+        frames = Frames(app, painter)
+        requested = painter.requested
+        engine.add_order("paint-0001", LifecycleState.SUBMITTED, limit="123.45")
+        engine.publish("order")
+        await wait_for(pilot, lambda: "paint-0001" in table._order)
+        await wait_for(pilot, lambda: any(at_once for at_once, _ in frames.drawn))
+        assert painter.requested == requested + 1  # one order event: one frame asked for
+        painted = [text for at_once, text in frames.drawn if at_once]
+        assert "123.45" in painted[0]  # that frame already holds the row
+
+
+async def test_price_ticks_do_not_paint_at_once(clock: ManualClock) -> None:
+    engine = scenarios.with_pending(clock)
+    engine.started = False
+    engine.add_order("paint-0002", LifecycleState.SUBMITTED, limit="99.10")
+    app = DeskgateApp(engine, config=engine.config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await open_orders(pilot, app)
+        await wait_for(pilot, lambda: "paint-0002" in table._order)
+        painter = main_screen(app).painter
+        requested, changes = painter.requested, table.changes
+        for step in range(5):
+            await refreshed_after(pilot, app, partial(set_quote, engine, step))
+        assert (painter.requested, table.changes) == (requested, changes)
+
+
+def set_quote(engine: FakeEngine, step: int) -> None:
+    engine.set_quote("AAPL", f"187.{10 + step}", f"187.{20 + step}")
+
+
+async def refreshed_after(pilot: Any, app: DeskgateApp, change: Callable[[], None]) -> None:
+    """`change()` the engine, then wait until the app took a new snapshot."""
+    before = app.snapshot
+    change()
+    await wait_for(pilot, lambda: app.snapshot is not before)
+
+
+class Bars(App[None]):
+    def compose(self) -> ComposeResult:
+        yield StatusBar(stale_threshold_s=60, id="status")
+        yield AccountStrip(id="account")
+
+
+async def test_a_snapshot_that_reads_the_same_does_not_redraw_the_bars(
+    fake_engine: FakeEngine,
+) -> None:
+    app = Bars()
+    fake_engine.started = True
+    async with app.run_test(size=(120, 5)) as pilot:
+        status, account = app.query_one(StatusBar), app.query_one(AccountStrip)
+        snapshot, now = fake_engine.snapshot(), fake_engine.clock.now()
+        status.show(snapshot, now, "", Mode.SIM)
+        account.show(snapshot)
+        await pilot.pause()
+        redrawn: list[str] = []
+        for widget in (status, account):
+            refresh = widget.refresh
+
+            def counting_refresh(*args: Any, _refresh: Any = refresh, **kwargs: Any) -> Any:
+                redrawn.append("bar")
+                return _refresh(*args, **kwargs)
+
+            widget.refresh = counting_refresh  # type: ignore[method-assign]
+        later = replace(snapshot, audit_tail=(), taken_at=now)  # nothing either bar shows
+        status.show(later, now, "", Mode.SIM)
+        account.show(later)
+        assert redrawn == []
+        status.show(replace(later, trades_today=later.trades_today + 1), now, "", Mode.SIM)
+        assert redrawn == ["bar"]  # what it shows changed: drawn again
+
+
+async def test_order_events_in_a_burst_ask_for_one_frame_at_once(clock: ManualClock) -> None:
+    engine = scenarios.with_pending(clock)
+    engine.started = False
+    app = DeskgateApp(engine, config=engine.config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_orders(pilot, app)
+        painter = main_screen(app).painter
+        painter.request()
+        requested = painter.requested
+        assert not painter.request()  # within a frame of the last: the update timer paints it
+        assert painter.requested == requested
