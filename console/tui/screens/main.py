@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -46,6 +46,7 @@ PANELS: tuple[tuple[str, str, str], ...] = (
     ("fills", "Fills", "Fills"),
     ("strategies", "Strategies", "Strat"),
 )
+W = TypeVar("W", bound=Widget)
 STRATEGIES = len(PANELS) - 1
 """The strategies panel: a tab only while the bot runs (`--strategies`)."""
 LAYOUTS = ("-compact", "-split", "-tiled")
@@ -91,6 +92,7 @@ class MainScreen(Screen[None]):
         self.side_active = 1
         self.state: ConsoleState | None = None
         self._bot: bool | None = None
+        self._widgets: dict[tuple[type[Widget], str | None], Widget] = {}
         self.painter = FramePainter(self)
         """Paints a change of the Orders list at once (an approved order's row)."""
 
@@ -277,8 +279,19 @@ class MainScreen(Screen[None]):
 
     # --- state in ----------------------------------------------------------------------
 
+    def _one(self, kind: type[W], selector: str | None = None) -> W:
+        """The screen's widget of that type (and selector), found once: every engine update
+        feeds a dozen of them, and each query walks the screen's tree."""
+        key = (kind, selector)
+        widget = self._widgets.get(key)
+        if widget is None:
+            found = self.query_one(selector, kind) if selector else self.query_one(kind)
+            widget = self._widgets[key] = found
+        assert isinstance(widget, kind)
+        return widget
+
     def show_state(self, state: ConsoleState) -> None:
-        orders = self.query_one(OrdersTable)
+        orders = self._one(OrdersTable)
         orders_changed = orders.changes
         self._show_state(state)
         if orders.changes != orders_changed:
@@ -292,25 +305,25 @@ class MainScreen(Screen[None]):
     def _show_state(self, state: ConsoleState) -> None:
         self.state = state
         snap = state.snapshot
-        self.query_one(StatusBar).show(snap, state.now, state.phase, state.mode)
-        queue = self.query_one(ApprovalQueue)
+        self._one(StatusBar).show(snap, state.now, state.phase, state.mode)
+        queue = self._one(ApprovalQueue)
         pending = snap.pending if snap is not None else ()
         queue.show(pending, state.now_mono)
         queue.display = bool(pending)
         if pending and self.focused is None:  # hidden while empty (e.g. before the start) it
             queue.focus()  # lost the focus: the first trade to approve brings it back
         self._note_idle(bool(pending), state.now_mono)
-        self.query_one("#queue-empty").display = not pending
-        self.query_one(EvidencePanel).display = bool(pending)
-        self.query_one(DriftBanner).show(snap.drifts if snap is not None else ())
-        self.query_one(AccountStrip).show(snap)
-        self.query_one(QuotesPanel).show(state.quotes)
+        self._one(Static, "#queue-empty").display = not pending
+        self._one(EvidencePanel).display = bool(pending)
+        self._one(DriftBanner).show(snap.drifts if snap is not None else ())
+        self._one(AccountStrip).show(snap)
+        self._one(QuotesPanel).show(state.quotes)
         if snap is None:
             self._show_panels(state)
             self._refresh_tabs()
             return
-        self.query_one(MessageLine).show_alert(snap.alerts[-1] if snap.alerts else None)
-        history = self.query_one(PendingHistory)
+        self._one(MessageLine).show_alert(snap.alerts[-1] if snap.alerts else None)
+        history = self._one(PendingHistory)
         history.show(state.pending_history)
         history.display = bool(state.pending_history)
         self._show_panels(state)
@@ -320,8 +333,9 @@ class MainScreen(Screen[None]):
         """Feed the panels on screen; the others keep their last rows until shown."""
         snap = state.snapshot
         visible = self.panel_visible
-        if visible(0):
-            self.query_one(EvidencePanel).show(
+        evidence = self._one(EvidencePanel)
+        if visible(0) and evidence.display:  # hidden (nothing pending): caught up when shown
+            evidence.show(
                 EvidenceView(
                     pending=state.selected,
                     now=state.now,
@@ -335,22 +349,22 @@ class MainScreen(Screen[None]):
         if snap is None:
             return
         if visible(1):
-            self.query_one(PositionsTable).show(snap.positions)
+            self._one(PositionsTable).show(snap.positions)
         if visible(2):
-            self.query_one(OrdersTable).show(snap.orders, state.now)
+            self._one(OrdersTable).show(snap.orders, state.now)
         if visible(3):
-            self.query_one(LatencyPanel).show(snap.latency)
+            self._one(LatencyPanel).show(snap.latency)
         if visible(4):
-            self.query_one(GatesPanel).show(gates_from(snap), tier_label(snap))
+            self._one(GatesPanel).show(gates_from(snap), tier_label(snap))
         if visible(5):
-            self.query_one(AlertsTable).show(snap.alerts)
+            self._one(AlertsTable).show(snap.alerts)
         if visible(6):
-            self.query_one(AuditTable).show(snap.audit_tail)
+            self._one(AuditTable).show(snap.audit_tail)
         if visible(7):
-            self.query_one(FillsTable).show(snap.fills)
+            self._one(FillsTable).show(snap.fills)
 
     def show_result(self, command: str, ok: bool, message: str) -> None:
-        self.query_one(MessageLine).show_result(command, ok, message)
+        self._one(MessageLine).show_result(command, ok, message)
 
     def _refresh_tabs(self) -> None:
         badges: dict[int, tuple[str, str]] = {}
@@ -375,7 +389,7 @@ class MainScreen(Screen[None]):
             )
             if serious:
                 badges[5] = (f"{serious}!", "bold black on #ffaf00")
-        self.query_one(PanelTabs).show(self._tab_active(), self._visible_tabs(), badges)
+        self._one(PanelTabs).show(self._tab_active(), self._visible_tabs(), badges)
 
     # --- messages up -------------------------------------------------------------------
 

@@ -25,10 +25,11 @@ class FramePainter:
 
     Textual repaints in three hops: a changed widget tells the screen when the widget next goes
     idle, the screen then resumes its update timer, and the timer draws on its next 1/60 s
-    tick (a frame that falls between the first two hops misses the change). `request` sends
-    the widgets' pending refreshes to the screen now and queues `PaintNow` behind them; the
-    screen's handler then calls `paint`, which draws exactly what the timer would have drawn
-    (layout first when one is needed). Later ticks find nothing left to draw."""
+    tick (a frame that falls between the first two hops misses the change). `request` holds
+    the timer, sends the widgets' pending refreshes to the screen now and queues `PaintNow`
+    behind them; the screen's handler then calls `paint`, which draws exactly what the timer
+    would have drawn (layout first when one is needed). Later ticks find nothing left to draw.
+    Textual has no public call for this: it uses the screen's update-timer callback."""
 
     def __init__(self, screen: Screen[Any]) -> None:
         self.screen = screen
@@ -45,6 +46,9 @@ class FramePainter:
             return False
         self._last_request = now
         self.requested += 1
+        # No tick between the refreshes and PaintNow: it would draw the change half done (a
+        # table's new rows before the layout that makes room for them), then draw it again.
+        self.screen._update_timer.pause()
         for widget in self.screen.walk_children(Widget):
             widget._check_refresh()  # post the widget's Update / Layout to the screen now
         self.screen.post_message(PaintNow())
@@ -55,3 +59,5 @@ class FramePainter:
         if self.screen.is_current:
             self.painted += 1
             self.screen._on_timer_update()
+        else:  # under another screen: the screen's own update path draws it when shown
+            self.screen.check_idle()
