@@ -20,7 +20,7 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import DataTable, Input
-from textual.widgets.data_table import ColumnKey, RowKey
+from textual.widgets.data_table import ColumnKey, CursorType, RowKey
 
 Cell = Text
 """Every cell is a `Text`: a plain str cell would be parsed as markup."""
@@ -54,6 +54,24 @@ class CellLines:
     lines: list[list[Segment]]
     styled: dict[CellPlace, list[list[Segment]]] = field(default_factory=dict)
     """These lines as drawn at a place (row and column index, row style, cursor, hover...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Drawing:
+    """The table's settings a frame's cells are drawn with, read once per frame (each is a
+    reactive attribute, and DataTable reads them for every cell)."""
+
+    style: Style
+    padding: int
+    hover_shown: bool
+    show_cursor: bool
+    cursor_type: CursorType
+    fixed_rows: int
+    fixed_columns: int
+    css_foreground: bool
+    css_background: bool
+    width: int
+    scroll_x: float
 
 
 def same(a: Cell, b: Cell) -> bool:
@@ -97,26 +115,48 @@ class RowPatchedTable(DataTable[Cell]):
     generation are not drawn."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._row_lines: LRUCache[tuple[object, ...], tuple[SegmentLines, SegmentLines]]
+        self._row_lines = LRUCache(1000)
+        """A row's line as drawn (`_render_line_in_row`), by DataTable's key plus the columns
+        in view."""
         super().__init__(*args, **kwargs)
         self._cell_lines: LRUCache[tuple[RowKey, ColumnKey], CellLines] = LRUCache(10000)
-        self._drawing_style: Style | None = None
-        """The table's own style while it draws a frame (see `rich_style`)."""
+        self._drawing: Drawing | None = None
+        """While the table draws a frame: its settings for that frame."""
 
     @property
     def rich_style(self) -> Style:
         """While drawing, the style worked out once for the frame: DataTable asks for it on
         every line, and it is computed over all the widget's ancestors each time."""
-        if self._drawing_style is not None:
-            return self._drawing_style
+        if self._drawing is not None:
+            return self._drawing.style
         return super().rich_style
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        self._drawing_style = None
-        self._drawing_style = self.rich_style
+        self._drawing = None
+        self._drawing = self._settings()
         try:
             return super().render_lines(crop)
         finally:
-            self._drawing_style = None
+            self._drawing = None
+
+    def _settings(self) -> Drawing:
+        """This frame's `Drawing` (worked out now outside a frame)."""
+        if self._drawing is not None:
+            return self._drawing
+        return Drawing(
+            self.rich_style,
+            self.cell_padding,
+            self._show_hover_cursor,
+            self.show_cursor,
+            self.cursor_type,
+            self.fixed_rows,
+            self.fixed_columns,
+            self.cursor_foreground_priority == "css",
+            self.cursor_background_priority == "css",
+            self.size.width,
+            self.scroll_x,
+        )
 
     def _render_line_in_row(
         self,
@@ -127,12 +167,15 @@ class RowPatchedTable(DataTable[Cell]):
         hover_location: Coordinate,
     ) -> tuple[SegmentLines, SegmentLines]:
         """DataTable's, for a table without row labels or fixed columns (every table here),
-        without working out the header's style for each row it draws."""
+        without working out the header's style for each row it draws, and with the cells
+        outside the visible columns left blank (the line is cut to them: a narrow panel does
+        not draw the columns it cannot show)."""
         if self.fixed_columns or (self._labelled_row_exists and self.show_row_labels):
             return super()._render_line_in_row(
                 row_key, line_no, base_style, cursor_location, hover_location
             )
-        cursor_type = self.cursor_type
+        drawing = self._settings()
+        cursor_type = drawing.cursor_type
         cache_key = (
             row_key,
             line_no,
@@ -140,12 +183,14 @@ class RowPatchedTable(DataTable[Cell]):
             cursor_location,
             hover_location,
             cursor_type,
-            self.show_cursor,
-            self._show_hover_cursor,
+            drawing.show_cursor,
+            drawing.hover_shown,
             self._update_count,
             self._pseudo_class_state,
+            drawing.scroll_x,
+            drawing.width,
         )
-        cached = self._row_render_cache.get(cache_key)
+        cached = self._row_lines.get(cache_key)
         if cached is not None:
             return cached
         index = self._row_locations.get(row_key)
@@ -154,9 +199,13 @@ class RowPatchedTable(DataTable[Cell]):
         highlight = self._should_highlight
         scrollable: SegmentLines = []
         table_width = 0
+        shown_from, shown_to = drawing.scroll_x, drawing.scroll_x + drawing.width
         for column_index, column in enumerate(self.ordered_columns):
             width = column.get_render_width(self)
             table_width += width
+            if table_width <= shown_from or table_width - width >= shown_to:
+                scrollable.append([Segment(" " * width)])  # cut off the line: never seen
+                continue
             cell = Coordinate(row_index, column_index)
             lines = self._render_cell(
                 row_index,
@@ -167,11 +216,11 @@ class RowPatchedTable(DataTable[Cell]):
                 hover=highlight(hover_location, cell, cursor_type),
             )
             scrollable.append(lines[line_no])
-        remaining_space = max(0, self.size.width - table_width - self._row_label_column_width)
+        remaining_space = max(0, drawing.width - table_width - self._row_label_column_width)
         extend_style = self._extend_style(row_index, row_style, cursor_location, hover_location)
         scrollable.append([Segment(" " * remaining_space, extend_style)])
         row_pair: tuple[SegmentLines, SegmentLines] = ([], scrollable)
-        self._row_render_cache[cache_key] = row_pair
+        self._row_lines.set(cache_key, row_pair)
         return row_pair
 
     def _extend_style(
@@ -182,17 +231,18 @@ class RowPatchedTable(DataTable[Cell]):
         hover_location: Coordinate,
     ) -> Style:
         """The style of the space right of the last column, as DataTable draws it."""
-        if self.cursor_type == "row":
+        drawing = self._settings()
+        if drawing.cursor_type == "row":
             extend_style, _ = self._get_styles_to_render_cell(
                 row_index == -1,
                 False,
                 False,
                 self._should_highlight(
-                    hover_location, Coordinate(row_index or 0, 0), self.cursor_type
+                    hover_location, Coordinate(row_index or 0, 0), drawing.cursor_type
                 ),
                 row_index == cursor_location.row,
-                self.show_cursor,
-                self._show_hover_cursor,
+                drawing.show_cursor,
+                drawing.hover_shown,
                 False,
                 False,
             )
@@ -233,14 +283,15 @@ class RowPatchedTable(DataTable[Cell]):
                 )
             height = row.height
             datum = self._data[row_key].get(column_key)
+        drawing = self._settings()
         entry = self._cell_lines.get((row_key, column_key))
         if (
             entry is None
             or entry.datum is not datum
-            or (entry.width, entry.height, entry.padding) != (width, height, self.cell_padding)
+            or (entry.width, entry.height, entry.padding) != (width, height, drawing.padding)
         ):
             lines = self._lay_out_cell(row_index, column_index, width, height)
-            entry = CellLines(datum, width, height, self.cell_padding, lines)
+            entry = CellLines(datum, width, height, drawing.padding, lines)
             self._cell_lines.discard((row_key, column_key))  # `set` keeps an existing value
             self._cell_lines.set((row_key, column_key), entry)
         place = (
@@ -249,7 +300,7 @@ class RowPatchedTable(DataTable[Cell]):
             base_style,
             cursor,
             hover,
-            self._show_hover_cursor,
+            drawing.hover_shown,
             self._pseudo_class_state,
             self._styles_generation,
         )
@@ -265,18 +316,21 @@ class RowPatchedTable(DataTable[Cell]):
         """`lines` under the row's style, the cursor's and the click-to-row meta, as
         DataTable's `Styled` puts them on a cell it renders."""
         row_index, column_index, base_style, cursor, hover = place[:5]
+        drawing = self._settings()
         header = row_index == -1
-        fixed = not header and (row_index < self.fixed_rows or column_index < self.fixed_columns)
+        fixed = not header and (
+            row_index < drawing.fixed_rows or column_index < drawing.fixed_columns
+        )
         component_style, post_style = self._get_styles_to_render_cell(
             header,
             False,
             fixed,
             hover,
             cursor,
-            self.show_cursor,
-            self._show_hover_cursor,
-            self.cursor_foreground_priority == "css",
-            self.cursor_background_priority == "css",
+            drawing.show_cursor,
+            drawing.hover_shown,
+            drawing.css_foreground,
+            drawing.css_background,
         )
         meta = Style.from_meta({"row": row_index, "column": column_index})
         pre_style = base_style + meta + component_style
@@ -298,10 +352,12 @@ class RowPatchedTable(DataTable[Cell]):
 
     def _clear_caches(self) -> None:
         super()._clear_caches()
+        self._row_lines.clear()
         self._styles_generation += 1  # the laid-out cells stay: their values did not change
 
     def notify_style_update(self) -> None:
         self._styles_generation += 1
+        self._row_lines.clear()
         super().notify_style_update()
 
     def _lay_out_cell(
@@ -335,6 +391,7 @@ class RowPatchedTable(DataTable[Cell]):
         _discard(self._row_renderable_cache, lambda key: key[1] == index)
         self._cell_lines.discard((row, column))
         _discard(self._row_render_cache, lambda key: key[0] == row)
+        _discard(self._row_lines, lambda key: key[0] == row)
         _discard(self._line_cache, lambda key: key[0] in lines)
         self._refresh_region(region)
 
