@@ -53,6 +53,7 @@ from contracts.enums import TradingState
 from contracts.intent import Instrument
 from engine.clock import SystemClock
 from engine.engine import Engine
+from engine.heap import settle_heap
 from tests.bench.report import add_output_args, dist, pct, table, write_figures
 from tests.support import make_intent
 
@@ -531,6 +532,7 @@ async def run(args: argparse.Namespace) -> tuple[list[tuple[str, Rows]], Figures
         await desk.engine.start()
         assert await desk.engine.watch_quote(AAPL) is not None, "no quote"
         await reconciliations_settled(desk.engine)
+        settle_heap()  # as the `deskgate` process does once its engine has started
         try:
             rows, got = await side_by_side(gateway, desk, raw_client, args)
             figures |= got
