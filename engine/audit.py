@@ -213,8 +213,25 @@ class AuditStore:
         if self._anchor_due is not None:
             self._anchor(self._anchor_due)
 
+    def settle(self) -> None:
+        """Block until the head anchor's background sync is done (a refused sync is raised):
+        the disk is then quiet, as it is once a trader has read a pending order."""
+        try:
+            self._anchor_file.wait()
+        except OSError as exc:
+            raise AuditUnavailable(f"audit head anchor refused the sync: {_cause(exc)}") from exc
+
     def flush(self) -> None:
+        """Write the queued beads and their head anchor; with none queued, the anchor a
+        write-ahead left due (the flusher's period bounds how far the anchor lags)."""
         if not self._pending:
+            self.sync_anchor()
+            try:
+                self._anchor_file.raise_refused()  # surfaced now, not at the next write
+            except OSError as exc:
+                raise AuditUnavailable(
+                    f"audit head anchor {anchor_path(self.path)} refused the sync: {_cause(exc)}"
+                ) from exc
             return
         self._write(self._pending)
         newest = self._pending[-1][0]
