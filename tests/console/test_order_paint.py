@@ -149,3 +149,23 @@ async def test_order_events_in_a_burst_ask_for_one_frame_at_once(clock: ManualCl
         requested = painter.requested
         assert not painter.request()  # within a frame of the last: the update timer paints it
         assert painter.requested == requested
+
+
+async def test_a_timer_tick_waits_for_the_queued_frame(clock: ManualClock) -> None:
+    """The screen's update timer does not draw while a PaintNow is queued (it would draw a
+    change half done, then PaintNow would draw it again)."""
+    engine = scenarios.with_pending(clock)
+    engine.started = False
+    app = DeskgateApp(engine, config=engine.config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_orders(pilot, app)
+        screen = main_screen(app)
+        frames = Frames(app, screen.painter)
+        await pilot.pause()
+        drawn = len(frames.drawn)
+        assert screen.painter.request()
+        screen.refresh()  # something to draw
+        screen._on_timer_update()  # the timer's tick, before the screen handled PaintNow
+        assert len(frames.drawn) == drawn
+        await wait_for(pilot, lambda: len(frames.drawn) > drawn)
+        assert frames.drawn[drawn][0]  # the frame came from the PaintNow

@@ -302,6 +302,12 @@ class MainScreen(Screen[None]):
         event.stop()
         self.painter.paint()
 
+    def _on_timer_update(self) -> None:
+        if self.painter.holds_tick():  # the queued PaintNow draws this frame, whole
+            self._update_timer.pause()
+            return
+        super()._on_timer_update()
+
     def _show_state(self, state: ConsoleState) -> None:
         self.state = state
         snap = state.snapshot

@@ -13,6 +13,9 @@ from textual.widget import Widget
 MIN_FRAME_GAP_S = 1 / 60
 """Frames painted at once are at least this far apart (Textual's own frame rate): a burst of
 order events never paints more often than the screen's update timer would."""
+HOLD_S = 0.25
+"""A queued `PaintNow` holds the screen's timer ticks at most this long (should the screen
+never handle it, the timer draws again)."""
 
 
 @dataclass
@@ -25,11 +28,13 @@ class FramePainter:
 
     Textual repaints in three hops: a changed widget tells the screen when the widget next goes
     idle, the screen then resumes its update timer, and the timer draws on its next 1/60 s
-    tick (a frame that falls between the first two hops misses the change). `request` holds
-    the timer, sends the widgets' pending refreshes to the screen now and queues `PaintNow`
-    behind them; the screen's handler then calls `paint`, which draws exactly what the timer
-    would have drawn (layout first when one is needed). Later ticks find nothing left to draw.
-    Textual has no public call for this: it uses the screen's update-timer callback."""
+    tick (a frame that falls between the first two hops misses the change). `request` sends
+    the widgets' pending refreshes to the screen now and queues `PaintNow` behind them; the
+    screen's handler then calls `paint`, which draws exactly what the timer would have drawn
+    (layout first when one is needed). Until then the screen skips its timer's ticks
+    (`holds_tick`): one would draw the change half done (a table's new rows before the layout
+    that makes room for them), then PaintNow would draw it again. Textual has no public call
+    for this: it uses the screen's update-timer callback."""
 
     def __init__(self, screen: Screen[Any]) -> None:
         self.screen = screen
@@ -38,24 +43,29 @@ class FramePainter:
         self.painted = 0
         """Frames drawn at once."""
         self._last_request = float("-inf")
+        self._queued_at: float | None = None
 
     def request(self) -> bool:
-        """Ask for the frame now; False (the timer paints it) within MIN_FRAME_GAP_S of the last."""
+        """Ask for the frame now; False when one is queued already, or (the timer paints it)
+        within MIN_FRAME_GAP_S of the last."""
         now = time.monotonic()
-        if now - self._last_request < MIN_FRAME_GAP_S:
+        if self.holds_tick() or now - self._last_request < MIN_FRAME_GAP_S:
             return False
-        self._last_request = now
+        self._last_request = self._queued_at = now
         self.requested += 1
-        # No tick between the refreshes and PaintNow: it would draw the change half done (a
-        # table's new rows before the layout that makes room for them), then draw it again.
         self.screen._update_timer.pause()
         for widget in self.screen.walk_children(Widget):
             widget._check_refresh()  # post the widget's Update / Layout to the screen now
         self.screen.post_message(PaintNow())
         return True
 
+    def holds_tick(self) -> bool:
+        """A `PaintNow` is queued: the screen's timer tick waits for it."""
+        return self._queued_at is not None and time.monotonic() - self._queued_at < HOLD_S
+
     def paint(self) -> None:
         """Draw the frame (the screen's update-timer callback), if the screen is on top."""
+        self._queued_at = None
         if self.screen.is_current:
             self.painted += 1
             self.screen._on_timer_update()
