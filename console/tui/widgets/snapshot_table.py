@@ -119,10 +119,10 @@ class RowPatchedTable(DataTable[Cell]):
         self._row_lines = LRUCache(1000)
         """A row's line as drawn (`_render_line_in_row`), by DataTable's key plus the columns
         in view."""
-        super().__init__(*args, **kwargs)
-        self._cell_lines: LRUCache[tuple[RowKey, ColumnKey], CellLines] = LRUCache(10000)
         self._drawing: Drawing | None = None
         """While the table draws a frame: its settings for that frame."""
+        super().__init__(*args, **kwargs)
+        self._cell_lines: LRUCache[tuple[RowKey, ColumnKey], CellLines] = LRUCache(10000)
 
     @property
     def rich_style(self) -> Style:
