@@ -44,7 +44,6 @@ from engine.results import CommandResult
 
 if TYPE_CHECKING:  # the main screen, its panels and the engine's models load after the first frame
     from console.tui.engine_api import ConsoleEngine
-    from console.tui.screens.main import MainScreen
     from contracts.broker import Quote
     from contracts.config import Config
     from engine.bus import Subscription
@@ -74,9 +73,6 @@ class DeskgateApp(App[None]):
     drift_result: var[tuple[bool, str] | None] = var(None, init=False)
     """The outcome of the last drift resolution (ok, the engine's words); the drift screen
     watches it."""
-
-    engine: ConsoleEngine
-    _main: MainScreen
 
     def __init__(
         self,
@@ -156,9 +152,11 @@ class DeskgateApp(App[None]):
             self.exit(return_code=2)
             return
         self._adopt(opened, None)
-        await self.push_screen(self._main)  # over the starting screen, which stays hidden
-        self._opener = None
-        self._follow_engine()
+        mounted = self.push_screen(self._main)  # over the starting screen, which stays hidden
+        self._follow_engine()  # the engine connects while the main screen mounts
+        await mounted
+        self._opener = None  # keys reach the engine only once its screen is there
+        self._render_state()
 
     def _follow_engine(self) -> None:
         """Follow the engine's bus, tick, and start the engine (after the live check)."""
