@@ -213,6 +213,14 @@ class AuditStore:
         if self._anchor_due is not None:
             self._anchor(self._anchor_due)
 
+    def settle(self) -> None:
+        """Block until the head anchor's background sync is done (a refused sync is raised):
+        the disk is then quiet, as it is once a trader has read a pending order."""
+        try:
+            self._anchor_file.wait()
+        except OSError as exc:
+            raise AuditUnavailable(f"audit head anchor refused the sync: {_cause(exc)}") from exc
+
     def flush(self) -> None:
         if not self._pending:
             return

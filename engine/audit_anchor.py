@@ -63,11 +63,10 @@ def anchor_path(store: Path) -> Path:
 
 def bead_hash(prev_hash: str, seq: int, ts: str, kind: str, payload: str, key: bytes | None) -> str:
     """The chain link: HMAC-SHA256 under `key`, or plain SHA-256 for a legacy bead (key None)."""
-    h = hmac.new(key, digestmod=hashlib.sha256) if key is not None else hashlib.sha256()
-    for part in (prev_hash, str(seq), ts, kind, payload):
-        h.update(part.encode())
-        h.update(b"\x1f")
-    return h.hexdigest()
+    message = f"{prev_hash}\x1f{seq}\x1f{ts}\x1f{kind}\x1f{payload}\x1f".encode()
+    if key is None:
+        return hashlib.sha256(message).hexdigest()
+    return hmac.digest(key, message, "sha256").hex()
 
 
 def load_key(store: Path) -> bytes | None:

@@ -80,8 +80,10 @@ async def approve_to_submit(n: int, directory: Path) -> dict[str, float]:
         while engine.previews.waiting(intent.intent_id) is not None:
             await asyncio.sleep(0)
         # The dwell also lets the engine's 100 ms flusher write the proposal's beads (intent,
-        # checks, token, preview): the write-ahead commit then holds only the approval's own.
+        # checks, token, preview), and the head anchor's background sync finish: the write-ahead
+        # commit then holds only the approval's own beads, on a quiet disk.
         engine.recorder.flush()
+        engine.recorder.store.settle()
         token = engine.pending_token(intent.intent_id) or ""
         start = time.perf_counter()
         ok = await engine.approve(intent.intent_id, token)
@@ -131,8 +133,9 @@ def fsync_floor(directory: Path, n: int) -> dict[str, float]:
         store.append_durable(last, defer_anchor=True)
         t1 = time.perf_counter()
         store.sync_anchor()
-        samples.append((t1 - t0) * 1000)
         anchor.append((time.perf_counter() - t1) * 1000)
+        samples.append((t1 - t0) * 1000)
+        store.settle()  # the quiet disk an approval finds after the dwell (as timed above)
     store.close()
     print(f"fsync floor: one synced commit of the write-ahead's {len(WRITE_AHEAD_BEADS)} beads:")
     print(f"  {dist(samples)}")

@@ -6,10 +6,12 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from contracts.enums import AlertLevel
 from contracts.events import AlertRaised
 from engine import audit_anchor
-from engine.audit import AuditStore
+from engine.audit import AuditStore, AuditUnavailable
 from engine.audit_anchor import Anchor, AnchorFile, load_key, read_anchor
 from tests.support import approve_pending, eventually, make_intent, started_engine
 
@@ -122,6 +124,39 @@ async def test_the_anchor_sync_never_blocks_the_event_loop(tmp_path: Path, monke
     release.set()
     await engine.stop()
     assert synced_on and threading.main_thread().name not in synced_on
+
+
+def test_settle_waits_for_the_anchor_sync_and_names_a_refused_one(
+    tmp_path: Path,
+    monkeypatch,  # type: ignore[no-untyped-def]
+) -> None:
+    """`settle` returns once the background sync is done; a sync the disk refused is raised as
+    AuditUnavailable naming the anchor, not swallowed (a benchmark's quiet disk is a real one)."""
+    store = AuditStore(tmp_path / "s.sqlite")
+    release = threading.Event()
+    done: list[int] = []
+
+    def slow_fdatasync(fd: int) -> None:
+        release.wait(5)
+        done.append(fd)
+
+    monkeypatch.setattr(audit_anchor.os, "fdatasync", slow_fdatasync)
+    store.append(alert(1))
+    store.flush()
+    threading.Timer(0.05, release.set).start()
+    store.settle()
+    assert done  # settle returned only after the sync ran
+
+    def refused(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(audit_anchor.os, "fdatasync", refused)
+    store.append(alert(2))
+    store.flush()
+    with pytest.raises(AuditUnavailable, match="anchor refused the sync"):
+        store.settle()
+    monkeypatch.undo()
+    store.close()
 
 
 async def test_a_refused_background_anchor_sync_raises_a_critical_alert(

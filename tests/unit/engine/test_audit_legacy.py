@@ -64,3 +64,17 @@ def test_a_removed_key_stops_the_engine(tmp_path: Path) -> None:
     assert not report.ok and "key was removed" in report.problems[0]
     with pytest.raises(AuditUnavailable, match="chain key is missing"):
         AuditStore(path)
+
+
+def test_the_chain_link_is_the_same_digest_every_deskgate_wrote() -> None:
+    """Stores on disk were linked with these digests: a faster hash must produce the same bytes,
+    keyed (HMAC-SHA256) and legacy (SHA-256), non-ASCII payloads included."""
+    from engine.audit_anchor import bead_hash
+
+    link = ("0" * 64, 7, "2026-11-30T09:00:00+00:00", "FILL", '{"price":"1.25","note":"é ✓"}')
+    assert bead_hash(*link, None) == (
+        "51cba9ad380a730a718606fa64eff069fb2ec1abb4fcea181455f72929bde7e8"
+    )
+    assert bead_hash(*link, bytes(range(32))) == (
+        "c380d1f1a871d7827fc605c57c2f60c9b2cea901a2d8ddf8378c7cb324f44be8"
+    )

@@ -1,0 +1,87 @@
+"""The garbage collector never starts inside the order path once the heap is settled."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from engine import heap
+from engine.heap import collect_due, settle_heap
+from tests.support import approve_pending, config_with, make_intent, started_engine
+
+
+@pytest.fixture
+def frequent_collections() -> Iterator[None]:
+    """A young threshold low enough that an approval's allocations would trip it every time."""
+    before = gc.get_threshold()
+    gc.set_threshold(50, 2, 2)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
+        gc.enable()
+
+
+async def test_no_collection_starts_between_approve_and_the_send(
+    tmp_path: Path, frequent_collections: None
+) -> None:
+    engine, broker, clock = await started_engine(
+        tmp_path, config_with(max_trades_per_day=100, duplicate_window_s=0.0)
+    )
+    settle_heap()
+    inside: list[bool] = [False]
+    started_inside: list[int] = []
+    collections: list[int] = []
+
+    def watch(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+            if inside[0]:
+                started_inside.append(info["generation"])
+
+    submit = broker.submit
+
+    async def submit_marked(order):  # type: ignore[no-untyped-def]
+        inside[0] = False
+        await submit(order)
+
+    broker.submit = submit_marked  # type: ignore[method-assign]
+    gc.callbacks.append(watch)
+    try:
+        for n in range(4):
+            intent = make_intent(clock, quantity=n + 1)
+            assert (await engine.propose(intent)).accepted
+            await asyncio.sleep(heap.COLLECT_PERIOD_S * 2)  # the dwell: the collector runs
+            inside[0] = True
+            assert (await approve_pending(engine, intent.intent_id)).ok
+            inside[0] = False
+    finally:
+        gc.callbacks.remove(watch)
+        await engine.stop()
+    assert collections, "the paced collector never ran"
+    assert started_inside == []
+
+
+async def test_automatic_collection_is_back_when_the_loop_ends(frequent_collections: None) -> None:
+    settle_heap()
+    assert not gc.isenabled()  # paced from the loop now
+    task = heap._collector
+    assert task is not None
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert gc.isenabled()
+
+
+def test_collect_due_follows_the_thresholds(frequent_collections: None) -> None:
+    gc.disable()
+    gc.collect()
+    assert collect_due() is None  # nothing allocated since
+    junk = [[] for _ in range(200)]
+    assert collect_due() in (0, 1, 2)
+    del junk
