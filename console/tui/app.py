@@ -177,9 +177,11 @@ class DeskgateApp(App[None]):
             self.exit(return_code=2, message="Live start refused: account id not confirmed.")
 
     def _set_mode_class(self, mode: Mode) -> None:
-        """`-mode-sim|paper|live` on the app: the status bar's colour (CSS)."""
-        for m in Mode:
-            self.set_class(m is mode, f"-mode-{m.value}")
+        """`-mode-sim|paper|live` on the app: the status bar's colour (CSS). One restyle of
+        every widget when it changes (removing the old class alone would be a second one)."""
+        if not self.has_class(shown := f"-mode-{mode.value}"):
+            self.remove_class(*(f"-mode-{m.value}" for m in Mode), update=False)
+            self.add_class(shown)
 
     @work(exclusive=True, group="engine-start", exit_on_error=False)
     async def _start_engine(self) -> None:
