@@ -16,10 +16,13 @@ from textual.notifications import Notify
 
 from console.tui.app import DeskgateApp
 from console.tui.screens.main import MainScreen
-from console.tui.screens.modals import KillConfirmScreen
+from console.tui.screens.modals import KillConfirmScreen, LiveAccountScreen
 from console.tui.startup import ENGINE_STARTING, OpenedEngine, StartingScreen
+from console.tui.widgets.status_bar import StatusBar
+from contracts.config import Config
+from contracts.enums import Mode
 from engine.clock import ManualClock
-from tests.console.conftest import wait_for
+from tests.console.conftest import plain, wait_for
 from tests.console.fakes import FakeEngine
 
 ENGINE_KEYS = ("a", "r", "K", "ctrl+k", "F", "R", "E", "X", "o", "n", "L", "P", "D", "g", "l")
@@ -30,15 +33,16 @@ ticket, limits, promote, drift, gates, audit: every default key of the console's
 class HeldOpener:
     """An engine opener that hands the engine over only when the test says so."""
 
-    def __init__(self, engine: FakeEngine) -> None:
+    def __init__(self, engine: FakeEngine, live_account_check: str | None = None) -> None:
         self.engine = engine
+        self.live_account_check = live_account_check
         self.asked = asyncio.Event()
         self.release = asyncio.Event()
 
     async def __call__(self) -> OpenedEngine:
         self.asked.set()
         await self.release.wait()
-        return OpenedEngine(self.engine)
+        return OpenedEngine(self.engine, self.live_account_check)
 
 
 def warnings(messages: list[Message]) -> list[str]:
@@ -70,6 +74,22 @@ async def test_keys_pressed_while_the_engine_is_built_say_so_and_reach_nothing()
         await pilot.press("K")  # once up, the kill key asks as always
         await wait_for(pilot, lambda: isinstance(app.screen, KillConfirmScreen))
     assert app.start_error is None
+
+
+async def test_live_mode_shows_live_from_the_first_frame_and_starts_only_once_confirmed() -> None:
+    engine = FakeEngine(clock=ManualClock(), mode=Mode.LIVE, config=Config(mode=Mode.LIVE))
+    opener = HeldOpener(engine, live_account_check="U7654321")
+    app = DeskgateApp(config=engine.config, opener=opener)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, opener.asked.is_set)
+        bar = plain(app.screen.query_one(StatusBar).render(), width=400)
+        assert "LIVE" in bar and "SIM" not in bar  # the first frame already says LIVE
+        opener.release.set()
+        await wait_for(pilot, lambda: isinstance(app.screen, LiveAccountScreen))
+        await pilot.pause()
+        assert ("start",) not in engine.calls and not app.started  # not before the typed id
+        await pilot.press(*"U7654321", "enter")
+        await wait_for(pilot, lambda: app.started)
 
 
 async def test_quit_works_while_the_engine_is_built() -> None:
