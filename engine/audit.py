@@ -222,7 +222,16 @@ class AuditStore:
             raise AuditUnavailable(f"audit head anchor refused the sync: {_cause(exc)}") from exc
 
     def flush(self) -> None:
+        """Write the queued beads and their head anchor; with none queued, the anchor a
+        write-ahead left due (the flusher's period bounds how far the anchor lags)."""
         if not self._pending:
+            self.sync_anchor()
+            try:
+                self._anchor_file.raise_refused()  # surfaced now, not at the next write
+            except OSError as exc:
+                raise AuditUnavailable(
+                    f"audit head anchor {anchor_path(self.path)} refused the sync: {_cause(exc)}"
+                ) from exc
             return
         self._write(self._pending)
         newest = self._pending[-1][0]

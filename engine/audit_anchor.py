@@ -118,7 +118,7 @@ class AnchorFile:
         self._refused: OSError | None = None
 
     def write(self, key: bytes, anchor: Anchor) -> None:
-        self._raise_refused()
+        self.raise_refused()
         record = {
             "seq": anchor.seq,
             "hash": anchor.hash,
@@ -137,7 +137,8 @@ class AnchorFile:
         except OSError as exc:
             self._refused = exc
 
-    def _raise_refused(self) -> None:
+    def raise_refused(self) -> None:
+        """Raise a sync the disk refused in the background (once), without waiting."""
         refused, self._refused = self._refused, None
         if refused is not None:
             raise refused
@@ -146,7 +147,7 @@ class AnchorFile:
         """Block until every write so far is synced; raise a sync the disk refused."""
         if self._sync is not None:
             self._sync.result()
-        self._raise_refused()
+        self.raise_refused()
 
     def close(self) -> None:
         try:

@@ -1,5 +1,4 @@
-"""Keep the garbage collector out of the order path: freeze the start-up heap, then collect
-between event-loop callbacks instead of in the middle of one."""
+"""Keep the garbage collector out of the order path: a frozen start-up heap, paced collections."""
 
 from __future__ import annotations
 
@@ -11,9 +10,10 @@ import time
 COLLECT_PERIOD_S = 0.02
 """How often the paced collector looks at the allocation counts (a frame is ~16 ms)."""
 
-FULL_PASS_EVERY_S = 10.0
-"""A full pass scans every object the session allocated (tens of ms late in a long session);
-the automatic collector also holds it back (until a quarter of the old generation is new)."""
+FULL_PASS_EVERY_S = 60.0
+"""A full pass scans every object the session allocated (tens of ms late in a long session),
+so it is held back, as the automatic collector holds it back until a quarter of the old
+generation is new (a count this module cannot read)."""
 
 _collector: asyncio.Task[None] | None = None
 _last_full = float("-inf")

@@ -49,19 +49,10 @@ class EventRecorder:
         self.bus.publish(event)
 
     def write_ahead(self, event: AuditedEvent) -> None:
-        """Record an order about to leave: synced, its head anchor left for `sync_anchor`."""
+        """Record an order about to leave: synced, its head anchor left for the next flush."""
         self.store.append_durable(event, defer_anchor=True)
         self.book.apply(event)
         self.bus.publish(event)
-
-    def sync_anchor(self) -> None:
-        """Write the head anchor a write-ahead left due; a refusal stands as a critical alert
-        (the order's bead is on disk: only the tamper evidence lags)."""
-        try:
-            self.store.sync_anchor()
-        except AuditUnavailable as exc:
-            log.error("audit head anchor not written: %s", exc)
-            self.alert(AlertLevel.CRITICAL, "AUDIT_ANCHOR", str(exc))
 
     def record_safety(self, event: AuditedEvent) -> bool:
         """Record a safety action that already happened (or must happen) at the broker.
