@@ -153,19 +153,21 @@ class DeskgateApp(App[None]):
             return
         self._adopt(opened, None)
         mounted = self.push_screen(self._main)  # over the starting screen, which stays hidden
-        self._follow_engine()  # the engine connects while the main screen mounts
+        self._follow_engine(painted=True)  # the engine connects while the main screen mounts
         await mounted
         self._opener = None  # keys reach the engine only once its screen is there
         self._render_state()
 
-    def _follow_engine(self) -> None:
-        """Follow the engine's bus, tick, and start the engine (after the live check)."""
+    def _follow_engine(self, painted: bool = False) -> None:
+        """Follow the engine's bus, tick; start the engine after the live check and first frame."""
         self._subscription = self.engine.bus.subscribe()
         self._drain_bus(self._subscription)
         self.set_interval(1.0, self._tick, name="countdown")
         if self.live_account_check:
             self.phase = "waiting for live account confirmation"
             self.push_screen(LiveAccountScreen(self.live_account_check), self._live_confirmed)
+        elif painted:  # the first frame is up: connect now, while the main screen mounts
+            self._start_engine()
         else:  # after the first frame: connecting loads the adapter (ib_async, a gateway)
             self.call_after_refresh(self._start_engine)
         self._render_state()
@@ -177,8 +179,7 @@ class DeskgateApp(App[None]):
             self.exit(return_code=2, message="Live start refused: account id not confirmed.")
 
     def _set_mode_class(self, mode: Mode) -> None:
-        """`-mode-sim|paper|live` on the app: the status bar's colour (CSS). One restyle of
-        every widget when it changes (removing the old class alone would be a second one)."""
+        """`-mode-sim|paper|live` on the app (the status bar's colour): one restyle per change."""
         if not self.has_class(shown := f"-mode-{mode.value}"):
             self.remove_class(*(f"-mode-{m.value}" for m in Mode), update=False)
             self.add_class(shown)
