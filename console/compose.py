@@ -16,14 +16,16 @@ from typing import TYPE_CHECKING, Any
 
 from console.lazy_ibkr import LazyIbkrBroker
 from console.notify_sinks import AppriseSink, TerminalSink
+from console.preflight import StartupRefused as StartupRefused
+from console.preflight import hold_data_dir, live_confirmation
+from console.preflight import start_log as start_log
 from contracts.config import Config, ConfigError
-from contracts.enums import Mode
-from engine.audit import AuditStore, AuditUnavailable
+from engine.audit import AuditStore
 from engine.clock import Clock, SystemClock
 from engine.control import CONTROL_SOCKET, ControlServer
 from engine.demo import demo_source
 from engine.engine import Engine
-from engine.instance_lock import EngineAlreadyRunning, InstanceLock
+from engine.instance_lock import InstanceLock
 from engine.intake import StrategyPlugin, load_plugin
 from engine.notify import AlertDispatcher, NotificationSink, NotifyPolicy
 from engine.ports import BrokerPort
@@ -31,13 +33,8 @@ from engine.ports import BrokerPort
 if TYPE_CHECKING:  # ib_async loads when the engine connects, after the first frame
     from broker.ibkr.adapter import IbkrBroker
 
-LIVE_CONFIRM_ENV = "DESKGATE_LIVE_CONFIRM"
 EMBEDDED_ACCOUNT = "DU1234567"
 QUOTE_RATE = 20.0
-
-
-class StartupRefused(Exception):
-    """The session must not start (e.g. live mode without every confirmation)."""
 
 
 class TerminalHook:
@@ -92,19 +89,6 @@ class Session:
                 self.instance_lock.release()
 
 
-def live_confirmation(config: Config, environ: dict[str, str] | None = None) -> str | None:
-    """In live mode, the account confirmed by config + environment (the typed check follows)."""
-    if config.mode is not Mode.LIVE:
-        return None
-    env = os.environ if environ is None else environ
-    confirmed = env.get(LIVE_CONFIRM_ENV, "")
-    if not config.account:
-        raise StartupRefused('live mode needs `account = "U..."` in the config')
-    if confirmed != config.account:
-        raise StartupRefused(f"live mode needs {LIVE_CONFIRM_ENV} set to the configured account id")
-    return config.account
-
-
 def store_name(account: str) -> str:
     """An opaque file name for an account's store: the account id never appears on disk."""
     return "acct-" + hashlib.sha256(account.encode()).hexdigest()[:16]
@@ -144,37 +128,6 @@ def private_files() -> None:
     os.umask(0o077)
 
 
-def prepare_data_dir(data_dir: Path) -> None:
-    """Create the data dir 0700 (closing an existing one); AuditUnavailable when not writable."""
-    try:
-        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if data_dir.stat().st_mode & 0o077:
-            data_dir.chmod(0o700)
-        if not os.access(data_dir, os.W_OK):
-            raise OSError(30, "read-only")
-    except OSError as exc:
-        raise AuditUnavailable(
-            f"data dir {data_dir} is not writable ({exc.strerror or exc}): deskgate refuses to "
-            "trade without its audit store; choose another with --data-dir"
-        ) from None
-
-
-def start_log(data_dir: Path) -> None:
-    """Log to `<data dir>/deskgate.log`, 0600; refuses in one line when the dir is not writable."""
-    prepare_data_dir(data_dir)
-    path = data_dir / "deskgate.log"
-    try:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
-        path.chmod(0o600)
-    except OSError as exc:
-        raise AuditUnavailable(f"cannot write the log {path}: {exc.strerror or exc}") from None
-    logging.basicConfig(
-        filename=str(path),
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-
-
 def build_session(
     config: Config,
     *,
@@ -183,16 +136,14 @@ def build_session(
     demo: bool | None = None,
     quote_rate: float = QUOTE_RATE,
     sources: Sequence[StrategyPlugin] = (),
+    lock: InstanceLock | None = None,
 ) -> Session:
-    """Wire broker + engine for `config.broker.kind` (sim, gateway, ibkr)."""
+    """Wire broker + engine for `config.broker.kind` (sim, gateway, ibkr); `lock`: the data
+    dir already held (`preflight.hold_data_dir`), else it is taken here."""
     live_account = live_confirmation(config)
     directory = data_dir or config.resolved_data_dir()
-    prepare_data_dir(directory)
-    lock = InstanceLock(directory)
-    try:
-        lock.acquire()
-    except EngineAlreadyRunning as exc:
-        raise StartupRefused(str(exc)) from None
+    if lock is None:
+        lock = hold_data_dir(directory)
     try:
         return _build(config, directory, lock, live_account, clock, demo, quote_rate, sources)
     except BaseException:

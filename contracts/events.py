@@ -27,7 +27,6 @@ from contracts.enums import (
 from contracts.intent import Instrument, Intent
 from contracts.market import ContractFacts, MarginPreview
 
-
 _ids = random.Random(os.urandom(32))
 os.register_at_fork(after_in_child=lambda: _ids.seed(os.urandom(32)))
 

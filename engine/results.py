@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from contracts.events import CheckOutcome
+if TYPE_CHECKING:  # the event models load with the engine, not with the console's first frame
+    from contracts.events import CheckOutcome
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,9 @@ from console.cli.options import CONSOLE, SubParsers, add_common, fail, load
 if TYPE_CHECKING:  # the domain loads when the verb runs, not when the parser is built
     from console.compose import Session
     from console.tui.app import DeskgateApp
+    from console.tui.startup import OpenedEngine
     from contracts.config import Config
+    from engine.instance_lock import InstanceLock
     from engine.intake import StrategyPlugin
 
 
@@ -50,61 +52,127 @@ def strategy_sources(args: argparse.Namespace, config: Config) -> list[StrategyP
 
 
 def run(args: argparse.Namespace) -> int:
-    gc.disable()  # see `open_console`; collections resume before the console runs
+    """Paint the console first (mode badge, "connecting…"), then build the engine behind it.
+
+    Before the first frame: the config, the bot options, the live confirmation, the log and
+    the data dir's lock, so a bad option or a second console is refused in one line before
+    the terminal is taken over. The session (store, venue, broker, engine) is built once the
+    frame is painted; a refusal there ends the console with the same one line and status.
+    """
+    gc.disable()  # see `open_session`; collections resume before the console runs
     try:
-        opened = open_console(args)
+        preflight = console_preflight(args)
+        if isinstance(preflight, int):
+            return preflight
+        from console.tui.app import DeskgateApp  # the Textual app (not its main screen yet)
     finally:
         gc.enable()
-    if isinstance(opened, int):
-        return opened
-    session, app = opened
+    launch = Launch(args, *preflight)
+    app = DeskgateApp(config=launch.config, opener=launch.open)
+    launch.app = app
     app.settle_heap_when_started = True  # full collections then skip the start-up heap
     import asyncio
 
-    from console.compose import stop_on_hangup
-
-    async def run_app() -> None:
-        stop_on_hangup(app)
-        try:
-            await session.start_venue()
-            await app.run_async()
-        finally:
-            await session.close()
-
-    asyncio.run(run_app())
+    asyncio.run(launch.run())
+    if app.start_error is not None:
+        return refusal(app.start_error)
     return app.return_code or 0
 
 
-def open_console(args: argparse.Namespace) -> tuple[Session, DeskgateApp] | int:
-    """Import and build the console and its session, or the exit status of a refusal.
+def console_preflight(
+    args: argparse.Namespace,
+) -> tuple[Config, list[StrategyPlugin], InstanceLock] | int:
+    """The config, the bot, and the data dir held for this console; or a refusal's status."""
+    from console.preflight import StartupRefused, hold_data_dir, live_confirmation, start_log
+
+    config = load(args)
+    data_dir = config.resolved_data_dir()
+    try:
+        live_confirmation(config)
+        sources = strategy_sources(args, config)
+        start_log(data_dir)
+        return config, sources, hold_data_dir(data_dir)
+    except (StartupRefused, ValueError) as exc:
+        return fail(str(exc))
+
+
+def refusal(error: Exception) -> int:
+    """The one-line exit of a session that refused to start; anything else propagates."""
+    from console.preflight import StartupRefused
+    from engine.audit import AuditUnavailable
+    from engine.intake import IntakeError
+
+    if isinstance(error, StartupRefused | IntakeError | AuditUnavailable | ValueError):
+        return fail(str(error))
+    raise error
+
+
+class Launch:
+    """The session of the `deskgate` process: built by the console once its first frame is
+    painted (`open`), closed after the console exits (`run`)."""
+
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        config: Config,
+        sources: list[StrategyPlugin],
+        lock: InstanceLock,
+    ) -> None:
+        self.args = args
+        self.config = config
+        self.sources = sources
+        self.lock = lock
+        self.app: DeskgateApp | None = None
+        self.session: Session | None = None
+
+    async def run(self) -> None:
+        assert self.app is not None, "Launch.app is set before the console runs"
+        try:
+            await self.app.run_async()
+        finally:
+            if self.session is not None:
+                await self.session.close()  # releases the lock
+            self.lock.release()
+
+    async def open(self) -> OpenedEngine:
+        """Build the session (importing the engine), start its venue, hand the engine over."""
+        gc.disable()
+        try:
+            session, refused = open_session(self.args, self.config, self.sources, self.lock)
+        finally:
+            gc.enable()
+        self.session = session
+        from console.compose import StartupRefused, stop_on_hangup
+        from console.tui.startup import OpenedEngine
+
+        if refused:
+            raise StartupRefused(refused)
+        stop_on_hangup(self.app)
+        await session.start_venue()
+        return OpenedEngine(session.engine, session.live_account)
+
+
+def open_session(
+    args: argparse.Namespace, config: Config, sources: list[StrategyPlugin], lock: InstanceLock
+) -> tuple[Session, str]:
+    """Import and build the session, and why the go-live gates refuse it ("" when they do not).
 
     The caller runs this with the garbage collector off: the imports make some 100,000
     long-lived objects (schemas, styles, classes) and collecting them again and again while
     they are made costs about 15 % of the imports; nothing here makes garbage
     worth collecting.
     """
-    from console.compose import StartupRefused, build_session, start_log
-    from console.tui.app import DeskgateApp  # the Textual app
-    from engine.audit import AuditUnavailable
+    from console.compose import build_session
     from engine.golive_evidence import live_start_check
-    from engine.intake import IntakeError
 
-    config = load(args)
-    data_dir = config.resolved_data_dir()
-    try:
-        sources = strategy_sources(args, config)
-        start_log(data_dir)
-        session = build_session(
-            config,
-            data_dir=data_dir,
-            demo=False if args.no_demo or sources else None,
-            sources=sources,
-        )
-    except (StartupRefused, IntakeError, AuditUnavailable, ValueError) as exc:
-        return fail(str(exc))
+    session = build_session(
+        config,
+        data_dir=config.resolved_data_dir(),
+        demo=False if args.no_demo or sources else None,
+        sources=sources,
+        lock=lock,
+    )
     gates, refused = live_start_check(config, args.override_gates, "trader")
-    if refused:
-        return fail(refused)
-    session.engine.golive.publish_gates(gates)
-    app = DeskgateApp(session.engine, config=config, live_account_check=session.live_account)
-    return session, app
+    if not refused:
+        session.engine.golive.publish_gates(gates)
+    return session, refused or ""

@@ -5,21 +5,22 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
+from textual.actions import ActionParseResult
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.reactive import var
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
 
-from console.cli.promote import SHADOW_FILE
-from console.tui import dialogs
+from console.tui import dialogs, navigation, startup
 from console.tui import format as fmt
 from console.tui.attention import Attention
-from console.tui.engine_api import ConsoleEngine
-from console.tui.keymap import ACTIONS, PANEL_KEYS, bindings_for, keymap_from_config
+from console.tui.availability import Availability
+from console.tui.commands import CommandRunner
+from console.tui.keymap import ACTIONS, bindings_for, keymap_from_config
 from console.tui.messages import (
     QUOTE_ONLY_REASONS,
     AlertsAcknowledged,
@@ -32,26 +33,21 @@ from console.tui.messages import (
     StateWanted,
     bus_reason,
 )
-from console.tui.screens import ticket
-from console.tui.screens.drift import DriftScreen
-from console.tui.screens.limits import LimitsScreen
-from console.tui.screens.main import MainScreen
 from console.tui.screens.modals import KillConfirmScreen, LiveAccountScreen, QuitConfirmScreen
-from console.tui.screens.promote import PromoteScreen
-from console.tui.screens.views import AuditScreen, GatesScreen, HelpScreen, StateScreen
 from console.tui.state import ConsoleState, approve_blocker, find_pending
 from console.tui.text import printable
-from console.tui.widgets.approvals import trade_text
-from console.tui.widgets.quotes import quotes_for, watch_configured
 from console.tui.widgets.status_bar import shown_mode
-from contracts.broker import Quote
-from contracts.config import Config
-from contracts.enums import Mode, TradingState
-from engine.bus import Subscription
-from engine.clock import Clock
+from contracts.enums import Mode
+from engine.clock import Clock, SystemClock
 from engine.heap import settle_heap
 from engine.results import CommandResult
-from engine.view import EngineSnapshot, PendingApproval
+
+if TYPE_CHECKING:  # the main screen, its panels and the engine's models load after the first frame
+    from console.tui.engine_api import ConsoleEngine
+    from contracts.broker import Quote
+    from contracts.config import Config
+    from engine.bus import Subscription
+    from engine.view import EngineSnapshot, PendingApproval
 
 MAIN_ACTIONS = frozenset(spec.action for spec in ACTIONS if spec.scope == "main")
 MODAL_ACTIONS = frozenset({"kill_anywhere", "quit_anywhere"})
@@ -80,17 +76,21 @@ class DeskgateApp(App[None]):
 
     def __init__(
         self,
-        engine: ConsoleEngine,
+        engine: ConsoleEngine | None = None,
         *,
         config: Config,
         clock: Clock | None = None,
         live_account_check: str | None = None,
+        opener: startup.EngineOpener | None = None,
     ) -> None:
+        """Over `engine`, or over the one `opener` builds after the first frame (`startup`)."""
         super().__init__()
-        self.engine = engine
+        if (engine is None) == (opener is None):
+            raise TypeError("DeskgateApp needs an engine or an opener (exactly one)")
         self.config = config
-        self.clock: Clock = clock or engine.clock
-        self.live_account_check = live_account_check
+        self.clock: Clock = clock or (engine.clock if engine is not None else SystemClock())
+        self._opener = opener
+        self.start_error: Exception | None = None  # why `opener` failed (exit status 2)
         self.keymap = keymap_from_config(config.console.keys)
         self.set_keymap(self.keymap)
         self.snapshot: EngineSnapshot | None = None
@@ -98,16 +98,25 @@ class DeskgateApp(App[None]):
         self.started = False
         self.selected_intent_id: str | None = None
         self.blocker: str | None = "engine not started yet"
-        self._inflight: set[str] = set()
+        self.commands = CommandRunner(self)
         self._subscription: Subscription | None = None
         self._stopping = False
-        self._shown_availability: tuple[object, ...] = ()
+        self._shown_availability: Availability | None = None
         self.attention = Attention(config.console.approve_dwell_s)
         self.acknowledged: set[str] = set()
         """Alert event ids the trader acknowledged (space in the Alerts panel)."""
-        self._main = MainScreen(config, self.key_display("approve"), self.key_display("drift"))
         self.settle_heap_when_started = False
         """Freeze the start-up heap once the engine runs (the `deskgate` process sets it)."""
+        if engine is not None:
+            self._adopt(startup.OpenedEngine(engine, live_account_check), clock)
+
+    def _adopt(self, opened: startup.OpenedEngine, clock: Clock | None) -> None:
+        from console.tui.screens.main import MainScreen
+
+        self.engine = opened.engine
+        self.clock = clock or opened.engine.clock
+        self.live_account_check = opened.live_account_check
+        self._main = MainScreen(self.config, self.key_display("approve"), self.key_display("drift"))
 
     # --- keys ---------------------------------------------------------------------------
 
@@ -115,22 +124,50 @@ class DeskgateApp(App[None]):
         key = self.keymap[action_id].split(",")[0]
         return self.get_key_display(Binding(key, action_id))
 
+    async def run_action(self, action: str | ActionParseResult, *args: Any, **kwargs: Any) -> bool:
+        """Every action, except that the console's own keys wait for the engine (one line)."""
+        if self._opener is not None and startup.refused_while_starting(self, action):
+            return True
+        return await super().run_action(action, *args, **kwargs)
+
     # --- lifecycle ---------------------------------------------------------------------
 
     def get_default_screen(self) -> Screen[Any]:
-        return self._main
+        return startup.StartingScreen(self.config) if self._opener is not None else self._main
 
     def on_mount(self) -> None:
         self._set_mode_class(self.config.mode)
+        if self._opener is not None:
+            self.call_after_refresh(self._open_engine, self._opener)
+        else:
+            self._follow_engine()
+
+    @work(exclusive=True, group="engine-open", exit_on_error=False)
+    async def _open_engine(self, opener: startup.EngineOpener) -> None:
+        """After the first frame: build the engine, show the main screen, start it."""
+        try:
+            opened = await opener()
+        except Exception as exc:
+            self.start_error = exc
+            self.exit(return_code=2)
+            return
+        self._adopt(opened, None)
+        mounted = self.push_screen(self._main)  # over the starting screen, which stays hidden
+        self._follow_engine(painted=True)  # the engine connects while the main screen mounts
+        await mounted
+        self._opener = None  # keys reach the engine only once its screen is there
+        self._render_state()
+
+    def _follow_engine(self, painted: bool = False) -> None:
+        """Follow the engine's bus, tick; start the engine after the live check and first frame."""
         self._subscription = self.engine.bus.subscribe()
         self._drain_bus(self._subscription)
         self.set_interval(1.0, self._tick, name="countdown")
         if self.live_account_check:
             self.phase = "waiting for live account confirmation"
-            self.push_screen(
-                LiveAccountScreen(self.live_account_check),
-                callback=self._live_confirmed,
-            )
+            self.push_screen(LiveAccountScreen(self.live_account_check), self._live_confirmed)
+        elif painted:  # the first frame is up: connect now, while the main screen mounts
+            self._start_engine()
         else:  # after the first frame: connecting loads the adapter (ib_async, a gateway)
             self.call_after_refresh(self._start_engine)
         self._render_state()
@@ -142,9 +179,10 @@ class DeskgateApp(App[None]):
             self.exit(return_code=2, message="Live start refused: account id not confirmed.")
 
     def _set_mode_class(self, mode: Mode) -> None:
-        """`-mode-sim|paper|live` on the app: the status bar's colour (CSS)."""
-        for m in Mode:
-            self.set_class(m is mode, f"-mode-{m.value}")
+        """`-mode-sim|paper|live` on the app (the status bar's colour): one restyle per change."""
+        if not self.has_class(shown := f"-mode-{mode.value}"):
+            self.remove_class(*(f"-mode-{m.value}" for m in Mode), update=False)
+            self.add_class(shown)
 
     @work(exclusive=True, group="engine-start", exit_on_error=False)
     async def _start_engine(self) -> None:
@@ -187,6 +225,8 @@ class DeskgateApp(App[None]):
 
     @on(EngineReady)
     def _engine_started(self) -> None:
+        from console.tui.widgets.quotes import watch_configured
+
         self.started = True
         self.phase = ""
         self.run_worker(watch_configured(self.engine, self.config.console.symbols), group="quotes")
@@ -240,7 +280,7 @@ class DeskgateApp(App[None]):
                 verdict = self.engine.can_approve(pending.intent.intent_id)
             except Exception as exc:
                 verdict = CommandResult(False, f"cannot check: {exc}")
-        busy = pending is not None and f"approve:{pending.intent.intent_id}" in self._inflight
+        busy = pending is not None and self.commands.busy(f"approve:{pending.intent.intent_id}")
         return approve_blocker(self.snapshot, pending, now_mono, verdict, busy=busy)
 
     def _recheck(self, now_mono: float) -> None:
@@ -255,6 +295,8 @@ class DeskgateApp(App[None]):
             self.refresh_bindings()
 
     def _build_state(self) -> ConsoleState:
+        from console.tui.widgets.quotes import quotes_for
+
         now_mono = self.clock.monotonic()
         self._recheck(now_mono)
         self._note_headline(now_mono)
@@ -306,39 +348,21 @@ class DeskgateApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Which app actions work now: the footer lights exactly these (None greys a key out,
         False hides it)."""
+        if self._opener is not None:
+            return True  # until the engine is up, `run_action` answers every key
         if isinstance(self.screen, ModalScreen):
             return action in MODAL_ACTIONS
         if action in MAIN_ACTIONS and self.screen is not self._main:
             return False
-        if action == "approve":
-            return True if self.blocker is None else None
-        if action == "reject":
-            return True if self.selected is not None else None
-        if action == "rearm":  # shown only when there is something to re-arm
-            return (
-                self.snapshot is not None
-                and self.snapshot.trading_state is not TradingState.ACTIVE
-                and not self.snapshot.drifts  # drift is lifted by resolving it (D), not re-arm
-            )
-        if action == "reconnect":  # shown only while down: a failed start or a dropped session
-            if self.started:
-                return self.snapshot is not None and not self.snapshot.connection.connected
-            return self.phase.startswith("start failed")
-        if action in ("flatten", "reconcile", "rollback"):
-            return True if self.started else None
-        return True
+        return self._availability().allows(action)
 
-    def _availability(self) -> tuple[object, ...]:
-        """What `check_action` depends on; the footer is refreshed when it changes."""
-        snap = self.snapshot
-        return (
-            self.blocker is None,
-            self.selected is not None,
-            self.started,
-            snap.trading_state if snap is not None else None,
-            bool(snap.drifts) if snap is not None else False,
-            self.phase,
-            snap.connection.connected if snap is not None else None,
+    def _availability(self) -> Availability:
+        return Availability.of(
+            self.snapshot,
+            blocker=self.blocker,
+            selected=self.selected is not None,
+            started=self.started,
+            phase=self.phase,
         )
 
     # --- commands ----------------------------------------------------------------------
@@ -353,19 +377,7 @@ class DeskgateApp(App[None]):
     ) -> Worker[None] | None:
         """Run an engine command in a worker; one at a time per `key`; result → CommandDone
         (echoed with `subject`, e.g. the trade's headline)."""
-        if key in self._inflight:
-            self.notify(f"{name} already in progress", severity="warning", timeout=2, markup=False)
-            return None
-        self._inflight.add(key)
-
-        async def run() -> None:
-            try:
-                result = await call()
-            finally:
-                self._inflight.discard(key)
-            self.post_message(CommandDone(name, result, subject))
-
-        return self.run_worker(run(), name=f"cmd:{name}", group="commands", exit_on_error=False)
+        return self.commands.run(name, key, call, subject)
 
     @on(CommandDone)
     def _command_done(self, message: CommandDone) -> None:
@@ -373,21 +385,27 @@ class DeskgateApp(App[None]):
         said = result.message or ("ok" if result.ok else "failed")
         if message.subject:
             said = f"{message.subject}: {said}"
-        self._main.show_result(message.command, result.ok, said)
-        if message.command == dialogs.RESOLVE_DRIFT:
-            self.drift_result = (result.ok, result.message)
+        command, ok = message.command, result.ok
+        self._show_outcome(command, ok, said, result.message, command, 4 if ok else 8)
+
+    def _show_outcome(
+        self, command: str, ok: bool, said: str, engine_words: str, title: str, timeout: float
+    ) -> None:
+        """On the message line and in a toast; then the engine's state is shown afresh."""
+        self._main.show_result(command, ok, said)
+        if command == dialogs.RESOLVE_DRIFT:
+            self.drift_result = (ok, engine_words)
         toast = partial(
             self.notify,
             printable(said),
-            title=message.command,
+            title=title,
             markup=False,
-            severity="information" if result.ok else "error",
-            timeout=4 if result.ok else 8,
+            severity="information" if ok else "error",
         )
-        if result.ok:  # the result's own frame (an approved order's row) is painted first
-            self.call_after_refresh(toast)
+        if ok:  # the result's own frame (an approved order's row) is painted first
+            self.call_after_refresh(partial(toast, timeout=timeout))
         else:
-            toast()
+            toast(timeout=timeout)
         self._refresh_from_engine()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -395,17 +413,7 @@ class DeskgateApp(App[None]):
         if event.state is WorkerState.ERROR and worker.name.startswith("cmd:"):
             command = worker.name.removeprefix("cmd:")
             error = f"{type(worker.error).__name__}: {worker.error}"
-            self._main.show_result(command, False, error)
-            if command == dialogs.RESOLVE_DRIFT:
-                self.drift_result = (False, error)
-            self.notify(
-                printable(error),
-                title=f"{command} failed",
-                severity="error",
-                timeout=10,
-                markup=False,
-            )
-            self._refresh_from_engine()
+            self._show_outcome(command, False, error, error, f"{command} failed", 10)
         elif event.state is WorkerState.ERROR and worker.group == "bus":
             self.notify(
                 printable(f"engine feed stopped: {worker.error}"),
@@ -425,6 +433,8 @@ class DeskgateApp(App[None]):
         return bool(full) and full[-1] is self._main and self._main.headline_visible()
 
     def action_approve(self) -> None:
+        from console.tui.widgets.approvals import trade_text
+
         pending = self.selected
         self._recheck(self.clock.monotonic())  # availability right now, not as of the last tick
         if pending is None or self.blocker is not None:
@@ -486,7 +496,7 @@ class DeskgateApp(App[None]):
         dialogs.ask_cancel_order(self, order)
 
     def action_ticket(self) -> None:
-        ticket.open_ticket(self)
+        navigation.open_ticket(self)
 
     def action_replace_order(self) -> None:
         """`m` in the Orders panel: the ticket pre-filled to replace the selected order."""
@@ -497,7 +507,7 @@ class DeskgateApp(App[None]):
                 "replace", False, "select a working order in the Orders panel (3) first"
             )
             return
-        ticket.open_ticket(self, replaces=order)
+        navigation.open_ticket(self, replaces=order)
 
     def action_close_position(self) -> None:
         """`x` in the Positions panel: close the selected open position (y confirms)."""
@@ -543,36 +553,26 @@ class DeskgateApp(App[None]):
         dialogs.ask_rollback(self)
 
     def action_drift(self) -> None:
-        self._toggle_view(DriftScreen)
+        navigation.toggle_view(self, "drift")
 
     @on(DriftResolveWanted)
     def _drift_resolve_wanted(self, message: DriftResolveWanted) -> None:
         dialogs.ask_drift_note(self, message.drift, message.resolution)
 
-    def _toggle_view(self, kind: type[StateScreen]) -> None:
-        if isinstance(self.screen, kind):
-            self.pop_screen()
-            return
-        while isinstance(self.screen, StateScreen):
-            self.pop_screen()
-        self.push_screen(kind(stale_threshold_s=self.config.stale.threshold_min * 60))
-
     def action_gates(self) -> None:
-        self._toggle_view(GatesScreen)
+        navigation.toggle_view(self, "gates")
 
     def action_audit(self) -> None:
-        self._toggle_view(AuditScreen)
+        navigation.toggle_view(self, "audit")
 
     def action_limits(self) -> None:
-        self.push_screen(LimitsScreen(self.engine))
+        navigation.show_limits(self)
 
     def action_promote(self) -> None:
-        evidence = self.config.resolved_data_dir() / SHADOW_FILE
-        self.push_screen(PromoteScreen(self.engine, evidence))
+        navigation.show_promote(self)
 
     def action_help(self) -> None:
-        rows = [(self.key_display(spec.id), spec.label, spec.help) for spec in ACTIONS]
-        self.push_screen(HelpScreen(rows, list(PANEL_KEYS)))
+        navigation.show_help(self)
 
     async def action_quit(self) -> None:
         if isinstance(self.screen, QuitConfirmScreen):

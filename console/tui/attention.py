@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from console.tui.widgets.approvals import trade_text
-from engine.view import PendingApproval
+if TYPE_CHECKING:  # the engine's models load with the engine, after the first frame
+    from engine.view import PendingApproval
 
 TOKEN_WARNING_S = 60.0
 """A pending trade's token under this many seconds rings the bell once."""
@@ -28,6 +29,8 @@ class Attention:
 
     def dwell_refusal(self, pending: PendingApproval, now_mono: float) -> str | None:
         """Why approving `pending` now is too soon (or it is not on screen), else None."""
+        from console.tui.widgets.approvals import trade_text
+
         shown, since = self._headline
         if shown != pending.intent.intent_id:
             return f"{trade_text(pending)} is not on screen: show the Approvals panel (1)"

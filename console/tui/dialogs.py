@@ -12,19 +12,22 @@ from console.tui.screens.modals import (
     ReasonScreen,
 )
 from console.tui.text import printable
-from console.tui.widgets.approvals import trade_text
-from console.tui.widgets.drift import RESOLUTIONS, side_text
 from contracts.enums import DriftResolution, LifecycleState
-from contracts.events import DriftDetected
 from engine.results import CommandResult
-from engine.rollback import write_incident
-from engine.view import EngineSnapshot, OrderView, PendingApproval, PositionView
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the panels and the engine's models load after the console's first frame
     from console.tui.app import DeskgateApp
+    from contracts.events import DriftDetected
+    from engine.view import EngineSnapshot, OrderView, PendingApproval, PositionView
 
 RESOLVE_DRIFT = "resolve drift"
-RESOLUTION_MEANING = {res: text[:1].upper() + text[1:] for _, res, _, text in RESOLUTIONS}
+
+
+def resolution_meaning(resolution: DriftResolution) -> str:
+    """What resolving a drift this way does, as a sentence."""
+    from console.tui.widgets.drift import RESOLUTIONS
+
+    return next(text[:1].upper() + text[1:] for _, res, _, text in RESOLUTIONS if res is resolution)
 
 
 def working_count(snapshot: EngineSnapshot | None) -> int:
@@ -33,6 +36,8 @@ def working_count(snapshot: EngineSnapshot | None) -> int:
 
 
 def ask_reject(app: DeskgateApp, pending: PendingApproval) -> None:
+    from console.tui.widgets.approvals import trade_text
+
     intent_id = pending.intent.intent_id
     headline = f"{trade_text(pending)} ({intent_id})"
 
@@ -203,6 +208,8 @@ def ask_rollback(app: DeskgateApp) -> None:
 
 async def rollback_with_report(app: DeskgateApp, reason: str) -> CommandResult:
     """Run the rollback, then write its incident report under the data dir."""
+    from engine.rollback import write_incident
+
     out_dir = app.config.resolved_data_dir() / "incidents"
     result = await app.engine.rollback(reason, "trader")
     done = app.engine.last_rollback
@@ -223,6 +230,7 @@ async def rollback_with_report(app: DeskgateApp, reason: str) -> CommandResult:
 
 def ask_drift_note(app: DeskgateApp, drift: DriftDetected, resolution: DriftResolution) -> None:
     """Ask for the (required) note, then resolve; escape leaves the drift unresolved."""
+    from console.tui.widgets.drift import side_text
 
     def done(note: str | None) -> None:
         if note:
@@ -239,7 +247,7 @@ def ask_drift_note(app: DeskgateApp, drift: DriftDetected, resolution: DriftReso
             f"{drift.drift_type.value} {printable(drift.subject)} ({drift.severity.value})\n"
             f"  engine: {side_text(drift.engine_state)}\n"
             f"  broker: {side_text(drift.broker_state)}\n\n"
-            f"{RESOLUTION_MEANING[resolution]}.\n"
+            f"{resolution_meaning(resolution)}.\n"
             "Type a note for the audit log (required):",
             required=True,
             danger=True,

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
 from contracts.enums import DriftResolution
-from contracts.events import DriftDetected
-from engine.results import CommandResult
+
+if TYPE_CHECKING:  # the event models load with the engine, after the first frame
+    from contracts.events import DriftDetected
+    from engine.results import CommandResult
 
 QUOTE_ONLY_REASONS = frozenset({"quote", "latency", "account", "quotes"})
 """Bus reasons that only change prices or latency; the drain worker throttles them."""

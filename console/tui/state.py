@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from contracts.broker import Quote
 from contracts.enums import Mode, TradingState
-from engine.book import PendingOutcome
-from engine.results import CommandResult
-from engine.view import EngineSnapshot, PendingApproval
+
+if TYPE_CHECKING:  # the engine's models load with the engine, after the first frame
+    from contracts.broker import Quote
+    from engine.book import PendingOutcome
+    from engine.results import CommandResult
+    from engine.view import EngineSnapshot, PendingApproval
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,9 @@ Run: .venv/bin/python -m tests.bench.bench_console_live [--approvals 60] [--rate
 
 Figures (`--json`): approve_to_painted_p50_ms, approve_to_painted_p99_ms; startup_first_frame_
 median_ms and startup_connected_median_ms (the slower of `--broker sim` and the embedded gateway;
-each also under its own key); rss_growth_pct (from the first 10 % of the updates to the end).
+each also under its own key), startup_textual_floor_median_ms (a one-Static Textual app, same
+terminal and timing: the floor deskgate's first frame stands on); rss_growth_pct (from the first
+10 % of the updates to the end).
 """
 
 from __future__ import annotations
@@ -418,6 +420,35 @@ def _startup_once(
         shutil.rmtree(home, ignore_errors=True)
 
 
+FLOOR_APP = Path(__file__).with_name("textual_floor.py")
+"""A Textual app that paints one Static: what Textual itself costs here, from exec to frame."""
+
+
+def textual_floor(runs: int, bytecode: Path) -> tuple[str, float]:
+    """The floor's first frame, timed like deskgate's: (its row, its median in ms)."""
+    argv = [sys.executable, str(FLOOR_APP)]
+    firsts: list[float] = []
+    for run in range(runs + 1):  # the first run is untimed: it compiles what the floor imports
+        home = Path(tempfile.mkdtemp(prefix="dg-floor-"))
+        try:
+            first, _ = _spawn_and_time(argv, _startup_env(home, bytecode), "connecting")
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
+        if run and first is not None:
+            firsts.append(first * 1000)
+    if not firsts:
+        raise RuntimeError("the Textual floor app never painted")
+    return spread(firsts, runs), statistics.median(firsts)
+
+
+def spread(samples: list[float], runs: int) -> str:
+    """`median ... ms  min ...  max ...  (n/runs runs)` of start-up times in ms."""
+    return (
+        f"median {statistics.median(samples):6.0f} ms  "
+        f"min {min(samples):6.0f}  max {max(samples):6.0f}  ({len(samples)}/{runs} runs)"
+    )
+
+
 def startup(runs: int) -> tuple[Rows, Figures]:
     exe = str(Path(sys.executable).with_name("deskgate"))
     results: dict[str, str] = {}
@@ -438,21 +469,17 @@ def startup(runs: int) -> tuple[Rows, Figures]:
             if connected is not None:
                 connects.append(connected * 1000)
         results[f"{label}: first frame (status bar)"] = (
-            f"median {statistics.median(firsts):6.0f} ms  "
-            f"min {min(firsts):6.0f}  max {max(firsts):6.0f}  ({len(firsts)}/{runs} runs)"
-            if firsts
-            else "never painted"
+            spread(firsts, runs) if firsts else "never painted"
         )
         results[f"{label}: status bar shows '{marker}'"] = (
-            f"median {statistics.median(connects):6.0f} ms  "
-            f"min {min(connects):6.0f}  max {max(connects):6.0f}  ({len(connects)}/{runs} runs)"
-            if connects
-            else "not observed"
+            spread(connects, runs) if connects else "not observed"
         )
         if not (firsts and connects):
             raise RuntimeError(f"{label}: the console never painted or never connected")
         figures[f"startup_{key}_first_frame_median_ms"] = statistics.median(firsts)
         figures[f"startup_{key}_connected_median_ms"] = statistics.median(connects)
+    floor_row, figures["startup_textual_floor_median_ms"] = textual_floor(runs, bytecode)
+    results["Textual floor (one Static in a Screen): first frame"] = floor_row
     shutil.rmtree(bytecode, ignore_errors=True)
     figures["startup_first_frame_median_ms"] = max(
         figures["startup_sim_first_frame_median_ms"],

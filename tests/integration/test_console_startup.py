@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from console.compose import build_session
+from console.cli.console import refusal
+from console.compose import StartupRefused, build_session
 from console.lazy_ibkr import LazyIbkrBroker
 from contracts.config import Config
 from contracts.enums import TradingState
@@ -46,6 +47,20 @@ painted, then ends the process on the spot (nothing after that frame is under te
 
 NOT_BEFORE_THE_FIRST_FRAME = {"ib_async", "eventkit", "numpy", "plotext", "textual_plotext"}
 """The IB adapter's stack (ib_async pulls eventkit and numpy) and the latency plots."""
+
+BUILT_AFTER_THE_FIRST_FRAME = {
+    "broker.sim",
+    "console.compose",
+    "console.tui.screens.main",
+    "console.tui.widgets.tables",
+    "contracts.broker",
+    "contracts.events",
+    "engine.audit",
+    "engine.engine",
+    "engine.view",
+}
+"""The first frame draws the status bar only: the session (venue, store, engine), the engine's
+event models and the main screen's panels load after it (issue 14)."""
 
 
 def first_frame(tmp_path: Path, *options: str) -> tuple[str, set[str], bool]:
@@ -89,6 +104,7 @@ def test_the_first_frame_loads_no_adapter_and_no_plot(
     top_level = {name.split(".")[0] for name in modules}
     assert not top_level & NOT_BEFORE_THE_FIRST_FRAME, top_level & NOT_BEFORE_THE_FIRST_FRAME
     assert not modules & also_not, modules & also_not
+    assert not modules & BUILT_AFTER_THE_FIRST_FRAME, modules & BUILT_AFTER_THE_FIRST_FRAME
 
 
 async def test_a_kill_before_the_connection_holds_and_is_confirmed_once_connected(
@@ -111,3 +127,15 @@ async def test_a_kill_before_the_connection_holds_and_is_confirmed_once_connecte
         assert engine.snapshot().trading_state is TradingState.HALTED
     finally:
         await session.close()
+
+
+def test_a_refusal_found_behind_the_first_frame_is_one_line_and_status_2(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The session is built after the first frame; its refusals (live gates, a store that
+    cannot open...) end the console with the same one line as before the console was drawn."""
+    assert refusal(StartupRefused("live mode refused: gate 8 open")) == 2
+    err = capsys.readouterr().err
+    assert err == "deskgate: live mode refused: gate 8 open\n"
+    with pytest.raises(RuntimeError):  # a bug is not a refusal: its traceback shows
+        refusal(RuntimeError("a bug"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import RenderResult
@@ -14,7 +15,9 @@ from console.tui import format as fmt
 from console.tui.text import printable, shown
 from contracts.enums import Mode, TradingState
 from engine.trading_hours import SessionState, Venue, VenueSession
-from engine.view import EngineSnapshot
+
+if TYPE_CHECKING:  # the start-up screen shows this bar before the engine's models load
+    from engine.view import EngineSnapshot
 
 MODE_BADGE = {
     Mode.SIM: (" SIM ", "bold black on #5fafff"),

@@ -55,7 +55,9 @@ async def test_short_paper_session_writes_log_metrics_and_a_verified_rollback(
     tmp_path: Path,
 ) -> None:
     cfg = config(tmp_path)
-    plan = PaperPlan(duration_s=2.0, trades_min=4, trades_max=4, symbols=("AAPL", "MSFT"))
+    # 1 s a trade: room for a slow whatIf preview or a loaded machine (the session places no
+    # trade after its end, so 0.5 s a trade sometimes placed 3 of 4 under load)
+    plan = PaperPlan(duration_s=4.0, trades_min=4, trades_max=4, symbols=("AAPL", "MSFT"))
     lines: list[PaperProgress] = []
     out = tmp_path / "out"
     result = await run_paper(cfg, plan, out, progress=lines.append)
