@@ -458,7 +458,7 @@ class DeskgateApp(App[None]):
             lambda: self.engine.approve(intent_id, token),
             subject=headline,
         )
-        self._render_state()
+        asyncio.get_running_loop().call_soon(self._render_state)  # after the approve's first step
 
     def action_reject(self) -> None:
         pending = self.selected

@@ -169,3 +169,34 @@ async def test_a_timer_tick_waits_for_the_queued_frame(clock: ManualClock) -> No
         assert len(frames.drawn) == drawn
         await wait_for(pilot, lambda: len(frames.drawn) > drawn)
         assert frames.drawn[drawn][0]  # the frame came from the PaintNow
+
+
+async def test_the_approve_reaches_the_engine_before_the_console_redraws_its_state() -> None:
+    """A keystroke's order leaves first; the console's own state (the greyed approve, the
+    message line) is rebuilt in the next loop turn, not in front of the order."""
+    clock = ManualClock()
+    engine = scenarios.with_pending(clock)
+    engine.started = False
+    app = DeskgateApp(engine, config=engine.config)
+    seen: list[str] = []
+    approve = engine.approve
+
+    async def approve_noted(intent_id: str, token: str) -> Any:
+        seen.append("approve")
+        return await approve(intent_id, token)
+
+    engine.approve = approve_noted  # type: ignore[method-assign]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: on_screen(app))
+        await pilot.pause()
+        clock.advance(1.0)  # the headline has been read for the dwell time
+        render = app._render_state
+
+        def render_noted() -> None:
+            seen.append("render")
+            render()
+
+        app._render_state = render_noted  # type: ignore[method-assign]
+        await pilot.press("a")
+        await wait_for(pilot, lambda: "approve" in seen)
+    assert seen[0] == "approve", seen

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -75,7 +76,10 @@ async def test_approve_publishes_the_screen_state_once(clock: ManualClock) -> No
             return build()
 
         app._build_state = counting_build  # type: ignore[method-assign]
+        engine.command_delay = 0.3  # the approve's answer (and its redraw) comes later
         app.action_approve()
+        assert built == []  # the approve's task goes first (its first step sends the order)
+        await asyncio.sleep(0)  # one loop turn: that step, then the state, once
         assert len(built) == 1
         await wait_for(pilot, lambda: ("approve", "orb-aapl-03", "tok-orb-aapl-03") in engine.calls)
 
