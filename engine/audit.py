@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -216,22 +216,24 @@ class AuditStore:
     def settle(self) -> None:
         """Block until the head anchor's background sync is done (a refused sync is raised):
         the disk is then quiet, as it is once a trader has read a pending order."""
+        self._anchor_synced(self._anchor_file.wait)
+
+    def _anchor_synced(self, check: Callable[[], None]) -> None:
+        """Run `check` (waits for, or looks at, the anchor's background sync); a sync the disk
+        refused becomes AuditUnavailable naming the anchor."""
         try:
-            self._anchor_file.wait()
+            check()
         except OSError as exc:
-            raise AuditUnavailable(f"audit head anchor refused the sync: {_cause(exc)}") from exc
+            raise AuditUnavailable(
+                f"audit head anchor {anchor_path(self.path)} refused the sync: {_cause(exc)}"
+            ) from exc
 
     def flush(self) -> None:
         """Write the queued beads and their head anchor; with none queued, the anchor a
         write-ahead left due (the flusher's period bounds how far the anchor lags)."""
         if not self._pending:
             self.sync_anchor()
-            try:
-                self._anchor_file.raise_refused()  # surfaced now, not at the next write
-            except OSError as exc:
-                raise AuditUnavailable(
-                    f"audit head anchor {anchor_path(self.path)} refused the sync: {_cause(exc)}"
-                ) from exc
+            self._anchor_synced(self._anchor_file.raise_refused)  # now, not at the next write
             return
         self._write(self._pending)
         newest = self._pending[-1][0]

@@ -30,7 +30,7 @@ def settle_heap() -> int:
     gc.freeze()
     with contextlib.suppress(RuntimeError):  # no running loop: automatic collection stays on
         loop = asyncio.get_running_loop()
-        if _collector is None or _collector.done():
+        if _collector is None or _collector.done() or _collector.get_loop() is not loop:
             gc.disable()  # from now the timer below decides; automatic again when it ends
             _collector = loop.create_task(collect_between_callbacks(), name="paced-gc")
             _collector.add_done_callback(lambda _: gc.enable())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from rich.text import Text
 
@@ -23,3 +24,14 @@ def printable(value: object) -> str:
 def shown(value: object, style: str = "", *, justify: str | None = None) -> Text:
     """Outside text as a Rich `Text`: printable, and never parsed as markup."""
     return Text(printable(value), style=style, justify=justify)  # type: ignore[arg-type]
+
+
+def looks(text: Text) -> tuple[object, ...]:
+    """What `text` looks like on screen, comparable: `Text.__eq__` ignores the base style and
+    the justification."""
+    return (text.plain, tuple(text.spans), text.style, text.justify)
+
+
+def drawn(parts: Iterable[tuple[Text, object]]) -> tuple[object, ...]:
+    """What a widget's texts (each with what else places it, e.g. a priority) look like."""
+    return tuple((looks(text), extra) for text, extra in parts)

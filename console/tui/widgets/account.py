@@ -9,8 +9,7 @@ from textual.app import RenderResult
 from textual.widget import Widget
 
 from console.tui import format as fmt
-from console.tui.text import printable
-from console.tui.widgets.status_bar import drawn
+from console.tui.text import drawn, printable
 from engine.view import EngineSnapshot
 
 

@@ -22,6 +22,8 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Input
 from textual.widgets.data_table import ColumnKey, CursorType, RowKey
 
+from console.tui.text import looks
+
 Cell = Text
 """Every cell is a `Text`: a plain str cell would be parsed as markup."""
 Row = tuple[str, tuple[Cell, ...]]
@@ -72,11 +74,6 @@ class Drawing:
     css_background: bool
     width: int
     scroll_x: float
-
-
-def same(a: Cell, b: Cell) -> bool:
-    """Equal as shown: `Text.__eq__` ignores the base style and the justification."""
-    return a == b and a.style == b.style and a.justify == b.justify
 
 
 def sort_value(cell: Cell) -> tuple[int, Decimal, str]:
@@ -133,7 +130,6 @@ class RowPatchedTable(DataTable[Cell]):
         return super().rich_style
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        self._drawing = None
         self._drawing = self._settings()
         try:
             return super().render_lines(crop)
@@ -542,7 +538,7 @@ class SnapshotTable(RowPatchedTable):
                 continue
             merged = []
             for (_, column_key), new, old in zip(self.COLUMNS, cells, before, strict=True):
-                if same(new, old):
+                if looks(new) == looks(old):
                     merged.append(old)  # the object the DataTable holds (see `_reorder`)
                 else:
                     self.patch_cell(key, column_key, new)

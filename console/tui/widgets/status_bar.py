@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -12,7 +11,7 @@ from textual.app import RenderResult
 from textual.widget import Widget
 
 from console.tui import format as fmt
-from console.tui.text import printable, shown
+from console.tui.text import drawn, printable, shown
 from contracts.enums import Mode, TradingState
 from engine.trading_hours import SessionState, Venue, VenueSession
 
@@ -184,11 +183,6 @@ def shown_mode(mode: Mode, snap: EngineSnapshot | None) -> Mode:
     if snap.connection.account_id and not snap.connection.is_paper:
         return Mode.LIVE
     return Mode.PAPER
-
-
-def drawn(parts: Iterable[tuple[Text, object]]) -> tuple[object, ...]:
-    """What texts look like on screen, comparable: `Text.__eq__` ignores the base style."""
-    return tuple((t.plain, tuple(t.spans), t.style, t.justify, extra) for t, extra in parts)
 
 
 def _width(parts: list[_Part]) -> int:

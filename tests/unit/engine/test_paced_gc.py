@@ -11,7 +11,13 @@ import pytest
 
 from engine import heap
 from engine.heap import collect_due, settle_heap
-from tests.support import approve_pending, config_with, make_intent, started_engine
+from tests.support import (
+    approve_pending,
+    config_with,
+    eventually,
+    make_intent,
+    started_engine,
+)
 
 
 @pytest.fixture
@@ -56,7 +62,8 @@ async def test_no_collection_starts_between_approve_and_the_send(
         for n in range(4):
             intent = make_intent(clock, quantity=n + 1)
             assert (await engine.propose(intent)).accepted
-            await asyncio.sleep(heap.COLLECT_PERIOD_S * 2)  # the dwell: the collector runs
+            ran = len(collections)
+            await eventually(lambda ran=ran: len(collections) > ran)  # the dwell: it collected
             inside[0] = True
             assert (await approve_pending(engine, intent.intent_id)).ok
             inside[0] = False
@@ -85,3 +92,25 @@ def test_collect_due_follows_the_thresholds(frequent_collections: None) -> None:
     junk = [[] for _ in range(200)]
     assert collect_due() in (0, 1, 2)
     del junk
+
+
+def test_a_collector_left_on_an_old_loop_is_replaced(frequent_collections: None) -> None:
+    """A console run whose loop stopped without cancelling its tasks must not leave the next
+    loop with collection off and nothing collecting."""
+
+    async def settle_here() -> asyncio.Task[None] | None:
+        settle_heap()
+        collector = heap._collector
+        assert collector is not None and collector.get_loop() is asyncio.get_running_loop()
+        return collector
+
+    old_loop = asyncio.new_event_loop()
+    stranded = old_loop.run_until_complete(settle_here())  # that loop stops; its task stays
+    try:
+        assert stranded is not None and not stranded.done()
+        assert asyncio.run(settle_here()) is not stranded
+    finally:
+        assert stranded is not None
+        stranded.cancel()
+        old_loop.run_until_complete(asyncio.gather(stranded, return_exceptions=True))
+        old_loop.close()
