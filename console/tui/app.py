@@ -54,8 +54,11 @@ MODAL_ACTIONS = frozenset({"kill_anywhere", "quit_anywhere"})
 """The app's actions that reach past a dialog: the chords ctrl+k and ctrl+q. The dialog's own
 keys (escape...) always work; the main footer shows none of the single keys meanwhile."""
 STOP_TIMEOUT_S = 5.0
-QUOTE_THROTTLE_S = 0.1
-"""After a burst of price-only changes, wait this long before the next frame."""
+QUOTE_THROTTLE_S = 0.25
+"""After a burst of price-only changes, wait this long before the next frame. IB streams the
+quotes of stocks and futures as snapshots every 250 ms (TWS API, "Top Market Data"): drawing
+prices faster shows nothing the venue sent, and each price frame (10-20 ms of rendering) is
+time an approve's keystroke or its order's row may have to wait for."""
 BUS_POLL_S = 0.005
 """While price frames are held back, how often the bus is checked for anything urgent."""
 

@@ -66,8 +66,7 @@ Figures = dict[str, float]
 
 
 def bench_config() -> Config:
-    """Defaults, except the limits a long run of resting entries would trip, and no approve dwell:
-    the benchmark times keystroke -> painted row, not the deliberate 1 s headline dwell."""
+    """Defaults, except the limits a long run of resting entries would trip."""
     base = Config()
     risk = base.risk.model_copy(
         update={
@@ -79,8 +78,7 @@ def bench_config() -> Config:
             "max_working_orders": 10**6,
         }
     )
-    console = base.console.model_copy(update={"approve_dwell_s": 0.0})
-    return base.model_copy(update={"risk": risk, "console": console})
+    return base.model_copy(update={"risk": risk})
 
 
 def hook_frames(app: DeskgateApp, vt: VirtualTerminal, on_frame: Callable[[], None]) -> None:
@@ -112,6 +110,7 @@ class Probe:
 
 async def approve_latency(approvals: int, rate: float) -> tuple[Rows, Figures]:
     config = bench_config()
+    dwell = config.console.approve_dwell_s
     tmp = Path(tempfile.mkdtemp(prefix="dg-bench-"))
     venue = SimVenue(7, ChaosMode.INSTANT, scheduler=AsyncioScheduler())
     broker = SimBroker(venue, ACCOUNT)
@@ -194,7 +193,9 @@ async def approve_latency(approvals: int, rate: float) -> tuple[Rows, Figures]:
                 # table scrolls the newest rows out of view: put the cursor back on top.
                 scrolled_away += 1
                 table.move_cursor(row=0, animate=False)
-            await asyncio.sleep(rng.uniform(0.05, 0.25))  # the trader reads, then presses
+            # The trader reads the headline for the dwell (the console refuses an approve
+            # sooner), then presses: the keystroke never lands on the new trade's own frames.
+            await asyncio.sleep(dwell + rng.uniform(0.05, 0.25))
             probe.price, probe.intent_id = f"{limit:.2f}", intent.intent_id
             probe.row_painted = probe.message_painted = None
             probe.painted.clear()
