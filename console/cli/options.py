@@ -6,12 +6,13 @@ import argparse
 import os
 import stat
 import sys
+import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from contracts.enums import ChaosMode
+from contracts.enums import DEFAULT_MODE, ChaosMode, Mode
 
 if TYPE_CHECKING:  # pydantic and the config models load when a verb reads its config
     from pydantic import ValidationError
@@ -164,6 +165,21 @@ def config_path(arg: str | None) -> Path | None:
         return Path(arg).expanduser()
     default = DEFAULT_CONFIG.expanduser()
     return default if default.exists() else None
+
+
+def configured_mode(args: argparse.Namespace) -> Mode:
+    """The mode the config file `load` reads names, read without validating the file (the
+    console's first frame shows it); DEFAULT_MODE when the file names no mode or cannot be
+    read, which `load` then refuses in its own words."""
+    path = config_path(args.config)
+    if path is None:
+        return DEFAULT_MODE
+    try:
+        with path.open("rb") as file:
+            named = tomllib.load(file).get("mode")
+    except (OSError, ValueError, RecursionError):  # unreadable, not UTF-8, not TOML, too deep
+        return DEFAULT_MODE
+    return Mode(named) if named in tuple(Mode) else DEFAULT_MODE
 
 
 def check_config_private(path: Path) -> None:
