@@ -6,7 +6,6 @@ import argparse
 import os
 import stat
 import sys
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,15 +167,16 @@ def config_path(arg: str | None) -> Path | None:
 
 
 def configured_mode(args: argparse.Namespace) -> Mode:
-    """The mode the config file `load` reads names, read without validating the file (the
-    console's first frame shows it); DEFAULT_MODE when the file names no mode or cannot be
-    read, which `load` then refuses in its own words."""
+    """The mode named in the config file `load` reads, read without validating the file (the
+    console's first frame shows it). DEFAULT_MODE when it names none (as `Config`), or when
+    it cannot be read or names no mode: `load` then refuses it in its own words."""
     path = config_path(args.config)
     if path is None:
         return DEFAULT_MODE
-    try:
-        with path.open("rb") as file:
-            named = tomllib.load(file).get("mode")
+    import tomllib  # only when there is a file to read
+
+    try:  # read as `load_config` reads it (text mode: "\r" and "\r\n" end lines)
+        named = tomllib.loads(path.read_text(encoding="utf-8")).get("mode")
     except (OSError, ValueError, RecursionError):  # unreadable, not UTF-8, not TOML, too deep
         return DEFAULT_MODE
     return Mode(named) if named in tuple(Mode) else DEFAULT_MODE
