@@ -490,7 +490,12 @@ class DeskgateApp(App[None]):
             lambda: self.engine.approve(intent_id, token),
             subject=headline,
         )
-        asyncio.get_running_loop().call_soon(self._render_state)  # after the approve's first step
+        # After the approve's first step (it sends the order): the footer dims the key while
+        # the approve is in flight; the screen's state follows with the order's own event.
+        asyncio.get_running_loop().call_soon(self._recheck_now)
+
+    def _recheck_now(self) -> None:
+        self._recheck(self.clock.monotonic())
 
     def action_reject(self) -> None:
         pending = self.selected

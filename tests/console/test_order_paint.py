@@ -7,12 +7,15 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
+from rich.text import Text
 from textual.app import App, ComposeResult
 
 from console.tui.app import DeskgateApp
 from console.tui.screens.main import MainScreen
 from console.tui.screens.paint import FramePainter
 from console.tui.widgets.account import AccountStrip
+from console.tui.widgets.evidence import EvidencePanel
+from console.tui.widgets.snapshot_table import RowPatchedTable
 from console.tui.widgets.status_bar import StatusBar
 from console.tui.widgets.tables import OrdersTable
 from contracts.enums import LifecycleState, Mode
@@ -200,3 +203,83 @@ async def test_the_approve_reaches_the_engine_before_the_console_redraws_its_sta
         await pilot.press("a")
         await wait_for(pilot, lambda: "approve" in seen)
     assert seen[0] == "approve", seen
+
+
+async def test_the_approved_orders_row_is_painted_before_the_approvals_column_rearranges(
+    clock: ManualClock,
+) -> None:
+    engine = scenarios.with_pending(clock)
+    del engine.pending[1:]  # the last trade: approving it empties the queue
+    engine.started = False
+    app = DeskgateApp(engine, config=engine.config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await open_orders(pilot, app)
+        screen = main_screen(app)
+        evidence = screen.query_one(EvidencePanel)
+        assert evidence.display
+        frames = Frames(app, screen.painter)
+        evidence_at_paint: list[bool] = []
+        paint = screen.painter.paint
+
+        def noting_paint() -> None:
+            evidence_at_paint.append(evidence.display)
+            paint()
+
+        screen.painter.paint = noting_paint  # type: ignore[method-assign]
+        await pilot.pause()
+        frames.drawn.clear()
+        # What the engine's approve does in one step: the trade leaves the queue, its order
+        # is sent; one event carries both.
+        engine.pending.clear()
+        engine.add_order("orb-aapl-03", LifecycleState.SUBMITTED, limit="187.03")
+        engine.publish("approved")
+        await wait_for(pilot, lambda: "orb-aapl-03" in table._order)
+        await wait_for(pilot, lambda: any(at_once for at_once, _ in frames.drawn))
+        await wait_for(pilot, lambda: not evidence.display)  # the column follows
+        painted = [text for at_once, text in frames.drawn if at_once]
+        assert "187.03" in painted[0]  # the row's frame ...
+        assert evidence_at_paint[0]  # ... is drawn before the column re-arranges (a re-layout)
+
+
+async def test_a_row_added_to_a_table_that_fills_its_panel_lays_nothing_out(
+    clock: ManualClock,
+) -> None:
+    engine = scenarios.with_pending(clock)
+    engine.started = False
+    app = DeskgateApp(engine, config=engine.config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await open_orders(pilot, app)
+        await pilot.pause()
+        layouts: list[bool] = []
+        refresh = table.refresh
+
+        def noting_refresh(*regions: Any, **flags: Any) -> Any:
+            layouts.append(bool(flags.get("layout")))
+            return refresh(*regions, **flags)
+
+        table.refresh = noting_refresh  # type: ignore[method-assign]
+        engine.add_order("paint-0002", LifecycleState.SUBMITTED, limit="123.46")
+        engine.publish("order")
+        await wait_for(pilot, lambda: "paint-0002" in table._order)
+        await pilot.pause()
+        assert layouts and not any(layouts)  # repainted, never a re-layout of the screen
+
+
+class GrowingTable(App[None]):
+    """A row-patched table of auto height: its box grows with its rows."""
+
+    def compose(self) -> ComposeResult:
+        table: RowPatchedTable = RowPatchedTable()
+        table.add_column("n", key="n")
+        yield table
+
+
+async def test_a_table_that_grows_with_its_rows_still_lays_the_screen_out() -> None:
+    app = GrowingTable()
+    async with app.run_test(size=(40, 20)) as pilot:
+        table = app.query_one(RowPatchedTable)
+        await pilot.pause()
+        height = table.region.height
+        table.add_row(Text("1"), key="1")
+        table.add_row(Text("2"), key="2")
+        await wait_for(pilot, lambda: table.region.height == height + 2)

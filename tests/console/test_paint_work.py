@@ -62,7 +62,9 @@ async def test_approve_in_flight_dims_the_footer_key_without_rebuilding_the_foot
         assert list(footer.query_children(FooterKey)) == keys
 
 
-async def test_approve_publishes_the_screen_state_once(clock: ManualClock) -> None:
+async def test_approve_rechecks_at_once_and_publishes_the_state_with_the_order(
+    clock: ManualClock,
+) -> None:
     engine = scenarios.with_pending(clock)
     app = app_for(engine)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -79,9 +81,13 @@ async def test_approve_publishes_the_screen_state_once(clock: ManualClock) -> No
         engine.command_delay = 0.3  # the approve's answer (and its redraw) comes later
         app.action_approve()
         assert built == []  # the approve's task goes first (its first step sends the order)
-        await asyncio.sleep(0)  # one loop turn: that step, then the state, once
-        assert len(built) == 1
+        assert app.blocker is None
+        await asyncio.sleep(0)  # one loop turn: that step, then the availability check
+        assert app.blocker is not None  # in flight: approve is unavailable (the footer dims)
+        assert built == []  # the screen's state waits for the order's own event
         await wait_for(pilot, lambda: ("approve", "orb-aapl-03", "tok-orb-aapl-03") in engine.calls)
+        await wait_for(pilot, lambda: any(o.intent_id == "orb-aapl-03" for o in engine.orders))
+        await wait_for(pilot, lambda: len(built) >= 1)
 
 
 async def test_order_change_is_not_held_behind_the_quote_throttle(

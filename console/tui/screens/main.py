@@ -176,6 +176,7 @@ class MainScreen(Screen[None]):
         self._refresh_tabs()
         if self.state is not None:
             self._show_panels(self.state)  # a panel that just came into view catches up
+            self._show_approvals(self.state)
 
     def panel_visible(self, index: int) -> bool:
         """Whether panel `index` is on screen in the current layout (and zoom): hidden panels
@@ -291,11 +292,24 @@ class MainScreen(Screen[None]):
         return widget
 
     def show_state(self, state: ConsoleState) -> None:
+        """Show `state`. When the Orders list changed (an approved order's row), that frame is
+        drawn at once and the approvals column follows in the next one: the column's
+        re-arrangement (a queue that empties, the evidence that goes) is a full re-layout,
+        two to four times the cost of the row, and the row is what the trader waits for."""
+        self.state = state
         orders = self._one(OrdersTable)
         orders_changed = orders.changes
         self._show_state(state)
-        if orders.changes != orders_changed:
-            self.painter.request()
+        if orders.changes == orders_changed:
+            self._show_approvals(state)
+        elif self.painter.request():
+            self.call_after_refresh(self._approvals_caught_up)
+        else:
+            self._show_approvals(state)
+
+    def _approvals_caught_up(self) -> None:
+        if self.state is not None:
+            self._show_approvals(self.state)
 
     @on(PaintNow)
     def _paint_now(self, event: PaintNow) -> None:
@@ -309,9 +323,20 @@ class MainScreen(Screen[None]):
         super()._on_timer_update()
 
     def _show_state(self, state: ConsoleState) -> None:
-        self.state = state
+        """Everything but the approvals column (`_show_approvals`)."""
         snap = state.snapshot
         self._one(StatusBar).show(snap, state.now, state.phase, state.mode)
+        self._one(DriftBanner).show(snap.drifts if snap is not None else ())
+        self._one(AccountStrip).show(snap)
+        if snap is not None:
+            self._one(MessageLine).show_alert(snap.alerts[-1] if snap.alerts else None)
+        self._show_panels(state)
+        self._refresh_tabs()
+
+    def _show_approvals(self, state: ConsoleState) -> None:
+        """The approvals column: quotes, the queue (hidden while empty), the selected trade's
+        evidence and the recent decisions."""
+        snap = state.snapshot
         queue = self._one(ApprovalQueue)
         pending = snap.pending if snap is not None else ()
         queue.show(pending, state.now_mono)
@@ -320,27 +345,10 @@ class MainScreen(Screen[None]):
             queue.focus()  # lost the focus: the first trade to approve brings it back
         self._note_idle(bool(pending), state.now_mono)
         self._one(Static, "#queue-empty").display = not pending
-        self._one(EvidencePanel).display = bool(pending)
-        self._one(DriftBanner).show(snap.drifts if snap is not None else ())
-        self._one(AccountStrip).show(snap)
-        self._one(QuotesPanel).show(state.quotes)
-        if snap is None:
-            self._show_panels(state)
-            self._refresh_tabs()
-            return
-        self._one(MessageLine).show_alert(snap.alerts[-1] if snap.alerts else None)
-        history = self._one(PendingHistory)
-        history.show(state.pending_history)
-        history.display = bool(state.pending_history)
-        self._show_panels(state)
-        self._refresh_tabs()
-
-    def _show_panels(self, state: ConsoleState) -> None:
-        """Feed the panels on screen; the others keep their last rows until shown."""
-        snap = state.snapshot
-        visible = self.panel_visible
         evidence = self._one(EvidencePanel)
-        if visible(0) and evidence.display:  # hidden (nothing pending): caught up when shown
+        evidence.display = bool(pending)
+        self._one(QuotesPanel).show(state.quotes)
+        if self.panel_visible(0) and evidence.display:  # hidden: caught up when shown
             evidence.show(
                 EvidenceView(
                     pending=state.selected,
@@ -352,6 +360,16 @@ class MainScreen(Screen[None]):
                     kill_flags=snap.kill_flags if snap is not None else (),
                 )
             )
+        if snap is None:
+            return
+        history = self._one(PendingHistory)
+        history.show(state.pending_history)
+        history.display = bool(state.pending_history)
+
+    def _show_panels(self, state: ConsoleState) -> None:
+        """Feed the panels on screen; the others keep their last rows until shown."""
+        snap = state.snapshot
+        visible = self.panel_visible
         if snap is None:
             return
         if visible(1):

@@ -16,7 +16,8 @@ from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
 from textual.color import Color
 from textual.coordinate import Coordinate
-from textual.geometry import Region
+from textual.geometry import Region, Size
+from textual.reactive import Reactive
 from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import DataTable, Input
@@ -111,6 +112,23 @@ class RowPatchedTable(DataTable[Cell]):
     """Counts the table's style changes (CSS, cursor settings): styled cells of an older
     generation are not drawn."""
 
+    virtual_size: Reactive[Size] = Reactive(Size(0, 0))
+    """Textual lays the whole screen out again whenever a table's rows change its virtual
+    size (Widget's is a layout reactive). A table whose box does not depend on its rows needs
+    only its scrollbars updated and itself repainted (`watch_virtual_size`)."""
+
+    def watch_virtual_size(self, _before: Size, after: Size) -> None:
+        if not self._box_is_fixed():  # the table grows with its rows: the screen lays out
+            self.refresh(layout=True)
+            return
+        self._scroll_update(after)  # a scrollbar that appears or goes lays the screen out
+        self.refresh()
+
+    def _box_is_fixed(self) -> bool:
+        """The table's size comes from its container, not its rows (e.g. `height: 1fr`)."""
+        height, width = self.styles.height, self.styles.width
+        return height is not None and not height.is_auto and (width is None or not width.is_auto)
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._row_lines: LRUCache[tuple[object, ...], tuple[SegmentLines, SegmentLines]]
         self._row_lines = LRUCache(1000)
@@ -118,6 +136,9 @@ class RowPatchedTable(DataTable[Cell]):
         in view."""
         self._drawing: Drawing | None = None
         """While the table draws a frame: its settings for that frame."""
+        self._place_styles: LRUCache[CellPlace, tuple[Style, Style]] = LRUCache(4000)
+        """A place's (pre, post) cell styles: a row inserted above moves every row below to
+        a new place, where the cells are styled again; the place's styles were made before."""
         super().__init__(*args, **kwargs)
         self._cell_lines: LRUCache[tuple[RowKey, ColumnKey], CellLines] = LRUCache(10000)
 
@@ -311,6 +332,15 @@ class RowPatchedTable(DataTable[Cell]):
     def _style_cell(self, lines: list[list[Segment]], place: CellPlace) -> list[list[Segment]]:
         """`lines` under the row's style, the cursor's and the click-to-row meta, as
         DataTable's `Styled` puts them on a cell it renders."""
+        styles = self._place_styles.get(place)
+        if styles is None:
+            styles = self._styles_at(place)
+            self._place_styles.set(place, styles)
+        pre_style, post_style = styles
+        return [list(Segment.apply_style(line, pre_style, post_style)) for line in lines]
+
+    def _styles_at(self, place: CellPlace) -> tuple[Style, Style]:
+        """The (pre, post) styles of a cell drawn at `place`."""
         row_index, column_index, base_style, cursor, hover = place[:5]
         drawing = self._settings()
         header = row_index == -1
@@ -329,8 +359,7 @@ class RowPatchedTable(DataTable[Cell]):
             drawing.css_background,
         )
         meta = Style.from_meta({"row": row_index, "column": column_index})
-        pre_style = base_style + meta + component_style
-        return [list(Segment.apply_style(line, pre_style, post_style)) for line in lines]
+        return base_style + meta + component_style, post_style
 
     def _get_row_style(self, row_index: int, base_style: Style) -> Style:
         """DataTable's row style, from the table's cached component styles: DataTable works
@@ -349,11 +378,13 @@ class RowPatchedTable(DataTable[Cell]):
     def _clear_caches(self) -> None:
         super()._clear_caches()
         self._row_lines.clear()
+        self._place_styles.clear()
         self._styles_generation += 1  # the laid-out cells stay: their values did not change
 
     def notify_style_update(self) -> None:
         self._styles_generation += 1
         self._row_lines.clear()
+        self._place_styles.clear()
         super().notify_style_update()
 
     def _lay_out_cell(
