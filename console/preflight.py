@@ -1,4 +1,4 @@
-"""What `deskgate` checks before its first frame: the live confirmation, the data dir, its lock."""
+"""What `deskgate` checks before it builds its engine: live confirmation, data dir, lock."""
 
 from __future__ import annotations
 

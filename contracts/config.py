@@ -15,7 +15,7 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from contracts.base import Symbol
-from contracts.enums import ChaosMode, Mode
+from contracts.enums import DEFAULT_MODE, ChaosMode, Mode
 from contracts.strategy import StrategyConfig
 
 
@@ -218,7 +218,7 @@ class AlertsConfig(_Section):
 
 
 class Config(_Section):
-    mode: Mode = Mode.SIM
+    mode: Mode = DEFAULT_MODE
     account: str = ""
     """Expected account id; live mode refuses any other."""
     data_dir: str = ""

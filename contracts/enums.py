@@ -112,6 +112,10 @@ class Mode(StrEnum):
     LIVE = "live"
 
 
+DEFAULT_MODE = Mode.SIM
+"""The mode of a config that names none (`Config.mode`, and the console's first frame)."""
+
+
 class ChaosMode(StrEnum):
     INSTANT = "INSTANT"
     REALISTIC = "REALISTIC"

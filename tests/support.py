@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -399,3 +400,15 @@ def risk_denials(intent: Intent, context: RiskContext, **risk: Any) -> set[Denia
     """The denial reasons `pre_trade_checks` gives under a RiskConfig of `risk`."""
     checks = pre_trade_checks(intent, context, RiskConfig(**risk), StaleConfig())
     return {c.reason for c in checks if not c.passed and c.reason}
+
+
+LEAVE_ALTERNATE_SCREEN = "\x1b[?1049l"
+TERMINAL_CONTROL = re.compile(r"\x1b\[[0-9;?<>=$]*[A-Za-z~]")
+"""A control sequence: how the console sets and restores the terminal's modes."""
+
+
+def said_after_the_console(output: str) -> str:
+    """What a `deskgate` process printed once its console gave the terminal back (left the
+    alternate screen), without the terminal's mode resets: the lines the trader reads in the
+    shell. A process that drew no console gives its whole output."""
+    return TERMINAL_CONTROL.sub("", output.rpartition(LEAVE_ALTERNATE_SCREEN)[2])

@@ -6,7 +6,15 @@ import argparse
 import gc
 from typing import TYPE_CHECKING
 
-from console.cli.options import CONSOLE, SubParsers, add_common, fail, load
+from console.cli.options import (
+    CONSOLE,
+    CliError,
+    SubParsers,
+    add_common,
+    configured_mode,
+    fail,
+    load,
+)
 
 if TYPE_CHECKING:  # the domain loads when the verb runs, not when the parser is built
     from console.compose import Session
@@ -54,21 +62,20 @@ def strategy_sources(args: argparse.Namespace, config: Config) -> list[StrategyP
 def run(args: argparse.Namespace) -> int:
     """Paint the console first (mode badge, "connecting…"), then build the engine behind it.
 
-    Before the first frame: the config, the bot options, the live confirmation, the log and
-    the data dir's lock, so a bad option or a second console is refused in one line before
-    the terminal is taken over. The session (store, venue, broker, engine) is built once the
-    frame is painted; a refusal there ends the console with the same one line and status.
+    Before the first frame only its mode badge is read from the config file, unvalidated
+    (`configured_mode`). Once the frame is painted `Launch.open` validates the config and
+    checks the bot options, the live confirmation, the log and the data dir's lock, then
+    builds the session (store, venue, broker, engine); a refusal there ends the console with
+    its one line and status 2, before any key can act on an engine.
     """
     gc.disable()  # see `open_session`; collections resume before the console runs
     try:
-        preflight = console_preflight(args)
-        if isinstance(preflight, int):
-            return preflight
+        mode = configured_mode(args)
         from console.tui.app import DeskgateApp  # the Textual app (not its main screen yet)
     finally:
         gc.enable()
-    launch = Launch(args, *preflight)
-    app = DeskgateApp(config=launch.config, opener=launch.open)
+    launch = Launch(args)
+    app = DeskgateApp(mode=mode, opener=launch.open)
     launch.app = app
     app.settle_heap_when_started = True  # full collections then skip the start-up heap
     import asyncio
@@ -79,49 +86,26 @@ def run(args: argparse.Namespace) -> int:
     return app.return_code or 0
 
 
-def console_preflight(
-    args: argparse.Namespace,
-) -> tuple[Config, list[StrategyPlugin], InstanceLock] | int:
-    """The config, the bot, and the data dir held for this console; or a refusal's status."""
-    from console.preflight import StartupRefused, hold_data_dir, live_confirmation, start_log
-
-    config = load(args)
-    data_dir = config.resolved_data_dir()
-    try:
-        live_confirmation(config)
-        sources = strategy_sources(args, config)
-        start_log(data_dir)
-        return config, sources, hold_data_dir(data_dir)
-    except (StartupRefused, ValueError) as exc:
-        return fail(str(exc))
-
-
 def refusal(error: Exception) -> int:
     """The one-line exit of a session that refused to start; anything else propagates."""
     from console.preflight import StartupRefused
+    from contracts.config import ConfigError
     from engine.audit import AuditUnavailable
     from engine.intake import IntakeError
 
-    if isinstance(error, StartupRefused | IntakeError | AuditUnavailable | ValueError):
+    refusals = (StartupRefused, CliError, ConfigError, IntakeError, AuditUnavailable, ValueError)
+    if isinstance(error, refusals):
         return fail(str(error))
     raise error
 
 
 class Launch:
-    """The session of the `deskgate` process: built by the console once its first frame is
-    painted (`open`), closed after the console exits (`run`)."""
+    """The session of the `deskgate` process: checked and built by the console once its
+    first frame is painted (`open`), closed after the console exits (`run`)."""
 
-    def __init__(
-        self,
-        args: argparse.Namespace,
-        config: Config,
-        sources: list[StrategyPlugin],
-        lock: InstanceLock,
-    ) -> None:
+    def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.config = config
-        self.sources = sources
-        self.lock = lock
+        self.lock: InstanceLock | None = None
         self.app: DeskgateApp | None = None
         self.session: Session | None = None
 
@@ -132,13 +116,16 @@ class Launch:
         finally:
             if self.session is not None:
                 await self.session.close()  # releases the lock
-            self.lock.release()
+            if self.lock is not None:
+                self.lock.release()
 
     async def open(self) -> OpenedEngine:
-        """Build the session (importing the engine), start its venue, hand the engine over."""
+        """Check the start (`preflight`), build the session (importing the engine), start its
+        venue, hand the engine and the validated config over."""
         gc.disable()
         try:
-            session, refused = open_session(self.args, self.config, self.sources, self.lock)
+            config, sources, lock = self.preflight()
+            session, refused = open_session(self.args, config, sources, lock)
         finally:
             gc.enable()
         self.session = session
@@ -149,7 +136,21 @@ class Launch:
             raise StartupRefused(refused)
         stop_on_hangup(self.app)
         await session.start_venue()
-        return OpenedEngine(session.engine, session.live_account)
+        return OpenedEngine(session.engine, session.live_account, config)
+
+    def preflight(self) -> tuple[Config, list[StrategyPlugin], InstanceLock]:
+        """The validated config, the bot, the log started and the data dir held (`lock`), in
+        that order; the first refusal (CliError, ConfigError, StartupRefused, ValueError,
+        AuditUnavailable) is raised, each with its one line."""
+        from console.preflight import hold_data_dir, live_confirmation, start_log
+
+        config = load(self.args)
+        data_dir = config.resolved_data_dir()
+        live_confirmation(config)
+        sources = strategy_sources(self.args, config)
+        start_log(data_dir)
+        self.lock = hold_data_dir(data_dir)
+        return config, sources, self.lock
 
 
 def open_session(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from contracts.enums import ChaosMode
+from contracts.enums import DEFAULT_MODE, ChaosMode, Mode
 
 if TYPE_CHECKING:  # pydantic and the config models load when a verb reads its config
     from pydantic import ValidationError
@@ -164,6 +164,22 @@ def config_path(arg: str | None) -> Path | None:
         return Path(arg).expanduser()
     default = DEFAULT_CONFIG.expanduser()
     return default if default.exists() else None
+
+
+def configured_mode(args: argparse.Namespace) -> Mode:
+    """The mode named in the config file `load` reads, read without validating the file (the
+    console's first frame shows it). DEFAULT_MODE when it names none (as `Config`), or when
+    it cannot be read or names no mode: `load` then refuses it in its own words."""
+    path = config_path(args.config)
+    if path is None:
+        return DEFAULT_MODE
+    import tomllib  # only when there is a file to read
+
+    try:  # read as `load_config` reads it (text mode: "\r" and "\r\n" end lines)
+        named = tomllib.loads(path.read_text(encoding="utf-8")).get("mode")
+    except (OSError, ValueError, RecursionError):  # unreadable, not UTF-8, not TOML, too deep
+        return DEFAULT_MODE
+    return Mode(named) if named in tuple(Mode) else DEFAULT_MODE
 
 
 def check_config_private(path: Path) -> None:

@@ -17,9 +17,7 @@ from textual.worker import Worker, WorkerState
 
 from console.tui import dialogs, navigation, startup
 from console.tui import format as fmt
-from console.tui.attention import Attention
 from console.tui.availability import Availability
-from console.tui.commands import CommandRunner
 from console.tui.keymap import ACTIONS, bindings_for, keymap_from_config
 from console.tui.messages import (
     QUOTE_ONLY_REASONS,
@@ -38,15 +36,16 @@ from console.tui.state import ConsoleState, approve_blocker, find_pending
 from console.tui.text import printable
 from console.tui.widgets.status_bar import shown_mode
 from contracts.enums import Mode
-from engine.clock import Clock, SystemClock
 from engine.heap import settle_heap
 from engine.results import CommandResult
 
 if TYPE_CHECKING:  # the main screen, its panels and the engine's models load after the first frame
+    from console.tui.attention import Attention
     from console.tui.engine_api import ConsoleEngine
     from contracts.broker import Quote
     from contracts.config import Config
     from engine.bus import Subscription
+    from engine.clock import Clock
     from engine.view import EngineSnapshot, PendingApproval
 
 MAIN_ACTIONS = frozenset(spec.action for spec in ACTIONS if spec.scope == "main")
@@ -81,21 +80,41 @@ class DeskgateApp(App[None]):
         self,
         engine: ConsoleEngine | None = None,
         *,
-        config: Config,
+        config: Config | None = None,
+        mode: Mode | None = None,
         clock: Clock | None = None,
         live_account_check: str | None = None,
         opener: startup.EngineOpener | None = None,
     ) -> None:
-        """Over `engine`, or over the one `opener` builds after the first frame (`startup`)."""
+        """Over `engine` and its `config`, or over the engine `opener` builds after the first
+        frame (`startup`), which shows `mode` (or `config`'s) until the opener hands over the
+        validated config."""
+        from console.tui.commands import CommandRunner
+
         super().__init__()
         if (engine is None) == (opener is None):
             raise TypeError("DeskgateApp needs an engine or an opener (exactly one)")
-        self.config = config
-        self.clock: Clock = clock or (engine.clock if engine is not None else SystemClock())
+        if engine is not None and config is None:
+            raise TypeError("DeskgateApp over an engine needs the engine's config")
+        shown = config.mode if config is not None else mode
+        if shown is None:
+            raise TypeError("DeskgateApp needs a config, or the mode to show until it has one")
+        self.configured_mode: Mode = shown
+        """The badge before the engine's first snapshot: the config's mode."""
+        self.config: Config
+        self.keymap: dict[str, str] = {}
+        self.attention: Attention
+        if config is not None:
+            self._configure(config)
+        if engine is not None:
+            self.clock: Clock = clock or engine.clock
+        else:  # until the opener's engine brings its own
+            from engine.clock import SystemClock
+
+            self.clock = clock or SystemClock()
         self._opener = opener
+        self._starting = None if opener is None else startup.StartingScreen(self.configured_mode)
         self.start_error: Exception | None = None  # why `opener` failed (exit status 2)
-        self.keymap = keymap_from_config(config.console.keys)
-        self.set_keymap(self.keymap)
         self.snapshot: EngineSnapshot | None = None
         self.phase = "connecting…"
         self.started = False
@@ -105,7 +124,6 @@ class DeskgateApp(App[None]):
         self._subscription: Subscription | None = None
         self._stopping = False
         self._shown_availability: Availability | None = None
-        self.attention = Attention(config.console.approve_dwell_s)
         self.acknowledged: set[str] = set()
         """Alert event ids the trader acknowledged (space in the Alerts panel)."""
         self.settle_heap_when_started = False
@@ -113,9 +131,21 @@ class DeskgateApp(App[None]):
         if engine is not None:
             self._adopt(startup.OpenedEngine(engine, live_account_check), clock)
 
+    def _configure(self, config: Config) -> None:
+        """The validated config: the trader's keys, the approve dwell, the mode badge."""
+        from console.tui.attention import Attention
+
+        self.config = config
+        self.configured_mode = config.mode
+        self.keymap = keymap_from_config(config.console.keys)
+        self.set_keymap(self.keymap)
+        self.attention = Attention(config.console.approve_dwell_s)
+
     def _adopt(self, opened: startup.OpenedEngine, clock: Clock | None) -> None:
         from console.tui.screens.main import MainScreen
 
+        if opened.config is not None:
+            self._configure(opened.config)
         self.engine = opened.engine
         self.clock = clock or opened.engine.clock
         self.live_account_check = opened.live_account_check
@@ -136,10 +166,10 @@ class DeskgateApp(App[None]):
     # --- lifecycle ---------------------------------------------------------------------
 
     def get_default_screen(self) -> Screen[Any]:
-        return startup.StartingScreen(self.config) if self._opener is not None else self._main
+        return self._starting if self._starting is not None else self._main
 
     def on_mount(self) -> None:
-        self._set_mode_class(self.config.mode)
+        self._set_mode_class(self.configured_mode)
         if self._opener is not None:
             self.call_after_refresh(self._open_engine, self._opener)
         else:
@@ -149,12 +179,14 @@ class DeskgateApp(App[None]):
     async def _open_engine(self, opener: startup.EngineOpener) -> None:
         """After the first frame: build the engine, show the main screen, start it."""
         try:
-            opened = await opener()
+            self._adopt(await opener(), None)
         except Exception as exc:
             self.start_error = exc
             self.exit(return_code=2)
             return
-        self._adopt(opened, None)
+        self._set_mode_class(self.configured_mode)  # the validated config's, before any key acts
+        if self._starting is not None:
+            self._starting.show_mode(self.configured_mode)
         mounted = self.push_screen(self._main)  # over the starting screen, which stays hidden
         self._follow_engine(painted=True)  # the engine connects while the main screen mounts
         await mounted

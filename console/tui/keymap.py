@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.binding import Binding, BindingType
 
-from contracts.config import KeysConfig
+if TYPE_CHECKING:  # the config models load after the console's first frame
+    from contracts.config import KeysConfig
 
 
 @dataclass(frozen=True)

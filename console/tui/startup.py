@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 
     from console.tui.engine_api import ConsoleEngine
     from contracts.config import Config
+    from contracts.enums import Mode
 
 ENGINE_STARTING = "engine starting…"
 ACTIONS_WHILE_STARTING = frozenset({"quit", "quit_anywhere"})
@@ -30,11 +32,13 @@ LABELS = {spec.action: spec.label for spec in ACTIONS} | {"kill_anywhere": "KILL
 
 @dataclass(frozen=True)
 class OpenedEngine:
-    """What an `EngineOpener` built: the engine, and the live account the trader must type
-    before it starts (None outside live mode)."""
+    """What an `EngineOpener` built: the engine, the live account the trader must type
+    before it starts (None outside live mode), and the validated config the engine runs
+    with (None: the one the app was built with)."""
 
     engine: ConsoleEngine
     live_account_check: str | None = None
+    config: Config | None = None
 
 
 EngineOpener = Callable[[], Awaitable[OpenedEngine]]
@@ -43,16 +47,24 @@ any exception it raises ends the console with that exception as `DeskgateApp.sta
 
 
 class StartingScreen(Screen[None]):
-    """The first frame: the status bar (mode badge, "connecting…") while the engine is built."""
+    """The first frame: the status bar (mode badge, "connecting…") while the engine is built.
 
-    def __init__(self, config: Config) -> None:
+    It is painted before the config is validated: `mode` is the one the config file names
+    (`console.cli.options.configured_mode`) until `show_mode` gives the validated one."""
+
+    def __init__(self, mode: Mode) -> None:
         super().__init__(id="starting")
-        self.config = config
+        self.mode = mode
 
     def compose(self) -> ComposeResult:
-        stale_s = self.config.stale.threshold_min * 60
-        yield StatusBar(stale_threshold_s=stale_s, mode=self.config.mode, id="status")
+        # this bar shows no engine data, so no data age is ever judged stale on it
+        yield StatusBar(stale_threshold_s=math.inf, mode=self.mode, id="status")
         yield Static(f" {ENGINE_STARTING}", id="starting-message")
+
+    def show_mode(self, mode: Mode) -> None:
+        """The validated config's mode on the badge."""
+        self.mode = mode
+        self.query_one(StatusBar).show_mode(mode)
 
 
 def refused_while_starting(app: App[Any], action: str | ActionParseResult) -> bool:

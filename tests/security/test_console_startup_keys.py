@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from textual.message import Message
 from textual.notifications import Notify
+from textual.screen import Screen
 
 from console.tui.app import DeskgateApp
 from console.tui.screens.main import MainScreen
@@ -33,16 +35,22 @@ ticket, limits, promote, drift, gates, audit: every default key of the console's
 class HeldOpener:
     """An engine opener that hands the engine over only when the test says so."""
 
-    def __init__(self, engine: FakeEngine, live_account_check: str | None = None) -> None:
+    def __init__(
+        self,
+        engine: FakeEngine,
+        live_account_check: str | None = None,
+        config: Config | None = None,
+    ) -> None:
         self.engine = engine
         self.live_account_check = live_account_check
+        self.config = config
         self.asked = asyncio.Event()
         self.release = asyncio.Event()
 
     async def __call__(self) -> OpenedEngine:
         self.asked.set()
         await self.release.wait()
-        return OpenedEngine(self.engine, self.live_account_check)
+        return OpenedEngine(self.engine, self.live_account_check, self.config)
 
 
 def warnings(messages: list[Message]) -> list[str]:
@@ -114,3 +122,42 @@ async def test_an_engine_that_cannot_be_built_ends_the_console_with_its_error() 
         await wait_for(pilot, lambda: not app.is_running)
     assert isinstance(app.start_error, ValueError)
     assert app.return_code == 2
+
+
+def badge(screen: Screen[Any]) -> str:
+    return plain(screen.query_one(StatusBar).render(), width=400)
+
+
+async def test_the_validated_config_the_opener_hands_over_sets_the_badge_and_the_keys() -> None:
+    """The `deskgate` app is built with the mode read from the config file only; the validated
+    config the opener hands over sets the badge (the starting screen's too) and the trader's
+    keys before any key reaches the engine. (The two modes differ here only to see which one
+    is shown: a file read and validated gives the same mode.)"""
+    config = Config.model_validate({"mode": "live", "console": {"keys": {"kill": "j"}}})
+    engine = FakeEngine(clock=ManualClock(), mode=Mode.LIVE, config=config)
+    opener = HeldOpener(engine, config=config)
+    app = DeskgateApp(mode=Mode.PAPER, opener=opener)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, opener.asked.is_set)
+        assert "PAPER" in badge(app.screen) and app.has_class("-mode-paper")
+        opener.release.set()
+        await wait_for(pilot, lambda: app.started and isinstance(app.screen, MainScreen))
+        assert app.config is config
+        starting = app.screen_stack[0]
+        assert isinstance(starting, StartingScreen)
+        for screen in (starting, app.screen):
+            assert "LIVE" in badge(screen) and "PAPER" not in badge(screen)
+        assert app.has_class("-mode-live") and not app.has_class("-mode-paper")
+        await pilot.press("j")  # the trader's kill key, from the handed-over config
+        await wait_for(pilot, lambda: isinstance(app.screen, KillConfirmScreen))
+    assert app.start_error is None
+
+
+def test_the_app_needs_a_config_or_the_mode_to_show() -> None:
+    async def never() -> OpenedEngine:
+        raise AssertionError("not opened")
+
+    with pytest.raises(TypeError):
+        DeskgateApp(opener=never)
+    with pytest.raises(TypeError):
+        DeskgateApp(FakeEngine(clock=ManualClock()))

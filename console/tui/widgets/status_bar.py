@@ -70,6 +70,12 @@ class StatusBar(Widget):
         self._drawn: object = None
         """What the bar shows (`drawn`): a new snapshot that reads the same is not redrawn."""
 
+    def show_mode(self, mode: Mode) -> None:
+        """The configured mode, before any snapshot (the start-up's validated config)."""
+        if mode is not self.mode:
+            self.mode, self._drawn = mode, None
+            self.refresh()
+
     def show(self, snapshot: EngineSnapshot | None, now: datetime, phase: str, mode: Mode) -> None:
         mode = snapshot.mode if snapshot is not None else mode
         if (snapshot, now, phase, mode) == (self.snapshot, self.now, self.phase, self.mode):
