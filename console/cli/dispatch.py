@@ -3,27 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from console import bot_verbs, control_client
-from console.cli import (
-    audit,
-    chaos,
-    fill_report,
-    gates,
-    gateway,
-    init,
-    limits,
-    paper,
-    probe,
-    promote,
-    propose,
-    rollback,
-    signoff,
-)
 from console.cli import console as console_verb
 from console.cli.options import (
     BEFORE,
@@ -36,24 +21,25 @@ from console.cli.options import (
 )
 
 VERBS = (
-    console_verb,
-    init,
-    propose,
-    audit,
-    fill_report,
-    gateway,
-    chaos,
-    probe,
-    paper,
-    gates,
-    signoff,
-    promote,
-    rollback,
-    control_client,
-    limits,
-    bot_verbs,
+    "console.cli.console",
+    "console.cli.init",
+    "console.cli.propose",
+    "console.cli.audit",
+    "console.cli.fill_report",
+    "console.cli.gateway",
+    "console.cli.chaos",
+    "console.cli.probe",
+    "console.cli.paper",
+    "console.cli.gates",
+    "console.cli.signoff",
+    "console.cli.promote",
+    "console.cli.rollback",
+    "console.control_client",
+    "console.cli.limits",
+    "console.bot_verbs",
 )
-"""Every verb module, in the order `deskgate --help` lists them."""
+"""Every verb module, in the order `deskgate --help` lists them (imported when the parser that
+lists them is built)."""
 
 
 class ShowVersion(argparse.Action):
@@ -73,7 +59,8 @@ class ShowVersion(argparse.Action):
         parser.exit()
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, verbs: bool = True) -> argparse.ArgumentParser:
+    """`deskgate`'s parser; without `verbs`, the one for plain `deskgate [OPTIONS]` only."""
     parser = OneLineParser(
         prog="deskgate",
         description="A terminal trading console: approve every order by keystroke. "
@@ -81,16 +68,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action=ShowVersion)
     add_common(parser, CONSOLE, prefix=BEFORE)
-    parser.set_defaults(func=console_verb.run)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for verb in VERBS:
-        verb.register(sub)
+    parser.set_defaults(func=console_verb.run, command=None)
+    if verbs:
+        sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+        for name in VERBS:
+            importlib.import_module(name).register(sub)
     return parser
+
+
+def parse_command_line(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line, as `parse` reads it with the full parser. Plain `deskgate [OPTIONS]`
+    (the console, the common case) is read without building the verbs' parsers: importing
+    their modules and building them is about 30 ms of the console's time to its first frame.
+    Anything else (a verb, an unknown option, help) goes to the full parser."""
+    given = list(sys.argv[1:] if argv is None else argv)
+    if not any(arg == "-h" or arg.startswith("--h") for arg in given):
+        args, rest = build_parser(verbs=False).parse_known_args(given)
+        if not rest:
+            return resolved(args)
+    return parse(build_parser(), given)
 
 
 def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
     """The parsed command line with its common options resolved; CliError on any problem."""
-    args = parser.parse_args(argv)
+    return resolved(parser.parse_args(argv))
+
+
+def resolved(args: argparse.Namespace) -> argparse.Namespace:
+    """`args` with plain `deskgate` taken as the console verb and the common options merged."""
     if args.command is None:
         args.verb, args.accepts = "console", frozenset(CONSOLE)
     resolve_common(args)
@@ -110,7 +115,7 @@ def domain_errors() -> tuple[type[Exception], ...]:
 def main(argv: Sequence[str] | None = None) -> int:
     os.umask(0o077)  # every file deskgate creates is private to the user (store, log, reports)
     try:
-        args = parse(build_parser(), argv)
+        args = parse_command_line(argv)
         status: int = args.func(args)
         return status
     except CliError as exc:

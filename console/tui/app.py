@@ -15,9 +15,9 @@ from textual.reactive import var
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
 
-from console.tui import dialogs, navigation, startup
-from console.tui import format as fmt
+from console.tui import navigation, startup
 from console.tui.availability import Availability
+from console.tui.deferred import on_first_use
 from console.tui.keymap import ACTIONS, bindings_for, keymap_from_config
 from console.tui.messages import (
     QUOTE_ONLY_REASONS,
@@ -31,22 +31,29 @@ from console.tui.messages import (
     StateWanted,
     bus_reason,
 )
-from console.tui.screens.modals import KillConfirmScreen, LiveAccountScreen, QuitConfirmScreen
-from console.tui.state import ConsoleState, approve_blocker, find_pending
 from console.tui.text import printable
 from console.tui.widgets.status_bar import shown_mode
 from contracts.enums import Mode
 from engine.heap import settle_heap
-from engine.results import CommandResult
 
 if TYPE_CHECKING:  # the main screen, its panels and the engine's models load after the first frame
+    from console.tui import dialogs, state
+    from console.tui import format as fmt
     from console.tui.attention import Attention
     from console.tui.engine_api import ConsoleEngine
+    from console.tui.screens import modals
+    from console.tui.state import ConsoleState
     from contracts.broker import Quote
     from contracts.config import Config
     from engine.bus import Subscription
     from engine.clock import Clock
+    from engine.results import CommandResult
     from engine.view import EngineSnapshot, PendingApproval
+else:  # named here, loaded at their first use (after the first frame)
+    dialogs = on_first_use("console.tui.dialogs")
+    fmt = on_first_use("console.tui.format")
+    modals = on_first_use("console.tui.screens.modals")
+    state = on_first_use("console.tui.state")
 
 MAIN_ACTIONS = frozenset(spec.action for spec in ACTIONS if spec.scope == "main")
 MODAL_ACTIONS = frozenset({"kill_anywhere", "quit_anywhere"})
@@ -200,7 +207,8 @@ class DeskgateApp(App[None]):
         self.set_interval(1.0, self._tick, name="countdown")
         if self.live_account_check:
             self.phase = "waiting for live account confirmation"
-            self.push_screen(LiveAccountScreen(self.live_account_check), self._live_confirmed)
+            confirm = modals.LiveAccountScreen(self.live_account_check)
+            self.push_screen(confirm, self._live_confirmed)
         elif painted:  # the first frame is up: connect now, while the main screen mounts
             self._start_engine()
         else:  # after the first frame: connecting loads the adapter (ib_async, a gateway)
@@ -305,7 +313,7 @@ class DeskgateApp(App[None]):
 
     @property
     def selected(self) -> PendingApproval | None:
-        return find_pending(self.snapshot, self.selected_intent_id)
+        return state.find_pending(self.snapshot, self.selected_intent_id)
 
     def _compute_blocker(self, now_mono: float) -> str | None:
         pending = self.selected
@@ -314,9 +322,11 @@ class DeskgateApp(App[None]):
             try:
                 verdict = self.engine.can_approve(pending.intent.intent_id)
             except Exception as exc:
+                from engine.results import CommandResult
+
                 verdict = CommandResult(False, f"cannot check: {exc}")
         busy = pending is not None and self.commands.busy(f"approve:{pending.intent.intent_id}")
-        return approve_blocker(self.snapshot, pending, now_mono, verdict, busy=busy)
+        return state.approve_blocker(self.snapshot, pending, now_mono, verdict, busy=busy)
 
     def _recheck(self, now_mono: float) -> None:
         """The selection (the first pending trade by default), why approve is unavailable now,
@@ -337,7 +347,7 @@ class DeskgateApp(App[None]):
         self._note_headline(now_mono)
         if self.attention.bell_due(self.snapshot.pending if self.snapshot else (), now_mono):
             self.bell()
-        return ConsoleState(
+        return state.ConsoleState(
             snapshot=self.snapshot,
             mode=self.snapshot.mode if self.snapshot is not None else self.config.mode,
             now=self.clock.now(),
@@ -515,7 +525,7 @@ class DeskgateApp(App[None]):
 
     def action_kill(self) -> None:
         """Kill switch: first press asks, the kill key (or y) again confirms."""
-        if isinstance(self.screen, KillConfirmScreen):
+        if isinstance(self.screen, modals.KillConfirmScreen):
             self.screen.dismiss(True)
             return
         dialogs.ask_kill(self)
@@ -615,7 +625,7 @@ class DeskgateApp(App[None]):
         navigation.show_help(self)
 
     async def action_quit(self) -> None:
-        if isinstance(self.screen, QuitConfirmScreen):
+        if isinstance(self.screen, modals.QuitConfirmScreen):
             return  # already asking
         working = dialogs.working_count(self.snapshot)
         if not working:

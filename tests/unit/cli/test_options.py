@@ -3,12 +3,14 @@ one-line errors for a bad option or config."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from console.cli import main
-from console.cli.dispatch import VERBS, build_parser, parse
+from console.cli.dispatch import VERBS, build_parser, parse, parse_command_line
 from console.cli.options import CliError
 
 
@@ -159,3 +161,52 @@ def test_a_verb_that_declares_its_own_options_gets_those_given_before_it(tmp_pat
         parse(parser, ["--broker", "sim", "status"])
     with pytest.raises(CliError, match="--data-dir given twice"):
         parse(parser, ["--data-dir", "a", "status", "--data-dir", "b"])
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["--broker", "sim"],
+        ["--no-demo", "--data-dir", "d", "--port", "4002"],
+        ["--broker", "sim", "console", "--strategies", "K1"],
+        ["status"],
+        ["--data-dir", "d", "status"],
+    ],
+)
+def test_plain_deskgate_is_read_as_the_full_parser_reads_it(argv: list[str]) -> None:
+    assert vars(parse_command_line(argv)) == vars(parse(build_parser(), argv))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--broker", "nowhere"], ["--port"], ["--bogus"], ["--broker", "sim", "nosuchverb"]],
+)
+def test_a_bad_plain_command_line_is_refused_as_the_full_parser_refuses_it(
+    argv: list[str],
+) -> None:
+    with pytest.raises(CliError) as light:
+        parse_command_line(argv)
+    with pytest.raises(CliError) as full:
+        parse(build_parser(), argv)
+    assert str(light.value) == str(full.value)
+
+
+def test_plain_deskgate_builds_no_verb_parser() -> None:
+    code = (
+        "import sys; from console.cli.dispatch import VERBS, parse_command_line; "
+        "parse_command_line(['--broker', 'sim']); "
+        "print(' '.join(v for v in VERBS[1:] if v in sys.modules))"
+    )
+    root = Path(__file__).resolve().parents[3]
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
+    )
+    assert out.stdout.strip() == ""
+
+
+def test_help_still_lists_every_verb(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert "audit" in out and "promote" in out and "rollback" in out
