@@ -126,3 +126,18 @@ async def test_a_limit_cannot_be_set_to_a_non_finite_number(tmp_path: Path) -> N
         assert not result.ok and result.code == "BAD_LIMIT"
     assert engine.config.risk.max_notional == 25_000
     await engine.stop()
+
+
+def test_a_config_of_raw_bytes_is_refused_in_one_line_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A config file that is not text (a binary dropped in its place, a latin-1 editor) gets one
+    line naming the file, never a traceback: from a verb here, and from the console behind its
+    first frame (`Launch.open` loads it the same way)."""
+    config = tmp_path / "config.toml"
+    config.write_bytes(b"\xff\xfe\x00mode = 1\n")
+    config.chmod(0o600)
+    assert cli_main(["--config", str(config), "gates", "--data-dir", str(tmp_path / "d")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 1, err
+    assert err.startswith("deskgate: ") and "config.toml: not UTF-8 text" in err

@@ -55,3 +55,11 @@ def test_bad_config_gets_one_line_naming_key_and_line(text: str, expected: str) 
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_a_config_that_is_not_utf8_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_bytes(b'mode = "paper"\n# caf\xe9\n')
+    expected = r"config\.toml: not UTF-8 text \(byte 0xe9 at offset 20\)"
+    with pytest.raises(ConfigError, match=expected):
+        load_config(path)
