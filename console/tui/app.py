@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
@@ -17,10 +16,11 @@ from textual.worker import Worker, WorkerState
 
 from console.tui import navigation, startup
 from console.tui.availability import Availability
+from console.tui.bus_feed import feed_changes
+from console.tui.commands import CommandRunner, show_command_done, show_worker_error
 from console.tui.deferred import on_first_use
 from console.tui.keymap import ACTIONS, bindings_for, keymap_from_config
 from console.tui.messages import (
-    QUOTE_ONLY_REASONS,
     AlertsAcknowledged,
     CommandDone,
     DriftResolveWanted,
@@ -29,7 +29,6 @@ from console.tui.messages import (
     EngineStartFailed,
     PendingSelected,
     StateWanted,
-    bus_reason,
 )
 from console.tui.text import printable
 from console.tui.widgets.status_bar import shown_mode
@@ -60,13 +59,6 @@ MODAL_ACTIONS = frozenset({"kill_anywhere", "quit_anywhere"})
 """The app's actions that reach past a dialog: the chords ctrl+k and ctrl+q. The dialog's own
 keys (escape...) always work; the main footer shows none of the single keys meanwhile."""
 STOP_TIMEOUT_S = 5.0
-QUOTE_THROTTLE_S = 0.25
-"""After a burst of price-only changes, wait this long before the next frame. IB streams the
-quotes of stocks and futures as snapshots every 250 ms (TWS API, "Top Market Data"): drawing
-prices faster shows nothing the venue sent, and each price frame (10-20 ms of rendering) is
-time an approve's keystroke or its order's row may have to wait for."""
-BUS_POLL_S = 0.005
-"""While price frames are held back, how often the bus is checked for anything urgent."""
 
 
 class DeskgateApp(App[None]):
@@ -96,8 +88,6 @@ class DeskgateApp(App[None]):
         """Over `engine` and its `config`, or over the engine `opener` builds after the first
         frame (`startup`), which shows `mode` (or `config`'s) until the opener hands over the
         validated config."""
-        from console.tui.commands import CommandRunner
-
         super().__init__()
         if (engine is None) == (opener is None):
             raise TypeError("DeskgateApp needs an engine or an opener (exactly one)")
@@ -240,31 +230,8 @@ class DeskgateApp(App[None]):
 
     @work(exclusive=True, group="bus", exit_on_error=False)
     async def _drain_bus(self, subscription: Subscription) -> None:
-        """Turn bus items into coalesced `EngineChanged` messages.
-
-        Price-only frames are held to one per QUOTE_THROTTLE_S; anything else (an order, a
-        fill, a kill) ends the hold and is shown within BUS_POLL_S.
-        """
-        loop = asyncio.get_running_loop()
-        queue = subscription.queue
-        reasons: set[str] = set()
-        while True:
-            if not reasons:
-                reasons.add(bus_reason(await subscription.get()))
-            while not queue.empty():
-                reasons.add(bus_reason(queue.get_nowait()))
-            self.post_message(EngineChanged(frozenset(reasons)))
-            price_only = reasons <= QUOTE_ONLY_REASONS
-            reasons = set()
-            if not price_only:
-                continue
-            hold_until = loop.time() + QUOTE_THROTTLE_S
-            while loop.time() < hold_until:
-                await asyncio.sleep(BUS_POLL_S)
-                while not queue.empty():
-                    reasons.add(bus_reason(queue.get_nowait()))
-                if reasons - QUOTE_ONLY_REASONS:
-                    break
+        """The bus as `EngineChanged` messages (`bus_feed`: price frames held back)."""
+        await feed_changes(subscription, self.post_message)
 
     @on(EngineReady)
     def _engine_started(self) -> None:
@@ -426,46 +393,10 @@ class DeskgateApp(App[None]):
 
     @on(CommandDone)
     def _command_done(self, message: CommandDone) -> None:
-        result = message.result
-        said = result.message or ("ok" if result.ok else "failed")
-        if message.subject:
-            said = f"{message.subject}: {said}"
-        command, ok = message.command, result.ok
-        self._show_outcome(command, ok, said, result.message, command, 4 if ok else 8)
-
-    def _show_outcome(
-        self, command: str, ok: bool, said: str, engine_words: str, title: str, timeout: float
-    ) -> None:
-        """On the message line and in a toast; then the engine's state is shown afresh."""
-        self._main.show_result(command, ok, said)
-        if command == dialogs.RESOLVE_DRIFT:
-            self.drift_result = (ok, engine_words)
-        toast = partial(
-            self.notify,
-            printable(said),
-            title=title,
-            markup=False,
-            severity="information" if ok else "error",
-        )
-        if ok:  # the result's own frame (an approved order's row) is painted first
-            self.call_after_refresh(partial(toast, timeout=timeout))
-        else:
-            toast(timeout=timeout)
-        self._refresh_from_engine()
+        show_command_done(self, message)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        worker = event.worker
-        if event.state is WorkerState.ERROR and worker.name.startswith("cmd:"):
-            command = worker.name.removeprefix("cmd:")
-            error = f"{type(worker.error).__name__}: {worker.error}"
-            self._show_outcome(command, False, error, error, f"{command} failed", 10)
-        elif event.state is WorkerState.ERROR and worker.group == "bus":
-            self.notify(
-                printable(f"engine feed stopped: {worker.error}"),
-                severity="error",
-                timeout=30,
-                markup=False,
-            )
+        show_worker_error(self, event)
 
     def _note_headline(self, now_mono: float) -> None:
         """Start the dwell clock when another trade's headline comes on screen."""

@@ -1,15 +1,21 @@
-"""Engine commands run in workers, one at a time per key; each result is posted as CommandDone."""
+"""Engine commands run in workers, one at a time per key; each result is posted as CommandDone
+and shown on the message line and in a toast."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App
-from textual.worker import Worker
+from textual.worker import Worker, WorkerState
 
 from console.tui.messages import CommandDone
+from console.tui.text import printable
 from engine.results import CommandResult
+
+if TYPE_CHECKING:
+    from console.tui.app import DeskgateApp
 
 
 class CommandRunner:
@@ -40,3 +46,58 @@ class CommandRunner:
             app.post_message(CommandDone(name, result, subject))
 
         return app.run_worker(run(), name=f"cmd:{name}", group="commands", exit_on_error=False)
+
+
+def show_command_done(app: DeskgateApp, message: CommandDone) -> None:
+    """A command's result: ok for 4 s, a refusal for 8 s (echoed with its subject)."""
+    result = message.result
+    said = result.message or ("ok" if result.ok else "failed")
+    if message.subject:
+        said = f"{message.subject}: {said}"
+    command, ok = message.command, result.ok
+    show_outcome(app, command, ok, said, result.message, command, 4 if ok else 8)
+
+
+def show_worker_error(app: DeskgateApp, event: Worker.StateChanged) -> None:
+    """A command that raised (shown as failed), or the engine feed that stopped."""
+    worker = event.worker
+    if event.state is WorkerState.ERROR and worker.name.startswith("cmd:"):
+        command = worker.name.removeprefix("cmd:")
+        error = f"{type(worker.error).__name__}: {worker.error}"
+        show_outcome(app, command, False, error, error, f"{command} failed", 10)
+    elif event.state is WorkerState.ERROR and worker.group == "bus":
+        app.notify(
+            printable(f"engine feed stopped: {worker.error}"),
+            severity="error",
+            timeout=30,
+            markup=False,
+        )
+
+
+def show_outcome(
+    app: DeskgateApp,
+    command: str,
+    ok: bool,
+    said: str,
+    engine_words: str,
+    title: str,
+    timeout: float,
+) -> None:
+    """On the message line and in a toast; then the engine's state is shown afresh."""
+    from console.tui.dialogs import RESOLVE_DRIFT
+
+    app._main.show_result(command, ok, said)
+    if command == RESOLVE_DRIFT:
+        app.drift_result = (ok, engine_words)
+    toast = partial(
+        app.notify,
+        printable(said),
+        title=title,
+        markup=False,
+        severity="information" if ok else "error",
+    )
+    if ok:  # the result's own frame (an approved order's row) is painted first
+        app.call_after_refresh(partial(toast, timeout=timeout))
+    else:
+        toast(timeout=timeout)
+    app._refresh_from_engine()

@@ -312,7 +312,7 @@ async def test_bus_bursts_coalesce(clock: ManualClock) -> None:
 async def test_an_order_event_is_not_held_behind_price_frames(
     clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("console.tui.app.QUOTE_THROTTLE_S", 30.0)  # a very long price hold
+    monkeypatch.setattr("console.tui.bus_feed.QUOTE_THROTTLE_S", 30.0)  # a very long price hold
     engine = scenarios.with_pending(clock)
     messages: list[object] = []
     app = app_for(engine)

@@ -15,7 +15,7 @@ from console.tui.screens.main import MainScreen
 from console.tui.screens.paint import FramePainter
 from console.tui.widgets.account import AccountStrip
 from console.tui.widgets.evidence import EvidencePanel
-from console.tui.widgets.snapshot_table import RowPatchedTable
+from console.tui.widgets.row_patched_table import RowPatchedTable
 from console.tui.widgets.status_bar import StatusBar
 from console.tui.widgets.tables import OrdersTable
 from contracts.enums import LifecycleState, Mode

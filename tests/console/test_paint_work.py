@@ -13,13 +13,13 @@ import pytest
 from textual.app import App, ComposeResult
 from textual.widgets._footer import FooterKey
 
-from console.tui import app as app_module
+from console.tui import bus_feed
 from console.tui.app import DeskgateApp
 from console.tui.widgets.approvals import ApprovalQueue
 from console.tui.widgets.chrome import KeysFooter
 from console.tui.widgets.evidence import EvidencePanel
 from console.tui.widgets.quotes import QuotesPanel
-from console.tui.widgets.snapshot_table import RowPatchedTable
+from console.tui.widgets.row_patched_table import RowPatchedTable
 from console.tui.widgets.tables import OrdersTable
 from contracts.broker import Quote
 from contracts.enums import LifecycleState, OrderType, Side
@@ -93,7 +93,7 @@ async def test_approve_rechecks_at_once_and_publishes_the_state_with_the_order(
 async def test_order_change_is_not_held_behind_the_quote_throttle(
     clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(app_module, "QUOTE_THROTTLE_S", 3600.0)  # a price hold never ends
+    monkeypatch.setattr(bus_feed, "QUOTE_THROTTLE_S", 3600.0)  # a price hold never ends
     engine = scenarios.with_pending(clock)
     app = app_for(engine)
     async with app.run_test(size=(120, 40)) as pilot:

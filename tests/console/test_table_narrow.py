@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable
 
-from console.tui.widgets.snapshot_table import RowPatchedTable
+from console.tui.widgets.row_patched_table import RowPatchedTable
 from tests.console.test_table_render_cache import segments, show
 
 

@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable
 
-from console.tui.widgets.snapshot_table import RowPatchedTable
+from console.tui.widgets.row_patched_table import RowPatchedTable
 from console.tui.widgets.tables import OrdersTable
 from contracts.enums import LifecycleState, OrderType, Side
 from engine.view import OrderView

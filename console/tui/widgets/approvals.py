@@ -6,7 +6,7 @@ from rich.text import Text
 
 from console.tui import format as fmt
 from console.tui.text import printable, shown
-from console.tui.widgets.snapshot_table import RowPatchedTable
+from console.tui.widgets.row_patched_table import RowPatchedTable
 from engine.view import PendingApproval
 
 

@@ -10,7 +10,7 @@ from rich.text import Text
 from console.tui import format as fmt
 from console.tui.engine_api import ConsoleEngine
 from console.tui.text import printable
-from console.tui.widgets.snapshot_table import RowPatchedTable
+from console.tui.widgets.row_patched_table import RowPatchedTable
 from contracts.broker import Quote
 from engine.view import EngineSnapshot
 
