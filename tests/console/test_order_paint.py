@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
@@ -239,6 +240,39 @@ async def test_the_approved_orders_row_is_painted_before_the_approvals_column_re
         painted = [text for at_once, text in frames.drawn if at_once]
         assert "187.03" in painted[0]  # the row's frame ...
         assert evidence_at_paint[0]  # ... is drawn before the column re-arranges (a re-layout)
+
+
+async def test_within_a_frame_of_the_last_the_row_still_goes_before_the_column(
+    clock: ManualClock,
+) -> None:
+    engine = scenarios.with_pending(clock)
+    del engine.pending[1:]
+    engine.started = False
+    app = DeskgateApp(engine, config=engine.config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await open_orders(pilot, app)
+        screen = main_screen(app)
+        evidence = screen.query_one(EvidencePanel)
+        drawn: list[tuple[str, bool]] = []
+        display = app._display
+
+        def recording_display(on: Any, renderable: Any) -> None:
+            display(on, renderable)
+            if renderable is not None and hasattr(renderable, "render_segments"):
+                drawn.append((renderable.render_segments(app.console), evidence.display))
+
+        app._display = recording_display  # type: ignore[method-assign]
+        await pilot.pause()
+        drawn.clear()
+        screen.painter._last_request = time.monotonic()  # a frame was just asked for
+        engine.pending.clear()
+        engine.add_order("orb-aapl-03", LifecycleState.SUBMITTED, limit="187.03")
+        engine.publish("approved")
+        await wait_for(pilot, lambda: "orb-aapl-03" in table._order)
+        await wait_for(pilot, lambda: not evidence.display)
+        await wait_for(pilot, lambda: any("187.03" in text for text, _ in drawn))
+        first_with_row = next(shown for text, shown in drawn if "187.03" in text)
+        assert first_with_row  # the timer's frame drew the row before the column re-arranged
 
 
 async def test_a_row_added_to_a_table_that_fills_its_panel_lays_nothing_out(

@@ -302,10 +302,10 @@ class MainScreen(Screen[None]):
         self._show_state(state)
         if orders.changes == orders_changed:
             self._show_approvals(state)
-        elif self.painter.request():
-            self.call_after_refresh(self._approvals_caught_up)
-        else:
-            self._show_approvals(state)
+            return
+        # The row's frame at once (or as soon as the frame rate allows); the column once that
+        # frame is drawn: drawn together, the row would wait for the column's re-layout.
+        self.painter.request(then=self._approvals_caught_up)
 
     def _approvals_caught_up(self) -> None:
         if self.state is not None:

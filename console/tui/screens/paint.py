@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widget import Widget
 
 MIN_FRAME_GAP_S = 1 / 60
@@ -44,12 +46,23 @@ class FramePainter:
         """Frames drawn at once."""
         self._last_request = float("-inf")
         self._queued_at: float | None = None
+        self._after: list[Callable[[], object]] = []
+        """What waits for the asked-for frame to be drawn (`request(then=...)`)."""
+        self._deferred: Timer | None = None
 
-    def request(self) -> bool:
-        """Ask for the frame now; False when one is queued already, or (the timer paints it)
-        within MIN_FRAME_GAP_S of the last."""
+    def request(self, then: Callable[[], object] | None = None) -> bool:
+        """Ask for the frame now; `then` runs once it is drawn. True when the frame was asked
+        for now; False when one is queued already (`then` waits for it), or when the last was
+        asked for within MIN_FRAME_GAP_S: this one is then asked for when that gap ends."""
+        if then is not None and then not in self._after:
+            self._after.append(then)
         now = time.monotonic()
-        if self.holds_tick() or now - self._last_request < MIN_FRAME_GAP_S:
+        if self.holds_tick():
+            return False
+        gap = self._last_request + MIN_FRAME_GAP_S - now
+        if gap > 0:
+            if self._deferred is None:
+                self._deferred = self.screen.set_timer(gap, self._request_deferred)
             return False
         self._last_request = self._queued_at = now
         self.requested += 1
@@ -58,6 +71,10 @@ class FramePainter:
             widget._check_refresh()  # post the widget's Update / Layout to the screen now
         self.screen.post_message(PaintNow())
         return True
+
+    def _request_deferred(self) -> None:
+        self._deferred = None
+        self.request()
 
     def holds_tick(self) -> bool:
         """A `PaintNow` is queued: the screen's timer tick waits for it."""
@@ -71,3 +88,6 @@ class FramePainter:
             self.screen._on_timer_update()
         else:  # under another screen: the screen's own update path draws it when shown
             self.screen.check_idle()
+        after, self._after = self._after, []
+        for callback in after:
+            callback()
