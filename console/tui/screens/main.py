@@ -87,6 +87,8 @@ class MainScreen(Screen[None]):
         self.layout_name = "-compact"
         self.idle = True
         self.empty_since: float | None = None
+        self.pending_shown = 0
+        """Trades in the queue as last drawn."""
         """Monotonic time the approval queue last became empty (None: trades pending)."""
         self.active = 0
         self.side_active = 1
@@ -303,8 +305,14 @@ class MainScreen(Screen[None]):
         if orders.changes == orders_changed:
             self._show_approvals(state)
             return
-        # The row's frame at once (or as soon as the frame rate allows); the column once that
-        # frame is drawn: drawn together, the row would wait for the column's re-layout.
+        pending = len(state.snapshot.pending) if state.snapshot is not None else 0
+        if pending >= self.pending_shown:  # nothing left the queue: one frame for both
+            self.painter.request()
+            self._show_approvals(state)
+            return
+        # A trade left the queue (approved) as its order arrived: the row's frame at once (or
+        # as soon as the frame rate allows), the column once that frame is drawn; drawn
+        # together, the row would wait for the column's re-layout.
         self.painter.request(then=self._approvals_caught_up)
 
     def _approvals_caught_up(self) -> None:
@@ -339,6 +347,7 @@ class MainScreen(Screen[None]):
         snap = state.snapshot
         queue = self._one(ApprovalQueue)
         pending = snap.pending if snap is not None else ()
+        self.pending_shown = len(pending)
         queue.show(pending, state.now_mono)
         queue.display = bool(pending)
         if pending and self.focused is None:  # hidden while empty (e.g. before the start) it
