@@ -206,13 +206,26 @@ async def test_the_approve_reaches_the_engine_before_the_console_redraws_its_sta
     assert seen[0] == "approve", seen
 
 
+def last_trade_app(clock: ManualClock) -> tuple[FakeEngine, DeskgateApp]:
+    """One trade waiting: approving it empties the queue (the approvals column re-arranges)."""
+    engine = scenarios.with_pending(clock)
+    del engine.pending[1:]
+    engine.started = False
+    return engine, DeskgateApp(engine, config=engine.config)
+
+
+def approve_in_one_event(engine: FakeEngine) -> None:
+    """What the engine's approve does in one step: the trade leaves the queue, its order is
+    sent; one event carries both."""
+    engine.pending.clear()
+    engine.add_order("orb-aapl-03", LifecycleState.SUBMITTED, limit="187.03")
+    engine.publish("approved")
+
+
 async def test_the_approved_orders_row_is_painted_before_the_approvals_column_rearranges(
     clock: ManualClock,
 ) -> None:
-    engine = scenarios.with_pending(clock)
-    del engine.pending[1:]  # the last trade: approving it empties the queue
-    engine.started = False
-    app = DeskgateApp(engine, config=engine.config)
+    engine, app = last_trade_app(clock)
     async with app.run_test(size=(120, 40)) as pilot:
         table = await open_orders(pilot, app)
         screen = main_screen(app)
@@ -229,11 +242,7 @@ async def test_the_approved_orders_row_is_painted_before_the_approvals_column_re
         screen.painter.paint = noting_paint  # type: ignore[method-assign]
         await pilot.pause()
         frames.drawn.clear()
-        # What the engine's approve does in one step: the trade leaves the queue, its order
-        # is sent; one event carries both.
-        engine.pending.clear()
-        engine.add_order("orb-aapl-03", LifecycleState.SUBMITTED, limit="187.03")
-        engine.publish("approved")
+        approve_in_one_event(engine)
         await wait_for(pilot, lambda: "orb-aapl-03" in table._order)
         await wait_for(pilot, lambda: any(at_once for at_once, _ in frames.drawn))
         await wait_for(pilot, lambda: not evidence.display)  # the column follows
@@ -245,10 +254,7 @@ async def test_the_approved_orders_row_is_painted_before_the_approvals_column_re
 async def test_within_a_frame_of_the_last_the_row_still_goes_before_the_column(
     clock: ManualClock,
 ) -> None:
-    engine = scenarios.with_pending(clock)
-    del engine.pending[1:]
-    engine.started = False
-    app = DeskgateApp(engine, config=engine.config)
+    engine, app = last_trade_app(clock)
     async with app.run_test(size=(120, 40)) as pilot:
         table = await open_orders(pilot, app)
         screen = main_screen(app)
@@ -265,9 +271,7 @@ async def test_within_a_frame_of_the_last_the_row_still_goes_before_the_column(
         await pilot.pause()
         drawn.clear()
         screen.painter._last_request = time.monotonic()  # a frame was just asked for
-        engine.pending.clear()
-        engine.add_order("orb-aapl-03", LifecycleState.SUBMITTED, limit="187.03")
-        engine.publish("approved")
+        approve_in_one_event(engine)
         await wait_for(pilot, lambda: "orb-aapl-03" in table._order)
         await wait_for(pilot, lambda: not evidence.display)
         await wait_for(pilot, lambda: any("187.03" in text for text, _ in drawn))
