@@ -82,22 +82,30 @@ class ManualScheduler:
 
 class AsyncioScheduler:
     """Real-time scheduler on the running asyncio loop; the clock reads the wall clock, or
-    runs in real time from a fixed `start` (tests that need, say, a Tuesday morning)."""
+    runs from a fixed `start` (tests that need, say, a Tuesday morning), in real time or
+    `speed` times faster (tests that wait for 5-second bars)."""
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop | None = None, *, start: datetime | None = None
+        self,
+        loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        start: datetime | None = None,
+        speed: float = 1.0,
     ) -> None:
         if start is not None and start.tzinfo is None:
             raise ValueError("naive datetime")
+        if not speed > 0 or (start is None and speed != 1.0):
+            raise ValueError("speed must be positive, and 1 on the wall clock (no start)")
         self._loop = loop
         self._start = start
+        self._speed = speed
         self._origin = time.monotonic()
 
     def now(self) -> datetime:
         if self._start is None:
             return datetime.now(UTC)
-        return self._start + timedelta(seconds=time.monotonic() - self._origin)
+        return self._start + timedelta(seconds=(time.monotonic() - self._origin) * self._speed)
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> Cancellable:
         loop = self._loop or asyncio.get_running_loop()
-        return loop.call_later(max(0.0, delay), callback)
+        return loop.call_later(max(0.0, delay) / self._speed, callback)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -32,6 +33,7 @@ from tests.integration.ibkr.conftest import FastSleep, Recorder, Rig, eventually
 
 TUESDAY_MORNING = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # 09:00 Chicago, Globex open
 MES_ROOT = Instrument(symbol="MES", sec_type="FUT", exchange="CME")
+BAR_CLOCK_SPEED = 10.0  # the venue's clock, bars included, runs this much faster than real time
 
 
 @dataclass
@@ -41,9 +43,11 @@ class FuturesDesk:
     events: Recorder
 
 
-@pytest.fixture
-async def desk() -> AsyncIterator[FuturesDesk]:
-    async with running_gateway(seed=21, clock_start=TUESDAY_MORNING) as gateway:
+@asynccontextmanager
+async def futures_desk(clock_speed: float = 1.0) -> AsyncIterator[FuturesDesk]:
+    async with running_gateway(
+        seed=21, clock_start=TUESDAY_MORNING, clock_speed=clock_speed
+    ) as gateway:
         broker = IbkrBroker("127.0.0.1", gateway.port, 12, connect_timeout_s=5)
         events = Recorder()
         broker.set_event_sink(events)
@@ -52,6 +56,19 @@ async def desk() -> AsyncIterator[FuturesDesk]:
             yield FuturesDesk(gateway, broker, events)
         finally:
             await broker.disconnect()
+
+
+@pytest.fixture
+async def desk() -> AsyncIterator[FuturesDesk]:
+    async with futures_desk() as opened:
+        yield opened
+
+
+@pytest.fixture
+async def fast_desk() -> AsyncIterator[FuturesDesk]:
+    """The desk with the venue's clock at `BAR_CLOCK_SPEED`: a 5-second bar every half second."""
+    async with futures_desk(BAR_CLOCK_SPEED) as opened:
+        yield opened
 
 
 def front_instrument(front: ContractFacts) -> Instrument:
@@ -124,7 +141,8 @@ async def test_a_day_of_one_minute_bars(desk: FuturesDesk) -> None:
     assert all(b.low <= min(b.open, b.close) and b.high >= max(b.open, b.close) for b in bars)
 
 
-async def test_live_five_second_bars_arrive_as_bar_events(desk: FuturesDesk) -> None:
+async def test_live_five_second_bars_arrive_as_bar_events(fast_desk: FuturesDesk) -> None:
+    desk = fast_desk
     (front, *_) = await desk.broker.contract_details(MES_ROOT)
     await desk.broker.subscribe_bars(front_instrument(front))
     await eventually(lambda: desk.events.of(BarUpdated), timeout=10, what="a live bar")
@@ -190,7 +208,9 @@ async def test_modify_of_an_unknown_or_finished_order_is_refused(rig: Rig) -> No
 
 @pytest.mark.slow
 async def test_a_reconnect_resubscribes_bars_and_fills_the_gap_exactly_once() -> None:
-    async with running_gateway(seed=21, clock_start=TUESDAY_MORNING) as gateway:
+    async with running_gateway(
+        seed=21, clock_start=TUESDAY_MORNING, clock_speed=BAR_CLOCK_SPEED
+    ) as gateway:
         clock = ManualClock()
         sleep = FastSleep(clock)
         broker = IbkrBroker("127.0.0.1", gateway.port, 12, connect_timeout_s=5, sleep=sleep)
@@ -227,7 +247,8 @@ async def test_a_reconnect_resubscribes_bars_and_fills_the_gap_exactly_once() ->
 
 
 @pytest.mark.slow
-async def test_1101_resubscribes_live_bars(desk: FuturesDesk) -> None:
+async def test_1101_resubscribes_live_bars(fast_desk: FuturesDesk) -> None:
+    desk = fast_desk
     (front, *_) = await desk.broker.contract_details(MES_ROOT)
     await desk.broker.subscribe_bars(front_instrument(front))
     await eventually(lambda: desk.events.of(BarUpdated), timeout=10, what="a live bar")
