@@ -15,6 +15,7 @@ from tests.integration.gateway.conftest import ACCOUNT, eventually
 
 TUESDAY_MORNING = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # 09:00 Chicago, Globex open
 SEED = 21
+BAR_CLOCK_SPEED = 10.0  # the venue's clock, live bars included, runs this much faster
 
 
 def on_grid(price: float, tick: str = "0.25") -> bool:
@@ -28,11 +29,31 @@ async def futures_gateway() -> AsyncIterator[GatewayServer]:
 
 
 @pytest.fixture
-async def ib(futures_gateway: GatewayServer) -> AsyncIterator[IB]:
+async def fast_futures_gateway() -> AsyncIterator[GatewayServer]:
+    """The futures gateway with its clock at `BAR_CLOCK_SPEED`: a 5-second bar every 0.5 s."""
+    async with running_gateway(
+        seed=SEED, account=ACCOUNT, clock_start=TUESDAY_MORNING, clock_speed=BAR_CLOCK_SPEED
+    ) as server:
+        yield server
+
+
+async def _connected(gateway: GatewayServer) -> AsyncIterator[IB]:
     client = IB()
-    await client.connectAsync("127.0.0.1", futures_gateway.port, clientId=1, timeout=3)
+    await client.connectAsync("127.0.0.1", gateway.port, clientId=1, timeout=3)
     yield client
     client.disconnect()
+
+
+@pytest.fixture
+async def ib(futures_gateway: GatewayServer) -> AsyncIterator[IB]:
+    async for client in _connected(futures_gateway):
+        yield client
+
+
+@pytest.fixture
+async def fast_ib(fast_futures_gateway: GatewayServer) -> AsyncIterator[IB]:
+    async for client in _connected(fast_futures_gateway):
+        yield client
 
 
 def mes(expiry: str = "") -> Future:
@@ -74,7 +95,8 @@ async def test_a_day_of_one_minute_bars(ib: IB) -> None:
     assert rth[0].date.hour == 8 and rth[0].date.minute == 30  # exchange time zone
 
 
-async def test_live_five_second_bars(ib: IB, futures_gateway: GatewayServer) -> None:
+async def test_live_five_second_bars(fast_ib: IB, fast_futures_gateway: GatewayServer) -> None:
+    ib, futures_gateway = fast_ib, fast_futures_gateway
     [contract] = await ib.qualifyContractsAsync(mes("202612"))
     bars = ib.reqRealTimeBars(contract, 5, "TRADES", False)
     await eventually(lambda: len(bars) >= 1, timeout=8, what="a real-time bar")
@@ -127,7 +149,8 @@ async def test_futures_ticks_sit_on_the_grid(ib: IB, futures_gateway: GatewaySer
     assert on_grid(ticker.bid) and on_grid(ticker.ask) and ticker.ask > ticker.bid
 
 
-async def test_daily_bars_keep_up_to_date_and_head_timestamp(ib: IB) -> None:
+async def test_daily_bars_keep_up_to_date_and_head_timestamp(fast_ib: IB) -> None:
+    ib = fast_ib
     [contract] = await ib.qualifyContractsAsync(mes("202612"))
     daily = await ib.reqHistoricalDataAsync(contract, "", "5 D", "1 day", "TRADES", useRTH=False)
     assert [str(b.date) for b in daily] == [
