@@ -26,7 +26,8 @@ from tests.support import approve_pending, eventually
 
 CLIENT_ID = 21
 QUANTITY = Decimal(10)
-WINDOW_S = 20.0  # 5 slices of 2: 2 at once, then 4, 6, 8, 10 every 4 s; rest cancelled at 20 s
+WINDOW_S = 10.0  # the shortest window a style takes; 5 slices of 2: 2 at once, then 4, 6, 8, 10
+# every 2 s; rest cancelled at 10 s
 
 
 def _style(worst: Decimal) -> ExecutionStyle:
