@@ -305,12 +305,18 @@ def check_run(data_dir: Path, venue: object, placed_before_crash: int) -> RunRes
 # --- the parent ----------------------------------------------------------------------------------
 
 
-def fork_context() -> ForkServerContext:
-    """A fork server that has imported the engine, the adapter and ib_async once."""
+def fork_context(preload: Sequence[str] = ()) -> ForkServerContext:
+    """A fork server that has imported the engine, the adapter and ib_async once.
+
+    `preload` adds modules every child would otherwise import for itself: a child re-runs the
+    main script (multiprocessing's `__main__` preload does not take on Python 3.11), so under
+    pytest each one imports pytest again unless the fork server did. The first call in a
+    process starts the server: its list is the one that counts.
+    """
     ctx = multiprocessing.get_context("forkserver")
     assert isinstance(ctx, ForkServerContext)
     ctx.set_forkserver_preload(
-        ["broker.ibkr.adapter", "broker.gateway.testing", "engine.engine", "ib_async"]
+        ["broker.ibkr.adapter", "broker.gateway.testing", "engine.engine", "ib_async", *preload]
     )
     return ctx
 
@@ -376,12 +382,14 @@ async def run_harness(
     root: Path | None = None,
     *,
     concurrency: int = 4,
+    preload: Sequence[str] = (),
 ) -> list[PointResult]:
     """Crash `per_point` times at each point; the n-th run of a point crashes at hit n%3+1.
 
     Up to `concurrency` runs go at once, each with its own venue, gateway and data dir.
+    `preload`: more modules for the fork server (see `fork_context`).
     """
-    ctx = fork_context()
+    ctx = fork_context(preload)
     own_root = root is None
     base = root or Path(tempfile.mkdtemp(prefix="deskgate-crash-"))
     slots = asyncio.Semaphore(max(1, concurrency))

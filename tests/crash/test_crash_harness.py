@@ -19,12 +19,13 @@ from console.drills.crash_harness import (
 from contracts.enums import OrderType, Side
 from engine import crashpoints
 from engine.audit import AuditStore
+from tests.crash import CHILD_PRELOAD
 
 CRASHES_PER_POINT = 10
 
 
 async def test_ten_crashes_per_point_lose_nothing_and_resend_nothing(tmp_path: Path) -> None:
-    results = await run_harness(CRASHES_PER_POINT, root=tmp_path)
+    results = await run_harness(CRASHES_PER_POINT, root=tmp_path, preload=CHILD_PRELOAD)
     table = format_table(results)
     assert [r.point for r in results] == list(crashpoints.POINTS)
     for r in results:

@@ -20,6 +20,7 @@ from contracts.intent import ExecutionStyle
 from engine import crashpoints
 from engine.audit import AuditStore
 from engine.engine import Engine
+from tests.crash import CHILD_PRELOAD
 from tests.integration.ops_support import Desk, desk_config
 from tests.integration.ops_support import styled_intent as styled
 from tests.support import approve_pending, eventually
@@ -71,7 +72,9 @@ async def test_a_twap_killed_mid_window_resumes_without_sending_a_slice_twice(
 
         venue.modify = recording_modify  # type: ignore[method-assign]
         far = venue.quote("AAPL").bid - Decimal("1.00")  # never marketable: the order rests
-        child = fork_context().Process(target=_child, args=(gateway.port, str(tmp_path), str(far)))
+        child = fork_context(CHILD_PRELOAD).Process(
+            target=_child, args=(gateway.port, str(tmp_path), str(far))
+        )
         child.start()
         await eventually(lambda: not child.is_alive(), timeout=30)
         child.join()
