@@ -1,4 +1,4 @@
 """Crash-recovery tests: engines killed with SIGKILL in forked children, then restarted."""
 
-CHILD_PRELOAD = ("pytest",)
-"""For the fork server: each child re-runs the main script (pytest's), so import it just once."""
+CHILD_PRELOAD = ("tests.crash.fork_preload",)
+"""For the fork server: what every child would otherwise import or build for itself."""
