@@ -1,11 +1,18 @@
-"""The `deskgate` console run headless in a subprocess: its first frame, or every frame's status."""
+"""The `deskgate` console in a subprocess: headless (its first frame, every frame's status) or on a
+pseudo-terminal (what it wrote, and the terminal it left)."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
+import select
+import struct
 import subprocess
 import sys
+import termios
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,3 +124,77 @@ def every_frame(tmp_path: Path, *options: str, env: dict[str, str] | None = None
     done = run_console(EVERY_FRAME, tmp_path, options, env)
     statuses = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
     return Frames(statuses, done.returncode, done.stderr)
+
+
+TEXTUAL_TAKES_OVER = "\x1b[?1000h"
+"""Textual's driver enables the mouse right after it takes the terminal; the frame deskgate writes
+before Textual loads (`console.tui.first_frame`) does not."""
+
+
+@dataclass(frozen=True)
+class TerminalRun:
+    before_textual: str
+    """What the process wrote to the terminal before Textual took it over (all of it if never)."""
+    output: str
+    """Everything it wrote."""
+    returncode: int
+    echo_and_lines: bool
+    """Whether the terminal had echo and line editing back on after the process ended."""
+
+
+def on_terminal(
+    tmp_path: Path,
+    *options: str,
+    early: str = "",
+    keys: str = "",
+    env: dict[str, str] | None = None,
+) -> TerminalRun:
+    """`deskgate OPTIONS` on a pseudo-terminal (120x40, echo and line editing on, as a shell
+    leaves it) run to its end: `early` is typed as soon as anything is on screen, `keys` once
+    Textual has painted its starting screen."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    argv = [sys.executable, "-m", "console.cli", *options, "--no-demo"]
+    argv += ["--data-dir", str(tmp_path / "data")]
+    env = (console_env(tmp_path) if env is None else env) | {"TERM": "xterm-256color"}
+    proc = subprocess.Popen(
+        argv, cwd=REPO, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True
+    )
+    os.close(slave)
+    output = bytearray()
+    typed, typed_early = not keys, not early
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.05)
+            if ready:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    break
+                output.extend(chunk)
+            text = output.decode(errors="replace")
+            if not typed_early and output:
+                os.write(master, early.encode())
+                typed_early = True
+            if not typed and "engine starting" in text.partition(TEXTUAL_TAKES_OVER)[2]:
+                os.write(master, keys.encode())
+                typed = True
+            if not ready and proc.poll() is not None:
+                break
+        returncode = proc.wait(timeout=30)
+        lflag = termios.tcgetattr(master)[3]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    text = output.decode(errors="replace")
+    return TerminalRun(
+        before_textual=text.partition(TEXTUAL_TAKES_OVER)[0],
+        output=text,
+        returncode=returncode,
+        echo_and_lines=bool(lflag & termios.ECHO and lflag & termios.ICANON),
+    )

@@ -63,24 +63,34 @@ def run(args: argparse.Namespace) -> int:
     """Paint the console first (mode badge, "connecting…"), then build the engine behind it.
 
     Before the first frame only its mode badge is read from the config file, unvalidated
-    (`configured_mode`). Once the frame is painted `Launch.open` validates the config and
-    checks the bot options, the live confirmation, the log and the data dir's lock, then
-    builds the session (store, venue, broker, engine); a refusal there ends the console with
-    its one line and status 2, before any key can act on an engine.
+    (`configured_mode`). On a terminal that frame is written straight away (`FirstFrame`),
+    before Textual loads; Textual's own starting screen then draws over it. Once the frame is
+    painted `Launch.open` validates the config and checks the bot options, the live
+    confirmation, the log and the data dir's lock, then builds the session (store, venue,
+    broker, engine); a refusal there ends the console with its one line and status 2, before
+    any key can act on an engine.
     """
-    gc.disable()  # see `open_session`; collections resume before the console runs
-    try:
-        mode = configured_mode(args)
-        from console.tui.app import DeskgateApp  # the Textual app (not its main screen yet)
-    finally:
-        gc.enable()
-    launch = Launch(args)
-    app = DeskgateApp(mode=mode, opener=launch.open)
-    launch.app = app
-    app.settle_heap_when_started = True  # full collections then skip the start-up heap
-    import asyncio
+    from console.tui.first_frame import FirstFrame
 
-    asyncio.run(launch.run())
+    mode = configured_mode(args)
+    first_frame = FirstFrame.draw(mode)  # the badge on screen before Textual has loaded
+    app: DeskgateApp | None = None
+    try:
+        gc.disable()  # see `open_session`; collections resume before the console runs
+        try:
+            from console.tui.app import DeskgateApp  # the Textual app (not its main screen yet)
+        finally:
+            gc.enable()
+        launch = Launch(args)
+        app = DeskgateApp(mode=mode, opener=launch.open)
+        launch.app = app
+        app.settle_heap_when_started = True  # full collections then skip the start-up heap
+        import asyncio
+
+        asyncio.run(launch.run())
+    finally:
+        if first_frame is not None:
+            first_frame.close(console_drew=app is not None and app.drew_on_terminal)
     if app.start_error is not None:
         return refusal(app.start_error)
     return app.return_code or 0

@@ -19,6 +19,7 @@ from console.tui.availability import Availability
 from console.tui.bus_feed import feed_changes
 from console.tui.commands import CommandRunner, show_command_done, show_worker_error
 from console.tui.deferred import on_first_use
+from console.tui.first_frame import CONNECTING
 from console.tui.keymap import ACTIONS, bindings_for, keymap_from_config
 from console.tui.messages import (
     AlertsAcknowledged,
@@ -112,8 +113,10 @@ class DeskgateApp(App[None]):
         self._opener = opener
         self._starting = None if opener is None else startup.StartingScreen(self.configured_mode)
         self.start_error: Exception | None = None  # why `opener` failed (exit status 2)
+        self.drew_on_terminal = False
+        """Whether Textual took the terminal over (its driver started; it gives it back)."""
         self.snapshot: EngineSnapshot | None = None
-        self.phase = "connecting…"
+        self.phase = CONNECTING
         self.started = False
         self.selected_intent_id: str | None = None
         self.blocker: str | None = "engine not started yet"
@@ -166,6 +169,7 @@ class DeskgateApp(App[None]):
         return self._starting if self._starting is not None else self._main
 
     def on_mount(self) -> None:
+        self.drew_on_terminal = True
         self._set_mode_class(self.configured_mode)
         if self._opener is not None:
             self.call_after_refresh(self._open_engine, self._opener)
@@ -219,7 +223,7 @@ class DeskgateApp(App[None]):
 
     @work(exclusive=True, group="engine-start", exit_on_error=False)
     async def _start_engine(self) -> None:
-        self.phase = "connecting…"
+        self.phase = CONNECTING
         self._render_state()
         try:
             await self.engine.start()
@@ -514,7 +518,7 @@ class DeskgateApp(App[None]):
         if self._start_running():
             self.bell()
             return
-        self.phase = "connecting…"
+        self.phase = CONNECTING
         self._main.show_result("reconnect", True, "connecting now…")
         self._start_engine()
 

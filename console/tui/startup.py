@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Static
 
+from console.tui.first_frame import ENGINE_STARTING
 from console.tui.keymap import ACTIONS
 from console.tui.widgets.status_bar import StatusBar
 
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from contracts.config import Config
     from contracts.enums import Mode
 
-ENGINE_STARTING = "engine starting…"
 ACTIONS_WHILE_STARTING = frozenset({"quit", "quit_anywhere"})
 """The console's own actions that work before the engine is up; every other one of its keys
 says ENGINE_STARTING and does nothing (nothing may act on an engine that is still being built)."""

@@ -16,9 +16,10 @@ Run: .venv/bin/python -m tests.bench.bench_console_live [--approvals 60] [--rate
 
 Figures (`--json`): approve_to_painted_p50_ms, approve_to_painted_p99_ms; startup_first_frame_
 median_ms and startup_connected_median_ms (the slower of `--broker sim` and the embedded gateway;
-each also under its own key), startup_textual_floor_median_ms (a one-Static Textual app, same
-terminal and timing: the floor deskgate's first frame stands on); rss_growth_pct (from the first
-10 % of the updates to the end).
+each also under its own key; the first frame is the one deskgate writes before Textual loads,
+and startup_{sim,gateway}_textual_frame_median_ms time Textual's own first frame after it),
+startup_textual_floor_median_ms (a one-Static Textual app, same terminal and timing: the floor
+Textual's first frame stands on); rss_growth_pct (from the first 10 % of the updates to the end).
 """
 
 from __future__ import annotations

@@ -41,6 +41,8 @@ REQUIRED = {
         "startup_first_frame_median_ms",
         "startup_connected_median_ms",
         "startup_textual_floor_median_ms",
+        "startup_sim_textual_frame_median_ms",
+        "startup_gateway_textual_frame_median_ms",
     },
     ("bench_console_live", "--only", "memory"): {"rss_growth_pct"},
     ("bench_bot_live",): {"bar_decision_p50_ms", "bar_decision_p99_ms"},

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.console_frames import console_env, every_frame, first_frame
+import pytest
+
+from tests.console_frames import console_env, every_frame, first_frame, on_terminal
 
 ACCOUNT = "U1234567"
 LIVE = f'mode = "live"\naccount = "{ACCOUNT}"\n'
@@ -59,3 +61,19 @@ def test_the_default_config_file_is_the_one_read_for_the_badge(tmp_path: Path) -
     frames = every_frame(tmp_path, "--broker", "sim")
     never_sim_or_paper(frames.statuses)
     assert frames.returncode == 2 and "DESKGATE_LIVE_CONFIRM" in frames.stderr
+
+
+@pytest.mark.parametrize("named", [True, False], ids=["--config", "default file"])
+def test_the_frame_written_before_textual_loads_is_live_for_a_live_config(
+    tmp_path: Path, named: bool
+) -> None:
+    """On a terminal the badge is written before Textual loads (`console.tui.first_frame`):
+    that frame too says LIVE, whether the file is named or the default one."""
+    config = tmp_path / "home" / ".config" / "deskgate" / "deskgate.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(LIVE)
+    options = ("--broker", "sim", *(("--config", str(config)) if named else ()))
+    run = on_terminal(tmp_path, *options)
+    assert run.returncode == 2 and "DESKGATE_LIVE_CONFIRM" in run.output
+    assert "▲ LIVE ▲" in run.before_textual
+    assert " SIM " not in run.output and " PAPER " not in run.output

@@ -17,9 +17,10 @@ from textual.notifications import Notify
 from textual.screen import Screen
 
 from console.tui.app import DeskgateApp
+from console.tui.first_frame import ENGINE_STARTING
 from console.tui.screens.main import MainScreen
 from console.tui.screens.modals import KillConfirmScreen, LiveAccountScreen
-from console.tui.startup import ENGINE_STARTING, OpenedEngine, StartingScreen
+from console.tui.startup import OpenedEngine, StartingScreen
 from console.tui.widgets.status_bar import StatusBar
 from contracts.config import Config
 from contracts.enums import Mode

@@ -11,6 +11,7 @@ from textual.app import RenderResult
 from textual.widget import Widget
 
 from console.tui import format as fmt
+from console.tui.first_frame import CONNECTING, MODE_LABEL
 from console.tui.text import drawn, printable, shown
 from contracts.enums import Mode, TradingState
 from engine.trading_hours import SessionState, Venue, VenueSession
@@ -19,9 +20,9 @@ if TYPE_CHECKING:  # the start-up screen shows this bar before the engine's mode
     from engine.view import EngineSnapshot
 
 MODE_BADGE = {
-    Mode.SIM: (" SIM ", "bold black on #5fafff"),
-    Mode.PAPER: (" PAPER ", "bold black on #ffaf00"),
-    Mode.LIVE: (" ▲ LIVE ▲ ", "bold white on #d70000"),
+    Mode.SIM: (MODE_LABEL[Mode.SIM], "bold black on #5fafff"),
+    Mode.PAPER: (MODE_LABEL[Mode.PAPER], "bold black on #ffaf00"),
+    Mode.LIVE: (MODE_LABEL[Mode.LIVE], "bold white on #d70000"),
 }
 STATE_BADGE = {
     TradingState.ACTIVE: (" ACTIVE ", "bold black on #5fd75f"),
@@ -62,7 +63,7 @@ class StatusBar(Widget):
         self.stale_threshold_s = stale_threshold_s
         self.snapshot: EngineSnapshot | None = None
         self.now: datetime | None = None
-        self.phase = "connecting…"
+        self.phase = CONNECTING
         """What the engine is doing before the first snapshot (connecting, failed...)."""
         self.mode: Mode = mode
         """The configured mode until the engine's first snapshot (never a guessed SIM behind
@@ -91,7 +92,7 @@ class StatusBar(Widget):
         label, style = MODE_BADGE[shown_mode(self.mode, snap)]
         parts = [_Part(Text(label, style=style), 0)]
         if snap is None:
-            phase = printable(self.phase or "connecting…")
+            phase = printable(self.phase or CONNECTING)
             parts.append(_Part(Text(f" {phase} ", style="bold yellow"), 0))
         else:
             parts.extend(self._engine_parts(snap))
