@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
     Before the first frame only its mode badge is read from the config file, unvalidated
     (`configured_mode`). On a terminal that frame is written straight away (`FirstFrame`),
-    before Textual loads; Textual's own starting screen then draws over it. Once the frame is
+    before Textual loads; Textual's own starting screen then takes over. Once the frame is
     painted `Launch.open` validates the config and checks the bot options, the live
     confirmation, the log and the data dir's lock, then builds the session (store, venue,
     broker, engine); a refusal there ends the console with its one line and status 2, before
@@ -74,7 +74,6 @@ def run(args: argparse.Namespace) -> int:
 
     mode = configured_mode(args)
     first_frame = FirstFrame.draw(mode)  # the badge on screen before Textual has loaded
-    app: DeskgateApp | None = None
     try:
         gc.disable()  # see `open_session`; collections resume before the console runs
         try:
@@ -90,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         asyncio.run(launch.run())
     finally:
         if first_frame is not None:
-            first_frame.close(console_drew=app is not None and app.drew_on_terminal)
+            first_frame.close()
     if app.start_error is not None:
         return refusal(app.start_error)
     return app.return_code or 0

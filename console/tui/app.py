@@ -113,8 +113,6 @@ class DeskgateApp(App[None]):
         self._opener = opener
         self._starting = None if opener is None else startup.StartingScreen(self.configured_mode)
         self.start_error: Exception | None = None  # why `opener` failed (exit status 2)
-        self.drew_on_terminal = False
-        """Whether Textual took the terminal over (its driver started; it gives it back)."""
         self.snapshot: EngineSnapshot | None = None
         self.phase = CONNECTING
         self.started = False
@@ -169,7 +167,6 @@ class DeskgateApp(App[None]):
         return self._starting if self._starting is not None else self._main
 
     def on_mount(self) -> None:
-        self.drew_on_terminal = True
         self._set_mode_class(self.configured_mode)
         if self._opener is not None:
             self.call_after_refresh(self._open_engine, self._opener)

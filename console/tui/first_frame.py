@@ -21,14 +21,20 @@ ENGINE_STARTING = "engine starting…"
 _BADGE_SGR = {Mode.SIM: "1;30;48;5;75", Mode.PAPER: "1;30;48;5;214", Mode.LIVE: "1;97;48;5;160"}
 """The badge's colours as the status bar draws them (#5fafff, #ffaf00, #d70000 on xterm-256)."""
 _BAR_SGR = "48;5;238"
-_ENTER = "\x1b[?1049h\x1b[?25l\x1b[H\x1b[2J"
-"""Alternate screen (the one Textual draws on), cursor hidden, screen cleared."""
-_LEAVE = "\x1b[?1049l\x1b[?25h"
+_HIDE_CURSOR, _SHOW_CURSOR = "\x1b[?25l", "\x1b[?25h"
+ERASE = "\r\x1b[1A\x1b[J"
+"""From the frame's last line: back to the start of its first line, and clear from there down
+(the shell's prompt, or a refusal's line, then goes where the frame was)."""
 
 
 def frame_text(mode: Mode, width: int, color: bool) -> str:
-    """The escape sequences of the frame: the status bar's badge and phase on the top line (cut
-    to `width`, the badge never), ENGINE_STARTING under it; no colour when `color` is False."""
+    """The escape sequences of the frame, two lines from the start of the cursor's line: the
+    status bar's badge and phase (cut to `width`, the badge never), ENGINE_STARTING under it;
+    no colour when `color` is False.
+
+    It is drawn where the shell's cursor is, not on the alternate screen: Textual enters that
+    screen itself (saving the cursor there), and leaving it restores the cursor to the end of
+    this frame, which `ERASE` then takes away."""
     badge = MODE_LABEL[mode]
     phase = f" {CONNECTING} "[: max(0, width - len(badge))]
     message = f" {ENGINE_STARTING}"[: max(0, width)]
@@ -37,7 +43,7 @@ def frame_text(mode: Mode, width: int, color: bool) -> str:
         bar = f"\x1b[{_BAR_SGR}m\x1b[2K\x1b[{_BADGE_SGR[mode]}m{badge}{on_bar}{phase}"
     else:
         bar = f"\x1b[2K\x1b[1;7m{badge}\x1b[0;1m{phase}"
-    return f"{_ENTER}\x1b[1;1H{bar}\x1b[0m\x1b[2;1H{message}"
+    return f"{_HIDE_CURSOR}\r{bar}\x1b[0m\r\n\x1b[2K{message}"
 
 
 @dataclass
@@ -77,16 +83,15 @@ class FirstFrame:
         try:
             frame._write(frame_text(mode, width, color=not os.environ.get("NO_COLOR")))
         except OSError:
-            frame.close(console_drew=False)
+            frame.close()
             return None
         return frame
 
-    def close(self, console_drew: bool) -> None:
-        """Give the terminal back: leave the alternate screen unless the console drew (Textual
-        left it then), and restore echo and line editing."""
+    def close(self) -> None:
+        """Give the terminal back: the frame erased, the cursor shown, echo and line editing
+        restored."""
         with contextlib.suppress(OSError, termios.error):
-            if not console_drew:
-                self._write(_LEAVE)
+            self._write(ERASE + _SHOW_CURSOR)
             termios.tcsetattr(self.fd_in, termios.TCSADRAIN, self.saved)
 
     def _write(self, text: str) -> None:

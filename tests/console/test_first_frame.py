@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from console.tui.first_frame import ENGINE_STARTING, MODE_LABEL, frame_text
+from console.tui.first_frame import ENGINE_STARTING, ERASE, MODE_LABEL, frame_text
 from console.tui.widgets.status_bar import MODE_BADGE
 from contracts.enums import Mode
 from tests.console_frames import TEXTUAL_TAKES_OVER, on_terminal
@@ -26,7 +26,9 @@ def test_the_frame_shows_the_status_bars_badge_and_the_starting_line(mode: Mode)
     text = frame_text(mode, 120, color=True)
     assert MODE_LABEL[mode] == MODE_BADGE[mode][0]  # the badge the status bar then draws
     assert MODE_LABEL[mode] in text and ENGINE_STARTING in text and "connecting…" in text
-    assert text.startswith(ENTER)  # on the screen Textual draws on, not over the shell's
+    # at the shell's cursor: the alternate screen is Textual's to enter (it saves the cursor
+    # there, and leaving restores it to the end of this frame, which is then erased)
+    assert ENTER not in text and text.count("\n") == 1
 
 
 def test_no_color_draws_the_badge_in_reverse_video_without_colours() -> None:
@@ -66,6 +68,7 @@ def test_the_badge_is_on_screen_before_textual_and_the_terminal_is_given_back(
     assert " SIM " in run.before_textual and ENGINE_STARTING in run.before_textual
     assert "x" not in run.before_textual  # a key typed while Textual loads is not echoed
     assert left_the_alternate_screen(run.output)
+    assert ERASE in run.output[run.output.rfind(LEAVE) :]  # the frame is gone from the shell
     assert run.echo_and_lines  # the shell gets its terminal back as it was
 
 
@@ -79,4 +82,4 @@ def test_a_refusal_leaves_the_terminal_as_it_was_and_says_why_on_the_shells_scre
     assert " PAPER " in run.before_textual
     assert left_the_alternate_screen(run.output) and run.echo_and_lines
     said = run.output[run.output.rfind(LEAVE) :]
-    assert "max_position" in said  # the one line is printed on the shell's screen
+    assert said.index(ERASE) < said.index("max_position")  # the line goes where the frame was
