@@ -84,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
         app = DeskgateApp(mode=mode, opener=launch.open)
         launch.app = app
         app.settle_heap_when_started = True  # full collections then skip the start-up heap
+        if first_frame is not None:
+            app.before_taking_terminal = first_frame.erase
         import asyncio
 
         asyncio.run(launch.run())

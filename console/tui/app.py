@@ -126,6 +126,9 @@ class DeskgateApp(App[None]):
         """Alert event ids the trader acknowledged (space in the Alerts panel)."""
         self.settle_heap_when_started = False
         """Freeze the start-up heap once the engine runs (the `deskgate` process sets it)."""
+        self.before_taking_terminal: Callable[[], object] | None = None
+        """Runs just before Textual takes the terminal over (the `deskgate` process erases the
+        frame it drew before Textual loaded)."""
         if engine is not None:
             self._adopt(startup.OpenedEngine(engine, live_account_check), clock)
 
@@ -165,6 +168,10 @@ class DeskgateApp(App[None]):
 
     def get_default_screen(self) -> Screen[Any]:
         return self._starting if self._starting is not None else self._main
+
+    def on_load(self) -> None:
+        if self.before_taking_terminal is not None:
+            self.before_taking_terminal()
 
     def on_mount(self) -> None:
         self._set_mode_class(self.configured_mode)

@@ -23,8 +23,7 @@ _BADGE_SGR = {Mode.SIM: "1;30;48;5;75", Mode.PAPER: "1;30;48;5;214", Mode.LIVE: 
 _BAR_SGR = "48;5;238"
 _HIDE_CURSOR, _SHOW_CURSOR = "\x1b[?25l", "\x1b[?25h"
 ERASE = "\r\x1b[1A\x1b[J"
-"""From the frame's last line: back to the start of its first line, and clear from there down
-(the shell's prompt, or a refusal's line, then goes where the frame was)."""
+"""From the frame's last line: back to the start of its first line, and clear from there down."""
 
 
 def frame_text(mode: Mode, width: int, color: bool) -> str:
@@ -33,8 +32,10 @@ def frame_text(mode: Mode, width: int, color: bool) -> str:
     no colour when `color` is False.
 
     It is drawn where the shell's cursor is, not on the alternate screen: Textual enters that
-    screen itself (saving the cursor there), and leaving it restores the cursor to the end of
-    this frame, which `ERASE` then takes away."""
+    screen itself, saving the cursor there (xterm and VTE on every entry), and restores it when
+    it leaves. The frame is erased just before that entry (`erase`), so the cursor Textual
+    saves and gives back is where the frame began: the shell's prompt, a refusal's line or a
+    traceback then goes there, and nothing of theirs is erased."""
     badge = MODE_LABEL[mode]
     phase = f" {CONNECTING} "[: max(0, width - len(badge))]
     message = f" {ENGINE_STARTING}"[: max(0, width)]
@@ -48,13 +49,15 @@ def frame_text(mode: Mode, width: int, color: bool) -> str:
 
 @dataclass
 class FirstFrame:
-    """A frame drawn by `draw`; `close` gives the terminal back as it was before it."""
+    """A frame drawn by `draw`, taken away by `erase` (once Textual is about to draw); `close`
+    gives the terminal back as it was before it."""
 
     fd_in: int
     fd_out: int
     saved: list[Any]
     """The terminal's attributes before the frame (echo and line editing are off under it, so
     keys typed while Textual loads wait for the console instead of landing on the screen)."""
+    erased: bool = False
 
     @classmethod
     def draw(cls, mode: Mode) -> FirstFrame | None:
@@ -87,11 +90,19 @@ class FirstFrame:
             return None
         return frame
 
+    def erase(self) -> None:
+        """Take the frame away (once): the cursor is back where the frame began."""
+        if not self.erased:
+            self.erased = True
+            with contextlib.suppress(OSError):
+                self._write(ERASE)
+
     def close(self) -> None:
-        """Give the terminal back: the frame erased, the cursor shown, echo and line editing
-        restored."""
+        """Give the terminal back: the frame erased (if Textual never took over), the cursor
+        shown, echo and line editing restored."""
+        self.erase()
         with contextlib.suppress(OSError, termios.error):
-            self._write(ERASE + _SHOW_CURSOR)
+            self._write(_SHOW_CURSOR)
             termios.tcsetattr(self.fd_in, termios.TCSADRAIN, self.saved)
 
     def _write(self, text: str) -> None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import pty
+import select
 import subprocess
 import sys
+import termios
 from pathlib import Path
 
 import pytest
@@ -67,8 +71,12 @@ def test_the_badge_is_on_screen_before_textual_and_the_terminal_is_given_back(
     assert TEXTUAL_TAKES_OVER in run.output  # Textual drew after it
     assert " SIM " in run.before_textual and ENGINE_STARTING in run.before_textual
     assert "x" not in run.before_textual  # a key typed while Textual loads is not echoed
+    # erased just before Textual enters its screen: the cursor Textual saves, and gives back
+    # on leaving, is where the frame began (not below it, nor on the alternate screen)
+    assert run.before_textual.index(ERASE) > run.before_textual.index(ENGINE_STARTING)
+    assert run.before_textual.rindex(ERASE) < run.before_textual.index(ENTER)
     assert left_the_alternate_screen(run.output)
-    assert ERASE in run.output[run.output.rfind(LEAVE) :]  # the frame is gone from the shell
+    assert ERASE not in run.output[run.output.rfind(LEAVE) :]  # nothing after it is erased
     assert run.echo_and_lines  # the shell gets its terminal back as it was
 
 
@@ -82,4 +90,40 @@ def test_a_refusal_leaves_the_terminal_as_it_was_and_says_why_on_the_shells_scre
     assert " PAPER " in run.before_textual
     assert left_the_alternate_screen(run.output) and run.echo_and_lines
     said = run.output[run.output.rfind(LEAVE) :]
-    assert said.index(ERASE) < said.index("max_position")  # the line goes where the frame was
+    assert "max_position" in said and ERASE not in said  # printed where the frame was, kept
+
+
+def test_a_frame_textual_never_took_over_is_erased_and_the_terminal_given_back() -> None:
+    """The process ends before Textual starts (an import failing, Ctrl+C while it loads)."""
+    probe = (
+        "from console.tui.first_frame import FirstFrame\n"
+        "from contracts.enums import Mode\n"
+        "FirstFrame.draw(Mode.PAPER).close()\n"
+    )
+    master, slave = pty.openpty()
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=REPO,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env={**os.environ, "TERM": "xterm-256color"},
+        timeout=60,
+        check=False,
+    )
+    os.close(slave)
+    output = b""
+    while select.select([master], [], [], 0.2)[0]:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    lflag = termios.tcgetattr(master)[3]
+    os.close(master)
+    text = output.decode(errors="replace")
+    assert done.returncode == 0, text
+    assert text.index(" PAPER ") < text.index(ERASE) < text.index("\x1b[?25h")
+    assert lflag & termios.ECHO and lflag & termios.ICANON
