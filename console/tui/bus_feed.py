@@ -17,7 +17,9 @@ quotes of stocks and futures as snapshots every 250 ms (TWS API, "Top Market Dat
 prices faster shows nothing the venue sent, and each price frame (10-20 ms of rendering) is
 time an approve's keystroke or its order's row may have to wait for."""
 BUS_POLL_S = 0.005
-"""While price frames are held back, how often the bus is checked for anything urgent."""
+"""While price frames are held back, how often the bus is checked for anything urgent. A poll,
+not a wait for the next item: at 1,000 quotes/s a wait would wake the loop for every quote;
+this wakes it 200 times a second and still shows an order within 5 ms."""
 
 
 async def feed_changes(subscription: Subscription, post: Callable[[EngineChanged], object]) -> None:

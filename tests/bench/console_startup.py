@@ -19,17 +19,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from console.tui.first_frame import MODE_LABEL
 from tests.bench.virtual_terminal import HEIGHT, WIDTH, VirtualTerminal
+from tests.console_frames import TEXTUAL_TAKES_OVER
 
 REPO = Path(__file__).resolve().parents[2]
 Rows = dict[str, str]
 Figures = dict[str, float]
 
 
-TEXTUAL_TAKES_OVER = "\x1b[?1000h"
-"""Textual's driver enables the mouse right after it enters the alternate screen; deskgate's
-first frame, written before Textual loads (`console.tui.first_frame`), does not."""
-BADGE = re.compile(r" (SIM|PAPER|▲ LIVE ▲) ")
+BADGE = re.compile("|".join(re.escape(label) for label in MODE_LABEL.values()))
 
 
 @dataclass

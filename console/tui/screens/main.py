@@ -87,9 +87,9 @@ class MainScreen(Screen[None]):
         self.layout_name = "-compact"
         self.idle = True
         self.empty_since: float | None = None
+        """Monotonic time the approval queue last became empty (None: trades pending)."""
         self.pending_shown = 0
         """Trades in the queue as last drawn."""
-        """Monotonic time the approval queue last became empty (None: trades pending)."""
         self.active = 0
         self.side_active = 1
         self.state: ConsoleState | None = None
