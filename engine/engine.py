@@ -431,7 +431,8 @@ class Engine:
     async def close_position(
         self, symbol: str, reason: str, actor: str = "trader"
     ) -> CommandResult:
-        """Close one position: cancel its symbol's live orders, one reducing MARKET order."""
+        """Close one position: cancel its symbol's live orders, wait for the broker's answer,
+        then one reducing MARKET order for what is still open."""
         return await self.safety.close_position(symbol, reason, actor)
 
     def reconnect_now(self) -> CommandResult:
@@ -451,7 +452,8 @@ class Engine:
         return await self.kill_switch.rearm(reason, actor)
 
     async def flatten(self, reason: str, actor: str = "trader") -> CommandResult:
-        """Cancel working orders, then close every position with risk-reducing market orders."""
+        """Cancel working orders, wait for the broker's answer, then close every position still
+        open with risk-reducing market orders."""
         return await self.safety.flatten(reason, actor)
 
     async def rollback(

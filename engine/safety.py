@@ -27,6 +27,11 @@ from engine.throttle import OutboundThrottle
 log = logging.getLogger("deskgate.engine")
 AUTO_ROLLBACK_BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 16.0)
 """Waits between attempts of an automatic rollback that failed; one attempt per entry, plus one."""
+CANCELS_CONFIRM_WAIT_S = 3.0
+"""How long flatten and close-position wait for the broker to confirm the cancels they sent
+before sizing the closing order. An exit (a bracket's stop or target) that fills in between
+has already closed part of the position: a close sized before the cancels were answered would
+sell it a second time and reverse the position."""
 
 
 class SafetyActions:
@@ -54,6 +59,7 @@ class SafetyActions:
         self._clock = clock
         self._config = config
         self.retry_backoff_s: Sequence[float] = AUTO_ROLLBACK_BACKOFF_S
+        self.cancels_confirm_wait_s = CANCELS_CONFIRM_WAIT_S
         self.auto_rollback_timeout_s = 60.0
         """How long one automatic attempt waits for the broker to report flat and no orders."""
         self.last_rollback: RollbackCompleted | None = None
@@ -65,7 +71,8 @@ class SafetyActions:
     # --- flatten ---------------------------------------------------------------------------
 
     async def flatten(self, reason: str, actor: str = "trader") -> CommandResult:
-        """Cancel working orders, then close every position with risk-reducing market orders."""
+        """Cancel working orders, wait for the broker to answer the cancels, then close every
+        position still open with risk-reducing market orders, sized from the position then."""
         positions = {s: p.quantity for s, p in self._book.positions.items() if p.quantity != 0}
         if not positions:
             return CommandResult(False, "no positions to flatten", "FLAT")
@@ -81,13 +88,18 @@ class SafetyActions:
                 **self._recorder.now_pair(), intent_id=None, order_ref=None, reason="flatten"
             )
         )
-        instruments = await self._instruments(positions)
+        unconfirmed = await self._cancels_answered(set(positions), "flatten")
+        still_open = {s: q for s in positions if (q := self._position(s)) != 0}
+        instruments = await self._instruments(still_open)
         sent = 0
-        for symbol, quantity in positions.items():
+        for symbol, quantity in still_open.items():
             sent += (await self._close(symbol, quantity, instruments, reason, actor)).ok
-        return CommandResult(
-            sent == len(positions), f"flatten: {sent} of {len(positions)} orders sent"
-        )
+        message = f"flatten: {sent} of {len(still_open)} orders sent"
+        if closed := len(positions) - len(still_open):
+            message += f"; {closed} position(s) closed by their exits during the cancels"
+        if unconfirmed:
+            message += f"; {unconfirmed}"
+        return CommandResult(sent == len(still_open), message)
 
     async def close_position(
         self, symbol: str, reason: str, actor: str = "trader"
@@ -125,8 +137,62 @@ class SafetyActions:
                     reason=f"close {symbol}",
                 )
             )
+        unconfirmed = await self._cancels_answered({symbol}, f"close {symbol}")
+        quantity = self._position(symbol)
+        if not quantity:
+            return CommandResult(
+                True, f"{symbol} closed by its exits during the cancels: nothing sent", "FLAT"
+            )
         instruments = await self._instruments({symbol: quantity})
-        return await self._close(symbol, quantity, instruments, reason, actor)
+        closed = await self._close(symbol, quantity, instruments, reason, actor)
+        if unconfirmed:
+            return CommandResult(closed.ok, f"{closed.message}; {unconfirmed}", closed.code)
+        return closed
+
+    def _position(self, symbol: str) -> Decimal:
+        position = self._book.positions.get(symbol)
+        return position.quantity if position is not None else Decimal(0)
+
+    async def _cancels_answered(self, symbols: set[str], action: str) -> str:
+        """Ask the broker until it lists no live order in `symbols`, for at most
+        `cancels_confirm_wait_s`: the fills of exits that beat their cancels are then in the
+        book. "" when answered; else what is still unknown, raised as a critical alert (the
+        close still goes, sized from the position as it is: the trader asked to be out)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.cancels_confirm_wait_s
+        delay = 0.02
+        live: list[str] | None = None
+        while True:
+            try:
+                orders = await self._session.broker.open_orders()
+            except BrokerUnavailable as exc:
+                log.warning("%s: open orders not answered, asking again: %s", action, exc)
+            else:
+                live = [
+                    o.order_ref or str(o.perm_id)
+                    for o in orders
+                    if o.instrument.symbol in symbols and o.status.value in LIVE_AT_BROKER
+                ]
+                if not live:
+                    return ""
+            if loop.time() >= deadline:
+                break
+            await asyncio.sleep(min(delay, max(0.0, deadline - loop.time())))
+            delay = min(delay * 2, 0.25)
+        waited = f"{self.cancels_confirm_wait_s:g} s"
+        if live is None:
+            problem = f"the broker did not list its orders within {waited} of the cancel"
+        else:
+            problem = f"{len(live)} order(s) still working {waited} after the cancel: " + (
+                ", ".join(live[:5])
+            )
+        self._recorder.alert(
+            AlertLevel.CRITICAL,
+            "CANCEL_UNCONFIRMED",
+            f"{action}: {problem}; the close was sized from the position now: "
+            "check the broker for an exit that fills too",
+        )
+        return problem
 
     async def _close(
         self,
