@@ -95,11 +95,17 @@ def parent_key(row_key: str) -> str:
 
 
 def leg_status(order: OrderView, leg: LegView) -> tuple[str, str]:
-    """The word and style for a bracket leg: its own fill, else what its parent allows."""
+    """The word and style for a bracket leg: its own fill, else what its parent allows.
+
+    An entry with exits is MANAGED while they work at the broker; once they are cancelled
+    (a kill, a flatten, a broker's cancel) it is FILLED again: the exits no longer protect
+    anything, and saying WORKING would tell the trader a stop is there when none is."""
     if leg.filled and leg.filled >= order.filled:
         return ("FILLED", "bold green")
-    if order.state in (LifecycleState.FILLED, LifecycleState.MANAGED):
+    if order.state is LifecycleState.MANAGED:
         return ("WORKING", "#5fafff")
+    if order.state is LifecycleState.FILLED:
+        return ("CANCELLED", "bold red")
     if order.state.is_terminal:
         return ("DONE", "dim")
     return ("ATTACHED", "dim")  # works once the entry fills

@@ -1,0 +1,39 @@
+"""A bracket's exits cancelled at the broker (a kill, a flatten) are not shown as working.
+
+Before, the Orders panel called a filled entry's stop and target WORKING whenever the entry was
+FILLED or MANAGED. The engine moves a MANAGED entry back to FILLED when its exits are cancelled,
+so after a kill the trader read "stop WORKING" under a position nothing protected any more.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from console.tui.widgets.tables import leg_status
+from contracts.broker import OrderCancelled, order_ref_for
+from contracts.enums import LifecycleState, OrderLeg
+from tests.support import approve_pending, eventually, make_intent, started_engine
+
+
+async def test_exits_cancelled_by_a_kill_are_not_shown_working(tmp_path: Path) -> None:
+    engine, broker, clock = await started_engine(tmp_path)
+    entry = make_intent(clock, limit="100.00", stop_loss="99.90", take_profit="100.20")
+    assert (await engine.propose(entry)).accepted
+    assert (await approve_pending(engine, entry.intent_id)).ok
+    broker.fill(order_ref_for(entry.intent_id), 10, "100.00")
+    await eventually(lambda: engine.book.records[entry.intent_id].state is LifecycleState.MANAGED)
+
+    def legs_shown() -> list[str]:
+        order = next(o for o in engine.snapshot().orders if o.intent_id == entry.intent_id)
+        return [leg_status(order, leg)[0] for leg in order.legs]
+
+    assert legs_shown() == ["WORKING", "WORKING"]
+    await engine.kill("drill")
+    for leg in (OrderLeg.STOP_LOSS, OrderLeg.TAKE_PROFIT):  # the broker's global cancel
+        ref = order_ref_for(entry.intent_id, leg)
+        broker.push(OrderCancelled(ts=clock.now(), order_ref=ref, perm_id=9, filled=Decimal(0)))
+    await eventually(lambda: engine.book.records[entry.intent_id].state is LifecycleState.FILLED)
+    assert engine.book.positions["AAPL"].quantity == 10  # still open, and unprotected
+    assert legs_shown() == ["CANCELLED", "CANCELLED"]
+    await engine.stop()
