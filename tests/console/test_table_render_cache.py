@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 from typing import Any
@@ -13,8 +14,8 @@ from textual.widgets import DataTable
 
 from console.tui.widgets.row_patched_table import RowPatchedTable
 from console.tui.widgets.tables import OrdersTable
-from contracts.enums import LifecycleState, OrderType, Side
-from engine.view import OrderView
+from contracts.enums import LifecycleState, OrderLeg, OrderType, Side
+from engine.view import LegView, OrderView
 
 START = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
 
@@ -166,3 +167,28 @@ async def test_a_new_order_is_laid_out_in_the_update_that_adds_it() -> None:
         table.show((order(2, START), order(1, START)), now)  # no pause: the same update
         assert table.virtual_size.height == height + 1
         assert table.get_row_index("ord-0002") == 0
+
+
+async def test_a_patched_value_wider_than_its_column_widens_it() -> None:
+    """A leg's WORKING became CANCELLED (a kill): the column had been measured for WORKING and
+    the patched word was cut to CANCELLE."""
+    app = OneOrdersTable()
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.query_one(OrdersTable)
+        legs = (
+            LegView(OrderLeg.STOP_LOSS, D("186.90"), D(0), None),
+            LegView(OrderLeg.TAKE_PROFIT, D("188.10"), D(0), None),
+        )
+        managed = replace(order(1, START), state=LifecycleState.MANAGED, filled=D("10"), legs=legs)
+        table.show((managed,), START)
+        await pilot.pause()
+
+        def text() -> str:
+            return "\n".join(
+                "".join(s.text for s in table.render_line(y)) for y in range(table.size.height)
+            )
+
+        assert text().count("WORKING") == 2
+        table.show((replace(managed, state=LifecycleState.FILLED),), START)
+        await pilot.pause()
+        assert text().count("CANCELLED") == 2, text()

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from rich.cells import cell_len
 from rich.padding import Padding
 from rich.segment import Segment
 from rich.style import Style
@@ -62,6 +63,11 @@ class Drawing:
     css_background: bool
     width: int
     scroll_x: float
+
+
+def _width(value: Cell) -> int:
+    """The cells a value needs on one line (its widest line)."""
+    return max(cell_len(line) for line in value.plain.split("\n"))
 
 
 def _discard(cache: LRUCache[Any, Any], stale: Callable[[Any], bool]) -> None:
@@ -374,10 +380,16 @@ class RowPatchedTable(DataTable[Cell]):
         )
 
     def patch_cell(self, row_key: str, column_key: str, value: Cell) -> None:
-        """`update_cell(row_key, column_key, value)` (the column keeps its width), repainting
-        only the row. Falls back to `update_cell` while the table's dimensions are pending."""
+        """`update_cell(row_key, column_key, value)`, repainting only the row. A value wider
+        than its column (one that fits its content) widens it through `update_cell`, as does
+        any change while the table's dimensions are pending: a value is never cut to a width
+        measured before it (a leg's WORKING that became CANCELLED read CANCELLE)."""
         row, column = RowKey(row_key), ColumnKey(column_key)
         index = self._row_locations.get(row)
+        shown = self.columns.get(column)
+        if shown is not None and shown.auto_width and _width(value) > shown.content_width:
+            self.update_cell(row_key, column_key, value, update_width=True)
+            return
         if (
             index is None
             or column not in self._column_locations
