@@ -31,8 +31,18 @@ def resolution_meaning(resolution: DriftResolution) -> str:
 
 
 def working_count(snapshot: EngineSnapshot | None) -> int:
-    """Orders working at the broker now (0 before the engine has a snapshot)."""
-    return sum(1 for o in snapshot.orders if o.state.is_working) if snapshot else 0
+    """Orders working at the broker now (0 before the engine has a snapshot). A filled entry
+    whose bracket works (MANAGED) is its stop and target: each exit not yet filled is an order
+    the kill cancels (a view without its legs counts one); an entry still working is one."""
+    if snapshot is None:
+        return 0
+    return sum(_orders_at_broker(o) for o in snapshot.orders if o.state.is_working)
+
+
+def _orders_at_broker(order: OrderView) -> int:
+    if order.state is not LifecycleState.MANAGED or not order.legs:
+        return 1
+    return sum(1 for leg in order.legs if leg.filled < order.filled)
 
 
 def ask_reject(app: DeskgateApp, pending: PendingApproval) -> None:

@@ -1,4 +1,5 @@
-"""A bracket's exits cancelled at the broker (a kill, a flatten) are not shown as working.
+"""A bracket's exits on the trader's screen: cancelled ones are not shown working, and working ones
+are counted in the kill dialog.
 
 Before, the Orders panel called a filled entry's stop and target WORKING whenever the entry was
 FILLED or MANAGED. The engine moves a MANAGED entry back to FILLED when its exits are cancelled,
@@ -10,6 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+from console.tui.dialogs import working_count
 from console.tui.widgets.tables import leg_status
 from contracts.broker import OrderCancelled, order_ref_for
 from contracts.enums import LifecycleState, OrderLeg
@@ -36,4 +38,20 @@ async def test_exits_cancelled_by_a_kill_are_not_shown_working(tmp_path: Path) -
     await eventually(lambda: engine.book.records[entry.intent_id].state is LifecycleState.FILLED)
     assert engine.book.positions["AAPL"].quantity == 10  # still open, and unprotected
     assert legs_shown() == ["CANCELLED", "CANCELLED"]
+    await engine.stop()
+
+
+async def test_the_kill_dialog_counts_a_brackets_working_exits(tmp_path: Path) -> None:
+    """A filled entry with its stop and target working is two orders at the broker, and the
+    kill cancels both; the dialog counted the entry once ("1 working order")."""
+    engine, broker, clock = await started_engine(tmp_path)
+    entry = make_intent(clock, limit="100.00", stop_loss="99.90", take_profit="100.20")
+    working = make_intent(clock, limit="99.50", stop_loss="99.40")
+    for intent in (entry, working):
+        assert (await engine.propose(intent)).accepted
+        assert (await approve_pending(engine, intent.intent_id)).ok
+    assert working_count(engine.snapshot()) == 2  # two entries working
+    broker.fill(order_ref_for(entry.intent_id), 10, "100.00")
+    await eventually(lambda: engine.book.records[entry.intent_id].state is LifecycleState.MANAGED)
+    assert working_count(engine.snapshot()) == 3  # the stop, the target, the other entry
     await engine.stop()
