@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Input, Static
 from console.tui.engine_api import ConsoleEngine
 from console.tui.keymap import KILL_CHORD
 from console.tui.text import printable
+from console.tui.widgets.ordered_input import OrderedInput
 from engine.limits import SETTABLE, TIGHTER_WHEN_HIGHER, LimitError, plan_limit_change
 
 ACTOR = "console"
@@ -53,8 +54,8 @@ class LimitsScreen(ModalScreen[None]):
             table: DataTable[str | Text] = DataTable(id="limits-table", cursor_type="row")
             yield table
             yield Static("Pick a limit to change it.", id="limits-prompt", markup=False)
-            yield Input(placeholder="new value", id="limit-value")
-            yield Input(placeholder="reason (needed to loosen)", id="limit-reason")
+            yield OrderedInput(placeholder="new value", id="limit-value")
+            yield OrderedInput(placeholder="reason (needed to loosen)", id="limit-reason")
             yield Static("", id="limits-error", markup=False)
             yield Static("", id="limits-result")
             yield Static(HINT, id="limits-hint", markup=False)

@@ -15,6 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from console.tui.keymap import KILL_CHORD
+from console.tui.widgets.ordered_input import OrderedInput
 
 TEXT_DIALOG_HINT = f"enter = {{submit}} · escape = {{cancel}} · {KILL_CHORD} = KILL switch"
 """While a text box has focus every printable key is text (K too): the kill switch is a chord."""
@@ -125,7 +126,7 @@ class ReasonScreen(ModalScreen[str | None]):
         with Vertical(id="dialog"):
             yield Static(self.title_text, id="dialog-title", markup=False)
             yield Static(self.prompt, id="dialog-body", markup=False)
-            yield Input(
+            yield OrderedInput(
                 placeholder=self.noun + ("" if self.required else " (optional)"), id="reason"
             )
             yield Static("", id="dialog-error", markup=False)
@@ -165,7 +166,7 @@ class LiveAccountScreen(ModalScreen[bool]):
                 "This console will send REAL orders. Type the live account id to start.",
                 id="dialog-body",
             )
-            yield Input(placeholder="account id", id="account")
+            yield OrderedInput(placeholder="account id", id="account")
             yield Static("", id="dialog-error", markup=False)
             yield Static(
                 TEXT_DIALOG_HINT.format(submit="start live", cancel="exit"),

@@ -19,6 +19,7 @@ from textual.widgets import Input, Static
 from console.tui.engine_api import ConsoleEngine
 from console.tui.keymap import KILL_CHORD
 from console.tui.text import printable
+from console.tui.widgets.ordered_input import OrderedInput
 from engine.promotion import EvidenceBundle
 from engine.promotion_ceremony import EvidenceError, PromotionCeremony, read_shadow_sessions
 
@@ -55,12 +56,16 @@ class PromoteScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="promote"):
             yield Static("Promote a strategy SHADOW -> LIVE", id="promote-title")
-            yield Input(placeholder="strategy", id="promote-strategy")
+            yield OrderedInput(placeholder="strategy", id="promote-strategy")
             yield Static("", id="promote-evidence")
             yield Static("", id="promote-refusals", markup=False)
             yield Static("", id="promote-request", markup=False)
-            yield Input(placeholder="T2 approver name (not the requester)", id="promote-approver")
-            yield Input(placeholder="type the strategy again to approve", id="promote-confirm")
+            yield OrderedInput(
+                placeholder="T2 approver name (not the requester)", id="promote-approver"
+            )
+            yield OrderedInput(
+                placeholder="type the strategy again to approve", id="promote-confirm"
+            )
             yield Static("", id="promote-result")
             yield Static(HINT, id="promote-hint", markup=False)
 

@@ -19,6 +19,7 @@ from console.tui import format as fmt
 from console.tui.engine_api import ConsoleEngine
 from console.tui.screens.modals import TEXT_DIALOG_HINT
 from console.tui.text import printable
+from console.tui.widgets.ordered_input import OrderedInput
 from contracts.broker import Quote
 from contracts.config import RiskConfig
 from contracts.enums import OrderType, Side
@@ -304,7 +305,7 @@ class TicketScreen(ModalScreen[TicketResult | None]):
                 for key, label, placeholder in FIELDS:
                     with Vertical(classes="ticket-field"):
                         yield Label(label)
-                        yield Input(
+                        yield OrderedInput(
                             getattr(self.form, key),
                             placeholder=placeholder,
                             id=f"t-{key}",
