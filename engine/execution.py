@@ -56,6 +56,9 @@ class ExecutionEvents:
         self._clock = clock
         self.applied = 0
         """Order acks, fills, cancels and rejects applied: a reconciliation spanning one retries."""
+        self._exits_cancelled: dict[str, set[OrderLeg]] = {}
+        """Bracket exits the broker reported cancelled, by intent (a partly filled entry whose
+        remainder is cancelled keeps its exits only while they are not)."""
 
     def _record_for(self, order_ref: str) -> tuple[IntentRecord, OrderLeg] | None:
         parsed = parse_order_ref(order_ref)
@@ -202,9 +205,31 @@ class ExecutionEvents:
                     )
                 )
                 self._recorder.transition(rec, Trigger.CANCEL_CONFIRMED)
-        elif rec.state is LifecycleState.MANAGED and rec.exit_filled < rec.entry_filled:
+                if leg is OrderLeg.ENTRY and self._exits_stay(rec, event.filled):
+                    # The remainder is cancelled; the bracket's exits stay at the broker for
+                    # what filled (shrunk to it): the position is protected, as after a fill.
+                    self._recorder.transition(rec, Trigger.EXITS_WORKING)
+            return
+        self._exits_cancelled.setdefault(rec.intent.intent_id, set()).add(leg)
+        if rec.state is LifecycleState.MANAGED and rec.exit_filled < rec.entry_filled:
             # An exit was cancelled while the position is still (partly) open.
             self._recorder.transition(rec, Trigger.CANCEL_CONFIRMED)
+
+    def _exits_stay(self, rec: IntentRecord, filled_at_cancel: Decimal) -> bool:
+        """An entry cancelled after part of it filled, with a bracket exit the broker has not
+        reported cancelled: that exit works for the filled part."""
+        if not rec.has_exits or max(rec.entry_filled, filled_at_cancel) <= 0:
+            return False
+        order = rec.intent.order
+        exits = {
+            leg
+            for leg, price in (
+                (OrderLeg.STOP_LOSS, order.stop_loss),
+                (OrderLeg.TAKE_PROFIT, order.take_profit),
+            )
+            if price is not None
+        }
+        return bool(exits - self._exits_cancelled.get(rec.intent.intent_id, set()))
 
     def on_rejected(self, event: OrderRejected) -> None:
         self.applied += 1

@@ -57,6 +57,8 @@ TRANSITIONS: dict[tuple[S, T], S] = {
     # Real world: fill after cancel request — the cancel lost the race, the fill stands.
     (S.CANCELLED, T.FILL): S.FILLED,
     (S.CANCELLED, T.PARTIAL_FILL): S.CANCELLED,
+    # Part filled, the rest cancelled: the bracket's exits work on for what filled.
+    (S.CANCELLED, T.EXITS_WORKING): S.MANAGED,
 }
 
 

@@ -1,0 +1,79 @@
+"""A bracket entry that filled in part and had its remainder cancelled: the exits that stay at
+the broker for the filled part are shown, counted and followed as working.
+
+Before, the entry went to CANCELLED (a finished order): the Orders panel moved it to the
+history with its stop and target DONE, the kill and quit dialogs counted no working order, and
+the risk checks' count of working orders missed both, while the venue worked them. These
+attacks fail on the old code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from pathlib import Path
+
+from broker.sim.broker import SimBroker
+from broker.sim.venue import SimVenue
+from console.tui.dialogs import working_count
+from console.tui.widgets.tables import leg_status
+from contracts.broker import OrderCancelled, order_ref_for
+from contracts.config import Config
+from contracts.enums import LifecycleState, OrderLeg
+from engine.clock import ManualClock
+from engine.engine import Engine
+from tests.support import approve_pending, eventually, make_intent, started_engine
+
+
+async def test_a_part_filled_entry_cancelled_keeps_its_exits_working(tmp_path: Path) -> None:
+    venue = SimVenue(seed=1)
+    clock = ManualClock(venue.scheduler.now())
+    engine = Engine(Config(), SimBroker(venue), data_dir=tmp_path, clock=clock)
+    await engine.start()
+    bid = venue.quote("AAPL").bid
+    intent = make_intent(
+        clock,
+        limit=str(bid - Decimal("0.50")),
+        stop_loss=str(bid - Decimal("0.60")),
+        take_profit=str(bid + Decimal("0.40")),
+    )
+    assert (await engine.propose(intent)).accepted
+    await eventually(lambda: engine.previews.waiting(intent.intent_id) is None)
+    assert (await approve_pending(engine, intent.intent_id)).ok
+    iid = intent.intent_id
+    at_venue = {o.order_ref: o for o in venue.orders()}
+    venue.force_fill(at_venue[order_ref_for(iid)].perm_id, Decimal(4))
+    await eventually(lambda: engine.book.positions["AAPL"].quantity == 4)
+    assert (await engine.cancel(iid, "the rest is not wanted")).ok
+    rec = engine.book.records[iid]
+    await eventually(lambda: rec.state is not LifecycleState.PENDING_CANCEL)
+    exits = [o for o in venue.orders(open_only=True) if o.order_ref != order_ref_for(iid)]
+    assert sorted(o.quantity for o in exits) == [4, 4]  # the venue works both, for the 4
+    assert rec.state is LifecycleState.MANAGED
+    order = next(o for o in engine.snapshot().orders if o.intent_id == iid)
+    assert [leg_status(order, leg)[0] for leg in order.legs] == ["WORKING", "WORKING"]
+    assert working_count(engine.snapshot()) == 2
+    target = next(o for o in exits if o.order_ref == order_ref_for(iid, OrderLeg.TAKE_PROFIT))
+    venue.force_fill(target.perm_id, Decimal(4))
+    await eventually(lambda: rec.state is LifecycleState.CLOSED)
+    assert engine.book.positions["AAPL"].quantity == 0
+    await engine.stop()
+
+
+async def test_exits_cancelled_before_the_entry_are_not_revived(tmp_path: Path) -> None:
+    """A broker that cancels the children first: the entry stays CANCELLED, nothing working."""
+    engine, broker, clock = await started_engine(tmp_path)
+    intent = make_intent(clock, limit="100.00", stop_loss="99.90", take_profit="100.20")
+    assert (await engine.propose(intent)).accepted
+    assert (await approve_pending(engine, intent.intent_id)).ok
+    iid = intent.intent_id
+    broker.fill(order_ref_for(iid), 4, "100.00")
+    await eventually(lambda: engine.book.positions["AAPL"].quantity == 4)
+    for leg in (OrderLeg.STOP_LOSS, OrderLeg.TAKE_PROFIT):
+        ref = order_ref_for(iid, leg)
+        broker.push(OrderCancelled(ts=clock.now(), order_ref=ref, perm_id=7, filled=Decimal(0)))
+    await asyncio.sleep(0)
+    assert (await engine.cancel(iid, "the rest is not wanted")).ok  # confirmed at once
+    await eventually(lambda: engine.book.records[iid].state is LifecycleState.CANCELLED)
+    assert working_count(engine.snapshot()) == 0
+    await engine.stop()
