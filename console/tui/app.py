@@ -566,7 +566,7 @@ class DeskgateApp(App[None]):
     async def action_quit(self) -> None:
         if isinstance(self.screen, modals.QuitConfirmScreen):
             return  # already asking
-        working = dialogs.working_count(self.snapshot)
+        working = state.orders_at_broker(self.snapshot)
         if not working:
             await self.shutdown()
             return

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from console.tui import format as fmt
+from console.tui import state
 from console.tui.screens.modals import (
     ConfirmScreen,
     KillConfirmScreen,
@@ -18,7 +19,7 @@ from engine.results import CommandResult
 if TYPE_CHECKING:  # the panels and the engine's models load after the console's first frame
     from console.tui.app import DeskgateApp
     from contracts.events import DriftDetected
-    from engine.view import EngineSnapshot, OrderView, PendingApproval, PositionView
+    from engine.view import OrderView, PendingApproval, PositionView
 
 RESOLVE_DRIFT = "resolve drift"
 
@@ -28,21 +29,6 @@ def resolution_meaning(resolution: DriftResolution) -> str:
     from console.tui.widgets.drift import RESOLUTIONS
 
     return next(text[:1].upper() + text[1:] for _, res, _, text in RESOLUTIONS if res is resolution)
-
-
-def working_count(snapshot: EngineSnapshot | None) -> int:
-    """Orders working at the broker now (0 before the engine has a snapshot). A filled entry
-    whose bracket works (MANAGED) is its stop and target: each exit not yet filled is an order
-    the kill cancels (a view without its legs counts one); an entry still working is one."""
-    if snapshot is None:
-        return 0
-    return sum(_orders_at_broker(o) for o in snapshot.orders if o.state.is_working)
-
-
-def _orders_at_broker(order: OrderView) -> int:
-    if order.state is not LifecycleState.MANAGED or not order.legs:
-        return 1
-    return sum(1 for leg in order.legs if leg.filled < order.filled)
 
 
 def ask_reject(app: DeskgateApp, pending: PendingApproval) -> None:
@@ -82,7 +68,7 @@ def ask_kill(app: DeskgateApp) -> None:
         KillConfirmScreen(
             kill_keys,
             app.key_display("kill"),
-            working_count(app.snapshot),
+            state.orders_at_broker(app.snapshot),
             app.clock.monotonic,
         ),
         callback=done,

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from contracts.enums import Mode, TradingState
+from contracts.enums import LifecycleState, Mode, TradingState
 
 if TYPE_CHECKING:  # the engine's models load with the engine, after the first frame
     from contracts.broker import Quote
     from engine.book import PendingOutcome
     from engine.results import CommandResult
-    from engine.view import EngineSnapshot, PendingApproval
+    from engine.view import EngineSnapshot, OrderView, PendingApproval
 
 
 @dataclass(frozen=True)
@@ -83,3 +83,19 @@ def approve_blocker(
     if busy:
         return "approval in flight"
     return None
+
+
+def orders_at_broker(snapshot: EngineSnapshot | None) -> int:
+    """Orders working at the broker now (0 before the engine has a snapshot): what the status
+    bar shows and the kill and quit dialogs name. A filled entry whose bracket works (MANAGED)
+    is its stop and target, each exit not yet filled an order (a view without its legs counts
+    one); an entry still working is one."""
+    if snapshot is None:
+        return 0
+    return sum(_at_broker(o) for o in snapshot.orders if o.state.is_working)
+
+
+def _at_broker(order: OrderView) -> int:
+    if order.state is not LifecycleState.MANAGED or not order.legs:
+        return 1
+    return sum(1 for leg in order.legs if leg.filled < order.filled)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from console.tui.dialogs import working_count
+from console.tui.state import orders_at_broker
 from console.tui.widgets.tables import leg_status
 from contracts.broker import OrderCancelled, order_ref_for
 from contracts.enums import LifecycleState, OrderLeg
@@ -50,8 +50,8 @@ async def test_the_kill_dialog_counts_a_brackets_working_exits(tmp_path: Path) -
     for intent in (entry, working):
         assert (await engine.propose(intent)).accepted
         assert (await approve_pending(engine, intent.intent_id)).ok
-    assert working_count(engine.snapshot()) == 2  # two entries working
+    assert orders_at_broker(engine.snapshot()) == 2  # two entries working
     broker.fill(order_ref_for(entry.intent_id), 10, "100.00")
     await eventually(lambda: engine.book.records[entry.intent_id].state is LifecycleState.MANAGED)
-    assert working_count(engine.snapshot()) == 3  # the stop, the target, the other entry
+    assert orders_at_broker(engine.snapshot()) == 3  # the stop, the target, the other entry
     await engine.stop()

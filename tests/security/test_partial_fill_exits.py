@@ -15,7 +15,7 @@ from pathlib import Path
 
 from broker.sim.broker import SimBroker
 from broker.sim.venue import SimVenue
-from console.tui.dialogs import working_count
+from console.tui.state import orders_at_broker
 from console.tui.widgets.tables import leg_status
 from contracts.broker import OrderCancelled, order_ref_for
 from contracts.config import Config
@@ -52,7 +52,7 @@ async def test_a_part_filled_entry_cancelled_keeps_its_exits_working(tmp_path: P
     assert rec.state is LifecycleState.MANAGED
     order = next(o for o in engine.snapshot().orders if o.intent_id == iid)
     assert [leg_status(order, leg)[0] for leg in order.legs] == ["WORKING", "WORKING"]
-    assert working_count(engine.snapshot()) == 2
+    assert orders_at_broker(engine.snapshot()) == 2
     target = next(o for o in exits if o.order_ref == order_ref_for(iid, OrderLeg.TAKE_PROFIT))
     venue.force_fill(target.perm_id, Decimal(4))
     await eventually(lambda: rec.state is LifecycleState.CLOSED)
@@ -75,5 +75,5 @@ async def test_exits_cancelled_before_the_entry_are_not_revived(tmp_path: Path) 
     await asyncio.sleep(0)
     assert (await engine.cancel(iid, "the rest is not wanted")).ok  # confirmed at once
     await eventually(lambda: engine.book.records[iid].state is LifecycleState.CANCELLED)
-    assert working_count(engine.snapshot()) == 0
+    assert orders_at_broker(engine.snapshot()) == 0
     await engine.stop()

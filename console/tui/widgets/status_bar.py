@@ -12,6 +12,7 @@ from textual.widget import Widget
 
 from console.tui import format as fmt
 from console.tui.first_frame import CONNECTING, MODE_LABEL
+from console.tui.state import orders_at_broker
 from console.tui.text import drawn, printable, shown
 from contracts.enums import Mode, TradingState
 from engine.trading_hours import SessionState, Venue, VenueSession
@@ -134,7 +135,7 @@ class StatusBar(Widget):
         parts.extend(_Part(session_text(s), 1 if not s.open else 3) for s in snap.market_sessions)
         if snap.pending:
             parts.append(_Part(Text(f"{len(snap.pending)} pending", style="bold #ffaf00"), 1))
-        working = sum(1 for o in snap.orders if o.state.is_working)
+        working = orders_at_broker(snap)
         if working:
             parts.append(_Part(Text(f"{working} working", style="bold"), 3))
         parts.append(
