@@ -296,13 +296,15 @@ class ExecutionEvents:
 
     def _recover_record(self, rec: IntentRecord, at_broker: dict[str, BrokerOrder]) -> None:
         iid = rec.intent.intent_id
-        if rec.state is LifecycleState.FILLED and rec.has_exits:
+        filled_then_cancelled = rec.state is LifecycleState.CANCELLED and rec.entry_filled > 0
+        if rec.has_exits and (rec.state is LifecycleState.FILLED or filled_then_cancelled):
             exits = (
                 order_ref_for(iid, OrderLeg.STOP_LOSS),
                 order_ref_for(iid, OrderLeg.TAKE_PROFIT),
             )
             if any(ref in at_broker for ref in exits):
-                # Crashed between the fill and marking its bracket exits working.
+                # Crashed between the fill (or a part fill's cancel) and marking its bracket
+                # exits working: the broker works them.
                 self._recorder.transition(rec, Trigger.EXITS_WORKING)
         if rec.order_ref is None:
             return

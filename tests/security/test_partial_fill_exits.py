@@ -17,12 +17,18 @@ from broker.sim.broker import SimBroker
 from broker.sim.venue import SimVenue
 from console.tui.state import orders_at_broker
 from console.tui.widgets.tables import leg_status
-from contracts.broker import OrderCancelled, order_ref_for
+from contracts.broker import BrokerOrder, OrderCancelled, order_ref_for
 from contracts.config import Config
-from contracts.enums import LifecycleState, OrderLeg
+from contracts.enums import BrokerOrderStatus, LifecycleState, OrderLeg, OrderType, Side
 from engine.clock import ManualClock
 from engine.engine import Engine
-from tests.support import approve_pending, eventually, make_intent, started_engine
+from tests.support import (
+    approve_pending,
+    config_with,
+    eventually,
+    make_intent,
+    started_engine,
+)
 
 
 async def test_a_part_filled_entry_cancelled_keeps_its_exits_working(tmp_path: Path) -> None:
@@ -77,3 +83,42 @@ async def test_exits_cancelled_before_the_entry_are_not_revived(tmp_path: Path) 
     await eventually(lambda: engine.book.records[iid].state is LifecycleState.CANCELLED)
     assert orders_at_broker(engine.snapshot()) == 0
     await engine.stop()
+
+
+async def test_a_restart_finds_a_part_filled_entrys_exits_working(tmp_path: Path) -> None:
+    """The engine stopped with the entry CANCELLED after its part fill (as it recorded it
+    before, or a crash between the two transitions) while the broker works its exits: the
+    recovery at start marks them working."""
+    engine, broker, clock = await started_engine(tmp_path)
+    intent = make_intent(clock, limit="100.00", stop_loss="99.90", take_profit="100.20")
+    assert (await engine.propose(intent)).accepted
+    assert (await approve_pending(engine, intent.intent_id)).ok
+    iid = intent.intent_id
+    broker.fill(order_ref_for(iid), 4, "100.00")
+    await eventually(lambda: engine.book.positions["AAPL"].quantity == 4)
+    for leg in (OrderLeg.STOP_LOSS, OrderLeg.TAKE_PROFIT):  # so the cancel leaves CANCELLED
+        ref = order_ref_for(iid, leg)
+        broker.push(OrderCancelled(ts=clock.now(), order_ref=ref, perm_id=7, filled=Decimal(0)))
+    assert (await engine.cancel(iid, "the rest is not wanted")).ok
+    await eventually(lambda: engine.book.records[iid].state is LifecycleState.CANCELLED)
+    await engine.stop()
+
+    stop_leg = order_ref_for(iid, OrderLeg.STOP_LOSS)
+    broker.working[stop_leg] = BrokerOrder(
+        order_ref=stop_leg,
+        broker_order_id=900,
+        perm_id=1900,
+        instrument=intent.order.instrument,
+        side=Side.SELL,
+        quantity=Decimal(4),
+        filled=Decimal(0),
+        remaining=Decimal(4),
+        order_type=OrderType.STOP,
+        stop_price=Decimal("99.90"),
+        status=BrokerOrderStatus.WORKING,
+    )
+    restarted = Engine(config_with(), broker, data_dir=tmp_path, clock=clock)
+    await restarted.start()
+    await eventually(lambda: restarted.book.records[iid].state is LifecycleState.MANAGED)
+    assert orders_at_broker(restarted.snapshot()) == 2
+    await restarted.stop()
