@@ -153,6 +153,18 @@ class ExecutionEvents:
         else:
             done = rec.exit_filled >= rec.entry_filled
             self._recorder.transition(rec, Trigger.EXIT_FILLED if done else Trigger.PARTIAL_FILL)
+        self._close_flattened(rec.intent.order.instrument.symbol)
+
+    def _close_flattened(self, symbol: str) -> None:
+        """A fill that left `symbol` flat closes its FILLED entries: their exits no longer work
+        (a kill, a flatten or a close cancelled them, or they had none) and nothing of what
+        they opened is still held. They left the live orders list only by closing."""
+        position = self._book.positions.get(symbol)
+        if position is None or position.quantity != 0:
+            return
+        for rec in list(self._book.live.values()):
+            if rec.state is LifecycleState.FILLED and rec.intent.order.instrument.symbol == symbol:
+                self._recorder.transition(rec, Trigger.EXIT_FILLED)
 
     def _fill_after_cancel(self, rec: IntentRecord, event: OrderFilled) -> None:
         """The cancel lost the race: the fill stands, but its exits went with the cancel, so the

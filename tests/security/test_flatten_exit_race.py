@@ -13,11 +13,18 @@ import asyncio
 from decimal import Decimal
 from pathlib import Path
 
-from contracts.broker import order_ref_for
-from contracts.enums import AlertLevel, Side
+from contracts.broker import OrderCancelled, order_ref_for
+from contracts.enums import AlertLevel, LifecycleState, OrderLeg, Side
 from engine.clock import ManualClock
 from engine.engine import Engine
-from tests.support import FakeBroker, approve_pending, config_with, eventually, make_intent
+from tests.support import (
+    FakeBroker,
+    approve_pending,
+    config_with,
+    eventually,
+    make_intent,
+    started_engine,
+)
 
 
 class SlowCancels(FakeBroker):
@@ -123,4 +130,44 @@ async def test_a_cancel_never_answered_still_closes_and_raises_a_critical_alert(
     assert alert.level is AlertLevel.CRITICAL
     assert exit_ref in alert.message and "flatten" in alert.message
     assert result.ok and "still working" in result.message, result.message
+    await engine.stop()
+
+
+async def test_a_flattened_entry_leaves_the_live_orders_once_the_position_is_flat(
+    tmp_path: Path,
+) -> None:
+    """After a kill cancelled its exits and a flatten closed its position, an entry stayed
+    FILLED in the live orders for good, its age ticking, as if something of it were open."""
+    engine, broker, clock = await started_engine(tmp_path)
+    entry = make_intent(clock, limit="100.00", stop_loss="99.90", take_profit="100.20")
+    other = make_intent(clock, symbol="MSFT", limit="100.00", stop_loss="99.90")
+    for intent in (entry, other):
+        assert (await engine.propose(intent)).accepted
+        assert (await approve_pending(engine, intent.intent_id)).ok
+        broker.fill(order_ref_for(intent.intent_id), 10, "100.00")
+    records = engine.book.records
+    await eventually(lambda: records[entry.intent_id].state is LifecycleState.MANAGED)
+    await engine.kill("drill")
+    for intent, leg in ((entry, OrderLeg.STOP_LOSS), (entry, OrderLeg.TAKE_PROFIT)):
+        ref = order_ref_for(intent.intent_id, leg)
+        broker.push(OrderCancelled(ts=clock.now(), order_ref=ref, perm_id=7, filled=Decimal(0)))
+    broker.push(
+        OrderCancelled(
+            ts=clock.now(),
+            order_ref=order_ref_for(other.intent_id, OrderLeg.STOP_LOSS),
+            perm_id=8,
+            filled=Decimal(0),
+        )
+    )
+    await eventually(lambda: records[entry.intent_id].state is LifecycleState.FILLED)
+    await eventually(lambda: records[other.intent_id].state is LifecycleState.FILLED)
+    assert (await engine.close_position("AAPL", "out of AAPL")).ok
+    (close,) = [r for r in broker.submits if r.order_ref.endswith(":FLAT")]
+    broker.fill(close.order_ref, 6, "99.95")  # part of the close: AAPL still held
+    assert records[entry.intent_id].state is LifecycleState.FILLED
+    broker.fill(close.order_ref, 4, "99.95")
+    await eventually(lambda: engine.book.positions["AAPL"].quantity == 0)
+    assert records[entry.intent_id].state is LifecycleState.CLOSED
+    assert entry.intent_id not in engine.book.live
+    assert records[other.intent_id].state is LifecycleState.FILLED  # MSFT is still held
     await engine.stop()
