@@ -25,9 +25,18 @@ from contracts.broker import (
     OrderRequest,
     Quote,
     QuoteUpdated,
+    order_ref_for,
 )
 from contracts.config import Config, RiskConfig, StaleConfig
-from contracts.enums import BrokerOrderStatus, DenialReason, OrderType, Regime, Side, TradingState
+from contracts.enums import (
+    BrokerOrderStatus,
+    DenialReason,
+    OrderLeg,
+    OrderType,
+    Regime,
+    Side,
+    TradingState,
+)
 from contracts.intent import CheckResult, Evidence, Instrument, Intent, OrderParams, PositionSizing
 from contracts.market import ContractFacts
 from engine.clock import Clock, ManualClock
@@ -233,6 +242,13 @@ class FakeBroker:
         self.working.pop(ref, None)
         self.sink(OrderRejected(ts=self.clock.now(), order_ref=ref, code=code, reason=reason))
 
+    def cancel_exits(self, intent_id: str, *legs: OrderLeg) -> None:
+        """The broker reports a bracket's exits cancelled (all, or `legs`); the fake keeps
+        only the entry, so nothing else changes here."""
+        for leg in legs or (OrderLeg.STOP_LOSS, OrderLeg.TAKE_PROFIT):
+            ref = order_ref_for(intent_id, leg)
+            self.sink(OrderCancelled(ts=self.clock.now(), order_ref=ref, perm_id=0))
+
     def confirm_cancel(self, ref: str) -> None:
         o = self.working.pop(ref, None)
         if o is None:
@@ -349,10 +365,15 @@ def config_with(**risk: Any) -> Config:
 
 
 async def started_engine(
-    tmp_path: Path, config: Config | None = None, clock: ManualClock | None = None
+    tmp_path: Path,
+    config: Config | None = None,
+    clock: ManualClock | None = None,
+    broker: FakeBroker | None = None,
 ) -> tuple[Engine, FakeBroker, ManualClock]:
+    """An engine started on `broker` (by default a new FakeBroker on `clock`: a broker passed
+    in runs on the clock passed with it), AAPL quoted."""
     clock = clock or ManualClock()
-    broker = FakeBroker(clock)
+    broker = broker or FakeBroker(clock)
     engine = Engine(config or config_with(), broker, data_dir=tmp_path, clock=clock)
     await engine.start()
     broker.quote("AAPL", "99.99", "100.01")

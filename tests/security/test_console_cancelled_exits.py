@@ -8,13 +8,12 @@ so after a kill the trader read "stop WORKING" under a position nothing protecte
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 
 from console.tui.state import orders_at_broker
 from console.tui.widgets.tables import leg_status
-from contracts.broker import OrderCancelled, order_ref_for
-from contracts.enums import LifecycleState, OrderLeg
+from contracts.broker import order_ref_for
+from contracts.enums import LifecycleState
 from tests.support import approve_pending, eventually, make_intent, started_engine
 
 
@@ -32,9 +31,7 @@ async def test_exits_cancelled_by_a_kill_are_not_shown_working(tmp_path: Path) -
 
     assert legs_shown() == ["WORKING", "WORKING"]
     await engine.kill("drill")
-    for leg in (OrderLeg.STOP_LOSS, OrderLeg.TAKE_PROFIT):  # the broker's global cancel
-        ref = order_ref_for(entry.intent_id, leg)
-        broker.push(OrderCancelled(ts=clock.now(), order_ref=ref, perm_id=9, filled=Decimal(0)))
+    broker.cancel_exits(entry.intent_id)  # the broker's global cancel
     await eventually(lambda: engine.book.records[entry.intent_id].state is LifecycleState.FILLED)
     assert engine.book.positions["AAPL"].quantity == 10  # still open, and unprotected
     assert legs_shown() == ["CANCELLED", "CANCELLED"]

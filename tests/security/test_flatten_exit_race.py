@@ -13,14 +13,13 @@ import asyncio
 from decimal import Decimal
 from pathlib import Path
 
-from contracts.broker import OrderCancelled, order_ref_for
+from contracts.broker import order_ref_for
 from contracts.enums import AlertLevel, LifecycleState, OrderLeg, Side
 from engine.clock import ManualClock
 from engine.engine import Engine
 from tests.support import (
     FakeBroker,
     approve_pending,
-    config_with,
     eventually,
     make_intent,
     started_engine,
@@ -52,9 +51,7 @@ async def long_with_a_working_exit(tmp_path: Path) -> tuple[Engine, SlowCancels,
     """Long 10 AAPL, with a SELL 10 exit working at the broker; the exit's orderRef."""
     clock = ManualClock()
     broker = SlowCancels(clock)
-    engine = Engine(config_with(), broker, data_dir=tmp_path, clock=clock)
-    await engine.start()
-    broker.quote("AAPL", "99.99", "100.01")
+    engine, _, _ = await started_engine(tmp_path, clock=clock, broker=broker)
     entry = make_intent(clock)
     assert (await engine.propose(entry)).accepted
     assert (await approve_pending(engine, entry.intent_id)).ok
@@ -148,17 +145,8 @@ async def test_a_flattened_entry_leaves_the_live_orders_once_the_position_is_fla
     records = engine.book.records
     await eventually(lambda: records[entry.intent_id].state is LifecycleState.MANAGED)
     await engine.kill("drill")
-    for intent, leg in ((entry, OrderLeg.STOP_LOSS), (entry, OrderLeg.TAKE_PROFIT)):
-        ref = order_ref_for(intent.intent_id, leg)
-        broker.push(OrderCancelled(ts=clock.now(), order_ref=ref, perm_id=7, filled=Decimal(0)))
-    broker.push(
-        OrderCancelled(
-            ts=clock.now(),
-            order_ref=order_ref_for(other.intent_id, OrderLeg.STOP_LOSS),
-            perm_id=8,
-            filled=Decimal(0),
-        )
-    )
+    broker.cancel_exits(entry.intent_id)
+    broker.cancel_exits(other.intent_id, OrderLeg.STOP_LOSS)
     await eventually(lambda: records[entry.intent_id].state is LifecycleState.FILLED)
     await eventually(lambda: records[other.intent_id].state is LifecycleState.FILLED)
     assert (await engine.close_position("AAPL", "out of AAPL")).ok

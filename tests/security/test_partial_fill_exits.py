@@ -9,7 +9,6 @@ attacks fail on the old code.
 
 from __future__ import annotations
 
-import asyncio
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,18 +16,31 @@ from broker.sim.broker import SimBroker
 from broker.sim.venue import SimVenue
 from console.tui.state import orders_at_broker
 from console.tui.widgets.tables import leg_status
-from contracts.broker import BrokerOrder, OrderCancelled, order_ref_for
+from contracts.broker import BrokerOrder, order_ref_for
 from contracts.config import Config
 from contracts.enums import BrokerOrderStatus, LifecycleState, OrderLeg, OrderType, Side
+from contracts.intent import Intent
 from engine.clock import ManualClock
 from engine.engine import Engine
 from tests.support import (
+    FakeBroker,
     approve_pending,
     config_with,
     eventually,
     make_intent,
     started_engine,
 )
+
+
+async def part_filled_bracket(tmp_path: Path) -> tuple[Engine, FakeBroker, ManualClock, Intent]:
+    """A 10-lot AAPL bracket entry with 4 filled, on the fake broker (which keeps no exits)."""
+    engine, broker, clock = await started_engine(tmp_path)
+    intent = make_intent(clock, limit="100.00", stop_loss="99.90", take_profit="100.20")
+    assert (await engine.propose(intent)).accepted
+    assert (await approve_pending(engine, intent.intent_id)).ok
+    broker.fill(order_ref_for(intent.intent_id), 4, "100.00")
+    await eventually(lambda: engine.book.positions["AAPL"].quantity == 4)
+    return engine, broker, clock, intent
 
 
 async def test_a_part_filled_entry_cancelled_keeps_its_exits_working(tmp_path: Path) -> None:
@@ -68,17 +80,9 @@ async def test_a_part_filled_entry_cancelled_keeps_its_exits_working(tmp_path: P
 
 async def test_exits_cancelled_before_the_entry_are_not_revived(tmp_path: Path) -> None:
     """A broker that cancels the children first: the entry stays CANCELLED, nothing working."""
-    engine, broker, clock = await started_engine(tmp_path)
-    intent = make_intent(clock, limit="100.00", stop_loss="99.90", take_profit="100.20")
-    assert (await engine.propose(intent)).accepted
-    assert (await approve_pending(engine, intent.intent_id)).ok
+    engine, broker, _, intent = await part_filled_bracket(tmp_path)
     iid = intent.intent_id
-    broker.fill(order_ref_for(iid), 4, "100.00")
-    await eventually(lambda: engine.book.positions["AAPL"].quantity == 4)
-    for leg in (OrderLeg.STOP_LOSS, OrderLeg.TAKE_PROFIT):
-        ref = order_ref_for(iid, leg)
-        broker.push(OrderCancelled(ts=clock.now(), order_ref=ref, perm_id=7, filled=Decimal(0)))
-    await asyncio.sleep(0)
+    broker.cancel_exits(iid)
     assert (await engine.cancel(iid, "the rest is not wanted")).ok  # confirmed at once
     await eventually(lambda: engine.book.records[iid].state is LifecycleState.CANCELLED)
     assert orders_at_broker(engine.snapshot()) == 0
@@ -89,16 +93,9 @@ async def test_a_restart_finds_a_part_filled_entrys_exits_working(tmp_path: Path
     """The engine stopped with the entry CANCELLED after its part fill (as it recorded it
     before, or a crash between the two transitions) while the broker works its exits: the
     recovery at start marks them working."""
-    engine, broker, clock = await started_engine(tmp_path)
-    intent = make_intent(clock, limit="100.00", stop_loss="99.90", take_profit="100.20")
-    assert (await engine.propose(intent)).accepted
-    assert (await approve_pending(engine, intent.intent_id)).ok
+    engine, broker, clock, intent = await part_filled_bracket(tmp_path)
     iid = intent.intent_id
-    broker.fill(order_ref_for(iid), 4, "100.00")
-    await eventually(lambda: engine.book.positions["AAPL"].quantity == 4)
-    for leg in (OrderLeg.STOP_LOSS, OrderLeg.TAKE_PROFIT):  # so the cancel leaves CANCELLED
-        ref = order_ref_for(iid, leg)
-        broker.push(OrderCancelled(ts=clock.now(), order_ref=ref, perm_id=7, filled=Decimal(0)))
+    broker.cancel_exits(iid)  # so the cancel leaves CANCELLED
     assert (await engine.cancel(iid, "the rest is not wanted")).ok
     await eventually(lambda: engine.book.records[iid].state is LifecycleState.CANCELLED)
     await engine.stop()

@@ -30,4 +30,5 @@ class OrderedInput(Input):
             await super()._on_key(event)
             return
         event.stop()
+        self._restart_blink()  # the cursor stays lit while keys arrive, as for a typed one
         await self.run_action(action)
