@@ -308,16 +308,26 @@ class ExecutionEvents:
 
     def _recover_record(self, rec: IntentRecord, at_broker: dict[str, BrokerOrder]) -> None:
         iid = rec.intent.intent_id
+        exits = (order_ref_for(iid, OrderLeg.STOP_LOSS), order_ref_for(iid, OrderLeg.TAKE_PROFIT))
+        exits_at_broker = any(ref in at_broker for ref in exits)
         filled_then_cancelled = rec.state is LifecycleState.CANCELLED and rec.entry_filled > 0
         if rec.has_exits and (rec.state is LifecycleState.FILLED or filled_then_cancelled):
-            exits = (
-                order_ref_for(iid, OrderLeg.STOP_LOSS),
-                order_ref_for(iid, OrderLeg.TAKE_PROFIT),
-            )
-            if any(ref in at_broker for ref in exits):
+            if exits_at_broker:
                 # Crashed between the fill (or a part fill's cancel) and marking its bracket
                 # exits working: the broker works them.
                 self._recorder.transition(rec, Trigger.EXITS_WORKING)
+        elif rec.state is LifecycleState.MANAGED and not exits_at_broker:
+            # The exits went while nobody listened (a DAY stop expired overnight, a cancel in
+            # TWS during a disconnect; their fills were taken in above): nothing protects the
+            # position now, and the screen must not say a stop works.
+            self._recorder.transition(rec, Trigger.CANCEL_CONFIRMED)
+            self._recorder.alert(
+                AlertLevel.WARNING,
+                "EXITS_GONE",
+                f"{iid}: its stop and target are not at the broker after resync: "
+                f"{rec.intent.order.instrument.symbol} position unprotected",
+                iid,
+            )
         if rec.order_ref is None:
             return
         broker_order = at_broker.get(rec.order_ref)

@@ -8,12 +8,14 @@ so after a kill the trader read "stop WORKING" under a position nothing protecte
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from console.tui.state import orders_at_broker
 from console.tui.widgets.tables import leg_status
-from contracts.broker import order_ref_for
-from contracts.enums import LifecycleState
+from contracts.broker import BrokerOrder, order_ref_for
+from contracts.enums import BrokerOrderStatus, LifecycleState, OrderLeg, OrderType, Side
+from contracts.intent import Intent
 from tests.support import approve_pending, eventually, make_intent, started_engine
 
 
@@ -52,3 +54,52 @@ async def test_the_kill_dialog_counts_a_brackets_working_exits(tmp_path: Path) -
     await eventually(lambda: engine.book.records[entry.intent_id].state is LifecycleState.MANAGED)
     assert orders_at_broker(engine.snapshot()) == 3  # the stop, the target, the other entry
     await engine.stop()
+
+
+def working_stop(intent: Intent) -> BrokerOrder:
+    """The bracket's stop as the broker lists it, working (the fake broker keeps no exits)."""
+    ref = order_ref_for(intent.intent_id, OrderLeg.STOP_LOSS)
+    return BrokerOrder(
+        order_ref=ref,
+        broker_order_id=900,
+        perm_id=1900,
+        instrument=intent.order.instrument,
+        side=Side.SELL,
+        quantity=intent.order.quantity,
+        filled=Decimal(0),
+        remaining=intent.order.quantity,
+        order_type=OrderType.STOP,
+        stop_price=intent.order.stop_loss,
+        status=BrokerOrderStatus.WORKING,
+    )
+
+
+async def test_exits_gone_while_away_are_not_shown_working_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    """A DAY stop expired overnight (or was cancelled in TWS while deskgate was down): the
+    broker lists it no more and sent nothing deskgate heard. The entry stayed MANAGED and the
+    Orders panel said the stop worked, over a position nothing protected."""
+    engine, broker, clock = await started_engine(tmp_path)
+    entry = make_intent(clock, limit="100.00", stop_loss="99.90")
+    kept = make_intent(clock, symbol="MSFT", limit="100.00", stop_loss="99.90")
+    for intent in (entry, kept):
+        assert (await engine.propose(intent)).accepted
+        assert (await approve_pending(engine, intent.intent_id)).ok
+        broker.fill(order_ref_for(intent.intent_id), 10, "100.00")
+        await eventually(
+            lambda i=intent: engine.book.records[i.intent_id].state is LifecycleState.MANAGED
+        )
+    await engine.stop()
+
+    broker.working[order_ref_for(kept.intent_id, OrderLeg.STOP_LOSS)] = working_stop(kept)
+    again, _, _ = await started_engine(tmp_path, clock=clock, broker=broker)
+    records = again.book.records
+    await eventually(lambda: records[entry.intent_id].state is LifecycleState.FILLED)
+    assert records[kept.intent_id].state is LifecycleState.MANAGED  # its stop still works
+    alert = next(a for a in again.book.alerts if a.code == "EXITS_GONE")
+    assert entry.intent_id in alert.message and "unprotected" in alert.message
+    order = next(o for o in again.snapshot().orders if o.intent_id == entry.intent_id)
+    assert [leg_status(order, leg)[0] for leg in order.legs] == ["CANCELLED"]
+    assert again.book.positions["AAPL"].quantity == 10
+    await again.stop()

@@ -27,7 +27,8 @@ async def test_state_is_rebuilt_and_old_tokens_are_void(tmp_path: Path) -> None:
     broker2.fills = list(broker.fills)  # the broker remembers today's fills
     again = Engine(config, broker2, data_dir=tmp_path, clock=clock)
     await again.start()
-    assert again.book.records[filled.intent_id].state is LifecycleState.MANAGED
+    # The kill cancelled the bracket's exits (the fake broker holds none): unprotected.
+    assert again.book.records[filled.intent_id].state is LifecycleState.FILLED
     assert again.book.positions["AAPL"].quantity == 10
     assert again.book.trading_state is TradingState.HALTED  # kill persists
     result = await again.approve(pending.intent_id, old_token)
