@@ -109,9 +109,21 @@ class IntentRecord:
         return self.fill_notional.get(leg, ZERO) / qty if qty else None
 
     @property
-    def has_exits(self) -> bool:
+    def exit_legs(self) -> tuple[OrderLeg, ...]:
+        """The bracket exits this intent's order carries (stop, target, either or none)."""
         o = self.intent.order
-        return o.stop_loss is not None or o.take_profit is not None
+        return tuple(
+            leg
+            for leg, price in (
+                (OrderLeg.STOP_LOSS, o.stop_loss),
+                (OrderLeg.TAKE_PROFIT, o.take_profit),
+            )
+            if price is not None
+        )
+
+    @property
+    def has_exits(self) -> bool:
+        return bool(self.exit_legs)
 
 
 @dataclass(frozen=True)
@@ -344,6 +356,11 @@ class Book:
         if new[1]:
             self._counted[iid] = new
             self._orders_at_broker[new[0]] = self._orders_at_broker.get(new[0], 0) + new[1]
+
+    def quantity_held(self, symbol: str) -> Decimal:
+        """The signed position in `symbol` (0 when none is held)."""
+        position = self.positions.get(symbol)
+        return position.quantity if position is not None else Decimal(0)
 
     def _index(self, rec: IntentRecord) -> None:
         iid = rec.intent.intent_id

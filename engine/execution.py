@@ -57,8 +57,9 @@ class ExecutionEvents:
         self.applied = 0
         """Order acks, fills, cancels and rejects applied: a reconciliation spanning one retries."""
         self._exits_cancelled: dict[str, set[OrderLeg]] = {}
-        """Bracket exits the broker reported cancelled, by intent (a partly filled entry whose
-        remainder is cancelled keeps its exits only while they are not)."""
+        """Bracket exits the broker reported cancelled while their entry still worked, by
+        intent (a partly filled entry whose remainder is cancelled keeps its exits only while
+        they are not); dropped once the entry's cancel is answered."""
 
     def _record_for(self, order_ref: str) -> tuple[IntentRecord, OrderLeg] | None:
         parsed = parse_order_ref(order_ref)
@@ -159,8 +160,7 @@ class ExecutionEvents:
         """A fill that left `symbol` flat closes its FILLED entries: their exits no longer work
         (a kill, a flatten or a close cancelled them, or they had none) and nothing of what
         they opened is still held. They left the live orders list only by closing."""
-        position = self._book.positions.get(symbol)
-        if position is None or position.quantity != 0:
+        if self._book.quantity_held(symbol):  # the fill was just booked: still held
             return
         for rec in list(self._book.live.values()):
             if rec.state is LifecycleState.FILLED and rec.intent.order.instrument.symbol == symbol:
@@ -221,8 +221,10 @@ class ExecutionEvents:
                     # The remainder is cancelled; the bracket's exits stay at the broker for
                     # what filled (shrunk to it): the position is protected, as after a fill.
                     self._recorder.transition(rec, Trigger.EXITS_WORKING)
+            self._exits_cancelled.pop(rec.intent.intent_id, None)
             return
-        self._exits_cancelled.setdefault(rec.intent.intent_id, set()).add(leg)
+        if rec.state in CANCELLABLE:  # the entry's own cancel answer will ask (_exits_stay)
+            self._exits_cancelled.setdefault(rec.intent.intent_id, set()).add(leg)
         if rec.state is LifecycleState.MANAGED and rec.exit_filled < rec.entry_filled:
             # An exit was cancelled while the position is still (partly) open.
             self._recorder.transition(rec, Trigger.CANCEL_CONFIRMED)
@@ -230,18 +232,10 @@ class ExecutionEvents:
     def _exits_stay(self, rec: IntentRecord, filled_at_cancel: Decimal) -> bool:
         """An entry cancelled after part of it filled, with a bracket exit the broker has not
         reported cancelled: that exit works for the filled part."""
-        if not rec.has_exits or max(rec.entry_filled, filled_at_cancel) <= 0:
+        if max(rec.entry_filled, filled_at_cancel) <= 0:
             return False
-        order = rec.intent.order
-        exits = {
-            leg
-            for leg, price in (
-                (OrderLeg.STOP_LOSS, order.stop_loss),
-                (OrderLeg.TAKE_PROFIT, order.take_profit),
-            )
-            if price is not None
-        }
-        return bool(exits - self._exits_cancelled.get(rec.intent.intent_id, set()))
+        cancelled = self._exits_cancelled.get(rec.intent.intent_id, set())
+        return any(leg not in cancelled for leg in rec.exit_legs)
 
     def on_rejected(self, event: OrderRejected) -> None:
         self.applied += 1
@@ -308,8 +302,7 @@ class ExecutionEvents:
 
     def _recover_record(self, rec: IntentRecord, at_broker: dict[str, BrokerOrder]) -> None:
         iid = rec.intent.intent_id
-        exits = (order_ref_for(iid, OrderLeg.STOP_LOSS), order_ref_for(iid, OrderLeg.TAKE_PROFIT))
-        exits_at_broker = any(ref in at_broker for ref in exits)
+        exits_at_broker = any(order_ref_for(iid, leg) in at_broker for leg in rec.exit_legs)
         filled_then_cancelled = rec.state is LifecycleState.CANCELLED and rec.entry_filled > 0
         if rec.has_exits and (rec.state is LifecycleState.FILLED or filled_then_cancelled):
             if exits_at_broker:

@@ -66,8 +66,7 @@ class PreTradeRisk:
 
     def context(self, intent: Intent) -> RiskContext:
         symbol = intent.order.instrument.symbol
-        pos = self._book.positions.get(symbol)
-        position = pos.quantity if pos else Decimal(0)
+        position = self._book.quantity_held(symbol)
         side = intent.order.side
         working = self._book.working_qty.get((symbol, side), Decimal(0))
         working -= self._book.open_entry_qty.get(intent.intent_id, Decimal(0))

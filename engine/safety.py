@@ -89,7 +89,7 @@ class SafetyActions:
             )
         )
         unconfirmed = await self._cancels_answered(set(positions), "flatten")
-        still_open = {s: q for s in positions if (q := self._position(s)) != 0}
+        still_open = {s: q for s in positions if (q := self._book.quantity_held(s)) != 0}
         instruments = await self._instruments(still_open)
         sent = 0
         for symbol, quantity in still_open.items():
@@ -106,8 +106,7 @@ class SafetyActions:
     ) -> CommandResult:
         """Close one position the engine holds: cancel that symbol's live orders at the broker
         (exits that could reopen it), then one reducing MARKET order, through flatten's path."""
-        position = self._book.positions.get(symbol)
-        quantity = position.quantity if position is not None else Decimal(0)
+        quantity = self._book.quantity_held(symbol)
         if not quantity:
             return CommandResult(False, f"no open position in {symbol}: nothing sent", "FLAT")
         if not self._session.connected:
@@ -138,7 +137,7 @@ class SafetyActions:
                 )
             )
         unconfirmed = await self._cancels_answered({symbol}, f"close {symbol}")
-        quantity = self._position(symbol)
+        quantity = self._book.quantity_held(symbol)
         if not quantity:
             return CommandResult(
                 True, f"{symbol} closed by its exits during the cancels: nothing sent", "FLAT"
@@ -148,10 +147,6 @@ class SafetyActions:
         if unconfirmed:
             return CommandResult(closed.ok, f"{closed.message}; {unconfirmed}", closed.code)
         return closed
-
-    def _position(self, symbol: str) -> Decimal:
-        position = self._book.positions.get(symbol)
-        return position.quantity if position is not None else Decimal(0)
 
     async def _cancels_answered(self, symbols: set[str], action: str) -> str:
         """Ask the broker until it lists no live order in `symbols`, for at most
