@@ -10,14 +10,17 @@ from decimal import Decimal as D
 from typing import Any
 
 import pytest
+from rich.table import Table
 from textual.app import App, ComposeResult
+from textual.content import Content
+from textual.widget import Widget
 from textual.widgets._footer import FooterKey
 
 from console.tui import bus_feed
 from console.tui.app import DeskgateApp
 from console.tui.widgets.approvals import ApprovalQueue
-from console.tui.widgets.chrome import KeysFooter
-from console.tui.widgets.evidence import EvidencePanel
+from console.tui.widgets.chrome import KeysFooter, MessageLine, PanelTabs
+from console.tui.widgets.evidence import BODY_REWORD_S, EvidencePanel
 from console.tui.widgets.quotes import QuotesPanel
 from console.tui.widgets.row_patched_table import RowPatchedTable
 from console.tui.widgets.tables import OrdersTable
@@ -158,13 +161,19 @@ async def test_a_price_tick_repaints_one_row_and_shows_what_a_fresh_table_shows(
         await pilot.pause()
         lines(patched)  # every row rendered and cached
         updates = patched._update_count
-        cached = set(patched._line_cache.keys())
+        drawn: list[object] = []
+        draw_row = patched._render_line_in_row
+
+        def counting_draw_row(row_key: Any, *args: Any) -> Any:
+            drawn.append(row_key.value)
+            return draw_row(row_key, *args)
+
+        patched._render_line_in_row = counting_draw_row  # type: ignore[method-assign]
         book["AMD"] = quote("AMD", "10.01", "10.05")
         patched.show(tuple(book.items()))
-        assert patched._update_count == updates  # the other rows' cached lines stay valid
-        kept = cached & set(patched._line_cache.keys())
-        assert kept and all(key[0] != 2 for key in kept)  # header 0, AAPL 1, AMD 2
+        assert patched._update_count == updates
         lines(patched)
+        assert drawn == ["AMD"]  # the other rows' cached lines stay valid
         book["MSFT"] = quote("MSFT", "9.99", "10.02")  # another row, then the first again
         book["AMD"] = quote("AMD", "10.03", "10.05")
         patched.show(tuple(book.items()))
@@ -268,3 +277,90 @@ async def test_orders_patched_tick_by_tick_read_like_a_table_built_once() -> Non
         fresh.show(tuple(book), now)
         await pilot.pause()
         assert lines(patched) == lines(fresh)
+
+
+async def test_the_evidence_body_is_laid_out_once_per_new_wording(clock: ManualClock) -> None:
+    """The label grid was laid out twice per change (once to measure its height, once to
+    draw it): a frame of about 10 ms that a keystroke waited behind, once a second while a
+    trade waits."""
+    engine = scenarios.with_pending(clock)
+    app = app_for(engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: on_screen(app))
+        await pilot.pause()
+        layouts: list[object] = []
+        lay_out = Table.__rich_console__
+
+        def counting_lay_out(table: Table, *args: Any) -> Any:
+            layouts.append(table)
+            return lay_out(table, *args)
+
+        first = engine.pending[0]
+        checks = tuple(
+            c.model_copy(update={"passed": False, "detail": "quote 7.7s old"}) if i == 0 else c
+            for i, c in enumerate(first.checks)
+        )
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(Table, "__rich_console__", counting_lay_out)
+            clock.advance(BODY_REWORD_S)  # a new wording shows at most once a second
+            engine.pending[0] = replace(first, checks=checks)
+            engine.publish("quote")
+            await wait_for(pilot, selected_shows(app, checks))
+            await pilot.pause()
+            await pilot.pause()  # drawn
+            body = app.screen.query_one("#evidence-body")
+            drawn = [body.render_line(y).text for y in range(body.size.height)]
+        assert any("7.7s old" in line for line in drawn), drawn
+        shown = app.screen.query_one(EvidencePanel)._body.source
+        assert [table for table in layouts if table is shown] == [shown]
+
+
+class Bars(App[None]):
+    def compose(self) -> ComposeResult:
+        yield PanelTabs(["Approvals", "Positions", "Orders"], ["Appr", "Pos", "Ord"], id="tabs")
+        yield MessageLine(id="message")
+
+
+def looks(strip: Any) -> list[tuple[object, ...]]:
+    """A line's text and how it is coloured (not its mouse meta)."""
+
+    def colour(color: Any) -> object:
+        return None if color is None else (color.number, color.triplet)  # not its name
+
+    return [
+        (
+            s.text,
+            colour(s.style.color),
+            colour(s.style.bgcolor),
+            s.style.bold,
+            s.style.dim,
+            s.style.reverse,
+        )
+        for s in strip
+    ]
+
+
+async def test_one_line_bars_draw_textuals_line_without_its_content_pass() -> None:
+    """The tab bar, the status bar and the message line cost about 1.5 ms each per frame in
+    Textual's Content pass; drawn from Rich's segments they look the same."""
+    app = Bars()
+    async with app.run_test(size=(100, 5)) as pilot:
+        tabs, message = app.query_one(PanelTabs), app.query_one(MessageLine)
+        tabs.show(1, [0, 1, 2], {0: ("3", "bold yellow")})
+        message.show_result("approve", True, "ord-1 sent")
+        await pilot.pause()
+        passes: list[object] = []
+        content_pass = Content.from_rich_text
+
+        def counting_pass(*args: Any, **kwargs: Any) -> Any:
+            passes.append(args)
+            return content_pass(*args, **kwargs)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(Content, "from_rich_text", counting_pass)
+            tabs.show(2, [0, 1, 2], {0: ("2", "bold yellow")})  # an approve's frame
+            message.show_result("approve", True, "ord-2 sent")
+            drawn = [bar.render_line(0) for bar in (tabs, message)]
+        assert passes == []
+        for bar, line in zip((tabs, message), drawn, strict=True):
+            assert looks(line) == looks(Widget.render_line(bar, 0))  # Textual's own pass

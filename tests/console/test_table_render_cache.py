@@ -8,6 +8,7 @@ from decimal import Decimal as D
 from typing import Any
 
 from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable
@@ -75,8 +76,24 @@ class TwoTables(App[None]):
 
 
 def segments(table: DataTable[Any]) -> list[list[Segment]]:
-    """Every line as drawn: text, colours and the click-to-row meta of each segment."""
-    return [list(table.render_line(y)) for y in range(table.size.height)]
+    """Every line as drawn: text, colours and the click-to-row meta of each segment (the
+    cached table names a row by its key there, read here as the row's index)."""
+
+    def row_index(segment: Segment) -> Segment:
+        row = segment.style.meta.get("row") if segment.style else None
+        if not isinstance(row, str):
+            return segment
+        index = Style.from_meta({"row": table.get_row_index(row)})
+        return Segment(segment.text, segment.style + index if segment.style else None)
+
+    return [[row_index(s) for s in table.render_line(y)] for y in range(table.size.height)]
+
+
+def three_columns(table: DataTable[Any]) -> None:
+    """Key, Px and Note, 18 lines tall."""
+    table.styles.height = 18
+    for label, width in (("Key", 8), ("Px", 8), ("Note", 16)):
+        table.add_column(label, key=label.lower(), width=width)
 
 
 def show(table: DataTable[Any], keys: list[str]) -> None:
@@ -108,9 +125,7 @@ async def test_rows_drawn_from_cached_cells_look_like_datatables_own() -> None:
         plain = app.query_one("#plain", DataTable)
         both = (cached, plain)
         for table in both:
-            table.styles.height = 18
-            for label, width in (("Key", 8), ("Px", 8), ("Note", 16)):
-                table.add_column(label, key=label.lower(), width=width)
+            three_columns(table)
         keys = [f"row-{n}" for n in range(12)]
         app.set_focus(None)
         for shown in (
@@ -140,9 +155,7 @@ async def test_a_click_selects_the_row_under_it_after_rows_moved() -> None:
     app = TwoTables()
     async with app.run_test(size=(60, 40)) as pilot:
         cached = app.query_one("#cached", RowPatchedTable)
-        cached.styles.height = 18
-        for label, width in (("Key", 8), ("Px", 8), ("Note", 16)):
-            cached.add_column(label, key=label.lower(), width=width)
+        three_columns(cached)
         keys = [f"row-{n}" for n in range(12)]
         show(cached, keys)
         await pilot.pause()
@@ -152,6 +165,9 @@ async def test_a_click_selects_the_row_under_it_after_rows_moved() -> None:
         await pilot.click(cached, offset=(2, 1 + 5))  # below the header: the 6th row
         assert cached.cursor_row == 5
         assert cached.coordinate_to_cell_key(cached.cursor_coordinate).row_key.value == "row-4"
+        await pilot.hover(cached, offset=(2, 1 + 3))  # the mouse over the 4th row
+        await pilot.pause()
+        assert cached.hover_coordinate.row == 3
 
 
 async def test_a_new_order_is_laid_out_in_the_update_that_adds_it() -> None:
@@ -192,3 +208,41 @@ async def test_a_patched_value_wider_than_its_column_widens_it() -> None:
         table.show((replace(managed, state=LifecycleState.FILLED),), START)
         await pilot.pause()
         assert text().count("CANCELLED") == 2, text()
+
+
+async def test_rows_moved_by_a_new_row_on_top_are_drawn_from_cache() -> None:
+    """A row's drawing is kept by its key, stripe and cursor, not its line: an approve that
+    puts a new order on top redraws the new row and the one the cursor left (every row was
+    drawn again, a third of the approve frame)."""
+    app = TwoTables()
+    async with app.run_test(size=(60, 40)) as pilot:
+        table = app.query_one("#cached", RowPatchedTable)
+        three_columns(table)
+        keys = [f"row-{n}" for n in range(12)]
+        drawn: list[str] = []
+        draw_row = table._render_line_in_row
+
+        def counting_draw_row(row_key: Any, *args: Any) -> Any:
+            drawn.append(str(row_key.value))
+            return draw_row(row_key, *args)
+
+        table._render_line_in_row = counting_draw_row  # type: ignore[method-assign]
+        shown = keys
+        for new in ("new-1", "new-2"):  # every stripe flips, then flips back
+            show(table, shown)
+            table.move_cursor(row=0, animate=False)
+            await pilot.pause()
+            segments(table)
+            shown = [new, *shown]
+        drawn.clear()
+        show(table, shown)
+        table.move_cursor(row=0, animate=False)
+        await pilot.pause()
+        segments(table)
+        # The new row, the row the cursor left, and the one it had left before (not yet drawn
+        # without the cursor on its stripe); the nine rows below come from the cache.
+        assert sorted(set(drawn)) == ["new-1", "new-2", "row-0"]
+        table.remove_row("row-3")  # a key that comes back with other cells is drawn anew
+        table.add_row(Text("row-3"), Text("999.99"), Text("back"), key="row-3")
+        await pilot.pause()
+        assert any("999.99" in "".join(s.text for s in line) for line in segments(table))

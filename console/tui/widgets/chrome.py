@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.app import RenderResult
 from textual.screen import Screen
-from textual.widget import Widget
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
 from console.tui.text import printable
 from console.tui.widgets.tables import LEVEL_STYLE, alert_text
+from console.tui.widgets.text_line import TextLine
 from contracts.enums import AlertLevel
 from contracts.events import AlertRaised
 
 
-class PanelTabs(Widget):
+class PanelTabs(TextLine):
     """`1 Approvals  2 Positions ...` with the active panel highlighted and badges for counts."""
 
     DEFAULT_CSS = """
@@ -36,7 +35,7 @@ class PanelTabs(Widget):
         self.active, self.shown, self.badges = active, visible, badges
         self.refresh()
 
-    def render(self) -> RenderResult:
+    def line(self) -> Text:
         line = self._line(self.labels)
         if line.cell_len > self.size.width:
             line = self._line(self.short)
@@ -57,7 +56,7 @@ class PanelTabs(Widget):
         return line
 
 
-class MessageLine(Widget):
+class MessageLine(TextLine):
     """The latest alert or command result, in one line, coloured by severity."""
 
     DEFAULT_CSS = """
@@ -88,7 +87,7 @@ class MessageLine(Widget):
         )
         self.refresh()
 
-    def render(self) -> RenderResult:
+    def line(self) -> Text:
         return self.text
 
 

@@ -15,6 +15,7 @@ from textual.widgets import Static
 
 from console.tui import format as fmt
 from console.tui.text import printable, shown
+from console.tui.widgets.laid_out import LaidOutStatic
 from contracts.broker import Quote
 from contracts.config import StaleConfig
 from contracts.enums import Regime, Side
@@ -399,8 +400,8 @@ class EvidencePanel(VerticalScroll):
         self._head = Static("", id="evidence-head")
         self._market = Static("", id="evidence-market")
         self._fresh = Static("", id="evidence-fresh")
-        self._body = Static("", id="evidence-body")
-        self._verdict = Static("", id="evidence-verdict")
+        self._body = LaidOutStatic(id="evidence-body")
+        self._verdict = LaidOutStatic(id="evidence-verdict")
         self._body_key: object = None
         self._body_essence: object = None
         self._body_at = float("-inf")
@@ -435,18 +436,13 @@ class EvidencePanel(VerticalScroll):
             self._verdict_key = verdict_key
             self._update_sized(self._verdict, parts.verdict)
 
-    def _update_sized(self, static: Static, content: RenderableType) -> None:
+    def _update_sized(self, static: LaidOutStatic, content: RenderableType) -> None:
         """Update `static`, re-laying out the screen only when its height changes: the risk
         checks re-word with every price (a full re-layout each frame while a trade waits)."""
-        static.update(content, layout=False)
-        width, height = static.content_size
-        console = self.app.console
-        if not width or height != len(
-            console.render_lines(content, console.options.update_width(width))
-        ):
+        if static.show(content):
             static.refresh(layout=True)
 
     def text(self) -> list[object]:
         """The current content, top to bottom (for tests and screen readers)."""
-        widgets = (self._head, self._market, self._fresh, self._body, self._verdict)
-        return [w.content for w in widgets]
+        lines = (self._head.content, self._market.content, self._fresh.content)
+        return [*lines, self._body.source, self._verdict.source]

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from itertools import chain, count
+from typing import Any, Self
 
 from rich.cells import cell_len
 from rich.padding import Padding
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
+from rich.text import Text, TextType
+from textual import events
+from textual._segment_tools import line_crop
 from textual._types import SegmentLines
 from textual.cache import LRUCache
 from textual.color import Color
@@ -25,10 +28,13 @@ Cell = Text
 """Every cell is a `Text`: a plain str cell would be parsed as markup."""
 
 
-CellPlace = tuple[int, int, Style, bool, bool, bool, object, int]
-"""Where and how a cell is drawn: row and column index (the click-to-row meta), the row's
-style, under the cursor, under the mouse, hover shown, the table's pseudo-classes (focus) and
-its style generation."""
+RowRef = str | int
+"""How a drawn row is named in its cells' click meta: its key, so that a row's drawing stays
+valid when rows above it come or go (a row added without a key, and the header, by index)."""
+CellPlace = tuple[RowRef, bool, bool, int, Style, bool, bool, bool, object, int]
+"""How a cell is drawn: its row (`RowRef`), header, fixed, column index (the click meta), the
+row's style, under the cursor, under the mouse, hover shown, the table's pseudo-classes
+(focus) and its style generation."""
 STYLED_KEPT = 4
 """Styled copies kept per rendered cell (cursor on/off, hover, the stripe, a move or two)."""
 
@@ -63,11 +69,27 @@ class Drawing:
     css_background: bool
     width: int
     scroll_x: float
+    columns: tuple[int, ...]
+    """Each column's width as drawn."""
+    labels: tuple[tuple[str, object], ...]
+    """Each column's header text and style."""
 
 
 def _width(value: Cell) -> int:
     """The cells a value needs on one line (its widest line)."""
     return max(cell_len(line) for line in value.plain.split("\n"))
+
+
+def _mark(row_index: int, location: Coordinate, cursor_type: CursorType) -> object:
+    """What of a cursor (or the hover) at `location` falls on the row at `row_index`: the
+    cells DataTable's `_should_highlight` would light there follow from it."""
+    if cursor_type == "row":
+        return location.row == row_index
+    if cursor_type == "cell":
+        return location.column if location.row == row_index else None
+    if cursor_type == "column":
+        return location.column
+    return None
 
 
 def _discard(cache: LRUCache[Any, Any], stale: Callable[[Any], bool]) -> None:
@@ -84,8 +106,10 @@ class RowPatchedTable(DataTable[Cell]):
     row's zebra stripe: a row added or moved re-rendered every cell of the table (a new order
     on top of 30 rows cost about 100 ms). Here a cell is laid out once per value, width and
     height (`CellLines`, by row and column key), and drawing it in a row only puts the row's
-    style, the cursor and the click-to-row position (style meta) on those segments, exactly as
-    DataTable's `Styled` would. `patch_cell` changes one cell and repaints only its row
+    style, the cursor and the click-to-row meta on those segments, exactly as DataTable's
+    `Styled` would. A drawn line is kept by its row (key and content version), not by its
+    place: the meta names the row by key, so rows moved down by a new one on top are drawn
+    from the cache. `patch_cell` changes one cell and repaints only its row
     (`DataTable.update_cell` invalidates the cached lines of every row)."""
 
     _styles_generation = 0
@@ -110,10 +134,17 @@ class RowPatchedTable(DataTable[Cell]):
         return height is not None and not height.is_auto and (width is None or not width.is_auto)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._row_lines: LRUCache[tuple[object, ...], tuple[SegmentLines, SegmentLines]]
-        self._row_lines = LRUCache(1000)
-        """A row's line as drawn (`_render_line_in_row`), by DataTable's key plus the columns
-        in view."""
+        self._strips: LRUCache[tuple[object, ...], Strip] = LRUCache(1000)
+        """A line as drawn (`_render_line`), by its row's key, the row's version and what of
+        the cursor, the hover and the zebra stripe falls on it; not by its place on screen,
+        so a row added on top leaves the other rows' lines valid (DataTable's cache is by
+        line number and the table's update count: every line was drawn again)."""
+        self._row_versions: dict[RowKey, int] = {}
+        """Each row's content version, new whenever one of its cells changes."""
+        self._versions = count(1)
+        self._table_generation = 0
+        """Counts the changes that redraw every row: a column added or removed, the table
+        cleared."""
         self._drawing: Drawing | None = None
         """While the table draws a frame: its settings for that frame."""
         self._place_styles: LRUCache[CellPlace, tuple[Style, Style]] = LRUCache(4000)
@@ -153,7 +184,74 @@ class RowPatchedTable(DataTable[Cell]):
             self.cursor_background_priority == "css",
             self.size.width,
             self.scroll_x,
+            tuple(column.get_render_width(self) for column in self.ordered_columns),
+            tuple((column.label.plain, column.label.style) for column in self.ordered_columns),
         )
+
+    def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
+        """DataTable's, cached by the row drawn on the line rather than the line's place."""
+        if self.fixed_columns or (self._labelled_row_exists and self.show_row_labels):
+            return super()._render_line(y, x1, x2, base_style)
+        drawing = self._settings()
+        try:
+            row_key, line_no = self._get_offsets(y)
+        except LookupError:
+            return Strip.blank(drawing.width, base_style)
+        index = self._row_locations.get(row_key)
+        row_index = -1 if index is None else index
+        header = row_index == -1
+        if header:
+            content: object = (drawing.labels, self.header_height)
+        else:
+            version = self._row_versions.get(row_key, ("update", self._update_count))
+            content = (version, self.rows[row_key].height)
+        if header or row_index < drawing.fixed_rows:
+            kind: object = "header" if header else "fixed"
+        else:
+            kind = row_index % 2 if self.zebra_stripes else None
+        cache_key = (
+            self._row_ref(row_key, row_index),
+            content,
+            line_no,
+            kind,
+            _mark(row_index, self.cursor_coordinate, drawing.cursor_type),
+            _mark(row_index, self.hover_coordinate, drawing.cursor_type),
+            base_style,
+            x1,
+            x2,
+            drawing,
+            self._pseudo_class_state,
+            self._styles_generation,
+            self._table_generation,
+        )
+        strip = self._strips.get(cache_key)
+        if strip is None:
+            _, scrollable = self._render_line_in_row(
+                row_key, line_no, base_style, self.cursor_coordinate, self.hover_coordinate
+            )
+            segments = line_crop(list(chain.from_iterable(scrollable)), x1, x2, drawing.width)
+            strip = Strip(segments).adjust_cell_length(drawing.width, base_style).simplify()
+            self._strips.set(cache_key, strip)
+        return strip
+
+    def _row_ref(self, row_key: RowKey, row_index: int) -> RowRef:
+        value = row_key.value
+        return value if row_index != -1 and isinstance(value, str) else row_index
+
+    def _index_in_meta(self, event: events.MouseEvent) -> None:
+        """Cells name their row by key in their click meta (`RowRef`); DataTable's mouse
+        handlers, which run after this, read a row index there."""
+        meta = event.style.meta
+        ref = meta.get("row")
+        if isinstance(ref, str):
+            index = self._row_locations.get(RowKey(ref))
+            event.style = Style() if index is None else Style.from_meta({**meta, "row": index})
+
+    async def _on_click(self, event: events.Click) -> None:
+        self._index_in_meta(event)
+
+    def _on_mouse_move(self, event: events.MouseMove) -> None:
+        self._index_in_meta(event)
 
     def _render_line_in_row(
         self,
@@ -173,23 +271,6 @@ class RowPatchedTable(DataTable[Cell]):
             )
         drawing = self._settings()
         cursor_type = drawing.cursor_type
-        cache_key = (
-            row_key,
-            line_no,
-            base_style,
-            cursor_location,
-            hover_location,
-            cursor_type,
-            drawing.show_cursor,
-            drawing.hover_shown,
-            self._update_count,
-            self._pseudo_class_state,
-            drawing.scroll_x,
-            drawing.width,
-        )
-        cached = self._row_lines.get(cache_key)
-        if cached is not None:
-            return cached
         index = self._row_locations.get(row_key)
         row_index = -1 if index is None else index
         row_style = self._get_row_style(row_index, base_style)
@@ -216,9 +297,7 @@ class RowPatchedTable(DataTable[Cell]):
         remaining_space = max(0, drawing.width - table_width - self._row_label_column_width)
         extend_style = self._extend_style(row_index, row_style, cursor_location, hover_location)
         scrollable.append([Segment(" " * remaining_space, extend_style)])
-        row_pair: tuple[SegmentLines, SegmentLines] = ([], scrollable)
-        self._row_lines.set(cache_key, row_pair)
-        return row_pair
+        return [], scrollable
 
     def _extend_style(
         self,
@@ -251,9 +330,9 @@ class RowPatchedTable(DataTable[Cell]):
             extend_style = Style.from_color(color=row_style.color, bgcolor=faded.rich_color)
         else:
             extend_style = Style.from_color(row_style.color, row_style.bgcolor)
-        return extend_style + Style.from_meta(
-            {"row": row_index, "column": 0, "out_of_bounds": True}
-        )
+        row_key = self._row_locations.get_key(row_index)
+        row = row_index if row_key is None else self._row_ref(row_key, row_index)
+        return extend_style + Style.from_meta({"row": row, "column": 0, "out_of_bounds": True})
 
     def _render_cell(
         self,
@@ -292,7 +371,9 @@ class RowPatchedTable(DataTable[Cell]):
             self._cell_lines.discard((row_key, column_key))  # `set` keeps an existing value
             self._cell_lines.set((row_key, column_key), entry)
         place = (
-            row_index,
+            self._row_ref(row_key, row_index),
+            header,
+            not header and row_index < drawing.fixed_rows,
             column_index,
             base_style,
             cursor,
@@ -321,12 +402,9 @@ class RowPatchedTable(DataTable[Cell]):
 
     def _styles_at(self, place: CellPlace) -> tuple[Style, Style]:
         """The (pre, post) styles of a cell drawn at `place`."""
-        row_index, column_index, base_style, cursor, hover = place[:5]
+        row, header, fixed_row, column_index, base_style, cursor, hover = place[:7]
         drawing = self._settings()
-        header = row_index == -1
-        fixed = not header and (
-            row_index < drawing.fixed_rows or column_index < drawing.fixed_columns
-        )
+        fixed = fixed_row or (not header and column_index < drawing.fixed_columns)
         component_style, post_style = self._get_styles_to_render_cell(
             header,
             False,
@@ -338,7 +416,7 @@ class RowPatchedTable(DataTable[Cell]):
             drawing.css_foreground,
             drawing.css_background,
         )
-        meta = Style.from_meta({"row": row_index, "column": column_index})
+        meta = Style.from_meta({"row": row, "column": column_index})
         return base_style + meta + component_style, post_style
 
     def _get_row_style(self, row_index: int, base_style: Style) -> Style:
@@ -357,15 +435,62 @@ class RowPatchedTable(DataTable[Cell]):
 
     def _clear_caches(self) -> None:
         super()._clear_caches()
-        self._row_lines.clear()
+        self._strips.clear()
         self._place_styles.clear()
         self._styles_generation += 1  # the laid-out cells stay: their values did not change
 
     def notify_style_update(self) -> None:
         self._styles_generation += 1
-        self._row_lines.clear()
+        self._strips.clear()
         self._place_styles.clear()
         super().notify_style_update()
+
+    def add_row(
+        self,
+        *cells: Cell,
+        height: int | None = 1,
+        key: str | None = None,
+        label: TextType | None = None,
+    ) -> RowKey:
+        row_key = super().add_row(*cells, height=height, key=key, label=label)
+        self._row_versions[row_key] = next(self._versions)
+        return row_key
+
+    def update_cell(
+        self,
+        row_key: RowKey | str,
+        column_key: ColumnKey | str,
+        value: Cell,
+        *,
+        update_width: bool = False,
+    ) -> None:
+        super().update_cell(row_key, column_key, value, update_width=update_width)
+        key = RowKey(row_key) if isinstance(row_key, str) else row_key
+        self._row_versions[key] = next(self._versions)
+
+    def remove_row(self, row_key: RowKey | str) -> None:
+        super().remove_row(row_key)
+        self._row_versions.pop(RowKey(row_key) if isinstance(row_key, str) else row_key, None)
+
+    def add_column(
+        self,
+        label: TextType,
+        *,
+        width: int | None = None,
+        key: str | None = None,
+        default: Cell | None = None,
+    ) -> ColumnKey:
+        self._table_generation += 1
+        return super().add_column(label, width=width, key=key, default=default)
+
+    def remove_column(self, column_key: ColumnKey | str) -> None:
+        self._table_generation += 1
+        super().remove_column(column_key)
+
+    def clear(self, columns: bool = False) -> Self:
+        self._table_generation += 1
+        self._row_versions.clear()
+        return super().clear(columns)
 
     def _lay_out_cell(
         self, row_index: int, column_index: int, width: int, height: int
@@ -404,6 +529,6 @@ class RowPatchedTable(DataTable[Cell]):
         _discard(self._row_renderable_cache, lambda key: key[1] == index)
         self._cell_lines.discard((row, column))
         _discard(self._row_render_cache, lambda key: key[0] == row)
-        _discard(self._row_lines, lambda key: key[0] == row)
+        self._row_versions[row] = next(self._versions)
         _discard(self._line_cache, lambda key: key[0] in lines)
         self._refresh_region(region)

@@ -7,13 +7,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual.app import RenderResult
-from textual.widget import Widget
 
 from console.tui import format as fmt
 from console.tui.first_frame import CONNECTING, MODE_LABEL
 from console.tui.state import orders_at_broker
 from console.tui.text import drawn, printable, shown
+from console.tui.widgets.text_line import TextLine
 from contracts.enums import Mode, TradingState
 from engine.trading_hours import SessionState, Venue, VenueSession
 
@@ -48,7 +47,7 @@ class _Part:
     """0 is never dropped; higher numbers drop first when the bar is too narrow."""
 
 
-class StatusBar(Widget):
+class StatusBar(TextLine):
     """Renders the engine's health in one line; drops low-priority parts on narrow screens."""
 
     DEFAULT_CSS = """
@@ -158,7 +157,7 @@ class StatusBar(Widget):
         stale = seconds > self.stale_threshold_s
         return Text(f"data {fmt.age(seconds)}", style="bold white on #d70000" if stale else "green")
 
-    def render(self) -> RenderResult:
+    def line(self) -> Text:
         parts = self.parts()
         width = max(1, self.size.width)
         while len(parts) > 1 and _width(parts) > width:
