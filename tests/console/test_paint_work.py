@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 from rich.table import Table
+from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.content import Content
 from textual.widget import Widget
+from textual.widgets import Static
 from textual.widgets._footer import FooterKey
 
 from console.tui import bus_feed
@@ -21,6 +23,7 @@ from console.tui.app import DeskgateApp
 from console.tui.widgets.approvals import ApprovalQueue
 from console.tui.widgets.chrome import KeysFooter, MessageLine, PanelTabs
 from console.tui.widgets.evidence import BODY_REWORD_S, EvidencePanel
+from console.tui.widgets.laid_out import LaidOutStatic
 from console.tui.widgets.quotes import QuotesPanel
 from console.tui.widgets.row_patched_table import RowPatchedTable
 from console.tui.widgets.tables import OrdersTable
@@ -364,3 +367,32 @@ async def test_one_line_bars_draw_textuals_line_without_its_content_pass() -> No
         assert passes == []
         for bar, line in zip((tabs, message), drawn, strict=True):
             assert looks(line) == looks(Widget.render_line(bar, 0))  # Textual's own pass
+
+
+class TwoBlocks(App[None]):
+    def compose(self) -> ComposeResult:
+        yield LaidOutStatic(id="laid-out")
+        yield Static(id="static")
+
+
+async def test_a_laid_out_block_draws_what_a_static_draws_at_every_width() -> None:
+    """Laid out once per change, the evidence grid must still follow the panel's width (a
+    terminal resized, the layout switched to split or tiled)."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(style="bold #87afd7", no_wrap=True, width=11)
+    grid.add_column(ratio=1)
+    grid.add_row("Sizing", "100,000.00 × 0.01% = 10.00 ÷ 0.10 = 100 [min(risk_budget / risk)]")
+    grid.add_row("Red checks", Text("✓ spread · no trading halt", style="green"))
+    app = TwoBlocks()
+    async with app.run_test(size=(120, 20)) as pilot:
+        laid_out, static = app.query_one(LaidOutStatic), app.query_one(Static)
+        assert laid_out.show(grid)  # the first height is news
+        static.update(grid)
+        for width in (120, 60, 100):
+            await pilot.resize_terminal(width, 20)
+            await pilot.pause()
+            assert laid_out.size.height == static.size.height
+            assert [looks(laid_out.render_line(y)) for y in range(laid_out.size.height)] == [
+                looks(static.render_line(y)) for y in range(static.size.height)
+            ]
+        assert not laid_out.show(grid)  # the same height: no new layout
