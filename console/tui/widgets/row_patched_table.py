@@ -37,6 +37,10 @@ row's style, under the cursor, under the mouse, hover shown, the table's pseudo-
 (focus) and its style generation."""
 STYLED_KEPT = 4
 """Styled copies kept per rendered cell (cursor on/off, hover, the stripe, a move or two)."""
+LINES_KEPT = 8
+"""Drawn lines kept per row (its stripes, with and without the cursor or the mouse)."""
+ROWS_KEPT = 500
+"""Rows whose drawn lines are kept (the rows in view, and those a scroll brings back)."""
 
 
 @dataclass(slots=True)
@@ -51,6 +55,18 @@ class CellLines:
     lines: list[list[Segment]]
     styled: dict[CellPlace, list[list[Segment]]] = field(default_factory=dict)
     """These lines as drawn at a place (row and column index, row style, cursor, hover...)."""
+
+
+@dataclass(slots=True)
+class RowStrips:
+    """A row's drawn lines, for one content of the row: a changed cell drops them all (a
+    price tick's old lines are garbage at once, not kept by a cache for the collector to
+    scan: each strip is about 20 tracked objects)."""
+
+    content: object
+    """The row's content version and height (the header: its labels)."""
+    strips: dict[tuple[object, ...], Strip] = field(default_factory=dict)
+    """By line in the row, stripe, cursor, mouse, crop and the frame's drawing settings."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,11 +150,10 @@ class RowPatchedTable(DataTable[Cell]):
         return height is not None and not height.is_auto and (width is None or not width.is_auto)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._strips: LRUCache[tuple[object, ...], Strip] = LRUCache(1000)
-        """A line as drawn (`_render_line`), by its row's key, the row's version and what of
-        the cursor, the hover and the zebra stripe falls on it; not by its place on screen,
-        so a row added on top leaves the other rows' lines valid (DataTable's cache is by
-        line number and the table's update count: every line was drawn again)."""
+        self._strips: LRUCache[RowRef, RowStrips] = LRUCache(ROWS_KEPT)
+        """The lines drawn (`_render_line`) for each row: kept by the row, not by its place on
+        screen, so a row added on top leaves the other rows' lines valid (DataTable's cache is
+        by line number and the table's update count: every line was drawn again)."""
         self._row_versions: dict[RowKey, int] = {}
         """Each row's content version, new whenever one of its cells changes."""
         self._versions = count(1)
@@ -203,15 +218,19 @@ class RowPatchedTable(DataTable[Cell]):
         if header:
             content: object = (drawing.labels, self.header_height)
         else:
-            version = self._row_versions.get(row_key, ("update", self._update_count))
+            version = self._row_versions.get(row_key, ("update", self._update_count, row_key))
             content = (version, self.rows[row_key].height)
         if header or row_index < drawing.fixed_rows:
             kind: object = "header" if header else "fixed"
         else:
             kind = row_index % 2 if self.zebra_stripes else None
+        ref = self._row_ref(row_key, row_index)
+        drawn = self._strips.get(ref)
+        if drawn is None or drawn.content != content:
+            drawn = RowStrips(content)
+            self._strips.discard(ref)  # `set` keeps an existing value
+            self._strips.set(ref, drawn)
         cache_key = (
-            self._row_ref(row_key, row_index),
-            content,
             line_no,
             kind,
             _mark(row_index, self.cursor_coordinate, drawing.cursor_type),
@@ -224,14 +243,16 @@ class RowPatchedTable(DataTable[Cell]):
             self._styles_generation,
             self._table_generation,
         )
-        strip = self._strips.get(cache_key)
+        strip = drawn.strips.get(cache_key)
         if strip is None:
             _, scrollable = self._render_line_in_row(
                 row_key, line_no, base_style, self.cursor_coordinate, self.hover_coordinate
             )
             segments = line_crop(list(chain.from_iterable(scrollable)), x1, x2, drawing.width)
             strip = Strip(segments).adjust_cell_length(drawing.width, base_style).simplify()
-            self._strips.set(cache_key, strip)
+            if len(drawn.strips) >= LINES_KEPT:
+                drawn.strips.clear()
+            drawn.strips[cache_key] = strip
         return strip
 
     def _row_ref(self, row_key: RowKey, row_index: int) -> RowRef:
@@ -469,8 +490,12 @@ class RowPatchedTable(DataTable[Cell]):
         self._row_versions[key] = next(self._versions)
 
     def remove_row(self, row_key: RowKey | str) -> None:
-        super().remove_row(row_key)
-        self._row_versions.pop(RowKey(row_key) if isinstance(row_key, str) else row_key, None)
+        key = RowKey(row_key) if isinstance(row_key, str) else row_key
+        index = self._row_locations.get(key)
+        super().remove_row(key)
+        self._row_versions.pop(key, None)
+        if index is not None:
+            self._strips.discard(self._row_ref(key, index))
 
     def add_column(
         self,
