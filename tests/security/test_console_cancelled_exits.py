@@ -8,15 +8,19 @@ so after a kill the trader read "stop WORKING" under a position nothing protecte
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 
 from console.tui.state import orders_at_broker
 from console.tui.widgets.tables import leg_status
-from contracts.broker import BrokerOrder, order_ref_for
-from contracts.enums import BrokerOrderStatus, LifecycleState, OrderLeg, OrderType, Side
-from contracts.intent import Intent
-from tests.support import approve_pending, eventually, make_intent, started_engine
+from contracts.broker import order_ref_for
+from contracts.enums import LifecycleState, OrderLeg
+from tests.support import (
+    approve_pending,
+    eventually,
+    make_intent,
+    started_engine,
+    working_stop,
+)
 
 
 async def test_exits_cancelled_by_a_kill_are_not_shown_working(tmp_path: Path) -> None:
@@ -54,24 +58,6 @@ async def test_the_kill_dialog_counts_a_brackets_working_exits(tmp_path: Path) -
     await eventually(lambda: engine.book.records[entry.intent_id].state is LifecycleState.MANAGED)
     assert orders_at_broker(engine.snapshot()) == 3  # the stop, the target, the other entry
     await engine.stop()
-
-
-def working_stop(intent: Intent) -> BrokerOrder:
-    """The bracket's stop as the broker lists it, working (the fake broker keeps no exits)."""
-    ref = order_ref_for(intent.intent_id, OrderLeg.STOP_LOSS)
-    return BrokerOrder(
-        order_ref=ref,
-        broker_order_id=900,
-        perm_id=1900,
-        instrument=intent.order.instrument,
-        side=Side.SELL,
-        quantity=intent.order.quantity,
-        filled=Decimal(0),
-        remaining=intent.order.quantity,
-        order_type=OrderType.STOP,
-        stop_price=intent.order.stop_loss,
-        status=BrokerOrderStatus.WORKING,
-    )
 
 
 async def test_exits_gone_while_away_are_not_shown_working_after_a_restart(

@@ -16,9 +16,9 @@ from broker.sim.broker import SimBroker
 from broker.sim.venue import SimVenue
 from console.tui.state import orders_at_broker
 from console.tui.widgets.tables import leg_status
-from contracts.broker import BrokerOrder, order_ref_for
+from contracts.broker import order_ref_for
 from contracts.config import Config
-from contracts.enums import BrokerOrderStatus, LifecycleState, OrderLeg, OrderType, Side
+from contracts.enums import LifecycleState, OrderLeg
 from contracts.intent import Intent
 from engine.clock import ManualClock
 from engine.engine import Engine
@@ -29,6 +29,7 @@ from tests.support import (
     eventually,
     make_intent,
     started_engine,
+    working_stop,
 )
 
 
@@ -101,19 +102,7 @@ async def test_a_restart_finds_a_part_filled_entrys_exits_working(tmp_path: Path
     await engine.stop()
 
     stop_leg = order_ref_for(iid, OrderLeg.STOP_LOSS)
-    broker.working[stop_leg] = BrokerOrder(
-        order_ref=stop_leg,
-        broker_order_id=900,
-        perm_id=1900,
-        instrument=intent.order.instrument,
-        side=Side.SELL,
-        quantity=Decimal(4),
-        filled=Decimal(0),
-        remaining=Decimal(4),
-        order_type=OrderType.STOP,
-        stop_price=Decimal("99.90"),
-        status=BrokerOrderStatus.WORKING,
-    )
+    broker.working[stop_leg] = working_stop(intent, Decimal(4))
     restarted = Engine(config_with(), broker, data_dir=tmp_path, clock=clock)
     await restarted.start()
     await eventually(lambda: restarted.book.records[iid].state is LifecycleState.MANAGED)

@@ -35,7 +35,7 @@ class LaidOutStatic(Static):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", id=id)
         self.source: RenderableType = ""
-        """What is shown, as given (`content` holds its laid-out lines)."""
+        """What is shown, as given (drawn from its lines laid out at the current width)."""
         self._width = -1
         self._lines: list[list[Segment]] = []
 

@@ -108,6 +108,10 @@ def _mark(row_index: int, location: Coordinate, cursor_type: CursorType) -> obje
     return None
 
 
+def _row_key(key: RowKey | str) -> RowKey:
+    return RowKey(key) if isinstance(key, str) else key
+
+
 def _discard(cache: LRUCache[Any, Any], stale: Callable[[Any], bool]) -> None:
     """Drop the entries of a DataTable render cache whose key `stale` picks."""
     keys = cache.keys()
@@ -157,9 +161,6 @@ class RowPatchedTable(DataTable[Cell]):
         self._row_versions: dict[RowKey, int] = {}
         """Each row's content version, new whenever one of its cells changes."""
         self._versions = count(1)
-        self._table_generation = 0
-        """Counts the changes that redraw every row: a column added or removed, the table
-        cleared."""
         self._drawing: Drawing | None = None
         """While the table draws a frame: its settings for that frame."""
         self._place_styles: LRUCache[CellPlace, tuple[Style, Style]] = LRUCache(4000)
@@ -205,7 +206,7 @@ class RowPatchedTable(DataTable[Cell]):
 
     def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
         """DataTable's, cached by the row drawn on the line rather than the line's place."""
-        if self.fixed_columns or (self._labelled_row_exists and self.show_row_labels):
+        if self._drawn_by_datatable():
             return super()._render_line(y, x1, x2, base_style)
         drawing = self._settings()
         try:
@@ -240,9 +241,7 @@ class RowPatchedTable(DataTable[Cell]):
             x2,
             drawing,
             self._pseudo_class_state,
-            self._styles_generation,
-            self._table_generation,
-        )
+        )  # a style change or a column added or removed clears the drawn lines
         strip = drawn.strips.get(cache_key)
         if strip is None:
             _, scrollable = self._render_line_in_row(
@@ -254,6 +253,11 @@ class RowPatchedTable(DataTable[Cell]):
                 drawn.strips.clear()
             drawn.strips[cache_key] = strip
         return strip
+
+    def _drawn_by_datatable(self) -> bool:
+        """Fixed columns or row labels (no table here has them): DataTable draws the lines,
+        from its own caches."""
+        return bool(self.fixed_columns) or (self._labelled_row_exists and self.show_row_labels)
 
     def _row_ref(self, row_key: RowKey, row_index: int) -> RowRef:
         value = row_key.value
@@ -286,7 +290,7 @@ class RowPatchedTable(DataTable[Cell]):
         without working out the header's style for each row it draws, and with the cells
         outside the visible columns left blank (the line is cut to them: a narrow panel does
         not draw the columns it cannot show)."""
-        if self.fixed_columns or (self._labelled_row_exists and self.show_row_labels):
+        if self._drawn_by_datatable():
             return super()._render_line_in_row(
                 row_key, line_no, base_style, cursor_location, hover_location
             )
@@ -486,11 +490,10 @@ class RowPatchedTable(DataTable[Cell]):
         update_width: bool = False,
     ) -> None:
         super().update_cell(row_key, column_key, value, update_width=update_width)
-        key = RowKey(row_key) if isinstance(row_key, str) else row_key
-        self._row_versions[key] = next(self._versions)
+        self._row_versions[_row_key(row_key)] = next(self._versions)
 
     def remove_row(self, row_key: RowKey | str) -> None:
-        key = RowKey(row_key) if isinstance(row_key, str) else row_key
+        key = _row_key(row_key)
         index = self._row_locations.get(key)
         super().remove_row(key)
         self._row_versions.pop(key, None)
@@ -505,17 +508,16 @@ class RowPatchedTable(DataTable[Cell]):
         key: str | None = None,
         default: Cell | None = None,
     ) -> ColumnKey:
-        self._table_generation += 1
+        self._strips.clear()  # every row gains a cell
         return super().add_column(label, width=width, key=key, default=default)
 
     def remove_column(self, column_key: ColumnKey | str) -> None:
-        self._table_generation += 1
+        self._strips.clear()
         super().remove_column(column_key)
 
     def clear(self, columns: bool = False) -> Self:
-        self._table_generation += 1
         self._row_versions.clear()
-        return super().clear(columns)
+        return super().clear(columns)  # its `_clear_caches` drops the drawn lines
 
     def _lay_out_cell(
         self, row_index: int, column_index: int, width: int, height: int
@@ -545,15 +547,12 @@ class RowPatchedTable(DataTable[Cell]):
             or column not in self._column_locations
             or self._require_update_dimensions
             or self._updated_cells
+            or self._drawn_by_datatable()
         ):
             self.update_cell(row_key, column_key, value)
             return
         self._data[row][column] = value
-        region = self._get_row_region(index)
-        lines = range(region.y, region.bottom)
         _discard(self._row_renderable_cache, lambda key: key[1] == index)
         self._cell_lines.discard((row, column))
-        _discard(self._row_render_cache, lambda key: key[0] == row)
         self._row_versions[row] = next(self._versions)
-        _discard(self._line_cache, lambda key: key[0] in lines)
-        self._refresh_region(region)
+        self._refresh_region(self._get_row_region(index))
