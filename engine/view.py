@@ -31,6 +31,9 @@ from engine.session import LATENCY_STAGES, BrokerSession
 from engine.style_desk import StyleDesk
 from engine.trading_hours import VenueSession
 
+AUDIT_TAIL = 30
+"""Beads in a snapshot's audit tail (the console's Audit panel)."""
+
 
 @dataclass(frozen=True)
 class PendingApproval:
@@ -390,11 +393,20 @@ class SnapshotBuilder:
         return tuple(out)
 
     def _audit_tail(self) -> tuple[BeadView, ...]:
-        """The newest beads for the console; re-read only when a bead was appended."""
+        """The newest AUDIT_TAIL beads for the console. Only beads appended since the last
+        call are read (an approval appends a few, every snapshot shows the tail)."""
         head = self._store.head_seq
-        if self._tail_cache[0] != head:
-            self._tail_cache = (head, bead_views(self._store.tail(30)))
-        return self._tail_cache[1]
+        shown_head, shown = self._tail_cache
+        if shown_head == head:
+            return shown
+        if shown_head < 0 or not 0 < head - shown_head < AUDIT_TAIL:
+            tail = bead_views(self._store.tail(AUDIT_TAIL))
+        else:
+            newest_first = self._store.page(head, head - shown_head)
+            added = bead_views(reversed([r for r in newest_first if r.seq > shown_head]))
+            tail = (shown + added)[-AUDIT_TAIL:]
+        self._tail_cache = (head, tail)
+        return tail
 
     def audit_page(self, top_seq: int | None, n: int) -> tuple[int, tuple[BeadView, ...]]:
         """The newest bead's seq, and at most n beads with seq <= top_seq (None: the newest),

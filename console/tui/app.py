@@ -20,7 +20,7 @@ from console.tui.bus_feed import feed_changes
 from console.tui.commands import CommandRunner, show_command_done, show_worker_error
 from console.tui.deferred import on_first_use
 from console.tui.first_frame import CONNECTING
-from console.tui.keymap import ACTIONS, bindings_for, keymap_from_config
+from console.tui.keymap import ACTIONS, bindings_for, keymap_from_config, remapped
 from console.tui.messages import (
     AlertsAcknowledged,
     CommandDone,
@@ -139,7 +139,7 @@ class DeskgateApp(App[None]):
         self.config = config
         self.configured_mode = config.mode
         self.keymap = keymap_from_config(config.console.keys)
-        self.set_keymap(self.keymap)
+        self.set_keymap(remapped(self.keymap))
         self.attention = Attention(config.console.approve_dwell_s)
 
     def _adopt(self, opened: startup.OpenedEngine, clock: Clock | None) -> None:

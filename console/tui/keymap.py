@@ -179,6 +179,14 @@ def bindings_for(scope: str | None = None) -> list[BindingType]:
 
 
 def keymap_from_config(keys: KeysConfig) -> dict[str, str]:
-    """The Textual keymap (binding id -> key) from the trader's config."""
+    """Every action's key (binding id -> key) from the trader's config."""
     configured = keys.model_dump()
     return {spec.id: str(configured.get(spec.id, spec.default_key)) for spec in ACTIONS}
+
+
+def remapped(keymap: dict[str, str]) -> dict[str, str]:
+    """The keys the trader moved off their defaults: the keymap Textual applies. Textual
+    re-applies its keymap to every binding on the focus chain at each keystroke (1-2 ms a key
+    on this console), so the default layout gives it none to apply."""
+    defaults = {spec.id: spec.default_key for spec in ACTIONS}
+    return {action: key for action, key in keymap.items() if defaults.get(action) != key}

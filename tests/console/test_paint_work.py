@@ -13,6 +13,7 @@ import pytest
 from rich.table import Table
 from rich.text import Text
 from textual.app import App, ComposeResult
+from textual.binding import BindingsMap
 from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Static
@@ -28,6 +29,7 @@ from console.tui.widgets.quotes import QuotesPanel
 from console.tui.widgets.row_patched_table import RowPatchedTable
 from console.tui.widgets.tables import OrdersTable
 from contracts.broker import Quote
+from contracts.config import Config, ConsoleConfig, KeysConfig
 from contracts.enums import LifecycleState, OrderType, Side
 from contracts.events import CheckOutcome
 from engine.clock import ManualClock
@@ -396,3 +398,38 @@ async def test_a_laid_out_block_draws_what_a_static_draws_at_every_width() -> No
                 looks(static.render_line(y)) for y in range(static.size.height)
             ]
         assert not laid_out.show(grid)  # the same height: no new layout
+
+
+async def test_a_keystroke_applies_no_keymap_while_the_keys_are_the_defaults(
+    clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Textual re-applies its keymap to every binding on the focus chain at each keystroke:
+    the default layout hands it none; a moved key is all it gets, and that key works."""
+    applied: list[dict[str, str]] = []
+    original = BindingsMap.apply_keymap
+
+    def counted(self: BindingsMap, keymap: dict[str, str]) -> Any:
+        applied.append(dict(keymap))
+        return original(self, keymap)
+
+    monkeypatch.setattr(BindingsMap, "apply_keymap", counted)
+    engine = scenarios.with_pending(clock)
+    app = app_for(engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: on_screen(app))
+        await read_headline(pilot, clock)
+        applied.clear()
+        await pilot.press("3", "1", "a")
+        await wait_for(pilot, lambda: any(c[0] == "approve" for c in engine.calls))
+        assert applied == []
+
+    engine = scenarios.with_pending(clock)
+    engine.config = Config(console=ConsoleConfig(keys=KeysConfig(approve="x")))
+    app = app_for(engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: on_screen(app))
+        await read_headline(pilot, clock)
+        applied.clear()
+        await pilot.press("x")
+        await wait_for(pilot, lambda: any(c[0] == "approve" for c in engine.calls))
+        assert applied and all(keymap == {"approve": "x"} for keymap in applied)

@@ -246,3 +246,55 @@ async def test_rows_moved_by_a_new_row_on_top_are_drawn_from_cache() -> None:
         table.add_row(Text("row-3"), Text("999.99"), Text("back"), key="row-3")
         await pilot.pause()
         assert any("999.99" in "".join(s.text for s in line) for line in segments(table))
+
+
+async def test_a_new_row_lays_out_only_the_texts_no_row_above_shows() -> None:
+    app = OneOrdersTable()
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.query_one(OrdersTable)
+        now = START + timedelta(seconds=60)
+        book = [order(n, START) for n in range(5)]  # same state, age, symbol, price...
+        table.show(tuple(book), now)
+        await pilot.pause()
+        await pilot.pause()
+        layouts: list[object] = []
+        render_lines = app.console.render_lines
+
+        def counting_render_lines(renderable: Any, *args: Any, **kwargs: Any) -> Any:
+            if not isinstance(renderable, Text):
+                layouts.append(renderable)
+            return render_lines(renderable, *args, **kwargs)
+
+        app.console.render_lines = counting_render_lines  # type: ignore[method-assign]
+        book.insert(0, order(100, START))  # ...all but its intent id
+        table.show(tuple(book), now)
+        await pilot.pause()
+        await pilot.pause()
+        assert table._order[0] == "ord-0100"
+        assert len(layouts) == 1  # old code: all 9 of its cells
+
+
+async def test_texts_that_read_alike_but_look_different_are_laid_out_apart() -> None:
+    """The same characters with another justification, style, overflow or wrap."""
+    app = TwoTables()
+    async with app.run_test(size=(60, 40)) as pilot:
+        cached = app.query_one("#cached", RowPatchedTable)
+        plain = app.query_one("#plain", DataTable)
+        alike = [
+            Text("187.20", justify="right"),
+            Text("187.20"),
+            Text("187.20", justify="center"),
+            Text("187.20", style="bold"),
+            Text.assemble(("187", "red"), ".20"),
+            Text("187.20 and a long tail", overflow="ellipsis"),
+            Text("187.20 and a long tail", overflow="crop"),
+            Text("187.20 and a long tail"),
+        ]
+        for table in (cached, plain):
+            three_columns(table)
+            for n, px in enumerate(alike):
+                table.add_row(Text(f"k{n}"), px.copy(), Text("note"), key=f"k{n}")
+        app.set_focus(None)
+        await pilot.pause()
+        await pilot.pause()
+        assert segments(cached) == segments(plain)

@@ -24,6 +24,8 @@ from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, CursorType, RowKey
 
+from console.tui.text import looks
+
 Cell = Text
 """Every cell is a `Text`: a plain str cell would be parsed as markup."""
 
@@ -41,6 +43,9 @@ LINES_KEPT = 8
 """Drawn lines kept per row (its stripes, with and without the cursor or the mouse)."""
 ROWS_KEPT = 500
 """Rows whose drawn lines are kept (the rows in view, and those a scroll brings back)."""
+LAYOUTS_KEPT = 2000
+"""Laid-out texts kept by what they show: most of a new row's cells (its state, side, type,
+quantity, the empty ones) show what a cell above already shows."""
 
 
 @dataclass(slots=True)
@@ -168,6 +173,9 @@ class RowPatchedTable(DataTable[Cell]):
         a new place, where the cells are styled again; the place's styles were made before."""
         super().__init__(*args, **kwargs)
         self._cell_lines: LRUCache[tuple[RowKey, ColumnKey], CellLines] = LRUCache(10000)
+        self._layouts: LRUCache[tuple[object, ...], list[list[Segment]]] = LRUCache(LAYOUTS_KEPT)
+        """A `Text`'s lines at a width, height and padding, by what the text shows (the lines
+        are read, never changed: styling a cell copies them)."""
 
     @property
     def rich_style(self) -> Style:
@@ -522,14 +530,32 @@ class RowPatchedTable(DataTable[Cell]):
     def _lay_out_cell(
         self, row_index: int, column_index: int, width: int, height: int
     ) -> list[list[Segment]]:
-        """The cell's lines as DataTable renders them, before any style of the table's."""
+        """The cell's lines as DataTable renders them, before any style of the table's; a
+        text laid out before at that size is not laid out again."""
         _, cells = self._get_row_renderables(row_index)
+        renderable = cells[column_index]
+        key: tuple[object, ...] | None = None
+        if isinstance(renderable, Text):
+            key = (
+                *looks(renderable),
+                renderable.overflow,
+                renderable.no_wrap,
+                renderable.end,
+                renderable.tab_size,
+                width,
+                height,
+                self.cell_padding,
+            )
+            known = self._layouts.get(key)
+            if known is not None:
+                return known
         options = self.app.console_options.update_dimensions(width, height)
         if height == 1:
             options = options.update(no_wrap=True)
-        return self.app.console.render_lines(
-            Padding(cells[column_index], (0, self.cell_padding)), options
-        )
+        lines = self.app.console.render_lines(Padding(renderable, (0, self.cell_padding)), options)
+        if key is not None:
+            self._layouts.set(key, lines)
+        return lines
 
     def patch_cell(self, row_key: str, column_key: str, value: Cell) -> None:
         """`update_cell(row_key, column_key, value)`, repainting only the row. A value wider

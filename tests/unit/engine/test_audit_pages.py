@@ -5,9 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from contracts.enums import AlertLevel
 from contracts.events import AlertRaised
-from engine.audit import AuditStore
+from engine.audit import AuditStore, BeadRow
+from engine.view import AUDIT_TAIL, bead_views
+from tests.support import approve_pending, config_with, make_intent, started_engine
 
 NOW = datetime(2026, 11, 23, 14, 30, tzinfo=UTC)
 
@@ -38,3 +42,37 @@ def test_a_page_includes_beads_not_yet_flushed(tmp_path: Path) -> None:
     assert [r.seq for r in store.page(22, 2)] == [22, 21]
     assert [r.seq for r in store.page(20, 2)] == [20, 19]
     store.close()
+
+
+async def test_a_snapshots_audit_tail_reads_only_the_beads_appended_since_the_last(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, _, clock = await started_engine(tmp_path, config_with(max_trades_per_day=100))
+    store = engine.store
+    read: list[int] = []
+    page = store.page
+
+    def counted_page(top_seq: int, n: int) -> list[BeadRow]:
+        rows = page(top_seq, n)
+        read.extend(r.seq for r in rows)
+        return rows
+
+    monkeypatch.setattr(store, "page", counted_page)
+    engine.snapshot()
+    for k in range(3):
+        read.clear()
+        before = store.head_seq
+        intent = make_intent(clock, quantity=1 + k)
+        assert (await engine.propose(intent)).accepted
+        assert (await approve_pending(engine, intent.intent_id)).ok
+        tail = engine.snapshot().audit_tail
+        assert read == list(range(store.head_seq, before, -1))  # old code re-read 30
+        assert tail == bead_views(store.tail(AUDIT_TAIL))
+    for i in range(AUDIT_TAIL + 5):  # more than a tail since the last: read afresh
+        store.append(alert(i))
+    assert engine.snapshot().audit_tail == bead_views(store.tail(AUDIT_TAIL))
+    store.append(alert(999))  # still in the write batch
+    tail = engine.snapshot().audit_tail
+    assert tail == bead_views(store.tail(AUDIT_TAIL))
+    assert len(tail) == AUDIT_TAIL and tail[-1].seq == store.head_seq
+    await engine.stop()
