@@ -25,8 +25,11 @@ this wakes it 200 times a second and still shows an order within 5 ms."""
 async def feed_changes(subscription: Subscription, post: Callable[[EngineChanged], object]) -> None:
     """Turn bus items into coalesced `EngineChanged` messages, forever.
 
-    Price-only frames are held to one per QUOTE_THROTTLE_S; anything else (an order, a fill, a
-    kill) ends the hold and is posted within BUS_POLL_S.
+    Price-only frames are held to one per QUOTE_THROTTLE_S after any post (each refresh shows
+    the prices of its moment); anything else (an order, a fill, a kill) ends the hold and is
+    posted within BUS_POLL_S. Without the hold after an order's post, the next quote (within a
+    millisecond at 1,000/s) was posted at once: a second refresh of the whole screen queued
+    ahead of the order's frame.
     """
     loop = asyncio.get_running_loop()
     queue = subscription.queue
@@ -37,10 +40,7 @@ async def feed_changes(subscription: Subscription, post: Callable[[EngineChanged
         while not queue.empty():
             reasons.add(bus_reason(queue.get_nowait()))
         post(EngineChanged(frozenset(reasons)))
-        price_only = reasons <= QUOTE_ONLY_REASONS
         reasons = set()
-        if not price_only:
-            continue
         hold_until = loop.time() + QUOTE_THROTTLE_S
         while loop.time() < hold_until:
             await asyncio.sleep(BUS_POLL_S)

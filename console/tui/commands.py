@@ -96,8 +96,11 @@ def show_outcome(
         markup=False,
         severity="information" if ok else "error",
     )
-    if ok:  # the result's own frame (an approved order's row) is painted first
+    if ok:  # the result's own frame (an approved order's row) is painted first; the
+        # engine's events already refreshed the screen for it, this refresh is for what has
+        # no event (the command's busy key released: approve available again)
         app.call_after_refresh(partial(toast, timeout=timeout))
+        app.call_after_refresh(app._refresh_from_engine)
     else:
         toast(timeout=timeout)
-    app._refresh_from_engine()
+        app._refresh_from_engine()

@@ -21,13 +21,27 @@ class ActionSpec:
     help: str
     default_key: str
     scope: str
-    """"app" (works on every screen; `priority` ones even in modals) or "main"."""
+    """"app" (works on every screen) or "main" (the main screen only)."""
     priority: bool = False
+    """Checked before the focused widget sees the key (Textual's priority binding)."""
     show: bool = True
 
 
 ACTIONS: tuple[ActionSpec, ...] = (
-    ActionSpec("approve", "approve", "Approve", "Approve the selected pending trade", "a", "main"),
+    ActionSpec(
+        "approve",
+        "approve",
+        "Approve",
+        "Approve the selected pending trade",
+        "a",
+        "main",
+        # Handled where the key arrives, not after it has bubbled from the focused list up to
+        # the app (a message hop per widget, 1-2 ms under a quote stream). A focused text box
+        # still takes its keys: Textual drops the bindings of the keys it types (`a`) from the
+        # chain before it moves any key, so approve moved onto enter or backspace goes with
+        # it (tests/security/test_console_keys.py holds this).
+        priority=True,
+    ),
     ActionSpec(
         "reject", "reject", "Reject", "Reject the selected trade (optional reason)", "r", "main"
     ),

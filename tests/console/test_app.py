@@ -318,12 +318,41 @@ async def test_an_order_event_is_not_held_behind_price_frames(
     app = app_for(engine)
     async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
         await started(pilot, app)
-        engine.bus.publish(StateChanged("quote"))
+        engine.bus.publish(StateChanged("quote"))  # held: a refresh was posted at the start
+        await pilot.pause(0.1)
+        assert not any(isinstance(m, EngineChanged) and "quote" in m.reasons for m in messages)
+        engine.bus.publish(StateChanged("fill"))  # arrives while price frames are held
         await wait_for(
             pilot,
-            lambda: any(isinstance(m, EngineChanged) and "quote" in m.reasons for m in messages),
+            lambda: any(isinstance(m, EngineChanged) and "fill" in m.reasons for m in messages),
+            timeout=3,
         )
-        engine.bus.publish(StateChanged("fill"))  # arrives while price frames are held
+
+
+async def test_a_price_change_right_after_an_order_waits_for_the_price_hold(
+    clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The refresh for an order shows the prices of its moment: the quote that follows it
+    (within a millisecond at 1,000/s) must not queue a second whole-screen refresh ahead of
+    the order's frame, but wait as price frames do; a fill still goes at once."""
+    monkeypatch.setattr("console.tui.bus_feed.QUOTE_THROTTLE_S", 30.0)
+    engine = scenarios.with_pending(clock)
+    messages: list[object] = []
+    app = app_for(engine)
+    async with app.run_test(size=(120, 40), message_hook=messages.append) as pilot:
+        await started(pilot, app)
+        await pilot.pause(0.2)
+        changes = [m for m in messages if isinstance(m, EngineChanged)]
+        engine.bus.publish(StateChanged("order"))
+        await wait_for(
+            pilot,
+            lambda: any(isinstance(m, EngineChanged) and "order" in m.reasons for m in messages),
+        )
+        engine.bus.publish(StateChanged("quote"))
+        await pilot.pause(0.3)
+        after = [m for m in messages if isinstance(m, EngineChanged)][len(changes) :]
+        assert [set(m.reasons) for m in after] == [{"order"}]  # old code: then {"quote"}
+        engine.bus.publish(StateChanged("fill"))
         await wait_for(
             pilot,
             lambda: any(isinstance(m, EngineChanged) and "fill" in m.reasons for m in messages),

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from rich.table import Table
 from rich.text import Text
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import BindingsMap
 from textual.content import Content
@@ -21,6 +22,8 @@ from textual.widgets._footer import FooterKey
 
 from console.tui import bus_feed
 from console.tui.app import DeskgateApp
+from console.tui.messages import EngineChanged
+from console.tui.screens.main import MainScreen
 from console.tui.widgets.approvals import ApprovalQueue
 from console.tui.widgets.chrome import KeysFooter, MessageLine, PanelTabs
 from console.tui.widgets.evidence import BODY_REWORD_S, EvidencePanel
@@ -433,3 +436,101 @@ async def test_a_keystroke_applies_no_keymap_while_the_keys_are_the_defaults(
         await pilot.press("x")
         await wait_for(pilot, lambda: any(c[0] == "approve" for c in engine.calls))
         assert applied and all(keymap == {"approve": "x"} for keymap in applied)
+
+
+async def test_the_approve_key_acts_where_it_arrives_not_after_bubbling_up(
+    clock: ManualClock,
+) -> None:
+    """The approve binding is checked before the key goes to the focused list: no message
+    hop per widget between the keystroke and the approve (1-2 ms under a quote stream)."""
+    engine = scenarios.with_pending(clock)
+    app = app_for(engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: on_screen(app))
+        await read_headline(pilot, clock)
+        queue = app.screen.query_one(ApprovalQueue)
+        assert app.focused is queue
+        reached: list[str] = []
+        post = queue.post_message
+
+        def watched(message: Any) -> bool:
+            if isinstance(message, events.Key):
+                reached.append(message.key)
+            return post(message)
+
+        queue.post_message = watched  # type: ignore[method-assign]
+        await pilot.press("down", "up")
+        await read_headline(pilot, clock)  # the selection moved: its dwell again
+        await pilot.press("a")
+        await wait_for(pilot, lambda: any(c[0] == "approve" for c in engine.calls))
+        assert reached == ["down", "up"]  # old code: "a" too, bubbled up from here
+
+
+async def test_the_approvals_column_waits_for_a_queued_order_frame(clock: ManualClock) -> None:
+    """An approved trade's order row is drawn first, the column (a queue that shrinks: a
+    re-layout) after it; a second refresh that lands before that frame must not redo the
+    column ahead of it (one more change, e.g. a quote, right behind the order's)."""
+    engine = scenarios.with_pending(clock)
+    app = app_for(engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: on_screen(app))
+        await pilot.press("3")  # the Orders panel
+        await pilot.pause(0.3)
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        shown: list[tuple[int, int]] = []
+        show_approvals = screen._show_approvals
+
+        def recorded(state: Any) -> None:
+            shown.append((screen.painter.painted, len(state.snapshot.pending)))
+            show_approvals(state)
+
+        screen._show_approvals = recorded  # type: ignore[method-assign]
+        refresh = app._refresh_from_engine
+        quoted: list[bool] = []
+
+        def then_a_quote() -> None:  # a new price, right behind the order's change
+            refresh()
+            if not quoted:
+                quoted.append(True)
+                engine.set_quote("AAPL", "187.02", "187.04", publish=False)
+                app.post_message(EngineChanged(frozenset({"quote"})))
+
+        app._refresh_from_engine = then_a_quote  # type: ignore[method-assign]
+        painted = screen.painter.painted
+        pending = engine.pending[0]
+        engine.pending.remove(pending)  # approved: its order is working
+        engine.add_order(pending.intent.intent_id, LifecycleState.SUBMITTED, symbol="AAPL")
+        app.post_message(EngineChanged(frozenset({"order"})))
+        await wait_for(pilot, lambda: any(n == len(engine.pending) for _, n in shown))
+        assert screen.painter.painted > painted
+        assert all(at > painted for at, _ in shown)  # old code: the second refresh, first
+
+
+async def test_an_approve_refreshes_the_screen_once_before_its_orders_frame(
+    clock: ManualClock,
+) -> None:
+    """The order's event refreshes the screen; the command's own answer (approve available
+    again) refreshes it after the order's frame, not as a second whole refresh ahead of it."""
+    engine = scenarios.with_pending(clock)
+    app = app_for(engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: on_screen(app))
+        await pilot.press("3")  # the Orders panel
+        await read_headline(pilot, clock)
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        refreshed_at: list[int] = []
+        refresh = app._refresh_from_engine
+
+        def recorded() -> None:
+            refreshed_at.append(screen.painter.painted)
+            refresh()
+
+        app._refresh_from_engine = recorded  # type: ignore[method-assign]
+        painted = screen.painter.painted
+        await pilot.press("a")
+        await wait_for(pilot, lambda: "orb-aapl-03" in screen.query_one(OrdersTable)._order)
+        await wait_for(pilot, lambda: screen.painter.painted > painted and len(refreshed_at) > 1)
+        assert refreshed_at.count(painted) == 1  # old code: 2
+        await wait_for(pilot, lambda: app.blocker is None)  # approve is offered again

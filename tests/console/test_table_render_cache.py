@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 from typing import Any
 
+import pytest
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.app import App, ComposeResult
+from textual.scrollbar import ScrollBar
 from textual.widgets import DataTable
 
 from console.tui.widgets.row_patched_table import RowPatchedTable
@@ -298,3 +300,53 @@ async def test_texts_that_read_alike_but_look_different_are_laid_out_apart() -> 
         await pilot.pause()
         await pilot.pause()
         assert segments(cached) == segments(plain)
+
+
+class NarrowTable(App[None]):
+    CSS = "RowPatchedTable { height: 1fr; }"
+
+    def compose(self) -> ComposeResult:
+        yield RowPatchedTable(id="cached", cursor_type="row")
+
+
+async def test_a_row_added_repaints_only_the_scrollbar_whose_sizes_changed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    drawn: list[str] = []
+    render = ScrollBar.render
+
+    def counted(bar: ScrollBar) -> Any:
+        drawn.append("vertical" if bar.vertical else "horizontal")
+        return render(bar)
+
+    monkeypatch.setattr(ScrollBar, "render", counted)
+    app = NarrowTable()
+    async with app.run_test(size=(30, 12)) as pilot:
+        table = app.query_one(RowPatchedTable)
+        table.add_column("Key", key="key")
+        table.add_column("Note", key="note")
+        for n in range(3):
+            table.add_row(Text(f"k{n}"), Text("a note wider than the screen is"), key=f"k{n}")
+        await pilot.pause()
+        await pilot.pause()
+        assert table.show_horizontal_scrollbar and not table.show_vertical_scrollbar
+        drawn.clear()
+        table.add_row(Text("k3"), Text("as wide"), key="k3")  # taller, not wider
+        await pilot.pause()
+        await pilot.pause()
+        assert drawn == []  # old code: the horizontal bar, unchanged
+        table.add_row(Text("k4"), Text("a note wider than the screen is, wider"), key="k4")
+        await pilot.pause()
+        await pilot.pause()
+        assert drawn.count("horizontal") == 1  # its thumb shrank
+        for n in range(5, 12):  # past the bottom: the vertical bar appears
+            table.add_row(Text(f"k{n}"), Text("x"), key=f"k{n}")
+        await pilot.pause()
+        await pilot.pause()
+        assert table.show_vertical_scrollbar
+        drawn.clear()
+        table.add_row(Text("k12"), Text("x"), key="k12")
+        await pilot.pause()
+        await pilot.pause()
+        assert drawn == ["vertical"]  # its thumb shrank; the horizontal did not change
+        assert table.max_scroll_y > 0

@@ -21,8 +21,11 @@ from console.tui.screens.modals import (
     ReasonScreen,
 )
 from console.tui.screens.views import AuditScreen, GatesScreen, HelpScreen
+from console.tui.widgets.approvals import ApprovalQueue
 from console.tui.widgets.chrome import MessageLine
 from console.tui.widgets.evidence import EvidencePanel
+from console.tui.widgets.snapshot_table import TableFilter
+from console.tui.widgets.tables import OrdersTable
 from contracts.enums import DriftType, LifecycleState
 from engine.clock import ManualClock
 from tests.console import scenarios
@@ -325,3 +328,37 @@ async def test_the_footer_shows_rearm_only_while_halted(clock: ManualClock) -> N
 def footer_actions(app: DeskgateApp) -> set[str]:
     """The actions the footer on screen lights now (its keys, not the binding table)."""
     return {key.action for key in app.screen.query(FooterKey) if not key.has_class("-disabled")}
+
+
+@pytest.mark.parametrize("approve_key", ["a", "enter", "backspace"])
+async def test_the_approve_key_is_typing_while_the_filter_box_has_focus(
+    clock: ManualClock, approve_key: str
+) -> None:
+    """Approve is taken where the key arrives, before the focused widget sees it: a text box
+    on the main screen (the table filter) must still get its keys, the letter typed and
+    enter or backspace editing, when the trader put approve on one of them."""
+    engine = scenarios.with_pending(clock)  # a trade to approve, an order to filter
+    keys = engine.config.console.keys.model_copy(update={"approve": approve_key})
+    engine.config = engine.config.model_copy(
+        update={"console": engine.config.console.model_copy(update={"keys": keys})}
+    )
+    app = app_for(engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(pilot, app)
+        await pilot.press("3")  # the Orders panel
+        app.screen.query_one(OrdersTable).focus()
+        await pilot.press("slash")
+        await wait_for(pilot, lambda: isinstance(app.focused, TableFilter))
+        await read_headline(pilot, clock)
+        await pilot.press(*"ms", "a", "a", "backspace", "f", approve_key)
+        await pilot.pause()
+        assert scenarios_calls(app, "approve") == []
+        box = app.screen.query_one(TableFilter)
+        typed = {"a": "msafa", "enter": "msaf", "backspace": "msa"}[approve_key]
+        assert box.value == typed
+        if approve_key == "enter":  # the box's own enter: back to the table, filter kept
+            assert isinstance(app.focused, OrdersTable)
+        app.screen.query_one(ApprovalQueue).focus()  # out of the box, the key approves
+        await read_headline(pilot, clock)
+        await pilot.press(approve_key)
+        await wait_for(pilot, lambda: len(scenarios_calls(app, "approve")) == 1)

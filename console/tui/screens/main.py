@@ -303,6 +303,9 @@ class MainScreen(Screen[None]):
         orders_changed = orders.changes
         self._show_state(state)
         if orders.changes == orders_changed:
+            if self.painter.holds_tick():  # an order's frame is queued: the column follows it
+                self.painter.request(then=self._approvals_caught_up)
+                return
             self._show_approvals(state)
             return
         pending = len(state.snapshot.pending) if state.snapshot is not None else 0

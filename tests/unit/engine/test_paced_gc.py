@@ -114,3 +114,17 @@ def test_a_collector_left_on_an_old_loop_is_replaced(frequent_collections: None)
         stranded.cancel()
         old_loop.run_until_complete(asyncio.gather(stranded, return_exceptions=True))
         old_loop.close()
+
+
+def test_every_third_paced_pass_takes_the_middle_generation() -> None:
+    """Short middle passes: each scans what three young passes kept, not eleven."""
+    gc.disable()
+    try:
+        gc.collect()
+        taken, kept = [], []
+        for _ in range(9):
+            kept.append([[] for _ in range(gc.get_threshold()[0] + 10)])  # alive: counted
+            taken.append(collect_due())
+        assert taken == [0, 0, 1] * 3  # CPython's own: ten young passes before a middle one
+    finally:
+        gc.enable()
