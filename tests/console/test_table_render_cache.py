@@ -12,6 +12,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.app import App, ComposeResult
+from textual.geometry import Region
 from textual.scrollbar import ScrollBar
 from textual.widgets import DataTable
 
@@ -350,3 +351,29 @@ async def test_a_row_added_repaints_only_the_scrollbar_whose_sizes_changed(
         await pilot.pause()
         assert drawn == ["vertical"]  # its thumb shrank; the horizontal did not change
         assert table.max_scroll_y > 0
+
+
+async def test_a_scrolled_table_with_a_fixed_row_draws_datatables_lines() -> None:
+    app = TwoTables()
+    async with app.run_test(size=(60, 40)) as pilot:
+        cached = app.query_one("#cached", RowPatchedTable)
+        plain = app.query_one("#plain", DataTable)
+        for table in (cached, plain):
+            three_columns(table)
+            show(table, [f"row-{n}" for n in range(30)])
+        app.set_focus(None)
+        await pilot.pause()
+        for fixed in (0, 1):
+            for table in (cached, plain):
+                table.fixed_rows = fixed
+                table.scroll_to(y=7, animate=False)
+            await pilot.pause()
+            await pilot.pause()
+            assert cached.scroll_offset == plain.scroll_offset != (0, 0)
+            assert drawn(cached) == drawn(plain)
+
+
+def drawn(table: DataTable[Any]) -> list[str]:
+    """The lines a frame draws (`render_lines`, as the compositor asks), as text."""
+    region = Region(0, 0, table.size.width, table.size.height)
+    return ["".join(s.text for s in strip) for strip in table.render_lines(region)]

@@ -294,32 +294,35 @@ class MainScreen(Screen[None]):
         return widget
 
     def show_state(self, state: ConsoleState) -> None:
-        """Show `state`. When the Orders list changed (an approved order's row), that frame is
-        drawn at once and the approvals column follows in the next one: the column's
-        re-arrangement (a queue that empties, the evidence that goes) is a full re-layout,
-        two to four times the cost of the row, and the row is what the trader waits for."""
+        """Show `state`. When the Orders list changed as a trade left the queue (an approved
+        order's row), that frame is drawn at once with the row alone, and the rest follows
+        in the next one: the approvals column's re-arrangement (a queue that shrinks, the
+        evidence that goes) is a full re-layout, two to four times the cost of the row, and
+        the bars, badges and banners that count the order come with it. The row is what the
+        trader waits for."""
         self.state = state
         orders = self._one(OrdersTable)
         orders_changed = orders.changes
-        self._show_state(state)
+        self._show_panels(state)
         if orders.changes == orders_changed:
-            if self.painter.holds_tick():  # an order's frame is queued: the column follows it
-                self.painter.request(then=self._approvals_caught_up)
+            if self.painter.holds_tick():  # an order's frame is queued: the rest follows it
+                self.painter.request(then=self._caught_up)
                 return
+            self._show_chrome(state)
             self._show_approvals(state)
             return
         pending = len(state.snapshot.pending) if state.snapshot is not None else 0
-        if pending >= self.pending_shown:  # nothing left the queue: one frame for both
+        if pending >= self.pending_shown:  # nothing left the queue: one frame for all
+            self._show_chrome(state)
             self.painter.request()
             self._show_approvals(state)
             return
-        # A trade left the queue (approved) as its order arrived: the row's frame at once (or
-        # as soon as the frame rate allows), the column once that frame is drawn; drawn
-        # together, the row would wait for the column's re-layout.
-        self.painter.request(then=self._approvals_caught_up)
+        self.painter.request(then=self._caught_up)
 
-    def _approvals_caught_up(self) -> None:
+    def _caught_up(self) -> None:
+        """After the order's frame: the newest state's bars and approvals column."""
         if self.state is not None:
+            self._show_chrome(self.state)
             self._show_approvals(self.state)
 
     @on(PaintNow)
@@ -333,15 +336,14 @@ class MainScreen(Screen[None]):
             return
         super()._on_timer_update()
 
-    def _show_state(self, state: ConsoleState) -> None:
-        """Everything but the approvals column (`_show_approvals`)."""
+    def _show_chrome(self, state: ConsoleState) -> None:
+        """The status bar, drift banner, account strip, newest alert and the tabs' badges."""
         snap = state.snapshot
         self._one(StatusBar).show(snap, state.now, state.phase, state.mode)
         self._one(DriftBanner).show(snap.drifts if snap is not None else ())
         self._one(AccountStrip).show(snap)
         if snap is not None:
             self._one(MessageLine).show_alert(snap.alerts[-1] if snap.alerts else None)
-        self._show_panels(state)
         self._refresh_tabs()
 
     def _show_approvals(self, state: ConsoleState) -> None:

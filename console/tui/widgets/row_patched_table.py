@@ -18,7 +18,7 @@ from textual._types import SegmentLines
 from textual.cache import LRUCache
 from textual.color import Color
 from textual.coordinate import Coordinate
-from textual.geometry import Region, Size
+from textual.geometry import Offset, Region, Size
 from textual.reactive import Reactive
 from textual.strip import Strip
 from textual.widgets import DataTable
@@ -94,6 +94,10 @@ class Drawing:
     """Each column's width as drawn."""
     labels: tuple[tuple[str, object], ...]
     """Each column's header text and style."""
+    offset: Offset
+    """The scroll offset lines are drawn at."""
+    fixed_height: int
+    """The lines that do not scroll: the header's and the fixed rows'."""
 
 
 def _width(value: Cell) -> int:
@@ -229,7 +233,29 @@ class RowPatchedTable(DataTable[Cell]):
             self.scroll_x,
             tuple(column.get_render_width(self) for column in self.ordered_columns),
             tuple((column.label.plain, column.label.style) for column in self.ordered_columns),
+            self.scroll_offset,
+            self._fixed_height(),
         )
+
+    def _fixed_height(self) -> int:
+        """The lines that do not scroll: the header's and the fixed rows'."""
+        height = self.get_row_height(self._header_row_key) if self.show_header else 0
+        for index in range(self.fixed_rows):
+            key = self._row_locations.get_key(index)
+            if key is not None:
+                height += self.get_row_height(key)
+        return height
+
+    def render_line(self, y: int) -> Strip:
+        """DataTable's, with the frame's size, scroll offset and fixed lines read once per
+        frame (DataTable reads them, reactives, for every line)."""
+        drawing = self._drawing
+        if drawing is None:
+            return super().render_line(y)
+        scroll_x, scroll_y = drawing.offset
+        if y >= drawing.fixed_height:
+            y += scroll_y
+        return self._render_line(y, scroll_x, scroll_x + drawing.width, drawing.style)
 
     def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
         """DataTable's, cached by the row drawn on the line rather than the line's place."""
