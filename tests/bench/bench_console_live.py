@@ -93,10 +93,16 @@ class FrameLog:
     the row can be on screen), so the parse neither delays a frame nor counts in its time.
     """
 
-    def __init__(self, app: DeskgateApp, vt: VirtualTerminal) -> None:
+    def __init__(
+        self, app: DeskgateApp, vt: VirtualTerminal, seen: Callable[[float], None]
+    ) -> None:
         self.vt = vt
+        self.seen = seen
+        """Called after each frame is read, with its stamp (the screen is as it left it)."""
         self.waiting: list[tuple[float, str]] = []
-        self.on_new: Callable[[], None] = lambda: None
+        self.reading = False
+        """Read each frame as it comes (the measured row can be on screen), not only when
+        asked."""
         original = app._display
 
         def display(screen: Any, renderable: Any) -> None:
@@ -104,16 +110,17 @@ class FrameLog:
             if renderable is not None and hasattr(renderable, "render_segments"):
                 text = renderable.render_segments(app.console)
                 self.waiting.append((time.perf_counter(), text))
-                self.on_new()
+                if self.reading:
+                    self.read()
 
         app._display = display  # type: ignore[method-assign]
 
-    def read(self, seen: Callable[[float], None]) -> None:
-        """Feed the waiting frames in order; `seen(stamp)` after each, with the screen it left."""
+    def read(self) -> None:
+        """Feed the waiting frames in order, calling `seen` after each."""
         waiting, self.waiting = self.waiting, []
         for stamp, text in waiting:
             self.vt.feed(text)
-            seen(stamp)
+            self.seen(stamp)
 
 
 # --- a. approve keystroke -> order on screen under a quote stream ---------------------------
@@ -168,14 +175,7 @@ async def approve_latency(approvals: int, rate: float) -> tuple[Rows, Figures]:
         if probe.message_painted is None and any(sent in vt.line(y) for y in MESSAGE_LINES):
             probe.message_painted = stamp
 
-    frames = FrameLog(app, vt)
-    reading = {"now": False}
-
-    def on_new() -> None:
-        if reading["now"]:
-            frames.read(seen)
-
-    frames.on_new = on_new
+    frames = FrameLog(app, vt, seen)
     key = app.keymap["approve"].split(",")[0].strip()
     rng, stages = random.Random(3), StageMarks(app, engine)
     to_row: list[float] = []
@@ -216,7 +216,7 @@ async def approve_latency(approvals: int, rate: float) -> tuple[Rows, Figures]:
                 and app.blocker is None
             ):
                 assert time.perf_counter() < deadline, f"never approvable: {app.blocker}"
-                frames.read(seen)  # keep the waiting frames few
+                frames.read()  # keep the waiting frames few
                 await asyncio.sleep(0.005)
             if table.scroll_offset.y:
                 # The cursor stays on its row while newer orders are inserted above it, so the
@@ -229,8 +229,8 @@ async def approve_latency(approvals: int, rate: float) -> tuple[Rows, Figures]:
             probe.price, probe.intent_id = f"{limit:.2f}", intent.intent_id
             probe.row_painted = probe.message_painted = None
             probe.painted.clear()
-            reading["now"] = False
-            frames.read(seen)  # the frames so far, outside the measured window
+            frames.reading = False
+            frames.read()  # the frames so far, outside the measured window
             t0 = stages.start()
             app.post_message(events.Key(key, key))  # as the terminal driver delivers it
             table_at = None
@@ -241,8 +241,8 @@ async def approve_latency(approvals: int, rate: float) -> tuple[Rows, Figures]:
                 await asyncio.sleep(0.0005)
             # From here a frame can show the row: read each one as it comes (its stamp is
             # taken before the read, so the read does not count).
-            reading["now"] = True
-            frames.read(seen)
+            frames.reading = True
+            frames.read()
             if probe.row_painted is not None:
                 table_at = min(table_at, probe.row_painted)
             try:
@@ -263,7 +263,7 @@ async def approve_latency(approvals: int, rate: float) -> tuple[Rows, Figures]:
             if probe.message_painted is not None:
                 to_message.append((probe.message_painted - t0) * 1000)
             probe.price = ""
-            reading["now"] = False
+            frames.reading = False
             if i % 10 == 9:  # keep the book small; cancels are not part of the measurement
                 venue.cancel_all(ACCOUNT)
                 await asyncio.sleep(0.2)

@@ -377,3 +377,37 @@ def drawn(table: DataTable[Any]) -> list[str]:
     """The lines a frame draws (`render_lines`, as the compositor asks), as text."""
     region = Region(0, 0, table.size.width, table.size.height)
     return ["".join(s.text for s in strip) for strip in table.render_lines(region)]
+
+
+async def test_rows_a_scroll_keeps_in_view_are_drawn_from_cache() -> None:
+    """A row's drawn line does not depend on how far the table is scrolled down: a scroll by
+    a line draws the one row it brings into view, not the rows that only moved (a horizontal
+    scroll does cut every line differently)."""
+    app = TwoTables()
+    async with app.run_test(size=(60, 40)) as pilot:
+        table = app.query_one("#cached", RowPatchedTable)
+        three_columns(table)
+        show(table, [f"row-{n}" for n in range(40)])
+        app.set_focus(None)
+        await pilot.pause()
+        assert any("row-1 " in line for line in drawn_text(table))
+        drawn: list[str] = []
+        draw_row = table._render_line_in_row
+
+        def counting_draw_row(row_key: Any, *args: Any) -> Any:
+            drawn.append(str(row_key.value))
+            return draw_row(row_key, *args)
+
+        table._render_line_in_row = counting_draw_row  # type: ignore[method-assign]
+        table.scroll_to(y=1, animate=False)
+        await pilot.pause()
+        lines = drawn_text(table)
+        assert not any("row-0 " in line for line in lines)
+        bottom = next(line for line in reversed(lines) if "row-" in line).split()[0]
+        assert set(drawn) == {bottom}
+
+
+def drawn_text(table: DataTable[Any]) -> list[str]:
+    """The lines a frame draws (`render_lines`, as the compositor asks), as text."""
+    region = Region(0, 0, table.size.width, table.size.height)
+    return ["".join(s.text for s in strip) for strip in table.render_lines(region)]

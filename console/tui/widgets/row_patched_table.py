@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from itertools import chain, count
 from typing import Any, Self
 
-from rich.cells import cell_len
 from rich.padding import Padding
 from rich.segment import Segment
 from rich.style import Style
@@ -18,114 +15,29 @@ from textual._types import SegmentLines
 from textual.cache import LRUCache
 from textual.color import Color
 from textual.coordinate import Coordinate
-from textual.geometry import Offset, Region, Size
+from textual.geometry import Region, Size
 from textual.reactive import Reactive
 from textual.strip import Strip
 from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey, CursorType, RowKey
+from textual.widgets.data_table import ColumnKey, RowKey
 
-from console.tui.text import looks
-
-Cell = Text
-"""Every cell is a `Text`: a plain str cell would be parsed as markup."""
-
-
-RowRef = str | int
-"""How a drawn row is named in its cells' click meta: its key, so that a row's drawing stays
-valid when rows above it come or go (a row added without a key, and the header, by index)."""
-CellPlace = tuple[RowRef, bool, bool, int, Style, bool, bool, bool, object, int]
-"""How a cell is drawn: its row (`RowRef`), header, fixed, column index (the click meta), the
-row's style, under the cursor, under the mouse, hover shown, the table's pseudo-classes
-(focus) and its style generation."""
-STYLED_KEPT = 4
-"""Styled copies kept per rendered cell (cursor on/off, hover, the stripe, a move or two)."""
-LINES_KEPT = 8
-"""Drawn lines kept per row (its stripes, with and without the cursor or the mouse)."""
-ROWS_KEPT = 500
-"""Rows whose drawn lines are kept (the rows in view, and those a scroll brings back)."""
-LAYOUTS_KEPT = 2000
-"""Laid-out texts kept by what they show: most of a new row's cells (its state, side, type,
-quantity, the empty ones) show what a cell above already shows."""
-
-
-@dataclass(slots=True)
-class CellLines:
-    """One cell rendered without its row's style, cursor or place: the text laid out once."""
-
-    datum: object
-    """The value rendered (a changed value is a new object: the identity says it is current)."""
-    width: int
-    height: int
-    padding: int
-    lines: list[list[Segment]]
-    styled: dict[CellPlace, list[list[Segment]]] = field(default_factory=dict)
-    """These lines as drawn at a place (row and column index, row style, cursor, hover...)."""
-
-
-@dataclass(slots=True)
-class RowStrips:
-    """A row's drawn lines, for one content of the row: a changed cell drops them all (a
-    price tick's old lines are garbage at once, not kept by a cache for the collector to
-    scan: each strip is about 20 tracked objects)."""
-
-    content: object
-    """The row's content version and height (the header: its labels)."""
-    strips: dict[tuple[object, ...], Strip] = field(default_factory=dict)
-    """By line in the row, stripe, cursor, mouse, crop and the frame's drawing settings."""
-
-
-@dataclass(frozen=True, slots=True)
-class Drawing:
-    """The table's settings a frame's cells are drawn with, read once per frame (each is a
-    reactive attribute, and DataTable reads them for every cell)."""
-
-    style: Style
-    padding: int
-    hover_shown: bool
-    show_cursor: bool
-    cursor_type: CursorType
-    fixed_rows: int
-    fixed_columns: int
-    css_foreground: bool
-    css_background: bool
-    width: int
-    scroll_x: float
-    columns: tuple[int, ...]
-    """Each column's width as drawn."""
-    labels: tuple[tuple[str, object], ...]
-    """Each column's header text and style."""
-    offset: Offset
-    """The scroll offset lines are drawn at."""
-    fixed_height: int
-    """The lines that do not scroll: the header's and the fixed rows'."""
-
-
-def _width(value: Cell) -> int:
-    """The cells a value needs on one line (its widest line)."""
-    return max(cell_len(line) for line in value.plain.split("\n"))
-
-
-def _mark(row_index: int, location: Coordinate, cursor_type: CursorType) -> object:
-    """What of a cursor (or the hover) at `location` falls on the row at `row_index`: the
-    cells DataTable's `_should_highlight` would light there follow from it."""
-    if cursor_type == "row":
-        return location.row == row_index
-    if cursor_type == "cell":
-        return location.column if location.row == row_index else None
-    if cursor_type == "column":
-        return location.column
-    return None
-
-
-def _row_key(key: RowKey | str) -> RowKey:
-    return RowKey(key) if isinstance(key, str) else key
-
-
-def _discard(cache: LRUCache[Any, Any], stale: Callable[[Any], bool]) -> None:
-    """Drop the entries of a DataTable render cache whose key `stale` picks."""
-    keys = cache.keys()
-    for key in [k for k in keys if stale(k)]:
-        cache.discard(key)
+from console.tui.widgets.table_drawing import (
+    LAYOUTS_KEPT,
+    LINES_KEPT,
+    ROWS_KEPT,
+    STYLED_KEPT,
+    Cell,
+    CellLines,
+    CellPlace,
+    Drawing,
+    RowRef,
+    RowStrips,
+    as_row_key,
+    discard_where,
+    layout_key,
+    mark,
+    value_width,
+)
 
 
 class RowPatchedTable(DataTable[Cell]):
@@ -230,10 +142,10 @@ class RowPatchedTable(DataTable[Cell]):
             self.cursor_foreground_priority == "css",
             self.cursor_background_priority == "css",
             self.size.width,
-            self.scroll_x,
+            self.scroll_offset.x,
             tuple(column.get_render_width(self) for column in self.ordered_columns),
             tuple((column.label.plain, column.label.style) for column in self.ordered_columns),
-            self.scroll_offset,
+            self.scroll_offset.y,
             self._fixed_height(),
         )
 
@@ -252,10 +164,10 @@ class RowPatchedTable(DataTable[Cell]):
         drawing = self._drawing
         if drawing is None:
             return super().render_line(y)
-        scroll_x, scroll_y = drawing.offset
         if y >= drawing.fixed_height:
-            y += scroll_y
-        return self._render_line(y, scroll_x, scroll_x + drawing.width, drawing.style)
+            y += drawing.scroll_y
+        x = drawing.scroll_x
+        return self._render_line(y, x, x + drawing.width, drawing.style)
 
     def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
         """DataTable's, cached by the row drawn on the line rather than the line's place."""
@@ -287,8 +199,8 @@ class RowPatchedTable(DataTable[Cell]):
         cache_key = (
             line_no,
             kind,
-            _mark(row_index, self.cursor_coordinate, drawing.cursor_type),
-            _mark(row_index, self.hover_coordinate, drawing.cursor_type),
+            mark(row_index, self.cursor_coordinate, drawing.cursor_type),
+            mark(row_index, self.hover_coordinate, drawing.cursor_type),
             base_style,
             x1,
             x2,
@@ -543,10 +455,10 @@ class RowPatchedTable(DataTable[Cell]):
         update_width: bool = False,
     ) -> None:
         super().update_cell(row_key, column_key, value, update_width=update_width)
-        self._row_versions[_row_key(row_key)] = next(self._versions)
+        self._row_versions[as_row_key(row_key)] = next(self._versions)
 
     def remove_row(self, row_key: RowKey | str) -> None:
-        key = _row_key(row_key)
+        key = as_row_key(row_key)
         index = self._row_locations.get(key)
         super().remove_row(key)
         self._row_versions.pop(key, None)
@@ -581,16 +493,7 @@ class RowPatchedTable(DataTable[Cell]):
         renderable = cells[column_index]
         key: tuple[object, ...] | None = None
         if isinstance(renderable, Text):
-            key = (
-                *looks(renderable),
-                renderable.overflow,
-                renderable.no_wrap,
-                renderable.end,
-                renderable.tab_size,
-                width,
-                height,
-                self.cell_padding,
-            )
+            key = layout_key(renderable, width, height, self.cell_padding)
             known = self._layouts.get(key)
             if known is not None:
                 return known
@@ -610,7 +513,7 @@ class RowPatchedTable(DataTable[Cell]):
         row, column = RowKey(row_key), ColumnKey(column_key)
         index = self._row_locations.get(row)
         shown = self.columns.get(column)
-        if shown is not None and shown.auto_width and _width(value) > shown.content_width:
+        if shown is not None and shown.auto_width and value_width(value) > shown.content_width:
             self.update_cell(row_key, column_key, value, update_width=True)
             return
         if (
@@ -623,7 +526,7 @@ class RowPatchedTable(DataTable[Cell]):
             self.update_cell(row_key, column_key, value)
             return
         self._data[row][column] = value
-        _discard(self._row_renderable_cache, lambda key: key[1] == index)
+        discard_where(self._row_renderable_cache, lambda key: key[1] == index)
         self._cell_lines.discard((row, column))
         self._row_versions[row] = next(self._versions)
         self._refresh_region(self._get_row_region(index))
