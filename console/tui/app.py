@@ -60,6 +60,8 @@ MODAL_ACTIONS = frozenset({"kill_anywhere", "quit_anywhere"})
 """The app's actions that reach past a dialog: the chords ctrl+k and ctrl+q. The dialog's own
 keys (escape...) always work; the main footer shows none of the single keys meanwhile."""
 STOP_TIMEOUT_S = 5.0
+APPROVING_SHOWN_AFTER_S = 0.1
+"""An approve still in flight this long after the key says 'approving' on the message line."""
 
 
 class DeskgateApp(App[None]):
@@ -435,13 +437,18 @@ class DeskgateApp(App[None]):
             return
         intent_id, token = pending.intent.intent_id, pending.token
         headline = f"{trade_text(pending)} ({intent_id})"
-        self._main.show_result("approving", True, headline)
+        busy_key = f"approve:{intent_id}"
         self.command(
-            "approve",
-            f"approve:{intent_id}",
-            lambda: self.engine.approve(intent_id, token),
-            subject=headline,
+            "approve", busy_key, lambda: self.engine.approve(intent_id, token), subject=headline
         )
+
+        def still_approving() -> None:
+            if self.commands.busy(busy_key):
+                self._main.show_result("approving", True, headline)
+
+        # Said only of an approve still waiting (a broker slow to answer): a quick one's row
+        # and its 'sent' come first, and the line stays out of the frame that draws the row.
+        self.set_timer(APPROVING_SHOWN_AFTER_S, still_approving)
         # After the approve's first step (it sends the order): the footer dims the key while
         # the approve is in flight; the screen's state follows with the order's own event.
         asyncio.get_running_loop().call_soon(self._recheck_now)

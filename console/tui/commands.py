@@ -86,7 +86,11 @@ def show_outcome(
     """On the message line and in a toast; then the engine's state is shown afresh."""
     from console.tui.dialogs import RESOLVE_DRIFT
 
-    app._main.show_result(command, ok, said)
+    if ok:  # after the frame the result's own events asked for (an approved order's row):
+        # the line, across the screen's width, would make that frame redraw every panel
+        app.call_after_refresh(app._main.show_result, command, ok, said)
+    else:
+        app._main.show_result(command, ok, said)
     if command == RESOLVE_DRIFT:
         app.drift_result = (ok, engine_words)
     toast = partial(

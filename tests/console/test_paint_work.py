@@ -25,7 +25,7 @@ from console.tui.app import DeskgateApp
 from console.tui.messages import EngineChanged
 from console.tui.screens.main import MainScreen
 from console.tui.widgets.approvals import ApprovalQueue
-from console.tui.widgets.chrome import KeysFooter, MessageLine, PanelTabs
+from console.tui.widgets.chrome import DIM_AFTER_S, KeysFooter, MessageLine, PanelTabs
 from console.tui.widgets.evidence import BODY_REWORD_S, EvidencePanel
 from console.tui.widgets.laid_out import LaidOutStatic
 from console.tui.widgets.quotes import QuotesPanel
@@ -534,3 +534,77 @@ async def test_an_approve_refreshes_the_screen_once_before_its_orders_frame(
         await wait_for(pilot, lambda: screen.painter.painted > painted and len(refreshed_at) > 1)
         assert refreshed_at.count(painted) == 1  # old code: 2
         await wait_for(pilot, lambda: app.blocker is None)  # approve is offered again
+
+
+async def test_the_frame_that_paints_an_approved_orders_row_redraws_the_orders_table_alone(
+    clock: ManualClock,
+) -> None:
+    """The command's 'submitted' on the message line (the screen's width) and the approve key
+    dimmed in the footer (its bottom line) would stretch the frame over every panel between
+    them: Textual redraws the box around all the changes. Both follow the row's frame."""
+    engine = scenarios.with_pending(clock)
+    app = app_for(engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: on_screen(app))
+        await pilot.press("3")  # the Orders panel
+        await read_headline(pilot, clock)
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        table = screen.query_one(OrdersTable)
+        await wait_for(pilot, lambda: not approve_key(app).has_class("-disabled"))
+        changed_at_frames: list[tuple[bool, set[str]]] = []
+        refresh = screen._compositor_refresh
+
+        def recording_refresh() -> None:
+            changed = {type(w).__name__ for w in screen._dirty_widgets}
+            changed_at_frames.append(("orb-aapl-03" in table._order, changed))
+            refresh()
+
+        screen._compositor_refresh = recording_refresh  # type: ignore[method-assign]
+        await pilot.press("a")
+        await wait_for(pilot, lambda: "submitted" in str(screen.query_one(MessageLine).text))
+        row_frame = next(changed for has_row, changed in changed_at_frames if has_row)
+        assert row_frame == {"OrdersTable"}  # old code: and MessageLine
+
+
+async def test_an_approve_answered_within_the_dim_delay_never_dims_its_key(
+    clock: ManualClock,
+) -> None:
+    """Dimming the key and lighting it again are two style updates and two footer redraws,
+    for an approve in flight a few milliseconds (a longer one dims: the test above)."""
+    engine = scenarios.with_pending(clock, command_delay=DIM_AFTER_S / 3)
+    app = app_for(engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: on_screen(app))
+        await read_headline(pilot, clock)
+        await wait_for(pilot, lambda: not approve_key(app).has_class("-disabled"))
+        key = approve_key(app)
+        dimmed: list[bool] = []
+        set_class = key.set_class
+
+        def recording_set_class(add: bool, *names: str, **kwargs: Any) -> Any:
+            if "-disabled" in names:
+                dimmed.append(add)
+            return set_class(add, *names, **kwargs)
+
+        key.set_class = recording_set_class  # type: ignore[method-assign]
+        await pilot.press("a")
+        await wait_for(pilot, lambda: any(o.intent_id == "orb-aapl-03" for o in engine.orders))
+        await wait_for(pilot, lambda: app.blocker is None)
+        await pilot.pause(DIM_AFTER_S * 2)
+        assert dimmed == []  # old code: [True, False]
+
+
+async def test_an_approve_still_waiting_says_approving_then_its_result(
+    clock: ManualClock,
+) -> None:
+    engine = scenarios.with_pending(clock, command_delay=0.5)
+    app = app_for(engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: on_screen(app))
+        await read_headline(pilot, clock)
+        line = app.screen.query_one(MessageLine)
+        await pilot.press("a")
+        assert "approving" not in str(line.text)  # a quick answer would come first
+        await wait_for(pilot, lambda: "approving" in str(line.text))
+        await wait_for(pilot, lambda: "submitted" in str(line.text))

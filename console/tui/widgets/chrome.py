@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
@@ -94,14 +95,24 @@ class MessageLine(TextLine):
 KeySpec = tuple[str, str, str, str]
 """What a footer key shows apart from being enabled: key, key display, description, action."""
 
+DIM_AFTER_S = 0.1
+"""A key that becomes unavailable is dimmed this long after, if it still is: an approve in
+flight for a few milliseconds never dims it (the dim and the light-up after were two style
+updates and a footer repaint in the frame that draws the approved order's row). A key that
+becomes available is lit at once. Pressing a key while it is unavailable is refused whatever
+the footer shows."""
+
 
 class KeysFooter(Footer):
     """Textual's footer, except that when only which keys are enabled changed (approve greys
-    out while an approval is in flight), the keys are dimmed or lit in place: Footer rebuilds
-    all its keys on every bindings change, a full re-layout in the middle of an approve."""
+    out while an approval is in flight), the keys are dimmed or lit in place (Footer rebuilds
+    all its keys on every bindings change, a full re-layout in the middle of an approve), and
+    a key is dimmed only once it has stayed unavailable for `DIM_AFTER_S`."""
 
     recomposes = 0
     """Times the keys were rebuilt (diagnostics: an enable/disable change rebuilds nothing)."""
+
+    _dim_timer: Timer | None = None
 
     def bindings_changed(self, screen: Screen[object]) -> None:
         self._bindings_ready = True
@@ -132,8 +143,26 @@ class KeysFooter(Footer):
             self.recomposes += 1
             await self.recompose()
             return
+        to_dim = False
         for key, (_, enabled, tooltip) in zip(keys, wanted, strict=True):
-            if key._disabled == enabled:
-                key._disabled = not enabled
-                key.set_class(not enabled, "-disabled")
+            if enabled and key._disabled:
+                key._disabled = False
+                key.set_class(False, "-disabled")
+            to_dim = to_dim or (not enabled and not key._disabled)
             key.tooltip = tooltip or None
+        if to_dim and self._dim_timer is None:
+            self._dim_timer = self.set_timer(DIM_AFTER_S, self._dim_unavailable)
+
+    def _dim_unavailable(self) -> None:
+        """Dim the keys still unavailable `DIM_AFTER_S` after they became so."""
+        self._dim_timer = None
+        wanted, grouped = self._wanted()
+        keys = list(self.query_children(FooterKey))
+        if grouped or [(k.key, k.key_display, k.description, k.action) for k in keys] != [
+            spec for spec, _, _ in wanted
+        ]:
+            return  # the keys changed since: their rebuild shows each key as it is
+        for key, (_, enabled, _) in zip(keys, wanted, strict=True):
+            if not enabled and not key._disabled:
+                key._disabled = True
+                key.set_class(True, "-disabled")
