@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from decimal import Decimal as D
+
 from console.tui.app import DeskgateApp
 from console.tui.screens.main import MainScreen
 from console.tui.widgets.chrome import PanelTabs
 from console.tui.widgets.history import PendingHistory, history_text
+from console.tui.widgets.status_bar import StatusBar
 from console.tui.widgets.tables import AlertsTable, PositionsTable
-from contracts.enums import AlertLevel
+from contracts.enums import AlertLevel, LifecycleState, OrderLeg
 from engine.clock import ManualClock
+from engine.view import LegView
 from tests.console import scenarios
 from tests.console.conftest import plain, wait_for
 from tests.console.fakes import FakeEngine
@@ -82,3 +87,27 @@ async def test_z_zooms_the_focused_panel_to_full_screen(clock: ManualClock) -> N
         await pilot.press("z")
         await pilot.pause()
         assert screen.query_one("#p-approvals").display
+
+
+async def test_the_orders_badge_counts_the_orders_working_at_the_broker_as_the_status_bar(
+    clock: ManualClock,
+) -> None:
+    """A filled entry whose stop and target work is two orders at the broker: the tab said 1
+    while the status bar said '2 working'."""
+    engine = scenarios.with_pending(clock)
+    engine.orders.clear()
+    managed = engine.add_order("orb-msft-01", LifecycleState.MANAGED, filled="50")
+    engine.orders[-1] = replace(
+        managed,
+        legs=(
+            LegView(OrderLeg.STOP_LOSS, D("186.10"), D(0), None),
+            LegView(OrderLeg.TAKE_PROFIT, D("189.40"), D(0), None),
+        ),
+    )
+    engine.add_order("orb-aapl-02", LifecycleState.SUBMITTED)
+    app = app_for(engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(pilot, app)
+        status = app.screen.query_one(StatusBar)
+        await wait_for(pilot, lambda: "3 working" in plain(status.line()))
+        assert app.screen.query_one(PanelTabs).badges.get(2, ("",))[0] == "3"  # old code: 2

@@ -4,6 +4,7 @@ order history, the fills blotter, `/` filter and `s` sort, audit paging, wrapped
 from __future__ import annotations
 
 from dataclasses import replace
+from decimal import Decimal as D
 
 from textual.widgets.data_table import RowKey
 
@@ -13,9 +14,16 @@ from console.tui.screens.modals import KillConfirmScreen
 from console.tui.screens.views import AuditScreen
 from console.tui.widgets.fills import FillsTable
 from console.tui.widgets.snapshot_table import TableFilter
-from console.tui.widgets.tables import AlertsTable, AuditTable, OrdersTable, SnapshotTable
+from console.tui.widgets.tables import (
+    AlertsTable,
+    AuditTable,
+    OrdersTable,
+    PositionsTable,
+    SnapshotTable,
+)
 from contracts.enums import LifecycleState, TradingState
 from engine.clock import ManualClock
+from engine.view import PositionView
 from tests.console.conftest import plain, wait_for
 from tests.console.desk_day import AUDIT_BEADS, LONG_REASON, busy_day
 from tests.console.fakes import FakeEngine
@@ -237,3 +245,32 @@ async def test_alert_text_wraps_at_80_columns_and_is_never_cut(clock: ManualCloc
         await wait_for(pilot, lambda: alerts.rows[key].height > 1)  # wrapped over lines
         assert alerts.virtual_size.width <= alerts.size.width  # nothing off to the right
         assert LONG_REASON in plain(alerts.get_row(key)[1], width=400)
+
+
+async def test_a_symbol_with_a_slash_is_its_own_position_row_when_sorted(
+    clock: ManualClock,
+) -> None:
+    """Only the Orders panel has child rows (an intent id holds no '/'): BRK/B was kept under
+    BRK as if it were one of its bracket legs, and sorted with it."""
+
+    def position(symbol: str, quantity: int) -> PositionView:
+        return PositionView(
+            symbol=symbol,
+            quantity=D(quantity),
+            avg_price=D(100),
+            last=D(100),
+            unrealized_pnl=D(0),
+            realized_pnl=D(0),
+            fill_ratio=D(1),
+        )
+
+    engine = busy_day(clock)
+    engine.positions[:] = [position("BRK", 5), position("BRK/B", 300), position("MSFT", 40)]
+    app = app_for(engine)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await started(pilot, app)
+        await pilot.press("2")
+        positions = main(app).query_one(PositionsTable)
+        await wait_for(pilot, lambda: positions.row_count == 3)
+        await pilot.press("s", "s")  # by quantity, largest first
+        assert keys(positions) == ["BRK/B", "MSFT", "BRK"]  # old code: MSFT, BRK, BRK/B

@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Static
 from console.tui.messages import AlertsAcknowledged, PendingSelected, StateWanted
 from console.tui.screens.paint import FramePainter, PaintNow
 from console.tui.screens.views import watch_state
-from console.tui.state import ConsoleState
+from console.tui.state import ConsoleState, orders_at_broker
 from console.tui.widgets.account import AccountStrip
 from console.tui.widgets.approvals import ApprovalQueue
 from console.tui.widgets.chrome import KeysFooter, MessageLine, PanelTabs
@@ -411,7 +411,7 @@ class MainScreen(Screen[None]):
             if snap.pending:
                 badges[0] = (str(len(snap.pending)), "bold black on #ffaf00")
             stalled = sum(1 for o in snap.orders if o.state is LifecycleState.STALLED)
-            working = sum(1 for o in snap.orders if o.state.is_working)
+            working = orders_at_broker(snap)  # as the status bar counts: a bracket's legs
             if stalled:
                 badges[2] = (f"{stalled} STALLED", "bold white on #d70000")
             elif working:

@@ -73,6 +73,10 @@ class SnapshotTable(RowPatchedTable):
     COLUMNS: ClassVar[tuple[tuple[str, str], ...]] = ()
     WIDTHS: ClassVar[dict[str, int]] = {}
     """Fixed widths by column key; the other columns fit their content."""
+    HAS_CHILD_ROWS: ClassVar[bool] = False
+    """Rows keyed `parent/child` stay under their parent (`CHILD`). Only where keys cannot
+    hold the separator themselves (intent ids): a Positions row is keyed by its symbol, and
+    `BRK/B` is no child of `BRK`."""
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter", "Filter", show=False),
         Binding("s", "cycle_sort", "Sort", show=False),
@@ -147,7 +151,8 @@ class SnapshotTable(RowPatchedTable):
         its rows matches the filter; groups sorted by their parent's cell."""
         groups: list[list[Row]] = []
         for row in self._given:
-            if groups and CHILD in row[0] and row[0].split(CHILD, 1)[0] == groups[-1][0][0]:
+            parent = row[0].split(CHILD, 1)[0] if self.HAS_CHILD_ROWS and CHILD in row[0] else None
+            if groups and parent == groups[-1][0][0]:
                 groups[-1].append(row)
             else:
                 groups.append([row])

@@ -116,6 +116,7 @@ class OrdersTable(SnapshotTable):
     execution style's progress and its bracket stop and target, indented. `h` switches to the
     history: finished orders, newest first, with when they finished."""
 
+    HAS_CHILD_ROWS = True
     COLUMNS = (
         ("State", "state"),
         ("In state", "since"),
