@@ -86,9 +86,8 @@ def show_outcome(
     """On the message line and in a toast; then the engine's state is shown afresh."""
     from console.tui.dialogs import RESOLVE_DRIFT
 
-    if ok:  # after the frame the result's own events asked for (an approved order's row):
-        # the line, across the screen's width, would make that frame redraw every panel
-        app.call_after_refresh(app._main.show_result, command, ok, said)
+    if ok:
+        app._main.show_result_soon(command, ok, said)
     else:
         app._main.show_result(command, ok, said)
     if command == RESOLVE_DRIFT:

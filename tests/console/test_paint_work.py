@@ -17,7 +17,8 @@ from textual.app import App, ComposeResult
 from textual.binding import BindingsMap
 from textual.content import Content
 from textual.widget import Widget
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
+from textual.widgets import _data_table as data_table_module
 from textual.widgets._footer import FooterKey
 
 from console.tui import bus_feed
@@ -608,3 +609,61 @@ async def test_an_approve_still_waiting_says_approving_then_its_result(
         assert "approving" not in str(line.text)  # a quick answer would come first
         await wait_for(pilot, lambda: "approving" in str(line.text))
         await wait_for(pilot, lambda: "submitted" in str(line.text))
+
+
+def lay_out_new_rows(table: DataTable[Any]) -> None:
+    """What DataTable does when it goes idle after rows were added (SnapshotTable: at once)."""
+    table._require_update_dimensions = False
+    new_rows = table._new_rows.copy()
+    table._new_rows.clear()
+    table._update_dimensions(new_rows)
+
+
+class TwoMeasuredTables(App[None]):
+    def compose(self) -> ComposeResult:
+        yield RowPatchedTable(id="patched")
+        yield DataTable(id="datatable")
+
+
+async def test_new_rows_are_measured_as_datatable_measures_them() -> None:
+    """Rows of `Text` cells are measured by their widest line, not through Rich (0.9 ms an
+    approved order); the columns and the scrollable size come out as DataTable's own."""
+    rows = [
+        (Text("AAPL", style="bold"), Text("187.20", justify="right"), Text("")),
+        (Text("株式会社"), Text("🙂 filled"), Text("two\nlines, wider second")),
+        (Text("BRK/B"), Text("1,250,000.00"), Text("CANCELLED")),
+    ]
+    app = TwoMeasuredTables()
+    async with app.run_test(size=(100, 20)) as pilot:
+        patched = app.query_one("#patched", RowPatchedTable)
+        plain_table: DataTable[Any] = app.query_one("#datatable", DataTable)
+        measured: list[object] = []
+        measure = data_table_module.measure
+
+        def counting_measure(*args: Any, **kwargs: Any) -> int:
+            measured.append(args[1])
+            return measure(*args, **kwargs)
+
+        data_table_module.measure = counting_measure  # type: ignore[assignment]
+        try:
+            for table in (patched, plain_table):
+                table.add_columns("symbol", "px", "state")
+                for n, cells in enumerate(rows):
+                    own = [cell.copy() for cell in cells]  # this table's own cells
+                    table.add_row(*own, key=f"row-{n}")
+                lay_out_new_rows(table)
+            label = Text("labelled")
+            patched.add_row(Text("x"), Text("y"), Text("z"), label=label)
+            lay_out_new_rows(patched)
+        finally:
+            data_table_module.measure = measure  # type: ignore[assignment]
+        await pilot.pause()
+        widths = [c.content_width for c in patched.ordered_columns]
+        assert widths == [c.content_width for c in plain_table.ordered_columns]
+        assert patched.virtual_size.height == plain_table.virtual_size.height + 1
+        assert patched.virtual_size.width - patched._row_label_column_width == (
+            plain_table.virtual_size.width
+        )
+        patched_cells = {id(v) for key in ("row-0", "row-1", "row-2") for v in patched.get_row(key)}
+        assert not patched_cells & {id(m) for m in measured}  # old code: all nine
+        assert any(m is label for m in measured)  # a labelled row is measured by DataTable

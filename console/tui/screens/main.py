@@ -55,6 +55,9 @@ DECK_COLUMNS = {"-split": ("11fr 9fr", "47 1fr"), "-tiled": ("3fr 2fr 2fr", "47 
 gives its width to positions and orders. Set inline on the deck, because a class on the screen
 would re-apply the stylesheet to every widget (tens of ms) each time a trade comes or goes."""
 IDLE_AFTER_S = 3.0
+RESULT_WAITS_S = 0.05
+"""A successful command's line waits this long for the frame of the command's own events (an
+approved order's row), and follows that frame when one comes."""
 """The deck widens positions and orders only after this long with nothing pending: while the
 trader works through trades the panels stay put (no re-layout between approve and its row)."""
 
@@ -97,6 +100,8 @@ class MainScreen(Screen[None]):
         self._widgets: dict[tuple[type[Widget], str | None], Widget] = {}
         self.painter = FramePainter(self)
         """Paints a change of the Orders list at once (an approved order's row)."""
+        self._result_due: tuple[str, bool, str] | None = None
+        """A successful command's line, shown after its events' frame (`show_result_soon`)."""
 
     def compose(self) -> ComposeResult:
         stale_s = self.config.stale.threshold_min * 60
@@ -320,10 +325,12 @@ class MainScreen(Screen[None]):
         self.painter.request(then=self._caught_up)
 
     def _caught_up(self) -> None:
-        """After the order's frame: the newest state's bars and approvals column."""
+        """After the order's frame: the newest state's bars and approvals column, and the
+        command's line if it waits (`show_result_soon`)."""
         if self.state is not None:
             self._show_chrome(self.state)
             self._show_approvals(self.state)
+        self._show_due_result()
 
     @on(PaintNow)
     def _paint_now(self, event: PaintNow) -> None:
@@ -402,7 +409,24 @@ class MainScreen(Screen[None]):
             self._one(FillsTable).show(snap.fills)
 
     def show_result(self, command: str, ok: bool, message: str) -> None:
+        self._result_due = None
         self._one(MessageLine).show_result(command, ok, message)
+
+    def show_result_soon(self, command: str, ok: bool, message: str) -> None:
+        """A successful command's line, after the frame its events ask for (an approved order's
+        row), or within RESULT_WAITS_S when none comes. The line runs across the screen: in the
+        row's frame it made Textual redraw the box around both, every panel. The command's
+        answer can reach the console before its events (the engine feed is polled)."""
+        self._result_due = (command, ok, message)
+        self.set_timer(RESULT_WAITS_S, self._show_due_result)
+
+    def _show_due_result(self) -> None:
+        if self._result_due is None:
+            return
+        if self.painter.holds_tick():  # an order's frame is queued: the line follows it
+            self.painter.request(then=self._show_due_result)
+            return
+        self.show_result(*self._result_due)
 
     def _refresh_tabs(self) -> None:
         badges: dict[int, tuple[str, str]] = {}

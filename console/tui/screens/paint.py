@@ -20,6 +20,16 @@ HOLD_S = 0.25
 never handle it, the timer draws again)."""
 
 
+def _refresh_pending(widget: Widget) -> bool:
+    """The widget asked for a repaint, layout, scroll or style refresh not yet sent."""
+    return bool(
+        widget._repaint_required
+        or widget._layout_required
+        or widget._scroll_required
+        or widget._refresh_styles_required
+    )
+
+
 @dataclass
 class PaintNow(Message):
     """A screen to itself, queued behind its widgets' refresh requests: draw the frame now."""
@@ -68,7 +78,8 @@ class FramePainter:
         self.requested += 1
         self.screen._update_timer.pause()
         for widget in self.screen.walk_children(Widget):
-            widget._check_refresh()  # post the widget's Update / Layout to the screen now
+            if _refresh_pending(widget):  # (checking each one finds its screen: 10 µs)
+                widget._check_refresh()  # post the widget's Update / Layout to the screen now
         self.screen.post_message(PaintNow())
         return True
 
