@@ -418,7 +418,7 @@ class DeskgateApp(App[None]):
         full = [s for s in self.screen_stack if not isinstance(s, ModalScreen)]
         return bool(full) and full[-1] is self._main and self._main.headline_visible()
 
-    def action_approve(self) -> None:
+    async def action_approve(self) -> None:
         from console.tui.widgets.approvals import trade_text
 
         pending = self.selected
@@ -452,6 +452,9 @@ class DeskgateApp(App[None]):
         # After the approve's first step (it sends the order): the footer dims the key while
         # the approve is in flight; the screen's state follows with the order's own event.
         asyncio.get_running_loop().call_soon(self._recheck_now)
+        # Let that step run before the console takes the next message queued behind the key
+        # (a price frame's refresh went first: the order left 5 ms later).
+        await asyncio.sleep(0)
 
     def _recheck_now(self) -> None:
         self._recheck(self.clock.monotonic())

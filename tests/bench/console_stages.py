@@ -48,9 +48,9 @@ class StageMarks:
         action, approve, refresh = app.action_approve, engine.approve, app._refresh_from_engine
         marks = self.marks
 
-        def marked_action() -> None:
+        def marked_action() -> Any:
             marks.setdefault("key", time.perf_counter())
-            action()
+            return action()  # Textual awaits it
 
         async def marked_approve(*args: Any, **kwargs: Any) -> Any:
             result = await approve(*args, **kwargs)

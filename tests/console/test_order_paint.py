@@ -9,9 +9,11 @@ from functools import partial
 from typing import Any
 
 from rich.text import Text
+from textual import events
 from textual.app import App, ComposeResult
 
 from console.tui.app import DeskgateApp
+from console.tui.messages import EngineChanged
 from console.tui.screens.main import MainScreen
 from console.tui.screens.paint import FramePainter
 from console.tui.widgets.account import AccountStrip
@@ -204,6 +206,39 @@ async def test_the_approve_reaches_the_engine_before_the_console_redraws_its_sta
         await pilot.press("a")
         await wait_for(pilot, lambda: "approve" in seen)
     assert seen[0] == "approve", seen
+
+
+async def test_the_approve_leaves_before_a_refresh_queued_behind_its_key() -> None:
+    """A price frame's refresh that reached the console's queue just after the keystroke ran
+    first (about 5 ms on a busy screen), ahead of the engine's approve."""
+    clock = ManualClock()
+    engine = scenarios.with_pending(clock)
+    engine.started = False
+    app = DeskgateApp(engine, config=engine.config)
+    seen: list[str] = []
+    approve = engine.approve
+
+    async def approve_noted(intent_id: str, token: str) -> Any:
+        seen.append("approve")
+        return await approve(intent_id, token)
+
+    engine.approve = approve_noted  # type: ignore[method-assign]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: on_screen(app))
+        await pilot.pause()
+        clock.advance(1.0)  # the headline has been read for the dwell time
+        refresh = app._refresh_from_engine
+
+        def refresh_noted() -> None:
+            seen.append("refresh")
+            refresh()
+
+        app._refresh_from_engine = refresh_noted  # type: ignore[method-assign]
+        key = app.keymap["approve"].split(",")[0].strip()
+        app.post_message(events.Key(key, key))
+        app.post_message(EngineChanged(frozenset({"price"})))  # queued behind the key
+        await wait_for(pilot, lambda: "approve" in seen and "refresh" in seen)
+    assert seen[0] == "approve", seen  # old code: refresh, approve
 
 
 def last_trade_app(clock: ManualClock) -> tuple[FakeEngine, DeskgateApp]:

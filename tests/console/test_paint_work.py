@@ -91,10 +91,9 @@ async def test_approve_rechecks_at_once_and_publishes_the_state_with_the_order(
 
         app._build_state = counting_build  # type: ignore[method-assign]
         engine.command_delay = 0.3  # the approve's answer (and its redraw) comes later
-        app.action_approve()
-        assert built == []  # the approve's task goes first (its first step sends the order)
-        assert app.blocker is None
-        await asyncio.sleep(0)  # one loop turn: that step, then the availability check
+        approving = asyncio.ensure_future(app.action_approve())
+        assert built == [] and app.blocker is None
+        await approving  # the approve's first step (it sends the order), the availability check
         assert app.blocker is not None  # in flight: approve is unavailable (the footer dims)
         assert built == []  # the screen's state waits for the order's own event
         await wait_for(pilot, lambda: ("approve", "orb-aapl-03", "tok-orb-aapl-03") in engine.calls)
