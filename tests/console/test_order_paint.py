@@ -177,63 +177,44 @@ async def test_a_timer_tick_waits_for_the_queued_frame(clock: ManualClock) -> No
         assert frames.drawn[drawn][0]  # the frame came from the PaintNow
 
 
+def approve_noting_app(seen: list[str]) -> tuple[ManualClock, DeskgateApp]:
+    """An app whose engine notes 'approve' in `seen` when an approve reaches it."""
+    clock = ManualClock()
+    engine = scenarios.with_pending(clock)
+    engine.started = False
+    approve = engine.approve
+
+    async def approve_noted(intent_id: str, token: str) -> Any:
+        seen.append("approve")
+        return await approve(intent_id, token)
+
+    engine.approve = approve_noted  # type: ignore[method-assign]
+    return clock, DeskgateApp(engine, config=engine.config)
+
+
 async def test_the_approve_reaches_the_engine_before_the_console_redraws_its_state() -> None:
     """A keystroke's order leaves first; the console's own state (the greyed approve, the
-    message line) is rebuilt in the next loop turn, not in front of the order."""
-    clock = ManualClock()
-    engine = scenarios.with_pending(clock)
-    engine.started = False
-    app = DeskgateApp(engine, config=engine.config)
+    message line) is rebuilt after it, not in front of the order, and so is a price frame's
+    refresh that reached the console's queue just behind the key (it ran first: about 5 ms
+    on a busy screen)."""
     seen: list[str] = []
-    approve = engine.approve
-
-    async def approve_noted(intent_id: str, token: str) -> Any:
-        seen.append("approve")
-        return await approve(intent_id, token)
-
-    engine.approve = approve_noted  # type: ignore[method-assign]
+    clock, app = approve_noting_app(seen)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: on_screen(app))
         await pilot.pause()
         clock.advance(1.0)  # the headline has been read for the dwell time
-        render = app._render_state
-
-        def render_noted() -> None:
-            seen.append("render")
-            render()
-
-        app._render_state = render_noted  # type: ignore[method-assign]
-        await pilot.press("a")
-        await wait_for(pilot, lambda: "approve" in seen)
-    assert seen[0] == "approve", seen
-
-
-async def test_the_approve_leaves_before_a_refresh_queued_behind_its_key() -> None:
-    """A price frame's refresh that reached the console's queue just after the keystroke ran
-    first (about 5 ms on a busy screen), ahead of the engine's approve."""
-    clock = ManualClock()
-    engine = scenarios.with_pending(clock)
-    engine.started = False
-    app = DeskgateApp(engine, config=engine.config)
-    seen: list[str] = []
-    approve = engine.approve
-
-    async def approve_noted(intent_id: str, token: str) -> Any:
-        seen.append("approve")
-        return await approve(intent_id, token)
-
-    engine.approve = approve_noted  # type: ignore[method-assign]
-    async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: on_screen(app))
-        await pilot.pause()
-        clock.advance(1.0)  # the headline has been read for the dwell time
-        refresh = app._refresh_from_engine
+        refresh, render = app._refresh_from_engine, app._render_state
 
         def refresh_noted() -> None:
             seen.append("refresh")
             refresh()
 
+        def render_noted() -> None:
+            seen.append("render")
+            render()
+
         app._refresh_from_engine = refresh_noted  # type: ignore[method-assign]
+        app._render_state = render_noted  # type: ignore[method-assign]
         key = app.keymap["approve"].split(",")[0].strip()
         app.post_message(events.Key(key, key))
         app.post_message(EngineChanged(frozenset({"price"})))  # queued behind the key

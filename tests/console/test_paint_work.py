@@ -56,22 +56,27 @@ def approve_key(app: DeskgateApp) -> FooterKey:
 async def test_approve_in_flight_dims_the_footer_key_without_rebuilding_the_footer(
     clock: ManualClock,
 ) -> None:
+    """A slow approve: its key dims, and the message line says 'approving' until the answer."""
     engine = scenarios.with_pending(clock, command_delay=0.5)
     app = app_for(engine)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: on_screen(app))
         await read_headline(pilot, clock)
         footer = app.screen.query_one(KeysFooter)
+        line = app.screen.query_one(MessageLine)
         await wait_for(pilot, lambda: not approve_key(app).has_class("-disabled"))
         keys = list(footer.query_children(FooterKey))
         rebuilt = footer.recomposes
         await pilot.press("a")
+        assert "approving" not in str(line.text)  # a quick answer would come first
+        await wait_for(pilot, lambda: "approving" in str(line.text))
         await wait_for(pilot, lambda: approve_key(app).has_class("-disabled"))
         assert list(footer.query_children(FooterKey)) == keys  # the same widgets, dimmed
         await wait_for(pilot, lambda: any(o.intent_id == "orb-aapl-03" for o in engine.orders))
         await wait_for(pilot, lambda: not approve_key(app).has_class("-disabled"))
         assert footer.recomposes == rebuilt
         assert list(footer.query_children(FooterKey)) == keys
+        await wait_for(pilot, lambda: "submitted" in str(line.text))
 
 
 async def test_approve_rechecks_at_once_and_publishes_the_state_with_the_order(
@@ -507,6 +512,16 @@ async def test_the_approvals_column_waits_for_a_queued_order_frame(clock: Manual
         assert all(at > painted for at, _ in shown)  # old code: the second refresh, first
 
 
+async def orders_panel_ready(pilot: Any, app: DeskgateApp, clock: ManualClock) -> MainScreen:
+    """The Orders panel on screen and the first trade's headline read for the dwell."""
+    await wait_for(pilot, lambda: on_screen(app))
+    await pilot.press("3")
+    await read_headline(pilot, clock)
+    screen = app.screen
+    assert isinstance(screen, MainScreen)
+    return screen
+
+
 async def test_an_approve_refreshes_the_screen_once_before_its_orders_frame(
     clock: ManualClock,
 ) -> None:
@@ -515,11 +530,7 @@ async def test_an_approve_refreshes_the_screen_once_before_its_orders_frame(
     engine = scenarios.with_pending(clock)
     app = app_for(engine)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: on_screen(app))
-        await pilot.press("3")  # the Orders panel
-        await read_headline(pilot, clock)
-        screen = app.screen
-        assert isinstance(screen, MainScreen)
+        screen = await orders_panel_ready(pilot, app, clock)
         refreshed_at: list[int] = []
         refresh = app._refresh_from_engine
 
@@ -545,11 +556,7 @@ async def test_the_frame_that_paints_an_approved_orders_row_redraws_the_orders_t
     engine = scenarios.with_pending(clock)
     app = app_for(engine)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: on_screen(app))
-        await pilot.press("3")  # the Orders panel
-        await read_headline(pilot, clock)
-        screen = app.screen
-        assert isinstance(screen, MainScreen)
+        screen = await orders_panel_ready(pilot, app, clock)
         table = screen.query_one(OrdersTable)
         await wait_for(pilot, lambda: not approve_key(app).has_class("-disabled"))
         changed_at_frames: list[tuple[bool, set[str]]] = []
@@ -593,21 +600,6 @@ async def test_an_approve_answered_within_the_dim_delay_never_dims_its_key(
         await wait_for(pilot, lambda: app.blocker is None)
         await pilot.pause(DIM_AFTER_S * 2)
         assert dimmed == []  # old code: [True, False]
-
-
-async def test_an_approve_still_waiting_says_approving_then_its_result(
-    clock: ManualClock,
-) -> None:
-    engine = scenarios.with_pending(clock, command_delay=0.5)
-    app = app_for(engine)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: on_screen(app))
-        await read_headline(pilot, clock)
-        line = app.screen.query_one(MessageLine)
-        await pilot.press("a")
-        assert "approving" not in str(line.text)  # a quick answer would come first
-        await wait_for(pilot, lambda: "approving" in str(line.text))
-        await wait_for(pilot, lambda: "submitted" in str(line.text))
 
 
 def lay_out_new_rows(table: DataTable[Any]) -> None:
