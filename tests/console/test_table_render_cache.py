@@ -222,14 +222,7 @@ async def test_rows_moved_by_a_new_row_on_top_are_drawn_from_cache() -> None:
         table = app.query_one("#cached", RowPatchedTable)
         three_columns(table)
         keys = [f"row-{n}" for n in range(12)]
-        drawn: list[str] = []
-        draw_row = table._render_line_in_row
-
-        def counting_draw_row(row_key: Any, *args: Any) -> Any:
-            drawn.append(str(row_key.value))
-            return draw_row(row_key, *args)
-
-        table._render_line_in_row = counting_draw_row  # type: ignore[method-assign]
+        drawn = rows_drawn(table)
         shown = keys
         for new in ("new-1", "new-2"):  # every stripe flips, then flips back
             show(table, shown)
@@ -391,20 +384,26 @@ async def test_rows_a_scroll_keeps_in_view_are_drawn_from_cache() -> None:
         app.set_focus(None)
         await pilot.pause()
         assert any("row-1 " in line for line in drawn_text(table))
-        drawn: list[str] = []
-        draw_row = table._render_line_in_row
-
-        def counting_draw_row(row_key: Any, *args: Any) -> Any:
-            drawn.append(str(row_key.value))
-            return draw_row(row_key, *args)
-
-        table._render_line_in_row = counting_draw_row  # type: ignore[method-assign]
+        drawn = rows_drawn(table)
         table.scroll_to(y=1, animate=False)
         await pilot.pause()
         lines = drawn_text(table)
         assert not any("row-0 " in line for line in lines)
         bottom = next(line for line in reversed(lines) if "row-" in line).split()[0]
         assert set(drawn) == {bottom}
+
+
+def rows_drawn(table: RowPatchedTable) -> list[str]:
+    """The keys of the rows the table draws afresh from now on (not from its cache)."""
+    drawn: list[str] = []
+    draw_row = table._render_line_in_row
+
+    def counting_draw_row(row_key: Any, *args: Any) -> Any:
+        drawn.append(str(row_key.value))
+        return draw_row(row_key, *args)
+
+    table._render_line_in_row = counting_draw_row  # type: ignore[method-assign]
+    return drawn
 
 
 def drawn_text(table: DataTable[Any]) -> list[str]:

@@ -55,11 +55,11 @@ DECK_COLUMNS = {"-split": ("11fr 9fr", "47 1fr"), "-tiled": ("3fr 2fr 2fr", "47 
 gives its width to positions and orders. Set inline on the deck, because a class on the screen
 would re-apply the stylesheet to every widget (tens of ms) each time a trade comes or goes."""
 IDLE_AFTER_S = 3.0
+"""The deck widens positions and orders only after this long with nothing pending: while the
+trader works through trades the panels stay put (no re-layout between approve and its row)."""
 RESULT_WAITS_S = 0.05
 """A successful command's line waits this long for the frame of the command's own events (an
 approved order's row), and follows that frame when one comes."""
-"""The deck widens positions and orders only after this long with nothing pending: while the
-trader works through trades the panels stay put (no re-layout between approve and its row)."""
 
 
 def layout_for(width: int, height: int) -> str:

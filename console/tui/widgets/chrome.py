@@ -134,15 +134,22 @@ class KeysFooter(Footer):
                 wanted[binding.action] = (spec, enabled, tooltip)
         return list(wanted.values()), grouped
 
-    async def _update_keys(self) -> None:
+    def _keys_in_place(self) -> tuple[list[FooterKey], list[tuple[KeySpec, bool, str]]] | None:
+        """The footer's keys and the bindings they show, when the keys are the ones shown (so
+        they can be lit or dimmed in place); None when they must be rebuilt."""
         wanted, grouped = self._wanted()
         keys = list(self.query_children(FooterKey))
         shown = [(k.key, k.key_display, k.description, k.action) for k in keys]
         same_keys = shown == [spec for spec, _, _ in wanted] and len(keys) == len(self.children)
-        if grouped or not same_keys:
+        return None if grouped or not same_keys else (keys, wanted)
+
+    async def _update_keys(self) -> None:
+        in_place = self._keys_in_place()
+        if in_place is None:
             self.recomposes += 1
             await self.recompose()
             return
+        keys, wanted = in_place
         to_dim = False
         for key, (_, enabled, tooltip) in zip(keys, wanted, strict=True):
             if enabled and key._disabled:
@@ -156,12 +163,10 @@ class KeysFooter(Footer):
     def _dim_unavailable(self) -> None:
         """Dim the keys still unavailable `DIM_AFTER_S` after they became so."""
         self._dim_timer = None
-        wanted, grouped = self._wanted()
-        keys = list(self.query_children(FooterKey))
-        if grouped or [(k.key, k.key_display, k.description, k.action) for k in keys] != [
-            spec for spec, _, _ in wanted
-        ]:
+        in_place = self._keys_in_place()
+        if in_place is None:
             return  # the keys changed since: their rebuild shows each key as it is
+        keys, wanted = in_place
         for key, (_, enabled, _) in zip(keys, wanted, strict=True):
             if not enabled and not key._disabled:
                 key._disabled = True
