@@ -208,6 +208,8 @@ class AlertLevel(StrEnum):
 class DriftType(StrEnum):
     POSITION_SIZE = "POSITION_SIZE"
     ORDER_MISSING_AT_BROKER = "ORDER_MISSING_AT_BROKER"
+    EXIT_MISSING_AT_BROKER = "EXIT_MISSING_AT_BROKER"
+    """A managed position's bracket stop or target is no longer working at the broker."""
     FOREIGN_ORDER = "FOREIGN_ORDER"
     FILL_MISMATCH = "FILL_MISMATCH"
     STATUS_MISMATCH = "STATUS_MISMATCH"

@@ -5,11 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
+from collections.abc import Container
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from contracts.broker import AccountSnapshot, BrokerOrder, BrokerPosition, parse_order_ref
+from contracts.broker import (
+    AccountSnapshot,
+    BrokerOrder,
+    BrokerPosition,
+    order_ref_for,
+    parse_order_ref,
+)
 from contracts.config import Config
 from contracts.enums import (
     AlertLevel,
@@ -45,6 +52,7 @@ OPEN_AT_BROKER = frozenset(
 ENGINE_WORKING = frozenset(
     {LifecycleState.SUBMITTED, LifecycleState.STALLED, LifecycleState.PENDING_CANCEL}
 )
+EXIT_NAMES = {OrderLeg.STOP_LOSS: "stop", OrderLeg.TAKE_PROFIT: "target"}
 PRICE_TOLERANCE = Decimal("0.005")
 """Average prices may differ by commission folded into the broker's average cost."""
 PNL_TOLERANCE = Decimal("1.00")
@@ -209,7 +217,34 @@ def _orders(book: Book, open_orders: list[BrokerOrder]) -> list[Difference]:
                     DriftSeverity.HIGH,
                 )
             )
+        elif rec.state is LifecycleState.MANAGED and order_ref:
+            missing = _exits_missing(rec, at_broker)
+            if missing:
+                out.append(_exits_missing_difference(rec, order_ref, missing))
     return out
+
+
+def _exits_missing(rec: IntentRecord, open_at_broker: Container[str]) -> list[OrderLeg]:
+    """The bracket exits of a managed position the broker no longer works."""
+    iid = rec.intent.intent_id
+    return [leg for leg in rec.exit_legs if order_ref_for(iid, leg) not in open_at_broker]
+
+
+def _exits_missing_difference(
+    rec: IntentRecord, order_ref: str, missing: list[OrderLeg]
+) -> Difference:
+    """A stop gone leaves the position unprotected (critical); a target gone, high."""
+    open_qty = rec.entry_filled - rec.exit_filled
+    return Difference(
+        DriftType.EXIT_MISSING_AT_BROKER,
+        order_ref,
+        {
+            "working": ", ".join(EXIT_NAMES[leg] for leg in rec.exit_legs),
+            "position": f"{open_qty} {rec.intent.order.instrument.symbol}",
+        },
+        {"missing": ", ".join(EXIT_NAMES[leg] for leg in missing)},
+        DriftSeverity.CRITICAL if OrderLeg.STOP_LOSS in missing else DriftSeverity.HIGH,
+    )
 
 
 def _exits_may_work(rec: IntentRecord) -> bool:
@@ -422,7 +457,9 @@ class Reconciler:
         if not note:
             return CommandResult(False, "a resolution needs a note", "NOTE_REQUIRED")
         if resolution is DriftResolution.ENGINE_CORRECTED:
-            await self._adopt_broker_view(drift)
+            refused = await self._adopt_broker_view(drift)
+            if refused is not None:
+                return refused
         self._recorder.emit(
             DriftResolved(
                 **self._recorder.now_pair(),
@@ -437,7 +474,10 @@ class Reconciler:
             self.request("after broker correction", delay_s=0.5)
         return CommandResult(True, f"drift {drift_id} {resolution}")
 
-    async def _adopt_broker_view(self, drift: DriftDetected) -> None:
+    async def _adopt_broker_view(self, drift: DriftDetected) -> CommandResult | None:
+        """Make the book say what the broker says; a refusal when it cannot (nothing changed)."""
+        if drift.drift_type is DriftType.EXIT_MISSING_AT_BROKER:
+            return await self._adopt_exits_gone(drift)
         if drift.drift_type is DriftType.POSITION_SIZE:
             with contextlib.suppress(BrokerUnavailable):
                 held = await self._session.broker.positions()
@@ -467,6 +507,44 @@ class Reconciler:
                     )
                 )
                 self._recorder.transition(rec, Trigger.CANCEL_CONFIRMED)
+        return None
+
+    async def _adopt_exits_gone(self, drift: DriftDetected) -> CommandResult | None:
+        """Every exit of the position gone at the broker: the entry is FILLED again, unprotected
+        (as recovery does after a restart). The book cannot mark one leg gone while the other
+        works, so then it refuses and says what the trader can do."""
+        parsed = parse_order_ref(drift.subject)
+        rec = self._book.records.get(parsed[0]) if parsed else None
+        if rec is None or rec.state is not LifecycleState.MANAGED:
+            return None  # closed or adopted meanwhile: nothing left to change
+        try:
+            open_orders = await self._session.broker.open_orders()
+        except BrokerUnavailable as exc:
+            return CommandResult(False, f"cannot ask the broker: {exc}", "BROKER_UNAVAILABLE")
+        at_broker = {o.order_ref for o in open_orders if o.status in OPEN_AT_BROKER}
+        missing = _exits_missing(rec, at_broker)
+        working = [EXIT_NAMES[leg] for leg in rec.exit_legs if leg not in missing]
+        if not missing:
+            return CommandResult(
+                False, "the broker works every exit again: resolve it as broker fixed", "AGREES"
+            )
+        if working:
+            return CommandResult(
+                False,
+                f"its {', '.join(working)} still works at the broker: the engine cannot mark one "
+                "leg gone; close the position or acknowledge",
+                "EXIT_STILL_WORKING",
+            )
+        iid = rec.intent.intent_id
+        self._recorder.transition(rec, Trigger.CANCEL_CONFIRMED)
+        self._recorder.alert(
+            AlertLevel.CRITICAL,
+            "EXITS_GONE",
+            f"{iid}: its exits are not at the broker (drift {drift.drift_id}): "
+            f"{rec.intent.order.instrument.symbol} position unprotected",
+            iid,
+        )
+        return None
 
 
 def _kv(state: dict[str, str]) -> str:

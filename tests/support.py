@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from broker.brackets import bracket_legs
 from contracts.broker import (
     AccountSnapshot,
     BrokerConnected,
@@ -26,6 +27,7 @@ from contracts.broker import (
     Quote,
     QuoteUpdated,
     order_ref_for,
+    parse_order_ref,
 )
 from contracts.config import Config, RiskConfig, StaleConfig
 from contracts.enums import (
@@ -47,6 +49,7 @@ from engine.results import CommandResult
 from engine.risk import RiskContext, pre_trade_checks
 
 AAPL = Instrument(symbol="AAPL")
+EXIT_LEGS = (OrderLeg.STOP_LOSS, OrderLeg.TAKE_PROFIT)
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
 """Vendored test data, each folder with its licence."""
@@ -67,7 +70,11 @@ async def eventually(
 
 
 class FakeBroker:
-    """An in-memory broker the test drives by hand: it records requests, tests push events."""
+    """An in-memory broker the test drives by hand: it records requests, tests push events.
+
+    It lists a bracket's exits as a broker does: working from the submit, gone with an unfilled
+    entry's cancel or reject, and one gone when the other fills (their OCA group).
+    """
 
     name = "fake"
 
@@ -84,6 +91,7 @@ class FakeBroker:
         self.fills: list[BrokerExecution] = []
         self.fail_submit: str | None = None
         self._ids = itertools.count(1)
+        self._exit_ids = itertools.count(5001)
         self._exec = itertools.count(1)
         self.subscribed: list[str] = []
         self.position_book: dict[str, Decimal] = {}
@@ -114,21 +122,22 @@ class FakeBroker:
         if self.fail_submit:
             raise BrokerUnavailable(self.fail_submit)
         self.submits.append(order)
-        oid = next(self._ids)
-        self.working[order.order_ref] = BrokerOrder(
-            order_ref=order.order_ref,
-            broker_order_id=oid,
-            perm_id=1000 + oid,
-            instrument=order.instrument,
-            side=order.side,
-            quantity=order.quantity,
-            filled=Decimal(0),
-            remaining=order.quantity,
-            order_type=order.order_type,
-            limit_price=order.limit_price,
-            stop_price=order.stop_price,
-            status=BrokerOrderStatus.WORKING,
-        )
+        for leg in bracket_legs(order):  # the entry, then its exits
+            oid = next(self._ids if leg.parent_ref is None else self._exit_ids)
+            self.working[leg.order_ref] = BrokerOrder(
+                order_ref=leg.order_ref,
+                broker_order_id=oid,
+                perm_id=1000 + oid,
+                instrument=order.instrument,
+                side=leg.side,
+                quantity=leg.quantity,
+                filled=Decimal(0),
+                remaining=leg.quantity,
+                order_type=leg.order_type,
+                limit_price=leg.limit_price,
+                stop_price=leg.stop_price,
+                status=BrokerOrderStatus.WORKING,
+            )
         if self.auto_ack:
             self.ack(order.order_ref)
 
@@ -222,6 +231,8 @@ class FakeBroker:
         )
         if remaining == 0:
             del self.working[ref]
+            if self._leg(ref) in EXIT_LEGS:
+                self._drop_exits(ref)  # the OCA group cancels the other exit
         symbol = o.instrument.symbol
         self.position_book[symbol] = self.position_book.get(symbol, Decimal(0)) + o.side.sign * qty
         self.sink(
@@ -240,22 +251,47 @@ class FakeBroker:
 
     def reject(self, ref: str, code: int = 201, reason: str = "insufficient margin") -> None:
         self.working.pop(ref, None)
+        self._drop_exits(ref)
         self.sink(OrderRejected(ts=self.clock.now(), order_ref=ref, code=code, reason=reason))
 
     def cancel_exits(self, intent_id: str, *legs: OrderLeg) -> None:
-        """The broker reports a bracket's exits cancelled (all, or `legs`); the fake keeps
-        only the entry, so nothing else changes here."""
-        for leg in legs or (OrderLeg.STOP_LOSS, OrderLeg.TAKE_PROFIT):
+        """The broker reports a bracket's exits cancelled (all, or `legs`)."""
+        for leg in legs or EXIT_LEGS:
             ref = order_ref_for(intent_id, leg)
-            self.sink(OrderCancelled(ts=self.clock.now(), order_ref=ref, perm_id=0))
+            listed = self.working.pop(ref, None)
+            perm_id = listed.perm_id if listed is not None else 0
+            self.sink(OrderCancelled(ts=self.clock.now(), order_ref=ref, perm_id=perm_id))
 
     def confirm_cancel(self, ref: str) -> None:
         o = self.working.pop(ref, None)
         if o is None:
             return
+        if o.filled == 0:
+            self._drop_exits(ref)  # an unfilled entry's exits go with it
         self.sink(
             OrderCancelled(ts=self.clock.now(), order_ref=ref, perm_id=o.perm_id, filled=o.filled)
         )
+
+    def entries(self) -> list[str]:
+        """The orders the broker lists, a bracket's exits left out."""
+        return [ref for ref in self.working if self._leg(ref) not in EXIT_LEGS]
+
+    def drop_silently(self, ref: str) -> BrokerOrder:
+        """The order leaves the broker's book and no message says so (a status lost on the
+        wire, a DAY exit expired while the answer went astray): only its listing changes."""
+        return self.working.pop(ref)
+
+    @staticmethod
+    def _leg(ref: str) -> OrderLeg | None:
+        parsed = parse_order_ref(ref)
+        return parsed[1] if parsed else None
+
+    def _drop_exits(self, ref: str) -> None:
+        """Unlist the bracket exits of `ref`'s intent other than `ref` itself."""
+        parsed = parse_order_ref(ref)
+        if parsed is not None:
+            for leg in EXIT_LEGS:
+                self.working.pop(order_ref_for(parsed[0], leg), None)
 
     def quote(self, symbol: str, bid: str, ask: str, ts: datetime | None = None) -> None:
         self.sink(

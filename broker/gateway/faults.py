@@ -20,6 +20,7 @@ next matching request consumes (delayed ack, rejection, partial, fill-on-cancel,
 | stall_next_what_ifs         | the next whatIf orders get no answer (no openOrder, no error)     |
 | warn_order                  | a warning (399, 404, ...) against a live order; nothing changes   |
 | set_read_only               | TWS's Read-Only API: orders/cancels/open-order binding get 321    |
+| lose_order                  | nothing: the order leaves the book unheard; open orders omit it   |
 
 connectivity_lost stops ticks and bars; connectivity_restored(data_lost=True) (1101) also drops
 every market-data and bar subscription, so only a resubscribe brings them back (as at TWS);
@@ -155,6 +156,18 @@ class FaultInjector:
         for session in list(self._server.sessions):
             if session.ready and session.client_id == client_id:
                 session.send_error(order_id, code, text)
+
+    def lose_order(self, order_ref: str) -> SimOrder:
+        """An open order leaves the venue's book and no client hears of it (its status lost on
+        the wire, an exit expired in a gap): only the open-orders answers show it gone."""
+        order = next(
+            (o for o in self._server.venue.orders(open_only=True) if o.order_ref == order_ref),
+            None,
+        )
+        if order is None:
+            raise VenueError(Code.CANCEL_NOT_FOUND, f"no open order with orderRef {order_ref!r}")
+        self._server.unheard.add(order.perm_id)
+        return self._server.venue.cancel(order.perm_id, "lost")
 
     def set_read_only(self, on: bool = True) -> None:
         self._server.read_only = on

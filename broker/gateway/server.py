@@ -59,6 +59,8 @@ class GatewayServer:
         self.sessions: set[ClientSession] = set()
         self.order_keys: dict[tuple[int, int], int] = {}
         """(clientId, orderId) -> permId for every order a client placed."""
+        self.unheard: set[int] = set()
+        """permIds whose status changes no client is told of (FaultInjector.lose_order)."""
         self._by_client: dict[int, ClientSession] = {}
         self._next_ids: dict[int, int] = {}
         self._server: asyncio.Server | None = None
@@ -153,7 +155,7 @@ class GatewayServer:
         owner = self._by_client.get(order.client_id)
         live_owner = owner if owner is not None and owner.ready else None
         if isinstance(event, VenueOrderEvent):
-            if live_owner is not None:
+            if live_owner is not None and order.perm_id not in self.unheard:
                 live_owner.on_order_event(event)
         elif isinstance(event, VenueFillEvent):
             if live_owner is not None:

@@ -21,6 +21,12 @@ REQUIRED = {
         "fsync_floor_p50_ms",
         "fsync_floor_p99_ms",
     },
+    ("bench_engine", "--dwell-ms", "200"): {
+        "approve_to_submit_p50_ms",
+        "approve_to_submit_p99_ms",
+        "fsync_floor_p50_ms",
+        "fsync_floor_p99_ms",
+    },
     ("bench_gateway_orders",): {
         "raw_ack_p50_ms",
         "raw_ack_p99_ms",

@@ -11,15 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from console.tui.state import orders_at_broker
+from console.tui.widgets.drift import drift_line
 from console.tui.widgets.tables import leg_status
 from contracts.broker import order_ref_for
-from contracts.enums import LifecycleState, OrderLeg
+from contracts.enums import DriftResolution, LifecycleState, OrderLeg, TradingState
 from tests.support import (
     approve_pending,
     eventually,
     make_intent,
     started_engine,
-    working_stop,
 )
 
 
@@ -78,7 +78,7 @@ async def test_exits_gone_while_away_are_not_shown_working_after_a_restart(
         )
     await engine.stop()
 
-    broker.working[order_ref_for(kept.intent_id, OrderLeg.STOP_LOSS)] = working_stop(kept)
+    broker.drop_silently(order_ref_for(entry.intent_id, OrderLeg.STOP_LOSS))  # while away
     again, _, _ = await started_engine(tmp_path, clock=clock, broker=broker)
     records = again.book.records
     await eventually(lambda: records[entry.intent_id].state is LifecycleState.FILLED)
@@ -89,3 +89,33 @@ async def test_exits_gone_while_away_are_not_shown_working_after_a_restart(
     assert [leg_status(order, leg)[0] for leg in order.legs] == ["CANCELLED"]
     assert again.book.positions["AAPL"].quantity == 10
     await again.stop()
+
+
+async def test_exits_gone_while_connected_and_unheard_are_raised_not_shown_working(
+    tmp_path: Path,
+) -> None:
+    """The broker stopped working a position's stop while deskgate was connected, and the
+    message saying so never arrived. Before, only a restart looked for missing exits: the
+    periodic reconciliation agreed, the engine stayed ACTIVE, and the Orders panel said the
+    stop worked over a position nothing protected."""
+    engine, broker, clock = await started_engine(tmp_path)
+    entry = make_intent(clock, limit="100.00", stop_loss="99.90")
+    assert (await engine.propose(entry)).accepted
+    assert (await approve_pending(engine, entry.intent_id)).ok
+    broker.fill(order_ref_for(entry.intent_id), 10, "100.00")
+    await eventually(lambda: engine.book.records[entry.intent_id].state is LifecycleState.MANAGED)
+    broker.drop_silently(order_ref_for(entry.intent_id, OrderLeg.STOP_LOSS))
+
+    await engine.reconcile("periodic")
+    (drift,) = engine.book.drifts.values()
+    assert drift_line(drift) == (
+        f"stop/target gone at broker {order_ref_for(entry.intent_id)}: "
+        "engine working stop · position 10 AAPL / broker missing stop"
+    )
+    assert drift.severity.value == "CRITICAL"
+    assert engine.book.trading_state is TradingState.REDUCING  # no new risk until resolved
+    adopted = await engine.resolve_drift(drift.drift_id, DriftResolution.ENGINE_CORRECTED, "seen")
+    assert adopted.ok, adopted.message
+    order = next(o for o in engine.snapshot().orders if o.intent_id == entry.intent_id)
+    assert [leg_status(order, leg)[0] for leg in order.legs] == ["CANCELLED"]
+    await engine.stop()

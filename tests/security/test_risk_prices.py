@@ -266,7 +266,7 @@ async def test_a_sixth_working_order_in_one_contract_and_side_is_refused(tmp_pat
     assert {d.reason for d in sixth.denials} == {R.MAX_WORKING_ORDERS}
     other_side = await engine.propose(make_intent(clock, side=Side.SELL, stop_loss="100.10"))
     assert other_side.accepted, other_side.message
-    assert len(broker.working) == 5
+    assert len(broker.entries()) == 5
     await engine.stop()
 
 

@@ -25,6 +25,7 @@ SEVERITY_ORDER = {DriftSeverity.CRITICAL: 0, DriftSeverity.HIGH: 1, DriftSeverit
 TYPE_LABEL = {
     DriftType.POSITION_SIZE: "position size",
     DriftType.ORDER_MISSING_AT_BROKER: "order gone at broker",
+    DriftType.EXIT_MISSING_AT_BROKER: "stop/target gone at broker",
     DriftType.FOREIGN_ORDER: "order not placed by deskgate",
     DriftType.FILL_MISMATCH: "fill mismatch",
     DriftType.STATUS_MISMATCH: "status mismatch",

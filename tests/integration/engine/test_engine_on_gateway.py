@@ -13,8 +13,8 @@ from ib_async import IB, LimitOrder, Stock
 from broker.gateway.server import GatewayServer
 from broker.gateway.testing import running_gateway
 from broker.ibkr.adapter import IbkrBroker
-from contracts.broker import BrokerEvent, PacingViolation
-from contracts.enums import DriftType, LifecycleState, OrderType, TradingState
+from contracts.broker import BrokerEvent, PacingViolation, order_ref_for
+from contracts.enums import DriftType, LifecycleState, OrderLeg, OrderType, TradingState
 from contracts.events import ReconciliationRun
 from engine.engine import Engine
 from tests.support import approve_pending, config_with, eventually, make_intent
@@ -216,3 +216,31 @@ async def test_a_socket_reconnect_triggers_a_reconciliation(desk: Desk) -> None:
     await eventually(lambda: not desk.engine.connected)
     await eventually(lambda: desk.engine.connected, timeout=30)
     await eventually(lambda: runs().count("reconnect") > before, timeout=10)
+
+
+async def test_a_stop_the_broker_dropped_unheard_is_drift_at_the_next_reconciliation(
+    desk: Desk,
+) -> None:
+    """The gateway takes the position's bracket stop off its book and tells no client: only
+    the reconciliation's open-orders answer (reqAllOpenOrders, real ib_async) shows it gone."""
+    _, ask = desk.quote()
+    intent = make_intent(
+        desk.engine.clock,
+        quantity=10,
+        limit=str(ask + Decimal("0.02")),
+        stop_loss=str(ask - Decimal("0.10")),
+    )
+    assert (await desk.engine.propose(intent)).accepted
+    assert (await approve_pending(desk.engine, intent.intent_id)).ok
+    rec = desk.engine.book.records[intent.intent_id]
+    await eventually(lambda: rec.state is LifecycleState.MANAGED)
+    agreed = await desk.engine.reconcile("periodic")
+    assert agreed.message == "reconciled: engine and broker agree", agreed.message
+
+    desk.gateway.faults.lose_order(order_ref_for(intent.intent_id, OrderLeg.STOP_LOSS))
+    await desk.engine.reconcile("periodic")
+    (drift,) = desk.engine.book.drifts.values()
+    assert drift.drift_type is DriftType.EXIT_MISSING_AT_BROKER
+    assert drift.broker_state == {"missing": "stop"} and drift.severity.value == "CRITICAL"
+    assert rec.state is LifecycleState.MANAGED  # heard nothing, corrected nothing
+    assert desk.engine.book.trading_state is TradingState.REDUCING

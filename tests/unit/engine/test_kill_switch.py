@@ -23,7 +23,7 @@ async def test_kill_with_ten_working_orders_cancels_all_and_confirms(tmp_path: P
     )
     engine, broker, clock = await started_engine(tmp_path, config)
     ids = await working_orders(engine, clock, 10)
-    assert len(broker.working) == 10
+    assert len(broker.entries()) == 10  # and their ten stops
     await engine.kill("test")
     await eventually(lambda: engine.book.kill_confirmed is True)
     assert broker.cancel_all_calls >= 1 and broker.working == {}
@@ -40,7 +40,7 @@ async def test_kill_while_disconnected_stays_unconfirmed_then_resends(tmp_path: 
     broker.push(BrokerDisconnected(ts=clock.now(), reason="link down"))
     await engine.kill("test")
     await eventually(lambda: engine.book.kill_confirmed is False)
-    assert broker.cancel_all_calls == 0 and len(broker.working) == 3
+    assert broker.cancel_all_calls == 0 and len(broker.entries()) == 3
     assert all(o.unknown for o in engine.snapshot().orders)
     await broker.connect()
     await eventually(lambda: engine.book.kill_confirmed is True)

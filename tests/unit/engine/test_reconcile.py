@@ -5,12 +5,16 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from contracts.broker import BrokerOrder
+from contracts.broker import BrokerOrder, order_ref_for
 from contracts.enums import (
+    AlertLevel,
     BrokerOrderStatus,
     DenialReason,
     DriftResolution,
+    DriftSeverity,
     DriftType,
+    LifecycleState,
+    OrderLeg,
     OrderType,
     Side,
     TradingState,
@@ -164,4 +168,92 @@ async def test_rearm_cannot_lift_reducing_while_drift_is_unresolved(tmp_path: Pa
     (drift,) = engine.book.drifts.values()
     await engine.resolve_drift(drift.drift_id, DriftResolution.ACKNOWLEDGED, "known")
     assert engine.book.trading_state is TradingState.ACTIVE
+    await engine.stop()
+
+
+async def managed_bracket(engine, broker, clock) -> str:  # type: ignore[no-untyped-def]
+    """Long 10 AAPL, its bracket stop and target working at the broker; the intent id."""
+    intent = make_intent(clock, stop_loss="99.90", take_profit="100.20")
+    assert (await engine.propose(intent)).accepted
+    assert (await approve_pending(engine, intent.intent_id)).ok
+    broker.fill(order_ref_for(intent.intent_id), 10, "100.00")
+    await eventually(lambda: engine.book.records[intent.intent_id].state is LifecycleState.MANAGED)
+    return intent.intent_id
+
+
+async def test_a_stop_gone_at_the_broker_unheard_is_critical_drift(tmp_path: Path) -> None:
+    """The broker no longer works the position's stop and sent nothing the engine heard: the
+    periodic reconciliation says so (critical), and changes nothing by itself."""
+    engine, broker, clock = await started_engine(tmp_path)
+    iid = await managed_bracket(engine, broker, clock)
+    assert (await engine.reconcile("periodic")).message == "reconciled: engine and broker agree"
+    broker.drop_silently(order_ref_for(iid, OrderLeg.STOP_LOSS))
+    await engine.reconcile("periodic")
+    (drift,) = engine.book.drifts.values()
+    assert drift.drift_type is DriftType.EXIT_MISSING_AT_BROKER
+    assert drift.severity is DriftSeverity.CRITICAL
+    assert drift.subject == order_ref_for(iid)
+    assert drift.engine_state == {"working": "stop, target", "position": "10 AAPL"}
+    assert drift.broker_state == {"missing": "stop"}
+    assert engine.book.records[iid].state is LifecycleState.MANAGED  # not corrected
+    assert engine.book.trading_state is TradingState.REDUCING
+    assert any(a.code == "DRIFT" and a.level is AlertLevel.CRITICAL for a in engine.book.alerts)
+    await engine.stop()
+
+
+async def test_adopting_both_exits_gone_leaves_the_position_filled_and_unprotected(
+    tmp_path: Path,
+) -> None:
+    engine, broker, clock = await started_engine(tmp_path)
+    iid = await managed_bracket(engine, broker, clock)
+    for leg in (OrderLeg.STOP_LOSS, OrderLeg.TAKE_PROFIT):
+        broker.drop_silently(order_ref_for(iid, leg))
+    await engine.reconcile("periodic")
+    (drift,) = engine.book.drifts.values()
+    assert drift.broker_state == {"missing": "stop, target"}
+    ok = await engine.resolve_drift(
+        drift.drift_id, DriftResolution.ENGINE_CORRECTED, "stop expired at the close"
+    )
+    assert ok.ok, ok.message
+    assert engine.book.records[iid].state is LifecycleState.FILLED
+    assert engine.book.positions["AAPL"].quantity == 10  # still held, nothing protects it
+    gone = next(a for a in engine.book.alerts if a.code == "EXITS_GONE")
+    assert iid in gone.message and "unprotected" in gone.message
+    assert engine.book.drifts == {}
+    assert engine.book.trading_state is TradingState.ACTIVE
+    assert (await engine.reconcile("again")).message == "reconciled: engine and broker agree"
+    await engine.stop()
+
+
+async def test_a_target_gone_alone_is_high_and_cannot_be_adopted_leg_by_leg(
+    tmp_path: Path,
+) -> None:
+    """The stop still works: the engine cannot mark one leg gone, so adopting is refused with
+    what the trader can do; nothing is recorded and the drift stays open."""
+    engine, broker, clock = await started_engine(tmp_path)
+    iid = await managed_bracket(engine, broker, clock)
+    broker.drop_silently(order_ref_for(iid, OrderLeg.TAKE_PROFIT))
+    await engine.reconcile("periodic")
+    (drift,) = engine.book.drifts.values()
+    assert drift.severity is DriftSeverity.HIGH and drift.broker_state == {"missing": "target"}
+    refused = await engine.resolve_drift(drift.drift_id, DriftResolution.ENGINE_CORRECTED, "gone")
+    assert not refused.ok and refused.code == "EXIT_STILL_WORKING"
+    assert "stop still works" in refused.message
+    assert engine.book.records[iid].state is LifecycleState.MANAGED
+    assert list(engine.book.drifts) == [drift.drift_id]
+    acked = await engine.resolve_drift(drift.drift_id, DriftResolution.ACKNOWLEDGED, "no target")
+    assert acked.ok and engine.book.drifts == {}
+    await engine.reconcile("again")
+    assert engine.book.drifts == {}  # the same difference, acknowledged: not raised again
+    await engine.stop()
+
+
+async def test_an_exit_that_filled_is_not_missing(tmp_path: Path) -> None:
+    """The stop filled and the target went with it (one OCA group): closed, not drift."""
+    engine, broker, clock = await started_engine(tmp_path)
+    iid = await managed_bracket(engine, broker, clock)
+    broker.fill(order_ref_for(iid, OrderLeg.STOP_LOSS), 10, "99.90")
+    await eventually(lambda: engine.book.records[iid].state is LifecycleState.CLOSED)
+    assert order_ref_for(iid, OrderLeg.TAKE_PROFIT) not in broker.working
+    assert (await engine.reconcile("periodic")).message == "reconciled: engine and broker agree"
     await engine.stop()

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from contracts.broker import BrokerPosition
-from contracts.enums import Side
 from engine.engine import Engine
 from tests.support import FakeBroker, approve_pending, eventually, make_intent, started_engine
 
@@ -55,15 +54,13 @@ async def test_bracket_exits_held_at_the_broker_while_the_entry_works_are_not_dr
     intent = make_intent(clock, limit="99.00", stop_loss="98.90")  # rests below the market
     await engine.propose(intent)
     assert (await approve_pending(engine, intent.intent_id)).ok
-    entry = broker.working[f"dg:{intent.intent_id}:ENTRY"]
     stop_ref = f"dg:{intent.intent_id}:SL"
-    broker.working[stop_ref] = entry.model_copy(  # the bracket stop, held at the broker
-        update={"order_ref": stop_ref, "perm_id": entry.perm_id + 1, "side": Side.SELL}
-    )
+    held = broker.working[stop_ref]  # the bracket stop, held at the broker
     result = await engine.reconcile("manual")
     assert result.ok and engine.book.drifts == {}, result.message
-    # once the entry is cancelled unfilled, a live stop is a real mismatch
+    # once the entry is cancelled unfilled, a stop the broker kept working is a real mismatch
     broker.confirm_cancel(f"dg:{intent.intent_id}:ENTRY")
+    broker.working[stop_ref] = held
     clock.advance(1)
     await engine.reconcile("again")
     assert [d.subject for d in engine.book.drifts.values()] == [stop_ref]

@@ -89,7 +89,7 @@ async def test_rollback_cancels_flattens_verifies_and_records(tmp_path: Path) ->
     second = make_intent(engine.clock, quantity=5, limit="99.50", stop_loss="99.40")
     assert (await engine.propose(second)).accepted
     assert (await approve_pending(engine, second.intent_id)).ok
-    assert len(broker.working) == 1
+    assert broker.entries() == [order_ref_for(second.intent_id)]
 
     task = asyncio.ensure_future(engine.rollback("drill", actor="risk"))
     await eventually(lambda: any(r.order_ref.endswith(":FLAT") for r in broker.submits))
