@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Container
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -239,12 +239,16 @@ def _exits_missing_difference(
         DriftType.EXIT_MISSING_AT_BROKER,
         order_ref,
         {
-            "working": ", ".join(EXIT_NAMES[leg] for leg in rec.exit_legs),
+            "working": _names(rec.exit_legs),
             "position": f"{open_qty} {rec.intent.order.instrument.symbol}",
         },
-        {"missing": ", ".join(EXIT_NAMES[leg] for leg in missing)},
+        {"missing": _names(missing)},
         DriftSeverity.CRITICAL if OrderLeg.STOP_LOSS in missing else DriftSeverity.HIGH,
     )
+
+
+def _names(legs: Iterable[OrderLeg]) -> str:
+    return " and ".join(EXIT_NAMES[leg] for leg in legs)
 
 
 def _exits_may_work(rec: IntentRecord) -> bool:
@@ -510,9 +514,10 @@ class Reconciler:
         return None
 
     async def _adopt_exits_gone(self, drift: DriftDetected) -> CommandResult | None:
-        """Every exit of the position gone at the broker: the entry is FILLED again, unprotected
-        (as recovery does after a restart). The book cannot mark one leg gone while the other
-        works, so then it refuses and says what the trader can do."""
+        """The position's stop gone at the broker: the entry is FILLED again, unprotected, as
+        when the broker reports an exit cancelled (and as recovery does after a restart); an
+        exit still working there is then raised by the next reconciliation. With the stop still
+        working (only the target gone) the book cannot mark the target alone: refused."""
         parsed = parse_order_ref(drift.subject)
         rec = self._book.records.get(parsed[0]) if parsed else None
         if rec is None or rec.state is not LifecycleState.MANAGED:
@@ -523,25 +528,27 @@ class Reconciler:
             return CommandResult(False, f"cannot ask the broker: {exc}", "BROKER_UNAVAILABLE")
         at_broker = {o.order_ref for o in open_orders if o.status in OPEN_AT_BROKER}
         missing = _exits_missing(rec, at_broker)
-        working = [EXIT_NAMES[leg] for leg in rec.exit_legs if leg not in missing]
+        working = [leg for leg in rec.exit_legs if leg not in missing]
         if not missing:
             return CommandResult(
                 False, "the broker works every exit again: resolve it as broker fixed", "AGREES"
             )
-        if working:
+        if OrderLeg.STOP_LOSS in working:
             return CommandResult(
                 False,
-                f"its {', '.join(working)} still works at the broker: the engine cannot mark one "
-                "leg gone; close the position or acknowledge",
+                "its stop still works at the broker: the engine cannot mark the target alone "
+                "gone; acknowledge it, or close the position",
                 "EXIT_STILL_WORKING",
             )
         iid = rec.intent.intent_id
         self._recorder.transition(rec, Trigger.CANCEL_CONFIRMED)
+        still = f"; its {_names(working)} still works there" if working else ""
         self._recorder.alert(
             AlertLevel.CRITICAL,
             "EXITS_GONE",
-            f"{iid}: its exits are not at the broker (drift {drift.drift_id}): "
-            f"{rec.intent.order.instrument.symbol} position unprotected",
+            f"{iid}: its {_names(missing)} {'are' if len(missing) > 1 else 'is'} not at the "
+            f"broker (drift {drift.drift_id}): "
+            f"{rec.intent.order.instrument.symbol} position unprotected{still}",
             iid,
         )
         return None

@@ -193,7 +193,7 @@ async def test_a_stop_gone_at_the_broker_unheard_is_critical_drift(tmp_path: Pat
     assert drift.drift_type is DriftType.EXIT_MISSING_AT_BROKER
     assert drift.severity is DriftSeverity.CRITICAL
     assert drift.subject == order_ref_for(iid)
-    assert drift.engine_state == {"working": "stop, target", "position": "10 AAPL"}
+    assert drift.engine_state == {"working": "stop and target", "position": "10 AAPL"}
     assert drift.broker_state == {"missing": "stop"}
     assert engine.book.records[iid].state is LifecycleState.MANAGED  # not corrected
     assert engine.book.trading_state is TradingState.REDUCING
@@ -210,7 +210,7 @@ async def test_adopting_both_exits_gone_leaves_the_position_filled_and_unprotect
         broker.drop_silently(order_ref_for(iid, leg))
     await engine.reconcile("periodic")
     (drift,) = engine.book.drifts.values()
-    assert drift.broker_state == {"missing": "stop, target"}
+    assert drift.broker_state == {"missing": "stop and target"}
     ok = await engine.resolve_drift(
         drift.drift_id, DriftResolution.ENGINE_CORRECTED, "stop expired at the close"
     )
@@ -238,7 +238,7 @@ async def test_a_target_gone_alone_is_high_and_cannot_be_adopted_leg_by_leg(
     assert drift.severity is DriftSeverity.HIGH and drift.broker_state == {"missing": "target"}
     refused = await engine.resolve_drift(drift.drift_id, DriftResolution.ENGINE_CORRECTED, "gone")
     assert not refused.ok and refused.code == "EXIT_STILL_WORKING"
-    assert "stop still works" in refused.message
+    assert "its stop still works at the broker" in refused.message
     assert engine.book.records[iid].state is LifecycleState.MANAGED
     assert list(engine.book.drifts) == [drift.drift_id]
     acked = await engine.resolve_drift(drift.drift_id, DriftResolution.ACKNOWLEDGED, "no target")
@@ -256,4 +256,28 @@ async def test_an_exit_that_filled_is_not_missing(tmp_path: Path) -> None:
     await eventually(lambda: engine.book.records[iid].state is LifecycleState.CLOSED)
     assert order_ref_for(iid, OrderLeg.TAKE_PROFIT) not in broker.working
     assert (await engine.reconcile("periodic")).message == "reconciled: engine and broker agree"
+    await engine.stop()
+
+
+async def test_adopting_a_stop_gone_alone_says_the_target_still_works(tmp_path: Path) -> None:
+    """As when the broker reports the stop cancelled: the entry is FILLED, unprotected; the
+    target the broker still works is then raised by the next reconciliation."""
+    engine, broker, clock = await started_engine(tmp_path)
+    iid = await managed_bracket(engine, broker, clock)
+    broker.drop_silently(order_ref_for(iid, OrderLeg.STOP_LOSS))
+    await engine.reconcile("periodic")
+    (drift,) = engine.book.drifts.values()
+    ok = await engine.resolve_drift(drift.drift_id, DriftResolution.ENGINE_CORRECTED, "gone")
+    assert ok.ok, ok.message
+    assert engine.book.records[iid].state is LifecycleState.FILLED
+    gone = next(a for a in engine.book.alerts if a.code == "EXITS_GONE")
+    assert gone.message == (
+        f"{iid}: its stop is not at the broker (drift {drift.drift_id}): "
+        "AAPL position unprotected; its target still works there"
+    )
+    clock.advance(1)
+    await engine.reconcile("again")
+    (left,) = engine.book.drifts.values()
+    assert left.drift_type is DriftType.STATUS_MISMATCH
+    assert left.subject == order_ref_for(iid, OrderLeg.TAKE_PROFIT)
     await engine.stop()
