@@ -251,7 +251,8 @@ class FakeBroker:
 
     def reject(self, ref: str, code: int = 201, reason: str = "insufficient margin") -> None:
         self.working.pop(ref, None)
-        self._drop_exits(ref)
+        if self._leg(ref) not in EXIT_LEGS:
+            self._drop_exits(ref)  # a refused entry takes its exits with it
         self.sink(OrderRejected(ts=self.clock.now(), order_ref=ref, code=code, reason=reason))
 
     def cancel_exits(self, intent_id: str, *legs: OrderLeg) -> None:
@@ -266,7 +267,7 @@ class FakeBroker:
         o = self.working.pop(ref, None)
         if o is None:
             return
-        if o.filled == 0:
+        if o.filled == 0 and self._leg(ref) not in EXIT_LEGS:
             self._drop_exits(ref)  # an unfilled entry's exits go with it
         self.sink(
             OrderCancelled(ts=self.clock.now(), order_ref=ref, perm_id=o.perm_id, filled=o.filled)
@@ -287,7 +288,7 @@ class FakeBroker:
         return parsed[1] if parsed else None
 
     def _drop_exits(self, ref: str) -> None:
-        """Unlist the bracket exits of `ref`'s intent other than `ref` itself."""
+        """Unlist the bracket exits of `ref`'s intent."""
         parsed = parse_order_ref(ref)
         if parsed is not None:
             for leg in EXIT_LEGS:
