@@ -50,6 +50,9 @@ class KillSwitch:
         self._limits = limits
         self.confirmation: asyncio.Task[None] | None = None
         """The running global cancel + broker confirmation after a kill."""
+        self._auto_kill: asyncio.Task[CommandResult] | None = None
+        """A loss trigger's kill, spawned and not yet run: the events right behind the one that
+        tripped it see the book still ACTIVE, and must not throw the switch again."""
 
     @property
     def state(self) -> TradingState:
@@ -218,8 +221,8 @@ class KillSwitch:
             and book.consecutive_losses > book.losses_at_rearm
         ):
             reason = f"{book.consecutive_losses} consecutive losses"
-        if reason:
-            self._tasks.spawn(self.kill(reason, actor="auto"), "auto-kill")
+        if reason and (self._auto_kill is None or self._auto_kill.done()):
+            self._auto_kill = self._tasks.spawn(self.kill(reason, actor="auto"), "auto-kill")
 
     async def stop(self) -> None:
         if self.confirmation:

@@ -101,3 +101,19 @@ async def test_the_lockout_ends_at_the_next_session_across_a_restart(tmp_path: P
         await again.propose(make_intent(broker.clock, limit="100.05", stop_loss="99.95"))
     ).accepted
     await again.stop()
+
+
+async def test_one_loss_trigger_throws_the_switch_once(tmp_path: Path) -> None:
+    """The second loss's fill and the account updates right behind it each looked at the
+    lockout before the spawned kill had run, and each threw the switch: three KILL alerts for
+    one lockout, and the broker's kill confirmation restarted each time."""
+    engine, broker, _ = await started_engine(tmp_path, config_with(max_trades_per_day=100))
+    await losing_round_trip(engine, broker, 1)
+    await losing_round_trip(engine, broker, 2)
+    account_update(broker)
+    account_update(broker)
+    await let_spawned_tasks_run()
+    assert engine.book.trading_state is TradingState.HALTED
+    kills = [a.message for a in engine.book.alerts if a.code == "KILL"]
+    assert kills == ["HALTED by auto: 2 consecutive losses"]
+    await engine.stop()
