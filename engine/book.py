@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Container
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from contracts.broker import order_ref_for
 from contracts.enums import (
     DriftResolution,
     LifecycleState,
@@ -120,6 +122,11 @@ class IntentRecord:
             )
             if price is not None
         )
+
+    def exits_missing(self, open_at_broker: Container[str]) -> list[OrderLeg]:
+        """This intent's bracket exits whose orderRef `open_at_broker` does not hold."""
+        iid = self.intent.intent_id
+        return [leg for leg in self.exit_legs if order_ref_for(iid, leg) not in open_at_broker]
 
     @property
     def has_exits(self) -> bool:

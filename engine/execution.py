@@ -12,7 +12,6 @@ from contracts.broker import (
     OrderCancelled,
     OrderFilled,
     OrderRejected,
-    order_ref_for,
     parse_order_ref,
 )
 from contracts.enums import AlertLevel, LifecycleState, OrderLeg, TradingState, Trigger
@@ -302,7 +301,8 @@ class ExecutionEvents:
 
     def _recover_record(self, rec: IntentRecord, at_broker: dict[str, BrokerOrder]) -> None:
         iid = rec.intent.intent_id
-        exits_at_broker = any(order_ref_for(iid, leg) in at_broker for leg in rec.exit_legs)
+        missing = rec.exits_missing(at_broker)
+        exits_at_broker = any(leg not in missing for leg in rec.exit_legs)
         filled_then_cancelled = rec.state is LifecycleState.CANCELLED and rec.entry_filled > 0
         if rec.has_exits and (rec.state is LifecycleState.FILLED or filled_then_cancelled):
             if exits_at_broker:

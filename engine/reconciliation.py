@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Container, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -14,7 +14,6 @@ from contracts.broker import (
     AccountSnapshot,
     BrokerOrder,
     BrokerPosition,
-    order_ref_for,
     parse_order_ref,
 )
 from contracts.config import Config
@@ -218,16 +217,10 @@ def _orders(book: Book, open_orders: list[BrokerOrder]) -> list[Difference]:
                 )
             )
         elif rec.state is LifecycleState.MANAGED and order_ref:
-            missing = _exits_missing(rec, at_broker)
+            missing = rec.exits_missing(at_broker)
             if missing:
                 out.append(_exits_missing_difference(rec, order_ref, missing))
     return out
-
-
-def _exits_missing(rec: IntentRecord, open_at_broker: Container[str]) -> list[OrderLeg]:
-    """The bracket exits of a managed position the broker no longer works."""
-    iid = rec.intent.intent_id
-    return [leg for leg in rec.exit_legs if order_ref_for(iid, leg) not in open_at_broker]
 
 
 def _exits_missing_difference(
@@ -527,7 +520,7 @@ class Reconciler:
         except BrokerUnavailable as exc:
             return CommandResult(False, f"cannot ask the broker: {exc}", "BROKER_UNAVAILABLE")
         at_broker = {o.order_ref for o in open_orders if o.status in OPEN_AT_BROKER}
-        missing = _exits_missing(rec, at_broker)
+        missing = rec.exits_missing(at_broker)
         working = [leg for leg in rec.exit_legs if leg not in missing]
         if not missing:
             return CommandResult(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from contracts.broker import BrokerOrder, ModifyRejected, order_ref_for
-from contracts.enums import BrokerOrderStatus, LifecycleState, OrderLeg, OrderType, Side
+from contracts.broker import ModifyRejected, order_ref_for
+from contracts.enums import LifecycleState, OrderLeg, Side
 from contracts.events import OrderModified, parse_event
 from engine.clock import ManualClock
 from engine.engine import Engine
@@ -22,23 +22,6 @@ class StopBroker(FakeBroker):
         super().__init__(clock)
         self.stop_moves: list[tuple[str, Decimal | None]] = []
         self.refuse_with: int | None = None
-
-    def fills_as_order(self, intent_id: str) -> BrokerOrder:
-        """The bracket's stop leg as a working sell stop (the fake keeps only the entry)."""
-        entry = self.submits[0]
-        return BrokerOrder(
-            order_ref=order_ref_for(intent_id, OrderLeg.STOP_LOSS),
-            broker_order_id=900,
-            perm_id=1900,
-            instrument=entry.instrument,
-            side=Side.SELL,
-            quantity=entry.quantity,
-            filled=Decimal(0),
-            remaining=entry.quantity,
-            order_type=OrderType.STOP,
-            stop_price=entry.stop_loss,
-            status=BrokerOrderStatus.WORKING,
-        )
 
     async def modify(
         self,
@@ -178,9 +161,7 @@ async def test_an_exit_into_a_bigger_position_is_refused(tmp_path: Path) -> None
 async def test_an_exit_of_a_closed_partial_or_foreign_trade_is_refused(tmp_path: Path) -> None:
     # The trade already stopped out: nothing is open, an "exit" would open a short.
     engine, broker, iid = await bot_trade(tmp_path / "closed")
-    stop_leg = order_ref_for(iid, OrderLeg.STOP_LOSS)
-    broker.working[stop_leg] = broker.fills_as_order(iid)
-    broker.fill(stop_leg, 10, "99.90")
+    broker.fill(order_ref_for(iid, OrderLeg.STOP_LOSS), 10, "99.90")  # the listed stop
     assert engine.book.records[iid].state is LifecycleState.CLOSED
     closed = await engine.strategy_exit(iid, "time", "attack: exit a closed trade")
     assert not closed.ok and broker.stop_moves == []

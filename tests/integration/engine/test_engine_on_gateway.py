@@ -81,18 +81,24 @@ async def resting_order(desk: Desk, quantity: int = 10) -> str:
     return intent.intent_id
 
 
-async def test_propose_approve_ack_partial_fill_fill_position(desk: Desk) -> None:
+async def marketable_order(desk: Desk, stop_under_ask: str) -> str:
+    """A limit buy of 10 two cents over the ask (it fills), its bracket stop `stop_under_ask`
+    under the ask: proposed and approved; its intent id."""
     _, ask = desk.quote()
-    desk.gateway.faults.partial_fill_next_orders(1)
     intent = make_intent(
         desk.engine.clock,
         quantity=10,
         limit=str(ask + Decimal("0.02")),
-        stop_loss=str(ask - Decimal("0.08")),
+        stop_loss=str(ask - Decimal(stop_under_ask)),
     )
     assert (await desk.engine.propose(intent)).accepted
     assert (await approve_pending(desk.engine, intent.intent_id)).ok
-    rec = desk.engine.book.records[intent.intent_id]
+    return intent.intent_id
+
+
+async def test_propose_approve_ack_partial_fill_fill_position(desk: Desk) -> None:
+    desk.gateway.faults.partial_fill_next_orders(1)
+    rec = desk.engine.book.records[await marketable_order(desk, "0.08")]
     await eventually(lambda: rec.acked_at is not None and rec.perm_id)
     await eventually(lambda: 0 < rec.entry_filled < 10)
     assert rec.state is LifecycleState.SUBMITTED  # partially filled, still working
@@ -223,21 +229,13 @@ async def test_a_stop_the_broker_dropped_unheard_is_drift_at_the_next_reconcilia
 ) -> None:
     """The gateway takes the position's bracket stop off its book and tells no client: only
     the reconciliation's open-orders answer (reqAllOpenOrders, real ib_async) shows it gone."""
-    _, ask = desk.quote()
-    intent = make_intent(
-        desk.engine.clock,
-        quantity=10,
-        limit=str(ask + Decimal("0.02")),
-        stop_loss=str(ask - Decimal("0.10")),
-    )
-    assert (await desk.engine.propose(intent)).accepted
-    assert (await approve_pending(desk.engine, intent.intent_id)).ok
-    rec = desk.engine.book.records[intent.intent_id]
+    iid = await marketable_order(desk, "0.10")
+    rec = desk.engine.book.records[iid]
     await eventually(lambda: rec.state is LifecycleState.MANAGED)
     agreed = await desk.engine.reconcile("periodic")
     assert agreed.message == "reconciled: engine and broker agree", agreed.message
 
-    desk.gateway.faults.lose_order(order_ref_for(intent.intent_id, OrderLeg.STOP_LOSS))
+    desk.gateway.faults.lose_order(order_ref_for(iid, OrderLeg.STOP_LOSS))
     await desk.engine.reconcile("periodic")
     (drift,) = desk.engine.book.drifts.values()
     assert drift.drift_type is DriftType.EXIT_MISSING_AT_BROKER
