@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -22,7 +23,7 @@ from textual.widgets import _data_table as data_table_module
 from textual.widgets._footer import FooterKey
 
 from console.tui import bus_feed
-from console.tui.app import DeskgateApp
+from console.tui.app import APPROVING_SHOWN_AFTER_S, DeskgateApp
 from console.tui.messages import EngineChanged
 from console.tui.screens.main import MainScreen
 from console.tui.widgets.approvals import ApprovalQueue
@@ -67,9 +68,20 @@ async def test_approve_in_flight_dims_the_footer_key_without_rebuilding_the_foot
         await wait_for(pilot, lambda: not approve_key(app).has_class("-disabled"))
         keys = list(footer.query_children(FooterKey))
         rebuilt = footer.recomposes
+        approving_at: list[float] = []
+        show = line.show_result
+
+        def noting_show(command: str, ok: bool, message: str) -> None:
+            if command == "approving":
+                approving_at.append(time.monotonic())
+            show(command, ok, message)
+
+        line.show_result = noting_show  # type: ignore[method-assign]
+        pressed = time.monotonic()
         await pilot.press("a")
-        assert "approving" not in str(line.text)  # a quick answer would come first
         await wait_for(pilot, lambda: "approving" in str(line.text))
+        # not at once: a quick answer would come first (timed, so a slow press cannot fail it)
+        assert approving_at[0] - pressed >= APPROVING_SHOWN_AFTER_S
         await wait_for(pilot, lambda: approve_key(app).has_class("-disabled"))
         assert list(footer.query_children(FooterKey)) == keys  # the same widgets, dimmed
         await wait_for(pilot, lambda: any(o.intent_id == "orb-aapl-03" for o in engine.orders))
