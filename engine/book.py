@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from contracts.broker import order_ref_for
+from contracts.broker import order_ref_for, parse_order_ref
 from contracts.enums import (
     DriftResolution,
     LifecycleState,
@@ -30,6 +30,7 @@ from contracts.events import (
     KillFlagCleared,
     KillFlagRaised,
     OrderAcknowledged,
+    OrderCancelConfirmed,
     OrderRejectedByBroker,
     OrderSubmitting,
     PositionBead,
@@ -91,6 +92,9 @@ class IntentRecord:
     filled: dict[OrderLeg, Decimal] = field(default_factory=dict)
     fill_notional: dict[OrderLeg, Decimal] = field(default_factory=dict)
     exempt: str | None = None
+    exits_gone: set[OrderLeg] = field(default_factory=set)
+    """Bracket exits the broker no longer works, each recorded by a CANCELLED bead naming the
+    leg's orderRef (heard cancelled, or adopted from a reconciliation); never placed again."""
 
     @property
     def requested(self) -> Decimal:
@@ -123,10 +127,24 @@ class IntentRecord:
             if price is not None
         )
 
+    @property
+    def standing_exits(self) -> tuple[OrderLeg, ...]:
+        """The bracket exits not known gone at the broker."""
+        return tuple(leg for leg in self.exit_legs if leg not in self.exits_gone)
+
+    @property
+    def protected(self) -> bool:
+        """Whether a standing exit still protects the position: its stop (its target, for a
+        bracket with no stop)."""
+        standing = self.standing_exits
+        if OrderLeg.STOP_LOSS in self.exit_legs:
+            return OrderLeg.STOP_LOSS in standing
+        return bool(standing)
+
     def exits_missing(self, open_at_broker: Container[str]) -> list[OrderLeg]:
-        """This intent's bracket exits whose orderRef `open_at_broker` does not hold."""
+        """This intent's standing exits whose orderRef `open_at_broker` does not hold."""
         iid = self.intent.intent_id
-        return [leg for leg in self.exit_legs if order_ref_for(iid, leg) not in open_at_broker]
+        return [leg for leg in self.standing_exits if order_ref_for(iid, leg) not in open_at_broker]
 
     @property
     def has_exits(self) -> bool:
@@ -260,6 +278,8 @@ class Book:
                 rec = self.records[event.intent_id]
                 if rec.exempt is None and rec.submitted_at is not None:
                     self.trades_today = max(0, self.trades_today - 1)  # never left: not a trade
+            case OrderCancelConfirmed():
+                self._exit_gone(event)
             case OrderAcknowledged():
                 rec = self.records[event.intent_id]
                 rec.perm_id = event.perm_id
@@ -310,6 +330,15 @@ class Book:
                 pos.avg_price = event.avg_price
             case _:
                 pass
+
+    def _exit_gone(self, event: OrderCancelConfirmed) -> None:
+        """A CANCELLED bead naming a bracket exit's orderRef: that leg no longer works."""
+        parsed = parse_order_ref(event.order_ref)
+        rec = self.records.get(event.intent_id)
+        if parsed is None or rec is None or parsed[0] != event.intent_id:
+            return
+        if parsed[1] in rec.exit_legs:
+            rec.exits_gone.add(parsed[1])
 
     def _pending_ended(
         self, event: AuditedEvent, intent_id: str, outcome: str, reason: str

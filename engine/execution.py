@@ -12,6 +12,7 @@ from contracts.broker import (
     OrderCancelled,
     OrderFilled,
     OrderRejected,
+    order_ref_for,
     parse_order_ref,
 )
 from contracts.enums import AlertLevel, LifecycleState, OrderLeg, TradingState, Trigger
@@ -23,7 +24,7 @@ from contracts.events import (
 )
 from engine import crashpoints
 from engine.audit import AuditUnavailable
-from engine.book import Book, IntentRecord
+from engine.book import FINAL_STATES, Book, IntentRecord
 from engine.clock import Clock
 from engine.fsm import CANCELLABLE
 from engine.killswitch import KillSwitch
@@ -55,10 +56,6 @@ class ExecutionEvents:
         self._clock = clock
         self.applied = 0
         """Order acks, fills, cancels and rejects applied: a reconciliation spanning one retries."""
-        self._exits_cancelled: dict[str, set[OrderLeg]] = {}
-        """Bracket exits the broker reported cancelled while their entry still worked, by
-        intent (a partly filled entry whose remainder is cancelled keeps its exits only while
-        they are not); dropped once the entry's cancel is answered."""
 
     def _record_for(self, order_ref: str) -> tuple[IntentRecord, OrderLeg] | None:
         parsed = parse_order_ref(order_ref)
@@ -220,21 +217,37 @@ class ExecutionEvents:
                     # The remainder is cancelled; the bracket's exits stay at the broker for
                     # what filled (shrunk to it): the position is protected, as after a fill.
                     self._recorder.transition(rec, Trigger.EXITS_WORKING)
-            self._exits_cancelled.pop(rec.intent.intent_id, None)
             return
-        if rec.state in CANCELLABLE:  # the entry's own cancel answer will ask (_exits_stay)
-            self._exits_cancelled.setdefault(rec.intent.intent_id, set()).add(leg)
-        if rec.state is LifecycleState.MANAGED and rec.exit_filled < rec.entry_filled:
-            # An exit was cancelled while the position is still (partly) open.
-            self._recorder.transition(rec, Trigger.CANCEL_CONFIRMED)
+        self._exit_cancelled(rec, leg, event)
 
     def _exits_stay(self, rec: IntentRecord, filled_at_cancel: Decimal) -> bool:
         """An entry cancelled after part of it filled, with a bracket exit the broker has not
         reported cancelled: that exit works for the filled part."""
-        if max(rec.entry_filled, filled_at_cancel) <= 0:
-            return False
-        cancelled = self._exits_cancelled.get(rec.intent.intent_id, set())
-        return any(leg not in cancelled for leg in rec.exit_legs)
+        return max(rec.entry_filled, filled_at_cancel) > 0 and bool(rec.standing_exits)
+
+    def _exit_cancelled(self, rec: IntentRecord, leg: OrderLeg, event: OrderCancelled) -> None:
+        """The broker cancelled a bracket exit: recorded by leg (the Orders panel shows that leg
+        cancelled, the reconciliation stops looking for it). While the position is open, the
+        stop gone leaves it unprotected: FILLED again. A target gone while the stop still works
+        leaves it MANAGED: protected, and nothing the broker lists is then drift."""
+        if leg not in rec.standing_exits or rec.state in FINAL_STATES:
+            return  # a stop filled and its OCA sibling went with it; or heard twice
+        self._recorder.emit(
+            OrderCancelConfirmed(
+                ts_event=event.ts,
+                ts_init=self._clock.now(),
+                intent_id=rec.intent.intent_id,
+                order_ref=event.order_ref,
+                filled=event.filled,
+                reason=event.reason,
+            )
+        )
+        if (
+            rec.state is LifecycleState.MANAGED
+            and rec.exit_filled < rec.entry_filled
+            and not rec.protected
+        ):
+            self._recorder.transition(rec, Trigger.CANCEL_CONFIRMED)
 
     def on_rejected(self, event: OrderRejected) -> None:
         self.applied += 1
@@ -302,9 +315,11 @@ class ExecutionEvents:
     def _recover_record(self, rec: IntentRecord, at_broker: dict[str, BrokerOrder]) -> None:
         iid = rec.intent.intent_id
         missing = rec.exits_missing(at_broker)
-        exits_at_broker = any(leg not in missing for leg in rec.exit_legs)
+        exits_at_broker = any(leg not in missing for leg in rec.standing_exits)
         filled_then_cancelled = rec.state is LifecycleState.CANCELLED and rec.entry_filled > 0
-        if rec.has_exits and (rec.state is LifecycleState.FILLED or filled_then_cancelled):
+        # FILLED with an exit recorded gone is where the exits' cancel left it, not a crash.
+        filled_unmarked = rec.state is LifecycleState.FILLED and not rec.exits_gone
+        if rec.has_exits and (filled_unmarked or filled_then_cancelled):
             if exits_at_broker:
                 # Crashed between the fill (or a part fill's cancel) and marking its bracket
                 # exits working: the broker works them.
@@ -313,6 +328,15 @@ class ExecutionEvents:
             # The exits went while nobody listened (a DAY stop expired overnight, a cancel in
             # TWS during a disconnect; their fills were taken in above): nothing protects the
             # position now, and the screen must not say a stop works.
+            for leg in missing:
+                self._recorder.emit(
+                    OrderCancelConfirmed(
+                        **self._recorder.now_pair(),
+                        intent_id=iid,
+                        order_ref=order_ref_for(iid, leg),
+                        reason="not at the broker on resync",
+                    )
+                )
             self._recorder.transition(rec, Trigger.CANCEL_CONFIRMED)
             self._recorder.alert(
                 AlertLevel.WARNING,

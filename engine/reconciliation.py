@@ -14,6 +14,7 @@ from contracts.broker import (
     AccountSnapshot,
     BrokerOrder,
     BrokerPosition,
+    order_ref_for,
     parse_order_ref,
 )
 from contracts.config import Config
@@ -189,12 +190,15 @@ def _orders(book: Book, open_orders: list[BrokerOrder]) -> list[Difference]:
                         DriftSeverity.HIGH,
                     )
                 )
-        elif not _exits_may_work(rec):
+        elif leg in rec.exits_gone or not _exits_may_work(rec):
+            engine_side = {"state": rec.state.value}
+            if leg in rec.exits_gone:
+                engine_side["exit"] = "cancelled"  # recorded gone, yet the broker lists it
             out.append(
                 Difference(
                     DriftType.STATUS_MISMATCH,
                     ref,
-                    {"state": rec.state.value},
+                    engine_side,
                     _broker_order_state(order),
                     DriftSeverity.HIGH,
                 )
@@ -232,7 +236,7 @@ def _exits_missing_difference(
         DriftType.EXIT_MISSING_AT_BROKER,
         order_ref,
         {
-            "working": _names(rec.exit_legs),
+            "working": _names(rec.standing_exits),
             "position": f"{open_qty} {rec.intent.order.instrument.symbol}",
         },
         {"missing": _names(missing)},
@@ -507,10 +511,10 @@ class Reconciler:
         return None
 
     async def _adopt_exits_gone(self, drift: DriftDetected) -> CommandResult | None:
-        """The position's stop gone at the broker: the entry is FILLED again, unprotected, as
-        when the broker reports an exit cancelled (and as recovery does after a restart); an
-        exit still working there is then raised by the next reconciliation. With the stop still
-        working (only the target gone) the book cannot mark the target alone: refused."""
+        """Record each exit the broker no longer works as gone (the Orders panel then shows it
+        cancelled). With the stop gone the entry is FILLED again, unprotected, as when the
+        broker reports the stop cancelled (and as recovery does after a restart); a target gone
+        while the stop still works leaves it MANAGED."""
         parsed = parse_order_ref(drift.subject)
         rec = self._book.records.get(parsed[0]) if parsed else None
         if rec is None or rec.state is not LifecycleState.MANAGED:
@@ -521,27 +525,37 @@ class Reconciler:
             return CommandResult(False, f"cannot ask the broker: {exc}", "BROKER_UNAVAILABLE")
         at_broker = {o.order_ref for o in open_orders if o.status in OPEN_AT_BROKER}
         missing = rec.exits_missing(at_broker)
-        working = [leg for leg in rec.exit_legs if leg not in missing]
         if not missing:
             return CommandResult(
                 False, "the broker works every exit again: resolve it as broker fixed", "AGREES"
             )
-        if OrderLeg.STOP_LOSS in working:
-            return CommandResult(
-                False,
-                "its stop still works at the broker: the engine cannot mark the target alone "
-                "gone; acknowledge it, or close the position",
-                "EXIT_STILL_WORKING",
-            )
         iid = rec.intent.intent_id
+        for leg in missing:
+            self._recorder.emit(
+                OrderCancelConfirmed(
+                    **self._recorder.now_pair(),
+                    intent_id=iid,
+                    order_ref=order_ref_for(iid, leg),
+                    reason=f"not at the broker: engine corrected (drift {drift.drift_id})",
+                )
+            )
+        working = rec.standing_exits
+        gone = f"its {_names(missing)} {'are' if len(missing) > 1 else 'is'} not at the broker"
+        symbol = rec.intent.order.instrument.symbol
+        if rec.protected:
+            self._recorder.alert(
+                AlertLevel.WARNING,
+                "EXITS_GONE",
+                f"{iid}: {gone} (drift {drift.drift_id}); its stop still works there",
+                iid,
+            )
+            return None
         self._recorder.transition(rec, Trigger.CANCEL_CONFIRMED)
         still = f"; its {_names(working)} still works there" if working else ""
         self._recorder.alert(
             AlertLevel.CRITICAL,
             "EXITS_GONE",
-            f"{iid}: its {_names(missing)} {'are' if len(missing) > 1 else 'is'} not at the "
-            f"broker (drift {drift.drift_id}): "
-            f"{rec.intent.order.instrument.symbol} position unprotected{still}",
+            f"{iid}: {gone} (drift {drift.drift_id}): {symbol} position unprotected{still}",
             iid,
         )
         return None

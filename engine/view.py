@@ -87,6 +87,8 @@ class LegView:
     price: Decimal
     filled: Decimal
     avg_fill_price: Decimal | None
+    gone: bool = False
+    """The broker no longer works it (cancelled there, heard or found missing)."""
 
 
 @dataclass(frozen=True)
@@ -276,7 +278,13 @@ class SnapshotBuilder:
                     unknown=rec.state.is_working and not session.connected,
                     style=self._style(rec.intent.intent_id),
                     legs=tuple(
-                        LegView(leg, price, rec.filled.get(leg, Decimal(0)), rec.avg_price(leg))
+                        LegView(
+                            leg,
+                            price,
+                            rec.filled.get(leg, Decimal(0)),
+                            rec.avg_price(leg),
+                            gone=leg in rec.exits_gone,
+                        )
                         for leg, price in (
                             (OrderLeg.STOP_LOSS, o.stop_loss),
                             (OrderLeg.TAKE_PROFIT, o.take_profit),

@@ -395,26 +395,6 @@ def make_intent(
     )
 
 
-def working_stop(intent: Intent, quantity: Decimal | None = None) -> BrokerOrder:
-    """The bracket's stop as the broker lists it, working, for `quantity` (the entry's by
-    default): the fake broker keeps no exits of its own."""
-    ref = order_ref_for(intent.intent_id, OrderLeg.STOP_LOSS)
-    size = intent.order.quantity if quantity is None else quantity
-    return BrokerOrder(
-        order_ref=ref,
-        broker_order_id=900,
-        perm_id=1900,
-        instrument=intent.order.instrument,
-        side=Side.SELL,
-        quantity=size,
-        filled=Decimal(0),
-        remaining=size,
-        order_type=OrderType.STOP,
-        stop_price=intent.order.stop_loss,
-        status=BrokerOrderStatus.WORKING,
-    )
-
-
 def config_with(**risk: Any) -> Config:
     """Defaults, with risk overrides (e.g. max_trades_per_day=1000)."""
     base = Config()

@@ -12,6 +12,8 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from broker.sim.broker import SimBroker
 from broker.sim.venue import SimVenue
 from console.tui.state import orders_at_broker
@@ -22,6 +24,7 @@ from contracts.enums import LifecycleState, OrderLeg
 from contracts.intent import Intent
 from engine.clock import ManualClock
 from engine.engine import Engine
+from engine.execution import ExecutionEvents
 from tests.support import (
     FakeBroker,
     approve_pending,
@@ -29,12 +32,11 @@ from tests.support import (
     eventually,
     make_intent,
     started_engine,
-    working_stop,
 )
 
 
 async def part_filled_bracket(tmp_path: Path) -> tuple[Engine, FakeBroker, ManualClock, Intent]:
-    """A 10-lot AAPL bracket entry with 4 filled, on the fake broker (which keeps no exits)."""
+    """A 10-lot AAPL bracket entry with 4 filled, on the fake broker (which lists its exits)."""
     engine, broker, clock = await started_engine(tmp_path)
     intent = make_intent(clock, limit="100.00", stop_loss="99.90", take_profit="100.20")
     assert (await engine.propose(intent)).accepted
@@ -90,19 +92,21 @@ async def test_exits_cancelled_before_the_entry_are_not_revived(tmp_path: Path) 
     await engine.stop()
 
 
-async def test_a_restart_finds_a_part_filled_entrys_exits_working(tmp_path: Path) -> None:
+async def test_a_restart_finds_a_part_filled_entrys_exits_working(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The engine stopped with the entry CANCELLED after its part fill (as it recorded it
     before, or a crash between the two transitions) while the broker works its exits: the
     recovery at start marks them working."""
     engine, broker, clock, intent = await part_filled_bracket(tmp_path)
     iid = intent.intent_id
-    broker.cancel_exits(iid)  # so the cancel leaves CANCELLED
+    monkeypatch.setattr(ExecutionEvents, "_exits_stay", lambda *_: False)  # as recorded before
     assert (await engine.cancel(iid, "the rest is not wanted")).ok
     await eventually(lambda: engine.book.records[iid].state is LifecycleState.CANCELLED)
     await engine.stop()
+    monkeypatch.undo()
 
-    stop_leg = order_ref_for(iid, OrderLeg.STOP_LOSS)
-    broker.working[stop_leg] = working_stop(intent, Decimal(4))
+    assert order_ref_for(iid, OrderLeg.STOP_LOSS) in broker.working  # kept for the 4 filled
     restarted = Engine(config_with(), broker, data_dir=tmp_path, clock=clock)
     await restarted.start()
     await eventually(lambda: restarted.book.records[iid].state is LifecycleState.MANAGED)

@@ -99,12 +99,13 @@ def leg_status(order: OrderView, leg: LegView) -> tuple[str, str]:
 
     An entry with exits is MANAGED while they work at the broker; once they are cancelled
     (a kill, a flatten, a broker's cancel) it is FILLED again: the exits no longer protect
-    anything, and saying WORKING would tell the trader a stop is there when none is."""
+    anything, and saying WORKING would tell the trader a stop is there when none is. A leg the
+    broker cancelled alone (a target typed away in TWS) is CANCELLED under a MANAGED parent."""
     if leg.filled and leg.filled >= order.filled:
         return ("FILLED", "bold green")
-    if order.state is LifecycleState.MANAGED:
+    if order.state is LifecycleState.MANAGED and not leg.gone:
         return ("WORKING", "#5fafff")
-    if order.state is LifecycleState.FILLED:
+    if order.state in (LifecycleState.MANAGED, LifecycleState.FILLED):
         return ("CANCELLED", "bold red")
     if order.state.is_terminal:
         return ("DONE", "dim")

@@ -81,15 +81,19 @@ async def resting_order(desk: Desk, quantity: int = 10) -> str:
     return intent.intent_id
 
 
-async def marketable_order(desk: Desk, stop_under_ask: str) -> str:
+async def marketable_order(
+    desk: Desk, stop_under_ask: str, target_over_ask: str | None = None
+) -> str:
     """A limit buy of 10 two cents over the ask (it fills), its bracket stop `stop_under_ask`
-    under the ask: proposed and approved; its intent id."""
+    under the ask (and its target `target_over_ask` over it): proposed and approved; its
+    intent id."""
     _, ask = desk.quote()
     intent = make_intent(
         desk.engine.clock,
         quantity=10,
         limit=str(ask + Decimal("0.02")),
         stop_loss=str(ask - Decimal(stop_under_ask)),
+        take_profit=None if target_over_ask is None else str(ask + Decimal(target_over_ask)),
     )
     assert (await desk.engine.propose(intent)).accepted
     assert (await approve_pending(desk.engine, intent.intent_id)).ok
@@ -242,3 +246,22 @@ async def test_a_stop_the_broker_dropped_unheard_is_drift_at_the_next_reconcilia
     assert drift.broker_state == {"missing": "stop"} and drift.severity.value == "CRITICAL"
     assert rec.state is LifecycleState.MANAGED  # heard nothing, corrected nothing
     assert desk.engine.book.trading_state is TradingState.REDUCING
+
+
+async def test_a_target_cancelled_at_the_venue_leaves_the_stop_protecting_the_position(
+    desk: Desk,
+) -> None:
+    """The target cancelled there (as if typed in TWS), its status heard over the wire: the
+    engine records that leg gone and stays MANAGED under the stop; nothing is drift."""
+    iid = await marketable_order(desk, "0.10", target_over_ask="0.50")
+    rec = desk.engine.book.records[iid]
+    await eventually(lambda: rec.state is LifecycleState.MANAGED)
+    (target,) = desk.at_venue(order_ref_for(iid, OrderLeg.TAKE_PROFIT))
+    desk.gateway.venue.cancel(target.perm_id, "cancelled in TWS")  # type: ignore[attr-defined]
+    await eventually(lambda: OrderLeg.TAKE_PROFIT in rec.exits_gone)
+    assert rec.state is LifecycleState.MANAGED
+    (stop,) = desk.at_venue(order_ref_for(iid, OrderLeg.STOP_LOSS))
+    assert stop.is_open  # type: ignore[attr-defined]
+    agreed = await desk.engine.reconcile("periodic")
+    assert agreed.message == "reconciled: engine and broker agree", agreed.message
+    assert desk.engine.book.trading_state is TradingState.ACTIVE

@@ -225,22 +225,18 @@ async def test_adopting_both_exits_gone_leaves_the_position_filled_and_unprotect
     await engine.stop()
 
 
-async def test_a_target_gone_alone_is_high_and_cannot_be_adopted_leg_by_leg(
+async def test_a_target_gone_alone_is_high_and_once_acknowledged_not_raised_again(
     tmp_path: Path,
 ) -> None:
-    """The stop still works: the engine cannot mark one leg gone, so adopting is refused with
-    what the trader can do; nothing is recorded and the drift stays open."""
+    """The stop still works: high, not critical. Acknowledged (the trader keeps the engine's
+    view), the same difference is not raised again. Adopting it: test_exit_cancelled_alone."""
     engine, broker, clock = await started_engine(tmp_path)
     iid = await managed_bracket(engine, broker, clock)
     broker.drop_silently(order_ref_for(iid, OrderLeg.TAKE_PROFIT))
     await engine.reconcile("periodic")
     (drift,) = engine.book.drifts.values()
     assert drift.severity is DriftSeverity.HIGH and drift.broker_state == {"missing": "target"}
-    refused = await engine.resolve_drift(drift.drift_id, DriftResolution.ENGINE_CORRECTED, "gone")
-    assert not refused.ok and refused.code == "EXIT_STILL_WORKING"
-    assert "its stop still works at the broker" in refused.message
     assert engine.book.records[iid].state is LifecycleState.MANAGED
-    assert list(engine.book.drifts) == [drift.drift_id]
     acked = await engine.resolve_drift(drift.drift_id, DriftResolution.ACKNOWLEDGED, "no target")
     assert acked.ok and engine.book.drifts == {}
     await engine.reconcile("again")
@@ -260,8 +256,9 @@ async def test_an_exit_that_filled_is_not_missing(tmp_path: Path) -> None:
 
 
 async def test_adopting_a_stop_gone_alone_says_the_target_still_works(tmp_path: Path) -> None:
-    """As when the broker reports the stop cancelled: the entry is FILLED, unprotected; the
-    target the broker still works is then raised by the next reconciliation."""
+    """As when the broker reports the stop cancelled: the entry is FILLED, unprotected (its stop
+    recorded gone); the target the broker still works is then raised by the next
+    reconciliation."""
     engine, broker, clock = await started_engine(tmp_path)
     iid = await managed_bracket(engine, broker, clock)
     broker.drop_silently(order_ref_for(iid, OrderLeg.STOP_LOSS))
@@ -270,6 +267,7 @@ async def test_adopting_a_stop_gone_alone_says_the_target_still_works(tmp_path: 
     ok = await engine.resolve_drift(drift.drift_id, DriftResolution.ENGINE_CORRECTED, "gone")
     assert ok.ok, ok.message
     assert engine.book.records[iid].state is LifecycleState.FILLED
+    assert engine.book.records[iid].exits_gone == {OrderLeg.STOP_LOSS}
     gone = next(a for a in engine.book.alerts if a.code == "EXITS_GONE")
     assert gone.message == (
         f"{iid}: its stop is not at the broker (drift {drift.drift_id}): "
