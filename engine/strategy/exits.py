@@ -114,6 +114,8 @@ class StrategyOrders:
         current = self.stop_in_force(rec)
         if current is None:
             return "not sent: the trade has no stop leg"
+        if OrderLeg.STOP_LOSS in rec.exits_gone:
+            return "not sent: its stop is no longer at the broker"
         if not stop.is_finite() or stop <= 0:
             return f"not sent: stop {stop} is not a price"
         steps = self._order_path.contract_steps(rec.intent)
@@ -183,7 +185,8 @@ class StrategyOrders:
                 AlertLevel.WARNING, "STRATEGY_EXIT", f"{intent_id} exit refused: {closing}"
             )
             return CommandResult(False, f"{intent_id}: exit refused: {closing}", "NOT_REDUCING")
-        if self._config().strategy.exits_need_approval:
+        if self._config().strategy.exits_need_approval or OrderLeg.STOP_LOSS in rec.exits_gone:
+            # No stop leg left to move through the market: a closing order, for the trader.
             return await self._propose_exit(rec, closing, reason, text)
         stop = self._through_the_market(rec)
         if stop is None:

@@ -198,3 +198,25 @@ async def test_exits_need_approval_makes_the_exit_a_normal_approval(tmp_path: Pa
     assert engine.pending_token(exit_id) is not None  # it waits for the trader's token
     assert len(broker.submits) == submits and broker.stop_moves == []
     await engine.stop()
+
+
+async def test_a_stop_gone_at_the_broker_is_not_moved_and_the_exit_asks_the_trader(
+    tmp_path: Path,
+) -> None:
+    """The broker cancelled the trade's stop (heard): a stop move would modify an order that is
+    not there, and an exit has no stop leg to push through the market. The move is refused;
+    the exit becomes a closing order waiting for the trader's token (before: both went to the
+    broker as modifies of the cancelled stop, and the position stayed open)."""
+    engine, broker, iid = await bot_trade(tmp_path)
+    broker.cancel_exits(iid, OrderLeg.STOP_LOSS)
+    assert engine.book.records[iid].state is LifecycleState.FILLED  # unprotected
+    moved = await engine.modify_stop(iid, Decimal("100.00"), "breakeven")
+    assert not moved.ok and "no longer at the broker" in moved.message
+    submits = len(broker.submits)
+    result = await engine.strategy_exit(iid, "time", "held 30 bars without progress")
+    assert result.ok, result.message
+    assert broker.stop_moves == []
+    exit_rec = engine.book.records[f"x-{iid}"]
+    assert exit_rec.intent.reduces_risk and exit_rec.state is LifecycleState.PROPOSED
+    assert len(broker.submits) == submits  # nothing leaves without the trader's token
+    await engine.stop()
