@@ -88,8 +88,8 @@ def approve_blocker(
 def orders_at_broker(snapshot: EngineSnapshot | None) -> int:
     """Orders working at the broker now (0 before the engine has a snapshot): what the status
     bar shows and the kill and quit dialogs name. A filled entry whose bracket works (MANAGED)
-    is its stop and target, each exit not yet filled an order (a view without its legs counts
-    one); an entry still working is one."""
+    is its stop and target, each exit not yet filled or cancelled an order (a view without its
+    legs counts one); an entry still working is one."""
     if snapshot is None:
         return 0
     return sum(_at_broker(o) for o in snapshot.orders if o.state.is_working)
@@ -98,4 +98,4 @@ def orders_at_broker(snapshot: EngineSnapshot | None) -> int:
 def _at_broker(order: OrderView) -> int:
     if order.state is not LifecycleState.MANAGED or not order.legs:
         return 1
-    return sum(1 for leg in order.legs if leg.filled < order.filled)
+    return sum(1 for leg in order.legs if leg.filled < order.filled and not leg.gone)

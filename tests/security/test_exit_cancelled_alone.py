@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from console.tui.state import orders_at_broker
 from console.tui.widgets.tables import leg_status
 from contracts.broker import order_ref_for
 from contracts.enums import (
@@ -61,6 +62,7 @@ async def test_a_target_cancelled_at_the_broker_leaves_the_stop_working_and_no_d
     await eventually(lambda: legs_shown(engine, iid)[1] == "CANCELLED")
     assert engine.book.records[iid].state is LifecycleState.MANAGED  # protected by its stop
     assert legs_shown(engine, iid) == ["WORKING", "CANCELLED"]
+    assert orders_at_broker(engine.snapshot()) == 1  # the kill and quit dialogs' count
     assert order_ref_for(iid, OrderLeg.STOP_LOSS) in broker.working
     assert (await engine.reconcile("after the cancel")).message == AGREE
     assert engine.book.drifts == {}
