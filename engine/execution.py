@@ -202,16 +202,7 @@ class ExecutionEvents:
         if leg in (OrderLeg.ENTRY, OrderLeg.FLATTEN):
             self._note_cancel_answered(rec)
             if rec.state in CANCELLABLE:
-                self._recorder.emit(
-                    OrderCancelConfirmed(
-                        ts_event=event.ts,
-                        ts_init=self._clock.now(),
-                        intent_id=rec.intent.intent_id,
-                        order_ref=event.order_ref,
-                        filled=event.filled,
-                        reason=event.reason,
-                    )
-                )
+                self._record_cancel(rec, event)
                 self._recorder.transition(rec, Trigger.CANCEL_CONFIRMED)
                 if leg is OrderLeg.ENTRY and self._exits_stay(rec, event.filled):
                     # The remainder is cancelled; the bracket's exits stay at the broker for
@@ -219,6 +210,19 @@ class ExecutionEvents:
                     self._recorder.transition(rec, Trigger.EXITS_WORKING)
             return
         self._exit_cancelled(rec, leg, event)
+
+    def _record_cancel(self, rec: IntentRecord, event: OrderCancelled) -> None:
+        """The broker's cancel of one of `rec`'s orders (entry or exit, by orderRef), as a bead."""
+        self._recorder.emit(
+            OrderCancelConfirmed(
+                ts_event=event.ts,
+                ts_init=self._clock.now(),
+                intent_id=rec.intent.intent_id,
+                order_ref=event.order_ref,
+                filled=event.filled,
+                reason=event.reason,
+            )
+        )
 
     def _exits_stay(self, rec: IntentRecord, filled_at_cancel: Decimal) -> bool:
         """An entry cancelled after part of it filled, with a bracket exit the broker has not
@@ -232,16 +236,7 @@ class ExecutionEvents:
         leaves it MANAGED: protected, and nothing the broker lists is then drift."""
         if leg not in rec.standing_exits or rec.state in FINAL_STATES:
             return  # a stop filled and its OCA sibling went with it; or heard twice
-        self._recorder.emit(
-            OrderCancelConfirmed(
-                ts_event=event.ts,
-                ts_init=self._clock.now(),
-                intent_id=rec.intent.intent_id,
-                order_ref=event.order_ref,
-                filled=event.filled,
-                reason=event.reason,
-            )
-        )
+        self._record_cancel(rec, event)
         if (
             rec.state is LifecycleState.MANAGED
             and rec.exit_filled < rec.entry_filled

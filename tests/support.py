@@ -33,6 +33,7 @@ from contracts.config import Config, RiskConfig, StaleConfig
 from contracts.enums import (
     BrokerOrderStatus,
     DenialReason,
+    LifecycleState,
     OrderLeg,
     OrderType,
     Regime,
@@ -420,6 +421,17 @@ async def started_engine(
 async def approve_pending(engine: Engine, intent_id: str) -> CommandResult:
     """Approve with the token the engine offered for the intent (as the console does)."""
     return await engine.approve(intent_id, engine.pending_token(intent_id) or "")
+
+
+async def managed_bracket(engine: Engine, broker: FakeBroker, clock: Clock) -> str:
+    """Long 10 AAPL at 100.00, its bracket stop (99.90) and target (100.20) working at the
+    broker (MANAGED); the intent id."""
+    intent = make_intent(clock, limit="100.00", stop_loss="99.90", take_profit="100.20")
+    assert (await engine.propose(intent)).accepted
+    assert (await approve_pending(engine, intent.intent_id)).ok
+    broker.fill(order_ref_for(intent.intent_id), 10, "100.00")
+    await eventually(lambda: engine.book.records[intent.intent_id].state is LifecycleState.MANAGED)
+    return intent.intent_id
 
 
 async def working_orders(engine: Engine, clock: Clock, n: int) -> list[str]:

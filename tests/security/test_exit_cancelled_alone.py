@@ -26,25 +26,13 @@ from contracts.enums import (
 )
 from engine.engine import Engine
 from tests.support import (
-    FakeBroker,
-    approve_pending,
     config_with,
     eventually,
-    make_intent,
+    managed_bracket,
     started_engine,
 )
 
 AGREE = "reconciled: engine and broker agree"
-
-
-async def managed_bracket(engine: Engine, broker: FakeBroker, clock) -> str:  # type: ignore[no-untyped-def]
-    """Long 10 AAPL with its stop and target working at the broker; the intent id."""
-    intent = make_intent(clock, limit="100.00", stop_loss="99.90", take_profit="100.20")
-    assert (await engine.propose(intent)).accepted
-    assert (await approve_pending(engine, intent.intent_id)).ok
-    broker.fill(order_ref_for(intent.intent_id), 10, "100.00")
-    await eventually(lambda: engine.book.records[intent.intent_id].state is LifecycleState.MANAGED)
-    return intent.intent_id
 
 
 def legs_shown(engine: Engine, intent_id: str) -> list[str]:

@@ -20,7 +20,14 @@ from contracts.enums import (
     TradingState,
 )
 from contracts.intent import Instrument
-from tests.support import approve_pending, config_with, eventually, make_intent, started_engine
+from tests.support import (
+    approve_pending,
+    config_with,
+    eventually,
+    make_intent,
+    managed_bracket,
+    started_engine,
+)
 
 
 async def filled_position(engine, broker, clock, qty: int = 10) -> str:  # type: ignore[no-untyped-def]
@@ -169,16 +176,6 @@ async def test_rearm_cannot_lift_reducing_while_drift_is_unresolved(tmp_path: Pa
     await engine.resolve_drift(drift.drift_id, DriftResolution.ACKNOWLEDGED, "known")
     assert engine.book.trading_state is TradingState.ACTIVE
     await engine.stop()
-
-
-async def managed_bracket(engine, broker, clock) -> str:  # type: ignore[no-untyped-def]
-    """Long 10 AAPL, its bracket stop and target working at the broker; the intent id."""
-    intent = make_intent(clock, stop_loss="99.90", take_profit="100.20")
-    assert (await engine.propose(intent)).accepted
-    assert (await approve_pending(engine, intent.intent_id)).ok
-    broker.fill(order_ref_for(intent.intent_id), 10, "100.00")
-    await eventually(lambda: engine.book.records[intent.intent_id].state is LifecycleState.MANAGED)
-    return intent.intent_id
 
 
 async def test_a_stop_gone_at_the_broker_unheard_is_critical_drift(tmp_path: Path) -> None:
