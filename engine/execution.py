@@ -224,6 +224,20 @@ class ExecutionEvents:
             )
         )
 
+    def record_exits_gone(self, rec: IntentRecord, legs: list[OrderLeg], reason: str) -> None:
+        """Bracket exits found not at the broker (recovery, an adopted drift), each recorded
+        gone as a CANCELLED bead naming its orderRef."""
+        iid = rec.intent.intent_id
+        for leg in legs:
+            self._recorder.emit(
+                OrderCancelConfirmed(
+                    **self._recorder.now_pair(),
+                    intent_id=iid,
+                    order_ref=order_ref_for(iid, leg),
+                    reason=reason,
+                )
+            )
+
     def _exits_stay(self, rec: IntentRecord, filled_at_cancel: Decimal) -> bool:
         """An entry cancelled after part of it filled, with a bracket exit the broker has not
         reported cancelled: that exit works for the filled part."""
@@ -323,15 +337,7 @@ class ExecutionEvents:
             # The exits went while nobody listened (a DAY stop expired overnight, a cancel in
             # TWS during a disconnect; their fills were taken in above): nothing protects the
             # position now, and the screen must not say a stop works.
-            for leg in missing:
-                self._recorder.emit(
-                    OrderCancelConfirmed(
-                        **self._recorder.now_pair(),
-                        intent_id=iid,
-                        order_ref=order_ref_for(iid, leg),
-                        reason="not at the broker on resync",
-                    )
-                )
+            self.record_exits_gone(rec, missing, "not at the broker on resync")
             self._recorder.transition(rec, Trigger.CANCEL_CONFIRMED)
             self._recorder.alert(
                 AlertLevel.WARNING,

@@ -14,7 +14,6 @@ from contracts.broker import (
     AccountSnapshot,
     BrokerOrder,
     BrokerPosition,
-    order_ref_for,
     parse_order_ref,
 )
 from contracts.config import Config
@@ -530,15 +529,9 @@ class Reconciler:
                 False, "the broker works every exit again: resolve it as broker fixed", "AGREES"
             )
         iid = rec.intent.intent_id
-        for leg in missing:
-            self._recorder.emit(
-                OrderCancelConfirmed(
-                    **self._recorder.now_pair(),
-                    intent_id=iid,
-                    order_ref=order_ref_for(iid, leg),
-                    reason=f"not at the broker: engine corrected (drift {drift.drift_id})",
-                )
-            )
+        self._execution.record_exits_gone(
+            rec, missing, f"not at the broker: engine corrected (drift {drift.drift_id})"
+        )
         working = rec.standing_exits
         gone = f"its {_names(missing)} {'are' if len(missing) > 1 else 'is'} not at the broker"
         symbol = rec.intent.order.instrument.symbol

@@ -12,7 +12,13 @@ from decimal import Decimal
 import pytest
 from ib_async import IB, LimitOrder, Stock
 
-from contracts.broker import ConnectivityChanged, OrderFilled, order_ref_for, parse_order_ref
+from contracts.broker import (
+    ConnectivityChanged,
+    OrderFilled,
+    order_ref_for,
+    parse_order_ref,
+)
+from contracts.enums import OrderLeg
 from tests.integration.ibkr.conftest import Rig, eventually, limit, rig
 
 OTHER_CLIENT = 77
@@ -67,3 +73,26 @@ async def test_a_foreign_fill_never_lands_on_deskgate_order(rig: Rig, other_clie
     assert all(parse_order_ref(f.order_ref) is None for f in rig.events.of(OrderFilled))
     (mine,) = [o for o in await rig.broker.open_orders() if o.order_ref == ours]
     assert mine.filled == 0
+
+
+async def test_a_foreign_cancel_never_marks_a_deskgate_exit_gone(
+    rig: Rig, other_client: IB
+) -> None:
+    """The engine records a bracket leg gone when the adapter reports it cancelled. Another
+    client writes deskgate's target orderRef on its order and cancels it: the adapter reports
+    no cancel under deskgate's orderRef (it follows its own orders by id, not by orderRef)."""
+    target = order_ref_for("mine3", OrderLeg.TAKE_PROFIT)
+    order = LimitOrder("SELL", 5, 900.0, orderRef=target)  # rests
+    trade = other_client.placeOrder(Stock("AAPL", "SMART", "USD"), order)
+    await eventually(lambda: trade.orderStatus.permId, what="foreign ack")
+    other_client.cancelOrder(trade.order)
+    await eventually(lambda: trade.orderStatus.status == "Cancelled", what="foreign cancel")
+    rig.gateway.faults.connectivity_restored(data_lost=False)  # the resync reads every order
+    await eventually(lambda: rig.events.of(ConnectivityChanged), what="1102 resync")
+    await rig.broker.quiesce()
+    assert not rig.cancelled(target)
+    ours = order_ref_for("mine4")  # the same path does report deskgate's own cancel
+    await rig.broker.submit(limit(ours))
+    await eventually(lambda: rig.accepted(ours), what="ack")
+    await rig.broker.cancel(ours)
+    await eventually(lambda: rig.cancelled(ours), what="own cancel")
