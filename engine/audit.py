@@ -15,18 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
-from contracts.events import (
-    AuditedEvent,
-    DriftDetected,
-    DriftResolved,
-    FillRecorded,
-    IntentReceived,
-    OrderSubmitting,
-    TokenExpired,
-    TokenIssued,
-    TokenUsed,
-    parse_event,
-)
+from contracts.events import AuditedEvent, IntentReceived, parse_event
 from engine.audit_anchor import (
     Anchor,
     AnchorError,
@@ -37,6 +26,13 @@ from engine.audit_anchor import (
     create_key,
     load_key,
     read_anchor,
+)
+from engine.audit_tables import (
+    SIDE_TABLES,
+    mark_written_through,
+    repair_side_rows,
+    write_side_row,
+    written_through,
 )
 from engine.audit_verify import (
     GENESIS,
@@ -78,34 +74,12 @@ _TABLES: dict[str, tuple[str, ...]] = {
         '"prev_hash" TEXT',
         '"hash" TEXT',
     ),
-    "intents": (
-        '"intent_id" TEXT PRIMARY KEY',
-        '"received_at" TEXT',
-        '"source" TEXT',
-        '"payload" TEXT',
-    ),
-    "orders": (
-        '"order_ref" TEXT PRIMARY KEY',
-        '"intent_id" TEXT',
-        '"submitted_at" TEXT',
-        '"payload" TEXT',
-    ),
-    "fills": (
-        '"exec_id" TEXT PRIMARY KEY',
-        '"intent_id" TEXT',
-        '"order_ref" TEXT',
-        '"ts" TEXT',
-        '"quantity" TEXT',
-        '"price" TEXT',
-    ),
-    "tokens": ('"token_id" TEXT PRIMARY KEY', '"intent_id" TEXT', '"status" TEXT', '"ts" TEXT'),
-    "drift": ('"drift_id" TEXT PRIMARY KEY', '"ts" TEXT', '"payload" TEXT', '"resolved" INTEGER'),
 }
-"""The store's tables, as sqlite-utils created them in stores written before (same SQL types)."""
+"""The chain's table, as sqlite-utils created it in stores written before (same SQL types)."""
 
 
 def _create_schema(conn: sqlite3.Connection) -> None:
-    for name, columns in _TABLES.items():
+    for name, columns in (_TABLES | SIDE_TABLES).items():
         conn.execute(f'CREATE TABLE IF NOT EXISTS "{name}" ({", ".join(columns)})')
     conn.execute('CREATE INDEX IF NOT EXISTS "idx_beads_intent_id" ON "beads" ("intent_id")')
 
@@ -140,7 +114,22 @@ class AuditStore:
         self._key, self._keyed_from, self._anchor_file = self._open_chain_key()
         self._pending: list[tuple[BeadRow, AuditedEvent]] = []
         self._anchor_due: BeadRow | None = None
-        """A committed head whose anchor a deferred durable append has not written yet."""
+        """A committed head whose anchor a write-ahead has not written yet."""
+        self._side_due: list[tuple[BeadRow, AuditedEvent]] = []
+        """Beads a write-ahead committed without their side rows: the next write adds them."""
+        self._index_side_rows()
+
+    def _index_side_rows(self) -> None:
+        """Write the side rows a crash between a write-ahead and the next write left out."""
+        try:
+            through = written_through(self._conn, self._seq)
+            if through < self._seq:
+                repair_side_rows(self._conn, through, self._seq)
+        except (sqlite3.Error, ValueError) as exc:
+            raise AuditUnavailable(
+                f"audit store {self.path}: its side tables could not be brought up to its "
+                f"beads: {_cause(exc)}; run `deskgate audit verify`"
+            ) from exc
 
     def _open_chain_key(self) -> tuple[bytes, int, AnchorFile]:
         """Load the key and check the anchor; key a new or legacy store from its next bead."""
@@ -191,18 +180,19 @@ class AuditStore:
                 self.flush()
         return row.seq
 
-    def append_durable(self, event: AuditedEvent, *, defer_anchor: bool = False) -> int:
+    def append_durable(self, event: AuditedEvent, *, write_ahead: bool = False) -> int:
         """Write the pending batch and this bead, fully synced, before returning.
 
-        With `defer_anchor` the head anchor is left due until `sync_anchor` (or the next write):
-        the bead is on disk either way; the anchor is tamper evidence that may lag, never lead.
+        With `write_ahead` (an order about to leave) the commit holds the beads only: the head
+        anchor stays due until `sync_anchor` or the next write (tamper evidence may lag, never
+        lead), and the beads' side rows go in with the next write (`engine.audit_tables`).
         """
         row = self._make_row(event)
         batch = [*self._pending, (row, event)]
-        self._write(batch)
+        self._write(batch, side_rows=not write_ahead)
         self._pending.clear()
         self._seq, self._head = row.seq, row.hash
-        if defer_anchor:
+        if write_ahead:
             self._anchor_due = row
         else:
             self._anchor(row)
@@ -232,6 +222,8 @@ class AuditStore:
         """Write the queued beads and their head anchor; with none queued, the anchor a
         write-ahead left due (the flusher's period bounds how far the anchor lags)."""
         if not self._pending:
+            if self._side_due:
+                self._write([])
             self.sync_anchor()
             self._anchor_synced(self._anchor_file.raise_refused)  # now, not at the next write
             return
@@ -260,8 +252,11 @@ class AuditStore:
     def pending(self) -> int:
         return len(self._pending)
 
-    def _write(self, batch: list[tuple[BeadRow, AuditedEvent]]) -> None:
+    def _write(self, batch: list[tuple[BeadRow, AuditedEvent]], *, side_rows: bool = True) -> None:
+        """Commit `batch` (fully synced); with `side_rows`, its beads' side rows and any a
+        write-ahead left due in the same transaction, else those rows are left due."""
         conn = self._conn
+        indexed = [*self._side_due, *batch] if side_rows else []
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -273,8 +268,10 @@ class AuditStore:
                         for r, _ in batch
                     ],
                 )
-                for row, event in batch:
-                    self._write_side_tables(row, event)
+                for row, event in indexed:
+                    write_side_row(conn, row, event)
+                if indexed:
+                    mark_written_through(conn, indexed[-1][0].seq)
                 conn.execute("COMMIT")
             except BaseException:
                 # SQLite may already have rolled back (disk full, I/O error): a second ROLLBACK
@@ -285,44 +282,10 @@ class AuditStore:
                 raise
         except sqlite3.Error as exc:
             raise AuditUnavailable(f"audit store refused the write: {_cause(exc)}") from exc
-
-    def _write_side_tables(self, row: BeadRow, event: AuditedEvent) -> None:
-        c = self._conn
-        if isinstance(event, IntentReceived):
-            c.execute(
-                "INSERT OR REPLACE INTO intents VALUES (?, ?, ?, ?)",
-                (event.intent.intent_id, row.ts, event.source, event.intent.model_dump_json()),
-            )
-        elif isinstance(event, OrderSubmitting):
-            c.execute(
-                "INSERT OR REPLACE INTO orders VALUES (?, ?, ?, ?)",
-                (event.request.order_ref, event.intent_id, row.ts, event.request.model_dump_json()),
-            )
-        elif isinstance(event, FillRecorded):
-            c.execute(
-                "INSERT OR IGNORE INTO fills VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    event.exec_id,
-                    event.intent_id,
-                    event.order_ref,
-                    row.ts,
-                    str(event.quantity),
-                    str(event.price),
-                ),
-            )
-        elif isinstance(event, DriftDetected):
-            c.execute(
-                "INSERT OR REPLACE INTO drift VALUES (?, ?, ?, 0)",
-                (event.drift_id, row.ts, row.payload),
-            )
-        elif isinstance(event, DriftResolved):
-            c.execute("UPDATE drift SET resolved = 1 WHERE drift_id = ?", (event.drift_id,))
-        elif isinstance(event, TokenIssued | TokenUsed | TokenExpired):
-            status = {"TOKEN_ISSUED": "ISSUED", "TOKEN_USED": "USED"}.get(event.kind, "EXPIRED")
-            c.execute(
-                "INSERT OR REPLACE INTO tokens VALUES (?, ?, ?, ?)",
-                (event.token_id, event.intent_id, status, row.ts),
-            )
+        if side_rows:
+            self._side_due.clear()
+        else:
+            self._side_due.extend(batch)
 
     # --- reading --------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ place after every commit (synced off the event loop), and MACed with the key so 
 key can write one for a head it never recorded. A store whose head is older than its anchor lost
 beads. The anchor may lag the store by one commit after a crash (it is written after the commit),
 never lead it. The order path syncs the write-ahead commit before the order leaves and this anchor
-just after (`defer_anchor`): a crash in between leaves the same one-commit lag. (An old copy of the
+just after (`write_ahead`): a crash in between leaves the same one-commit lag. (An old copy of the
 anchor, put back, would hide a truncation back to that point: keep a copy of the anchor elsewhere
 when that matters.)
 

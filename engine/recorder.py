@@ -49,8 +49,9 @@ class EventRecorder:
         self.bus.publish(event)
 
     def write_ahead(self, event: AuditedEvent) -> None:
-        """Record an order about to leave: synced, its head anchor left for the next flush."""
-        self.store.append_durable(event, defer_anchor=True)
+        """Record an order about to leave: its beads synced; their anchor and side rows follow
+        with the next write."""
+        self.store.append_durable(event, write_ahead=True)
         self.book.apply(event)
         self.bus.publish(event)
 

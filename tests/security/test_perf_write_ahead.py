@@ -31,7 +31,7 @@ def test_a_crash_before_the_deferred_anchor_keeps_the_bead_and_verifies(tmp_path
     path = tmp_path / "a.sqlite"
     store = AuditStore(path)
     store.append_durable(alert(1))
-    seq = store.append_durable(alert(2), defer_anchor=True)
+    seq = store.append_durable(alert(2), write_ahead=True)
     anchored = anchor_of(path)
     assert anchored is not None and anchored.seq == seq - 1  # lags by one commit, never leads
     store._conn.close()  # the process dies here: no flush, no anchor
@@ -45,10 +45,10 @@ def test_a_crash_before_the_deferred_anchor_keeps_the_bead_and_verifies(tmp_path
 def test_the_next_write_or_sync_writes_the_due_anchor(tmp_path: Path) -> None:
     path = tmp_path / "a.sqlite"
     store = AuditStore(path)
-    seq = store.append_durable(alert(1), defer_anchor=True)
+    seq = store.append_durable(alert(1), write_ahead=True)
     store.sync_anchor()
     assert anchor_of(path) == Anchor(seq, store.tail(1)[0].hash, 1)
-    seq = store.append_durable(alert(2), defer_anchor=True)
+    seq = store.append_durable(alert(2), write_ahead=True)
     store.close()
     reopened = AuditStore(path)
     assert reopened.verify().ok and anchor_of(path) == Anchor(seq, reopened.tail(1)[0].hash, 1)
@@ -60,7 +60,7 @@ def test_the_flusher_writes_a_due_anchor_when_no_bead_followed(tmp_path: Path) -
     still writes its anchor, so the anchor lags by one flush period at most."""
     path = tmp_path / "a.sqlite"
     store = AuditStore(path)
-    seq = store.append_durable(alert(1), defer_anchor=True)
+    seq = store.append_durable(alert(1), write_ahead=True)
     assert store.pending == 0
     store.flush()
     anchored = anchor_of(path)

@@ -158,23 +158,33 @@ async def test_intent_is_durable_before_propose_returns(tmp_path: Path) -> None:
 async def test_write_ahead_record_is_committed_before_the_broker_sees_the_order(
     tmp_path: Path,
 ) -> None:
+    """The SUBMITTING bead is on disk when the broker is called; its `orders` row (an index
+    of the bead) is not in that synced commit and follows with the store's next write."""
     engine, broker, clock = await started_engine(tmp_path)
-    seen_at_submit: list[object] = []
+    seen_at_submit: list[tuple[object, object]] = []
     real_submit = broker.submit
 
-    async def spying_submit(order):  # type: ignore[no-untyped-def]
+    def committed(order_ref: str) -> tuple[object, object]:
         other = sqlite3.connect(str(tmp_path / "audit.sqlite"))
-        seen_at_submit.append(
-            other.execute(
-                "SELECT order_ref FROM orders WHERE order_ref=?", (order.order_ref,)
-            ).fetchone()
-        )
+        beads = [
+            json.loads(payload)["request"]["order_ref"]
+            for (payload,) in other.execute("SELECT payload FROM beads WHERE kind='SUBMITTING'")
+        ]
+        row = other.execute("SELECT order_ref FROM orders WHERE order_ref=?", (order_ref,))
+        found = (beads, row.fetchone())
         other.close()
+        return found
+
+    async def spying_submit(order):  # type: ignore[no-untyped-def]
+        seen_at_submit.append(committed(order.order_ref))
         await real_submit(order)
 
     broker.submit = spying_submit  # type: ignore[method-assign]
     intent = make_intent(clock)
     await engine.propose(intent)
     assert (await approve_pending(engine, intent.intent_id)).ok
-    assert seen_at_submit == [(f"dg:{intent.intent_id}:ENTRY",)]
+    ref = f"dg:{intent.intent_id}:ENTRY"
+    assert seen_at_submit == [([ref], None)]
+    engine.recorder.flush()
+    assert committed(ref) == ([ref], (ref,))
     await engine.stop()
