@@ -78,6 +78,11 @@ _TABLES: dict[str, tuple[str, ...]] = {
 """The chain's table, as sqlite-utils created it in stores written before (same SQL types)."""
 
 
+CHECKPOINT_PAGES = 1000
+"""Log pages after which a commit checkpoints the log into the database (SQLite's default);
+never a write-ahead's commit (`AuditStore._hold_checkpoints`)."""
+
+
 def _create_schema(conn: sqlite3.Connection) -> None:
     for name, columns in (_TABLES | SIDE_TABLES).items():
         conn.execute(f'CREATE TABLE IF NOT EXISTS "{name}" ({", ".join(columns)})')
@@ -103,6 +108,7 @@ class AuditStore:
             conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
+            conn.execute(f"PRAGMA wal_autocheckpoint={CHECKPOINT_PAGES}")
             self._conn = conn
             _create_schema(conn)
             chmod_private(*_sqlite_files(path))
@@ -115,6 +121,9 @@ class AuditStore:
         self._pending: list[tuple[BeadRow, AuditedEvent]] = []
         self._anchor_due: BeadRow | None = None
         """A committed head whose anchor a write-ahead has not written yet."""
+        self._checkpoint_held = False
+        """A write-ahead turned automatic checkpoints off; the next ordinary write turns them
+        back on (and runs the one that came due)."""
         self._side_due: list[tuple[BeadRow, AuditedEvent]] = []
         """Beads a write-ahead committed without their side rows: the next write adds them."""
         self._index_side_rows()
@@ -258,6 +267,7 @@ class AuditStore:
         conn = self._conn
         indexed = [*self._side_due, *batch] if side_rows else []
         try:
+            self._hold_checkpoints(not side_rows)
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.executemany(
@@ -286,6 +296,20 @@ class AuditStore:
             self._side_due.clear()
         else:
             self._side_due.extend(batch)
+
+    def _hold_checkpoints(self, hold: bool) -> None:
+        """Keep SQLite's automatic checkpoint out of a write-ahead commit, let the next one run it.
+
+        SQLite checkpoints inside the commit that takes the log past `CHECKPOINT_PAGES`: it copies
+        the log into the database and syncs it, 30-300 ms on a slow disk, and an order whose
+        write-ahead drew it waited that long to leave. Held, the write-ahead only appends; the
+        next ordinary write (the flush after the order left) takes the log past the threshold
+        and runs it. The log grows by at most the write-aheads of one flush period meanwhile.
+        """
+        if hold != self._checkpoint_held:
+            pages = 0 if hold else CHECKPOINT_PAGES
+            self._conn.execute(f"PRAGMA wal_autocheckpoint={pages}")
+            self._checkpoint_held = hold
 
     # --- reading --------------------------------------------------------------------------
 

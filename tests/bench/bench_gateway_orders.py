@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 from ib_async import IB, Contract, LimitOrder, Stock, StopOrder, Trade
 
 from broker.ibkr import IbkrBroker
+from broker.ibkr.pacing import BURST_WINDOW_S
 from contracts.broker import BrokerEvent, OrderAccepted, OrderRequest, PacingViolation
 from contracts.config import Config
 from contracts.enums import TradingState
@@ -362,7 +363,12 @@ async def side_by_side(
                 took = await engine_place(desk, stages if i >= args.warmup else None)
                 if i >= args.warmup:
                     engine.append(took)
-            await asyncio.sleep(max(0.0, interval / 2 - (time.perf_counter() - started)))
+            # The next path starts half an interval after this one started, and never inside
+            # the pacer's burst window after it ended: one that overran its slot (a checkpoint
+            # in the dwell's flush) would otherwise put two engine approvals 10 ms apart, which
+            # a trader behind the console's dwell cannot do and which section b measures.
+            ended = time.perf_counter()
+            await asyncio.sleep(max(interval / 2 - (ended - started), BURST_WINDOW_S))
         if i % args.clear_every == args.clear_every - 1:
             await clear_venue(gateway, desk)
             # the cancels ask for a reconciliation: it must run while no raw order rests

@@ -11,6 +11,7 @@ import pytest
 from contracts.enums import AlertLevel
 from contracts.events import AlertRaised
 from engine import audit_anchor
+from engine import audit
 from engine.audit import AuditStore, AuditUnavailable
 from engine.audit_anchor import Anchor, AnchorFile, load_key, read_anchor
 from tests.support import approve_pending, eventually, make_intent, started_engine
@@ -225,3 +226,35 @@ async def test_the_flusher_raises_one_critical_alert_while_the_store_refuses(
         "audit store writes again"
     )
     await engine.stop()
+
+
+def test_no_checkpoint_runs_inside_a_write_ahead_commit(tmp_path: Path) -> None:
+    """SQLite checkpoints inside the commit that takes its log past 1,000 pages: copying the log
+    into the database and syncing it took 30-300 ms on a slow disk, and an order whose
+    write-ahead drew it waited that long to leave. The write-ahead commit only appends; the
+    next ordinary write runs the checkpoint, and nothing is lost either way."""
+    path = tmp_path / "a.sqlite"
+    store = AuditStore(path)
+    store.append_durable(alert(0))
+    before = path.stat().st_size
+    page = 4096
+    big = AlertRaised(
+        ts_event=datetime.now(UTC),
+        ts_init=datetime.now(UTC),
+        level=AlertLevel.INFO,
+        code="T",
+        message="x" * (2 * page),
+    )
+    wal = path.with_name(path.name + "-wal")
+    heads = [store.append_durable(big, write_ahead=True) for _ in range(450)]  # 3 pages each
+    assert wal.stat().st_size > audit.CHECKPOINT_PAGES * page, "the write-aheads are all logged"
+    assert path.stat().st_size == before, "a write-ahead commit checkpointed the log"
+    store.flush()  # the ordinary write after the order left: it runs the checkpoint
+    assert path.stat().st_size > before + 450 * 2 * page
+    log = wal.stat().st_size
+    store.append_durable(alert(1))  # the log was checkpointed whole: it restarts at its start
+    assert wal.stat().st_size == log
+    store.close()
+    reopened = AuditStore(path)
+    assert reopened.head_seq == heads[-1] + 1 and reopened.verify().ok
+    reopened.close()
