@@ -10,8 +10,7 @@ import pytest
 
 from contracts.enums import AlertLevel
 from contracts.events import AlertRaised
-from engine import audit_anchor
-from engine import audit
+from engine import audit, audit_anchor
 from engine.audit import AuditStore, AuditUnavailable
 from engine.audit_anchor import Anchor, AnchorFile, load_key, read_anchor
 from tests.support import approve_pending, eventually, make_intent, started_engine
