@@ -24,7 +24,7 @@ from contracts.events import (
     TokenUsed,
     parse_event,
 )
-from engine.audit_verify import BeadRow
+from engine.audit_verify import BeadRow, rows_of
 
 SIDE_TABLES: dict[str, tuple[str, ...]] = {
     "intents": (
@@ -52,18 +52,6 @@ SIDE_TABLES: dict[str, tuple[str, ...]] = {
     "side_rows_through": ('"seq" INTEGER',),
 }
 """As sqlite-utils created them in stores written before (same SQL types), and the watermark."""
-
-SIDE_KINDS = (
-    "INTENT",
-    "SUBMITTING",
-    "FILL",
-    "RECONCILIATION_DRIFT",
-    "RECONCILIATION_RESOLUTION",
-    "TOKEN_ISSUED",
-    "TOKEN_USED",
-    "TOKEN_EXPIRED",
-)
-"""The bead kinds that have a side row."""
 
 
 def write_side_row(conn: sqlite3.Connection, row: BeadRow, event: AuditedEvent) -> None:
@@ -120,20 +108,13 @@ def written_through(conn: sqlite3.Connection, head_seq: int) -> int:
     return head_seq
 
 
-def repair_side_rows(conn: sqlite3.Connection, through: int, head_seq: int) -> int:
+def repair_side_rows(conn: sqlite3.Connection, through: int, head_seq: int) -> None:
     """Write the side rows of the beads after the watermark, oldest first, in one synced
-    transaction; returns how many beads were indexed. Raises ValueError naming a bead whose
+    transaction. Raises ValueError naming a bead whose
     payload does not parse (a store to verify, not to index)."""
-    marks = ", ".join("?" * len(SIDE_KINDS))
-    cur = conn.execute(
-        "SELECT seq, ts, kind, intent_id, payload, prev_hash, hash FROM beads "
-        f"WHERE seq > ? AND kind IN ({marks}) ORDER BY seq",
-        (through, *SIDE_KINDS),
-    )
-    rows = [BeadRow(*r) for r in cur]
     conn.execute("BEGIN IMMEDIATE")
     try:
-        for row in rows:
+        for row in list(rows_of(conn, through)):
             try:
                 event = parse_event(row.payload)
             except ValueError as exc:
@@ -146,4 +127,3 @@ def repair_side_rows(conn: sqlite3.Connection, through: int, head_seq: int) -> i
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-    return len(rows)
