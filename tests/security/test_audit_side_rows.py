@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from contracts.enums import AlertLevel
-from contracts.events import AlertRaised
+from contracts.events import AlertRaised, TokenUsed
 from engine.audit import AuditStore, AuditUnavailable
 from engine.audit_tables import SIDE_TABLES
 from tests.support import approve_pending, make_intent, managed_bracket, started_engine
@@ -142,3 +142,40 @@ def test_a_store_written_before_the_watermark_is_taken_as_indexed(tmp_path: Path
     conn.close()
     AuditStore(path).close()
     assert watermark(path) == 3
+
+
+class RefusingConnection:
+    """The store's connection on a dead disk: every write transaction is refused."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+        if sql.startswith("BEGIN"):
+            raise sqlite3.OperationalError("disk I/O error")
+        return self.conn.execute(sql, *args)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.conn.in_transaction
+
+
+def test_side_rows_a_dead_disk_refused_stay_due_until_it_is_back(tmp_path: Path) -> None:
+    """The write after an order's write-ahead (its side rows, the checkpoint it held back) is
+    refused: nothing is dropped; the flush once the disk is back writes them, checkpoints on."""
+    path = tmp_path / "audit.sqlite"
+    store = AuditStore(path)
+    now = datetime.now(UTC)
+    used = TokenUsed(ts_event=now, ts_init=now, intent_id="it-1", token_id="tk-1")
+    seq = store.append_durable(used, write_ahead=True)
+    live = store._conn
+    store._conn = RefusingConnection(live)  # type: ignore[assignment]
+    with pytest.raises(AuditUnavailable, match="disk I/O error"):
+        store.flush()
+    store._conn = live  # the disk is back
+    assert live.execute("SELECT token_id FROM tokens").fetchall() == []
+    store.flush()
+    assert live.execute("SELECT token_id, status FROM tokens").fetchall() == [("tk-1", "USED")]
+    assert live.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+    store.close()
+    assert watermark(path) == seq
